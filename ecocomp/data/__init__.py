@@ -1,0 +1,1 @@
+"""Package data: the GB 3838-2002 standard and the parameter registry."""

@@ -1,0 +1,126 @@
+"""Money: Decimal yuan in the API, integer fen (分) in storage, exact splits.
+
+Rounding is ROUND_HALF_UP (四舍五入) and happens only where an amount becomes money
+(:func:`to_yuan`). Splitting one amount among several parties uses the largest-remainder
+method so the parts always sum exactly to the whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import TypeVar
+
+__all__ = [
+    "FEN",
+    "WAN",
+    "as_decimal",
+    "format_yuan",
+    "from_fen",
+    "split_largest_remainder",
+    "to_fen",
+    "to_yuan",
+    "unit_to_yuan",
+]
+
+FEN = Decimal("0.01")
+WAN = Decimal(10000)
+_UNITS = {"yuan": Decimal(1), "wan": WAN}
+
+K = TypeVar("K")
+
+
+def as_decimal(value: object, *, what: str = "value") -> Decimal:
+    """Convert str/int/Decimal to a finite Decimal exactly; refuse float, NaN and infinity.
+
+    >>> as_decimal("0.10")
+    Decimal('0.10')
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError(f"{what}: {value!r} is a {type(value).__name__}; pass a str or Decimal")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int | str):
+        try:
+            result = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            raise ValueError(f"{what}: {value!r} is not a decimal number") from None
+    else:
+        raise TypeError(f"{what}: {value!r} is not a decimal number")
+    if not result.is_finite():
+        raise ValueError(f"{what}: {value!r} is not a finite number")
+    return result
+
+
+def to_yuan(amount: object) -> Decimal:
+    """Fix an amount as money: Decimal yuan with exactly 2 decimals, ROUND_HALF_UP."""
+    value = as_decimal(amount, what="amount")
+    with localcontext() as ctx:
+        ctx.prec = max(28, len(value.as_tuple().digits) + 4)
+        return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def unit_to_yuan(amount: object, unit: str) -> Decimal:
+    """An agreement amount in ``unit`` ("yuan" or "wan" = 万元) as yuan, fixed to the fen."""
+    try:
+        factor = _UNITS[unit]
+    except KeyError:
+        raise ValueError(f"unknown money unit {unit!r}; use 'yuan' or 'wan'") from None
+    return to_yuan(as_decimal(amount, what="amount") * factor)
+
+
+def to_fen(amount: object) -> int:
+    """Yuan → integer fen. Refuses amounts that are not whole fen instead of rounding them."""
+    value = as_decimal(amount, what="amount")
+    fen = value * 100
+    if fen != fen.to_integral_value():
+        raise ValueError(f"amount {value} is not a whole number of fen; round it with to_yuan()")
+    return int(fen)
+
+
+def from_fen(fen: int) -> Decimal:
+    """Integer fen → Decimal yuan with 2 decimals."""
+    if isinstance(fen, bool) or not isinstance(fen, int):
+        raise TypeError(f"fen must be an int, not {type(fen).__name__}")
+    return (Decimal(fen) / 100).quantize(FEN)
+
+
+def format_yuan(amount: Decimal, unit: str = "yuan") -> str:
+    """Human text: ``1,234,567.89`` for yuan, ``123.456789`` for 万元 (no precision lost)."""
+    if unit == "wan":
+        return f"{(amount / WAN).normalize():f}"
+    return f"{to_yuan(amount):,}"
+
+
+def split_largest_remainder(
+    total: Decimal, weights: Mapping[K, object] | Sequence[tuple[K, object]]
+) -> dict[K, Decimal]:
+    """Split ``total`` yuan by ``weights`` into fen-exact parts that sum to ``total``.
+
+    Each part gets the floor of its exact share in fen; the fen left over go one each to the
+    largest remainders (ties by the order the weights are given, so results are determinic).
+
+    >>> split_largest_remainder(Decimal("100.00"), {"a": 1, "b": 1, "c": 1})
+    {'a': Decimal('33.34'), 'b': Decimal('33.33'), 'c': Decimal('33.33')}
+    """
+    items = list(weights.items()) if isinstance(weights, Mapping) else list(weights)
+    if not items:
+        raise ValueError("split needs at least one weight")
+    total_fen = to_fen(total)
+    if total_fen < 0:
+        raise ValueError(f"cannot split a negative amount {total}")
+    ws = [as_decimal(w, what=f"weight of {k!r}") for k, w in items]
+    if any(w < 0 for w in ws):
+        raise ValueError("split weights must not be negative")
+    wsum = sum(ws, Decimal(0))
+    if wsum == 0:
+        raise ValueError("split weights sum to zero")
+    with localcontext() as ctx:
+        ctx.prec = 60
+        shares = [Decimal(total_fen) * w / wsum for w in ws]
+    floors = [int(s) for s in shares]  # shares are non-negative, int() floors
+    left = total_fen - sum(floors)
+    order = sorted(range(len(items)), key=lambda i: (-(shares[i] - floors[i]), i))
+    for i in order[:left]:
+        floors[i] += 1
+    return {k: from_fen(f) for (k, _), f in zip(items, floors, strict=True)}

@@ -1,0 +1,1 @@
+"""Bundled example settlement projects (installed as ``ecocomp.examples``)."""

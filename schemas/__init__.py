@@ -1,0 +1,1 @@
+"""JSON Schemas for ecocomp input files (installed as package data ``ecocomp.schemas``)."""

@@ -1,0 +1,80 @@
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ecocomp.money import (
+    as_decimal,
+    format_yuan,
+    from_fen,
+    split_largest_remainder,
+    to_fen,
+    to_yuan,
+    unit_to_yuan,
+)
+
+
+def test_to_yuan_rounds_half_up_at_the_fen():
+    assert to_yuan("0.005") == Decimal("0.01")
+    assert to_yuan("2.345") == Decimal("2.35")
+    assert to_yuan("-2.345") == Decimal("-2.35")
+    assert str(to_yuan(1)) == "1.00"
+
+
+def test_wan_amounts_convert_exactly():
+    assert unit_to_yuan("80", "wan") == Decimal("800000.00")
+    assert unit_to_yuan(Decimal("0.123456"), "wan") == Decimal("1234.56")
+    with pytest.raises(ValueError, match="unknown money unit"):
+        unit_to_yuan("1", "dollar")
+
+
+def test_floats_nan_and_garbage_are_refused():
+    with pytest.raises(TypeError):
+        as_decimal(0.1)
+    for bad in ("NaN", "inf", "abc"):
+        with pytest.raises(ValueError):
+            as_decimal(bad)
+
+
+def test_fen_round_trip_and_refusal_of_fractions_of_a_fen():
+    assert to_fen(Decimal("800000.00")) == 80000000
+    assert from_fen(80000000) == Decimal("800000.00")
+    with pytest.raises(ValueError, match="whole number of fen"):
+        to_fen("0.001")
+
+
+def test_format_yuan():
+    assert format_yuan(Decimal("8000000")) == "8,000,000.00"
+    assert format_yuan(Decimal("8000000"), "wan") == "800"
+
+
+def test_split_oracle_chishui_contributions():
+    # domain.md E8: 2亿 fund contributed 1:5:4
+    parts = split_largest_remainder(Decimal("200000000.00"), {"yn": 1, "gz": 5, "sc": 4})
+    assert parts == {
+        "yn": Decimal("20000000.00"),
+        "gz": Decimal("100000000.00"),
+        "sc": Decimal("80000000.00"),
+    }
+
+
+def test_split_thirds_gives_the_extra_fen_to_the_first_of_equal_remainders():
+    parts = split_largest_remainder(Decimal("100.00"), {"a": 1, "b": 1, "c": 1})
+    assert parts == {"a": Decimal("33.34"), "b": Decimal("33.33"), "c": Decimal("33.33")}
+
+
+@given(
+    total=st.integers(min_value=0, max_value=10**13).map(from_fen),
+    weights=st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=8).filter(
+        lambda ws: sum(ws) > 0
+    ),
+)
+def test_splits_are_exact_to_the_fen_and_sum_to_the_whole(total, weights):
+    parts = split_largest_remainder(total, list(enumerate(weights)))
+    assert sum(parts.values()) == total
+    for i, w in enumerate(weights):
+        exact = total * w / sum(weights)
+        assert abs(parts[i] - exact) < Decimal("0.01")
+        assert parts[i] == parts[i].quantize(Decimal("0.01"))
+        assert parts[i] >= 0
