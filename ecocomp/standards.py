@@ -1,0 +1,311 @@
+"""GB 3838-2002 as data: water classes, the parameter registry and per-item class limits.
+
+The limits ship in ``ecocomp/data/gb3838_2002.toml`` and are loaded once, exactly (decimal
+strings, never float), and validated on load. Code here holds only the rules of use:
+a value equal to a limit belongs to the better class; DO is higher-is-better; pH outside
+6–9 is 劣Ⅴ; lakes and reservoirs use their own TP and TN limits.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import tomllib
+import unicodedata
+from collections.abc import Mapping
+from decimal import Decimal, localcontext
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import attrs
+
+from ecocomp.errors import StandardError
+from ecocomp.money import as_decimal
+
+__all__ = [
+    "ASSESSED_ITEMS",
+    "Parameter",
+    "Standard",
+    "WaterClass",
+    "Waterbody",
+    "classify_item",
+    "exceedance_multiple",
+    "gb3838",
+    "parameter",
+]
+
+Waterbody = Literal["river", "lake"]
+Direction = Literal["lower", "higher", "range", "none"]
+
+_ROMAN = ("Ⅰ", "Ⅱ", "Ⅲ", "Ⅳ", "Ⅴ", "劣Ⅴ")
+_CODES = ("I", "II", "III", "IV", "V", "worse_than_V")
+_DESCRIPTORS = ("优", "优", "良好", "轻度污染", "中度污染", "重度污染")
+# Colours of the 2011 evaluation method's class legend (蓝/蓝/绿/黄/橙/红); hex values [I].
+_COLOURS = ("#00B0F0", "#0070C0", "#00B050", "#FFFF00", "#FFC000", "#FF0000")
+_CLASS_ALIASES = {
+    "1": 1, "i": 1, "ⅰ": 1, "一": 1,
+    "2": 2, "ii": 2, "ⅱ": 2, "二": 2,
+    "3": 3, "iii": 3, "ⅲ": 3, "三": 3,
+    "4": 4, "iv": 4, "ⅳ": 4, "四": 4,
+    "5": 5, "v": 5, "ⅴ": 5, "五": 5,
+    "6": 6, "劣v": 6, "劣ⅴ": 6, "劣五": 6, "worse_than_v": 6, "worsethanv": 6, "vi": 6,
+}  # fmt: skip
+
+
+class WaterClass(enum.IntEnum):
+    """Water quality class, ordered best (Ⅰ = 1) to worst (劣Ⅴ = 6).
+
+    >>> WaterClass.parse("劣V") is WaterClass.WORSE_THAN_V, str(WaterClass.III)
+    (True, 'Ⅲ')
+    """
+
+    I = 1  # noqa: E741 - the class is called Ⅰ
+    II = 2
+    III = 3
+    IV = 4
+    V = 5
+    WORSE_THAN_V = 6
+
+    @classmethod
+    def parse(cls, text: object) -> WaterClass:
+        """Accept ``I``..``V``, ``Ⅰ``..``Ⅴ``, ``劣V``/``劣Ⅴ``/``worse_than_V``, 1..6, or a class."""
+        if isinstance(text, WaterClass):
+            return text
+        if isinstance(text, int) and not isinstance(text, bool) and 1 <= text <= 6:
+            return cls(text)
+        key = unicodedata.normalize("NFKC", str(text)).strip().lower().removesuffix("类")
+        key = key.replace(" ", "")
+        try:
+            return cls(_CLASS_ALIASES[key])
+        except KeyError:
+            raise StandardError(
+                f"{text!r} is not a water class; use I, II, III, IV, V or worse_than_V"
+            ) from None
+
+    @property
+    def roman(self) -> str:
+        """Ⅰ…劣Ⅴ, for people."""
+        return _ROMAN[self - 1]
+
+    @property
+    def code(self) -> str:
+        """I…worse_than_V, for JSON and files."""
+        return _CODES[self - 1]
+
+    @property
+    def descriptor(self) -> str:
+        """水质状况: 优 (Ⅰ–Ⅱ), 良好, 轻度污染, 中度污染, 重度污染."""
+        return _DESCRIPTORS[self - 1]
+
+    @property
+    def colour(self) -> str:
+        """The legend colour of the class as ``#RRGGBB``."""
+        return _COLOURS[self - 1]
+
+    def __str__(self) -> str:
+        return self.roman
+
+
+def _decimal_tuple(values: object) -> tuple[Decimal, ...]:
+    return tuple(as_decimal(v) for v in values)  # type: ignore[attr-defined]
+
+
+@attrs.frozen
+class Parameter:
+    """One monitored parameter: code, Chinese name, aliases, unit, direction and limits."""
+
+    code: str
+    name: str
+    aliases: tuple[str, ...]
+    unit: str
+    units: Mapping[str, Decimal]
+    direction: Direction
+    assessed: bool
+    limits: Mapping[str, tuple[Decimal, ...]]
+    range: tuple[Decimal, Decimal] | None = None
+
+    def limits_for(self, waterbody: Waterbody) -> tuple[Decimal, ...] | None:
+        """Class Ⅰ..Ⅴ limits for a waterbody; lakes fall back to river limits."""
+        if waterbody == "lake":
+            return self.limits.get("lake", self.limits.get("river"))
+        return self.limits.get("river")
+
+    def classifiable(self, waterbody: Waterbody = "river") -> bool:
+        return self.direction == "range" or (
+            self.direction in ("lower", "higher") and self.limits_for(waterbody) is not None
+        )
+
+    def limit(self, cls: WaterClass, waterbody: Waterbody = "river") -> Decimal | None:
+        """The limit of class ``cls`` (Ⅰ..Ⅴ), or None where the item has no such limit."""
+        limits = self.limits_for(waterbody)
+        if limits is None or cls is WaterClass.WORSE_THAN_V:
+            return None
+        return limits[cls - 1]
+
+    def to_canonical(self, value: Decimal, unit: str | None) -> Decimal:
+        """Convert a value in ``unit`` to this parameter's unit; empty unit = canonical."""
+        if unit is None or unit.strip() == "":
+            return value
+        factor = self.units.get(_normalise_unit(unit))
+        if factor is None:
+            raise StandardError(
+                f"unit {unit!r} is not accepted for {self.code} ({self.name}); "
+                f"use one of {', '.join(repr(u) for u in self.units if u)}"
+            )
+        return value if factor == 1 else value * factor
+
+
+def _normalise_unit(unit: str) -> str:
+    """A comparison key for a unit: NFKC (µ→μ, ³→3, ℃→°C), case-folded, ``ug`` read as μg."""
+    key = unicodedata.normalize("NFKC", unit).strip().lower().replace(" ", "")
+    return "μ" + key[1:] if key.startswith("ug/") else key
+
+
+def _normalise_alias(text: str) -> str:
+    key = unicodedata.normalize("NFKC", text).strip().lower()
+    return re.sub(r"[\s\-_()（）·.]", "", key)
+
+
+@attrs.frozen
+class Standard:
+    """The parameter registry and limits of one standard (GB 3838-2002 by default)."""
+
+    name: str
+    parameters: Mapping[str, Parameter]
+    _aliases: Mapping[str, str] = attrs.field(alias="aliases")
+
+    def parameter(self, name: str) -> Parameter:
+        """Look a parameter up by code, Chinese name or alias (case and punctuation ignored)."""
+        code = self._aliases.get(_normalise_alias(name))
+        if code is None:
+            raise StandardError(
+                f"unknown parameter {name!r}; use a code such as nh3n, tp, codmn or a "
+                "Chinese name such as 氨氮 (see ecocomp.gb3838().parameters)"
+            )
+        return self.parameters[code]
+
+    def resolve(self, name: str) -> str | None:
+        """The parameter code for a name or alias, or None when unknown."""
+        return self._aliases.get(_normalise_alias(name))
+
+    @property
+    def assessed_items(self) -> tuple[str, ...]:
+        """The 21 items of the 2011 evaluation method, in table order."""
+        return tuple(code for code, p in self.parameters.items() if p.assessed)
+
+
+def _load_standard(raw: Mapping[str, object]) -> Standard:
+    params: dict[str, Parameter] = {}
+    aliases: dict[str, str] = {}
+    table = raw.get("parameters")
+    if not isinstance(table, dict):
+        raise StandardError("standard data: missing [parameters] tables")
+    for code, spec in table.items():
+        where = f"standard data: parameters.{code}"
+        try:
+            direction = spec["direction"]
+            if direction not in ("lower", "higher", "range", "none"):
+                raise StandardError(f"{where}.direction: {direction!r} is not valid")
+            limits = {wb: _decimal_tuple(spec[wb]) for wb in ("river", "lake") if wb in spec}
+            for wb, values in limits.items():
+                if len(values) != 5:
+                    raise StandardError(f"{where}.{wb}: needs 5 limits (Ⅰ..Ⅴ)")
+                ordered = values if direction == "higher" else tuple(reversed(values))
+                if any(a < b for a, b in zip(ordered, ordered[1:], strict=False)):
+                    raise StandardError(f"{where}.{wb}: limits are not monotone")
+            if direction in ("lower", "higher") and not limits:
+                raise StandardError(f"{where}: a classified item needs river or lake limits")
+            units = {_normalise_unit(u): as_decimal(f) for u, f in spec["units"].items()}
+            rng = spec.get("range")
+            param = Parameter(
+                code=code,
+                name=spec["name"],
+                aliases=tuple(spec.get("aliases", ())),
+                unit=next(iter(spec["units"])),
+                units=units,
+                direction=direction,
+                assessed=bool(spec["assessed"]),
+                limits=limits,
+                range=(as_decimal(rng[0]), as_decimal(rng[1])) if rng else None,
+            )
+        except KeyError as exc:
+            raise StandardError(f"{where}: missing key {exc.args[0]!r}") from None
+        params[code] = param
+        for alias in (code, param.name, *param.aliases):
+            key = _normalise_alias(alias)
+            if aliases.setdefault(key, code) != code:
+                raise StandardError(f"{where}: alias {alias!r} also names {aliases[key]}")
+    return Standard(name=str(raw.get("standard", "")), parameters=params, aliases=aliases)
+
+
+@cache
+def gb3838() -> Standard:
+    """The GB 3838-2002 standard shipped with ecocomp (loaded and validated once)."""
+    data = resources.files("ecocomp.data").joinpath("gb3838_2002.toml").read_bytes()
+    return _load_standard(tomllib.loads(data.decode("utf-8")))
+
+
+def parameter(name: str) -> Parameter:
+    """Shortcut for ``gb3838().parameter(name)``."""
+    return gb3838().parameter(name)
+
+
+ASSESSED_ITEMS: tuple[str, ...] = gb3838().assessed_items
+
+
+def classify_item(
+    code: str, value: object, waterbody: Waterbody = "river"
+) -> WaterClass | None:
+    """The class of one item's value, or None for items the standard does not class.
+
+    >>> classify_item("nh3n", "0.5"), classify_item("do", "5.5"), classify_item("ph", "9.1")
+    (<WaterClass.II: 2>, <WaterClass.III: 3>, <WaterClass.WORSE_THAN_V: 6>)
+    """
+    param = gb3838().parameter(code)
+    v = as_decimal(value, what=param.code)
+    if param.direction == "range":
+        low, high = param.range or (Decimal(6), Decimal(9))
+        return WaterClass.I if low <= v <= high else WaterClass.WORSE_THAN_V
+    limits = param.limits_for(waterbody) if param.direction != "none" else None
+    if limits is None:
+        return None
+    if param.direction == "higher":
+        for i, limit in enumerate(limits):
+            if v >= limit:
+                return WaterClass(i + 1)
+    else:
+        for i, limit in enumerate(limits):
+            if v <= limit:
+                return WaterClass(i + 1)
+    return WaterClass.WORSE_THAN_V
+
+
+def exceedance_multiple(
+    code: str,
+    value: object,
+    reference: WaterClass = WaterClass.III,
+    waterbody: Waterbody = "river",
+) -> Decimal | None:
+    """超标倍数 ``(C − Cs)/Cs`` against the reference class limit; 0 when within the limit.
+
+    None where the method defines no multiple (pH, DO, temperature, unclassed items).
+
+    >>> exceedance_multiple("nh3n", "1.8"), exceedance_multiple("tp", "0.5")
+    (Decimal('0.8'), Decimal('1.5'))
+    """
+    param = gb3838().parameter(code)
+    if param.direction != "lower" or param.code == "temp":
+        return None
+    reference = WaterClass.parse(reference)
+    if reference is WaterClass.WORSE_THAN_V:
+        raise StandardError("the reference class of an exceedance multiple must be Ⅰ..Ⅴ")
+    limit = param.limit(reference, waterbody)
+    if limit is None:
+        return None
+    v = as_decimal(value, what=param.code)
+    if v <= limit:
+        return Decimal(0)
+    with localcontext() as ctx:
+        ctx.prec = 28
+        return ((v - limit) / limit).normalize()
