@@ -1,0 +1,435 @@
+"""Agreements as data: TOML/JSON agreement files → validated, immutable :class:`Agreement` objects.
+
+An agreement says which formula settles it, between whom, over which sections, for which
+period, with which parameters, and where its rule comes from (``source``, ``confidence``).
+Files are checked against ``schemas/agreement.schema.json`` and then against the params
+schema and checks of the named formula (looked up in :mod:`ecocomp.formulas`); every problem
+of every file is collected before one :class:`~ecocomp.errors.ValidationFailed` is raised,
+each naming the file, the line and the key.
+
+Parties are held as a mapping role → party code: ``upstream``/``downstream`` or
+``party``/``counterparty`` as written in the file, and for a list ``parties = [...]`` the
+roles ``parties[0]``, ``parties[1]``, … in the order written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Collection, Iterator, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from ecocomp.errors import AgreementError, FormulaError, Problem, ValidationFailed
+from ecocomp.money import unit_to_yuan
+from ecocomp.periods import Period
+from ecocomp.validation import TomlLocator, schema_problems
+
+__all__ = [
+    "CONFIDENCES",
+    "ROLE_KEYS",
+    "Agreement",
+    "FrozenDict",
+    "agreement_from_dict",
+    "freeze",
+    "load_agreement",
+    "load_agreements",
+    "preset",
+    "presets",
+    "thaw",
+]
+
+Confidence = Literal["confirmed", "inferred", "placeholder"]
+Unit = Literal["yuan", "wan"]
+CONFIDENCES: tuple[str, ...] = ("confirmed", "inferred", "placeholder")
+#: Top-level keys of an agreement file that name parties (SPEC §4).
+ROLE_KEYS: tuple[str, ...] = ("upstream", "downstream", "party", "counterparty", "parties")
+_CLEARING = re.compile(r"^(\d{2})-(\d{2})$")
+_TOML_LINE = re.compile(r"at line (\d+)")
+_UNKNOWN = re.compile(r"^unknown key\(s\) '([^']+)';")
+
+
+class FrozenDict(Mapping[str, Any]):
+    """An immutable, hashable mapping (what agreement params and obligation bases are made of).
+
+    >>> FrozenDict({"a": 1})["a"]
+    1
+    """
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        self._data: dict[str, Any] = dict(data or {})
+        self._hash: int | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({self._data!r})"
+
+
+def freeze(value: Any) -> Any:
+    """Deep-freeze JSON-like data: dicts → :class:`FrozenDict`, lists → tuples.
+
+    >>> freeze({"a": [1, {"b": 2}]})
+    FrozenDict({'a': (1, FrozenDict({'b': 2}))})
+    """
+    if isinstance(value, Mapping):
+        return FrozenDict({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The mutable copy of frozen data: FrozenDict → dict, tuple → list (Decimals kept).
+
+    >>> thaw(freeze({"a": (1, 2)}))
+    {'a': [1, 2]}
+    """
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def _clearing_due(_instance: object, _attribute: object, value: str) -> None:
+    match = _CLEARING.match(value)
+    if not match:
+        raise ValueError(f"clearing_due {value!r} is not MM-DD, e.g. '04-30'")
+    try:
+        date(2001, int(match.group(1)), int(match.group(2)))  # a non-leap year: no 02-29
+    except ValueError:
+        raise ValueError(f"clearing_due {value!r} is not a day of the year") from None
+
+
+def _non_empty(_instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
+    if not value:
+        raise ValueError(f"agreement {attribute.name} must not be empty")
+
+
+@attrs.frozen
+class Agreement:
+    """One signed agreement: formula, parties by role, sections, validity, params and source.
+
+    >>> a = preset("lishui-zjj-cd-2020")
+    >>> a.party_for("downstream"), a.due_date(2021), a.to_yuan(80)
+    ('430700', datetime.date(2022, 4, 30), Decimal('800000.00'))
+    """
+
+    id: str = attrs.field(validator=[attrs.validators.instance_of(str), _non_empty])
+    name: str = attrs.field(validator=[attrs.validators.instance_of(str), _non_empty])
+    formula: str = attrs.field(validator=[attrs.validators.instance_of(str), _non_empty])
+    sections: tuple[str, ...] = attrs.field(converter=tuple, validator=_non_empty)
+    parties: Mapping[str, str] = attrs.field(converter=freeze, validator=_non_empty)
+    start: date = attrs.field(validator=attrs.validators.instance_of(date))
+    end: date = attrs.field(validator=attrs.validators.instance_of(date))
+    unit: Unit = attrs.field(default="yuan", validator=attrs.validators.in_(("yuan", "wan")))
+    clearing_due: str = attrs.field(default="04-30", validator=_clearing_due)
+    params: Mapping[str, Any] = attrs.field(factory=FrozenDict, converter=freeze)
+    source: str = ""
+    confidence: Confidence = attrs.field(
+        default="placeholder", validator=attrs.validators.in_(CONFIDENCES)
+    )
+    file: str | None = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"agreement {self.id}: end {self.end} is before start {self.start}")
+        if len(set(self.sections)) != len(self.sections):
+            raise ValueError(f"agreement {self.id}: a section is listed twice")
+
+    @property
+    def party_codes(self) -> tuple[str, ...]:
+        """The distinct party codes in role order."""
+        return tuple(dict.fromkeys(self.parties.values()))
+
+    def party_for(self, role: str) -> str:
+        """The party code playing ``role`` (``upstream``, ``party``, ``parties[0]``, …)."""
+        try:
+            return self.parties[role]
+        except KeyError:
+            raise FormulaError(
+                f"agreement {self.id}: no {role!r} party; it names {', '.join(self.parties)}"
+            ) from None
+
+    def in_force(self, period: Period) -> bool:
+        """True when the agreement is in force on at least one day of ``period``."""
+        return period.start <= self.end and period.end >= self.start
+
+    def months_in_force(self, period: Period) -> list[Period]:
+        """The months of ``period`` (a year or a month) on which the agreement is in force."""
+        return [m for m in period.months() if self.in_force(m)]
+
+    def due_date(self, year: int) -> date:
+        """When the net of settlement ``year`` is due: ``clearing_due`` of the following year."""
+        month, day = (int(part) for part in self.clearing_due.split("-"))
+        return date(year + 1, month, day)
+
+    def to_yuan(self, amount: object) -> Decimal:
+        """An amount in the agreement's unit as yuan, fixed to the fen (ROUND_HALF_UP)."""
+        return unit_to_yuan(amount, self.unit)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _plain(value: Any, path: tuple[str | int, ...], problems: list[tuple[tuple, str]]) -> Any:
+    """TOML dates → ISO strings (so one schema serves TOML and JSON); date-times refused."""
+    if isinstance(value, datetime):
+        problems.append((path, f"{value.isoformat()} is a date-time; write a date (YYYY-MM-DD)"))
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v, (*path, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, (*path, i), problems) for i, v in enumerate(value)]
+    return value
+
+
+def _roles_of(data: Mapping[str, Any]) -> dict[str, str]:
+    if "parties" in data:
+        return {f"parties[{i}]": str(code) for i, code in enumerate(data["parties"])}
+    return {r: str(data[r]) for r in ROLE_KEYS[:4] if r in data}
+
+
+def agreement_from_dict(
+    data: Mapping[str, Any],
+    file: str | None = None,
+    *,
+    parties: Collection[str] | None = None,
+    sections: Collection[str] | None = None,
+    locate: TomlLocator | None = None,
+) -> Agreement:
+    """Validate agreement data (as read from TOML or JSON) and build the :class:`Agreement`.
+
+    ``parties``/``sections``, when given, are the known party and section codes to cross-check.
+    Raises :class:`~ecocomp.errors.ValidationFailed` listing every problem found.
+
+    >>> data = tomllib.load(open("lishui.toml", "rb"), parse_float=Decimal)  # doctest: +SKIP
+    >>> agreement_from_dict(data, "lishui.toml")  # doctest: +SKIP
+    """
+    problems = agreement_problems(data, file, parties=parties, sections=sections, locate=locate)
+    if isinstance(problems, Agreement):
+        return problems
+    raise ValidationFailed(problems, what=f"agreement {file or data.get('id', '')}".strip())
+
+
+def agreement_problems(
+    data: Mapping[str, Any],
+    file: str | None = None,
+    *,
+    parties: Collection[str] | None = None,
+    sections: Collection[str] | None = None,
+    locate: TomlLocator | None = None,
+) -> Agreement | list[Problem]:
+    """The Agreement when ``data`` is valid, else every problem found (never raises for input)."""
+    # the registry lives a floor above (formulas read agreements); import it when first needed
+    from ecocomp.formulas.base import coerce_params, get_spec, params_problems
+
+    def problem(path: tuple[str | int, ...], message: str) -> Problem:
+        key = ".".join(str(p) for p in path) or None
+        line = locate.line(path) if locate is not None and path else None
+        return AgreementError(message, file=file, row=line, field=key).problem
+
+    if not isinstance(data, Mapping):
+        return [problem((), "an agreement must be a table of keys (id, name, formula, …)")]
+    raw: list[tuple[tuple, str]] = []
+    plain = _plain(dict(data), (), raw)
+    found = [problem(p, m) for p, m in raw]
+    found += [_pinpoint(p, locate) for p in schema_problems("agreement", plain, file=file,
+                                                         locate=locate)]
+    if found:
+        return found
+
+    spec = None
+    try:
+        spec = get_spec(plain["formula"])
+    except FormulaError as exc:
+        found.append(problem(("formula",), str(exc)))
+    start, end = date.fromisoformat(plain["start"]), date.fromisoformat(plain["end"])
+    if end < start:
+        found.append(problem(("end",), f"end {end} is before start {start}; swap or fix them"))
+    try:
+        _clearing_due(None, None, plain["clearing_due"])
+    except ValueError as exc:
+        found.append(problem(("clearing_due",), f"{exc}"))
+    roles = _roles_of(plain)
+    if spec is not None:
+        found += [problem((k,), m) for k, m in spec.role_problems(plain)]
+    if len(set(roles.values())) < len(roles):
+        found.append(problem((next(iter(roles)).split("[")[0],),
+                             "the same party code plays two roles; each party appears once"))
+    for role, code in roles.items():
+        if parties is not None and code not in parties:
+            key = (role,) if "[" not in role else ("parties", int(role[8:-1]))
+            found.append(problem(key, f"unknown party {code}; add it to parties.toml or fix the "
+                                 "code"))
+    if sections is not None:
+        for i, code in enumerate(plain["sections"]):
+            if code not in sections:
+                found.append(problem(("sections", i), f"unknown section {code!r}; add it to "
+                                     "sections.toml or fix the code"))
+    params: Any = plain.get("params", {})
+    if spec is not None:
+        params_found = [_pinpoint(p, locate)
+                        for p in params_problems(spec, params, file=file, locate=locate)]
+        found += params_found
+        if not params_found:
+            params = coerce_params(spec, params)
+    if found:
+        return found
+    assert spec is not None
+    agreement = Agreement(
+        id=plain["id"], name=plain["name"], formula=plain["formula"],
+        sections=plain["sections"], parties=roles, start=start, end=end, unit=plain["unit"],
+        clearing_due=plain["clearing_due"], params=params, source=plain["source"],
+        confidence=plain["confidence"], file=file,
+    )  # fmt: skip
+    checked = [problem(("params", *p), m) for p, m in spec.semantic_problems(agreement)]
+    return checked or agreement
+
+
+def _pinpoint(problem: Problem, locate: TomlLocator | None) -> Problem:
+    """Point an "unknown key" problem at the misspelt key itself (its own line and key)."""
+    match = _UNKNOWN.match(problem.message)
+    if match is None:
+        return problem
+    key = match.group(1)
+    field = f"{problem.field}.{key}" if problem.field else key
+    path = tuple(field.split("."))
+    row = locate.line(path) if locate is not None else problem.row
+    return attrs.evolve(problem, field=field, row=row)
+
+
+def _read(path: Path) -> tuple[dict[str, Any] | None, TomlLocator | None, list[Problem]]:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, None, [Problem(f"cannot read the file ({exc}); save it as UTF-8", file=file)]
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            return None, None, [Problem(f"JSON syntax error: {exc.msg} (column {exc.colno})",
+                                        file=file, row=exc.lineno)]
+        if not isinstance(data, dict):
+            return None, None, [Problem("the file must hold one JSON object", file=file)]
+        return data, None, []
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE.search(str(exc))
+        return None, None, [Problem(f"TOML syntax error: {exc}", file=file,
+                                    row=int(match.group(1)) if match else None)]
+    return data, TomlLocator(text), []
+
+
+def _load(
+    path: Path, parties: Collection[str] | None, sections: Collection[str] | None
+) -> Agreement | list[Problem]:
+    data, locate, problems = _read(path)
+    if data is None:
+        return problems
+    return agreement_problems(data, str(path), parties=parties, sections=sections, locate=locate)
+
+
+def load_agreement(
+    path: str | Path,
+    *,
+    parties: Collection[str] | None = None,
+    sections: Collection[str] | None = None,
+) -> Agreement:
+    """Load and validate one agreement file (``.toml`` or ``.json``).
+
+    >>> load_agreement("agreements/lishui.toml", parties={"430700", "430800"})  # doctest: +SKIP
+    """
+    result = _load(Path(path), parties, sections)
+    if isinstance(result, Agreement):
+        return result
+    raise ValidationFailed(result, what=f"agreement file {path}")
+
+
+def load_agreements(
+    folder: str | Path,
+    *,
+    parties: Collection[str] | None = None,
+    sections: Collection[str] | None = None,
+) -> list[Agreement]:
+    """Load every ``*.toml``/``*.json`` agreement in ``folder``; all problems of all files at once.
+
+    Agreement ids must be unique across the folder.
+
+    >>> load_agreements("project/agreements")  # doctest: +SKIP
+    """
+    root = Path(folder)
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() in (".toml", ".json"))
+    agreements: list[Agreement] = []
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        result = _load(path, parties, sections)
+        if isinstance(result, Agreement):
+            if result.id in seen:
+                problems.append(Problem(f"agreement id {result.id!r} is also used by "
+                                        f"{seen[result.id]}; ids must be unique",
+                                        file=str(path), field="id"))
+            seen.setdefault(result.id, str(path))
+            agreements.append(result)
+        else:
+            problems.extend(result)
+    if problems:
+        raise ValidationFailed(problems, what=f"agreements in {root}")
+    return agreements
+
+
+# --------------------------------------------------------------------------- shipped presets
+
+
+def presets() -> list[str]:
+    """Names of the agreement files shipped in ``ecocomp/presets`` (sorted).
+
+    >>> "lishui-zjj-cd-2020" in presets()
+    True
+    """
+    folder = resources.files("ecocomp.presets")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def preset(name: str) -> Agreement:
+    """A shipped agreement by file name (without ``.toml``), validated.
+
+    >>> preset("lvshui-jx-hn-2019").party_for("upstream")
+    '360000'
+    """
+    if name not in presets():
+        raise FormulaError(f"no preset agreement {name!r}; known: {', '.join(presets())}")
+    file = resources.files("ecocomp.presets").joinpath(f"{name}.toml")
+    text = file.read_text(encoding="utf-8")
+    data = tomllib.loads(text, parse_float=Decimal)
+    where = f"ecocomp/presets/{name}.toml"
+    result = agreement_problems(data, where, locate=TomlLocator(text))
+    if isinstance(result, Agreement):
+        return result
+    raise ValidationFailed(result, what=f"preset {where}")

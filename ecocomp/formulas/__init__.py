@@ -1,0 +1,47 @@
+"""Compensation formulas: pure functions (agreement, assessments, period) → obligations.
+
+Importing this package registers the shipped presets — ``class_ladder``,
+``target_reward_penalty``, ``class_change``, ``min_flow``, ``pollution_index`` and
+``fund_split`` — and users add their own with :func:`register_formula`.
+
+>>> sorted(formula_names())[:2]
+['class_change', 'class_ladder']
+"""
+
+from ecocomp.formulas.base import (
+    Formula,
+    FormulaSpec,
+    Net,
+    Obligation,
+    formula_names,
+    get_formula,
+    get_spec,
+    net_obligations,
+    party_nets,
+    register_formula,
+    settle_nets,
+)
+from ecocomp.formulas.fund import fund_split
+from ecocomp.formulas.index import pollution_index
+from ecocomp.formulas.ladder import class_ladder
+from ecocomp.formulas.xiangjiang import class_change, min_flow, target_reward_penalty
+
+__all__ = [
+    "Formula",
+    "FormulaSpec",
+    "Net",
+    "Obligation",
+    "class_change",
+    "class_ladder",
+    "formula_names",
+    "fund_split",
+    "get_formula",
+    "get_spec",
+    "min_flow",
+    "net_obligations",
+    "party_nets",
+    "pollution_index",
+    "register_formula",
+    "settle_nets",
+    "target_reward_penalty",
+]

@@ -1,0 +1,86 @@
+"""Obligations, nets and the formula registry."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from ecocomp.agreements import preset
+from ecocomp.assessment import Assessments
+from ecocomp.errors import FormulaError
+from ecocomp.formulas import (
+    Net,
+    Obligation,
+    formula_names,
+    get_formula,
+    net_obligations,
+    register_formula,
+    settle_nets,
+)
+from ecocomp.formulas.base import _REGISTRY
+from ecocomp.periods import Period
+
+JAN = Period(2023, 1)
+
+
+def ob(payer: str, payee: str, amount: str, month: int = 1, agreement: str = "a") -> Obligation:
+    return Obligation(agreement, Period(2023, month), f"c{month}", payer, payee, Decimal(amount))
+
+
+def test_obligation_refuses_negative_unrounded_or_self_payments() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        ob("x", "y", "-1.00")
+    with pytest.raises(ValueError, match="2 decimals"):
+        ob("x", "y", "1.005")
+    with pytest.raises(ValueError, match="both x"):
+        ob("x", "x", "1.00")
+
+
+def test_basis_is_deep_frozen_json_and_refuses_floats() -> None:
+    o = Obligation("a", JAN, "c", "x", "y", Decimal("1.00"),
+                   {"m": Decimal("0.80"), "list": [1, {"k": None}]})
+    assert o.to_json() == {"agreement": "a", "period": "2023-01", "component": "c",
+                           "payer": "x", "payee": "y", "amount": "1.00",
+                           "basis": {"m": "0.80", "list": [1, {"k": None}]}}
+    with pytest.raises(TypeError):
+        o.basis["m"] = "1"  # type: ignore[index]
+    with pytest.raises(TypeError, match="float"):
+        Obligation("a", JAN, "c", "x", "y", Decimal("1.00"), {"m": 0.8})
+
+
+def test_nets_are_per_agreement_and_year() -> None:
+    obs = [ob("x", "y", "5.00", 1), ob("y", "x", "7.00", 2), ob("x", "y", "2.00", 3),
+           ob("x", "y", "9.00", 1, agreement="b")]
+    assert net_obligations(obs) == [Net("b", 2023, "x", "y", Decimal("9.00"))]
+    assert net_obligations(obs[:2]) == [Net("a", 2023, "y", "x", Decimal("2.00"))]
+
+
+def test_settle_nets_is_exact_and_refuses_unbalanced_nets() -> None:
+    nets = {"a": Decimal("-0.01"), "b": Decimal("-3.33"), "c": Decimal("3.34")}
+    assert settle_nets(nets) == [("a", "c", Decimal("0.01")), ("b", "c", Decimal("3.33"))]
+    with pytest.raises(ValueError, match="sum to zero"):
+        settle_nets({"a": Decimal(1)})
+
+
+def test_registry_knows_every_preset_and_refuses_silent_replacement() -> None:
+    assert {"class_ladder", "target_reward_penalty", "class_change", "min_flow",
+            "pollution_index", "fund_split"} <= set(formula_names())
+    with pytest.raises(FormulaError, match="already registered"):
+        register_formula("class_ladder", lambda a, d, p: [], roles=("upstream", "downstream"))
+    with pytest.raises(FormulaError, match="unknown formula 'nope'"):
+        get_formula("nope")
+
+
+def test_a_registered_formula_is_checked_when_it_runs() -> None:
+    def bad(agreement, assessments, period):  # type: ignore[no-untyped-def]
+        return [Obligation(agreement.id, Period(2030, 1), "c", "430700", "430800",
+                           Decimal("1.00"))]
+
+    register_formula("test_bad_period", bad, roles=("upstream", "downstream"), replace=True)
+    try:
+        with pytest.raises(FormulaError, match="outside 2021"):
+            get_formula("test_bad_period")(preset("lishui-zjj-cd-2020"), Assessments(),
+                                           Period(2021))
+    finally:
+        del _REGISTRY["test_bad_period"]
