@@ -9,6 +9,7 @@ a value equal to a limit belongs to the better class; DO is higher-is-better; pH
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 import tomllib
 import unicodedata
@@ -124,9 +125,17 @@ class Parameter:
     assessed: bool
     limits: Mapping[str, tuple[Decimal, ...]]
     range: tuple[Decimal, Decimal] | None = None
+    unit_names: tuple[str, ...] = ()  # accepted units as written in the data, for messages
 
     def limits_for(self, waterbody: Waterbody) -> tuple[Decimal, ...] | None:
         """Class Ⅰ..Ⅴ limits for a waterbody; lakes fall back to river limits."""
+        if waterbody not in ("river", "lake"):
+            # Anything else used to fall through to the river limits, silently wrong for a
+            # reservoir (which takes the lake TP/TN limits).
+            raise StandardError(
+                f"waterbody {waterbody!r} is not known; use 'river' or 'lake' "
+                "(reservoirs are assessed as lakes)"
+            )
         if waterbody == "lake":
             return self.limits.get("lake", self.limits.get("river"))
         return self.limits.get("river")
@@ -149,9 +158,10 @@ class Parameter:
             return value
         factor = self.units.get(_normalise_unit(unit))
         if factor is None:
+            shown = self.unit_names or tuple(self.units)
             raise StandardError(
                 f"unit {unit!r} is not accepted for {self.code} ({self.name}); "
-                f"use one of {', '.join(repr(u) for u in self.units if u)}"
+                f"use one of {', '.join(repr(u) for u in shown if u)}"
             )
         return value if factor == 1 else value * factor
 
@@ -212,7 +222,7 @@ def _load_standard(raw: Mapping[str, object]) -> Standard:
                 if len(values) != 5:
                     raise StandardError(f"{where}.{wb}: needs 5 limits (Ⅰ..Ⅴ)")
                 ordered = values if direction == "higher" else tuple(reversed(values))
-                if any(a < b for a, b in zip(ordered, ordered[1:], strict=False)):
+                if any(a < b for a, b in itertools.pairwise(ordered)):
                     raise StandardError(f"{where}.{wb}: limits are not monotone")
             if direction in ("lower", "higher") and not limits:
                 raise StandardError(f"{where}: a classified item needs river or lake limits")
@@ -228,6 +238,7 @@ def _load_standard(raw: Mapping[str, object]) -> Standard:
                 assessed=bool(spec["assessed"]),
                 limits=limits,
                 range=(as_decimal(rng[0]), as_decimal(rng[1])) if rng else None,
+                unit_names=tuple(spec["units"]),
             )
         except KeyError as exc:
             raise StandardError(f"{where}: missing key {exc.args[0]!r}") from None
@@ -243,7 +254,7 @@ def _load_standard(raw: Mapping[str, object]) -> Standard:
 def gb3838() -> Standard:
     """The GB 3838-2002 standard shipped with ecocomp (loaded and validated once)."""
     data = resources.files("ecocomp.data").joinpath("gb3838_2002.toml").read_bytes()
-    return _load_standard(tomllib.loads(data.decode("utf-8")))
+    return _load_standard(tomllib.loads(data.decode("utf-8"), parse_float=Decimal))
 
 
 def parameter(name: str) -> Parameter:
@@ -264,11 +275,11 @@ def classify_item(
     """
     param = gb3838().parameter(code)
     v = as_decimal(value, what=param.code)
+    limits = param.limits_for(waterbody)  # also checks the waterbody
     if param.direction == "range":
         low, high = param.range or (Decimal(6), Decimal(9))
         return WaterClass.I if low <= v <= high else WaterClass.WORSE_THAN_V
-    limits = param.limits_for(waterbody) if param.direction != "none" else None
-    if limits is None:
+    if param.direction == "none" or limits is None:
         return None
     if param.direction == "higher":
         for i, limit in enumerate(limits):
@@ -295,17 +306,18 @@ def exceedance_multiple(
     (Decimal('0.8'), Decimal('1.5'))
     """
     param = gb3838().parameter(code)
-    if param.direction != "lower" or param.code == "temp":
-        return None
+    v = as_decimal(value, what=param.code)
     reference = WaterClass.parse(reference)
     if reference is WaterClass.WORSE_THAN_V:
         raise StandardError("the reference class of an exceedance multiple must be Ⅰ..Ⅴ")
-    limit = param.limit(reference, waterbody)
-    if limit is None:
+    limit = param.limit(reference, waterbody)  # also checks the waterbody
+    if param.direction != "lower" or limit is None:
         return None
-    v = as_decimal(value, what=param.code)
     if v <= limit:
         return Decimal(0)
     with localcontext() as ctx:
-        ctx.prec = 28
-        return ((v - limit) / limit).normalize()
+        # 50 digits like the assessment means, so a long exact mean is not cut at 28 digits.
+        ctx.prec = 50
+        multiple = ((v - limit) / limit).normalize()
+        # normalize() writes 10 as 1E+1; keep whole multiples in plain notation.
+        return multiple.quantize(Decimal(1)) if multiple.as_tuple().exponent > 0 else multiple
