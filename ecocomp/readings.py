@@ -1,0 +1,1052 @@
+"""Readings: one measured value of one parameter at one section and time.
+
+Parsing of the monitoring centres' files (long and wide CSV, UTF-8/GB18030, Chinese headers,
+``<DL`` non-detects, units, flags) lives below the value class in this module.
+
+The parser streams: it holds one row at a time plus small caches (resolved sections,
+parameters, units and timestamps), so memory does not grow with the size of a file. The one
+check that needs to remember earlier rows — duplicate samples — keeps its keys in a private
+temporary SQLite database on disk (see :func:`check_readings`), and the readings store does
+the same check in SQL, so it stays flat as well. The rules for each cell (patterns, enums)
+are read from ``schemas/readings.schema.json`` when this module is imported.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import io
+import os
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import IO, Any, Literal
+
+import attrs
+
+from ecocomp.errors import InputError, Problem, StandardError, ValidationFailed
+from ecocomp.standards import gb3838
+from ecocomp.validation import schema
+
+__all__ = [
+    "CST",
+    "FLAGS",
+    "HEADER_ALIASES",
+    "MAX_PROBLEMS",
+    "SOURCES",
+    "Reading",
+    "check_readings",
+    "load_readings",
+    "read_readings",
+]
+
+SourceKind = Literal["manual", "automatic"]
+Flag = Literal["", "suspect", "invalid"]
+
+
+@attrs.frozen(slots=True)
+class Reading:
+    """One sample value, in the parameter's canonical unit.
+
+    For a non-detect (``below_dl``), ``value`` is the detection limit itself; assessment
+    counts it as half the limit. ``sampled_at`` is naive China Standard Time.
+    """
+
+    section: str
+    sampled_at: datetime
+    parameter: str
+    value: Decimal
+    below_dl: bool = False
+    source: SourceKind = "manual"
+    flag: Flag = ""
+
+    @property
+    def effective_value(self) -> Decimal:
+        """The value used in means: half the detection limit for a non-detect."""
+        return self.value / 2 if self.below_dl else self.value
+
+
+# --------------------------------------------------------------------------- the rules
+
+#: China Standard Time; naive times in files are read as CST, aware ones converted to it.
+CST = timezone(timedelta(hours=8), "CST")
+
+#: Problems listed per file before the loader stops listing (a wrong column in a million-row
+#: file would otherwise produce a million identical lines); the rest are counted.
+MAX_PROBLEMS = 1000
+
+
+_SCHEMA = schema("readings")
+_PROPS: Mapping[str, Any] = _SCHEMA["properties"]
+_SECTION_RE = re.compile(_PROPS["section"]["pattern"])
+_WHEN_RE = re.compile(_PROPS["sampled_at"]["pattern"])
+_VALUE_RE = re.compile(_PROPS["value"]["pattern"])
+_EXPECT = {name: spec.get("description", "") for name, spec in _PROPS.items()}
+
+#: Accepted ``source`` values (the schema's enum without the empty default).
+SOURCES: tuple[str, ...] = tuple(s for s in _PROPS["source"]["enum"] if s)
+#: Accepted ``flag`` values: '' (valid), 'suspect', 'invalid'.
+FLAGS: tuple[str, ...] = tuple(_PROPS["flag"]["enum"])
+
+# Words monitoring centres write in these columns, mapped onto the schema's enums.
+_SOURCE_WORDS = {
+    **{s: s for s in SOURCES},
+    "": "manual", "手工": "manual", "手工监测": "manual", "人工": "manual",
+    "自动": "automatic", "自动监测": "automatic", "自动站": "automatic",
+}  # fmt: skip
+_FLAG_WORDS = {
+    **{f: f for f in FLAGS},
+    "valid": "", "有效": "", "可疑": "suspect", "无效": "invalid",
+}  # fmt: skip
+for _word in (*_SOURCE_WORDS.values(), *_FLAG_WORDS.values()):
+    if _word not in _PROPS["source"]["enum"] and _word not in FLAGS:
+        raise RuntimeError(f"readings: alias target {_word!r} is not in the schema")
+
+_LONG_FIELDS = ("section", "sampled_at", "parameter", "value", "unit", "source", "flag")
+
+#: Header aliases (after NFKC, case folding and removing spaces) → canonical field name.
+HEADER_ALIASES: Mapping[str, str] = {
+    **{f: f for f in _LONG_FIELDS},
+    "断面": "section", "断面名称": "section", "断面编码": "section", "断面代码": "section",
+    "监测断面": "section",
+    "监测时间": "sampled_at", "采样时间": "sampled_at", "时间": "sampled_at", "日期": "sampled_at",
+    "监测日期": "sampled_at", "采样日期": "sampled_at",
+    "项目": "parameter", "监测项目": "parameter", "指标": "parameter", "参数": "parameter",
+    "监测值": "value", "数值": "value", "浓度": "value", "测定值": "value",
+    "单位": "unit",
+    "来源": "source", "数据来源": "source",
+    "标记": "flag", "标识": "flag",
+}  # fmt: skip
+
+_NOT_A_VALUE = {"nd", "n.d.", "未检出", "检出限以下", "<dl", "bdl"}
+_NON_FINITE = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity", "snan"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+_UNIT_SUFFIX = re.compile(r"^(.*?)\s*[(（]([^()（）]*)[)）]\s*$")
+_ONE = Decimal(1)
+_PREFIX_BYTES = 64 * 1024
+_CACHE_LIMIT = 65536
+# Times repeat locally (one per parameter of a sample), so a small cache that is emptied when
+# full catches nearly every repeat while keeping memory flat.
+_TIME_CACHE_LIMIT = 1024
+
+# One parsed cell: (row, header of the value's column, section, sampled_at, parameter code,
+# value in the canonical unit, below_dl, source, flag). Plain tuples keep the hot path fast;
+# read_readings turns them into Reading objects.
+_Row = tuple[int, str, str, datetime, str, Decimal, bool, str, str]
+
+
+def _key(text: str) -> str:
+    """A comparison key for headers and names: NFKC, case-folded, no spaces, no BOM."""
+    return unicodedata.normalize("NFKC", text).replace("\ufeff", "").strip().lower().replace(
+        " ", ""
+    )
+
+
+def _suggest(text: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(text, list(choices), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+class _Err:
+    """A cached failure: the message to report for a cell text seen before."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+# --------------------------------------------------------------------------- cells
+
+
+class _Sections:
+    """Resolve section cells: a code, or a Chinese name when the project names its sections."""
+
+    def __init__(self, sections: Collection[str] | Mapping[str, str] | None) -> None:
+        self._known: dict[str, str] | None = None
+        if sections is not None:
+            self._known = {code: code for code in sections}
+            if isinstance(sections, Mapping):
+                for code, name in sections.items():
+                    if name:
+                        self._known.setdefault(_key(str(name)), code)
+        self._cache: dict[str, str | _Err] = {}
+
+    def __call__(self, text: str) -> str | _Err:
+        found = self._cache.get(text)
+        if found is None:
+            found = self._resolve(text)
+            if len(self._cache) < _CACHE_LIMIT:
+                self._cache[text] = found
+        return found
+
+    def _resolve(self, text: str) -> str | _Err:
+        if not text:
+            return _Err("section is empty; write the section code (e.g. zhuting) or its name")
+        if self._known is None:
+            if _SECTION_RE.fullmatch(text):
+                return text
+            return _Err(f"section {text!r} is not a section code: expected {_EXPECT['section']}")
+        code = self._known.get(text) or self._known.get(_key(text))
+        if code is not None:
+            return code
+        return _Err(
+            f"unknown section {text!r}{_suggest(text, self._known)}; use a section code or "
+            "name listed in sections.toml, or add the section there"
+        )
+
+
+class _Params:
+    """Resolve (parameter, unit) → (code, factor to the canonical unit, value kind)."""
+
+    def __init__(self) -> None:
+        self._standard = gb3838()
+        self._cache: dict[tuple[str, str], tuple[str, Decimal, str] | _Err] = {}
+
+    def __call__(self, name: str, unit: str) -> tuple[str, Decimal, str] | _Err:
+        found = self._cache.get((name, unit))
+        if found is None:
+            found = self._resolve(name, unit)
+            self._cache[(name, unit)] = found
+        return found
+
+    def code(self, name: str) -> str | None:
+        return self._standard.resolve(name) if name.strip() else None
+
+    def unknown(self, name: str) -> _Err:
+        if not name:
+            return _Err("parameter is empty; write a code such as nh3n or a name such as 氨氮")
+        names = [
+            n for p in self._standard.parameters.values() for n in (p.code, p.name, *p.aliases)
+        ]
+        return _Err(
+            f"unknown parameter {name!r}{_suggest(name, names)}; use a code such as nh3n, tp, "
+            "codmn or a Chinese name such as 氨氮 (see docs/readings.md)"
+        )
+
+    def _resolve(self, name: str, unit: str) -> tuple[str, Decimal, str] | _Err:
+        code = self.code(name)
+        if code is None:
+            match = _UNIT_SUFFIX.match(name)  # 总磷(mg/L) in the parameter cell itself
+            if match is None or unit or self.code(match.group(1)) is None:
+                return self.unknown(name)
+            return self._resolve(match.group(1), match.group(2))
+        param = self._standard.parameters[code]
+        try:
+            factor = param.to_canonical(_ONE, unit)
+        except StandardError as exc:
+            return _Err(str(exc))
+        kind = "ph" if code == "ph" else ("signed" if code == "temp" else "amount")
+        return code, (_ONE if factor == _ONE else factor), kind
+
+
+class _Times:
+    """Parse sampled_at cells (cached: a long file repeats each time once per parameter)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, datetime | _Err] = {}
+
+    def __call__(self, text: str) -> datetime | _Err:
+        found = self._cache.get(text)
+        if found is None:
+            found = _parse_when(text)
+            if len(self._cache) >= _TIME_CACHE_LIMIT:
+                self._cache.clear()  # keeps memory flat on files with millions of times
+            self._cache[text] = found
+        return found
+
+
+def _parse_when(text: str) -> datetime | _Err:
+    if not text:
+        return _Err("sampled_at is empty; write the sampling date or date-time, e.g. 2023-01-09")
+    if not _WHEN_RE.fullmatch(text):
+        normal = unicodedata.normalize("NFKC", text)
+        if normal != text and _WHEN_RE.fullmatch(normal):
+            return _parse_when(normal)
+        return _Err(f"sampled_at {text!r} is not valid: expected {_EXPECT['sampled_at']}")
+    try:
+        if "/" in text:
+            day, _, clock = text.partition(" ")
+            y, m, d = (int(p) for p in day.split("/"))
+            hh, mm, ss = (int(p) for p in [*clock.split(":"), "0"][:3]) if clock else (0, 0, 0)
+            moment = datetime(y, m, d, hh, mm, ss)
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        return _Err(f"{text!r} is not a real date or time ({exc}); check the day and month")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(CST).replace(tzinfo=None)
+    if not 1900 <= moment.year <= 2999:
+        return _Err(f"{text!r} is out of range (years 1900–2999); check the year")
+    return moment
+
+
+def _value_error(text: str, wide: bool) -> str:
+    """Why a value cell failed the schema's pattern, and how to fix it."""
+    if not text:
+        return "value is empty; write the measured value, or <DL for a value below the " \
+            "detection limit DL (leave out the row if nothing was measured)"
+    low = text.lower()
+    if low in _NOT_A_VALUE:
+        return f"{text!r} has no detection limit; write <DL with the limit, e.g. <0.01"
+    if low.lstrip("<").strip() in _NON_FINITE:
+        empty = "leave the cell empty" if wide else "drop the row"
+        return f"{text!r} is not a finite number; write a measured value or {empty}"
+    if low.endswith("l") and _VALUE_RE.fullmatch(text[:-1].strip()):
+        return (f"{text!r} looks like the 检出限+L notation; write <{text[:-1].strip()} for a "
+                "value below the detection limit")
+    if text in ("-", "/", "—", "－", "--"):
+        return f"{text!r} is not a value; leave the cell empty when nothing was measured" \
+            if wide else f"{text!r} is not a value; drop the row when nothing was measured"
+    return f"{text!r} is not a number: expected {_EXPECT['value']}"
+
+
+def _parse_value(text: str, wide: bool) -> tuple[Decimal, bool] | _Err:
+    """The slow path for value cells the fast path did not take (Unicode, exponents, …)."""
+    if not _VALUE_RE.fullmatch(text):
+        normal = unicodedata.normalize("NFKC", text).strip()
+        if normal != text and _VALUE_RE.fullmatch(normal):
+            text = normal
+        else:
+            return _Err(_value_error(text, wide))
+    below = text.startswith("<")
+    number = text[1:].lstrip() if below else text
+    digits = number.lstrip("+-").replace(".", "").split("e")[0].split("E")[0].lstrip("0")
+    if len(digits) > 28:
+        return _Err(f"{text!r} has more than 28 significant digits; round it to what was measured")
+    value = Decimal(number)
+    if value.as_tuple().exponent > 0:  # type: ignore[operator]
+        try:
+            value = value.quantize(_ONE)  # "1.5E+3" → 1500, so stored text round-trips
+        except InvalidOperation:
+            return _Err(f"{text!r} is too large to be a measured value; check the exponent")
+    if not value and value.is_signed():
+        value = value.copy_abs()
+    return value, below
+
+
+# --------------------------------------------------------------------------- files
+
+
+class _FileProblem(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class _Prefixed(io.RawIOBase):
+    """A raw stream that replays bytes already read before continuing with the rest."""
+
+    def __init__(self, prefix: bytes, rest: IO[bytes]) -> None:
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if len(self._prefix):
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _decodes(encoding: str, data: bytes, final: bool) -> str | None:
+    try:
+        return codecs.getincrementaldecoder(encoding)("strict").decode(data, final=final)
+    except UnicodeDecodeError:
+        return None
+
+
+def _utf8_rest_ok(stream: IO[bytes]) -> bool:
+    """Whether the rest of a seekable stream decodes as UTF-8 (reads in 64 KiB chunks)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        while chunk := stream.read(1 << 16):
+            if chunk.isascii() and not decoder.getstate()[0]:
+                continue
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _detect(binary: IO[bytes], name: str) -> tuple[str, IO[bytes]]:
+    """The encoding (utf-8-sig or gb18030) and a stream positioned at the start of the text.
+
+    UTF-8 is tried strictly first, then GB18030; anything else (UTF-16, binary) is refused.
+    When the first 64 KiB are plain ASCII, a seekable file is scanned to the end (at C speed)
+    so a GB18030 name far down a file is not misread; a pipe is judged by its first 64 KiB.
+    """
+    seekable = False
+    try:
+        seekable = binary.seekable()
+        start = binary.tell() if seekable else 0
+    except (OSError, AttributeError):
+        seekable = False
+    prefix = binary.read(_PREFIX_BYTES)
+    if not isinstance(prefix, bytes):
+        raise TypeError(f"{name}: open readings files in binary mode ('rb'), not text mode")
+    complete = len(prefix) < _PREFIX_BYTES
+    encoding = None
+    for candidate in ("utf-8-sig", "gb18030"):
+        text = _decodes(candidate, prefix, complete)
+        if text is not None:
+            encoding = candidate if not _CONTROL.search(text) else None
+            break
+    if encoding is None:
+        raise _FileProblem(Problem(
+            f"file {name} is not UTF-8 or GB18030 text (binary, UTF-16 or another encoding?); "
+            "save it from Excel as 'CSV UTF-8' or as CSV in GB18030/GBK", file=name,
+        ))
+    if encoding == "utf-8-sig" and prefix.isascii() and not complete and seekable:
+        if not _utf8_rest_ok(binary):
+            encoding = "gb18030"
+    if seekable:
+        binary.seek(start)
+        return encoding, binary
+    return encoding, io.BufferedReader(_Prefixed(prefix, binary))
+
+
+class _Layout:
+    """Where each field sits in a file's rows, from its header."""
+
+    def __init__(self, header: list[str], name: str, params: _Params) -> None:
+        self.problems: list[Problem] = []
+        self.fields: dict[str, tuple[int, str]] = {}
+        self.columns: list[tuple[int, str, str, str]] = []  # (index, header, name, unit)
+        cells = [h.replace("\ufeff", "").strip() for h in header]
+        while cells and not cells[-1]:
+            cells.pop()  # Excel leaves empty columns behind; their cells must stay empty
+        self.width = len(cells)
+        others: list[tuple[int, str]] = []
+        for index, text in enumerate(cells):
+            field = HEADER_ALIASES.get(_key(text))
+            if field is None:
+                others.append((index, text))
+            elif field in self.fields:
+                self._problem(name, text, f"column {text!r} repeats the {field} column "
+                              f"{self.fields[field][1]!r}; keep one of them")
+            else:
+                self.fields[field] = (index, text)
+        self.long = "parameter" in self.fields or "value" in self.fields
+        if len(cells) == 1 and ("\t" in cells[0] or ";" in cells[0]):
+            self._problem(name, None, "the header has a single column; the file seems to be "
+                          "separated by tabs or semicolons — save it as comma-separated CSV")
+            return
+        required = ("section", "sampled_at", "parameter", "value") if self.long \
+            else ("section", "sampled_at")
+        missing = [f for f in required if f not in self.fields]
+        if missing:
+            self._problem(name, None, f"the header lacks {', '.join(missing)}; a long file "
+                          "needs section,sampled_at,parameter,value[,unit][,source][,flag], a "
+                          "wide one section,sampled_at and one column per parameter")
+        if self.long:
+            for _index, text in others:
+                self._problem(name, text, f"column {text!r} is not part of the long format "
+                              "(section,sampled_at,parameter,value,unit,source,flag); remove it")
+            return
+        if "unit" in self.fields:
+            self._problem(name, self.fields["unit"][1], "a wide file gives units in the "
+                          "parameter headers, e.g. 总磷(mg/L); remove the unit column")
+        seen: dict[str, str] = {}
+        for index, text in others:
+            found = self._parameter_column(text, params)
+            if isinstance(found, _Err):
+                self._problem(name, text or f"column {index + 1}", found.message)
+                continue
+            code, unit = found
+            if code in seen:
+                self._problem(name, text, f"column {text!r} repeats parameter {code} of column "
+                              f"{seen[code]!r}; keep one of them")
+                continue
+            seen[code] = text
+            self.columns.append((index, text, code, unit))
+        if not self.columns and not missing:
+            self._problem(name, None, "the header names no parameter column; a wide file has "
+                          "one column per parameter, e.g. 氨氮 or tp(mg/L)")
+
+    def _problem(self, name: str, field: str | None, message: str) -> None:
+        self.problems.append(Problem(message, file=name, row=1, field=field))
+
+    @staticmethod
+    def _parameter_column(text: str, params: _Params) -> tuple[str, str] | _Err:
+        # Whole-header aliases such as 氨氮(NH3-N) win over reading "(…)" as a unit.
+        code = params.code(text)
+        if code is not None:
+            return code, ""
+        match = _UNIT_SUFFIX.match(text)
+        if match:
+            code = params.code(match.group(1))
+            if code is not None:
+                found = params(code, match.group(2))
+                if isinstance(found, _Err):
+                    return found
+                return code, match.group(2)
+        return params.unknown(text)
+
+
+def _rows(
+    source: str | os.PathLike[str] | IO[bytes],
+    sections: Collection[str] | Mapping[str, str] | None,
+    name: str | None,
+) -> Iterator[_Row | Problem]:
+    """Parse one file: every good cell as a _Row, every bad one as a Problem, in file order."""
+    if isinstance(source, str | os.PathLike):
+        name = name or str(source)
+        try:
+            binary: IO[bytes] = open(source, "rb")
+        except OSError as exc:
+            yield Problem(f"cannot open the file: {exc.strerror}", file=name)
+            return
+        owned = True
+    else:
+        name = name or str(getattr(source, "name", "<readings>"))
+        binary = source
+        owned = False
+    text = None
+    try:
+        try:
+            encoding, stream = _detect(binary, name)
+        except _FileProblem as exc:
+            yield exc.problem
+            return
+        text = io.TextIOWrapper(stream, encoding=encoding, errors="strict", newline="")
+        origin = binary.tell() if stream is binary else None  # where the text starts
+        yield from _parse(text, sections, name, lambda: _bad_line(binary, origin, encoding))
+    finally:
+        if text is not None and not owned:
+            try:
+                text.detach()  # leave the caller's file open
+            except ValueError:
+                pass
+        if owned:
+            binary.close()
+
+
+def _bad_line(binary: IO[bytes], origin: int | None, encoding: str) -> int | None:
+    """The line where a seekable file stops decoding (the text layer reads ahead in chunks)."""
+    if origin is None:
+        return None
+    binary.seek(origin)
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    line = 1
+    while chunk := binary.read(1 << 16):
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            return line + chunk[: max(0, exc.start - pending)].count(b"\n")
+        line += chunk.count(b"\n")
+    return None
+
+
+def _parse(
+    text: IO[str],
+    sections: Collection[str] | Mapping[str, str] | None,
+    name: str,
+    bad_line: Any = lambda: None,
+) -> Iterator[_Row | Problem]:
+    reader = csv.reader(text)
+    try:
+        header: list[str] | None = None
+        for header in reader:
+            if any(cell.strip() for cell in header):
+                break
+        else:
+            header = None
+        if header is None:
+            yield Problem("the file is empty; it needs a header row and at least one data row",
+                          file=name)
+            return
+        params = _Params()
+        layout = _Layout(header, name, params)
+        if layout.problems:
+            yield from layout.problems
+            return
+        body = _parse_long if layout.long else _parse_wide
+        empty = True
+        for item in body(reader, layout, _Sections(sections), params, name):
+            empty = False
+            yield item
+        if empty:
+            yield Problem("the file has a header but no data rows", file=name, row=1)
+    except UnicodeDecodeError as exc:
+        encoding = getattr(text, "encoding", "the detected encoding")
+        line = bad_line()
+        where = f"at row {line}" if line else f"after row {reader.line_num}"
+        yield Problem(
+            f"the file stops being valid {encoding} text {where} ({exc.reason}); save the "
+            "whole file in one encoding (UTF-8 or GB18030)", file=name,
+            row=line or reader.line_num + 1,
+        )
+    except csv.Error as exc:
+        yield Problem(f"the file is not valid CSV here ({exc}); check quotes and stray "
+                      "control characters", file=name, row=reader.line_num)
+
+
+def _common(
+    row: list[str], layout: _Layout, sections: _Sections, times: _Times, name: str, line: int
+) -> tuple[str, datetime, str, str] | list[Problem]:
+    """Section, sampled_at, source and flag of a row, or its problems."""
+    fields = layout.fields
+    problems: list[Problem] = []
+    i, head = fields["section"]
+    section = sections(row[i].strip())
+    if isinstance(section, _Err):
+        problems.append(Problem(section.message, file=name, row=line, field=head))
+    i, head_t = fields["sampled_at"]
+    when = times(row[i].strip())
+    if isinstance(when, _Err):
+        problems.append(Problem(when.message, file=name, row=line, field=head_t))
+    source = "manual"
+    if "source" in fields:
+        i, head_s = fields["source"]
+        cell = row[i].strip()
+        found = _word(_SOURCE_WORDS.get, cell)
+        if found is None:
+            problems.append(Problem(f"source {cell!r} is not valid: expected "
+                                    f"{_EXPECT['source']}", file=name, row=line, field=head_s))
+        else:
+            source = found
+    flag = ""
+    if "flag" in fields:
+        i, head_f = fields["flag"]
+        cell = row[i].strip()
+        flag_found = _word(_FLAG_WORDS.get, cell)
+        if flag_found is None:
+            problems.append(Problem(f"flag {cell!r} is not valid: expected {_EXPECT['flag']}",
+                                    file=name, row=line, field=head_f))
+        else:
+            flag = flag_found
+    if problems:
+        return problems
+    return section, when, source, flag  # type: ignore[return-value]
+
+
+def _checked(
+    value: Decimal, below: bool, kind: str, code: str, text: str
+) -> str | None:
+    """Why a converted value is impossible for its parameter, or None when it is fine."""
+    if kind == "amount":
+        if value < 0:
+            return (f"negative value {text!r} for {code}; a concentration or amount cannot "
+                    "be below zero — check the sign")
+        if below and not value:
+            return f"{text!r}: a detection limit must be greater than zero"
+    elif kind == "ph" and not 0 <= value <= 14:
+        return f"pH {text!r} is outside 0–14; check the value and the column"
+    return None
+
+
+def _fit(row: list[str], width: int) -> list[str] | None:
+    """The row padded to the header's width; None when extra cells hold data."""
+    n = len(row)
+    if n < width:
+        return row + [""] * (width - n)
+    if n > width and any(cell.strip() for cell in row[width:]):
+        return None
+    return row
+
+
+def _value_cell(cell: str, wide: bool) -> tuple[Decimal, bool] | _Err:
+    """A value cell's number and non-detect mark (the fast path inlined in the loops)."""
+    if _VALUE_RE.fullmatch(cell) and cell[0] not in "<-" and "e" not in cell and "E" not in cell \
+            and len(cell) < 28:
+        return Decimal(cell), False
+    return _parse_value(cell, wide)
+
+
+def _word(lookup: Any, cell: str) -> str | None:
+    """A source or flag cell through its word table (exact first, then case-folded)."""
+    cell = cell.strip()
+    found = lookup(cell)
+    return lookup(cell.lower()) if found is None else found
+
+
+def _blank(row: list[str]) -> bool:
+    return not any(cell.strip() for cell in row)
+
+
+def _parse_long(
+    reader: Any, layout: _Layout, sections: _Sections, params: _Params, name: str
+) -> Iterator[_Row | Problem]:
+    times = _Times()
+    fields = layout.fields
+    width = layout.width
+    i_sec = fields["section"][0]
+    i_at = fields["sampled_at"][0]
+    i_par, h_par = fields["parameter"]
+    i_val, h_val = fields["value"]
+    i_unit, h_unit = fields.get("unit", (-1, "unit"))
+    i_src = fields.get("source", (-1, ""))[0]
+    i_flag = fields.get("flag", (-1, ""))[0]
+    # The loop below is the hot path of million-row imports: caches are read directly and
+    # every message is built only when a row fails (by the slow path after the loop body).
+    section_of = sections._cache.get
+    time_of = times._cache.get
+    param_of = params._cache.get
+    source_of = _SOURCE_WORDS.get
+    flag_of = _FLAG_WORDS.get
+    value_ok = _VALUE_RE.fullmatch
+    one = _ONE
+    dt = datetime
+    for row in reader:
+        if len(row) != width:
+            fitted = _fit(row, width)
+            if fitted is None:
+                yield Problem(f"the row has {len(row)} cells but the header has {width}; "
+                              "remove the extra cells or quote cells that contain commas",
+                              file=name, row=reader.line_num)
+                continue
+            row = fitted
+        text = row[i_sec].strip()
+        section = section_of(text) or sections(text)
+        text = row[i_at].strip()
+        when = time_of(text) or times(text)
+        source = _word(source_of, row[i_src]) if i_src >= 0 else "manual"
+        flag = _word(flag_of, row[i_flag]) if i_flag >= 0 else ""
+        key = (row[i_par].strip(), row[i_unit].strip() if i_unit >= 0 else "")
+        par = param_of(key) or params(*key)
+        cell = row[i_val].strip()
+        if value_ok(cell) and cell[0] not in "<-" and "e" not in cell and "E" not in cell \
+                and len(cell) < 28:
+            value = Decimal(cell)
+            below = False
+        else:
+            parsed = _parse_value(cell, False)
+            value, below = parsed if type(parsed) is tuple else (None, False)
+        if (
+            value is not None
+            and type(par) is tuple
+            and type(section) is str
+            and type(when) is dt
+            and source is not None
+            and flag is not None
+        ):
+            code, factor, kind = par
+            if factor is not one:
+                value = value * factor
+            if kind == "amount" and not below and value >= 0:
+                yield (reader.line_num, h_val, section, when, code, value, below, source, flag)
+                continue
+            why = _checked(value, below, kind, code, cell)
+            if why is None:
+                yield (reader.line_num, h_val, section, when, code, value, below, source, flag)
+                continue
+            yield Problem(why, file=name, row=reader.line_num, field=h_val)
+            continue
+        if _blank(row):
+            continue  # blank lines and rows of empty cells (Excel leaves them behind)
+        line = reader.line_num
+        common = _common(row, layout, sections, times, name, line)
+        if isinstance(common, list):
+            yield from common
+        if isinstance(par, _Err):
+            field = h_par if params.code(key[0]) is None else h_unit
+            yield Problem(par.message, file=name, row=line, field=field)
+        if value is None:
+            yield Problem(_value_cell(cell, False).message, file=name, row=line,  # type: ignore[union-attr]
+                          field=h_val)
+        elif type(par) is tuple:
+            code, factor, kind = par
+            why = _checked(value if factor is one else value * factor, below, kind, code, cell)
+            if why is not None:
+                yield Problem(why, file=name, row=line, field=h_val)
+
+
+def _parse_wide(
+    reader: Any, layout: _Layout, sections: _Sections, params: _Params, name: str
+) -> Iterator[_Row | Problem]:
+    times = _Times()
+    width = layout.width
+    fields = layout.fields
+    i_sec = fields["section"][0]
+    i_at = fields["sampled_at"][0]
+    i_src = fields.get("source", (-1, ""))[0]
+    i_flag = fields.get("flag", (-1, ""))[0]
+    columns = []
+    for index, header, code, unit in layout.columns:
+        found = params(code, unit)
+        assert not isinstance(found, _Err)  # the layout checked every column's unit
+        columns.append((index, header, found[0], found[1], found[2]))
+    section_of = sections._cache.get
+    time_of = times._cache.get
+    source_of = _SOURCE_WORDS.get
+    flag_of = _FLAG_WORDS.get
+    value_ok = _VALUE_RE.fullmatch
+    one = _ONE
+    dt = datetime
+    for row in reader:
+        line = reader.line_num
+        if len(row) != width:
+            fitted = _fit(row, width)
+            if fitted is None:
+                yield Problem(f"the row has {len(row)} cells but the header has {width}; "
+                              "remove the extra cells or quote cells that contain commas",
+                              file=name, row=line)
+                continue
+            row = fitted
+        text = row[i_sec].strip()
+        section = section_of(text) or sections(text)
+        text = row[i_at].strip()
+        when = time_of(text) or times(text)
+        source = _word(source_of, row[i_src]) if i_src >= 0 else "manual"
+        flag = _word(flag_of, row[i_flag]) if i_flag >= 0 else ""
+        bad = not (type(section) is str and type(when) is dt and source is not None
+                   and flag is not None)
+        if bad:
+            if _blank(row):
+                continue  # blank lines and rows of empty cells (Excel leaves them behind)
+            common = _common(row, layout, sections, times, name, line)
+            if isinstance(common, list):
+                yield from common
+            else:
+                section, when, source, flag = common
+                bad = False
+        cells: list[tuple[str, str, Decimal, bool]] = []
+        for index, header, code, factor, kind in columns:
+            cell = row[index]
+            if not cell:
+                continue
+            cell = cell.strip()
+            if not cell:
+                continue  # an empty cell: not measured
+            if value_ok(cell) and cell[0] not in "<-" and "e" not in cell and "E" not in cell \
+                    and len(cell) < 28:
+                value = Decimal(cell)
+                below = False
+            else:
+                parsed = _parse_value(cell, True)
+                if isinstance(parsed, _Err):
+                    bad = True
+                    yield Problem(parsed.message, file=name, row=line, field=header)
+                    continue
+                value, below = parsed
+            if factor is not one:
+                value = value * factor
+            if kind != "amount" or below or value < 0:
+                why = _checked(value, below, kind, code, cell)
+                if why is not None:
+                    bad = True
+                    yield Problem(why, file=name, row=line, field=header)
+                    continue
+            cells.append((header, code, value, below))
+        if bad:
+            continue
+        for header, code, value, below in cells:
+            yield (line, header, section, when, code, value, below, source, flag)  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def duplicate_message(other_row: int, here: str, there: str) -> str:
+    """The problem text for a sample repeated with a different value (file or store)."""
+    return (
+        f"same section, time, parameter and source as row {other_row} but a different value "
+        f"({here} here, {there} there); keep the right one, or import it as a correction"
+    )
+
+
+def shown(value: Decimal, below: bool, flag: str) -> str:
+    """A value as people read it in a message: ``<0.01``, ``0.15 (suspect)``."""
+    text = ("<" if below else "") + format(value, "f")
+    return f"{text} ({flag})" if flag else text
+
+
+class _Duplicates:
+    """Samples repeated within one file: identical ones collapse, different ones are problems.
+
+    The key (section, sampled_at, parameter, source) of every sample goes to a private
+    temporary SQLite database on disk, so checking a file of millions of rows does not hold
+    them in memory; one sort at the end finds the repeats.
+    """
+
+    _BATCH = 5_000
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._db = sqlite3.connect("")  # "" = a temporary on-disk database, deleted on close
+        self._db.execute(
+            "CREATE TABLE seen (seq INTEGER, row INTEGER, field TEXT, k TEXT, value TEXT, "
+            "below INTEGER, flag TEXT)"
+        )
+        self._batch: list[tuple[Any, ...]] = []
+        self._when: datetime | None = None
+        self._iso = ""
+
+    def add(self, seq: int, item: _Row) -> None:
+        line, field, section, when, code, value, below, source, flag = item
+        if when is not self._when:
+            self._when, self._iso = when, when.isoformat()
+        self._batch.append((seq, line, field, f"{section}\x1f{self._iso}\x1f{code}\x1f{source}",
+                            str(value), below, flag))
+        if len(self._batch) >= self._BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._db:
+            self._db.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?, ?, ?)", self._batch)
+        self._batch.clear()
+
+    def finish(self, repeats: bool) -> tuple[list[Problem], set[int]]:
+        """The problems (different values) and, if asked, the seqs of identical repeats."""
+        self._flush()
+        # Without the repeats, rows equal to the first as text need not come back at all.
+        plain = "" if repeats else \
+            "WHERE NOT (s.value = f.value AND s.below = f.below AND s.flag = f.flag) "
+        try:
+            self._db.execute("CREATE INDEX seen_k ON seen (k, seq)")
+            rows = self._db.execute(
+                "SELECT s.seq, s.row, s.field, s.value, s.below, s.flag, f.row, f.value, "
+                "f.below, f.flag "
+                "FROM (SELECT k, MIN(seq) AS first FROM seen GROUP BY k HAVING COUNT(*) > 1) g "
+                "JOIN seen f ON f.k = g.k AND f.seq = g.first "
+                f"JOIN seen s ON s.k = g.k AND s.seq > g.first {plain}ORDER BY s.seq"
+            )
+            problems: list[Problem] = []
+            found: set[int] = set()
+            for seq, row, field, value, below, flag, first_row, first, first_below, \
+                    first_flag in rows:
+                if below == first_below and flag == first_flag and (
+                    value == first or Decimal(value) == Decimal(first)
+                ):
+                    if repeats:
+                        found.add(seq)  # the same sample again (0.10 and 0.1 are the same)
+                elif len(problems) <= MAX_PROBLEMS:
+                    here = shown(Decimal(value), bool(below), flag)
+                    there = shown(Decimal(first), bool(first_below), first_flag)
+                    problems.append(Problem(duplicate_message(first_row, here, there),
+                                            file=self._name, row=row, field=field))
+            return problems, found
+        finally:
+            self._db.close()
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _name_of(source: object, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    return str(getattr(source, "name", "<readings>"))
+
+
+def read_readings(
+    path_or_file: str | os.PathLike[str] | IO[bytes],
+    *,
+    sections: Collection[str] | Mapping[str, str] | None = None,
+    name: str | None = None,
+) -> Iterator[Reading]:
+    """Stream the readings of one file (long or wide, UTF-8 or GB18030), in file order.
+
+    Pure streaming: memory stays flat for any file size. Raises :class:`InputError` at the
+    first bad cell; use :func:`check_readings` or :func:`load_readings` to get every problem
+    of a file at once. Samples repeated within the file are not checked here (that needs
+    the earlier rows); the loaders and the store check them. ``sections`` restricts section
+    codes (a mapping code → name also accepts the Chinese names); ``name`` names a file
+    object in messages.
+
+    >>> import io
+    >>> data = "section,sampled_at,parameter,value,unit\\nzhuting,2023-01-09,tp,43,µg/L\\n"
+    >>> [r.value for r in read_readings(io.BytesIO(data.encode()))]
+    [Decimal('0.043')]
+    """
+    for item in _rows(path_or_file, sections, name):
+        if type(item) is tuple:
+            yield Reading(item[2], item[3], item[4], item[5], item[6], item[7], item[8])
+        else:
+            problem: Problem = item  # type: ignore[assignment]
+            raise InputError(
+                problem.message, file=problem.file, row=problem.row, field=problem.field
+            )
+
+
+def _gather(
+    path: str | os.PathLike[str] | IO[bytes],
+    sections: Collection[str] | Mapping[str, str] | None,
+    name: str | None,
+    keep: list[Reading] | None,
+) -> tuple[list[Problem], set[int]]:
+    name = _name_of(path, name)
+    problems: list[Problem] = []
+    more = 0
+    duplicates = _Duplicates(name)
+    seq = 0
+    for item in _rows(path, sections, name):
+        if type(item) is tuple:
+            duplicates.add(seq, item)  # type: ignore[arg-type]
+            if keep is not None:
+                keep.append(Reading(item[2], item[3], item[4], item[5], item[6], item[7],
+                                    item[8]))
+            seq += 1
+        elif len(problems) < MAX_PROBLEMS:
+            problems.append(item)  # type: ignore[arg-type]
+        else:
+            more += 1
+    found, repeats = duplicates.finish(repeats=keep is not None)
+    problems = sorted([*problems, *found], key=lambda p: p.row or 0)
+    if len(problems) > MAX_PROBLEMS:
+        more += len(problems) - MAX_PROBLEMS
+        problems = problems[:MAX_PROBLEMS]
+    if more:
+        problems.append(Problem(f"{more} more problem(s) not listed; fix the ones above and "
+                                "check the file again", file=name))
+    return problems, repeats
+
+
+def check_readings(
+    path: str | os.PathLike[str] | IO[bytes],
+    sections: Collection[str] | Mapping[str, str] | None = None,
+    *,
+    name: str | None = None,
+) -> list[Problem]:
+    """Every problem of one readings file (empty when it is valid), in row order.
+
+    Streams the file; the duplicate check keeps its keys in a temporary on-disk database,
+    so memory stays flat. At most :data:`MAX_PROBLEMS` problems are listed, then counted.
+
+    >>> import io
+    >>> bad = "section,sampled_at,parameter,value\\nzhuting,2023-01-09,tp,ND\\n"
+    >>> [str(p) for p in check_readings(io.BytesIO(bad.encode()), name="r.csv")]
+    ["r.csv:2:value: 'ND' has no detection limit; write <DL with the limit, e.g. <0.01"]
+    """
+    return _gather(path, sections, name, None)[0]
+
+
+def load_readings(
+    path: str | os.PathLike[str] | IO[bytes],
+    sections: Collection[str] | Mapping[str, str] | None = None,
+    *,
+    name: str | None = None,
+) -> list[Reading]:
+    """All readings of one file, validated; raises ValidationFailed listing every problem.
+
+    Identical repeats of a sample are collapsed to the first; a repeat with a different
+    value is a problem. For files too large to hold in memory, import them into the store
+    (:meth:`ecocomp.store.ReadingStore.import_file`) or stream with :func:`read_readings`.
+
+    >>> import io
+    >>> data = "断面,监测时间,氨氮,总磷(mg/L)\\nzhuting,2023/1/9 8:00,0.15,<0.01\\n"
+    >>> [(r.parameter, r.value, r.below_dl) for r in load_readings(io.BytesIO(data.encode()))]
+    [('nh3n', Decimal('0.15'), False), ('tp', Decimal('0.01'), True)]
+    """
+    readings: list[Reading] = []
+    problems, repeats = _gather(path, sections, name, readings)
+    if problems:
+        raise ValidationFailed(problems, what=_name_of(path, name))
+    if repeats:
+        readings = [r for i, r in enumerate(readings) if i not in repeats]
+    return readings

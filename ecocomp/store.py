@@ -1,0 +1,897 @@
+"""The readings store: readings in SQLite, exact, with every correction kept for audit.
+
+Each value is stored twice, in two exact forms (docs/readings.md explains why):
+
+- ``value`` — the decimal text as read (in the parameter's canonical unit), so a reading
+  comes back as the very ``Decimal`` that went in and exports round-trip;
+- ``eff_units`` — the *effective* value (half the detection limit for a non-detect) as an
+  INTEGER scaled by 10^:data:`SCALE`, so SQL can ``SUM`` it exactly; NULL when the value has
+  more than :data:`SCALE` decimals or does not fit 64 bits, in which case the few such rows are
+  summed in Python instead. ``eff_exp`` keeps the value's decimal exponent, so a SQL total has
+  the same digits as ``sum()`` over the same Readings in Python.
+
+Imports are atomic per file: the file is parsed into a temporary staging table (on disk,
+so memory stays flat), checked completely — every problem of the file, repeats within it
+and contradictions with stored readings — and only then written in one transaction; nothing
+is written when anything is wrong. A file whose exact bytes were imported before is skipped.
+A corrected value supersedes the stored one only when imported with ``correction=True``;
+the old row stays, pointing at its successor (``superseded_by``), and queries read the
+current revision only.
+
+The tables live beside the ledger's in the same database file and are named ``readings*``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, localcontext
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+
+from ecocomp.assessment import MonthlyAggregate
+from ecocomp.errors import EcocompError, Problem, ValidationFailed
+from ecocomp.periods import Period
+from ecocomp.readings import (
+    CST,
+    FLAGS,
+    MAX_PROBLEMS,
+    SOURCES,
+    Reading,
+    _rows,
+    duplicate_message,
+    shown,
+)
+from ecocomp.standards import gb3838
+
+__all__ = [
+    "SCALE",
+    "SCHEMA_VERSION",
+    "Correction",
+    "ImportResult",
+    "ReadingStore",
+    "StoreError",
+]
+
+#: Decimal places of ``eff_units``: effective values are stored as integers × 10^SCALE.
+SCALE = 10
+_SPLIT = 10**SCALE  # SUM(units / split) and SUM(units % split): no 64-bit overflow in SUM
+_INT_MAX = 2**63 - 1
+_POW = [10**k for k in range(SCALE + 1)]
+_BATCH = 5_000
+
+#: The readings schema version this code writes and reads.
+SCHEMA_VERSION = 1
+
+_VERSIONS = "readings_schema_version"
+_MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "readings, imports, current-revision indexes",
+        (
+            """CREATE TABLE readings_imports (
+                id INTEGER PRIMARY KEY,
+                file TEXT NOT NULL,
+                sha256 TEXT NOT NULL,
+                correction INTEGER NOT NULL CHECK (correction IN (0, 1)),
+                rows INTEGER NOT NULL,
+                inserted INTEGER NOT NULL,
+                unchanged INTEGER NOT NULL,
+                corrected INTEGER NOT NULL,
+                skipped INTEGER NOT NULL,
+                imported_at TEXT NOT NULL
+            ) STRICT""",
+            "CREATE INDEX readings_imports_sha256 ON readings_imports (sha256)",
+            """CREATE TABLE readings (
+                id INTEGER PRIMARY KEY,
+                section TEXT NOT NULL,
+                sampled_at TEXT NOT NULL,
+                parameter TEXT NOT NULL,
+                source TEXT NOT NULL CHECK (source IN ('manual', 'automatic')),
+                value TEXT NOT NULL,
+                below_dl INTEGER NOT NULL CHECK (below_dl IN (0, 1)),
+                flag TEXT NOT NULL CHECK (flag IN ('', 'suspect', 'invalid')),
+                eff_units INTEGER,
+                eff_exp INTEGER NOT NULL,
+                revision INTEGER NOT NULL DEFAULT 1,
+                superseded_by INTEGER,
+                import_id INTEGER NOT NULL REFERENCES readings_imports (id),
+                row INTEGER
+            ) STRICT""",
+            # One current revision per sample. Section then time, so every period query of
+            # a section (aggregates, daily means, readings) is one range scan of this index.
+            "CREATE UNIQUE INDEX readings_current ON readings "
+            "(section, sampled_at, parameter, source) WHERE superseded_by IS NULL",
+            "CREATE INDEX readings_history ON readings "
+            "(section, sampled_at, parameter, source) WHERE superseded_by IS NOT NULL",
+        ),
+    ),
+)
+
+_STAGING = """CREATE TEMP TABLE staging (
+    row INTEGER NOT NULL, field TEXT NOT NULL, section TEXT NOT NULL, sampled_at TEXT NOT NULL,
+    parameter TEXT NOT NULL, source TEXT NOT NULL, value TEXT NOT NULL,
+    below_dl INTEGER NOT NULL, flag TEXT NOT NULL, eff_units INTEGER, eff_exp INTEGER NOT NULL
+)"""
+_COLUMNS = "section, sampled_at, parameter, source, value, below_dl, flag, eff_units, eff_exp"
+_SAME_KEY = (
+    "r.section = s.section AND r.parameter = s.parameter AND r.sampled_at = s.sampled_at "
+    "AND r.source = s.source"
+)
+
+
+class StoreError(EcocompError):
+    """The readings database cannot be used (written by a newer ecocomp, not a database)."""
+
+
+@attrs.frozen
+class Correction:
+    """A stored value superseded by a correction import: what changed, where from and why."""
+
+    old: Reading
+    new: Reading
+    file: str
+    row: int | None
+    previous_file: str
+    previous_row: int | None
+    revision: int
+    imported_at: str
+
+    @property
+    def key(self) -> tuple[str, datetime, str, str]:
+        """(section, sampled_at, parameter, source): the sample that was corrected."""
+        return (self.new.section, self.new.sampled_at, self.new.parameter, self.new.source)
+
+    @property
+    def reason(self) -> str:
+        """One line for reports: the change and the files it came from."""
+        return (
+            f"{self.new.section} {self.new.parameter} at {self.new.sampled_at:%Y-%m-%d %H:%M} "
+            f"({self.new.source}): {shown(self.old.value, self.old.below_dl, self.old.flag)} "
+            f"→ {shown(self.new.value, self.new.below_dl, self.new.flag)}, corrected by "
+            f"{self.file}:{self.row} (was {self.previous_file}:{self.previous_row})"
+        )
+
+
+@attrs.frozen
+class ImportResult:
+    """What one import did. ``rows`` counts readings (a wide row holds several).
+
+    ``unchanged``: already stored with the same value. ``skipped``: not written because they
+    repeat an earlier identical row of the same file, or restate a value that a correction
+    has since superseded. ``corrected``: stored values superseded by this (correction) import.
+    """
+
+    file: str
+    rows: int
+    inserted: int
+    unchanged: int
+    corrected: tuple[Correction, ...] = ()
+    skipped: int = 0
+
+
+def _exact(text: str, below: bool) -> tuple[int | None, int]:
+    """(effective value × 10^SCALE or None, its decimal exponent) of a plain decimal text."""
+    whole, _, frac = text.partition(".")
+    coefficient = int(whole + frac)
+    exponent = -len(frac)
+    if below:
+        # value / 2 keeps the exponent when exact, else needs one more decimal (as Decimal does)
+        if coefficient % 2:
+            coefficient *= 5
+            exponent -= 1
+        else:
+            coefficient //= 2
+    if exponent < -SCALE:
+        return None, exponent
+    units = coefficient * _POW[SCALE + exponent]
+    return (units if -_INT_MAX <= units <= _INT_MAX else None), exponent
+
+
+def _decimal_from_units(units: int, exponent: int) -> Decimal:
+    """units × 10^-SCALE at ``exponent`` (≥ -SCALE), exactly."""
+    with localcontext() as ctx:
+        ctx.prec = len(str(abs(units))) + SCALE + 2
+        return (Decimal(units).scaleb(-SCALE)).quantize(Decimal(1).scaleb(exponent))
+
+
+def _reading(row: Iterable[Any]) -> Reading:
+    section, at, parameter, source, value, below, flag = row
+    return Reading(section, datetime.fromisoformat(at), parameter, Decimal(value), bool(below),
+                   source, flag)
+
+
+def _period_bounds(period: Period | str | None) -> tuple[str, str] | None:
+    if period is None:
+        return None
+    p = Period.parse(period)
+    end = p.end.toordinal() + 1
+    return p.start.isoformat(), date.fromordinal(end).isoformat()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ReadingStore:
+    """Readings in a SQLite file (or ``":memory:"``): exact, atomic imports, kept corrections.
+
+    >>> store = ReadingStore.open(":memory:")
+    >>> store.add([Reading("zhuting", datetime(2023, 1, 9), "tp", Decimal("0.043"))]).inserted
+    1
+    >>> [(a.month, a.count, a.total) for a in store.aggregates(Period(2023))]
+    [(Period(year=2023, month=1), 1, Decimal('0.043'))]
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        self._units: dict[str, str] = {}
+
+    # ----------------------------------------------------------------------- opening
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, busy_timeout_ms: int = 30_000) -> ReadingStore:
+        """Open (creating if needed) the readings tables in the SQLite file ``path``.
+
+        WAL mode and a busy timeout let a settlement run and other readers share the file.
+        """
+        name = os.fspath(path)
+        try:
+            conn = sqlite3.connect(name, isolation_level=None, timeout=busy_timeout_ms / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA temp_store = FILE")  # staging spills to disk, not to memory
+            conn.execute("PRAGMA cache_size = -32768")  # 32 MiB: big imports touch big indexes
+            _migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{name}: cannot open as a readings database ({exc}); "
+                             "check the path or use a new file") from None
+        return cls(conn, name)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> ReadingStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return _version(self._conn)
+
+    @property
+    def db(self) -> Any:
+        """A ``sqlite_utils.Database`` over the same connection, for ad-hoc *reading* only.
+
+        Never write readings through it: sqlite-utils stores Decimal as REAL via float.
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self._conn)
+
+    # ----------------------------------------------------------------------- imports
+
+    def import_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        sections: Collection[str] | Mapping[str, str] | None = None,
+        correction: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportResult:
+        """Import one readings file atomically: all its readings, or nothing and every problem.
+
+        Re-importing a file (same bytes, or the same values) changes nothing. A value that
+        contradicts a stored one is an error unless ``correction=True``, which supersedes
+        the stored value (kept for audit; see :meth:`corrections`). ``progress`` is called
+        with the number of readings parsed so far.
+
+        >>> store = ReadingStore.open(":memory:")            # doctest: +SKIP
+        >>> store.import_file("readings/2023.csv").inserted  # doctest: +SKIP
+        52560
+        """
+        file = Path(path)
+        name = os.fspath(path)
+        digest = _sha256(file) if file.is_file() else ""
+        done = self._already_imported(digest, name)
+        if done is not None:
+            if progress is not None:
+                progress(done.rows)
+            return done
+        return self._ingest(_rows(file, sections, name), name, digest, correction, progress)
+
+    def add(
+        self,
+        readings: Iterable[Reading],
+        *,
+        name: str = "<api>",
+        correction: bool = False,
+    ) -> ImportResult:
+        """Import Reading objects (built in Python) under the same rules as :meth:`import_file`.
+
+        Parameters must be canonical codes; ``name`` stands for the file in messages.
+        """
+        return self._ingest(_checked_readings(readings, name), name, "", correction, None)
+
+    def _already_imported(self, digest: str, name: str) -> ImportResult | None:
+        if not digest:
+            return None
+        row = self._conn.execute(
+            "SELECT rows, skipped FROM readings_imports WHERE sha256 = ? ORDER BY id LIMIT 1",
+            (digest,),
+        ).fetchone()
+        if row is None:
+            return None
+        rows, skipped = row
+        return ImportResult(file=name, rows=rows, inserted=0, unchanged=rows - skipped,
+                            skipped=skipped)
+
+    def _ingest(
+        self,
+        items: Iterable[Any],
+        name: str,
+        digest: str,
+        correction: bool,
+        progress: Callable[[int], None] | None,
+    ) -> ImportResult:
+        conn = self._conn
+        conn.execute("DROP TABLE IF EXISTS temp.staging")
+        conn.execute(_STAGING)
+        try:
+            problems, more, rows = self._stage(items, name, progress)
+            repeats, different = self._repeats(name)  # how many dropped, problems
+            problems = sorted([*problems, *different], key=lambda p: p.row or 0)
+            more += max(0, len(problems) - MAX_PROBLEMS)
+            problems = problems[:MAX_PROBLEMS]
+            if more:
+                problems.append(Problem(f"{more} more problem(s) not listed; fix the ones "
+                                        "above and import the file again", file=name))
+            if problems:
+                raise ValidationFailed(problems, what=name)
+            return self._write(name, digest, correction, rows, repeats)
+        finally:
+            conn.execute("DROP TABLE IF EXISTS temp.staging")
+
+    def _stage(
+        self, items: Iterable[Any], name: str, progress: Callable[[int], None] | None
+    ) -> tuple[list[Problem], int, int]:
+        """Parse into the staging table: (parse problems, how many more, readings staged)."""
+        conn = self._conn
+        insert = "INSERT INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        problems: list[Problem] = []
+        more = 0
+        batch: list[tuple[Any, ...]] = []
+        count = 0
+        if progress is not None:
+            progress(0)
+        conn.execute("BEGIN")  # deferred: staging is in the temp database, main stays unlocked
+        try:
+            last_when = None
+            last_iso = ""
+            exact: dict[str, tuple[int | None, int]] = {}  # values repeat: 0.15, 7.1, …
+            for item in items:
+                if type(item) is tuple:
+                    line, field, section, when, code, value, below, source, flag = item
+                    if when is not last_when:
+                        last_when, last_iso = when, when.isoformat()
+                    text = str(value)
+                    if "E" in text:  # str() writes tiny values as 5E-7
+                        text = format(value, "f")
+                    if below:
+                        units, exponent = _exact(text, True)
+                    else:
+                        found = exact.get(text)
+                        if found is None:
+                            if len(exact) > 65536:
+                                exact.clear()
+                            found = exact[text] = _exact(text, False)
+                        units, exponent = found
+                    batch.append((line, field, section, last_iso, code, source, text,
+                                  int(below), flag, units, exponent))
+                    if len(batch) >= _BATCH:
+                        conn.executemany(insert, batch)
+                        count += len(batch)
+                        batch.clear()
+                        if progress is not None:
+                            progress(count)
+                elif len(problems) < MAX_PROBLEMS:
+                    problems.append(item)
+                else:
+                    more += 1
+            if batch:
+                conn.executemany(insert, batch)
+                count += len(batch)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if progress is not None:
+            progress(count)
+        return problems, more, count
+
+    def _repeats(self, name: str) -> tuple[int, list[Problem]]:
+        """Samples repeated within the file: drop identical repeats, report different ones.
+
+        Returns how many repeats were dropped and the problems. Identical repeats are
+        deleted in SQL, so a file that lists everything twice costs no memory.
+        """
+        conn = self._conn
+        conn.execute(
+            "CREATE INDEX temp.staging_key ON staging (section, sampled_at, parameter, source)"
+        )
+        pairs = (
+            "FROM (SELECT section, parameter, sampled_at, source, MIN(rowid) AS first "
+            "      FROM temp.staging GROUP BY section, sampled_at, parameter, source "
+            "      HAVING COUNT(*) > 1) AS g "
+            "JOIN temp.staging AS f ON f.rowid = g.first "
+            "JOIN temp.staging AS s ON s.section = g.section AND s.parameter = g.parameter "
+            "  AND s.sampled_at = g.sampled_at AND s.source = g.source AND s.rowid > g.first "
+        )
+        dropped = conn.execute(
+            f"DELETE FROM temp.staging WHERE rowid IN (SELECT s.rowid {pairs} "
+            "WHERE s.below_dl = f.below_dl AND s.flag = f.flag "
+            "AND (s.value = f.value OR IFNULL(s.eff_units = f.eff_units, 0)))"
+        ).rowcount
+        # what is still repeated differs, or is one number written differently beyond SCALE
+        rest = conn.execute(
+            "SELECT s.rowid, s.row, s.field, s.value, s.below_dl, s.flag, "
+            f"f.row, f.value, f.below_dl, f.flag {pairs} ORDER BY s.rowid"
+        )
+        same: list[tuple[int]] = []
+        problems: list[Problem] = []
+        for rowid, row, field, value, below, flag, first_row, first_value, first_below, \
+                first_flag in rest:
+            if below == first_below and flag == first_flag and \
+                    Decimal(value) == Decimal(first_value):
+                same.append((rowid,))
+            elif len(problems) < MAX_PROBLEMS:
+                here = shown(Decimal(value), bool(below), flag)
+                there = shown(Decimal(first_value), bool(first_below), first_flag)
+                problems.append(Problem(duplicate_message(first_row, here, there), file=name,
+                                        row=row, field=field))
+        conn.executemany("DELETE FROM temp.staging WHERE rowid = ?", same)
+        return dropped + len(same), problems
+
+    def _write(
+        self, name: str, digest: str, correction: bool, rows: int, repeats: int
+    ) -> ImportResult:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            done = self._already_imported(digest, name)  # another process may have won
+            if done is not None:
+                conn.execute("ROLLBACK")
+                return done
+            skipped = repeats
+            imported_at = _now()
+            import_id = conn.execute(
+                "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
+                "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, ?, 0, 0, 0, 0, ?)",
+                (name, digest, int(correction), rows, imported_at),
+            ).lastrowid
+            existing = conn.execute(
+                f"SELECT COUNT(*) FROM temp.staging s JOIN readings r ON {_SAME_KEY} "
+                "AND r.superseded_by IS NULL"
+            ).fetchone()[0]
+            differing = conn.execute(
+                "SELECT s.rowid, s.row, s.field, s.section, s.sampled_at, s.parameter, s.source, "
+                "s.value, s.below_dl, s.flag, r.id, r.value, r.below_dl, r.flag, r.revision, "
+                "r.row, i.file "
+                f"FROM temp.staging s JOIN readings r ON {_SAME_KEY} AND r.superseded_by IS NULL "
+                "JOIN readings_imports i ON i.id = r.import_id "
+                "WHERE NOT (r.below_dl = s.below_dl AND r.flag = s.flag "
+                "AND (r.value = s.value OR IFNULL(r.eff_units = s.eff_units, 0)))"
+            )  # iterated, not fetched: only corrections and (capped) problems are kept
+            problems: list[Problem] = []
+            to_correct: list[tuple[Any, ...]] = []
+            restated = 0
+            same = existing
+            for item in differing:
+                (_rowid, row, field, section, at, parameter, source, value, below, flag,
+                 _old_id, old_value, old_below, old_flag, _revision, old_row, old_file) = item
+                new = (Decimal(value), bool(below), flag)
+                old = (Decimal(old_value), bool(old_below), old_flag)
+                if new == old:
+                    continue  # the same number written differently (0.10 and 0.1)
+                same -= 1
+                if correction:
+                    to_correct.append(item)
+                elif self._superseded_value(section, at, parameter, source, new):
+                    restated += 1  # an old file restating a value since corrected
+                elif len(problems) < MAX_PROBLEMS:
+                    problems.append(Problem(
+                        f"{section} {parameter} at {at} ({source}) is already stored as "
+                        f"{shown(*old)} (from {old_file} row {old_row}), here {shown(*new)}; "
+                        "import this file as a correction to supersede the stored value, or "
+                        "fix the value", file=name, row=row, field=field,
+                    ))
+            if problems:
+                conn.execute("ROLLBACK")
+                raise ValidationFailed(problems, what=name)
+            skipped += restated
+            inserted = conn.execute(
+                f"INSERT INTO readings ({_COLUMNS}, import_id, row) "
+                f"SELECT {_COLUMNS}, ?, row FROM temp.staging s WHERE NOT EXISTS "
+                f"(SELECT 1 FROM readings r WHERE {_SAME_KEY} AND r.superseded_by IS NULL)",
+                (import_id,),
+            ).rowcount
+            corrected = [self._supersede(item, import_id) for item in to_correct]
+            result = ImportResult(
+                file=name, rows=rows, inserted=inserted, unchanged=same,
+                corrected=tuple(
+                    _correction(item, name, imported_at) for item in to_correct
+                ),
+                skipped=skipped,
+            )
+            conn.execute(
+                "UPDATE readings_imports SET inserted = ?, unchanged = ?, corrected = ?, "
+                "skipped = ? WHERE id = ?",
+                (inserted, same, len(corrected), skipped, import_id),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def _superseded_value(
+        self, section: str, at: str, parameter: str, source: str,
+        new: tuple[Decimal, bool, str],
+    ) -> bool:
+        rows = self._conn.execute(
+            "SELECT value, below_dl, flag FROM readings WHERE section = ? AND parameter = ? "
+            "AND sampled_at = ? AND source = ? AND superseded_by IS NOT NULL",
+            (section, parameter, at, source),
+        )
+        return any((Decimal(v), bool(b), f) == new for v, b, f in rows)
+
+    def _supersede(self, item: tuple[Any, ...], import_id: int) -> int:
+        rowid, old_id, revision = item[0], item[10], item[14]
+        conn = self._conn
+        # move the old row out of the one-current-revision index before its successor arrives
+        conn.execute("UPDATE readings SET superseded_by = -1 WHERE id = ?", (old_id,))
+        new_id = conn.execute(
+            f"INSERT INTO readings ({_COLUMNS}, revision, import_id, row) "
+            f"SELECT {_COLUMNS}, ?, ?, row FROM temp.staging WHERE rowid = ?",
+            (revision + 1, import_id, rowid),
+        ).lastrowid
+        conn.execute("UPDATE readings SET superseded_by = ? WHERE id = ?", (new_id, old_id))
+        return int(new_id or 0)
+
+    # ----------------------------------------------------------------------- queries
+
+    def _where(
+        self,
+        period: Period | str | None,
+        sections: Collection[str] | None = None,
+        section: str | None = None,
+        parameter: str | None = None,
+    ) -> tuple[str, list[Any]]:
+        clauses = ["superseded_by IS NULL"]
+        args: list[Any] = []
+        bounds = _period_bounds(period)
+        if bounds is not None:
+            clauses.append("sampled_at >= ? AND sampled_at < ?")
+            args.extend(bounds)
+        if section is not None:
+            clauses.append("section = ?")
+            args.append(section)
+        if sections is not None:
+            placeholders = ", ".join("?" for _ in sections) or "NULL"
+            clauses.append(f"section IN ({placeholders})")
+            args.extend(sections)
+        if parameter is not None:
+            clauses.append("parameter = ?")
+            args.append(gb3838().resolve(parameter) or parameter)
+        return " AND ".join(clauses), args
+
+    def readings(
+        self,
+        section: str | None = None,
+        parameter: str | None = None,
+        period: Period | str | None = None,
+    ) -> Iterator[Reading]:
+        """Current readings in order of section, time, parameter and source (corrections applied).
+
+        >>> list(ReadingStore.open(":memory:").readings(section="zhuting"))
+        []
+        """
+        where, args = self._where(period, section=section, parameter=parameter)
+        cursor = self._conn.execute(
+            "SELECT section, sampled_at, parameter, source, value, below_dl, flag "
+            f"FROM readings WHERE {where} ORDER BY section, sampled_at, parameter, source",
+            args,
+        )
+        for row in cursor:
+            yield _reading(row)
+
+    def aggregates(
+        self, period: Period | str, sections: Collection[str] | None = None
+    ) -> Iterator[MonthlyAggregate]:
+        """Exact monthly sums per (section, parameter, month, source), computed in SQL.
+
+        The same numbers as :func:`ecocomp.assessment.aggregate` over :meth:`readings`:
+        ``total`` sums effective values of valid samples (flag '' or 'suspect'), non-detects
+        at half the detection limit; invalid samples are only counted.
+
+        >>> list(ReadingStore.open(":memory:").aggregates(Period(2023)))
+        []
+        """
+        where, args = self._where(period, sections=None if sections is None else list(sections))
+        valid = "flag <> 'invalid'"
+        cursor = self._conn.execute(
+            "SELECT section, parameter, substr(sampled_at, 1, 7) AS month, source, "
+            f"SUM({valid}), SUM(CASE WHEN {valid} THEN eff_units / {_SPLIT} END), "
+            f"SUM(CASE WHEN {valid} THEN eff_units % {_SPLIT} END), "
+            f"SUM({valid} AND eff_units IS NULL), MIN(CASE WHEN {valid} THEN eff_exp END), "
+            f"SUM({valid} AND below_dl), SUM(flag = 'suspect'), SUM(flag = 'invalid') "
+            f"FROM readings WHERE {where} "
+            "GROUP BY section, parameter, month, source ORDER BY section, parameter, month, source",
+            args,
+        )
+        for (section, parameter, month, source, count, high, low, inexact, exponent,
+             nondetects, suspect, invalid) in cursor.fetchall():
+            if count:
+                total = self._total(high, low, exponent, inexact, where, args,
+                                    (section, parameter, month, source))
+            else:
+                total = Decimal(0)
+            yield MonthlyAggregate(
+                section=section, parameter=parameter, month=Period.parse(month), source=source,
+                count=count, total=total, nondetects=nondetects, suspect=suspect,
+                invalid=invalid,
+            )
+
+    def _total(
+        self, high: int | None, low: int | None, exponent: int, inexact: int,
+        where: str, args: list[Any], group: tuple[str, str, str, str],
+    ) -> Decimal:
+        units = (high or 0) * _SPLIT + (low or 0)
+        exponent = min(0, exponent)  # what sum() gives: it starts from 0
+        if not inexact:
+            return _decimal_from_units(units, exponent)
+        rest = self._conn.execute(
+            f"SELECT value, below_dl FROM readings WHERE {where} AND section = ? AND "
+            "parameter = ? AND substr(sampled_at, 1, 7) = ? AND source = ? "
+            "AND flag <> 'invalid' AND eff_units IS NULL",
+            [*args, *group],
+        )
+        with localcontext() as ctx:
+            ctx.prec = 200
+            total = Decimal(units).scaleb(-SCALE)
+            for value, below in rest:
+                v = Decimal(value)
+                total += v / 2 if below else v
+            return total.quantize(Decimal(1).scaleb(exponent))
+
+    def daily_means(
+        self,
+        parameter: str = "flow",
+        period: Period | str | None = None,
+        sections: Collection[str] | None = None,
+    ) -> dict[str, dict[date, Decimal]]:
+        """Mean of each day's valid samples of ``parameter`` per section (all sources).
+
+        The daily sums are exact; the mean is the exact quotient, rounded only if it does not
+        terminate (at 50 significant digits, as assessment means).
+
+        >>> ReadingStore.open(":memory:").daily_means("flow", Period(2023))
+        {}
+        """
+        code = gb3838().resolve(parameter) or parameter
+        where, args = self._where(period, sections=None if sections is None else list(sections),
+                                  parameter=code)
+        cursor = self._conn.execute(
+            "SELECT section, substr(sampled_at, 1, 10) AS day, COUNT(*), "
+            f"SUM(eff_units / {_SPLIT}), SUM(eff_units % {_SPLIT}), SUM(eff_units IS NULL), "
+            "MIN(eff_exp) "
+            f"FROM readings WHERE {where} AND flag <> 'invalid' "
+            "GROUP BY section, day ORDER BY section, day",
+            args,
+        )
+        means: dict[str, dict[date, Decimal]] = {}
+        for section, day, count, high, low, inexact, exponent in cursor.fetchall():
+            day_where = f"{where} AND flag <> 'invalid' AND substr(sampled_at, 1, 10) = ?"
+            total = self._day_total(high, low, exponent, inexact, day_where, [*args, day],
+                                    section)
+            with localcontext() as ctx:
+                ctx.prec = 50
+                means.setdefault(section, {})[date.fromisoformat(day)] = total / count
+        return means
+
+    def _day_total(
+        self, high: int | None, low: int | None, exponent: int, inexact: int,
+        where: str, args: list[Any], section: str,
+    ) -> Decimal:
+        units = (high or 0) * _SPLIT + (low or 0)
+        exponent = min(0, exponent)
+        if not inexact:
+            return _decimal_from_units(units, exponent)
+        rest = self._conn.execute(
+            f"SELECT value, below_dl FROM readings WHERE {where} AND section = ? "
+            "AND eff_units IS NULL", [*args, section],
+        )
+        with localcontext() as ctx:
+            ctx.prec = 200
+            total = Decimal(units).scaleb(-SCALE)
+            for value, below in rest:
+                v = Decimal(value)
+                total += v / 2 if below else v
+            return total.quantize(Decimal(1).scaleb(exponent))
+
+    def export_csv(
+        self, file: str | os.PathLike[str] | IO[str], period: Period | str | None = None
+    ) -> int:
+        """Write the current readings in the canonical long format (UTF-8); returns the count.
+
+        Importing the export into an empty store gives the same readings back.
+        """
+        if isinstance(file, str | os.PathLike):
+            with open(file, "w", encoding="utf-8", newline="") as f:
+                return self.export_csv(f, period)
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(("section", "sampled_at", "parameter", "value", "unit", "source", "flag"))
+        where, args = self._where(period)
+        cursor = self._conn.execute(
+            "SELECT section, sampled_at, parameter, value, below_dl, source, flag "
+            f"FROM readings WHERE {where} ORDER BY section, sampled_at, parameter, source",
+            args,
+        )
+        units = {code: p.unit for code, p in gb3838().parameters.items()}
+        count = 0
+        for section, at, parameter, value, below, source, flag in cursor:
+            writer.writerow((section, at, parameter, "<" + value if below else value,
+                             units.get(parameter, ""), source, flag))
+            count += 1
+        return count
+
+    def corrections(self, period: Period | str | None = None) -> list[Correction]:
+        """Every superseded value (oldest revision first), for reports: what changed and why."""
+        clauses = ["o.superseded_by IS NOT NULL"]
+        args: list[Any] = []
+        bounds = _period_bounds(period)
+        if bounds is not None:
+            clauses.append("o.sampled_at >= ? AND o.sampled_at < ?")
+            args.extend(bounds)
+        rows = self._conn.execute(
+            "SELECT o.section, o.sampled_at, o.parameter, o.source, o.value, o.below_dl, "
+            "o.flag, oi.file, o.row, n.value, n.below_dl, n.flag, ni.file, n.row, n.revision, "
+            "ni.imported_at "
+            "FROM readings o JOIN readings n ON n.id = o.superseded_by "
+            "JOIN readings_imports oi ON oi.id = o.import_id "
+            "JOIN readings_imports ni ON ni.id = n.import_id "
+            f"WHERE {' AND '.join(clauses)} "
+            "ORDER BY o.section, o.sampled_at, o.parameter, o.source, n.revision",
+            args,
+        ).fetchall()
+        found = []
+        for (section, at, parameter, source, old_value, old_below, old_flag, old_file,
+             old_row, value, below, flag, file, row, revision, imported_at) in rows:
+            found.append(Correction(
+                old=_reading((section, at, parameter, source, old_value, old_below, old_flag)),
+                new=_reading((section, at, parameter, source, value, below, flag)),
+                file=file, row=row, previous_file=old_file, previous_row=old_row,
+                revision=revision, imported_at=imported_at,
+            ))
+        return found
+
+    def sections(self) -> list[str]:
+        """Codes of the sections that have readings."""
+        return [r[0] for r in self._conn.execute(
+            "SELECT DISTINCT section FROM readings WHERE superseded_by IS NULL ORDER BY section"
+        )]
+
+    def periods(self) -> list[Period]:
+        """The months that have readings, in order."""
+        return [Period.parse(r[0]) for r in self._conn.execute(
+            "SELECT DISTINCT substr(sampled_at, 1, 7) AS month FROM readings "
+            "WHERE superseded_by IS NULL ORDER BY month"
+        )]
+
+
+def _correction(item: tuple[Any, ...], file: str, imported_at: str) -> Correction:
+    (_rowid, row, _field, section, at, parameter, source, value, below, flag,
+     _old_id, old_value, old_below, old_flag, revision, old_row, old_file) = item
+    return Correction(
+        old=_reading((section, at, parameter, source, old_value, old_below, old_flag)),
+        new=_reading((section, at, parameter, source, value, below, flag)),
+        file=file, row=row, previous_file=old_file, previous_row=old_row,
+        revision=revision + 1, imported_at=imported_at,
+    )
+
+
+def _checked_readings(readings: Iterable[Reading], name: str) -> Iterator[Any]:
+    """Reading objects as parser rows, with the checks the parser would have made."""
+    from ecocomp.readings import _SECTION_RE
+
+    params = gb3838().parameters
+    for index, r in enumerate(readings, start=1):
+        problems = []
+        if not isinstance(r.section, str) or not _SECTION_RE.fullmatch(r.section):
+            problems.append(f"section {r.section!r} is not a section code")
+        if r.parameter not in params:
+            problems.append(f"parameter {r.parameter!r} is not a parameter code")
+        if not isinstance(r.value, Decimal) or not r.value.is_finite():
+            problems.append(f"value {r.value!r} is not a finite Decimal")
+        elif r.value < 0 and r.parameter != "temp":
+            problems.append(f"value {r.value} is negative")
+        if r.source not in SOURCES:
+            problems.append(f"source {r.source!r} is not one of {', '.join(SOURCES)}")
+        if r.flag not in FLAGS:
+            problems.append(f"flag {r.flag!r} is not '', 'suspect' or 'invalid'")
+        if not isinstance(r.sampled_at, datetime):
+            problems.append(f"sampled_at {r.sampled_at!r} is not a datetime")
+        if problems:
+            for message in problems:
+                yield Problem(f"{message}; fix reading #{index}", file=name, row=index)
+            continue
+        when = r.sampled_at
+        if when.tzinfo is not None:
+            when = when.astimezone(CST).replace(tzinfo=None)
+        value = r.value
+        if value.as_tuple().exponent > 0:  # type: ignore[operator]
+            value = value.quantize(Decimal(1))
+        yield (index, "value", r.section, when, r.parameter, value, bool(r.below_dl),
+               r.source, r.flag)
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_VERSIONS,)
+    ).fetchone()
+    if not exists:
+        return 0
+    return int(conn.execute(f"SELECT max(version) FROM {_VERSIONS}").fetchone()[0] or 0)
+
+
+def _migrate(conn: sqlite3.Connection) -> int:
+    """Create or upgrade the readings tables; safe when two processes open the file at once."""
+    target = _MIGRATIONS[-1][0]
+    if _version(conn) == target:
+        return target
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {_VERSIONS} (version INTEGER PRIMARY KEY, "
+            "description TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT"
+        )
+        current = _version(conn)
+        if current > target:
+            raise StoreError(
+                f"readings schema version {current} is newer than this ecocomp supports "
+                f"({target}); upgrade ecocomp to open this database"
+            )
+        for version, description, statements in _MIGRATIONS:
+            if version <= current:
+                continue
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(f"INSERT INTO {_VERSIONS} VALUES (?, ?, ?)",
+                         (version, description, _now()))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return target
+
