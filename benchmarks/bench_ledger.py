@@ -1,0 +1,190 @@
+"""Ledger throughput: batched append against raw executemany, and verify() speed.
+
+Run ``python -m benchmarks.bench_ledger [--n 100000]``. It measures, in the same run and on
+the same machine:
+
+* raw ``sqlite3.executemany`` of the same rows (transactions + transfers) into the same
+  schema with the same settings (WAL, synchronous=FULL, triggers), without hashing or checks;
+* the ledger's batched append (``post_many``: idempotency look-up, validation, hashing,
+  executemany, commit) and its ratio to raw (target ≥ 0.25);
+* ``verify()`` in transactions per second on one core, with a checkpoint covering everything
+  so Merkle roots are recomputed too (target ≥ 200,000/s).
+
+Transaction objects are built before the append is timed (building them is reported
+separately): the comparison is between two ways of storing the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ecocomp.ledger import Ledger, NewTransaction, Transfer, _store
+
+APPEND_TARGET = Decimal("0.25")
+VERIFY_TARGET = 200_000
+_PARTIES = ("430100", "430200", "430300", "430400", "430500", "430600", "430700", "430800")
+
+
+def make_transactions(n: int, transfers: int = 1) -> list[NewTransaction]:
+    """``n`` realistic accruals: agreement, period, component, basis in meta, digest."""
+    out = []
+    for i in range(n):
+        month = i % 12 + 1
+        payer = _PARTIES[i % len(_PARTIES)]
+        payee = _PARTIES[(i + 1) % len(_PARTIES)]
+        amount = Decimal(100_000 + (i % 977) * 100) / 100
+        meta = {"class": "IV", "amount": str(amount), "month": month,
+                "factors": ["codmn", "nh3n", "tp"], "section": f"s{i % 40}"}
+        out.append(
+            NewTransaction(
+                key=f"agreement-{i % 50}/2023-{month:02d}/class-{i}",
+                kind="accrual",
+                transfers=[
+                    Transfer.between(payer, payee, amount, purpose="accrued")
+                    for _ in range(transfers)
+                ],
+                agreement=f"agreement-{i % 50}",
+                period=f"2023-{month:02d}",
+                component="class",
+                booked_on=date(2023, month, 28),
+                inputs_digest=hashlib.sha256(str(i).encode()).hexdigest(),
+                meta=meta,
+            )
+        )
+    return out
+
+
+def _rows(txs: list[NewTransaction]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The same rows the ledger writes, with placeholder hashes (no hashing)."""
+    placeholder = "0" * 64
+    tx_rows, transfer_rows = [], []
+    for seq, tx in enumerate(txs, start=1):
+        tx_rows.append((placeholder, seq, tx.key, tx.kind, tx.booked_on.isoformat(), None,
+                        tx.agreement, tx.period, tx.component, None, None, None,
+                        tx.inputs_digest, tx.meta_json, "2024-01-31T00:00:00.000000Z",
+                        placeholder))
+        transfer_rows.extend(
+            (seq, i, t.debit_party, t.debit_purpose, t.credit_party, t.credit_purpose, t.fen)
+            for i, t in enumerate(tx.transfers)
+        )
+    return tx_rows, transfer_rows
+
+
+def _timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def bench_raw(path: Path, txs: list[NewTransaction]) -> float:
+    """Seconds for raw executemany of the rows into a fresh database."""
+    tx_rows, transfer_rows = _rows(txs)
+    conn = _store.connect(str(path), busy_timeout_ms=30_000)
+    _store.migrate(conn)
+
+    def insert() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(_store.TX_INSERT, tx_rows)
+        conn.executemany(_store.TRANSFER_INSERT, transfer_rows)
+        conn.execute("COMMIT")
+
+    seconds = _timed(insert)
+    conn.close()
+    return seconds
+
+
+def bench_append(path: Path, txs: list[NewTransaction]) -> float:
+    """Seconds for ``post_many`` of every transaction into a fresh ledger."""
+    with Ledger.open(path) as ledger:
+        return _timed(lambda: ledger.post_many(txs))
+
+
+def bench_batch(path: Path, txs: list[NewTransaction]) -> float:
+    """Seconds for posting one by one inside ``with ledger.batch()``."""
+    with Ledger.open(path) as ledger:
+
+        def run() -> None:
+            with ledger.batch() as batch:
+                for tx in txs:
+                    batch.post(tx)
+
+        return _timed(run)
+
+
+def bench_verify(path: Path, repeat: int = 3) -> tuple[float, float, int]:
+    """Best seconds of ``verify()`` without checkpoints, then with one covering everything."""
+    with Ledger.open(path) as ledger:
+        plain = _best_verify(ledger, repeat)
+        ledger.checkpoint()
+        merkle = _best_verify(ledger, repeat)
+        return plain, merkle, len(ledger)
+
+
+def _best_verify(ledger: Ledger, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        report = ledger.verify()
+        best = min(best, time.perf_counter() - start)
+        if not report.ok:
+            raise SystemExit(f"verify failed: {report}")
+    return best
+
+
+def _rate(n: int, seconds: float) -> int:
+    return int(n / seconds) if seconds > 0 else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print rates and ratios; exit 1 with ``--check`` if missed."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_ledger")
+    parser.add_argument("--n", type=int, default=100_000, help="transactions (default 100000)")
+    parser.add_argument("--transfers", type=int, default=1, help="transfers per transaction")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args(argv)
+    n = args.n
+
+    start = time.perf_counter()
+    txs = make_transactions(n, args.transfers)
+    build = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        raw = bench_raw(folder / "raw.db", txs)
+        append = bench_append(folder / "ledger.db", txs)
+        batch_n = max(1, n // 10)
+        batch = bench_batch(folder / "batch.db", txs[:batch_n])
+        plain, verify, count = bench_verify(folder / "ledger.db")
+
+    raw_rate = _rate(n, raw)
+    append_rate = _rate(n, append)
+    ratio = Decimal(append_rate) / Decimal(raw_rate) if raw_rate else Decimal(0)
+    verify_rate = _rate(count, verify)
+    verify_ratio = Decimal(verify_rate) / VERIFY_TARGET
+    print(f"ledger benchmark: {n} transactions x {args.transfers} transfer(s), "
+          f"Python {sys.version.split()[0]}")
+    print(f"  build NewTransaction objects : {_rate(n, build):>10,} tx/s  (not in append)")
+    print(f"  raw executemany (no hashing) : {raw_rate:>10,} tx/s")
+    print(f"  ledger post_many (batched)   : {append_rate:>10,} tx/s  "
+          f"ratio {ratio:.2f} (target >= {APPEND_TARGET})")
+    print(f"  ledger batch.post one by one : {_rate(batch_n, batch):>10,} tx/s  "
+          f"({batch_n} transactions)")
+    print(f"  verify, no checkpoints       : {_rate(count, plain):>10,} tx/s")
+    print(f"  verify, checkpoint over all  : {verify_rate:>10,} tx/s  "
+          f"{verify_ratio:.2f} x target ({VERIFY_TARGET:,}/s, 1 core)")
+    missed = ratio < APPEND_TARGET or verify_rate < VERIFY_TARGET
+    if missed:
+        print("  TARGET MISSED")
+    return 1 if (missed and args.check) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

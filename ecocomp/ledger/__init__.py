@@ -1,0 +1,84 @@
+"""The settlement ledger: append-only, double-entry, hash-chained, with Merkle checkpoints.
+
+Generic by design: it knows parties (6-digit GB/T 2260 codes), accounts (party + purpose),
+amounts (Decimal yuan, stored as integer fen) and metadata — nothing about water. See
+docs/ledger.md for the model, the canonical encoding and how to check a published root.
+
+>>> from datetime import date
+>>> from ecocomp.ledger import Ledger, NewTransaction, Transfer
+>>> with Ledger.open(":memory:") as ledger:
+...     result = ledger.post(NewTransaction(
+...         key="demo/2023-01/class", kind="accrual", booked_on=date(2024, 1, 31),
+...         transfers=[Transfer.between("430700", "430800", "800000.00", purpose="accrued")]))
+...     ledger.verify().ok
+True
+"""
+
+from ecocomp.errors import (
+    IdempotencyConflict,
+    LedgerError,
+    LedgerIntegrityError,
+    UnbalancedTransaction,
+)
+from ecocomp.ledger._store import SCHEMA_VERSION
+from ecocomp.ledger.hashing import GENESIS, checkpoint_hash, transaction_hash
+from ecocomp.ledger.ledger import Batch, Ledger
+from ecocomp.ledger.merkle import (
+    EMPTY_ROOT,
+    ConsistencyProof,
+    InclusionProof,
+    MerkleTree,
+    leaf_hash,
+    merkle_root,
+    node_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from ecocomp.ledger.model import (
+    KINDS,
+    Account,
+    Checkpoint,
+    InvalidTransaction,
+    NewTransaction,
+    PostResult,
+    Statement,
+    StatementLine,
+    Transaction,
+    Transfer,
+    canonical_meta,
+)
+from ecocomp.ledger.verify import VerifyReport
+
+__all__ = [
+    "EMPTY_ROOT",
+    "GENESIS",
+    "KINDS",
+    "SCHEMA_VERSION",
+    "Account",
+    "Batch",
+    "Checkpoint",
+    "ConsistencyProof",
+    "IdempotencyConflict",
+    "InclusionProof",
+    "InvalidTransaction",
+    "Ledger",
+    "LedgerError",
+    "LedgerIntegrityError",
+    "MerkleTree",
+    "NewTransaction",
+    "PostResult",
+    "Statement",
+    "StatementLine",
+    "Transaction",
+    "Transfer",
+    "UnbalancedTransaction",
+    "VerifyReport",
+    "canonical_meta",
+    "checkpoint_hash",
+    "leaf_hash",
+    "merkle_root",
+    "node_hash",
+    "transaction_hash",
+    "verify_consistency",
+    "verify_inclusion",
+]
