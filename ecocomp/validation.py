@@ -20,7 +20,7 @@ from jsonschema.validators import validator_for
 from ecocomp.errors import Problem
 from ecocomp.packagedata import data_folder
 
-__all__ = ["TomlLocator", "schema", "schema_problems", "validator"]
+__all__ = ["TomlLocator", "schema", "schema_problems", "validator", "validator_for_schema"]
 
 
 @cache
@@ -34,14 +34,18 @@ def _is_number(_checker: object, instance: object) -> bool:
     return isinstance(instance, int | Decimal) and not isinstance(instance, bool)
 
 
-@cache
-def validator(name: str) -> jsonschema.protocols.Validator:
-    """A validator for one schema: format checking on, Decimal accepted as a JSON number."""
-    sch = schema(name)
+def validator_for_schema(sch: Mapping[str, Any]) -> jsonschema.protocols.Validator:
+    """A validator for a schema document: format checking on, Decimal counts as a number."""
     cls = validator_for(sch)
     checker = cls.TYPE_CHECKER.redefine("number", _is_number)
     typed = jsonschema.validators.extend(cls, type_checker=checker)
     return typed(sch, format_checker=cls.FORMAT_CHECKER)
+
+
+@cache
+def validator(name: str) -> jsonschema.protocols.Validator:
+    """The validator of ``schemas/<name>.schema.json`` (built once)."""
+    return validator_for_schema(schema(name))
 
 
 def schema_problems(

@@ -17,8 +17,6 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import attrs
-import jsonschema
-from jsonschema.validators import validator_for
 
 from ecocomp.agreements import Agreement, FrozenDict, thaw
 from ecocomp.assessment import Assessments
@@ -26,7 +24,7 @@ from ecocomp.errors import FormulaError, Problem
 from ecocomp.money import as_decimal
 from ecocomp.periods import Period
 from ecocomp.standards import ASSESSED_ITEMS, WaterClass, gb3838
-from ecocomp.validation import TomlLocator, schema, schema_problems
+from ecocomp.validation import TomlLocator, schema, schema_problems, validator_for_schema
 
 __all__ = [
     "Formula",
@@ -210,18 +208,6 @@ def net_obligations(obligations: Iterable[Obligation]) -> list[Net]:
 # --------------------------------------------------------------------------- params
 
 
-def _is_number(_checker: object, instance: object) -> bool:
-    return isinstance(instance, int | Decimal) and not isinstance(instance, bool)
-
-
-def _validator(sch: Mapping[str, Any]) -> jsonschema.protocols.Validator:
-    cls = validator_for(sch)
-    typed = jsonschema.validators.extend(
-        cls, type_checker=cls.TYPE_CHECKER.redefine("number", _is_number)
-    )
-    return typed(sch, format_checker=cls.FORMAT_CHECKER)
-
-
 def _schema_of(spec: FormulaSpec) -> Mapping[str, Any] | None:
     if spec.params_schema is None:
         return None
@@ -247,7 +233,7 @@ def params_problems(
     if sch is None:
         return []
     found = []
-    for err in _validator(sch).iter_errors(params):
+    for err in validator_for_schema(sch).iter_errors(params):
         path = ("params", *err.absolute_path)
         found.append(Problem(err.message, file=file, field=".".join(map(str, path)),
                              row=locate.line(path) if locate else None))
@@ -276,7 +262,8 @@ def _coerce(value: Any, node: Any, root: Mapping[str, Any]) -> Any:
         return as_decimal(value)
     for key in ("anyOf", "oneOf"):
         for sub in node.get(key, ()):
-            if _validator({"$defs": root.get("$defs", {}), **_resolve(sub, root)}).is_valid(value):
+            candidate = {"$defs": root.get("$defs", {}), **_resolve(sub, root)}
+            if validator_for_schema(candidate).is_valid(value):
                 return _coerce(value, sub, root)
     if isinstance(value, Mapping):
         props = node.get("properties", {})
