@@ -1,3 +1,175 @@
-"""ecocomp: exact, explainable, auditable settlement of watershed ecological compensation."""
+"""ecocomp: exact, explainable, auditable settlement of watershed ecological compensation.
+
+The public API (everything else is importable but not promised)::
+
+    import ecocomp
+    ecocomp.classify({"do": "5.5", "nh3n": "0.45", "tp": "0.12"}, waterbody="river")
+    project = ecocomp.load_project("my-project")
+    with ecocomp.Ledger.open("settle.db") as ledger:
+        result = ecocomp.settle(project, year=2021, ledger=ledger)
+        ledger.verify()
+
+``ecocomp.testing`` (hypothesis strategies and the invariant checker for your own formulas)
+is imported on demand because it needs hypothesis.
+"""
+
+from ecocomp.agreements import Agreement, load_agreement, load_agreements, preset, presets
+from ecocomp.assessment import (
+    Assessments,
+    ItemAssessment,
+    MonthlyAggregate,
+    RiverEvaluation,
+    SectionAssessment,
+    aggregate,
+    assess,
+    assess_month,
+    assess_readings,
+    assess_year,
+    assessment_table,
+    completeness,
+    daily_flow_means,
+    evaluate_river,
+)
+from ecocomp.classification import Classification, TrophicState, classify, trophic_index
+from ecocomp.errors import (
+    AgreementError,
+    AssessmentError,
+    EcocompError,
+    FormulaError,
+    IdempotencyConflict,
+    InputError,
+    LedgerError,
+    LedgerIntegrityError,
+    Problem,
+    SettlementError,
+    StandardError,
+    UnbalancedTransaction,
+    ValidationFailed,
+)
+from ecocomp.formulas import (
+    Net,
+    Obligation,
+    formula_names,
+    get_formula,
+    net_obligations,
+    register_formula,
+)
+from ecocomp.ledger import (
+    Ledger,
+    NewTransaction,
+    Transaction,
+    Transfer,
+    verify_consistency,
+    verify_inclusion,
+)
+from ecocomp.money import split_largest_remainder, to_fen, to_yuan
+from ecocomp.periods import Period
+from ecocomp.project import Project, check_project, load_project
+from ecocomp.readings import Reading, check_readings, load_readings, read_readings
+from ecocomp.reports import build_report, write_report
+from ecocomp.settlement import SettlementResult, pay, settle
+from ecocomp.standards import (
+    WaterClass,
+    classify_item,
+    exceedance_multiple,
+    gb3838,
+    parameter,
+)
+from ecocomp.statements import PartyStatement, party_statement
+from ecocomp.store import Correction, ImportResult, ReadingStore
+from ecocomp.watershed import (
+    Party,
+    Section,
+    Watershed,
+    load_parties,
+    load_sections,
+    load_watershed,
+    reference_watershed,
+)
 
 __version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Agreement",
+    "AgreementError",
+    "AssessmentError",
+    "Assessments",
+    "Classification",
+    "Correction",
+    "EcocompError",
+    "FormulaError",
+    "IdempotencyConflict",
+    "ImportResult",
+    "InputError",
+    "ItemAssessment",
+    "Ledger",
+    "LedgerError",
+    "LedgerIntegrityError",
+    "MonthlyAggregate",
+    "Net",
+    "NewTransaction",
+    "Obligation",
+    "Party",
+    "PartyStatement",
+    "Period",
+    "Problem",
+    "Project",
+    "Reading",
+    "ReadingStore",
+    "RiverEvaluation",
+    "Section",
+    "SectionAssessment",
+    "SettlementError",
+    "SettlementResult",
+    "StandardError",
+    "Transaction",
+    "Transfer",
+    "TrophicState",
+    "UnbalancedTransaction",
+    "ValidationFailed",
+    "WaterClass",
+    "Watershed",
+    "__version__",
+    "aggregate",
+    "assess",
+    "assess_month",
+    "assess_readings",
+    "assess_year",
+    "assessment_table",
+    "build_report",
+    "check_project",
+    "check_readings",
+    "classify",
+    "classify_item",
+    "completeness",
+    "daily_flow_means",
+    "evaluate_river",
+    "exceedance_multiple",
+    "formula_names",
+    "gb3838",
+    "get_formula",
+    "load_agreement",
+    "load_agreements",
+    "load_parties",
+    "load_project",
+    "load_readings",
+    "load_sections",
+    "load_watershed",
+    "net_obligations",
+    "parameter",
+    "party_statement",
+    "pay",
+    "preset",
+    "presets",
+    "read_readings",
+    "reference_watershed",
+    "register_formula",
+    "settle",
+    "split_largest_remainder",
+    "to_fen",
+    "to_yuan",
+    "trophic_index",
+    "verify_consistency",
+    "verify_inclusion",
+    "write_report",
+]

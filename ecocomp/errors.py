@@ -19,7 +19,6 @@ __all__ = [
     "InputError",
     "LedgerError",
     "LedgerIntegrityError",
-    "NetworkError",
     "Problem",
     "SettlementError",
     "StandardError",
@@ -100,10 +99,6 @@ class ValidationFailed(InputError):
 
 class StandardError(EcocompError):
     """Unknown parameter, unit or class, or a malformed standard data file."""
-
-
-class NetworkError(InputError):
-    """The watershed network is inconsistent (cycle, unknown party, same party both sides)."""
 
 
 class AgreementError(InputError):
