@@ -1,0 +1,605 @@
+"""The annual settlement run: import, assess, compute, post — idempotent and correctable.
+
+A run is a pipeline of pure steps with I/O at the two ends:
+
+1. import the project's readings files into the store (atomic and idempotent per file;
+   files in ``corrections/`` are imported explicitly as corrections),
+2. aggregate the year (and the year before, for "improvement" rules) exactly in SQL and
+   assess every section (pure),
+3. run every agreement in force through its formula (pure) → obligations with their basis,
+4. reconcile the obligations with what the ledger already holds (pure): a new obligation is
+   posted as an accrual, an unchanged one is counted, a changed one gets an adjustment that
+   references what it corrects — so afterwards the ledger's net per (agreement, period,
+   component) equals the fresh computation,
+5. the same for the annual clearing per agreement (the net between the two sides, due on the
+   agreement's ``clearing_due`` day of the following year),
+6. post everything in one atomic ledger batch.
+
+Accounts (purposes): ``accrued`` holds computed obligations until the clearing moves the
+year's net into ``payable`` (what is owed, due on a date); a payment moves money in
+``settled`` and reduces ``payable``. A party's total over all purposes is what it received
+minus what it paid (SPEC §6 ``balances``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ecocomp.agreements import Agreement
+from ecocomp.assessment import Assessments, assess
+from ecocomp.catalog import save_catalog
+from ecocomp.errors import SettlementError
+from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
+from ecocomp.formulas.base import settle_nets
+from ecocomp.ledger import Ledger, NewTransaction, Transaction, Transfer
+from ecocomp.periods import Period
+from ecocomp.project import Project
+from ecocomp.store import Correction, ReadingStore
+
+__all__ = [
+    "ACCRUED",
+    "PAYABLE",
+    "SETTLED",
+    "Change",
+    "NetDue",
+    "SettlementResult",
+    "assess_project",
+    "obligation_key",
+    "pay",
+    "reconcile",
+    "settle",
+]
+
+ACCRUED = "accrued"
+PAYABLE = "payable"
+SETTLED = "settled"
+CLEARING = "clearing"
+_ZERO = Decimal("0.00")
+
+
+def obligation_key(agreement: str, period: Period | str, component: str) -> str:
+    """The idempotency key of an obligation: agreement, period and component."""
+    return f"{agreement}/{period}/{component}"
+
+
+def _canonical(data: object) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+
+
+def digest(data: object) -> str:
+    """SHA-256 of the canonical JSON of ``data`` (Decimals as strings)."""
+    return hashlib.sha256(_canonical(data).encode("utf-8")).hexdigest()
+
+
+@attrs.frozen
+class NetDue:
+    """One agreement-year's net: who pays whom, how much, by when."""
+
+    agreement: str
+    year: int
+    payer: str
+    payee: str
+    amount: Decimal
+    due: date
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agreement": self.agreement,
+            "year": self.year,
+            "payer": self.payer,
+            "payee": self.payee,
+            "amount": f"{self.amount:.2f}",
+            "due": self.due.isoformat(),
+        }
+
+
+@attrs.frozen
+class Change:
+    """An adjustment a re-run posted: what changed, from what to what, and why."""
+
+    key: str
+    corrects: str
+    before: Mapping[str, Decimal]
+    after: Mapping[str, Decimal]
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "corrects": self.corrects,
+            "before": {p: f"{v:.2f}" for p, v in sorted(self.before.items())},
+            "after": {p: f"{v:.2f}" for p, v in sorted(self.after.items())},
+            "reason": self.reason,
+        }
+
+
+@attrs.frozen
+class SettlementResult:
+    """What a run computed and what it posted (``posted`` / ``unchanged`` / ``adjusted``)."""
+
+    year: int
+    obligations: tuple[Obligation, ...]
+    nets: tuple[NetDue, ...]
+    posted: int
+    unchanged: int
+    adjusted: int
+    changes: tuple[Change, ...] = ()
+    imports: tuple[Mapping[str, Any], ...] = ()
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The SPEC §6 ``settle --json`` shape (keys may be added, never renamed)."""
+        return {
+            "year": self.year,
+            "obligations": [o.to_json() for o in self.obligations],
+            "nets": [n.to_json() for n in self.nets],
+            "posted": self.posted,
+            "unchanged": self.unchanged,
+            "adjusted": self.adjusted,
+            "changes": [c.to_json() for c in self.changes],
+            "imports": [dict(i) for i in self.imports],
+            "dry_run": self.dry_run,
+        }
+
+
+# --------------------------------------------------------------------------- pure steps
+
+
+def _vector(payer: str, payee: str, amount: Decimal) -> dict[str, Decimal]:
+    if amount == 0:
+        return {}
+    return {payer: -amount, payee: amount}
+
+
+def _clean(vector: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    return {p: v for p, v in vector.items() if v != 0}
+
+
+def transfers_for(vector: Mapping[str, Decimal], purpose: str) -> list[Transfer]:
+    """Transfers realising a zero-sum change per party (negative = pays, positive = gets)."""
+    return [
+        Transfer.between(payer, payee, amount, purpose=purpose)
+        for payer, payee, amount in settle_nets(vector)
+    ]
+
+
+@attrs.frozen
+class _Desired:
+    key: str
+    agreement: str
+    period: Period
+    component: str
+    vector: Mapping[str, Decimal]
+    kind: str
+    booked_on: date
+    meta: Mapping[str, Any]
+    due: date | None = None
+    sections: tuple[str, ...] = ()
+
+
+def _existing_vectors(
+    transactions: Iterable[Transaction], purpose_of: Callable[[str], str]
+) -> dict[str, dict[str, Decimal]]:
+    """Net per party of every key chain (an original and the adjustments correcting it)."""
+    chains: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for tx in transactions:
+        root = tx.corrects or tx.key
+        base = _root_key(root)
+        purpose = purpose_of(base)
+        for t in tx.transfers:
+            if t.credit_purpose == purpose:
+                chains[base][t.credit_party] += t.amount
+            if t.debit_purpose == purpose:
+                chains[base][t.debit_party] -= t.amount
+    return {k: _clean(v) for k, v in chains.items()}
+
+
+def _root_key(key: str) -> str:
+    return key.split("#", 1)[0]
+
+
+def reconcile(
+    desired: Sequence[_Desired],
+    existing: Mapping[str, Mapping[str, Decimal]],
+    adjustments_so_far: Mapping[str, int],
+    *,
+    today: date,
+    why: Callable[[_Desired], str] | None = None,
+) -> tuple[list[NewTransaction], int, list[Change]]:
+    """What to post so that the ledger's net per key equals ``desired`` (pure).
+
+    Returns the new transactions, the number of unchanged keys and the changes (adjustments).
+    A key the ledger lacks is posted as computed; a key whose net differs gets an adjustment
+    ``<key>#adj<n>`` for the difference, referencing the original key with the reason.
+    """
+    to_post: list[NewTransaction] = []
+    changes: list[Change] = []
+    unchanged = 0
+    for want in desired:
+        have = existing.get(want.key)
+        target = _clean(want.vector)
+        if have is None:
+            if not target:
+                continue
+            to_post.append(_transaction(want, want.key, target, kind=want.kind))
+            continue
+        if dict(have) == target:
+            unchanged += 1
+            continue
+        diff = {p: target.get(p, Decimal(0)) - have.get(p, Decimal(0)) for p in {*have, *target}}
+        n = adjustments_so_far.get(want.key, 0) + 1
+        key = f"{want.key}#adj{n}"
+        cause = why(want) if why is not None else ""
+        reason = (
+            f"recomputed from revised readings: net was {_describe(have)}, now "
+            f"{_describe(target)}" + (f"; {cause}" if cause else "")
+        )
+        to_post.append(
+            _transaction(want, key, _clean(diff), kind="adjustment", corrects=want.key,
+                         reason=reason, booked_on=today)
+        )
+        changes.append(Change(key=key, corrects=want.key, before=dict(have), after=target,
+                              reason=reason))
+    return to_post, unchanged, changes
+
+
+def _describe(vector: Mapping[str, Decimal]) -> str:
+    if not vector:
+        return "nothing"
+    parts = [f"{p} {'+' if v > 0 else ''}{v:.2f}" for p, v in sorted(vector.items())]
+    return ", ".join(parts)
+
+
+def _transaction(
+    want: _Desired,
+    key: str,
+    vector: Mapping[str, Decimal],
+    *,
+    kind: str,
+    corrects: str | None = None,
+    reason: str | None = None,
+    booked_on: date | None = None,
+) -> NewTransaction:
+    if want.component == CLEARING:
+        # the clearing moves the year's net out of "accrued" into "payable"
+        transfers = transfers_for(vector, PAYABLE) + transfers_for(
+            {p: -v for p, v in vector.items()}, ACCRUED
+        )
+    else:
+        transfers = transfers_for(vector, ACCRUED)
+    return NewTransaction(
+        key=key,
+        kind=kind,
+        transfers=transfers,
+        agreement=want.agreement,
+        period=str(want.period),
+        component=want.component,
+        booked_on=booked_on or want.booked_on,
+        due=want.due,
+        reason=reason,
+        corrects=corrects,
+        inputs_digest=digest(want.meta),
+        meta=want.meta,
+    )
+
+
+def _desired_obligation(ob: Obligation, sections: Sequence[str]) -> _Desired:
+    meta = ob.to_json()
+    return _Desired(
+        key=obligation_key(ob.agreement, ob.period, ob.component),
+        agreement=ob.agreement,
+        period=ob.period,
+        component=ob.component,
+        vector=_vector(ob.payer, ob.payee, ob.amount),
+        kind="accrual",
+        booked_on=ob.period.end,
+        meta=meta,
+        sections=tuple(sections),
+    )
+
+
+def _desired_clearing(
+    agreement: Agreement, year: int, obligations: Sequence[Obligation], nets: Sequence[NetDue]
+) -> _Desired:
+    """The annual clearing of one agreement: every party's net, due on ``clearing_due``.
+
+    One transaction per agreement-year even when a pooled fund nets to several payers.
+    """
+    vector = party_nets(o for o in obligations if o.agreement == agreement.id)
+    mine = [n.to_json() for n in nets if n.agreement == agreement.id]
+    return _Desired(
+        key=obligation_key(agreement.id, Period(year), CLEARING),
+        agreement=agreement.id,
+        period=Period(year),
+        component=CLEARING,
+        vector=_clean(vector),
+        kind="clearing",
+        booked_on=Period(year).end,
+        meta={
+            "agreement": agreement.id,
+            "year": year,
+            "name": agreement.name,
+            "confidence": agreement.confidence,
+            "due": agreement.due_date(year).isoformat(),
+            "nets": mine,
+            "explanation": "; ".join(
+                f"{n['payer']} pays {n['payee']} {n['amount']} yuan" for n in mine
+            ) or "no net amount between the parties this year",
+        },
+        due=agreement.due_date(year),
+        sections=tuple(agreement.sections),
+    )
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def assess_project(
+    project: Project, store: ReadingStore, year: int, *, with_previous: bool = True
+) -> Assessments:
+    """Assess every section of the project for ``year`` (and the year before)."""
+    sections = list(project.sections.values())
+    codes = [s.code for s in sections]
+    parts: dict[Any, Any] = {}
+    flows: dict[str, dict[date, Decimal]] = {}
+    for y in ((year - 1, year) if with_previous else (year,)):
+        period = Period(y)
+        aggregates = list(store.aggregates(period, sections=codes))
+        daily = store.daily_means("flow", period, sections=codes)
+        result = assess(aggregates, sections, period, daily_flows=daily)
+        parts.update(result.sections)
+        for code, days in result.daily_flows.items():
+            flows.setdefault(code, {}).update(days)
+    return Assessments(sections=parts, daily_flows=flows)
+
+
+def compute(
+    project: Project, assessments: Assessments, year: int
+) -> tuple[list[Obligation], list[NetDue]]:
+    """Run every agreement in force in ``year`` (pure): obligations and nets."""
+    period = Period(year)
+    obligations: list[Obligation] = []
+    for agreement in project.agreements:
+        if not agreement.in_force(period):
+            continue
+        obligations.extend(get_formula(agreement.formula)(agreement, assessments, period))
+    nets = []
+    by_id = {a.id: a for a in project.agreements}
+    for net in net_obligations(obligations):
+        agreement = by_id[net.agreement]
+        nets.append(
+            NetDue(
+                agreement=net.agreement,
+                year=year,
+                payer=net.payer,
+                payee=net.payee,
+                amount=net.amount,
+                due=agreement.due_date(year),
+            )
+        )
+    return obligations, nets
+
+
+def settle(
+    project: Project,
+    *,
+    year: int,
+    ledger: Ledger | None = None,
+    store: ReadingStore | None = None,
+    dry_run: bool = False,
+    today: date | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> SettlementResult:
+    """Settle one year of a project: import, assess, compute, post (idempotent).
+
+    >>> project = load_project("examples/xiangjiang-2023")            # doctest: +SKIP
+    >>> result = settle(project, year=2023, ledger=Ledger.open("s.db"))  # doctest: +SKIP
+    >>> result.posted, result.unchanged, result.adjusted                 # doctest: +SKIP
+    (41, 0, 0)
+
+    ``store`` defaults to a readings store in the ledger's database file. ``dry_run`` imports
+    into a throw-away in-memory store and computes without touching the ledger.
+    """
+    today = today or date.today()
+    in_force = [a for a in project.agreements if a.in_force(Period(year))]
+    if not in_force:
+        raise SettlementError(
+            f"no agreement of project {project.root} is in force in {year}; "
+            "check the agreements' start and end dates"
+        )
+    for agreement in in_force:
+        for role, party in agreement.parties.items():
+            if party not in project.parties:
+                raise SettlementError(
+                    f"agreement {agreement.id}: {role} party {party} is not in "
+                    f"{project.root / 'parties.toml'}; add it there"
+                )
+    if ledger is None and not dry_run:
+        raise SettlementError("settle needs a ledger (or dry_run=True)")
+    own_store = store is None
+    if store is None:
+        path = ":memory:" if dry_run or ledger is None else ledger.path
+        store = ReadingStore.open(path)
+    try:
+        names = {code: s.name for code, s in project.sections.items()}
+        imports = []
+        for file in project.readings_files:
+            imports.append(_import(store, file, names, False, progress))
+        for file in project.correction_files:
+            imports.append(_import(store, file, names, True, progress))
+        assessments = assess_project(project, store, year)
+        corrections = store.corrections(Period(year))
+    finally:
+        if own_store:
+            store.close()
+    obligations, nets = compute(project, assessments, year)
+    by_id = {a.id: a for a in project.agreements}
+    desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
+    desired += [_desired_clearing(a, year, obligations, nets) for a in in_force]
+    if dry_run or ledger is None:
+        return SettlementResult(
+            year=year, obligations=tuple(obligations), nets=tuple(nets), posted=0,
+            unchanged=0, adjusted=0, imports=tuple(imports), dry_run=True,
+        )
+    with ledger.batch() as batch:
+        existing_txs = [
+            tx
+            for agreement in in_force
+            for tx in batch.transactions(agreement=agreement.id)
+            if tx.kind != "payment" and Period.parse(tx.period or str(year)).year == year
+        ]
+        # obligations that vanished (data now missing, or a formula no longer yields them)
+        for key in sorted(_keys(existing_txs) - {d.key for d in desired}):
+            desired.append(_vanished(key, existing_txs, today, by_id))
+        purpose = {d.key: (PAYABLE if d.component == CLEARING else ACCRUED) for d in desired}
+        existing = _existing_vectors(existing_txs, lambda k: purpose.get(k, ACCRUED))
+        counts = _adjustment_counts(existing_txs)
+        to_post, unchanged, changes = reconcile(
+            desired, existing, counts, today=today, why=_explain_changes(corrections)
+        )
+        for tx in to_post:
+            batch.post(tx)
+    if ledger.path != ":memory:":
+        save_catalog(ledger.path, project)
+    adjusted = len(changes)
+    return SettlementResult(
+        year=year,
+        obligations=tuple(obligations),
+        nets=tuple(nets),
+        posted=len(to_post) - adjusted,
+        unchanged=unchanged,
+        adjusted=adjusted,
+        changes=tuple(changes),
+        imports=tuple(imports),
+    )
+
+
+def _explain_changes(corrections: Sequence[Correction]) -> Callable[[_Desired], str]:
+    """Name the readings corrections that touch a key's sections and period."""
+
+    def why(want: _Desired) -> str:
+        found = [
+            c for c in corrections
+            if c.new.section in want.sections and want.period.contains(c.new.sampled_at)
+        ]
+        if not found:
+            return "new or revised readings in the project's files"
+        shown = "; ".join(c.reason for c in found[:3])
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        return f"readings corrected: {shown}{more}"
+
+    return why
+
+
+def _import(
+    store: ReadingStore,
+    file: Path,
+    names: Mapping[str, str],
+    correction: bool,
+    progress: Callable[[str, int], None] | None,
+) -> dict[str, Any]:
+    callback = (lambda rows: progress(str(file), rows)) if progress else None
+    result = store.import_file(file, sections=names, correction=correction, progress=callback)
+    return {
+        "file": str(file),
+        "rows": result.rows,
+        "inserted": result.inserted,
+        "unchanged": result.unchanged,
+        "corrected": len(result.corrected),
+        "correction": correction,
+    }
+
+
+def _keys(transactions: Iterable[Transaction]) -> set[str]:
+    return {_root_key(tx.corrects or tx.key) for tx in transactions}
+
+
+def _adjustment_counts(transactions: Iterable[Transaction]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for tx in transactions:
+        if tx.corrects:
+            counts[_root_key(tx.corrects)] += 1
+    return counts
+
+
+def _vanished(
+    key: str,
+    transactions: Sequence[Transaction],
+    today: date,
+    agreements: Mapping[str, Agreement],
+) -> _Desired:
+    first = next(tx for tx in transactions if tx.key == key)
+    agreement = agreements.get(first.agreement or "")
+    return _Desired(
+        key=key,
+        agreement=first.agreement or "",
+        period=Period.parse(first.period or ""),
+        component=first.component or "",
+        vector={},
+        kind="accrual",
+        booked_on=today,
+        meta={"key": key, "note": "no longer computed from the latest data"},
+        due=first.due,
+        sections=tuple(agreement.sections) if agreement else (),
+    )
+
+
+def pay(
+    ledger: Ledger,
+    *,
+    agreement: str,
+    year: int,
+    payer: str,
+    payee: str,
+    amount: Decimal,
+    paid_on: date,
+    reference: str,
+) -> Transaction:
+    """Record an actual transfer against a clearing (reference number, date).
+
+    The payment reduces what the payer owes (``payable``) and moves the money in ``settled``.
+    Posting the same reference again is a no-op; over-paying the open amount is refused.
+    """
+    key = f"{agreement}/{year}/payment/{reference}"
+    if ledger.get(key) is None:
+        owed = -sum(
+            (tx.effect(payer, PAYABLE) for tx in ledger.transactions(agreement=agreement)
+             if tx.period == str(year)),
+            _ZERO,
+        )
+        if owed <= 0:
+            raise SettlementError(
+                f"payment {reference}: {payer} owes nothing under {agreement} for {year}; "
+                "check the agreement, year and payer (settle the year first)"
+            )
+        if amount > owed:
+            raise SettlementError(
+                f"payment {reference}: {payer} owes {owed:.2f} yuan under {agreement} for "
+                f"{year}, not {amount:.2f}; check the amount"
+            )
+    tx = NewTransaction(
+        key=key,
+        kind="payment",
+        transfers=[
+            Transfer.between(payee, payer, amount, purpose=PAYABLE),
+            Transfer.between(payer, payee, amount, purpose=SETTLED),
+        ],
+        agreement=agreement,
+        period=str(year),
+        component="payment",
+        booked_on=paid_on,
+        reference=reference,
+        meta={"payer": payer, "payee": payee, "amount": f"{amount:.2f}",
+              "reference": reference, "paid_on": paid_on.isoformat()},
+    )
+    return ledger.post(tx).transaction
