@@ -1,0 +1,377 @@
+"""The ``ecocomp`` command: a thin face over the Python API, one command per function.
+
+User mistakes print one clear line per problem on stderr and exit with status 1 (2 for
+usage errors, as click does); no traceback. ``--json`` prints the same data the API returns.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from functools import wraps
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ecocomp.errors import EcocompError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXAMPLE = "hunan-2021"
+EXAMPLE_YEAR = 2021
+
+
+def _fail(message: str) -> None:
+    for line in message.splitlines():
+        click.echo(f"error: {line}" if not line.startswith(("...", " ")) else line, err=True)
+    sys.exit(1)
+
+
+def friendly(func: F) -> F:
+    """Turn ecocomp's errors into one line per problem and exit status 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except EcocompError as exc:
+            problems = getattr(exc, "problems", None)
+            if problems and len(problems) > 1:
+                click.echo(f"error: {len(problems)} problem(s); nothing was written:", err=True)
+                for p in problems:
+                    click.echo(f"  {p}", err=True)
+                sys.exit(1)
+            _fail(str(exc))
+        except BrokenPipeError:  # output piped into head, less, ...
+            sys.stderr.close()
+            sys.exit(0)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(f"{where}{exc.strerror or exc}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(data: object) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _wan(amount: Decimal) -> str:
+    return f"{amount / 10000:,.2f}万"
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int], None] | None]:
+    """Rows imported so far per readings file, on stderr (one line per file off a terminal)."""
+    if not enabled:
+        yield None
+        return
+    live = sys.stderr.isatty()
+    seen: dict[str, int] = {}
+
+    def report(file: str, rows: int) -> None:
+        if live and rows - seen.get(file, -100_000) >= 20_000:
+            click.echo(f"\rimporting {Path(file).name}: {rows:,} rows", err=True, nl=False)
+        seen[file] = rows
+
+    try:
+        yield report
+    finally:
+        if live and seen:
+            click.echo("", err=True)
+        elif seen:
+            for file, rows in seen.items():
+                click.echo(f"imported {Path(file).name}: {rows:,} rows", err=True)
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text``: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-justify by terminal columns, so tables with Chinese names line up."""
+    return text + " " * max(0, width - _width(text))
+
+
+@click.group()
+@click.version_option(package_name="ecocomp")
+def main() -> None:
+    """Settle watershed ecological compensation (流域生态保护补偿) exactly and auditably."""
+
+
+@main.command()
+@click.argument("project", type=click.Path(file_okay=False, path_type=Path))
+@friendly
+def check(project: Path) -> None:
+    """Validate every input file of PROJECT and list all problems at once."""
+    from ecocomp.project import check_project
+
+    problems = check_project(project)
+    if problems:
+        click.echo(f"error: {len(problems)} problem(s) in {project}:", err=True)
+        for p in problems:
+            click.echo(f"  {p}", err=True)
+        sys.exit(1)
+    click.echo(f"{project}: all files valid")
+
+
+@main.command()
+@click.argument("project", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--year", type=int, required=True, help="The year to settle.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="SQLite file holding readings and the ledger (created if missing).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--dry-run", is_flag=True, help="Compute and report; do not touch the ledger.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@friendly
+def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, quiet: bool) -> None:
+    """Import, assess, compute and post one YEAR of PROJECT (idempotent)."""
+    result = _settle(project, year, db, dry_run=dry_run, progress=not (quiet or as_json))
+    if as_json:
+        _print_json(result.to_json())
+    else:
+        _summary(result, db)
+
+
+def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress: bool) -> Any:
+    from ecocomp.ledger import Ledger
+    from ecocomp.project import load_project
+    from ecocomp.settlement import settle as run
+
+    project = load_project(project_path)
+    with _progress(progress) as report:
+        if dry_run:
+            return run(project, year=year, dry_run=True, progress=report)
+        with Ledger.open(db) as ledger:
+            return run(project, year=year, ledger=ledger, progress=report)
+
+
+def _summary(result: Any, db: Path | None) -> None:
+    from ecocomp.catalog import load_catalog
+
+    names = load_catalog(db).party_name if db is not None and db.is_file() else str
+    paid = [o for o in result.obligations if o.amount > 0]
+    click.echo(f"Settlement {result.year}: {len(result.obligations)} obligations "
+               f"({len(paid)} with money), {len(result.nets)} agreement nets")
+    for net in result.nets:
+        click.echo(f"  {net.agreement}: {names(net.payer)} pays {names(net.payee)} "
+                   f"{net.amount:,.2f} yuan ({_wan(net.amount)}), due {net.due}")
+    if result.dry_run:
+        click.echo("dry run: nothing was posted")
+    else:
+        click.echo(f"ledger: {result.posted} posted, {result.unchanged} unchanged, "
+                   f"{result.adjusted} adjusted")
+    for change in result.changes:
+        click.echo(f"  adjusted {change.corrects}: {change.reason}")
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("ecocomp-demo.db"), show_default=True,
+              help="Where to write the demo's SQLite file.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write a report (.html, .xlsx or .csv).")
+@friendly
+def demo(db: Path, report_path: Path | None) -> None:
+    """Settle the bundled example year (湘江 chain, 渌水, 酉水, 澧水) end to end."""
+    from ecocomp.packagedata import data_folder
+
+    source = data_folder("examples").joinpath(EXAMPLE)
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / EXAMPLE
+        with resources.as_file(source) as folder:
+            shutil.copytree(folder, project)
+        click.echo(f"Bundled example: {EXAMPLE} (settling {EXAMPLE_YEAR} into {db})")
+        result = _settle(project, EXAMPLE_YEAR, db, dry_run=False, progress=True)
+    _summary(result, db)
+    from ecocomp.ledger import Ledger
+
+    with Ledger.open(db) as ledger:
+        report = ledger.verify()
+    click.echo(f"ledger verify: {'OK' if report.ok else 'FAILED'} ({report.count} transactions)")
+    if report_path is not None:
+        from ecocomp.reports import write_report
+
+        write_report(db, EXAMPLE_YEAR, report_path)
+        click.echo(f"report written to {report_path}")
+    click.echo(f"Next: ecocomp statement 430700 --db {db} --year {EXAMPLE_YEAR}")
+
+
+@main.command()
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def assess(db: Path, year: int, as_json: bool) -> None:
+    """Monthly class table per section for YEAR, from the readings in DB."""
+    from ecocomp.reports import class_table
+
+    table = class_table(db, year)
+    if as_json:
+        _print_json(table.to_json())
+        return
+    width = max([len("section")] + [len(r.section) for r in table.rows]) + 2
+    names = max([4] + [_width(r.label) for r in table.rows]) + 2
+    months = [f"{m:02d}" for m in range(1, 13)] + [str(year)]
+    click.echo(_pad("section", width) + _pad("name", names) + " ".join(_pad(m, 4) for m in months))
+    for row in table.rows:
+        cells = [c.roman if c else "—" for c in (*row.months, row.year)]
+        line = _pad(row.section, width) + _pad(row.label, names)
+        click.echo((line + " ".join(_pad(c, 4) for c in cells)).rstrip())
+
+
+@main.group()
+def ledger() -> None:
+    """Inspect and verify the settlement ledger."""
+
+
+@ledger.command("verify")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def ledger_verify(db: Path, as_json: bool) -> None:
+    """Recompute every hash, balance and checkpoint; exit 1 on the first problem."""
+    from ecocomp.ledger import Ledger
+
+    with Ledger.open(db) as opened:
+        report = opened.verify()
+    if as_json:
+        _print_json({"ok": report.ok, "count": report.count,
+                     "first_bad_seq": report.first_bad_seq, "reason": report.reason})
+    elif report.ok:
+        click.echo(f"OK: {report.count} transactions, chain and checkpoints verified")
+    if not report.ok:
+        if not as_json:
+            click.echo(f"error: transaction #{report.first_bad_seq}: {report.reason}", err=True)
+        sys.exit(1)
+
+
+@ledger.command("balances")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Only transactions booked on or before this date.")
+@click.option("--by", type=click.Choice(["party", "account"]), default="party",
+              show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def ledger_balances(db: Path, as_of: Any, by: str, as_json: bool) -> None:
+    """Balances per party (received minus paid) or per account."""
+    from ecocomp.ledger import Ledger
+
+    day = as_of.date() if as_of else None
+    with Ledger.open(db) as opened:
+        balances = opened.balances(as_of=day, by=by)
+    if as_json:
+        _print_json({"as_of": day.isoformat() if day else None,
+                     "balances": {k: f"{v:.2f}" for k, v in sorted(balances.items())}})
+        return
+    for key, value in sorted(balances.items()):
+        click.echo(f"{key:<20} {value:>18,.2f}")
+
+
+@ledger.command("checkpoint")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@friendly
+def ledger_checkpoint(db: Path) -> None:
+    """Publish a Merkle root over every transaction so far."""
+    from ecocomp.ledger import Ledger
+
+    with Ledger.open(db) as opened:
+        cp = opened.checkpoint()
+    click.echo(f"checkpoint at #{cp.seq}: root {cp.root}")
+
+
+@ledger.command("export")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="A .csv or .json file.")
+@friendly
+def ledger_export(db: Path, out: Path) -> None:
+    """Export every transaction with its hashes to CSV or JSON."""
+    from ecocomp.ledger import Ledger
+
+    with Ledger.open(db) as opened:
+        if out.suffix.lower() == ".json":
+            opened.export_json(out)
+        else:
+            opened.export_csv(out)
+    click.echo(f"exported to {out}")
+
+
+@main.command()
+@click.argument("party")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Judge overdue amounts as of this date (default today).")
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def statement(party: str, db: Path, year: int, as_of: Any, as_json: bool) -> None:
+    """PARTY's obligations for YEAR with their basis, nets, payments and what is overdue."""
+    from ecocomp.statements import party_statement
+
+    st = party_statement(db, party, year, as_of=as_of.date() if as_of else date.today())
+    if as_json:
+        _print_json(st.to_json())
+        return
+    click.echo(st.render())
+
+
+@main.command()
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@click.option("--agreement", required=True)
+@click.option("--year", type=int, required=True, help="The settled year being paid.")
+@click.option("--payer", required=True)
+@click.option("--payee", required=True)
+@click.option("--amount", required=True, help="Yuan, e.g. 8000000.00")
+@click.option("--date", "paid_on", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--reference", required=True, help="Bank or treasury reference number.")
+@friendly
+def pay(db: Path, agreement: str, year: int, payer: str, payee: str, amount: str,
+        paid_on: Any, reference: str) -> None:
+    """Record an actual payment against an agreement-year's clearing."""
+    from ecocomp.ledger import Ledger
+    from ecocomp.money import as_decimal, to_yuan
+    from ecocomp.settlement import pay as record
+
+    with Ledger.open(db) as opened:
+        tx = record(opened, agreement=agreement, year=year, payer=payer, payee=payee,
+                    amount=to_yuan(as_decimal(amount, what="--amount")),
+                    paid_on=paid_on.date(), reference=reference)
+    click.echo(f"payment recorded as transaction #{tx.seq} ({tx.key})")
+
+
+@main.command()
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="report.xlsx, report.html or report.csv")
+@friendly
+def report(db: Path, year: int, out: Path) -> None:
+    """Write the year's report: class table, obligations with basis, nets, statements."""
+    from ecocomp.reports import write_report
+
+    write_report(db, year, out)
+    click.echo(f"report written to {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,254 @@
+"""A party's statement for a year: every obligation with its basis, the nets, payments, arrears.
+
+Built from the ledger alone (plus the project catalog for names), so a county can check what
+the province's database says about it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ecocomp.catalog import Catalog, load_catalog
+from ecocomp.ledger import Ledger, Transaction
+from ecocomp.periods import Period
+from ecocomp.settlement import PAYABLE
+
+__all__ = [
+    "AgreementBalance",
+    "PartyStatement",
+    "StatementLine",
+    "build_statement",
+    "explain",
+    "party_statement",
+]
+
+_ZERO = Decimal("0.00")
+
+
+@attrs.frozen
+class StatementLine:
+    """One ledger transaction as it concerns the party (+ receives, − pays)."""
+
+    seq: int
+    key: str
+    kind: str
+    agreement: str | None
+    period: str | None
+    component: str | None
+    counterparty: str | None
+    amount: Decimal
+    booked_on: date
+    due: date | None
+    reason: str | None
+    corrects: str | None
+    reference: str | None
+    basis: Mapping[str, Any]
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "key": self.key,
+            "kind": self.kind,
+            "agreement": self.agreement,
+            "period": self.period,
+            "component": self.component,
+            "counterparty": self.counterparty,
+            "amount": f"{self.amount:.2f}",
+            "booked_on": self.booked_on.isoformat(),
+            "due": self.due.isoformat() if self.due else None,
+            "reason": self.reason,
+            "corrects": self.corrects,
+            "reference": self.reference,
+            "basis": dict(self.basis),
+            "hash": self.hash,
+        }
+
+
+@attrs.frozen
+class AgreementBalance:
+    """Per agreement: the year's accrued net, the cleared amount due, payments, what is open."""
+
+    agreement: str
+    name: str
+    confidence: str
+    accrued: Decimal
+    cleared: Decimal
+    paid: Decimal
+    open: Decimal
+    due: date | None
+    overdue: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agreement": self.agreement,
+            "name": self.name,
+            "confidence": self.confidence,
+            "accrued": f"{self.accrued:.2f}",
+            "cleared": f"{self.cleared:.2f}",
+            "paid": f"{self.paid:.2f}",
+            "open": f"{self.open:.2f}",
+            "due": self.due.isoformat() if self.due else None,
+            "overdue": self.overdue,
+        }
+
+
+@attrs.frozen
+class PartyStatement:
+    """One party's year: lines (obligations, clearings, payments) and per-agreement balances."""
+
+    party: str
+    name: str
+    year: int
+    as_of: date
+    lines: tuple[StatementLine, ...]
+    agreements: tuple[AgreementBalance, ...]
+
+    @property
+    def net(self) -> Decimal:
+        """What the party received minus what it paid over the year's obligations."""
+        return sum((a.accrued for a in self.agreements), _ZERO)
+
+    @property
+    def overdue(self) -> Decimal:
+        """Open amounts the party owes whose due date has passed (a positive number)."""
+        return sum((-a.open for a in self.agreements if a.overdue and a.open < 0), _ZERO)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "party": self.party,
+            "name": self.name,
+            "year": self.year,
+            "as_of": self.as_of.isoformat(),
+            "net": f"{self.net:.2f}",
+            "overdue": f"{self.overdue:.2f}",
+            "agreements": [a.to_json() for a in self.agreements],
+            "lines": [line.to_json() for line in self.lines],
+        }
+
+    def render(self) -> str:
+        """Plain text for the terminal: balances first, then every line with its basis."""
+        out = [f"Statement {self.year} — {self.name} ({self.party}), as of {self.as_of}"]
+        out.append(f"net for the year: {self.net:+,.2f} yuan (positive = receives)")
+        for a in self.agreements:
+            state = "OVERDUE" if a.overdue else ("settled" if a.open == 0 else "open")
+            due = f", due {a.due}" if a.due else ""
+            out.append(
+                f"  {a.agreement} [{a.confidence}]: accrued {a.accrued:+,.2f}, cleared "
+                f"{a.cleared:+,.2f}, paid {a.paid:+,.2f}, open {a.open:+,.2f}{due} — {state}"
+            )
+        out.append("lines:")
+        for line in self.lines:
+            label = line.component or line.kind
+            out.append(
+                f"  #{line.seq} {line.period or ''} {line.agreement or ''} {label} "
+                f"{line.kind}: {line.amount:+,.2f} with {line.counterparty or '-'}"
+            )
+            explanation = explain(line.basis)
+            if explanation:
+                out.append(f"      basis: {explanation}")
+            if line.reason:
+                out.append(f"      reason: {line.reason}")
+        return "\n".join(out)
+
+
+def explain(meta: Mapping[str, Any]) -> str:
+    """The one-line explanation a formula left in an obligation's basis (or "")."""
+    inner = meta.get("basis")
+    for source in (meta, inner if isinstance(inner, Mapping) else {}):
+        text = source.get("explanation") or source.get("rule")
+        if text:
+            return str(text)
+    return ""
+
+
+def _counterparty(tx: Transaction, party: str) -> str | None:
+    for t in tx.transfers:
+        if t.credit_party == party and t.debit_party != party:
+            return t.debit_party
+        if t.debit_party == party and t.credit_party != party:
+            return t.credit_party
+    return None
+
+
+def _in_year(tx: Transaction, year: int) -> bool:
+    return bool(tx.period) and Period.parse(tx.period).year == year  # type: ignore[arg-type]
+
+
+def build_statement(
+    transactions: Sequence[Transaction],
+    party: str,
+    year: int,
+    *,
+    as_of: date,
+    catalog: Catalog | None = None,
+) -> PartyStatement:
+    """Pure: a statement from the ledger's transactions."""
+    lines: list[StatementLine] = []
+    accrued: dict[str, Decimal] = defaultdict(lambda: _ZERO)
+    cleared: dict[str, Decimal] = defaultdict(lambda: _ZERO)
+    paid: dict[str, Decimal] = defaultdict(lambda: _ZERO)
+    due: dict[str, date] = {}
+    for tx in transactions:
+        if not _in_year(tx, year):
+            continue
+        other = _counterparty(tx, party)
+        if other is None:
+            continue
+        total, payable = tx.effect(party), tx.effect(party, PAYABLE)
+        agreement = tx.agreement or ""
+        if tx.kind == "payment":
+            paid[agreement] += payable
+            shown = payable
+        elif tx.component == "clearing":
+            cleared[agreement] += payable
+            shown = payable
+            if tx.due:
+                due[agreement] = tx.due
+        else:
+            accrued[agreement] += total
+            shown = total
+        lines.append(
+            StatementLine(
+                seq=tx.seq, key=tx.key, kind=tx.kind, agreement=tx.agreement,
+                period=tx.period, component=tx.component, counterparty=other, amount=shown,
+                booked_on=tx.booked_on, due=tx.due, reason=tx.reason, corrects=tx.corrects,
+                reference=tx.reference, basis=tx.meta, hash=tx.hash,
+            )
+        )
+    balances = []
+    for agreement in sorted({*accrued, *cleared, *paid}):
+        info = catalog.agreements.get(agreement) if catalog else None
+        open_amount = cleared[agreement] + paid[agreement]
+        when = due.get(agreement)
+        balances.append(
+            AgreementBalance(
+                agreement=agreement,
+                name=info.name if info else agreement,
+                confidence=info.confidence if info else "unknown",
+                accrued=accrued[agreement],
+                cleared=cleared[agreement],
+                paid=-paid[agreement],
+                open=open_amount,
+                due=when,
+                overdue=bool(when and when < as_of and open_amount < 0),
+            )
+        )
+    name = catalog.party_name(party) if catalog else party
+    return PartyStatement(party=party, name=name, year=year, as_of=as_of, lines=tuple(lines),
+                          agreements=tuple(balances))
+
+
+def party_statement(db: str | Path, party: str, year: int, *, as_of: date) -> PartyStatement:
+    """A party's statement for a year from a settlement database."""
+    catalog = load_catalog(db)
+    with Ledger.open(db) as ledger:
+        transactions = list(ledger.transactions(party=party))
+    return build_statement(transactions, party, year, as_of=as_of, catalog=catalog)
