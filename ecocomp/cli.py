@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import sys
 import tempfile
 import unicodedata
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ecocomp.errors import EcocompError
+from ecocomp.errors import EcocompError, InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +52,10 @@ def friendly(func: F) -> F:
                     click.echo(f"  {p}", err=True)
                 sys.exit(1)
             _fail(str(exc))
+        except sqlite3.DatabaseError as exc:
+            db = kwargs.get("db")
+            _fail(f"{db or 'database'}: not an ecocomp database or damaged ({exc}); "
+                  "check the --db path")
         except BrokenPipeError:  # output piped into head, less, ...
             sys.stderr.close()
             sys.exit(0)
@@ -351,9 +356,13 @@ def pay(db: Path, agreement: str, year: int, payer: str, payee: str, amount: str
     from ecocomp.money import as_decimal, to_yuan
     from ecocomp.settlement import pay as record
 
+    try:
+        value = to_yuan(as_decimal(amount, what="--amount"))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{exc}; write yuan like 800000.00", field="--amount") from None
     with Ledger.open(db) as opened:
         tx = record(opened, agreement=agreement, year=year, payer=payer, payee=payee,
-                    amount=to_yuan(as_decimal(amount, what="--amount")),
+                    amount=value,
                     paid_on=paid_on.date(), reference=reference)
     click.echo(f"payment recorded as transaction #{tx.seq} ({tx.key})")
 

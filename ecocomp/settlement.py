@@ -438,7 +438,7 @@ def settle(
         for file in project.correction_files:
             imports.append(_import(store, file, names, True, progress))
         assessments = assess_project(project, store, year)
-        corrections = store.corrections(Period(year))
+        corrections = store.corrections(Period(year - 1)) + store.corrections(Period(year))
     finally:
         if own_store:
             store.close()
@@ -488,9 +488,12 @@ def _explain_changes(corrections: Sequence[Correction]) -> Callable[[_Desired], 
     """Name the readings corrections that touch a key's sections and period."""
 
     def why(want: _Desired) -> str:
+        # last year's data count too: improvement rules compare with the year before
         found = [
             c for c in corrections
-            if c.new.section in want.sections and want.period.contains(c.new.sampled_at)
+            if c.new.section in want.sections
+            and (want.period.contains(c.new.sampled_at)
+                 or want.period.shift_years(-1).contains(c.new.sampled_at))
         ]
         if not found:
             return "new or revised readings in the project's files"
@@ -572,20 +575,24 @@ def pay(
     """
     key = f"{agreement}/{year}/payment/{reference}"
     if ledger.get(key) is None:
-        owed = -sum(
-            (tx.effect(payer, PAYABLE) for tx in ledger.transactions(agreement=agreement)
-             if tx.period == str(year)),
-            _ZERO,
-        )
+        year_txs = [tx for tx in ledger.transactions(agreement=agreement)
+                    if tx.period == str(year)]
+        owed = -sum((tx.effect(payer, PAYABLE) for tx in year_txs), _ZERO)
+        due = sum((tx.effect(payee, PAYABLE) for tx in year_txs), _ZERO)
         if owed <= 0:
             raise SettlementError(
                 f"payment {reference}: {payer} owes nothing under {agreement} for {year}; "
                 "check the agreement, year and payer (settle the year first)"
             )
-        if amount > owed:
+        if due <= 0:
             raise SettlementError(
-                f"payment {reference}: {payer} owes {owed:.2f} yuan under {agreement} for "
-                f"{year}, not {amount:.2f}; check the amount"
+                f"payment {reference}: {payee} is owed nothing under {agreement} for {year}; "
+                "check the payee"
+            )
+        if amount > min(owed, due):
+            raise SettlementError(
+                f"payment {reference}: {payer} owes {min(owed, due):.2f} yuan to {payee} "
+                f"under {agreement} for {year}, not {amount:.2f}; check the amount"
             )
     tx = NewTransaction(
         key=key,

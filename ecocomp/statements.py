@@ -18,7 +18,7 @@ import attrs
 from ecocomp.catalog import Catalog, load_catalog
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.periods import Period
-from ecocomp.settlement import PAYABLE
+from ecocomp.settlement import PAYABLE, SETTLED
 
 __all__ = [
     "AgreementBalance",
@@ -206,7 +206,7 @@ def build_statement(
         agreement = tx.agreement or ""
         if tx.kind == "payment":
             paid[agreement] += payable
-            shown = payable
+            shown = tx.effect(party, SETTLED)  # + received, − paid
         elif tx.component == "clearing":
             cleared[agreement] += payable
             shown = payable
