@@ -573,13 +573,15 @@ def _parse(
         if layout.problems:
             yield from layout.problems
             return
-        body = _parse_long if layout.long else _parse_wide
-        empty = True
-        for item in body(reader, layout, _Sections(sections), params, name):
-            empty = False
-            yield item
-        if empty:
+        body = (_parse_long if layout.long else _parse_wide)(
+            reader, layout, _Sections(sections), params, name
+        )
+        first = next(body, None)
+        if first is None:
             yield Problem("the file has a header but no data rows", file=name, row=1)
+            return
+        yield first
+        yield from body  # one generator layer less on the hot path
     except UnicodeDecodeError as exc:
         encoding = getattr(text, "encoding", "the detected encoding")
         line = bad_line()
@@ -698,6 +700,8 @@ def _parse_long(
     source_of = _SOURCE_WORDS.get
     flag_of = _FLAG_WORDS.get
     value_ok = _VALUE_RE.fullmatch
+    values: dict[str, Decimal] = {}
+    value_of = values.get
     one = _ONE
     dt = datetime
     for row in reader:
@@ -709,22 +713,37 @@ def _parse_long(
                               file=name, row=reader.line_num)
                 continue
             row = fitted
-        text = row[i_sec].strip()
-        section = section_of(text) or sections(text)
-        text = row[i_at].strip()
-        when = time_of(text) or times(text)
-        source = _word(source_of, row[i_src]) if i_src >= 0 else "manual"
-        flag = _word(flag_of, row[i_flag]) if i_flag >= 0 else ""
+        # Caches are keyed by stripped text, so a cell without spaces hits them unstripped.
+        text = row[i_sec]
+        section = section_of(text) or sections(text.strip())
+        text = row[i_at]
+        when = time_of(text) or times(text.strip())
+        if i_src >= 0:
+            source = source_of(row[i_src]) or _word(source_of, row[i_src])
+        else:
+            source = "manual"
+        flag = flag_of(row[i_flag]) if i_flag >= 0 else ""
+        if flag is None:
+            flag = _word(flag_of, row[i_flag])
         key = (row[i_par].strip(), row[i_unit].strip() if i_unit >= 0 else "")
         par = param_of(key) or params(*key)
         cell = row[i_val].strip()
-        if value_ok(cell) and cell[0] not in "<-" and "e" not in cell and "E" not in cell \
-                and len(cell) < 28:
-            value = Decimal(cell)
-            below = False
-        else:
-            parsed = _parse_value(cell, False)
-            value, below = parsed if type(parsed) is tuple else (None, False)
+        # A plain non-negative decimal (the vast majority of cells) needs no further checks
+        # for an amount; values repeat (0.15, 7.1, …), so their Decimals are cached.
+        value = value_of(cell)
+        plain = value is not None
+        below = False
+        if not plain:
+            if value_ok(cell) and cell[0] not in "<-" and "e" not in cell and "E" not in cell \
+                    and len(cell) < 28:
+                value = Decimal(cell)
+                plain = True
+                if len(values) >= _CACHE_LIMIT:
+                    values.clear()
+                values[cell] = value
+            else:
+                parsed = _parse_value(cell, False)
+                value, below = parsed if type(parsed) is tuple else (None, False)
         if (
             value is not None
             and type(par) is tuple
@@ -736,7 +755,7 @@ def _parse_long(
             code, factor, kind = par
             if factor is not one:
                 value = value * factor
-            if kind == "amount" and not below and value >= 0:
+            if kind == "amount" and (plain or (not below and value >= 0)):
                 yield (reader.line_num, h_val, section, when, code, value, below, source, flag)
                 continue
             why = _checked(value, below, kind, code, cell)

@@ -359,6 +359,10 @@ class ReadingStore:
         conn.execute(_STAGING)
         try:
             problems, more, rows = self._stage(items, name, progress)
+            if not problems and not more:
+                fresh = self._write_fresh(name, digest, correction, rows)
+                if fresh is not None:
+                    return fresh
             repeats, different = self._repeats(name)  # how many dropped, problems
             problems = sorted([*problems, *different], key=lambda p: p.row or 0)
             more += max(0, len(problems) - MAX_PROBLEMS)
@@ -471,6 +475,46 @@ class ReadingStore:
                                         row=row, field=field))
         conn.executemany("DELETE FROM temp.staging WHERE rowid = ?", same)
         return dropped + len(same), problems
+
+    def _write_fresh(
+        self, name: str, digest: str, correction: bool, rows: int
+    ) -> ImportResult | None:
+        """The fast path: write a file whose samples are all new, or return None.
+
+        Most imports bring only new samples (a new month, a new year). Then one
+        ``INSERT … SELECT`` of the whole staging table succeeds, and the unique index of
+        current revisions proves what the general path would check row by row: no sample
+        repeated within the file and none already stored. When it fails (a repeat, a
+        re-import, a correction) the transaction is rolled back — nothing was written — and
+        the general path (:meth:`_repeats`, :meth:`_write`) decides, with its messages.
+        """
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            done = self._already_imported(digest, name)  # another process may have won
+            if done is not None:
+                conn.execute("ROLLBACK")
+                return done
+            import_id = conn.execute(
+                "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
+                "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
+                (name, digest, int(correction), rows, rows, _now()),
+            ).lastrowid
+            try:
+                inserted = conn.execute(
+                    f"INSERT INTO readings ({_COLUMNS}, import_id, row) "
+                    f"SELECT {_COLUMNS}, ?, row FROM temp.staging",
+                    (import_id,),
+                ).rowcount
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")
+                return None
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return ImportResult(file=name, rows=rows, inserted=inserted, unchanged=0)
 
     def _write(
         self, name: str, digest: str, correction: bool, rows: int, repeats: int
