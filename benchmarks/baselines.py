@@ -1,0 +1,140 @@
+"""What the suite compares ecocomp with: raw sqlite3 storage and an analyst's pandas pipeline.
+
+- :func:`raw_import` — ``csv.reader`` over the same files and ``executemany`` of the same
+  rows into the same ``readings`` table (same columns, STRICT checks and indexes, same
+  pragmas), in one transaction, without any validation, unit conversion, exact value columns
+  or duplicate checks: the practical limit of storing these rows in SQLite from Python.
+- :func:`pandas_assessment` — ``read_csv``, half the detection limit for ``<DL``, drop
+  ``invalid``, monthly and annual ``groupby().mean()`` per section, parameter and source,
+  automatic data over manual, each item classed against the GB 3838-2002 limits with
+  ``searchsorted``, section class = worst item. What an analyst would otherwise write —
+  in floats, so not exact. Needs pandas (the ``bench`` extra); returns None without it.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ecocomp.standards import ASSESSED_ITEMS, gb3838
+from ecocomp.store import ReadingStore
+
+__all__ = ["pandas_assessment", "raw_import"]
+
+_CHUNK = 50_000
+_INSERT = (
+    "INSERT INTO readings (section, sampled_at, parameter, source, value, below_dl, flag, "
+    "eff_units, eff_exp, import_id, row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def raw_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any]:
+    """Store the files' rows with bare ``executemany``; seconds in total and in executemany.
+
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> data = os.path.join(folder, "r.csv")
+    >>> _ = open(data, "w").write("section,sampled_at,parameter,value,unit,source,flag\\n"
+    ...                           "s1,2021-01-01,tp,0.1,mg/L,manual,\\n")
+    >>> raw_import(os.path.join(folder, "raw.db"), [data])["rows"]
+    1
+    """
+    start = time.perf_counter()
+    store = ReadingStore.open(db)  # the same schema, indexes and pragmas as the store
+    conn = store._conn
+    in_sqlite = 0.0
+    rows = 0
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO readings_imports VALUES (1, 'raw', '', 0, 0, 0, 0, 0, 0, '')")
+    for file in files:
+        with open(file, encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            next(reader)
+            batch: list[tuple[Any, ...]] = []
+            for line, (section, at, parameter, value, _unit, source, flag) in enumerate(
+                reader, start=2
+            ):
+                batch.append((section, at, parameter, source or "manual", value, 0, flag, 0, 0,
+                              1, line))
+                if len(batch) >= _CHUNK:
+                    t = time.perf_counter()
+                    conn.executemany(_INSERT, batch)
+                    in_sqlite += time.perf_counter() - t
+                    rows += len(batch)
+                    batch.clear()
+            t = time.perf_counter()
+            conn.executemany(_INSERT, batch)
+            in_sqlite += time.perf_counter() - t
+            rows += len(batch)
+    t = time.perf_counter()
+    conn.execute("COMMIT")
+    in_sqlite += time.perf_counter() - t
+    store.close()
+    return {"rows": rows, "seconds": time.perf_counter() - start, "sqlite_seconds": in_sqlite}
+
+
+def pandas_assessment(
+    files: Sequence[str | Path], waterbodies: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """Monthly and annual section classes with pandas (floats); None if pandas is missing.
+
+    Returns seconds in total and without ``read_csv``, and the number of section-months.
+    """
+    try:
+        import numpy as np
+        import pandas as pd
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    frames = [
+        pd.read_csv(f, dtype=str, keep_default_na=False, encoding="utf-8") for f in files
+    ]
+    loaded = time.perf_counter()
+    df = pd.concat(frames, ignore_index=True)
+    df = df[(df["flag"] != "invalid") & df["parameter"].isin(ASSESSED_ITEMS)]
+    below = df["value"].str.startswith("<")
+    number = pd.to_numeric(df["value"].str.lstrip("<"))
+    df = df.assign(
+        eff=number.where(~below, number / 2),
+        month=df["sampled_at"].str[:7],
+        year=df["sampled_at"].str[:4],
+        source=df["source"].replace("", "manual"),
+    )
+    standard = gb3838()
+
+    def classes(means: Any, period: str) -> Any:
+        means = means.reset_index()
+        means = means.sort_values("source")  # automatic before manual: automatic wins
+        means = means.drop_duplicates(["section", "parameter", period], keep="first")
+        means["waterbody"] = means["section"].map(waterbodies).fillna("river")
+        cls = np.zeros(len(means), dtype=np.int8)
+        positions = {k: np.asarray(v) for k, v in
+                     means.groupby(["parameter", "waterbody"]).indices.items()}
+        for (code, waterbody), where in positions.items():
+            param = standard.parameter(code)
+            values = means["eff"].to_numpy()[where]
+            if param.direction == "range":
+                low, high = (float(x) for x in (param.range or (6, 9)))
+                cls[where] = np.where((values >= low) & (values <= high), 1, 6)
+                continue
+            limits = param.limits_for(waterbody)
+            if limits is None:
+                continue
+            lim = np.array([float(x) for x in limits])
+            if param.direction == "higher":  # DO: a value equal to a limit is the better class
+                cls[where] = 1 + np.searchsorted(-lim, -values, side="left")
+            else:
+                cls[where] = 1 + np.searchsorted(lim, values, side="left")
+        means["cls"] = cls
+        return means.groupby(["section", period])["cls"].max()
+
+    monthly = classes(df.groupby(["section", "parameter", "month", "source"])["eff"].mean(),
+                      "month")
+    annual = classes(df.groupby(["section", "parameter", "year", "source"])["eff"].mean(),
+                     "year")
+    end = time.perf_counter()
+    return {"seconds": end - start, "compute_seconds": end - loaded,
+            "section_months": len(monthly), "section_years": len(annual)}

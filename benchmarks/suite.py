@@ -1,0 +1,341 @@
+"""The benchmark suite: import, assessment, settlement, ledger — each beside a baseline.
+
+Every measurement runs in a fresh Python subprocess (``python -m benchmarks.suite --child``)
+that reports its own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``), so sizes and
+measurements cannot contaminate each other's memory figures. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+__all__ = ["SIZES", "Size", "format_table", "measure", "run_suite", "targets"]
+
+
+@attrs.frozen
+class Size:
+    """One benchmark size: sections × years of readings, and what is measured on it."""
+
+    name: str
+    sections: int
+    years: tuple[int, ...]
+    settle: bool = True  # False: import (and its baseline) only
+    automatic_share: float = 0.6
+
+
+YEAR = 2021
+_BOTH = (YEAR - 1, YEAR)  # improvement rules compare with the year before
+#: The sizes by name; a province-year is ~150 sections over the year and the year before.
+SIZES: dict[str, Size] = {
+    "agreement": Size("agreement", 1, _BOTH),
+    "city": Size("city", 15, _BOTH),
+    "province": Size("province", 150, _BOTH),
+    "national-5M": Size("national-5M", 620, (YEAR,), settle=False),
+    "national-20M": Size("national-20M", 2470, (YEAR,), settle=False),
+}
+QUICK = ("agreement", "city")
+DEFAULT = ("agreement", "city", "province", "national-5M")
+FULL = ("agreement", "city", "province", "national-20M")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _readings(folder: Path) -> list[Path]:
+    return sorted((folder / "readings").glob("*.csv"))
+
+
+# --------------------------------------------------------------------------- child side
+
+
+def _m_import(folder: Path, db: Path) -> dict[str, Any]:
+    from ecocomp.store import ReadingStore
+
+    start = time.perf_counter()
+    rows = 0
+    with ReadingStore.open(db) as store:
+        for file in _readings(folder):
+            rows += store.import_file(file).inserted
+    return {"rows": rows, "seconds": time.perf_counter() - start}
+
+
+def _m_raw_import(folder: Path, db: Path) -> dict[str, Any]:
+    from benchmarks.baselines import raw_import
+
+    return raw_import(db, _readings(folder))
+
+
+def _m_assess(folder: Path, db: Path) -> dict[str, Any]:
+    from ecocomp.project import load_project
+    from ecocomp.settlement import assess_project, compute
+    from ecocomp.store import ReadingStore
+
+    project = load_project(folder)
+    with ReadingStore.open(db) as store:
+        start = time.perf_counter()
+        assessments = assess_project(project, store, YEAR)
+        assessed = time.perf_counter()
+    obligations, nets = compute(project, assessments, YEAR)
+    computed = time.perf_counter()
+    return {"seconds": assessed - start, "section_periods": len(assessments.sections),
+            "compute_seconds": computed - assessed, "obligations": len(obligations),
+            "nets": len(nets)}
+
+
+def _m_pandas(folder: Path, db: Path) -> dict[str, Any]:
+    from benchmarks.baselines import pandas_assessment
+    from ecocomp.project import load_project
+
+    project = load_project(folder)
+    waterbodies = {code: s.waterbody for code, s in project.sections.items()}
+    result = pandas_assessment(_readings(folder), waterbodies)
+    return result if result is not None else {"skipped": "pandas is not installed"}
+
+
+def _m_settle(folder: Path, db: Path) -> dict[str, Any]:
+    import ecocomp.settlement as settlement
+    from ecocomp.ledger import Ledger
+    from ecocomp.project import load_project
+    from ecocomp.store import ReadingStore
+
+    phases: dict[str, float] = {"import": 0.0, "assess": 0.0, "compute": 0.0}
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                phases[name] += time.perf_counter() - t
+        return run
+
+    # Time the phases inside the real run, without changing it.
+    settlement.assess_project = timed("assess", settlement.assess_project)  # type: ignore[assignment]
+    settlement.compute = timed("compute", settlement.compute)  # type: ignore[assignment]
+    ReadingStore.import_file = timed("import", ReadingStore.import_file)  # type: ignore[method-assign]
+    start = time.perf_counter()
+    project = load_project(folder)
+    with Ledger.open(db) as ledger:
+        result = settlement.settle(project, year=YEAR, ledger=ledger)
+        total = time.perf_counter() - start
+        transactions = ledger.transactions()
+        transfers = sum(len(tx.transfers) for tx in transactions)
+        t = time.perf_counter()
+        report = ledger.verify()
+        verify = time.perf_counter() - t
+        if not report.ok:
+            raise SystemExit(f"verify failed: {report}")
+    post = total - sum(phases.values())
+    return {"seconds": total, **{f"{k}_seconds": v for k, v in phases.items()},
+            "post_and_rest_seconds": post, "obligations": len(result.obligations),
+            "posted": result.posted, "transactions": len(transactions),
+            "transfers": transfers, "verify_seconds": verify}
+
+
+def _m_ledger(n: int, folder: Path) -> dict[str, Any]:
+    from benchmarks import bench_ledger
+
+    txs = bench_ledger.make_transactions(n)
+    raw = bench_ledger.bench_raw(folder / "ledger-raw.db", txs)
+    append = bench_ledger.bench_append(folder / "ledger.db", txs)
+    plain, merkle, count = bench_ledger.bench_verify(folder / "ledger.db", repeat=1)
+    return {"transactions": n, "raw_seconds": raw, "append_seconds": append,
+            "verify_seconds": plain, "verify_merkle_seconds": merkle, "count": count}
+
+
+def measure(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run one measurement in this process (the child side); adds ``peak_rss_mb``."""
+    folder = Path(params["folder"])
+    db = Path(params.get("db", folder / "bench.db"))
+    if kind == "ledger":
+        out = _m_ledger(int(params["n"]), folder)
+    else:
+        runs = {"import": _m_import, "raw_import": _m_raw_import, "assess": _m_assess,
+                "pandas": _m_pandas, "settle": _m_settle}
+        out = runs[kind](folder, db)
+    out["peak_rss_mb"] = round(_peak_mb(), 1)
+    return out
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def _child(kind: str, **params: Any) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.suite", "--child", kind, json.dumps(params,
+                                                                               default=str)],
+        capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark child {kind} failed:\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _fresh(db: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return db
+
+
+def run_size(size: Size, work: Path, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Generate one size's project, then measure it; every measurement in its own child."""
+    from benchmarks.project import write_project
+
+    folder = work / size.name
+    start = time.perf_counter()
+    counts = write_project(folder, size.sections, size.years,
+                           automatic_share=size.automatic_share)
+    out: dict[str, Any] = {"size": size.name, **counts,
+                           "generate_seconds": time.perf_counter() - start}
+    say(f"  {size.name}: {counts['readings']:,} readings, {counts['sections']} sections, "
+        f"{counts['agreements']} agreements")
+    out["raw_import"] = _child("raw_import", folder=folder, db=_fresh(work / "raw.db"))
+    _fresh(work / "raw.db")
+    db = _fresh(work / "store.db")
+    out["import"] = _child("import", folder=folder, db=db)
+    if size.settle:
+        out["assess"] = _child("assess", folder=folder, db=db)
+        out["pandas"] = _child("pandas", folder=folder)
+        out["settle"] = _child("settle", folder=folder, db=_fresh(work / "settle.db"))
+        _fresh(work / "settle.db")
+    _fresh(db)
+    return out
+
+
+def _rate(n: float, seconds: float) -> float:
+    return n / seconds if seconds > 0 else 0.0
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets as ratios (≥ 1 means met), from the figures of one run."""
+    sizes = {r["size"]: r for r in results["sizes"]}
+    found: list[dict[str, Any]] = []
+
+    def add(name: str, value: float | None, goal: str, met: bool | None, note: str = "") -> None:
+        found.append({"target": name, "value": value, "goal": goal, "met": met, "note": note})
+
+    for r in results["sizes"]:
+        ratio = _rate(r["import"]["rows"], r["import"]["seconds"]) / _rate(
+            r["raw_import"]["rows"], r["raw_import"]["seconds"])
+        add(f"import rate / raw sqlite3 ({r['size']})", ratio, ">= 0.50", ratio >= 0.5)
+    province = sizes.get("province")
+    if province is not None:
+        pandas = province["pandas"]
+        if "skipped" in pandas:
+            add("assessment vs pandas (province)", None, "<= 1.0", None, pandas["skipped"])
+        else:
+            ratio = province["assess"]["seconds"] / pandas["seconds"]
+            add("assessment time / pandas time (province)", ratio, "<= 1.0", ratio <= 1.0,
+                f"pandas without read_csv: {pandas['compute_seconds']:.2f} s")
+        total = province["settle"]["seconds"] + province["settle"]["verify_seconds"]
+        add("province settle end to end (s)", total, "< 30", total < 30)
+    small = sizes.get("city")
+    big = [s for s in ("national-20M", "national-5M", "province") if s in sizes]
+    if small is not None and big:
+        large = sizes[big[0]]
+        rows = large["import"]["rows"] / small["import"]["rows"]
+        ratio = large["import"]["peak_rss_mb"] / small["import"]["peak_rss_mb"]
+        add(f"import peak RSS {big[0]} / city ({rows:.0f}x rows)", ratio, "< 1.3", ratio < 1.3)
+        if province is not None:
+            rows = province["import"]["rows"] / small["import"]["rows"]
+            ratio = province["assess"]["peak_rss_mb"] / small["assess"]["peak_rss_mb"]
+            add(f"assessment peak RSS province / city ({rows:.0f}x rows)", ratio, "< 1.3",
+                ratio < 1.3)
+    return found
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The figures as a plain-text table, each beside its baseline, then the targets."""
+    lines = [f"{'size':<13}{'readings':>11}  {'measure':<34}{'ecocomp':>16}  "
+             f"{'baseline':>12}  {'ratio':>6}  {'peak MB':>8}"]
+
+    def row(size: str, n: str, what: str, ours: str, base: str, ratio: str, mb: str) -> None:
+        lines.append(f"{size:<13}{n:>11}  {what:<34}{ours:>16}  {base:>12}  {ratio:>6}  {mb:>8}")
+
+    for r in results["sizes"]:
+        n = f"{r['readings']:,}"
+        imp, raw = r["import"], r["raw_import"]
+        ours, base = _rate(imp["rows"], imp["seconds"]), _rate(raw["rows"], raw["seconds"])
+        row(r["size"], n, "import rows/s (raw sqlite3)", f"{ours:,.0f}", f"{base:,.0f}",
+            f"{ours / base:.2f}" if base else "-", f"{imp['peak_rss_mb']:.0f}")
+        sql = _rate(raw["rows"], raw["sqlite_seconds"])
+        row("", "", "  raw: executemany only rows/s", "", f"{sql:,.0f}",
+            f"{ours / sql:.2f}" if sql else "-", f"{raw['peak_rss_mb']:.0f}")
+        if "assess" not in r:
+            continue
+        a, p = r["assess"], r["pandas"]
+        if "skipped" in p:
+            row("", "", "assessment s (pandas)", f"{a['seconds']:.2f}", "skipped", "-",
+                f"{a['peak_rss_mb']:.0f}")
+        else:
+            row("", "", "assessment s (pandas)", f"{a['seconds']:.2f}", f"{p['seconds']:.2f}",
+                f"{a['seconds'] / p['seconds']:.2f}", f"{a['peak_rss_mb']:.0f}")
+            row("", "", "  pandas without read_csv s", "", f"{p['compute_seconds']:.2f}",
+                f"{a['seconds'] / p['compute_seconds']:.2f}", f"{p['peak_rss_mb']:.0f}")
+        rate = _rate(a["obligations"], a["compute_seconds"])
+        row("", "", "settlement obligations/s", f"{rate:,.0f}", "", "", "")
+        s = r["settle"]
+        row("", "", "settle end to end s (+verify)",
+            f"{s['seconds']:.2f}+{s['verify_seconds']:.2f}", "", "", f"{s['peak_rss_mb']:.0f}")
+        row("", "", "  import+assess+compute+post s",
+            f"{s['import_seconds']:.1f}+{s['assess_seconds']:.1f}+{s['compute_seconds']:.1f}+"
+            f"{s['post_and_rest_seconds']:.1f}", "", "", "")
+        row("", "", "verify transfers/s", f"{_rate(s['transfers'], s['verify_seconds']):,.0f}",
+            "", "", "")
+    led = results.get("ledger")
+    if led:
+        n = led["transactions"]
+        ours, base = _rate(n, led["append_seconds"]), _rate(n, led["raw_seconds"])
+        row("ledger", f"{n:,}", "posting tx/s, 1 transfer (raw)", f"{ours:,.0f}",
+            f"{base:,.0f}", f"{ours / base:.2f}", f"{led['peak_rss_mb']:.0f}")
+        plain = _rate(led["count"], led["verify_seconds"])
+        merkle = _rate(led["count"], led["verify_merkle_seconds"])
+        row("", "", "verify tx/s (with Merkle: baseline)", f"{plain:,.0f}", f"{merkle:,.0f}",
+            "", "")
+    lines.append("")
+    lines.append("targets:")
+    for t in targets(results):
+        value = "-" if t["value"] is None else f"{t['value']:.2f}"
+        met = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
+        note = f"  ({t['note']})" if t["note"] else ""
+        lines.append(f"  {t['target']:<52}{value:>8}  goal {t['goal']:<8} {met}{note}")
+    return "\n".join(lines)
+
+
+def run_suite(
+    sizes: Sequence[str], work: Path, *, ledger_n: int = 100_000,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the named sizes and the ledger benchmark in ``work``; return every figure."""
+    import platform
+
+    work.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    results: dict[str, Any] = {
+        "python": sys.version.split()[0], "machine": platform.machine(),
+        "cpus": __import__("os").cpu_count(), "sizes": [],
+    }
+    for name in sizes:
+        results["sizes"].append(run_size(SIZES[name], work, say))
+    if ledger_n:
+        say(f"  ledger: {ledger_n:,} transactions (benchmarks/bench_ledger.py)")
+        results["ledger"] = _child("ledger", n=ledger_n, folder=work)
+    results["targets"] = targets(results)
+    results["seconds"] = time.perf_counter() - start
+    return results
+
+
+if __name__ == "__main__":  # the child side: python -m benchmarks.suite --child KIND JSON
+    if len(sys.argv) != 4 or sys.argv[1] != "--child":
+        raise SystemExit("usage: python -m benchmarks (this module runs measurements only)")
+    print(json.dumps(measure(sys.argv[2], json.loads(sys.argv[3]))))

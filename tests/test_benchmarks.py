@@ -1,0 +1,69 @@
+"""Smoke runs of the benchmark suite at tiny sizes, so it cannot rot (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import suite
+from benchmarks.__main__ import main
+from benchmarks.baselines import raw_import
+from benchmarks.project import write_project
+from ecocomp.project import check_project
+from ecocomp.store import ReadingStore
+
+
+def test_generated_project_passes_check_and_has_every_preset(tmp_path: Path) -> None:
+    counts = write_project(tmp_path, sections=24, years=[2021])
+    assert check_project(tmp_path) == []
+    formulas = {
+        line.split('"')[1]
+        for file in (tmp_path / "agreements").glob("*.toml")
+        for line in file.read_text(encoding="utf-8").splitlines()
+        if line.startswith("formula = ")
+    }
+    assert formulas == {"class_ladder", "target_reward_penalty", "class_change", "min_flow",
+                        "pollution_index", "fund_split"}
+    assert counts["sections"] == 24 and counts["readings"] > 0
+
+
+def test_generated_project_is_deterministic(tmp_path: Path) -> None:
+    write_project(tmp_path / "a", sections=3, years=[2021])
+    write_project(tmp_path / "b", sections=3, years=[2021])
+    for file in (tmp_path / "a").rglob("*.*"):
+        twin = tmp_path / "b" / file.relative_to(tmp_path / "a")
+        assert twin.read_bytes() == file.read_bytes(), file.name
+
+
+def test_raw_baseline_stores_the_same_rows_as_the_store(tmp_path: Path) -> None:
+    write_project(tmp_path / "p", sections=2, years=[2021])
+    files = sorted((tmp_path / "p" / "readings").glob("*.csv"))
+    raw = raw_import(tmp_path / "raw.db", files)
+    with ReadingStore.open(tmp_path / "store.db") as store:
+        inserted = sum(store.import_file(f).inserted for f in files)
+    assert raw["rows"] == inserted > 0
+
+
+def test_suite_measures_every_figure_in_child_processes(tmp_path: Path) -> None:
+    tiny = suite.Size("tiny", 2, (2020, 2021))
+    result = suite.run_size(tiny, tmp_path, say=lambda _: None)
+    for part in ("raw_import", "import", "assess", "pandas", "settle"):
+        assert result[part]["peak_rss_mb"] > 0, part
+    assert result["import"]["rows"] == result["raw_import"]["rows"] == result["readings"]
+    assert result["settle"]["obligations"] == result["assess"]["obligations"] > 0
+    table = suite.format_table({"sizes": [result]})
+    assert "import rows/s" in table and "targets:" in table
+
+
+@pytest.mark.parametrize("option", [["--sizes", "agreement"]])
+def test_command_line_writes_json_and_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
+    out = tmp_path / "results.json"
+    assert main([*option, "--ledger", "200", "--out", str(out), "--work", str(tmp_path)]) == 0
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["sizes"][0]["size"] == "agreement"
+    assert figures["ledger"]["transactions"] == 200
+    assert "posting tx/s" in capsys.readouterr().out
