@@ -313,7 +313,7 @@ class ReadingStore:
         file = Path(path)
         name = os.fspath(path)
         digest = _sha256(file) if file.is_file() else ""
-        done = self._already_imported(digest, name)
+        done = self._already_imported(digest, name, correction)
         if done is not None:
             if progress is not None:
                 progress(done.rows)
@@ -333,16 +333,29 @@ class ReadingStore:
         """
         return self._ingest(_checked_readings(readings, name), name, "", correction, None)
 
-    def _already_imported(self, digest: str, name: str) -> ImportResult | None:
+    def _already_imported(
+        self, digest: str, name: str, correction: bool = False
+    ) -> ImportResult | None:
+        """The earlier import of the same bytes, when importing them again would change nothing.
+
+        A correction file is applied again when a later correction superseded any value it
+        set: restoring a corrections file to earlier content must restore its values.
+        """
         if not digest:
             return None
         row = self._conn.execute(
-            "SELECT rows, skipped FROM readings_imports WHERE sha256 = ? ORDER BY id LIMIT 1",
+            "SELECT rows, skipped, id FROM readings_imports WHERE sha256 = ? "
+            "ORDER BY id DESC LIMIT 1",
             (digest,),
         ).fetchone()
         if row is None:
             return None
-        rows, skipped = row
+        rows, skipped, import_id = row
+        if correction and self._conn.execute(
+            "SELECT 1 FROM readings WHERE import_id = ? AND superseded_by IS NOT NULL LIMIT 1",
+            (import_id,),
+        ).fetchone():
+            return None
         return ImportResult(file=name, rows=rows, inserted=0, unchanged=rows - skipped,
                             skipped=skipped)
 
@@ -491,7 +504,7 @@ class ReadingStore:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            done = self._already_imported(digest, name)  # another process may have won
+            done = self._already_imported(digest, name, correction)  # another process won?
             if done is not None:
                 conn.execute("ROLLBACK")
                 return done
@@ -522,7 +535,7 @@ class ReadingStore:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            done = self._already_imported(digest, name)  # another process may have won
+            done = self._already_imported(digest, name, correction)  # another process won?
             if done is not None:
                 conn.execute("ROLLBACK")
                 return done

@@ -293,10 +293,6 @@ def test_reflagging_the_sample_invalid_again_converges_back(workspace, settled):
     assert (again.posted, again.adjusted) == (0, 0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: ReadingStore.import_file skips a file whose bytes were imported before "
-    "(_already_imported matches on sha256 alone), so restoring a correction file to earlier "
-    "content is ignored and the ledger no longer equals a fresh computation"))
 def test_restoring_a_correction_file_to_earlier_content_converges(workspace):
     project, db = workspace
     write(project / "corrections" / "x.csv", HEADER + CD_VALID)
