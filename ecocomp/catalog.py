@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import attrs
@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS catalog_agreements (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, formula TEXT NOT NULL, parties TEXT NOT NULL,
     sections TEXT NOT NULL, start TEXT NOT NULL, "end" TEXT NOT NULL, unit TEXT NOT NULL,
     clearing_due TEXT NOT NULL, source TEXT, confidence TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS catalog_runs (
+    id INTEGER PRIMARY KEY, year INTEGER NOT NULL, finished_at TEXT NOT NULL,
+    posted INTEGER NOT NULL, unchanged INTEGER NOT NULL, adjusted INTEGER NOT NULL);
 """
 
 
@@ -76,18 +79,26 @@ class Catalog:
     parties: Mapping[str, PartyInfo]
     sections: Mapping[str, SectionInfo]
     agreements: Mapping[str, AgreementInfo]
+    settled_years: frozenset[int] = frozenset()
 
     def party_name(self, code: str) -> str:
         party = self.parties.get(code)
         return party.name if party else code
 
 
-def save_catalog(path: str | Path, project: Project) -> None:
-    """Record the project's parties, sections and agreements in the database (upsert)."""
+def save_catalog(
+    path: str | Path, project: Project, *, year: int, counts: tuple[int, int, int]
+) -> None:
+    """Record the project (replacing what was there) and log a settlement run of ``year``.
+
+    ``counts`` are the run's (posted, unchanged, adjusted).
+    """
     conn = sqlite3.connect(str(path), timeout=30)
     try:
         conn.executescript(_DDL)
-        with conn:
+        with conn:  # the project as it is now: what was removed from it goes too
+            for table in ("catalog_parties", "catalog_sections", "catalog_agreements"):
+                conn.execute(f"DELETE FROM {table}")
             conn.executemany(
                 "INSERT OR REPLACE INTO catalog_parties VALUES (?,?,?,?)",
                 [(p.code, p.name, p.level, p.parent) for p in project.parties.values()],
@@ -108,6 +119,11 @@ def save_catalog(path: str | Path, project: Project) -> None:
                      a.unit, a.clearing_due, a.source, a.confidence)
                     for a in project.agreements
                 ],
+            )
+            conn.execute(
+                "INSERT INTO catalog_runs (year, finished_at, posted, unchanged, adjusted) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (year, datetime.now(UTC).isoformat(timespec="seconds"), *counts),
             )
     finally:
         conn.close()
@@ -142,6 +158,10 @@ def load_catalog(path: str | Path) -> Catalog:
             )
             for r in conn.execute("SELECT * FROM catalog_agreements ORDER BY id")
         }
+        years = frozenset(
+            r[0] for r in conn.execute("SELECT DISTINCT year FROM catalog_runs")
+        ) if "catalog_runs" in tables else frozenset()
     finally:
         conn.close()
-    return Catalog(parties=parties, sections=sections, agreements=agreements)
+    return Catalog(parties=parties, sections=sections, agreements=agreements,
+                   settled_years=years)

@@ -24,9 +24,11 @@ from typing import Any, TypeVar
 import click
 
 from ecocomp.errors import EcocompError, InputError
+from ecocomp.money import format_yuan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+YEAR = click.IntRange(1900, 2999)
 EXAMPLE = "hunan-2021"
 EXAMPLE_YEAR = 2021
 
@@ -71,7 +73,7 @@ def _print_json(data: object) -> None:
 
 
 def _wan(amount: Decimal) -> str:
-    return f"{amount / 10000:,.2f}万"
+    return f"{format_yuan(amount, 'wan')}万"
 
 
 @contextmanager
@@ -132,7 +134,7 @@ def check(project: Path) -> None:
 
 @main.command()
 @click.argument("project", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--year", type=int, required=True, help="The year to settle.")
+@click.option("--year", type=YEAR, required=True, help="The year to settle.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="SQLite file holding readings and the ledger (created if missing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -215,7 +217,7 @@ def demo(db: Path, report_path: Path | None) -> None:
 @main.command()
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 @click.option("--json", "as_json", is_flag=True)
 @friendly
 def assess(db: Path, year: int, as_json: bool) -> None:
@@ -322,7 +324,7 @@ def ledger_export(db: Path, out: Path) -> None:
 @click.argument("party")
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Judge overdue amounts as of this date (default today).")
 @click.option("--json", "as_json", is_flag=True)
@@ -342,7 +344,7 @@ def statement(party: str, db: Path, year: int, as_of: Any, as_json: bool) -> Non
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
 @click.option("--agreement", required=True)
-@click.option("--year", type=int, required=True, help="The settled year being paid.")
+@click.option("--year", type=YEAR, required=True, help="The settled year being paid.")
 @click.option("--payer", required=True)
 @click.option("--payee", required=True)
 @click.option("--amount", required=True, help="Yuan, e.g. 8000000.00")
@@ -353,11 +355,11 @@ def pay(db: Path, agreement: str, year: int, payer: str, payee: str, amount: str
         paid_on: Any, reference: str) -> None:
     """Record an actual payment against an agreement-year's clearing."""
     from ecocomp.ledger import Ledger
-    from ecocomp.money import as_decimal, to_yuan
+    from ecocomp.money import as_decimal, from_fen, to_fen
     from ecocomp.settlement import pay as record
 
     try:
-        value = to_yuan(as_decimal(amount, what="--amount"))
+        value = from_fen(to_fen(as_decimal(amount, what="--amount")))
     except (TypeError, ValueError) as exc:
         raise InputError(f"{exc}; write yuan like 800000.00", field="--amount") from None
     with Ledger.open(db) as opened:
@@ -370,7 +372,7 @@ def pay(db: Path, agreement: str, year: int, payer: str, payee: str, amount: str
 @main.command()
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="report.xlsx, report.html or report.csv")
 @friendly

@@ -24,9 +24,11 @@ import attrs
 from ecocomp.assessment import SectionAssessment, assess, assessment_table
 from ecocomp.catalog import Catalog, load_catalog
 from ecocomp.errors import EcocompError
+from ecocomp.formulas.base import settle_nets
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.money import format_yuan
 from ecocomp.periods import Period
+from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE
 from ecocomp.standards import WaterClass
 from ecocomp.statements import PartyStatement, build_statement, explain
 from ecocomp.store import ReadingStore
@@ -125,22 +127,44 @@ class Report:
     changes: tuple[ObligationRow, ...]
 
     def flows(self) -> dict[tuple[str, str], Decimal]:
-        """Net money between pairs of parties over the year's clearings."""
-        flows: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        """Net money between each pair of parties over the year's clearings (one direction)."""
+        pairs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         for n in self.nets:
-            if n.amount:
-                flows[(n.payer, n.payee)] += n.amount
-        return dict(flows)
+            a, b = sorted((n.payer, n.payee))
+            pairs[(a, b)] += n.amount if n.payer == a else -n.amount
+        return {((a, b) if v > 0 else (b, a)): abs(v) for (a, b), v in pairs.items() if v}
 
 
-def _direction(tx: Transaction, purpose: str) -> tuple[str, str, Decimal]:
-    payer = payee = ""
-    amount = Decimal("0.00")
-    for t in tx.transfers:
-        if t.credit_purpose == purpose:
-            payer, payee = t.debit_party, t.credit_party
-            amount += t.amount
-    return payer, payee, amount
+def _rows(tx: Transaction, purpose: str, basis: Mapping[str, Any]) -> list[ObligationRow]:
+    """One row per transfer of ``purpose`` in a transaction (payer → payee)."""
+    return [
+        ObligationRow(
+            agreement=tx.agreement or "", period=tx.period or "", component=tx.component or "",
+            kind=tx.kind, payer=t.debit_party, payee=t.credit_party, amount=t.amount,
+            basis=basis, reason=tx.reason, seq=tx.seq,
+        )
+        for t in tx.transfers
+        if t.credit_purpose == purpose
+    ]
+
+
+def _nets(year: int, chains: Mapping[str, list[Transaction]]) -> list[ObligationRow]:
+    """Each agreement's net for the year over its whole clearing chain (adjustments included)."""
+    nets = []
+    for agreement, chain in sorted(chains.items()):
+        vector: dict[str, Decimal] = defaultdict(Decimal)
+        for tx in chain:
+            for party in tx.parties:
+                vector[party] += tx.effect(party, PAYABLE)
+        dues = [tx.due for tx in chain if tx.due]
+        basis = {"due": max(dues).isoformat() if dues else ""}
+        for payer, payee, amount in settle_nets(vector):
+            nets.append(ObligationRow(
+                agreement=agreement, period=str(year), component=CLEARING, kind="clearing",
+                payer=payer, payee=payee, amount=amount, basis=basis, reason=None,
+                seq=chain[0].seq,
+            ))
+    return nets
 
 
 def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Report:
@@ -150,23 +174,24 @@ def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Rep
     with Ledger.open(db) as ledger:
         txs = [tx for tx in ledger.transactions() if tx.period
                and Period.parse(tx.period).year == year]
-    if not txs:
+    if year not in catalog.settled_years:
         raise EcocompError(f"{db}: nothing settled for {year}; run `ecocomp settle` first")
-    obligations, nets, changes = [], [], []
+    obligations: list[ObligationRow] = []
+    changes: list[ObligationRow] = []
+    chains: dict[str, list[Transaction]] = defaultdict(list)
     for tx in txs:
         if tx.kind == "payment":
             continue
-        purpose = "payable" if tx.component == "clearing" else "accrued"
-        payer, payee, amount = _direction(tx, purpose)
-        row = ObligationRow(
-            agreement=tx.agreement or "", period=tx.period or "", component=tx.component or "",
-            kind=tx.kind, payer=payer, payee=payee, amount=amount, basis=tx.meta,
-            reason=tx.reason, seq=tx.seq,
-        )
-        (nets if tx.component == "clearing" else obligations).append(row)
+        if tx.component == CLEARING:
+            chains[tx.agreement or ""].append(tx)
+            rows = _rows(tx, PAYABLE, tx.meta)
+        else:
+            rows = _rows(tx, ACCRUED, tx.meta)
+            obligations.extend(rows)
         if tx.kind in ("adjustment", "reversal"):
-            changes.append(row)
-    parties = sorted({p for r in (*obligations, *nets) for p in (r.payer, r.payee) if p})
+            changes.extend(rows)
+    nets = _nets(year, chains)
+    parties = sorted({p for r in (*obligations, *nets) for p in (r.payer, r.payee)})
     today = as_of or date.today()
     statements = tuple(build_statement(txs, p, year, as_of=today, catalog=catalog)
                        for p in parties)

@@ -40,7 +40,7 @@ from ecocomp.catalog import save_catalog
 from ecocomp.errors import SettlementError
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
-from ecocomp.ledger import Ledger, NewTransaction, Transaction, Transfer
+from ecocomp.ledger import Batch, Ledger, NewTransaction, Transaction, Transfer
 from ecocomp.periods import Period
 from ecocomp.project import Project
 from ecocomp.store import Correction, ReadingStore
@@ -239,11 +239,14 @@ def reconcile(
         diff = {p: target.get(p, Decimal(0)) - have.get(p, Decimal(0)) for p in {*have, *target}}
         n = adjustments_so_far.get(want.key, 0) + 1
         key = f"{want.key}#adj{n}"
-        cause = why(want) if why is not None else ""
-        reason = (
-            f"recomputed from revised readings: net was {_describe(have)}, now "
-            f"{_describe(target)}" + (f"; {cause}" if cause else "")
-        )
+        change = f"net was {_describe(have)}, now {_describe(target)}"
+        if "note" in want.meta:  # the key vanished: the agreement left, or the data did
+            reason = f"{want.meta['note']}: {change}"
+        else:
+            cause = why(want) if why is not None else ""
+            reason = f"recomputed from revised readings: {change}" + (
+                f"; {cause}" if cause else ""
+            )
         to_post.append(
             _transaction(want, key, _clean(diff), kind="adjustment", corrects=want.key,
                          reason=reason, booked_on=today)
@@ -412,7 +415,7 @@ def settle(
     """
     today = today or date.today()
     in_force = [a for a in project.agreements if a.in_force(Period(year))]
-    if not in_force:
+    if not in_force and (dry_run or ledger is None or not _year_transactions(ledger, year)):
         raise SettlementError(
             f"no agreement of project {project.root} is in force in {year}; "
             "check the agreements' start and end dates"
@@ -452,12 +455,9 @@ def settle(
             unchanged=0, adjusted=0, imports=tuple(imports), dry_run=True,
         )
     with ledger.batch() as batch:
-        existing_txs = [
-            tx
-            for agreement in in_force
-            for tx in batch.transactions(agreement=agreement.id)
-            if tx.kind != "payment" and Period.parse(tx.period or str(year)).year == year
-        ]
+        # every agreement the ledger holds for the year, also those no longer in force or
+        # no longer in the project: their keys vanish below and are adjusted to zero
+        existing_txs = _year_transactions(batch, year)
         # obligations that vanished (data now missing, or a formula no longer yields them)
         for key in sorted(_keys(existing_txs) - {d.key for d in desired}):
             desired.append(_vanished(key, existing_txs, today, by_id))
@@ -469,9 +469,10 @@ def settle(
         )
         for tx in to_post:
             batch.post(tx)
-    if ledger.path != ":memory:":
-        save_catalog(ledger.path, project)
     adjusted = len(changes)
+    if ledger.path != ":memory:":
+        save_catalog(ledger.path, project, year=year,
+                     counts=(len(to_post) - adjusted, unchanged, adjusted))
     return SettlementResult(
         year=year,
         obligations=tuple(obligations),
@@ -523,6 +524,15 @@ def _import(
     }
 
 
+def _year_transactions(ledger: Ledger | Batch, year: int) -> list[Transaction]:
+    """The year's accruals, clearings and their corrections (payments excluded)."""
+    return [
+        tx for tx in ledger.transactions()
+        if tx.kind != "payment" and tx.agreement and tx.period
+        and Period.parse(tx.period).year == year
+    ]
+
+
 def _keys(transactions: Iterable[Transaction]) -> set[str]:
     return {_root_key(tx.corrects or tx.key) for tx in transactions}
 
@@ -543,6 +553,12 @@ def _vanished(
 ) -> _Desired:
     first = next(tx for tx in transactions if tx.key == key)
     agreement = agreements.get(first.agreement or "")
+    if agreement is None:
+        note = f"agreement {first.agreement} is no longer in the project"
+    elif not agreement.in_force(first_period := Period.parse(first.period or "")):
+        note = f"agreement {agreement.id} is not in force in {first_period}"
+    else:
+        note = "no longer computed from the latest data"
     return _Desired(
         key=key,
         agreement=first.agreement or "",
@@ -551,7 +567,7 @@ def _vanished(
         vector={},
         kind="accrual",
         booked_on=today,
-        meta={"key": key, "note": "no longer computed from the latest data"},
+        meta={"key": key, "note": note, "explanation": f"{key}: {note}"},
         due=first.due,
         sections=tuple(agreement.sections) if agreement else (),
     )

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ecocomp.catalog import Catalog, load_catalog
+from ecocomp.errors import EcocompError
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.periods import Period
 from ecocomp.settlement import PAYABLE, SETTLED
@@ -170,12 +171,11 @@ def explain(meta: Mapping[str, Any]) -> str:
 
 
 def _counterparty(tx: Transaction, party: str) -> str | None:
-    for t in tx.transfers:
-        if t.credit_party == party and t.debit_party != party:
-            return t.debit_party
-        if t.debit_party == party and t.credit_party != party:
-            return t.credit_party
-    return None
+    """The other side(s) of the party's transfers, comma-separated (a pooled fund has several)."""
+    others = {t.debit_party for t in tx.transfers if t.credit_party == party}
+    others |= {t.credit_party for t in tx.transfers if t.debit_party == party}
+    others.discard(party)
+    return ", ".join(sorted(others)) or None
 
 
 def _in_year(tx: Transaction, year: int) -> bool:
@@ -190,14 +190,14 @@ def build_statement(
     as_of: date,
     catalog: Catalog | None = None,
 ) -> PartyStatement:
-    """Pure: a statement from the ledger's transactions."""
+    """Pure: a statement from the ledger's transactions booked on or before ``as_of``."""
     lines: list[StatementLine] = []
     accrued: dict[str, Decimal] = defaultdict(lambda: _ZERO)
     cleared: dict[str, Decimal] = defaultdict(lambda: _ZERO)
     paid: dict[str, Decimal] = defaultdict(lambda: _ZERO)
     due: dict[str, date] = {}
     for tx in transactions:
-        if not _in_year(tx, year):
+        if not _in_year(tx, year) or tx.booked_on > as_of:
             continue
         other = _counterparty(tx, party)
         if other is None:
@@ -249,6 +249,9 @@ def build_statement(
 def party_statement(db: str | Path, party: str, year: int, *, as_of: date) -> PartyStatement:
     """A party's statement for a year from a settlement database."""
     catalog = load_catalog(db)
+    if party not in catalog.parties:
+        known = ", ".join(sorted(catalog.parties))
+        raise EcocompError(f"party {party!r} is not in the settled project {db}; known: {known}")
     with Ledger.open(db) as ledger:
         transactions = list(ledger.transactions(party=party))
     return build_statement(transactions, party, year, as_of=as_of, catalog=catalog)

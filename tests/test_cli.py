@@ -333,3 +333,29 @@ def test_version_runs_as_a_subprocess():
     done = subprocess.run([sys.executable, "-m", "ecocomp.cli", "--version"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "version" in done.stdout
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def test_a_year_out_of_range_is_a_usage_error_not_a_traceback(settled):
+    result = run("assess", "--db", settled[0], "--year", "1800")
+    assert result.exit_code == 2
+    assert "1800" in result.output
+    no_traceback(result)
+
+
+def test_a_payment_in_fractions_of_a_fen_is_refused_not_rounded(db_copy):
+    result = run("pay", "--db", db_copy, "--agreement", "lishui-zjj-cd-2020", "--year", YEAR,
+                 "--payer", "430700", "--payee", "430800", "--amount", "0.005",
+                 "--date", "2022-04-20", "--reference", "FEN")
+    assert result.exit_code == 1
+    assert "whole number of fen" in result.stderr
+    no_traceback(result)
+
+
+def test_a_statement_for_an_unknown_party_exits_1(settled):
+    result = run("statement", "999999", "--db", settled[0], "--year", YEAR)
+    assert result.exit_code == 1
+    assert "999999" in result.stderr
+    no_traceback(result)

@@ -521,3 +521,67 @@ def test_a_payment_line_is_positive_for_the_payee_and_negative_for_the_payer(wor
 
     assert payment_amount("430700") == "-300000.00"
     assert payment_amount("430800") == "300000.00"
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def test_an_agreement_that_leaves_force_has_its_postings_adjusted_to_zero(workspace):
+    project, db = workspace
+    agreement = project / "agreements" / f"{LISHUI}.toml"
+    agreement.write_text(
+        agreement.read_text("utf-8").replace("end = 2022-12-31", "end = 2020-12-31"), "utf-8"
+    )
+    result = resettle(project, db)
+    assert result.adjusted == 6  # 5 monthly accruals and the clearing
+    with ecocomp.Ledger.open(db) as ledger:
+        assert_converged(ledger, project)
+        assert not ledger_nets(ledger, YEAR).get(f"{LISHUI}/2021/clearing")
+        reasons = {tx.reason for tx in ledger.transactions(agreement=LISHUI) if tx.corrects}
+    assert reasons and all("not in force in" in r for r in reasons)
+
+
+def test_an_agreement_removed_from_the_project_is_adjusted_to_zero(workspace):
+    project, db = workspace
+    (project / "agreements" / f"{YOUSHUI}.toml").unlink()
+    resettle(project, db)
+    with ecocomp.Ledger.open(db) as ledger:
+        assert_converged(ledger, project)
+        assert sum(ledger.net(agreement=YOUSHUI).values(), Decimal(0)) == 0
+        assert all(v == 0 for v in ledger.net(agreement=YOUSHUI).values())
+
+
+def test_a_statement_as_of_a_date_ignores_what_was_booked_later(workspace):
+    _, db = workspace
+    with ecocomp.Ledger.open(db) as ledger:
+        ecocomp.pay(ledger, agreement=LISHUI, year=YEAR, payer="430700", payee="430800",
+                    amount=Decimal("800000.00"), paid_on=date(2022, 5, 10), reference="LATE1")
+    before = ecocomp.party_statement(db, "430700", YEAR, as_of=date(2022, 5, 1))
+    after = ecocomp.party_statement(db, "430700", YEAR, as_of=date(2022, 5, 11))
+    lishui_before = next(a for a in before.agreements if a.agreement == LISHUI)
+    lishui_after = next(a for a in after.agreements if a.agreement == LISHUI)
+    assert (lishui_before.open, lishui_before.overdue) == (Decimal("-800000.00"), True)
+    assert (lishui_after.open, lishui_after.overdue) == (Decimal("0.00"), False)
+
+
+def test_a_statement_for_an_unknown_party_is_an_error(settled):
+    with pytest.raises(ecocomp.EcocompError, match="not in the settled project"):
+        ecocomp.party_statement(settled[0], "999999", YEAR, as_of=date(2022, 5, 1))
+
+
+def test_report_nets_are_one_per_agreement_after_a_correction(workspace):
+    project, db = workspace
+    # a late January sample at the 澧水 section: January Ⅰ → Ⅲ, the lishui net goes to zero
+    write(project / "corrections" / "lishui.csv", HEADER
+          + "lishui-zjj-cd,2021-01-28,tp,0.300,mg/L,manual,\n")
+    result = resettle(project, db)
+    assert result.adjusted > 0
+    report = ecocomp.build_report(db, YEAR, as_of=date(2022, 3, 15))
+    for agreement in {n.agreement for n in (*report.nets, *fresh(project).nets)}:
+        shown = sorted((n.payer, n.payee, n.amount) for n in report.nets
+                       if n.agreement == agreement)
+        want = sorted((n.payer, n.payee, n.amount) for n in fresh(project).nets
+                      if n.agreement == agreement)
+        assert shown == want, agreement
+    pairs = [tuple(sorted(p)) for p in report.flows()]
+    assert len(pairs) == len(set(pairs))
