@@ -590,8 +590,16 @@ def pay(
     Posting the same reference again is a no-op; over-paying the open amount is refused.
     """
     key = f"{agreement}/{year}/payment/{reference}"
-    if ledger.get(key) is None:
-        year_txs = [tx for tx in ledger.transactions(agreement=agreement)
+    with ledger.batch() as batch:  # the check and the post see the same ledger
+        return _pay(batch, key, agreement, year, payer, payee, amount, paid_on, reference)
+
+
+def _pay(
+    batch: Batch, key: str, agreement: str, year: int, payer: str, payee: str,
+    amount: Decimal, paid_on: date, reference: str,
+) -> Transaction:
+    if batch.get(key) is None:
+        year_txs = [tx for tx in batch.transactions(agreement=agreement)
                     if tx.period == str(year)]
         owed = -sum((tx.effect(payer, PAYABLE) for tx in year_txs), _ZERO)
         due = sum((tx.effect(payee, PAYABLE) for tx in year_txs), _ZERO)
@@ -625,4 +633,4 @@ def pay(
         meta={"payer": payer, "payee": payee, "amount": f"{amount:.2f}",
               "reference": reference, "paid_on": paid_on.isoformat()},
     )
-    return ledger.post(tx).transaction
+    return batch.post(tx).transaction
