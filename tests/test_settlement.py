@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from settlement_views import fresh_nets, ledger_nets
 
 import ecocomp
 from ecocomp.errors import EcocompError, SettlementError, ValidationFailed
@@ -43,47 +44,6 @@ YOUSHUI = "youshui-cq-hn-2019"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def ledger_nets(ledger: ecocomp.Ledger, year: int) -> dict[str, dict[str, Decimal]]:
-    """Net per party of every key chain (original + adjustments) for the year's run.
-
-    Accruals and their adjustments count in ``accrued``; the clearing in ``payable``.
-    """
-    chains: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for tx in ledger.transactions():
-        if tx.kind == "payment" or not tx.period or not tx.period.startswith(str(year)):
-            continue
-        root = (tx.corrects or tx.key).split("#", 1)[0]
-        purpose = "payable" if tx.component == "clearing" else "accrued"
-        for t in tx.transfers:
-            if t.credit_purpose == purpose:
-                chains[root][t.credit_party] += t.amount
-            if t.debit_purpose == purpose:
-                chains[root][t.debit_party] -= t.amount
-    cleaned = {k: {p: v for p, v in d.items() if v} for k, d in chains.items()}
-    return {k: v for k, v in cleaned.items() if v}
-
-
-def fresh_nets(result: SettlementResult) -> dict[str, dict[str, Decimal]]:
-    """What a ledger holding exactly ``result`` would show per key (same shape as above)."""
-    out: dict[str, dict[str, Decimal]] = {}
-    for o in result.obligations:
-        if o.amount == 0:
-            continue
-        key = f"{o.agreement}/{o.period}/{o.component}"
-        assert key not in out, f"two obligations share the key {key}"
-        out[key] = {o.payer: -o.amount, o.payee: o.amount}
-    clearing: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for n in result.nets:
-        key = f"{n.agreement}/{n.year}/clearing"
-        clearing[key][n.payer] -= n.amount
-        clearing[key][n.payee] += n.amount
-    for key, vector in clearing.items():
-        cleaned = {p: v for p, v in vector.items() if v}
-        if cleaned:
-            out[key] = cleaned
-    return out
 
 
 def fresh(project_dir: Path, year: int = YEAR) -> SettlementResult:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from settlement_views import fresh_nets, ledger_nets
 
 import ecocomp
 from benchmarks.synth import SectionSpec, generate_rows
@@ -46,38 +46,6 @@ def _base_rows() -> list[str]:
 BASE_ROWS = _base_rows()
 # (section, sampled_at, parameter) of every base sample of an item a correction may change
 CORRECTABLE = sorted({tuple(r.split(",")[:3]) for r in BASE_ROWS if r.split(",")[2] in VALUES})
-
-
-def ledger_nets(ledger: ecocomp.Ledger) -> dict[str, dict[str, Decimal]]:
-    chains: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for tx in ledger.transactions():
-        if tx.kind == "payment":
-            continue
-        root = (tx.corrects or tx.key).split("#", 1)[0]
-        purpose = "payable" if tx.component == "clearing" else "accrued"
-        for t in tx.transfers:
-            if t.credit_purpose == purpose:
-                chains[root][t.credit_party] += t.amount
-            if t.debit_purpose == purpose:
-                chains[root][t.debit_party] -= t.amount
-    cleaned = {k: {p: v for p, v in d.items() if v} for k, d in chains.items()}
-    return {k: v for k, v in cleaned.items() if v}
-
-
-def fresh_nets(result: SettlementResult) -> dict[str, dict[str, Decimal]]:
-    out: dict[str, dict[str, Decimal]] = {}
-    for o in result.obligations:
-        if o.amount:
-            out[f"{o.agreement}/{o.period}/{o.component}"] = {o.payer: -o.amount,
-                                                              o.payee: o.amount}
-    clearing: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for n in result.nets:
-        clearing[f"{n.agreement}/{n.year}/clearing"][n.payer] -= n.amount
-        clearing[f"{n.agreement}/{n.year}/clearing"][n.payee] += n.amount
-    for key, vector in clearing.items():
-        if any(vector.values()):
-            out[key] = {p: v for p, v in vector.items() if v}
-    return out
 
 
 class SettlementMachine(RuleBasedStateMachine):
