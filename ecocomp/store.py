@@ -67,7 +67,21 @@ _POW = [10**k for k in range(SCALE + 1)]
 _BATCH = 5_000
 
 #: The readings schema version this code writes and reads.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Exact monthly partial sums of the current readings per (section, month, parameter, source),
+# the unit assessment reads. Kept up to date inside every import's own transaction, so
+# assessing a year reads tens of thousands of sums instead of millions of readings.
+_VALID = "flag <> 'invalid'"
+_MONTHLY_SELECT = (
+    "SELECT section, substr(sampled_at, 1, 7), parameter, source, "
+    f"SUM({_VALID}), SUM(CASE WHEN {_VALID} THEN eff_units / {_SPLIT} END), "
+    f"SUM(CASE WHEN {_VALID} THEN eff_units % {_SPLIT} END), "
+    f"SUM({_VALID} AND eff_units IS NULL), MIN(CASE WHEN {_VALID} THEN eff_exp END), "
+    f"SUM({_VALID} AND below_dl), SUM(flag = 'suspect'), SUM(flag = 'invalid') "
+    "FROM readings WHERE superseded_by IS NULL"
+)
+_MONTHLY_GROUP = " GROUP BY section, substr(sampled_at, 1, 7), parameter, source"
 
 _VERSIONS = "readings_schema_version"
 _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -110,6 +124,20 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "(section, sampled_at, parameter, source) WHERE superseded_by IS NULL",
             "CREATE INDEX readings_history ON readings "
             "(section, sampled_at, parameter, source) WHERE superseded_by IS NOT NULL",
+        ),
+    ),
+    (
+        2,
+        "exact monthly sums of the current readings, kept with every import",
+        (
+            """CREATE TABLE readings_monthly (
+                section TEXT NOT NULL, month TEXT NOT NULL, parameter TEXT NOT NULL,
+                source TEXT NOT NULL, count INTEGER NOT NULL, high INTEGER, low INTEGER,
+                inexact INTEGER NOT NULL, exponent INTEGER, nondetects INTEGER NOT NULL,
+                suspect INTEGER NOT NULL, invalid INTEGER NOT NULL,
+                PRIMARY KEY (section, month, parameter, source)
+            ) STRICT, WITHOUT ROWID""",
+            f"INSERT INTO readings_monthly {_MONTHLY_SELECT}{_MONTHLY_GROUP}",
         ),
     ),
 )
@@ -522,6 +550,7 @@ class ReadingStore:
             except sqlite3.IntegrityError:
                 conn.execute("ROLLBACK")
                 return None
+            self._refresh_monthly()
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -605,6 +634,7 @@ class ReadingStore:
                 "skipped = ? WHERE id = ?",
                 (inserted, same, len(corrected), skipped, import_id),
             )
+            self._refresh_monthly()
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -637,6 +667,23 @@ class ReadingStore:
         return int(new_id or 0)
 
     # ----------------------------------------------------------------------- queries
+
+    def _refresh_monthly(self) -> None:
+        """Recompute the monthly sums of every (section, month) the staged file touches.
+
+        Runs inside the import's transaction, so the sums and the readings never disagree.
+        """
+        touched = (
+            "(section, substr(sampled_at, 1, 7)) IN "
+            "(SELECT DISTINCT section, substr(sampled_at, 1, 7) FROM temp.staging)"
+        )
+        self._conn.execute(
+            "DELETE FROM readings_monthly WHERE (section, month) IN "
+            "(SELECT DISTINCT section, substr(sampled_at, 1, 7) FROM temp.staging)"
+        )
+        self._conn.execute(
+            f"INSERT INTO readings_monthly {_MONTHLY_SELECT} AND {touched}{_MONTHLY_GROUP}"
+        )
 
     def _where(
         self,
@@ -696,16 +743,21 @@ class ReadingStore:
         []
         """
         where, args = self._where(period, sections=None if sections is None else list(sections))
-        valid = "flag <> 'invalid'"
+        clauses, margs = [], []
+        bounds = _period_bounds(period)
+        if bounds is not None:
+            clauses.append("month >= ? AND month < ?")
+            margs.extend(b[:7] for b in bounds)
+        if sections is not None:
+            codes = list(sections)
+            clauses.append(f"section IN ({', '.join('?' for _ in codes) or 'NULL'})")
+            margs.extend(codes)
         cursor = self._conn.execute(
-            "SELECT section, parameter, substr(sampled_at, 1, 7) AS month, source, "
-            f"SUM({valid}), SUM(CASE WHEN {valid} THEN eff_units / {_SPLIT} END), "
-            f"SUM(CASE WHEN {valid} THEN eff_units % {_SPLIT} END), "
-            f"SUM({valid} AND eff_units IS NULL), MIN(CASE WHEN {valid} THEN eff_exp END), "
-            f"SUM({valid} AND below_dl), SUM(flag = 'suspect'), SUM(flag = 'invalid') "
-            f"FROM readings WHERE {where} "
-            "GROUP BY section, parameter, month, source ORDER BY section, parameter, month, source",
-            args,
+            "SELECT section, parameter, month, source, count, high, low, inexact, exponent, "
+            "nondetects, suspect, invalid FROM readings_monthly "
+            f"WHERE {' AND '.join(clauses) or '1'} "
+            "ORDER BY section, parameter, month, source",
+            margs,
         )
         for (section, parameter, month, source, count, high, low, inexact, exponent,
              nondetects, suspect, invalid) in cursor.fetchall():

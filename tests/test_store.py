@@ -21,7 +21,7 @@ from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import ValidationFailed
 from ecocomp.periods import Period
 from ecocomp.readings import Reading, load_readings
-from ecocomp.store import ReadingStore, StoreError
+from ecocomp.store import SCHEMA_VERSION, ReadingStore, StoreError
 
 DATA = Path(__file__).parent / "data" / "readings"
 NAMES = {"zhuting": "朱亭镇", "zhangshugang": "樟树港", "pingtang": "坪塘"}
@@ -226,7 +226,7 @@ def test_import_is_atomic_when_two_stores_write_the_same_file_at_once(tmp_path):
 def test_a_newer_schema_is_refused_and_the_version_is_recorded(tmp_path):
     db = tmp_path / "r.db"
     with ReadingStore.open(db) as s:
-        assert s.schema_version == 1
+        assert s.schema_version == SCHEMA_VERSION
         s._conn.execute("INSERT INTO readings_schema_version VALUES (99, 'future', 'x')")
     with pytest.raises(StoreError, match="newer than this ecocomp supports"):
         ReadingStore.open(db)
@@ -465,3 +465,21 @@ def test_aggregates_match_the_assessment_modules_aggregate_when_present(store):
 
 def test_sqlite_is_recent_enough_for_strict_tables():
     assert sqlite3.sqlite_version_info >= (3, 37)
+
+
+def test_a_version_1_database_gains_exact_monthly_sums_on_open(tmp_path):
+    db = tmp_path / "v1.db"
+    readings = [
+        Reading("s0", datetime(2023, m, d, 8), p, Decimal(v), below_dl=b)
+        for m in (1, 2) for d in (3, 17)
+        for p, v, b in (("nh3n", "0.123", False), ("tp", "0.01", True))
+    ]
+    with ReadingStore.open(db) as s:
+        s.add(readings)
+        want = list(s.aggregates(Period(2023)))
+        # back to version 1: no monthly sums table, no version 2 row
+        s._conn.execute("DROP TABLE readings_monthly")
+        s._conn.execute("DELETE FROM readings_schema_version WHERE version = 2")
+    with ReadingStore.open(db) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert list(s.aggregates(Period(2023))) == want == assessment.aggregate(readings)
