@@ -550,7 +550,7 @@ class ReadingStore:
             except sqlite3.IntegrityError:
                 conn.execute("ROLLBACK")
                 return None
-            self._refresh_monthly()
+            self._add_monthly()
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -667,6 +667,28 @@ class ReadingStore:
         return int(new_id or 0)
 
     # ----------------------------------------------------------------------- queries
+
+    def _add_monthly(self) -> None:
+        """Add the staged samples to the monthly sums (all of them are new current readings).
+
+        Cheaper than :meth:`_refresh_monthly`: it reads only the staged file, not the store.
+        """
+        staged = _MONTHLY_SELECT.replace("FROM readings WHERE superseded_by IS NULL",
+                                         "FROM temp.staging WHERE 1")
+        self._conn.execute(
+            f"INSERT INTO readings_monthly {staged}{_MONTHLY_GROUP} "
+            "ON CONFLICT (section, month, parameter, source) DO UPDATE SET "
+            "count = count + excluded.count, "
+            "high = CASE WHEN high IS NULL THEN excluded.high "
+            "ELSE high + coalesce(excluded.high, 0) END, "
+            "low = CASE WHEN low IS NULL THEN excluded.low "
+            "ELSE low + coalesce(excluded.low, 0) END, "
+            "inexact = inexact + excluded.inexact, "
+            "exponent = min(coalesce(exponent, excluded.exponent), "
+            "coalesce(excluded.exponent, exponent)), "
+            "nondetects = nondetects + excluded.nondetects, "
+            "suspect = suspect + excluded.suspect, invalid = invalid + excluded.invalid"
+        )
 
     def _refresh_monthly(self) -> None:
         """Recompute the monthly sums of every (section, month) the staged file touches.

@@ -483,3 +483,24 @@ def test_a_version_1_database_gains_exact_monthly_sums_on_open(tmp_path):
     with ReadingStore.open(db) as s:
         assert s.schema_version == SCHEMA_VERSION
         assert list(s.aggregates(Period(2023))) == want == assessment.aggregate(readings)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    values=st.lists(
+        st.tuples(st.integers(1, 28), st.decimals("0", "3", places=4), st.booleans(),
+                  st.sampled_from(["", "suspect", "invalid"])),
+        min_size=2, max_size=30, unique_by=lambda t: t[0],
+    ),
+    cut=st.integers(1, 29),
+)
+def test_monthly_sums_stay_exact_across_several_imports_of_the_same_months(values, cut):
+    readings = [
+        Reading("s0", datetime(2023, 5, day, 9), "nh3n", value, below_dl=below, flag=flag)
+        for day, value, below, flag in values
+    ]
+    with ReadingStore.open(":memory:") as s:
+        for part in (readings[:cut], readings[cut:]):
+            if part:
+                s.add(part)
+        assert list(s.aggregates(Period(2023))) == assessment.aggregate(readings)
