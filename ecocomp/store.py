@@ -243,6 +243,17 @@ def _period_bounds(period: Period | str | None) -> tuple[str, str] | None:
     return p.start.isoformat(), date.fromordinal(end).isoformat()
 
 
+def _exact_total(units: int, exponent: int, rest: Iterable[tuple[str, int]]) -> Decimal:
+    """Units summed in SQL plus the (value, below_dl) rows SQL could not sum exactly."""
+    with localcontext() as ctx:
+        ctx.prec = 200
+        total = Decimal(units).scaleb(-SCALE)
+        for value, below in rest:
+            v = Decimal(value)
+            total += v / 2 if below else v
+        return total.quantize(Decimal(1).scaleb(exponent))
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -808,13 +819,7 @@ class ReadingStore:
             "AND flag <> 'invalid' AND eff_units IS NULL",
             [*args, *group],
         )
-        with localcontext() as ctx:
-            ctx.prec = 200
-            total = Decimal(units).scaleb(-SCALE)
-            for value, below in rest:
-                v = Decimal(value)
-                total += v / 2 if below else v
-            return total.quantize(Decimal(1).scaleb(exponent))
+        return _exact_total(units, exponent, rest)
 
     def daily_means(
         self,
@@ -863,13 +868,7 @@ class ReadingStore:
             f"SELECT value, below_dl FROM readings WHERE {where} AND section = ? "
             "AND eff_units IS NULL", [*args, section],
         )
-        with localcontext() as ctx:
-            ctx.prec = 200
-            total = Decimal(units).scaleb(-SCALE)
-            for value, below in rest:
-                v = Decimal(value)
-                total += v / 2 if below else v
-            return total.quantize(Decimal(1).scaleb(exponent))
+        return _exact_total(units, exponent, rest)
 
     def export_csv(
         self, file: str | os.PathLike[str] | IO[str], period: Period | str | None = None
