@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from decimal import MAX_PREC, Decimal, localcontext
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from fractions import Fraction
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import attrs
 
@@ -85,25 +85,39 @@ class SectionLike(Protocol):
     def waterbody(self) -> str: ...
 
 
+#: Means are exact quotients rounded (only if they do not terminate) at 50 digits.
+_MEAN = Context(prec=MEAN_PRECISION)
+#: Addition at unbounded precision never rounds.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_ONE = Decimal(1)
+_HALF = Decimal("0.5")
+
+
 def _tidy(value: Decimal) -> Decimal:
     """Trailing zeros removed, but whole numbers kept in plain notation (100, not 1E+2)."""
-    with localcontext() as ctx:
-        ctx.prec = MEAN_PRECISION
-        plain = value.normalize()
-        return plain.quantize(Decimal(1)) if plain.as_tuple().exponent > 0 else plain  # type: ignore[operator]
+    plain = _MEAN.normalize(value)
+    return plain.quantize(_ONE, context=_MEAN) if plain.as_tuple().exponent > 0 else plain  # type: ignore[operator]
 
 
 def _decimal(fraction: Fraction) -> Decimal:
     """An exact fraction as a Decimal of at most 50 significant digits (exact if it terminates)."""
-    with localcontext() as ctx:
-        ctx.prec = MEAN_PRECISION
-        return _tidy(Decimal(fraction.numerator) / Decimal(fraction.denominator))
+    return _tidy(_MEAN.divide(Decimal(fraction.numerator), Decimal(fraction.denominator)))
+
+
+def _mean(total: Decimal, count: int) -> Decimal:
+    """``total / count`` as :func:`_decimal` gives it, without building a Fraction.
+
+    A correctly rounded quotient of the same two numbers, so the very same Decimal.
+    """
+    return _tidy(_MEAN.divide(total, Decimal(count)))
 
 
 def _exact_sum(values: Iterable[Decimal]) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = MAX_PREC  # addition at unbounded precision never rounds
-        return sum(values, Decimal(0))
+    total = Decimal(0)
+    add = _EXACT.add
+    for value in values:
+        total = add(total, value)
+    return total
 
 
 def _non_negative(_instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -391,9 +405,7 @@ def _effective(reading: Reading) -> Decimal:
     """The value used in means; half the detection limit for a non-detect, computed exactly."""
     if not reading.below_dl:
         return reading.value
-    with localcontext() as ctx:
-        ctx.prec = MAX_PREC
-        return reading.value * Decimal("0.5")
+    return _EXACT.multiply(reading.value, _HALF)
 
 
 def aggregate(readings: Iterable[Reading]) -> list[MonthlyAggregate]:
@@ -456,15 +468,14 @@ def daily_flow_means(readings: Iterable[Reading]) -> dict[str, dict[date, Decima
             days[(reading.section, reading.sampled_at.date())].append(_effective(reading))
     out: dict[str, dict[date, Decimal]] = {}
     for (section, day), values in sorted(days.items()):
-        out.setdefault(section, {})[day] = _decimal(Fraction(_exact_sum(values)) / len(values))
+        out.setdefault(section, {})[day] = _mean(_exact_sum(values), len(values))
     return out
 
 
 # --------------------------------------------------------------------------- assessment
 
 
-@attrs.frozen
-class _Pick:
+class _Pick(NamedTuple):
     """The samples one item uses in one month, after the automatic-first rule."""
 
     count: int
@@ -477,6 +488,11 @@ class _Pick:
 
 
 def _pick(parameter: str, by_source: Mapping[str, MonthlyAggregate]) -> _Pick:
+    if len(by_source) == 1:  # the common case: one source
+        (a,) = by_source.values()
+        if a.count == 0:
+            return _Pick(0, Decimal(0), 0, 0, a.invalid, 0, None)
+        return _Pick(a.count, a.total, a.nondetects, a.suspect, a.invalid, 0, a.source)
     invalid = sum(a.invalid for a in by_source.values())
     valid = {s: a for s, a in by_source.items() if a.count > 0}
     superseded = 0
@@ -546,31 +562,47 @@ def _section_assessment(
     waterbody = _waterbody(section.waterbody, f"section {section.code}")
     items: dict[str, ItemAssessment] = {}
     invalid_only: dict[str, int] = {}
+    by_means = annual == "monthly_means" and period.month is None
     for parameter in sorted(picks):
         months = picks[parameter]
-        used = [p for p in months if p.count > 0]
-        invalid = sum(p.invalid for p in months)
+        if len(months) == 1:  # a month: one pick, nothing to add up
+            used = [] if months[0].count == 0 else list(months)
+            invalid = months[0].invalid
+        else:
+            used = [p for p in months if p.count > 0]
+            invalid = sum(p.invalid for p in months)
         if not used:
             invalid_only[parameter] = invalid
             continue
-        samples = sum(p.count for p in used)
-        if annual == "monthly_means" and period.month is None:
-            mean = sum((Fraction(p.total) / p.count for p in used), Fraction(0)) / len(used)
+        if len(used) == 1:
+            first = used[0]
+            samples, nondetects, suspect, superseded = (
+                first.count, first.nondetects, first.suspect, first.superseded)
+            value = _mean(first.total, samples)
+            source = first.source
         else:
-            mean = Fraction(_exact_sum(p.total for p in used)) / samples
-        sources = {p.source for p in used}
-        value = _decimal(mean)
+            samples = sum(p.count for p in used)
+            nondetects = sum(p.nondetects for p in used)
+            suspect = sum(p.suspect for p in used)
+            superseded = sum(p.superseded for p in used)
+            if by_means:
+                value = _decimal(
+                    sum((Fraction(p.total) / p.count for p in used), Fraction(0)) / len(used))
+            else:
+                value = _mean(_exact_sum(p.total for p in used), samples)
+            sources = {p.source for p in used}
+            source = sources.pop() if len(sources) == 1 else "mixed"
         items[parameter] = ItemAssessment(
             parameter=parameter,
             value=value,
             samples=samples,
             cls=classify_item(parameter, value, waterbody),
-            nondetects=sum(p.nondetects for p in used),
-            suspect=sum(p.suspect for p in used),
+            nondetects=nondetects,
+            suspect=suspect,
             excluded_invalid=invalid,
-            source=sources.pop() if len(sources) == 1 else "mixed",  # type: ignore[arg-type]
+            source=source,  # type: ignore[arg-type]
             months=len(used) if period.month is None else None,
-            superseded=sum(p.superseded for p in used),
+            superseded=superseded,
         )
     return SectionAssessment(
         section=section.code,
@@ -867,7 +899,7 @@ def evaluate_river(
         for code, item in sa.items.items():
             values[code].append(item.value)
     means = {
-        code: _decimal(Fraction(_exact_sum(vs)) / len(vs)) for code, vs in sorted(values.items())
+        code: _mean(_exact_sum(vs), len(vs)) for code, vs in sorted(values.items())
     }
     classification = classify(means, "river", factors=chosen)
     return RiverEvaluation(
