@@ -29,6 +29,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
+from itertools import groupby
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -351,17 +353,18 @@ def assess_project(
     project: Project, store: ReadingStore, year: int, *, with_previous: bool = True
 ) -> Assessments:
     """Assess every section of the project for ``year`` (and the year before)."""
-    sections = list(project.sections.values())
-    codes = [s.code for s in sections]
+    sections = project.sections
+    codes = list(sections)
     parts: dict[Any, Any] = {}
     flows: dict[str, dict[date, Decimal]] = {}
     for y in ((year - 1, year) if with_previous else (year,)):
         period = Period(y)
-        aggregates = list(store.aggregates(period, sections=codes))
-        daily = store.daily_means("flow", period, sections=codes)
-        result = assess(aggregates, sections, period, daily_flows=daily)
-        parts.update(result.sections)
-        for code, days in result.daily_flows.items():
+        # One section at a time from the streamed (section-ordered) sums: memory holds the
+        # results and one section's sums, however many readings there are.
+        for code, aggregates in groupby(store.aggregates(period, sections=codes),
+                                        key=attrgetter("section")):
+            parts.update(assess(aggregates, [sections[code]], period).sections)
+        for code, days in store.daily_means("flow", period, sections=codes).items():
             flows.setdefault(code, {}).update(days)
     return Assessments(sections=parts, daily_flows=flows)
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, localcontext
 from pathlib import Path
+from sys import intern
 from typing import IO, Any
 
 import attrs
@@ -224,6 +225,9 @@ def _exact(text: str, below: bool) -> tuple[int | None, int]:
 
 def _decimal_from_units(units: int, exponent: int) -> Decimal:
     """units × 10^-SCALE at ``exponent`` (≥ -SCALE), exactly."""
+    whole, rest = divmod(units, _POW[SCALE + exponent])
+    if not rest:  # always, for sums of values written at ``exponent`` or coarser
+        return Decimal(f"{whole}E{exponent}")
     with localcontext() as ctx:
         ctx.prec = len(str(abs(units))) + SCALE + 2
         return (Decimal(units).scaleb(-SCALE)).quantize(Decimal(1).scaleb(exponent))
@@ -794,15 +798,20 @@ class ReadingStore:
             "ORDER BY section, parameter, month, source",
             margs,
         )
+        months: dict[str, Period] = {}
         for (section, parameter, month, source, count, high, low, inexact, exponent,
-             nondetects, suspect, invalid) in cursor.fetchall():
+             nondetects, suspect, invalid) in cursor:  # streamed: memory stays flat
             if count:
                 total = self._total(high, low, exponent, inexact, where, args,
                                     (section, parameter, month, source))
             else:
                 total = Decimal(0)
-            yield MonthlyAggregate(
-                section=section, parameter=parameter, month=Period.parse(month), source=source,
+            period = months.get(month)
+            if period is None:
+                period = months[month] = Period.parse(month)
+            yield MonthlyAggregate(  # names interned: results keep one copy of each
+                section=intern(section), parameter=intern(parameter), month=period,
+                source=intern(source),
                 count=count, total=total, nondetects=nondetects, suspect=suspect,
                 invalid=invalid,
             )
@@ -849,13 +858,17 @@ class ReadingStore:
             args,
         )
         means: dict[str, dict[date, Decimal]] = {}
-        for section, day, count, high, low, inexact, exponent in cursor.fetchall():
+        days: dict[str, date] = {}  # one date object per day, shared by the sections
+        for section, day, count, high, low, inexact, exponent in cursor:
             day_where = f"{where} AND flag <> 'invalid' AND substr(sampled_at, 1, 10) = ?"
             total = self._day_total(high, low, exponent, inexact, day_where, [*args, day],
                                     section)
             with localcontext() as ctx:
                 ctx.prec = 50
-                means.setdefault(section, {})[date.fromisoformat(day)] = total / count
+                when = days.get(day)
+                if when is None:
+                    when = days[day] = date.fromisoformat(day)
+                means.setdefault(section, {})[when] = total / count
         return means
 
     def _day_total(
