@@ -67,3 +67,32 @@ def test_command_line_writes_json_and_table(
     assert figures["sizes"][0]["size"] == "agreement"
     assert figures["ledger"]["transactions"] == 200
     assert "posting tx/s" in capsys.readouterr().out
+
+
+def _figures(size: str, rows: int, import_mb: float, assess_mb: float) -> dict[str, object]:
+    return {
+        "size": size, "readings": rows,
+        "raw_import": {"rows": rows, "seconds": 1.0, "peak_rss_mb": 50.0},
+        "import": {"rows": rows, "seconds": 1.5, "peak_rss_mb": import_mb},
+        "assess": {"seconds": 1.0, "peak_rss_mb": assess_mb, "section_periods": 3900},
+        "pandas": {"seconds": 2.0, "compute_seconds": 1.5},
+        "settle": {"seconds": 20.0, "verify_seconds": 1.0},
+    }
+
+
+def test_targets_compare_same_sections_for_assessment_memory() -> None:
+    results = {"sizes": [
+        _figures("city", 100, 50.0, 40.0),
+        _figures("province-manual", 60, 45.0, 80.0),
+        _figures("province", 1000, 60.0, 100.0),
+    ]}
+    found = {t["target"]: t for t in suite.targets(results)}
+    same = found["assessment peak RSS province / province-manual (17x rows)"]
+    assert same["value"] == pytest.approx(1.25) and same["met"] is True
+    grows = found["assessment peak RSS province / city (10x sections)"]
+    assert grows["value"] == pytest.approx(2.5) and grows["met"] is None
+    memory = found["import peak RSS province / city (10x rows)"]
+    assert memory["value"] == pytest.approx(1.2) and memory["met"] is True
+    assert found["import rate / raw sqlite3 (city)"]["value"] == pytest.approx(2 / 3)
+    assert found["province settle end to end (s)"]["met"] is True
+    assert found["assessment time / pandas time (province)"]["value"] == pytest.approx(0.5)
