@@ -187,6 +187,9 @@ class Standard:
 
     def parameter(self, name: str) -> Parameter:
         """Look a parameter up by code, Chinese name or alias (case and punctuation ignored)."""
+        found = self.parameters.get(name)  # the common case: a code, as stored
+        if found is not None:
+            return found
         code = self._aliases.get(_normalise_alias(name))
         if code is None:
             raise StandardError(
