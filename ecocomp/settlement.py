@@ -29,8 +29,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from itertools import groupby
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -353,17 +351,17 @@ def assess_project(
     project: Project, store: ReadingStore, year: int, *, with_previous: bool = True
 ) -> Assessments:
     """Assess every section of the project for ``year`` (and the year before)."""
-    sections = project.sections
-    codes = list(sections)
+    sections = list(project.sections.values())
+    codes = [s.code for s in sections]
     parts: dict[Any, Any] = {}
     flows: dict[str, dict[date, Decimal]] = {}
     for y in ((year - 1, year) if with_previous else (year,)):
         period = Period(y)
-        # One section at a time from the streamed (section-ordered) sums: memory holds the
-        # results and one section's sums, however many readings there are.
-        for code, aggregates in groupby(store.aggregates(period, sections=codes),
-                                        key=attrgetter("section")):
-            parts.update(assess(aggregates, [sections[code]], period).sections)
+        # One section at a time: memory holds the results and one section's monthly sums,
+        # however many readings there are.
+        for section in sections:
+            aggregates = store.aggregates(period, sections=[section.code])
+            parts.update(assess(aggregates, [section], period).sections)
         for code, days in store.daily_means("flow", period, sections=codes).items():
             flows.setdefault(code, {}).update(days)
     return Assessments(sections=parts, daily_flows=flows)

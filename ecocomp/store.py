@@ -800,7 +800,7 @@ class ReadingStore:
         )
         months: dict[str, Period] = {}
         for (section, parameter, month, source, count, high, low, inexact, exponent,
-             nondetects, suspect, invalid) in cursor:  # streamed: memory stays flat
+             nondetects, suspect, invalid) in cursor.fetchall():  # no statement left open
             if count:
                 total = self._total(high, low, exponent, inexact, where, args,
                                     (section, parameter, month, source))

@@ -295,6 +295,15 @@ def test_aggregates_and_queries_filter_by_period_and_sections(store):
     assert store.periods() == [Period(2023, 1), Period(2023, 2)]
 
 
+def test_a_half_read_aggregates_iterator_does_not_lock_the_store(store, tmp_path):
+    store.import_file(DATA / "long.csv", sections=NAMES)
+    sums = store.aggregates(Period(2023))
+    first = next(sums)
+    later = write(tmp_path / "later.csv", "坪塘,2023-03-05 10:00,氨氮,0.5,mg/L,manual,\n")
+    assert store.import_file(later, sections=NAMES).inserted == 1
+    assert first.count >= 0 and len(list(sums)) >= 1
+
+
 def test_daily_means_are_exact_and_exclude_invalid_samples(store):
     day = datetime(2023, 7, 1)
     store.add([
