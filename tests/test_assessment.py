@@ -230,6 +230,25 @@ def test_a_mean_that_does_not_terminate_is_rounded_at_50_digits():
     assert len(value.as_tuple().digits) == 50
 
 
+@given(
+    st.decimals(min_value=0, max_value=10**12, places=None, allow_nan=False,
+                allow_infinity=False).filter(lambda d: len(d.as_tuple().digits) <= 80),
+    st.integers(1, 10**6),
+)
+def test_a_mean_is_the_exact_quotient_rounded_once_at_50_digits(total, count):
+    from fractions import Fraction
+
+    from ecocomp.assessment import _mean
+
+    exact = Fraction(total) / count
+    with localcontext() as ctx:  # the reference: exact quotient, one rounding, trailing 0s off
+        ctx.prec = 50
+        expected = (Decimal(exact.numerator) / Decimal(exact.denominator)).normalize()
+    value = _mean(total, count)
+    assert value == expected and len(value.as_tuple().digits) <= 50
+    assert value.as_tuple().exponent <= 0  # whole numbers in plain notation (100, not 1E+2)
+
+
 def test_whole_means_print_plainly_and_trailing_zeros_are_dropped():
     readings = [r(1, "fecal_coliform", "100"), r(2, "fecal_coliform", "100"),
                 r(1, "tp", "0.10"), r(2, "tp", "0.30")]  # fmt: skip
