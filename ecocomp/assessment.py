@@ -90,6 +90,7 @@ _MEAN = Context(prec=MEAN_PRECISION)
 #: Addition at unbounded precision never rounds.
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _ONE = Decimal(1)
+_ZERO = Decimal(0)
 _HALF = Decimal("0.5")
 
 
@@ -109,7 +110,7 @@ def _mean(total: Decimal, count: int) -> Decimal:
 
     A correctly rounded quotient of the same two numbers, so the very same Decimal.
     """
-    return _tidy(_MEAN.divide(total, Decimal(count)))
+    return _tidy(_MEAN.divide(_EXACT.add(total, _ZERO), Decimal(count)))  # -0 becomes 0
 
 
 def _exact_sum(values: Iterable[Decimal]) -> Decimal:

@@ -302,7 +302,7 @@ class ReadingStore:
             conn.execute("PRAGMA temp_store = FILE")  # staging spills to disk, not to memory
             # 8 MiB. Measured: 32 MiB made imports no faster (5M rows: 47 s vs 46-52 s) but made
             # peak memory grow with the file until the cache was full (city 82 MB, province 110).
-            conn.execute("PRAGMA cache_size = -8192")  # 32 MiB: big imports touch big indexes
+            conn.execute("PRAGMA cache_size = -8192")
             _migrate(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()

@@ -493,3 +493,12 @@ def test_examples_in_docs_assessment_md_run():
     doc = Path(__file__).parent.parent / "docs" / "assessment.md"
     failures, tried = doctest.testfile(str(doc), module_relative=False, encoding="utf-8")
     assert tried > 20 and failures == 0
+
+
+def test_a_negative_zero_total_gives_a_plain_zero_mean():
+    from types import SimpleNamespace
+
+    agg = MonthlyAggregate("s", "temp", Period(2023, 1), "manual", 1, Decimal("-0"))
+    value = assess_month([agg], SimpleNamespace(code="s", waterbody="river"),
+                         "2023-01").items["temp"].value
+    assert str(value) == "0"
