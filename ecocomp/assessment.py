@@ -492,7 +492,7 @@ def _pick(parameter: str, by_source: Mapping[str, MonthlyAggregate]) -> _Pick:
     if len(by_source) == 1:  # the common case: one source
         (a,) = by_source.values()
         if a.count == 0:
-            return _Pick(0, Decimal(0), 0, 0, a.invalid, 0, None)
+            return _Pick(0, _ZERO, 0, 0, a.invalid, 0, None)
         return _Pick(a.count, a.total, a.nondetects, a.suspect, a.invalid, 0, a.source)
     invalid = sum(a.invalid for a in by_source.values())
     valid = {s: a for s, a in by_source.items() if a.count > 0}

@@ -29,7 +29,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, localcontext
 from pathlib import Path
 from sys import intern
 from typing import IO, Any
@@ -66,6 +66,8 @@ _SPLIT = 10**SCALE  # SUM(units / split) and SUM(units % split): no 64-bit overf
 _INT_MAX = 2**63 - 1
 _POW = [10**k for k in range(SCALE + 1)]
 _BATCH = 5_000
+#: Daily means: the exact quotient, rounded only if it does not terminate (50 digits).
+_DAILY_MEAN = Context(prec=50)
 
 #: The readings schema version this code writes and reads.
 SCHEMA_VERSION = 2
@@ -712,16 +714,11 @@ class ReadingStore:
 
         Runs inside the import's transaction, so the sums and the readings never disagree.
         """
-        touched = (
-            "(section, substr(sampled_at, 1, 7)) IN "
-            "(SELECT DISTINCT section, substr(sampled_at, 1, 7) FROM temp.staging)"
-        )
+        staged = "(SELECT DISTINCT section, substr(sampled_at, 1, 7) FROM temp.staging)"
+        self._conn.execute(f"DELETE FROM readings_monthly WHERE (section, month) IN {staged}")
         self._conn.execute(
-            "DELETE FROM readings_monthly WHERE (section, month) IN "
-            "(SELECT DISTINCT section, substr(sampled_at, 1, 7) FROM temp.staging)"
-        )
-        self._conn.execute(
-            f"INSERT INTO readings_monthly {_MONTHLY_SELECT} AND {touched}{_MONTHLY_GROUP}"
+            f"INSERT INTO readings_monthly {_MONTHLY_SELECT} "
+            f"AND (section, substr(sampled_at, 1, 7)) IN {staged}{_MONTHLY_GROUP}"
         )
 
     def _where(
@@ -859,16 +856,14 @@ class ReadingStore:
         )
         means: dict[str, dict[date, Decimal]] = {}
         days: dict[str, date] = {}  # one date object per day, shared by the sections
+        day_where = f"{where} AND flag <> 'invalid' AND substr(sampled_at, 1, 10) = ?"
         for section, day, count, high, low, inexact, exponent in cursor:
-            day_where = f"{where} AND flag <> 'invalid' AND substr(sampled_at, 1, 10) = ?"
             total = self._day_total(high, low, exponent, inexact, day_where, [*args, day],
                                     section)
-            with localcontext() as ctx:
-                ctx.prec = 50
-                when = days.get(day)
-                if when is None:
-                    when = days[day] = date.fromisoformat(day)
-                means.setdefault(section, {})[when] = total / count
+            when = days.get(day)
+            if when is None:
+                when = days[day] = date.fromisoformat(day)
+            means.setdefault(section, {})[when] = _DAILY_MEAN.divide(total, Decimal(count))
         return means
 
     def _day_total(
