@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from ecocomp import database
 from ecocomp.errors import LedgerError
 from ecocomp.ledger.hashing import TRANSFER_FIELDS, TX_FIELDS
 from ecocomp.ledger.model import Checkpoint, Transaction, _unchecked_transfer
@@ -137,11 +138,7 @@ def connect(path: str, *, busy_timeout_ms: int) -> sqlite3.Connection:
     ``isolation_level=None`` leaves transactions to explicit BEGIN/COMMIT. FULL sync makes
     a committed run durable across power loss, not only across a killed process.
     """
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    return conn
+    return database.connect(path, busy_timeout_ms=busy_timeout_ms, synchronous="FULL")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
