@@ -12,6 +12,7 @@ import csv
 import html
 import io
 import json
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -204,13 +205,37 @@ def write_report(db: str | Path, year: int, out: str | Path, *, as_of: date | No
     """Write the year's report; the format follows the suffix (.xlsx, .html, .csv)."""
     out = Path(out)
     suffix = out.suffix.lower()
-    writers = {".html": _write_html, ".htm": _write_html, ".csv": _write_csv,
-               ".xlsx": _write_xlsx}
-    if suffix not in writers:
+    renderers = {".html": _html_bytes, ".htm": _html_bytes, ".csv": _csv_bytes,
+                 ".xlsx": _xlsx_bytes}
+    if suffix not in renderers:
         raise EcocompError(f"{out}: unknown report format {suffix!r}; use .xlsx, .html or .csv")
     report = build_report(db, year, as_of=as_of)
-    writers[suffix](report, out)
+    _replace_file(out, renderers[suffix](report))
     return out
+
+
+def _replace_file(out: Path, data: bytes) -> None:
+    """Write ``data`` to ``out`` all or nothing: a failed write leaves any earlier file as it was.
+
+    The bytes go to a hidden file beside ``out`` that then replaces it in one rename.
+    """
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, out)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        reason = exc.strerror or str(exc)
+        raise EcocompError(
+            f"{out}: cannot write the report ({reason}); check the folder exists, is writable "
+            "and has free space — any earlier report there is unchanged"
+        ) from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 # --------------------------------------------------------------------------- helpers
@@ -271,7 +296,7 @@ def _net_records(report: Report) -> list[list[str]]:
 # --------------------------------------------------------------------------- CSV
 
 
-def _write_csv(report: Report, out: Path) -> None:
+def _csv_bytes(report: Report) -> bytes:
     buffer = io.StringIO()
     w = csv.writer(buffer)
     w.writerow([f"ecocomp 结算报告 {report.year}", f"generated {report.generated}"])
@@ -292,13 +317,13 @@ def _write_csv(report: Report, out: Path) -> None:
     w.writerow(["主体 party", "名称 name", "年度净额(元) net", "逾期(元) overdue"])
     for st in report.statements:
         w.writerow([st.party, st.name, f"{st.net:.2f}", f"{st.overdue:.2f}"])
-    out.write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
+    return buffer.getvalue().encode("utf-8-sig")
 
 
 # --------------------------------------------------------------------------- XLSX
 
 
-def _write_xlsx(report: Report, out: Path) -> None:
+def _xlsx_bytes(report: Report) -> bytes:
     try:
         from openpyxl import Workbook
         from openpyxl.styles import Alignment, Font, PatternFill
@@ -353,7 +378,9 @@ def _write_xlsx(report: Report, out: Path) -> None:
     table("主体对账单 statements",
           ["主体", "名称", "协议", "可信度", "应计(元)", "清缴(元)", "已付(元)", "未结(元)",
            "期限", "逾期"], st_rows, (4, 5, 6, 7))
-    wb.save(out)
+    buffer = io.BytesIO()  # saved in memory: a failed disk write cannot leave a half zip behind
+    wb.save(buffer)
+    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------- HTML
@@ -446,7 +473,7 @@ pre{font-size:11px;max-width:60em;white-space:pre-wrap}
 """
 
 
-def _write_html(report: Report, out: Path) -> None:
+def _html_bytes(report: Report) -> bytes:
     agreements = [
         [a.id, a.name, a.formula, CONFIDENCE_LABEL.get(a.confidence, a.confidence),
          a.source or ""]
@@ -485,4 +512,4 @@ amounts in 元 and 万元; every amount's basis is listed below.</p>
 {"".join(statements)}
 </body></html>
 """
-    out.write_text(page, encoding="utf-8")
+    return page.encode("utf-8")

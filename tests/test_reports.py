@@ -128,3 +128,27 @@ def test_a_year_with_nothing_settled_is_a_clear_error(db, tmp_path):
 def test_a_database_never_settled_is_a_clear_error(tmp_path):
     with pytest.raises(EcocompError, match="settle"):
         write_report(tmp_path / "missing.db", YEAR, tmp_path / "report.html")
+
+
+@pytest.mark.parametrize("suffix", [".html", ".csv", ".xlsx"])
+def test_a_failed_write_keeps_the_earlier_report_and_leaves_no_debris(
+    db, tmp_path, monkeypatch, suffix
+):
+    out = tmp_path / f"report{suffix}"
+    write_report(db, YEAR, out)
+    before = out.read_bytes()
+
+    def disk_full(_fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ecocomp.reports.os.fsync", disk_full)
+    with pytest.raises(EcocompError, match=rf"report\{suffix}: cannot write the report "
+                                           r"\(No space left on device\)"):
+        write_report(db, YEAR, out)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_a_report_into_a_missing_folder_is_a_clear_error(db, tmp_path):
+    with pytest.raises(EcocompError, match="no-such-folder/report.html: cannot write"):
+        write_report(db, YEAR, tmp_path / "no-such-folder" / "report.html")
