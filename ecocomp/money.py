@@ -13,6 +13,7 @@ from typing import TypeVar
 
 __all__ = [
     "FEN",
+    "MAX_YUAN",
     "WAN",
     "as_decimal",
     "format_yuan",
@@ -25,6 +26,10 @@ __all__ = [
 
 FEN = Decimal("0.01")
 WAN = Decimal(10000)
+#: The largest amount ecocomp handles, 1 万亿 yuan: far above any compensation fund (the
+#: 新安江 scheme moves about 5 亿 a year), and small enough that the sum of a ledger's amounts
+#: in fen stays within SQLite's 64-bit integers for over 90,000 transfers of this size.
+MAX_YUAN = Decimal(10) ** 12
 _UNITS = {"yuan": Decimal(1), "wan": WAN}
 
 K = TypeVar("K")
@@ -55,9 +60,19 @@ def as_decimal(value: object, *, what: str = "value") -> Decimal:
 def to_yuan(amount: object) -> Decimal:
     """Fix an amount as money: Decimal yuan with exactly 2 decimals, ROUND_HALF_UP."""
     value = as_decimal(amount, what="amount")
+    _check_bound(value)
     with localcontext() as ctx:
         ctx.prec = max(28, len(value.as_tuple().digits) + 4)
         return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def _check_bound(value: Decimal) -> None:
+    if abs(value) > MAX_YUAN:
+        shown = f"{value:,f}" if value.adjusted() < 16 else f"{value:.4E}"
+        raise ValueError(
+            f"amount {shown} yuan is beyond ±{MAX_YUAN:,f} yuan (1万亿), the largest amount "
+            "ecocomp handles; check the amounts and units that produced it"
+        )
 
 
 def unit_to_yuan(amount: object, unit: str) -> Decimal:
@@ -72,6 +87,7 @@ def unit_to_yuan(amount: object, unit: str) -> Decimal:
 def to_fen(amount: object) -> int:
     """Yuan → integer fen. Refuses amounts that are not whole fen instead of rounding them."""
     value = as_decimal(amount, what="amount")
+    _check_bound(value)
     fen = value * 100
     if fen != fen.to_integral_value():
         raise ValueError(f"amount {value} is not a whole number of fen; round it with to_yuan()")

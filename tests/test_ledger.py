@@ -77,11 +77,13 @@ def test_a_transfer_moves_a_positive_whole_fen_amount_between_two_accounts():
     assert t.debit == Account(DOWN, "accrued") and t.credit == Account(UP, "accrued")
     assert Transfer.between(DOWN, UP, 12, purpose="payable").amount == Decimal("12.00")
     assert t.reversed() == Transfer(UP, "accrued", DOWN, "accrued", Decimal("0.10"))
-    big = Transfer.between(DOWN, UP, "123456789012345.67", purpose="x")
-    assert big.fen == 12345678901234567
+    big = Transfer.between(DOWN, UP, "1000000000000.00", purpose="x")  # MAX_YUAN, 1万亿
+    assert big.fen == 100000000000000
 
 
-@pytest.mark.parametrize("amount", ["0", "-1.00", "0.001", "NaN", 0.1, "abc"])
+@pytest.mark.parametrize(
+    "amount", ["0", "-1.00", "0.001", "NaN", 0.1, "abc", "1000000000000.01", "1e20"]
+)
 def test_bad_amounts_are_refused_as_unbalanced(amount: object):
     with pytest.raises(UnbalancedTransaction):
         Transfer.between(DOWN, UP, amount, purpose="accrued")
@@ -654,12 +656,42 @@ def test_the_examples_in_docs_ledger_md_run(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_unopenable_files_raise_ledger_errors(tmp_path: Path):
-    with pytest.raises(LedgerError, match="cannot open ledger"):
+    with pytest.raises(LedgerError, match=r"cannot open ledger: .*l\.db: the folder .*missing"
+                                          r"/dir does not exist"):
         Ledger.open(tmp_path / "missing" / "dir" / "l.db")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(LedgerError, match="cannot open ledger"):
+    with pytest.raises(LedgerError, match=r"cannot open ledger: .*junk\.db: not an SQLite"):
         Ledger.open(junk)
+
+
+@pytest.mark.parametrize("content", ["empty", "foreign"])
+def test_opening_without_create_refuses_a_file_without_a_ledger_and_leaves_it_alone(
+    tmp_path: Path, content: str
+):
+    path = tmp_path / "other.db"
+    if content == "empty":
+        path.touch()
+    else:
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE customers (id INTEGER)")
+        conn.commit()
+        conn.close()
+    before = path.read_bytes()
+    with pytest.raises(LedgerError, match=r"other\.db: no ecocomp ledger in this file"):
+        Ledger.open(path, create=False)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]  # no -wal, no -shm
+    with pytest.raises(LedgerError, match=r"nope\.db: cannot open the file"):
+        Ledger.open(tmp_path / "nope.db", create=False)
+
+
+def test_opening_without_create_opens_an_existing_ledger(tmp_path: Path):
+    path = tmp_path / "l.db"
+    with Ledger.open(path) as ledger:
+        ledger.post(accrual("a"))
+    with Ledger.open(path, create=False) as ledger:
+        assert len(ledger) == 1 and ledger.verify().ok
 
 
 def test_a_writer_that_cannot_get_the_lock_gets_a_clear_error(tmp_path: Path):

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecocomp.money import (
+    MAX_YUAN,
     as_decimal,
     format_yuan,
     from_fen,
@@ -78,3 +79,13 @@ def test_splits_are_exact_to_the_fen_and_sum_to_the_whole(total, weights):
         assert abs(parts[i] - exact) < Decimal("0.01")
         assert parts[i] == parts[i].quantize(Decimal("0.01"))
         assert parts[i] >= 0
+
+
+def test_amounts_beyond_the_largest_are_refused_not_rounded_or_overflowed():
+    assert to_yuan(MAX_YUAN) == Decimal("1000000000000.00")
+    assert to_fen(-MAX_YUAN) == -10**14
+    for amount in ("1000000000000.01", "-1e20", "1E+400"):
+        with pytest.raises(ValueError, match="1万亿"):
+            to_yuan(amount)
+        with pytest.raises(ValueError, match="1万亿"):
+            to_fen(amount)

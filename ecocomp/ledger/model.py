@@ -17,7 +17,7 @@ from typing import Any, Literal
 import attrs
 
 from ecocomp.errors import LedgerError, UnbalancedTransaction
-from ecocomp.money import as_decimal, from_fen
+from ecocomp.money import MAX_YUAN, as_decimal, from_fen
 
 __all__ = [
     "KINDS",
@@ -103,6 +103,11 @@ def _amount(value: object) -> Decimal:
         raise UnbalancedTransaction(
             f"transfer amount {amount} must be positive; swap debit and credit to reverse "
             "the direction"
+        )
+    if amount > MAX_YUAN:
+        raise UnbalancedTransaction(
+            f"transfer amount {amount:.4E} is beyond {MAX_YUAN:,f} yuan (1万亿), the largest "
+            "amount the ledger stores; check the amounts that produced it"
         )
     fen = amount * 100
     if fen != fen.to_integral_value():
