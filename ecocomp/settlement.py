@@ -376,7 +376,13 @@ def compute(
     for agreement in project.agreements:
         if not agreement.in_force(period):
             continue
-        obligations.extend(get_formula(agreement.formula)(agreement, assessments, period))
+        try:
+            obligations.extend(get_formula(agreement.formula)(agreement, assessments, period))
+        except (ValueError, ArithmeticError) as exc:  # e.g. an amount beyond MAX_YUAN
+            raise SettlementError(
+                f"agreement {agreement.id} ({agreement.formula}), {year}: {exc}; check the "
+                "agreement's parameters"
+            ) from exc
     nets = []
     by_id = {a.id: a for a in project.agreements}
     for net in net_obligations(obligations):
@@ -434,22 +440,26 @@ def settle(
     if store is None:
         path = ":memory:" if dry_run or ledger is None else ledger.path
         store = ReadingStore.open(path)
+    by_id = {a.id: a for a in project.agreements}
     try:
-        names = {code: s.name for code, s in project.sections.items()}
-        imports = []
-        for file in project.readings_files:
-            imports.append(_import(store, file, names, False, progress))
-        for file in project.correction_files:
-            imports.append(_import(store, file, names, True, progress))
-        assessments = assess_project(project, store, year)
-        corrections = store.corrections(Period(year - 1)) + store.corrections(Period(year))
+        # All of the project's files are imported, or none: the imports are committed only
+        # once every file is in and the year computes, so a bad file or a formula that
+        # fails leaves the database as it was.
+        with store.transaction():
+            names = {code: s.name for code, s in project.sections.items()}
+            imports = []
+            for file in project.readings_files:
+                imports.append(_import(store, file, names, False, progress))
+            for file in project.correction_files:
+                imports.append(_import(store, file, names, True, progress))
+            assessments = assess_project(project, store, year)
+            corrections = store.corrections(Period(year - 1)) + store.corrections(Period(year))
+            obligations, nets = compute(project, assessments, year)
+            desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
+            desired += [_desired_clearing(a, year, obligations, nets) for a in in_force]
     finally:
         if own_store:
             store.close()
-    obligations, nets = compute(project, assessments, year)
-    by_id = {a.id: a for a in project.agreements}
-    desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
-    desired += [_desired_clearing(a, year, obligations, nets) for a in in_force]
     if dry_run or ledger is None:
         return SettlementResult(
             year=year, obligations=tuple(obligations), nets=tuple(nets), posted=0,

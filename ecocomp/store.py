@@ -28,6 +28,7 @@ import hashlib
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal, localcontext
 from pathlib import Path
@@ -287,6 +288,8 @@ class ReadingStore:
         self._conn = conn
         self.path = path
         self._units: dict[str, str] = {}
+        self._outer = False  # inside transaction(): each import step is a savepoint
+        self._step = False  # an import step's transaction or savepoint is open
 
     # ----------------------------------------------------------------------- opening
 
@@ -308,8 +311,7 @@ class ReadingStore:
         except sqlite3.DatabaseError as exc:
             if conn is not None:
                 conn.close()
-            raise StoreError(f"{name}: cannot open as a readings database ({exc}); "
-                             "check the path or use a new file") from None
+            raise StoreError(f"cannot open the readings: {database.describe(exc, name)}") from None
         return cls(conn, name)
 
     def close(self) -> None:
@@ -380,6 +382,56 @@ class ReadingStore:
         """
         return self._ingest(_checked_readings(readings, name), name, "", correction, None)
 
+    @contextmanager
+    def transaction(self) -> Iterator[ReadingStore]:
+        """Group imports: everything imported inside is committed together, or none of it.
+
+        Holds the database's write lock until the block ends, and queries inside it see the
+        imports made so far. A settlement run imports all of a project's files this way, so
+        one bad file leaves the database as it was.
+
+        >>> with store.transaction():                      # doctest: +SKIP
+        ...     store.import_file("2023-manual.csv")
+        ...     store.import_file("2023-automatic.csv")
+        """
+        if self._outer:
+            raise StoreError("store.transaction() blocks cannot be nested")
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        self._outer = True
+        try:
+            yield self
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+        finally:
+            self._outer = False
+
+    def _begin(self, *, immediate: bool) -> None:
+        """Open one import step: a transaction, or a savepoint inside :meth:`transaction`."""
+        if self._outer:
+            self._conn.execute("SAVEPOINT import_step")
+        else:
+            self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        self._step = True
+
+    def _end(self, *, commit: bool) -> None:
+        """Close the open import step (if any), keeping or undoing its writes."""
+        if not self._step:
+            return
+        self._step = False
+        conn = self._conn
+        if self._outer:
+            if not commit:
+                conn.execute("ROLLBACK TO import_step")
+            conn.execute("RELEASE import_step")
+        elif commit:
+            conn.execute("COMMIT")
+        elif conn.in_transaction:
+            conn.execute("ROLLBACK")
+
     def _already_imported(
         self, digest: str, name: str, correction: bool = False
     ) -> ImportResult | None:
@@ -448,7 +500,7 @@ class ReadingStore:
         count = 0
         if progress is not None:
             progress(0)
-        conn.execute("BEGIN")  # deferred: staging is in the temp database, main stays unlocked
+        self._begin(immediate=False)  # staging is in the temp database: main stays unlocked
         try:
             last_when = None
             last_iso = ""
@@ -485,9 +537,9 @@ class ReadingStore:
             if batch:
                 conn.executemany(insert, batch)
                 count += len(batch)
-            conn.execute("COMMIT")
+            self._end(commit=True)
         except BaseException:
-            conn.execute("ROLLBACK")
+            self._end(commit=False)
             raise
         if progress is not None:
             progress(count)
@@ -549,11 +601,11 @@ class ReadingStore:
         the general path (:meth:`_repeats`, :meth:`_write`) decides, with its messages.
         """
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(immediate=True)
         try:
             done = self._already_imported(digest, name, correction)  # another process won?
             if done is not None:
-                conn.execute("ROLLBACK")
+                self._end(commit=False)
                 return done
             import_id = conn.execute(
                 "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
@@ -567,13 +619,12 @@ class ReadingStore:
                     (import_id,),
                 ).rowcount
             except sqlite3.IntegrityError:
-                conn.execute("ROLLBACK")
+                self._end(commit=False)
                 return None
             self._add_monthly()
-            conn.execute("COMMIT")
+            self._end(commit=True)
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            self._end(commit=False)
             raise
         return ImportResult(file=name, rows=rows, inserted=inserted, unchanged=0)
 
@@ -581,11 +632,11 @@ class ReadingStore:
         self, name: str, digest: str, correction: bool, rows: int, repeats: int
     ) -> ImportResult:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(immediate=True)
         try:
             done = self._already_imported(digest, name, correction)  # another process won?
             if done is not None:
-                conn.execute("ROLLBACK")
+                self._end(commit=False)
                 return done
             skipped = repeats
             imported_at = _now()
@@ -631,7 +682,7 @@ class ReadingStore:
                         "fix the value", file=name, row=row, field=field,
                     ))
             if problems:
-                conn.execute("ROLLBACK")
+                self._end(commit=False)
                 raise ValidationFailed(problems, what=name)
             skipped += restated
             inserted = conn.execute(
@@ -654,10 +705,9 @@ class ReadingStore:
                 (inserted, same, len(corrected), skipped, import_id),
             )
             self._refresh_monthly()
-            conn.execute("COMMIT")
+            self._end(commit=True)
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            self._end(commit=False)
             raise
         return result
 

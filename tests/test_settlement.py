@@ -383,6 +383,52 @@ def test_an_invalid_readings_file_in_a_new_database_posts_nothing(tmp_path):
         assert len(ledger) == 0
 
 
+def _readings_count(db: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if "readings" not in tables:
+            return 0
+        return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+
+
+def test_a_bad_file_after_good_ones_leaves_a_new_database_without_readings(tmp_path):
+    # the good files sort first: before, they stayed imported while "nothing was written"
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    write(project / "readings" / "zz-extra.csv",
+          HEADER + "lvbutou,2021-01-12,do,10.9,mg/L,manual,\n")  # 2021-manual.csv says 10.2
+    db = tmp_path / "new.db"
+    with ecocomp.Ledger.open(db) as ledger:
+        with pytest.raises(ValidationFailed, match=r"zz-extra\.csv:2:value"):
+            ecocomp.settle(ecocomp.load_project(project), year=YEAR, ledger=ledger)
+        assert len(ledger) == 0
+    assert _readings_count(db) == 0
+    (project / "readings" / "zz-extra.csv").unlink()  # fixed: the run now goes through
+    with ecocomp.Ledger.open(db) as ledger:
+        assert ecocomp.settle(ecocomp.load_project(project), year=YEAR, ledger=ledger).posted
+
+
+def test_a_formula_result_beyond_the_largest_amount_is_a_settlement_error(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    agreement = project / "agreements" / "xiangjiang-2014-zhuzhou-target.toml"
+    text = agreement.read_text(encoding="utf-8")
+    assert "step_size = " in text
+    agreement.write_text(
+        "\n".join('step_size = "0.0000000000000000000000000001"'
+                  if line.startswith("step_size = ") else line for line in text.splitlines()),
+        encoding="utf-8",
+    )
+    db = tmp_path / "new.db"
+    with ecocomp.Ledger.open(db) as ledger:
+        with pytest.raises(SettlementError, match=r"agreement xiangjiang-2014-zhuzhou.*1万亿"):
+            ecocomp.settle(ecocomp.load_project(project), year=YEAR, ledger=ledger)
+        assert len(ledger) == 0
+    assert _readings_count(db) == 0
+
+
 # --------------------------------------------------------------------------- payments
 
 
