@@ -54,10 +54,10 @@ def friendly(func: F) -> F:
                     click.echo(f"  {p}", err=True)
                 sys.exit(1)
             _fail(str(exc))
-        except sqlite3.DatabaseError as exc:
-            db = kwargs.get("db")
-            _fail(f"{db or 'database'}: not an ecocomp database or damaged ({exc}); "
-                  "check the --db path")
+        except sqlite3.Error as exc:
+            from ecocomp.database import describe
+
+            _fail(describe(exc, kwargs.get("db")))
         except BrokenPipeError:  # output piped into head, less, ...
             sys.stderr.close()
             sys.exit(0)
@@ -90,12 +90,14 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int], None] | None]:
             click.echo(f"\rimporting {Path(file).name}: {rows:,} rows", err=True, nl=False)
         seen[file] = rows
 
+    done = False
     try:
         yield report
+        done = True
     finally:
         if live and seen:
             click.echo("", err=True)
-        elif seen:
+        elif seen and done:  # after a failure nothing was imported: no "imported" lines
             for file, rows in seen.items():
                 click.echo(f"imported {Path(file).name}: {rows:,} rows", err=True)
 
@@ -252,7 +254,7 @@ def ledger_verify(db: Path, as_json: bool) -> None:
     """Recompute every hash, balance and checkpoint; exit 1 on the first problem."""
     from ecocomp.ledger import Ledger
 
-    with Ledger.open(db) as opened:
+    with Ledger.open(db, create=False) as opened:
         report = opened.verify()
     if as_json:
         _print_json({"ok": report.ok, "count": report.count,
@@ -279,7 +281,7 @@ def ledger_balances(db: Path, as_of: Any, by: str, as_json: bool) -> None:
     from ecocomp.ledger import Ledger
 
     day = as_of.date() if as_of else None
-    with Ledger.open(db) as opened:
+    with Ledger.open(db, create=False) as opened:
         balances = opened.balances(as_of=day, by=by)
     if as_json:
         _print_json({"as_of": day.isoformat() if day else None,
@@ -297,7 +299,7 @@ def ledger_checkpoint(db: Path) -> None:
     """Publish a Merkle root over every transaction so far."""
     from ecocomp.ledger import Ledger
 
-    with Ledger.open(db) as opened:
+    with Ledger.open(db, create=False) as opened:
         cp = opened.checkpoint()
     click.echo(f"checkpoint at #{cp.seq}: root {cp.root}")
 
@@ -312,7 +314,7 @@ def ledger_export(db: Path, out: Path) -> None:
     """Export every transaction with its hashes to CSV or JSON."""
     from ecocomp.ledger import Ledger
 
-    with Ledger.open(db) as opened:
+    with Ledger.open(db, create=False) as opened:
         if out.suffix.lower() == ".json":
             opened.export_json(out)
         else:
@@ -362,7 +364,7 @@ def pay(db: Path, agreement: str, year: int, payer: str, payee: str, amount: str
         value = from_fen(to_fen(as_decimal(amount, what="--amount")))
     except (TypeError, ValueError) as exc:
         raise InputError(f"{exc}; write yuan like 800000.00", field="--amount") from None
-    with Ledger.open(db) as opened:
+    with Ledger.open(db, create=False) as opened:
         tx = record(opened, agreement=agreement, year=year, payer=payer, payee=payee,
                     amount=value,
                     paid_on=paid_on.date(), reference=reference)

@@ -12,10 +12,13 @@ has passed, so two processes opening a new file together both succeed.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+from pathlib import Path
+from urllib.parse import quote
 
-__all__ = ["connect"]
+__all__ = ["connect", "describe", "has_table"]
 
 _SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 
@@ -52,3 +55,50 @@ def _enable_wal(conn: sqlite3.Connection, *, deadline: float) -> None:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
+
+
+def has_table(path: str, table: str) -> bool:
+    """Whether the existing SQLite file ``path`` holds ``table``; opened read-only, unchanged.
+
+    Raises :class:`sqlite3.DatabaseError` if ``path`` is missing or not a database.
+    """
+    if not Path(path).is_file():
+        raise sqlite3.OperationalError("unable to open database file")
+    conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+    try:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return found is not None
+
+
+def describe(exc: sqlite3.Error, path: str | os.PathLike[str] | None) -> str:
+    """What an SQLite error means for the user of the file ``path``, in plain words.
+
+    >>> describe(sqlite3.OperationalError("attempt to write a readonly database"), "s.db")
+    's.db: the file is read-only; this command writes to it, so use a writable copy'
+    """
+    name = os.fspath(path) if path is not None else "the database"
+    text = str(exc)
+    low = text.lower()
+    if "readonly" in low or "read-only" in low:
+        return f"{name}: the file is read-only; this command writes to it, so use a writable copy"
+    if "unable to open database file" in low:
+        folder = Path(name).parent
+        if path is not None and not folder.is_dir():
+            return f"{name}: the folder {folder} does not exist; create it or choose another path"
+        return (f"{name}: cannot open the file; check that it exists and that you may read "
+                "and write it and its folder")
+    if "file is not a database" in low:
+        return f"{name}: not an SQLite database; check the --db path"
+    if "malformed" in low or "corrupt" in low:
+        return (f"{name}: the database file is damaged ({text}); restore it from a backup, "
+                "then run `ecocomp ledger verify`")
+    if "locked" in low or "busy" in low:
+        return (f"{name}: another program is writing to the database ({text}); try again "
+                "when it has finished")
+    if "disk" in low or "full" in low or "i/o" in low:
+        return f"{name}: the disk refused a write ({text}); check free space and the disk"
+    return f"{name}: database error ({text}); check the --db path"

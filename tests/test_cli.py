@@ -359,3 +359,39 @@ def test_a_statement_for_an_unknown_party_exits_1(settled):
     assert result.exit_code == 1
     assert "999999" in result.stderr
     no_traceback(result)
+
+
+@pytest.mark.parametrize("command", [("ledger", "verify"), ("ledger", "balances"),
+                                     ("ledger", "checkpoint")])
+def test_ledger_commands_on_a_file_without_a_ledger_fail_and_leave_it_alone(tmp_path, command):
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    result = run(*command, "--db", other)
+    no_traceback(result)
+    assert result.exit_code == 1
+    assert "no ecocomp ledger in this file" in result.output
+    assert other.read_bytes() == before
+
+
+def test_settle_into_a_missing_folder_names_the_folder(tmp_path):
+    result = run("settle", EXAMPLE, "--year", "2021", "--db", tmp_path / "nope" / "s.db",
+                 "--quiet")
+    no_traceback(result)
+    assert result.exit_code == 1
+    assert "nope does not exist" in result.output
+
+
+def test_a_failed_settle_prints_no_imported_lines(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "readings" / "zz-extra.csv").write_text(
+        "section,sampled_at,parameter,value,unit,source,flag\n"
+        "lvbutou,2021-01-12,do,10.9,mg/L,manual,\n", encoding="utf-8")
+    result = run("settle", project, "--year", "2021", "--db", tmp_path / "s.db")
+    no_traceback(result)
+    assert result.exit_code == 1
+    assert "imported" not in result.output and "zz-extra.csv:2:value" in result.output

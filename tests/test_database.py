@@ -90,3 +90,38 @@ def test_settings_are_applied(tmp_path: Path) -> None:
 def test_an_unknown_synchronous_level_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="synchronous"):
         database.connect(str(tmp_path / "x.db"), busy_timeout_ms=10, synchronous="SOMETIMES")
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        ("attempt to write a readonly database", "s.db: the file is read-only"),
+        ("file is not a database", "s.db: not an SQLite database"),
+        ("database disk image is malformed", "s.db: the database file is damaged"),
+        ("database is locked", "s.db: another program is writing"),
+        ("disk I/O error", "s.db: the disk refused a write"),
+        ("something new", "s.db: database error (something new)"),
+    ],
+)
+def test_sqlite_errors_are_described_in_plain_words(error: str, says: str) -> None:
+    assert database.describe(sqlite3.OperationalError(error), "s.db").startswith(says)
+
+
+def test_a_missing_folder_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "s.db"
+    text = database.describe(sqlite3.OperationalError("unable to open database file"), path)
+    assert text.endswith(f"the folder {tmp_path / 'no'} does not exist; create it or choose "
+                         "another path")
+
+
+def test_has_table_reads_without_changing_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    assert database.has_table(str(path), "t") and not database.has_table(str(path), "u")
+    assert path.read_bytes() == before
+    with pytest.raises(sqlite3.OperationalError):
+        database.has_table(str(tmp_path / "missing.db"), "t")

@@ -235,7 +235,7 @@ def test_a_newer_schema_is_refused_and_the_version_is_recorded(tmp_path):
 def test_a_file_that_is_not_a_database_is_refused(tmp_path):
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="cannot open as a readings database"):
+    with pytest.raises(StoreError, match=r"junk\.db: not an SQLite database"):
         ReadingStore.open(junk)
 
 

@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from ecocomp import database
 from ecocomp.errors import IdempotencyConflict, LedgerError, LedgerIntegrityError
 from ecocomp.ledger import _store
 from ecocomp.ledger._store import CHECKPOINTS, TRANSACTIONS, TRANSFERS
@@ -97,11 +98,14 @@ class Ledger:
         *,
         busy_timeout_ms: int = 30_000,
         clock: Callable[[], datetime] | None = None,
+        create: bool = True,
     ) -> Ledger:
         """Open (creating or migrating) the ledger in ``path``; ``":memory:"`` works too.
 
         ``busy_timeout_ms`` is how long a write waits for another writer. ``clock`` returns
-        the aware datetime stamped as ``posted_at`` (default: now, UTC).
+        the aware datetime stamped as ``posted_at`` (default: now, UTC). With
+        ``create=False`` the file must already hold a ledger: a wrong path is an error, and
+        the file is left untouched (for commands that only inspect).
 
         >>> ledger = Ledger.open(":memory:")
         >>> ledger.schema_version
@@ -110,14 +114,19 @@ class Ledger:
         name = os.fspath(path)
         the_clock = clock or (lambda: datetime.now(UTC))
         try:
+            if not create and not database.has_table(name, _store.VERSIONS):
+                raise LedgerError(
+                    f"{name}: no ecocomp ledger in this file; check the --db path (a ledger "
+                    "is created by `ecocomp settle`)"
+                )
             conn = _store.connect(name, busy_timeout_ms=busy_timeout_ms)
         except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open ledger {name}: {exc}") from exc
+            raise LedgerError(f"cannot open ledger: {database.describe(exc, name)}") from exc
         try:
             _store.migrate(conn, now=lambda: _store.utc_stamp(the_clock()))
         except sqlite3.Error as exc:
             conn.close()
-            raise LedgerError(f"cannot open ledger {name}: {exc}") from exc
+            raise LedgerError(f"cannot open ledger: {database.describe(exc, name)}") from exc
         except BaseException:
             conn.close()
             raise
