@@ -150,5 +150,5 @@ def test_a_failed_write_keeps_the_earlier_report_and_leaves_no_debris(
 
 
 def test_a_report_into_a_missing_folder_is_a_clear_error(db, tmp_path):
-    with pytest.raises(EcocompError, match="no-such-folder/report.html: cannot write"):
+    with pytest.raises(EcocompError, match=r"no-such-folder/report\.html: cannot write"):
         write_report(db, YEAR, tmp_path / "no-such-folder" / "report.html")
