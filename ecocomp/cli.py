@@ -279,9 +279,11 @@ def ledger_verify(db: Path, as_json: bool) -> None:
 def ledger_balances(db: Path, as_of: Any, by: str, as_json: bool) -> None:
     """Balances per party (received minus paid) or per account."""
     from ecocomp.ledger import Ledger
+    from ecocomp.statements import require_intact
 
     day = as_of.date() if as_of else None
     with Ledger.open(db, create=False) as opened:
+        require_intact(opened)
         balances = opened.balances(as_of=day, by=by)
     if as_json:
         _print_json({"as_of": day.isoformat() if day else None,

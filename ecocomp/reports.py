@@ -31,7 +31,7 @@ from ecocomp.money import format_yuan
 from ecocomp.periods import Period
 from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE
 from ecocomp.standards import WaterClass
-from ecocomp.statements import PartyStatement, build_statement, explain
+from ecocomp.statements import PartyStatement, build_statement, explain, require_intact
 from ecocomp.store import ReadingStore
 
 __all__ = ["ClassRow", "ClassTable", "Report", "build_report", "class_table", "write_report"]
@@ -172,7 +172,8 @@ def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Rep
     """Collect the year's report data from a settlement database."""
     catalog = load_catalog(db)
     classes = class_table(db, year, catalog=catalog)
-    with Ledger.open(db) as ledger:
+    with Ledger.open(db, create=False) as ledger:
+        require_intact(ledger)
         txs = [tx for tx in ledger.transactions() if tx.period
                and Period.parse(tx.period).year == year]
     if year not in catalog.settled_years:

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from ecocomp.catalog import Catalog, load_catalog
-from ecocomp.errors import EcocompError
+from ecocomp.errors import EcocompError, LedgerIntegrityError
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.periods import Period
 from ecocomp.settlement import PAYABLE, SETTLED
@@ -28,6 +28,7 @@ __all__ = [
     "build_statement",
     "explain",
     "party_statement",
+    "require_intact",
 ]
 
 _ZERO = Decimal("0.00")
@@ -87,6 +88,15 @@ class AgreementBalance:
     due: date | None
     overdue: bool
 
+    @property
+    def state(self) -> str:
+        """``OVERDUE``, ``not yet cleared`` (accruing), ``settled`` or ``open``."""
+        if self.overdue:
+            return "OVERDUE"
+        if self.cleared == 0 and self.paid == 0 and self.accrued != 0:
+            return "not yet cleared"
+        return "settled" if self.open == 0 else "open"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "agreement": self.agreement,
@@ -98,6 +108,7 @@ class AgreementBalance:
             "open": f"{self.open:.2f}",
             "due": self.due.isoformat() if self.due else None,
             "overdue": self.overdue,
+            "state": self.state,
         }
 
 
@@ -139,7 +150,7 @@ class PartyStatement:
         out = [f"Statement {self.year} — {self.name} ({self.party}), as of {self.as_of}"]
         out.append(f"net for the year: {self.net:+,.2f} yuan (positive = receives)")
         for a in self.agreements:
-            state = "OVERDUE" if a.overdue else ("settled" if a.open == 0 else "open")
+            state = a.state
             due = f", due {a.due}" if a.due else ""
             out.append(
                 f"  {a.agreement} [{a.confidence}]: accrued {a.accrued:+,.2f}, cleared "
@@ -246,12 +257,31 @@ def build_statement(
                           agreements=tuple(balances))
 
 
+def require_intact(ledger: Ledger) -> None:
+    """Refuse to show figures from a ledger that fails :meth:`Ledger.verify`.
+
+    Statements, reports and balances are what parties pay by; a ledger changed behind
+    ecocomp's back would show altered amounts as if they were the settlement.
+    """
+    report = ledger.verify()
+    if not report.ok:
+        raise LedgerIntegrityError(
+            report.first_bad_seq,
+            f"{report.reason} — {ledger.path} fails verification, so its amounts cannot be "
+            f"shown; run `ecocomp ledger verify --db {ledger.path}` and restore the file from "
+            "a backup",
+        )
+
+
 def party_statement(db: str | Path, party: str, year: int, *, as_of: date) -> PartyStatement:
     """A party's statement for a year from a settlement database."""
     catalog = load_catalog(db)
     if party not in catalog.parties:
         known = ", ".join(sorted(catalog.parties))
         raise EcocompError(f"party {party!r} is not in the settled project {db}; known: {known}")
-    with Ledger.open(db) as ledger:
+    if year not in catalog.settled_years:
+        raise EcocompError(f"{db}: nothing settled for {year}; run `ecocomp settle` first")
+    with Ledger.open(db, create=False) as ledger:
+        require_intact(ledger)
         transactions = list(ledger.transactions(party=party))
     return build_statement(transactions, party, year, as_of=as_of, catalog=catalog)

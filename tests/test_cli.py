@@ -395,3 +395,45 @@ def test_a_failed_settle_prints_no_imported_lines(tmp_path):
     no_traceback(result)
     assert result.exit_code == 1
     assert "imported" not in result.output and "zz-extra.csv:2:value" in result.output
+
+
+def test_a_statement_for_a_year_never_settled_exits_1(settled):
+    result = run("statement", "430700", "--db", settled[0], "--year", "2020")
+    no_traceback(result)
+    assert result.exit_code == 1 and "nothing settled for 2020" in result.output
+
+
+def test_an_agreement_accrued_but_not_yet_cleared_is_not_called_settled(settled):
+    result = run("statement", "430700", "--db", settled[0], "--year", YEAR,
+                 "--as-of", "2021-06-01")
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "lishui-zjj-cd-2020" in x)
+    assert line.endswith("— not yet cleared") and "accrued -800,000.00" in line
+    data = json.loads(run("statement", "430700", "--db", settled[0], "--year", YEAR,
+                          "--as-of", "2021-06-01", "--json").output)
+    assert {a["state"] for a in data["agreements"]} == {"not yet cleared"}
+
+
+def _tamper(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("UPDATE ledger_transfers SET amount_fen = amount_fen + 1 WHERE seq = 10")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("command", [
+    ("statement", "430700", "--year", YEAR),
+    ("report", "--year", YEAR, "--out", "{tmp}/r.html"),
+    ("ledger", "balances"),
+])
+def test_figures_from_a_tampered_ledger_are_refused(db_copy, tmp_path, command):
+    _tamper(db_copy)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    result = run(*args, "--db", db_copy)
+    no_traceback(result)
+    assert result.exit_code == 1
+    assert "transaction #10" in result.output and "fails verification" in result.output
+    assert not (tmp_path / "r.html").exists()
