@@ -359,18 +359,41 @@ def pay(db: Path, agreement: str, year: int, payer: str, payee: str, amount: str
         paid_on: Any, reference: str) -> None:
     """Record an actual payment against an agreement-year's clearing."""
     from ecocomp.ledger import Ledger
-    from ecocomp.money import as_decimal, from_fen, to_fen
     from ecocomp.settlement import pay as record
+    from ecocomp.settlement import payment_key
+
+    value = _payment_amount(amount)
+    with Ledger.open(db, create=False) as opened:
+        earlier = opened.get(payment_key(agreement, year, reference))
+        tx = record(opened, agreement=agreement, year=year, payer=payer, payee=payee,
+                    amount=value, paid_on=paid_on.date(), reference=reference)
+    if earlier is not None:
+        click.echo(f"payment {reference} was already recorded as transaction #{tx.seq} "
+                   f"({tx.key}); nothing changed")
+    else:
+        click.echo(f"payment recorded as transaction #{tx.seq} ({tx.key})")
+
+
+def _payment_amount(text: str) -> Decimal:
+    """``--amount``: positive yuan with at most two decimals, e.g. 800000.00."""
+    from ecocomp.money import MAX_YUAN
 
     try:
-        value = from_fen(to_fen(as_decimal(amount, what="--amount")))
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{exc}; write yuan like 800000.00", field="--amount") from None
-    with Ledger.open(db, create=False) as opened:
-        tx = record(opened, agreement=agreement, year=year, payer=payer, payee=payee,
-                    amount=value,
-                    paid_on=paid_on.date(), reference=reference)
-    click.echo(f"payment recorded as transaction #{tx.seq} ({tx.key})")
+        value = Decimal(text.strip().replace(",", ""))
+    except ArithmeticError:
+        value = None
+    if value is None or not value.is_finite():
+        raise InputError(f"{text!r} is not an amount; write yuan like 800000.00",
+                         field="--amount")
+    if value <= 0:
+        raise InputError(f"{text} is not a positive amount; write what was paid, like 800000.00",
+                         field="--amount")
+    if value != value.quantize(Decimal("0.01"), rounding="ROUND_DOWN"):
+        raise InputError(f"{text} has fractions of a fen; write at most two decimals, like "
+                         "800000.05", field="--amount")
+    if value > MAX_YUAN:
+        raise InputError(f"{text} is beyond 1万亿 yuan; check the amount", field="--amount")
+    return value.quantize(Decimal("0.01"))
 
 
 @main.command()

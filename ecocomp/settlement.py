@@ -55,6 +55,7 @@ __all__ = [
     "assess_project",
     "obligation_key",
     "pay",
+    "payment_key",
     "reconcile",
     "settle",
 ]
@@ -600,9 +601,14 @@ def pay(
     The payment reduces what the payer owes (``payable``) and moves the money in ``settled``.
     Posting the same reference again is a no-op; over-paying the open amount is refused.
     """
-    key = f"{agreement}/{year}/payment/{reference}"
+    key = payment_key(agreement, year, reference)
     with ledger.batch() as batch:  # the check and the post see the same ledger
         return _pay(batch, key, agreement, year, payer, payee, amount, paid_on, reference)
+
+
+def payment_key(agreement: str, year: int, reference: str) -> str:
+    """The ledger key of a payment: one per agreement, settled year and bank reference."""
+    return f"{agreement}/{year}/payment/{reference}"
 
 
 def _pay(
@@ -610,8 +616,18 @@ def _pay(
     amount: Decimal, paid_on: date, reference: str,
 ) -> Transaction:
     if batch.get(key) is None:
+        if paid_on < date(year, 1, 1):
+            raise SettlementError(
+                f"payment {reference}: dated {paid_on}, before {year} began, so it cannot pay "
+                f"{year}'s clearing; check the date and the year"
+            )
         year_txs = [tx for tx in batch.transactions(agreement=agreement)
                     if tx.period == str(year)]
+        if not year_txs:
+            raise SettlementError(
+                f"payment {reference}: nothing is settled under agreement {agreement!r} for "
+                f"{year}; check the agreement id and the year (settle the year first)"
+            )
         owed = -sum((tx.effect(payer, PAYABLE) for tx in year_txs), _ZERO)
         due = sum((tx.effect(payee, PAYABLE) for tx in year_txs), _ZERO)
         if owed <= 0:

@@ -248,8 +248,10 @@ def test_pay_then_statement_shows_it_settled(db_copy):
             "--date", "2022-04-20", "--reference", "GK2022-0042"]
     first = run(*args)
     assert first.exit_code == 0, first.output
+    assert "payment recorded as transaction #" in first.output
     again = run(*args)
     assert again.exit_code == 0, again.output  # same reference: a no-op
+    assert "was already recorded" in again.output and "nothing changed" in again.output
     data = json.loads(run("statement", "430700", "--db", db_copy, "--year", YEAR,
                           "--as-of", "2022-05-01", "--json").stdout)
     lishui = next(a for a in data["agreements"] if a["agreement"] == "lishui-zjj-cd-2020")
@@ -350,7 +352,7 @@ def test_a_payment_in_fractions_of_a_fen_is_refused_not_rounded(db_copy):
                  "--payer", "430700", "--payee", "430800", "--amount", "0.005",
                  "--date", "2022-04-20", "--reference", "FEN")
     assert result.exit_code == 1
-    assert "whole number of fen" in result.stderr
+    assert "fractions of a fen" in result.stderr
     no_traceback(result)
 
 
@@ -437,3 +439,30 @@ def test_figures_from_a_tampered_ledger_are_refused(db_copy, tmp_path, command):
     assert result.exit_code == 1
     assert "transaction #10" in result.output and "fails verification" in result.output
     assert not (tmp_path / "r.html").exists()
+
+
+PAY = ["pay", "--agreement", "lishui-zjj-cd-2020", "--year", YEAR, "--payer", "430700",
+       "--payee", "430800", "--reference", "R1"]
+
+
+@pytest.mark.parametrize(("amount", "date", "says"), [
+    ("NaN", "2022-04-20", "--amount: 'NaN' is not an amount; write yuan like 800000.00"),
+    ("abc", "2022-04-20", "--amount: 'abc' is not an amount"),
+    ("-5", "2022-04-20", "--amount: -5 is not a positive amount"),
+    ("1.005", "2022-04-20", "--amount: 1.005 has fractions of a fen; write at most two"),
+    ("5", "2019-01-01", "dated 2019-01-01, before 2021 began"),
+])
+def test_pay_refuses_bad_amounts_and_dates_in_plain_words(db_copy, amount, date, says):
+    result = run(*PAY, "--db", db_copy, "--amount", amount, "--date", date)
+    no_traceback(result)
+    assert result.exit_code == 1
+    assert says in result.output
+    assert "--amount: --amount" not in result.output and "to_yuan" not in result.output
+    assert "swap debit" not in result.output
+
+
+def test_paying_under_an_unknown_agreement_names_it(db_copy):
+    args = [a if a != "lishui-zjj-cd-2020" else "nope" for a in PAY]
+    result = run(*args, "--db", db_copy, "--amount", "5", "--date", "2022-04-20")
+    assert result.exit_code == 1
+    assert "nothing is settled under agreement 'nope' for 2021" in result.output
