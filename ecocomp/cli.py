@@ -140,7 +140,9 @@ def check(project: Path) -> None:
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="SQLite file holding readings and the ledger (created if missing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--dry-run", is_flag=True, help="Compute and report; do not touch the ledger.")
+@click.option("--dry-run", is_flag=True,
+              help="Preview: compute and show what a run would post or adjust in --db; "
+                   "write nothing.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @friendly
 def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, quiet: bool) -> None:
@@ -159,10 +161,10 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
 
     project = load_project(project_path)
     with _progress(progress) as report:
-        if dry_run:
+        if dry_run and not db.exists():  # nothing settled yet: compute only
             return run(project, year=year, dry_run=True, progress=report)
-        with Ledger.open(db) as ledger:
-            return run(project, year=year, ledger=ledger, progress=report)
+        with Ledger.open(db, create=not dry_run) as ledger:
+            return run(project, year=year, ledger=ledger, dry_run=dry_run, progress=report)
 
 
 def _summary(result: Any, db: Path | None) -> None:
@@ -176,12 +178,14 @@ def _summary(result: Any, db: Path | None) -> None:
         click.echo(f"  {net.agreement}: {names(net.payer)} pays {names(net.payee)} "
                    f"{net.amount:,.2f} yuan ({_wan(net.amount)}), due {net.due}")
     if result.dry_run:
-        click.echo("dry run: nothing was posted")
+        click.echo(f"dry run, nothing was written; a real run would post {result.posted}, "
+                   f"leave {result.unchanged} unchanged and adjust {result.adjusted}")
     else:
         click.echo(f"ledger: {result.posted} posted, {result.unchanged} unchanged, "
                    f"{result.adjusted} adjusted")
+    verb = "would adjust" if result.dry_run else "adjusted"
     for change in result.changes:
-        click.echo(f"  adjusted {change.corrects}: {change.reason}")
+        click.echo(f"  {verb} {change.corrects}: {change.reason}")
 
 
 @main.command()

@@ -23,6 +23,7 @@ minus what it paid (SPEC §6 ``balances``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -418,8 +419,10 @@ def settle(
     >>> result.posted, result.unchanged, result.adjusted                 # doctest: +SKIP
     (41, 0, 0)
 
-    ``store`` defaults to a readings store in the ledger's database file. ``dry_run`` imports
-    into a throw-away in-memory store and computes without touching the ledger.
+    ``store`` defaults to a readings store in the ledger's database file. ``dry_run``
+    changes nothing: with a ledger whose file already holds readings, it imports on trial
+    (rolled back at the end) and reports what a real run would post, leave unchanged and
+    adjust; otherwise it imports into a throw-away in-memory store and only computes.
     """
     today = today or date.today()
     in_force = [a for a in project.agreements if a.in_force(Period(year))]
@@ -439,14 +442,16 @@ def settle(
         raise SettlementError("settle needs a ledger (or dry_run=True)")
     own_store = store is None
     if store is None:
-        path = ":memory:" if dry_run or ledger is None else ledger.path
+        path = ledger.path if ledger is not None else ":memory:"
+        if dry_run and (path == ":memory:" or not ReadingStore.exists_in(path)):
+            path = ":memory:"  # nothing stored yet: a dry run must not create the tables
         store = ReadingStore.open(path)
     by_id = {a.id: a for a in project.agreements}
     try:
         # All of the project's files are imported, or none: the imports are committed only
         # once every file is in and the year computes, so a bad file or a formula that
-        # fails leaves the database as it was.
-        with store.transaction():
+        # fails leaves the database as it was. A dry run never commits them.
+        with store.transaction(keep=not dry_run):
             names = {code: s.name for code, s in project.sections.items()}
             imports = []
             for file in project.readings_files:
@@ -461,24 +466,22 @@ def settle(
     finally:
         if own_store:
             store.close()
-    if dry_run or ledger is None:
+    if ledger is None:
         return SettlementResult(
             year=year, obligations=tuple(obligations), nets=tuple(nets), posted=0,
             unchanged=0, adjusted=0, imports=tuple(imports), dry_run=True,
         )
-    with ledger.batch() as batch:
-        # every agreement the ledger holds for the year, also those no longer in force or
-        # no longer in the project: their keys vanish below and are adjusted to zero
-        existing_txs = _year_transactions(batch, year)
-        # obligations that vanished (data now missing, or a formula no longer yields them)
-        for key in sorted(_keys(existing_txs) - {d.key for d in desired}):
-            desired.append(_vanished(key, existing_txs, today, by_id))
-        purpose = {d.key: (PAYABLE if d.component == CLEARING else ACCRUED) for d in desired}
-        existing = _existing_vectors(existing_txs, lambda k: purpose.get(k, ACCRUED))
-        counts = _adjustment_counts(existing_txs)
-        to_post, unchanged, changes = reconcile(
-            desired, existing, counts, today=today, why=_explain_changes(corrections)
+    plan = functools.partial(_plan, desired=desired, year=year, today=today, by_id=by_id,
+                             corrections=corrections)
+    if dry_run:  # what a real run would do, from the ledger as it is
+        to_post, unchanged, changes = plan(ledger)
+        return SettlementResult(
+            year=year, obligations=tuple(obligations), nets=tuple(nets),
+            posted=len(to_post) - len(changes), unchanged=unchanged, adjusted=len(changes),
+            changes=tuple(changes), imports=tuple(imports), dry_run=True,
         )
+    with ledger.batch() as batch:
+        to_post, unchanged, changes = plan(batch)
         for tx in to_post:
             batch.post(tx)
     adjusted = len(changes)
@@ -495,6 +498,29 @@ def settle(
         changes=tuple(changes),
         imports=tuple(imports),
     )
+
+
+def _plan(
+    source: Ledger | Batch,
+    *,
+    desired: Sequence[_Desired],
+    year: int,
+    today: date,
+    by_id: Mapping[str, Agreement],
+    corrections: Sequence[Correction],
+) -> tuple[list[NewTransaction], int, list[Change]]:
+    """What to post so the ledger's year equals ``desired``: (to post, unchanged, changes)."""
+    wanted = list(desired)
+    # every agreement the ledger holds for the year, also those no longer in force or
+    # no longer in the project: their keys vanish below and are adjusted to zero
+    existing_txs = _year_transactions(source, year)
+    # obligations that vanished (data now missing, or a formula no longer yields them)
+    for key in sorted(_keys(existing_txs) - {d.key for d in wanted}):
+        wanted.append(_vanished(key, existing_txs, today, by_id))
+    purpose = {d.key: (PAYABLE if d.component == CLEARING else ACCRUED) for d in wanted}
+    existing = _existing_vectors(existing_txs, lambda k: purpose.get(k, ACCRUED))
+    counts = _adjustment_counts(existing_txs)
+    return reconcile(wanted, existing, counts, today=today, why=_explain_changes(corrections))
 
 
 def _explain_changes(corrections: Sequence[Correction]) -> Callable[[_Desired], str]:

@@ -382,13 +382,22 @@ class ReadingStore:
         """
         return self._ingest(_checked_readings(readings, name), name, "", correction, None)
 
+    @classmethod
+    def exists_in(cls, path: str | os.PathLike[str]) -> bool:
+        """Whether the file ``path`` already holds readings tables (read-only check)."""
+        try:
+            return database.has_table(os.fspath(path), _VERSIONS)
+        except sqlite3.Error:
+            return False
+
     @contextmanager
-    def transaction(self) -> Iterator[ReadingStore]:
+    def transaction(self, *, keep: bool = True) -> Iterator[ReadingStore]:
         """Group imports: everything imported inside is committed together, or none of it.
 
         Holds the database's write lock until the block ends, and queries inside it see the
         imports made so far. A settlement run imports all of a project's files this way, so
-        one bad file leaves the database as it was.
+        one bad file leaves the database as it was. ``keep=False`` is a trial: the imports
+        are visible inside the block and rolled back at its end (a dry run).
 
         >>> with store.transaction():                      # doctest: +SKIP
         ...     store.import_file("2023-manual.csv")
@@ -405,7 +414,7 @@ class ReadingStore:
             conn.execute("ROLLBACK")
             raise
         else:
-            conn.execute("COMMIT")
+            conn.execute("COMMIT" if keep else "ROLLBACK")
         finally:
             self._outer = False
 

@@ -111,9 +111,41 @@ def test_settle_dry_run_writes_no_database(tmp_path):
     db = tmp_path / "dry.db"
     result = run("settle", EXAMPLE, "--year", YEAR, "--db", db, "--dry-run", "--quiet")
     assert result.exit_code == 0, result.output
-    assert "dry run: nothing was posted" in result.stdout
+    assert "dry run, nothing was written; a real run would post 0" in result.stdout
     assert "lishui-zjj-cd-2020" in result.stdout
     assert not db.exists()
+
+
+def test_settle_dry_run_previews_the_adjustments_of_a_correction(db_copy, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "corrections").mkdir()
+    (project / "corrections" / "c.csv").write_text(
+        "section,sampled_at,parameter,value,unit,source,flag\n"
+        "guiyangzhen,2021-04-12,cd,0.0126,mg/L,manual,\n", encoding="utf-8")
+
+    def counts() -> tuple[int, int]:
+        with sqlite3.connect(db_copy) as conn:
+            return (conn.execute("SELECT count(*) FROM ledger_transactions").fetchone()[0],
+                    conn.execute("SELECT count(*) FROM readings_imports").fetchone()[0])
+
+    before = counts()
+    dry = run("settle", project, "--year", YEAR, "--db", db_copy, "--dry-run", "--quiet")
+    assert dry.exit_code == 0, dry.output
+    assert counts() == before
+    assert "a real run would post 1, leave 59 unchanged and adjust 3" in dry.stdout
+    assert dry.stdout.count("  would adjust ") == 3
+    real = run("settle", project, "--year", YEAR, "--db", db_copy, "--quiet")
+    assert "ledger: 1 posted, 59 unchanged, 3 adjusted" in real.stdout
+
+
+def test_settle_dry_run_on_a_file_that_is_not_a_ledger_fails_first(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"junk" * 100)
+    result = run("settle", EXAMPLE, "--year", YEAR, "--db", junk, "--dry-run")
+    no_traceback(result)
+    assert result.exit_code == 1 and "not an SQLite database" in result.output
+    assert "imported" not in result.output
 
 
 def test_settle_a_year_without_agreements_exits_1_with_one_line(tmp_path):

@@ -328,12 +328,18 @@ def test_dry_run_with_a_ledger_posts_nothing(workspace, settled):
     write(project / "corrections" / "x.csv", HEADER + CD_VALID)
     with ecocomp.Ledger.open(db) as ledger:
         before = [tx.key for tx in ledger.transactions()]
+    readings = _readings_count(db)
     result = resettle(project, db, dry_run=True)
-    assert result.dry_run and result.posted == result.adjusted == 0
+    assert result.dry_run
     with ecocomp.Ledger.open(db) as ledger:
         assert [tx.key for tx in ledger.transactions()] == before
-    # yet it computes on the latest data
+    assert _readings_count(db) == readings  # the correction was imported on trial only
+    # yet it computes on the latest data, and previews exactly what a real run then does
     assert net_of(result, YONGZHOU_TARGET).amount == Decimal("4300000.00")
+    real = resettle(project, db)
+    assert (result.posted, result.unchanged, result.adjusted) == (
+        real.posted, real.unchanged, real.adjusted) and real.adjusted > 0
+    assert [c.to_json() for c in result.changes] == [c.to_json() for c in real.changes]
 
 
 def test_dry_run_on_a_new_database_creates_no_ledger_rows(tmp_path, settled):
