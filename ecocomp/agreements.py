@@ -19,7 +19,7 @@ import re
 import tomllib
 from collections.abc import Collection, Iterator, Mapping
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -27,9 +27,18 @@ from typing import Any, Literal
 import attrs
 
 from ecocomp.errors import AgreementError, FormulaError, Problem, ValidationFailed
-from ecocomp.money import unit_to_yuan
+from ecocomp.money import MAX_YUAN, WAN, unit_to_yuan
 from ecocomp.periods import Period
-from ecocomp.validation import TomlLocator, schema_problems
+from ecocomp.validation import (
+    TomlLocator,
+    finite_copy,
+    marked_values,
+    node_at,
+    nonfinite_message,
+    schema,
+    schema_problems,
+    show,
+)
 
 __all__ = [
     "CONFIDENCES",
@@ -257,7 +266,9 @@ def agreement_problems(
     raw: list[tuple[tuple, str]] = []
     plain = _plain(dict(data), (), raw)
     found = [problem(p, m) for p, m in raw]
-    found += [_pinpoint(p, locate) for p in schema_problems("agreement", plain, file=file,
+    # params are checked below, by the schema of the formula, which knows what each one is
+    top = {**plain, "params": {}} if isinstance(plain.get("params"), dict) else plain
+    found += [_pinpoint(p, locate) for p in schema_problems("agreement", top, file=file,
                                                          locate=locate)]
     if found:
         return found
@@ -292,11 +303,24 @@ def agreement_problems(
                                      "sections.toml or fix the code"))
     params: Any = plain.get("params", {})
     if spec is not None:
-        params_found = [_pinpoint(p, locate)
-                        for p in params_problems(spec, params, file=file, locate=locate)]
+        sch = _params_schema(spec)
+        # nan/inf never reach a schema (jsonschema cannot compare them) nor a formula
+        params, bad = finite_copy(params)
+        params_found = [
+            problem(("params", *p), nonfinite_message(v, node_at(sch, p) if sch else None))
+            for p, v in bad
+        ]
+        params_found += [
+            _pinpoint(p, locate)
+            for p in params_problems(spec, params, file=file, locate=locate)
+            if not any(_under(p.field, ("params", *b)) for b, _ in bad)
+        ]
         found += params_found
         if not params_found:
             params = coerce_params(spec, params)
+            if sch is not None:
+                found += [problem(("params", *p), m)
+                          for p, m in _money_problems(sch, params, plain["unit"])]
     if found:
         return found
     assert spec is not None
@@ -308,6 +332,58 @@ def agreement_problems(
     )  # fmt: skip
     checked = [problem(("params", *p), m) for p, m in spec.semantic_problems(agreement)]
     return checked or agreement
+
+
+def _params_schema(spec: Any) -> Mapping[str, Any] | None:
+    if isinstance(spec.params_schema, str):
+        return schema(spec.params_schema)
+    return spec.params_schema  # type: ignore[no-any-return]
+
+
+def _under(field: str | None, path: tuple[str | int, ...]) -> bool:
+    key = ".".join(str(p) for p in path)
+    return field is not None and (field == key or field.startswith(key + "."))
+
+
+_UNIT_NAMES = {"yuan": "yuan", "wan": "万元"}
+
+
+def _money_problems(
+    sch: Mapping[str, Any], params: Mapping[str, Any], unit: str
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Money amounts (``"x-money"`` in the params schema) that are not money ecocomp can hold.
+
+    An amount in yuan must be a whole number of fen (no silent rounding: 0.005 yuan is a
+    mistake, as in ``ecocomp pay``), and at most ``MAX_YUAN`` (1万亿 yuan).
+    """
+    found = []
+    for path, value, _node in marked_values(sch, params, "x-money"):
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            continue
+        amount = Decimal(value)
+        written = f"{show(amount)} {_UNIT_NAMES[unit]}"
+        # compare exponents first: 1e999999 万 must not be multiplied out
+        yuan, converted = None, ""
+        if amount.adjusted() <= 16:
+            with localcontext() as ctx:
+                ctx.prec = len(amount.as_tuple().digits) + 10  # exact: no rounding here
+                yuan = amount * (WAN if unit == "wan" else 1)
+                if unit != "yuan":
+                    converted = f" ({show(yuan.normalize())} yuan)"
+        if yuan is None or abs(yuan) > MAX_YUAN:
+            found.append((path, f"{written}{converted} is more than {MAX_YUAN:,f} yuan (1万亿), "
+                                "the largest amount ecocomp handles; check the amount and the "
+                                "unit (`unit` = \"yuan\" or \"wan\")"))
+            continue
+        with localcontext() as ctx:
+            ctx.prec = len(yuan.as_tuple().digits) + 10
+            fen = yuan * 100
+            whole = fen == fen.to_integral_value()
+        if not whole:
+            found.append((path, f"{written}{converted} is not a whole number of fen; write at "
+                                + ("most 2 decimals in yuan (6 in 万元)" if unit == "yuan"
+                                   else "most 6 decimals in 万元 (2 in yuan)")))
+    return found
 
 
 def _pinpoint(problem: Problem, locate: TomlLocator | None) -> Problem:
@@ -330,7 +406,8 @@ def _read(path: Path) -> tuple[dict[str, Any] | None, TomlLocator | None, list[P
         return None, None, [Problem(f"cannot read the file ({exc}); save it as UTF-8", file=file)]
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(text, parse_float=Decimal)
+            # NaN/Infinity as Decimal too, so they are reported like TOML's nan/inf
+            data = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
         except json.JSONDecodeError as exc:
             return None, None, [Problem(f"JSON syntax error: {exc.msg} (column {exc.colno})",
                                         file=file, row=exc.lineno)]

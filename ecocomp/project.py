@@ -27,6 +27,8 @@ from ecocomp.watershed import Party, Section, Watershed, load_parties, load_sect
 __all__ = ["Project", "check_project", "load_project"]
 
 READINGS_GLOBS = ("*.csv", "*.CSV")
+#: What load_agreements reads (the suffix in any case), for messages.
+AGREEMENT_GLOBS = ("*.toml", "*.json")
 
 
 @attrs.frozen
@@ -99,6 +101,12 @@ def _scan(
             sections=set(sections) if isinstance(sections, dict) else None,
         ),
     )
+    if agreements == []:
+        problems.append(Problem(
+            f"no agreement files ({', '.join(AGREEMENT_GLOBS)}) found; put one agreement per "
+            "file in it",
+            file=str(root / "agreements"),
+        ))  # fmt: skip
     readings_files = _csv_files(root / "readings")
     correction_files = _csv_files(root / "corrections")
     if not readings_files:

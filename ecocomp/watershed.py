@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from functools import cache
@@ -707,21 +708,17 @@ class _Located:
         self.locate = locate
         item_schema = schema(schema_name)["$defs"][table]
         self.properties: Mapping[str, Any] = item_schema["properties"]
-        self.definitions: Mapping[str, Any] = schema(schema_name)["$defs"]
 
     def at(self, index: int, key: str | None, message: str) -> Problem:
         path: tuple[str | int, ...] = (self.table, index, key) if key else (self.table, index)
         field = ".".join(str(p) for p in path)
         return Problem(message, file=self.file, row=self.locate.line(path), field=field)
 
-    def description(self, key: str) -> str | None:
-        prop = self.properties.get(key, {})
-        if "$ref" in prop:
-            prop = self.definitions[prop["$ref"].rsplit("/", 1)[-1]]
-        return prop.get("description")
-
     def explain(self, problem: Problem, item: object) -> list[Problem]:
-        """Point "unknown key" problems at each key; say what a refused value should be."""
+        """Point "unknown key" problems at each key, with the nearest known key as a hint.
+
+        (What a refused value should be comes with the schema message: validation.py.)
+        """
         parts = (problem.field or "").split(".")
         if len(parts) < 2 or parts[0] != self.table or not parts[1].isdigit():
             return [problem]
@@ -736,10 +733,57 @@ class _Located:
                         self.at(index, key, f"unknown key {key!r}{hint}; check the spelling")
                     )
             return found or [problem]
-        description = self.description(parts[2]) if len(parts) == 3 else None
-        if description and "(expected" not in problem.message:
-            problem = attrs.evolve(problem, message=f"{problem.message} (expected {description})")
         return [problem]
+
+
+def _name_key(name: str) -> str:
+    """A section name as readings files match it: NFKC, case-folded, without spaces.
+
+    The same comparison as the readings loader's, so that two names it cannot tell apart
+    are refused here (朱亭镇 and "朱亭镇 ", or a full-width ＺＨＵＴＩＮＧ and zhuting).
+    """
+    text = unicodedata.normalize("NFKC", name).replace("\ufeff", "")
+    return text.strip().lower().replace(" ", "")
+
+
+def _ambiguous_names(items: list[Any], located: _Located) -> list[Problem]:
+    """Section names a readings file could not resolve to one section, at the later table.
+
+    Wide files from monitoring centres name sections by their Chinese name, so a name that is
+    also another section's name, or another section's code, would send readings to the wrong
+    section without a word.
+    """
+    tables = [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
+    codes = {item["code"]: i for i, item in tables if isinstance(item.get("code"), str)}
+    first: dict[str, int] = {}
+    found: list[Problem] = []
+    for index, item in tables:
+        name, code = item.get("name"), item.get("code")
+        if not isinstance(name, str) or not _name_key(name):
+            continue
+        key = _name_key(name)
+        other = first.setdefault(key, index)
+        if other != index:
+            other_item = items[other]
+            other_code = other_item.get("code")
+            if isinstance(code, str) and code == other_code:
+                continue  # the same section twice: reported as a duplicate code
+            what = repr(other_code) if isinstance(other_code, str) else f"#{other + 1}"
+            line = located.locate.line(("section", other, "name"))
+            spelt = "" if other_item["name"] == name else f"{other_item['name']!r}, "
+            where = f" ({spelt}line {line})" if line else ""
+            found.append(located.at(
+                index, "name",
+                f"name {name!r} is also the name of section {what}{where}; section names must "
+                "be unique because readings files may use them",
+            ))  # fmt: skip
+        elif key in codes and key != code:
+            found.append(located.at(
+                index, "name",
+                f"name {name!r} is the code of section {key!r}; readings that name {name!r} "
+                "would go to that section, so give this section another name",
+            ))  # fmt: skip
+    return found
 
 
 def _build(
@@ -830,6 +874,8 @@ def _load(path: str | Path, table: str, cls: type[T], schema_name: str) -> dict[
             ),
         )
         result[obj.code] = attrs.evolve(obj, origin=origin)
+    if table == "section":
+        problems.extend(_ambiguous_names(items, located))
     if problems:
         problems.sort(key=lambda p: (p.row or 0, p.field or ""))
         raise ValidationFailed(problems, what=file)

@@ -17,6 +17,7 @@ from ecocomp.agreements import (
     load_agreements,
     preset,
     presets,
+    thaw,
 )
 from ecocomp.errors import EcocompError, ValidationFailed
 from ecocomp.periods import Period
@@ -127,15 +128,17 @@ def test_agreements_are_immutable_deep_down() -> None:
     assert hash(a) == hash(preset("lishui-zjj-cd-2020"))
 
 
+JSON_LADDER = {"id": "j", "name": "n", "formula": "class_ladder", "sections": ["s"],
+               "upstream": "430800", "downstream": "430700", "start": "2020-01-01",
+               "end": "2020-12-31", "unit": "yuan", "clearing_due": "04-30", "source": "x",
+               "confidence": "placeholder",
+               "params": {"rules": {c: {"payer": "upstream", "amount": 1.5} for c in
+                                    ("I", "II", "III", "IV", "V", "worse_than_V")}}}
+
+
 def test_json_agreement_loads_like_toml(tmp_path: Path) -> None:
-    data = {"id": "j", "name": "n", "formula": "class_ladder", "sections": ["s"],
-            "upstream": "430800", "downstream": "430700", "start": "2020-01-01",
-            "end": "2020-12-31", "unit": "yuan", "clearing_due": "04-30", "source": "x",
-            "confidence": "placeholder",
-            "params": {"rules": {c: {"payer": "upstream", "amount": 1.5} for c in
-                                 ("I", "II", "III", "IV", "V", "worse_than_V")}}}
     path = tmp_path / "j.json"
-    path.write_text(json.dumps(data), encoding="utf-8")
+    path.write_text(json.dumps(JSON_LADDER), encoding="utf-8")
     a = load_agreement(path)
     assert a.params["rules"]["I"]["amount"] == Decimal("1.5")
     assert a.params["missing_month"] == "skip"  # schema default filled in
@@ -149,8 +152,10 @@ def test_json_agreement_loads_like_toml(tmp_path: Path) -> None:
         ('sections = ["lishui-zjj-cd"]', 'sections = ["nowhere"]', "sections.0",
          "unknown section 'nowhere'"),
         ("end = 2022-12-31", "end = 2019-12-31", "end", "before start"),
-        ('amount = "80.5"', "amount = -5", "params.rules.III.amount", "less than the minimum"),
-        ('amount = "80.5"', 'amount = "-5"', "params.rules.III.amount", "does not match"),
+        ('amount = "80.5"', "amount = -5", "params.rules.III.amount",
+         "-5 is negative; write an amount of 0 or more"),
+        ('amount = "80.5"', 'amount = "-5"', "params.rules.III.amount",
+         "'-5' is not a plain number; write digits only"),
         ('missing_month = "skip"', 'mising_month = "skip"', "params.mising_month",
          "unknown key(s) 'mising_month'"),
         ('source = "S5"', 'source = "S5"\nsorce = "x"', "sorce", "unknown key(s) 'sorce'"),
@@ -253,3 +258,220 @@ def test_an_agreement_object_cannot_be_built_invalid() -> None:
     with pytest.raises(ValueError):
         attrs.evolve(good, confidence="sure")
     assert isinstance(good, Agreement)
+
+
+# --------------------------------------------------------------------------- nan and inf (D2)
+
+
+@pytest.mark.parametrize(("literal", "shown"),
+                         [("nan", "nan"), ("+nan", "nan"), ("inf", "inf"), ("-inf", "-inf")])
+def test_nan_and_inf_amounts_are_located_problems(tmp_path: Path, literal: str,
+                                                  shown: str) -> None:
+    path = write(tmp_path, LISHUI.replace('amount = "80.5"', f"amount = {literal}"))
+    (problem,) = problems_of(path)
+    assert (problem.row, problem.field) == (21, "params.rules.III.amount")
+    assert problem.message == (f"{shown} is not a number; write an amount such as 80 (in the "
+                               "agreement's unit)")
+
+
+def test_nan_outside_params_and_in_a_ratio_are_located(tmp_path: Path) -> None:
+    path = write(tmp_path, INDEX.replace("k0 = 0.85", "k0 = nan").replace(
+        'tn = "0.25", tp', "tn = inf, tp"))
+    problems = problems_of(path)
+    assert [(p.row, p.field) for p in problems] == [(15, "params.k0"), (16, "params.weights.tn")]
+    assert [p.message.split(";")[0] for p in problems] == ["nan is not a number",
+                                                          "inf is not a number"]
+    assert "write a number above 0, e.g. 0.85" in problems[0].message
+    path = write(tmp_path, LISHUI.replace('name = "澧水 test"', "name = nan"), "b.toml")
+    (problem,) = problems_of(path)
+    assert (problem.row, problem.field) == (2, "name")
+    assert problem.message.startswith("nan is not a number; write the agreement's name")
+
+
+def test_nan_and_infinity_in_a_json_agreement_are_located(tmp_path: Path) -> None:
+    data = json.loads(json.dumps(JSON_LADDER))
+    text = json.dumps(data).replace('"amount": 1.5', '"amount": NaN', 1)
+    text = text.replace('"amount": 1.5', '"amount": -Infinity', 1)
+    path = tmp_path / "j.json"
+    path.write_text(text, encoding="utf-8")
+    problems = problems_of(path)
+    assert [(p.field, p.message.split(";")[0]) for p in problems] == [
+        ("params.rules.I.amount", "nan is not a number"),
+        ("params.rules.II.amount", "-inf is not a number"),
+    ]
+
+
+def test_nan_never_reaches_the_schema_of_a_users_formula() -> None:
+    from ecocomp.formulas import register_formula
+
+    register_formula("test_nan_fee", lambda a, s, p: [], roles=("upstream", "downstream"),
+                     params_schema={"type": "object", "properties": {
+                         "fee": {"type": "number", "minimum": 0}}}, replace=True)
+    data = {**JSON_LADDER, "formula": "test_nan_fee", "params": {"fee": Decimal("NaN")}}
+    with pytest.raises(ValidationFailed) as info:
+        agreement_from_dict(data, "f.toml")
+    (problem,) = info.value.problems
+    assert problem.field == "params.fee" and problem.message.startswith("nan is not a number")
+
+
+# --------------------------------------------------------------------------- money amounts (D3, D6)
+
+
+def money_schema_paths(node: object, root: dict, path: str = "") -> set[str]:
+    """Dotted paths of the ``x-money`` nodes of a params schema (``*`` for any key)."""
+    if not isinstance(node, dict):
+        return set()
+    if "$ref" in node:
+        node = {**root["$defs"][node["$ref"].rsplit("/", 1)[-1]], **node}
+        del node["$ref"]
+    if node.get("x-money"):
+        return {path}
+    found = set()
+    for key, sub in node.get("properties", {}).items():
+        found |= money_schema_paths(sub, root, f"{path}.{key}".lstrip("."))
+    found |= money_schema_paths(node.get("additionalProperties"), root, f"{path}.*".lstrip("."))
+    found |= money_schema_paths(node.get("items"), root, f"{path}.*".lstrip("."))
+    return found
+
+
+def test_every_money_parameter_of_every_formula_is_marked_as_money() -> None:
+    from ecocomp.validation import schema
+
+    rules = {f"rules.{c}.amount" for c in ("I", "II", "III", "IV", "V", "worse_than_V")}
+    expected = {
+        "class_ladder": {*rules, "improvement.amount", "missing_amount"},
+        "target_reward_penalty": {"reward.I", "reward.II", "penalty.base", "penalty.step",
+                                  "penalty.cap"},
+        "class_change": {"reward_per_class", "penalty_per_class"},
+        "min_flow": {"penalty_per_day", "cap_per_month"},
+        "pollution_index": {"outcome.at_or_below.amount", "outcome.above.amount"},
+        "fund_split": {"fund"},  # contribution, allocation, portion and shares are ratios
+    }
+    for formula, paths in expected.items():
+        sch = dict(schema(f"params.{formula}"))
+        assert money_schema_paths(sch, sch) == paths, formula
+
+
+@pytest.mark.parametrize(
+    ("unit", "amount", "message"),
+    [
+        ("yuan", "0.005", "0.005 yuan is not a whole number of fen; write at most 2 decimals in "
+                          "yuan (6 in 万元)"),
+        ("wan", "80.0000001", "80.0000001 万元 (800000.001 yuan) is not a whole number of fen; "
+                              "write at most 6 decimals in 万元 (2 in yuan)"),
+        ("wan", '"80.123456789012345678901234567890123"',
+         "80.123456789012345678901234567890123 万元 (801234.56789012345678901234567890123 yuan) "
+         "is not a whole number of fen"),
+        ("yuan", '"1.0000000000000000000000000000001"', "1.0000000000000000000000000000001 yuan "
+                                                        "is not a whole number of fen"),
+        ("wan", "1e20", "100000000000000000000 万元 is more than 1,000,000,000,000 yuan (1万亿), "
+                        "the largest amount ecocomp handles; check the amount and the unit"),
+        ("wan", "100000001", "100000001 万元 (1000000010000 yuan) is more than "
+                             "1,000,000,000,000 yuan (1万亿)"),
+        ("yuan", "1e999999", "1E+999999 yuan is more than 1,000,000,000,000 yuan (1万亿)"),
+    ],
+)
+def test_money_that_is_not_whole_fen_or_too_large_is_refused(
+    tmp_path: Path, unit: str, amount: str, message: str
+) -> None:
+    text = LISHUI.replace('unit = "wan"', f'unit = "{unit}"').replace('"80.5"', amount)
+    (problem,) = problems_of(write(tmp_path, text))
+    assert (problem.row, problem.field) == (21, "params.rules.III.amount")
+    assert problem.message.startswith(message), problem.message
+
+
+@pytest.mark.parametrize(("unit", "amount"), [
+    ("yuan", "0.01"), ("yuan", '"80.50"'), ("wan", "80.000001"), ("wan", '"80.10000000"'),
+    ("wan", "100000000"), ("yuan", "1e12"),
+])  # fmt: skip
+def test_money_in_whole_fen_up_to_one_wan_yi_loads_exactly(
+    tmp_path: Path, unit: str, amount: str
+) -> None:
+    text = LISHUI.replace('unit = "wan"', f'unit = "{unit}"').replace('"80.5"', amount)
+    a = load_agreement(write(tmp_path, text))
+    written = Decimal(amount.strip('"'))
+    assert a.params["rules"]["III"]["amount"] == written
+    assert a.to_yuan(written) == written * (10000 if unit == "wan" else 1)
+
+
+def test_every_money_parameter_of_every_preset_is_checked(tmp_path: Path) -> None:
+    from ecocomp.formulas.base import get_spec
+    from ecocomp.validation import marked_values, schema
+
+    checked = 0
+    for name in presets():
+        agreement = preset(name)
+        sch = schema(str(get_spec(agreement.formula).params_schema))
+        for path, _value, _node in marked_values(sch, thaw(agreement.params), "x-money"):
+            data = {k: getattr(agreement, k) for k in ("id", "name", "formula", "sections",
+                                                      "start", "end", "unit", "clearing_due",
+                                                      "source", "confidence")}
+            data.update({("parties" if r.startswith("parties[") else r): c
+                         for r, c in agreement.parties.items()})
+            if "parties" in data:
+                data["parties"] = list(agreement.party_codes)
+            params = thaw(agreement.params)
+            target = params
+            for part in path[:-1]:
+                target = target[part]
+            target[path[-1]] = "0.001" if agreement.unit == "yuan" else "0.0000001"
+            data["params"] = params
+            with pytest.raises(ValidationFailed) as info:
+                agreement_from_dict(data, f"{name}.toml")
+            fields = [p.field for p in info.value.problems]
+            assert fields == [".".join(map(str, ("params", *path)))], (name, path, fields)
+            assert "is not a whole number of fen" in info.value.problems[0].message
+            checked += 1
+    assert checked >= 40
+
+
+# --------------------------------------------------------------------------- plain messages (D15)
+
+JARGON = ("is not of type", "does not match", "is not valid under", "datetime.", "Decimal(",
+          "should be non-empty", "is a required property", "non-unique", "was expected", "^",
+          "is too short", "is not one of [")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        ("start = 2020-01-01", "start = 07:32:00", "start",
+         "07:32:00 is a time; write a date such as 2021-01-01"),
+        ('factors = "standard"', "factors = []", "params.factors",
+         "factors must list at least one parameter"),
+        ('amount = "80.5"', 'amount = "80万"', "params.rules.III.amount",
+         "'80万' is not a plain number; write digits only, e.g. 80 (the unit is set by `unit`)"),
+        ('factors = "standard"', 'factors = "standrd"', "params.factors",
+         "'standrd' is not one of the accepted forms; expected \"standard\""),
+        ('factors = "standard"', 'factors = ["tp", "tp"]', "params.factors",
+         "'tp' is listed twice; list each once"),
+        ('upstream = "430800"', "upstream = 430800", "upstream",
+         "430800 is a number; write the 6-digit GB/T 2260 division code in quotes"),
+        ('missing_month = "skip"', 'missing_month = "skipp"', "params.missing_month",
+         "'skipp' is not one of the choices; expected skip, upstream_pays, downstream_pays or "
+         "error"),
+        ('amount = "80.5"', "amount = true", "params.rules.III.amount",
+         "true is a yes/no value; write an amount such as 80"),
+        ('sections = ["lishui-zjj-cd"]', "sections = []", "sections",
+         "the list is empty; list the codes of the sections the formula reads"),
+        ('id = "lishui-test"', 'id = "Lishui Test"', "id", "'Lishui Test' is not an ASCII slug"),
+        ('name = "澧水 test"', 'name = ""', "name", "the text is empty; write the agreement's"),
+    ],
+)
+def test_schema_problems_are_in_plain_words(
+    tmp_path: Path, old: str, new: str, key: str, message: str
+) -> None:
+    assert old in LISHUI
+    (problem,) = problems_of(write(tmp_path, LISHUI.replace(old, new, 1)))
+    assert problem.field == key and problem.row is not None
+    assert problem.message.startswith(message), problem.message
+    assert not [j for j in JARGON if j in problem.message], problem.message
+
+
+def test_k0_zero_and_weights_as_text_say_what_to_write(tmp_path: Path) -> None:
+    text = INDEX.replace("k0 = 0.85", 'k0 = "0"').replace('codmn = "0.25"', 'codmn = "¼"')
+    problems = problems_of(write(tmp_path, text))
+    assert [(p.field, p.message) for p in problems] == [
+        ("params.k0", "'0' is not a plain number above 0; write digits only, e.g. 0.85"),
+        ("params.weights.codmn", "'¼' is not a plain number; write digits only, e.g. 0.25"),
+    ]

@@ -127,3 +127,28 @@ def test_an_unknown_agreement_id_names_the_known_ones():
     assert project.agreement("lishui-zjj-cd-2020").formula == "class_ladder"
     with pytest.raises(EcocompError, match="lishui-zjj-cd-2020"):
         project.agreement("no-such-agreement")
+
+
+def test_an_empty_agreements_folder_is_a_problem_not_a_settlement_without_agreements(project):
+    for file in (project / "agreements").iterdir():
+        file.unlink()
+    (project / "agreements" / "README.md").write_text("agreements go here\n", encoding="utf-8")
+    problems = ecocomp.check_project(project)
+    assert [(p.file, p.message) for p in problems] == [(
+        str(project / "agreements"),
+        "no agreement files (*.toml, *.json) found; put one agreement per file in it",
+    )]
+    with pytest.raises(ValidationFailed, match=r"agreements: no agreement files"):
+        ecocomp.load_project(project)
+
+
+def test_nan_in_an_agreement_or_sections_file_is_a_problem_not_a_crash(project):
+    edit(project / "agreements" / "lishui-zjj-cd-2020.toml", "amount = 80 }", "amount = nan }")
+    edit(project / "sections.toml", 'code = "lvbutou"\n', 'code = "lvbutou"\neco_flow = inf\n')
+    problems = ecocomp.check_project(project)
+    assert [(Path(p.file or "").name, p.field, p.message.split(";")[0]) for p in problems] == [
+        ("sections.toml", "section.0.eco_flow", "inf is not a number"),
+        ("lishui-zjj-cd-2020.toml", "params.rules.I.amount", "nan is not a number"),
+    ]
+    assert all(p.row is not None for p in problems)
+    assert problems[1].message.startswith("nan is not a number; write an amount such as 80")

@@ -68,7 +68,8 @@ downstream = "430700"
 
 def section_toml(code: str, **extra: object) -> str:
     """One [[section]] table with valid required keys, overridden or extended by ``extra``."""
-    keys = {"code": code, "name": "断面", "river": "澧水", "basin": "澧水", "waterbody": "river"}
+    keys = {"code": code, "name": f"断面{code}", "river": "澧水", "basin": "澧水",
+            "waterbody": "river"}
     keys.update(extra)  # type: ignore[arg-type]
     lines = [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in keys.items() if v is not None]
     return "[[section]]\n" + "\n".join(lines) + "\n\n"
@@ -662,3 +663,90 @@ def test_the_documented_reference_tables_list_every_section_and_party() -> None:
     assert [c for c in ws.parties if f"| {c} | {ws.parties[c].name} |" not in text] == []
     assert f"### Sections ({len(ws.sections)})" in text
     assert f"### Parties ({len(ws.parties)})" in text
+
+
+# --------------------------------------------------------------------------- nan, inf (D2)
+
+
+@pytest.mark.parametrize(("literal", "shown"),
+                         [("nan", "nan"), ("+nan", "nan"), ("inf", "inf"), ("-inf", "-inf")])
+def test_a_nan_or_inf_flow_is_a_located_problem(tmp_path: Path, literal: str,
+                                                shown: str) -> None:
+    text = SECTION_A + f"eco_flow = {literal}\n"
+    [problem] = problems_of(load_sections, write(tmp_path, "sections.toml", text))
+    assert (problem.row, problem.field) == (line_of(text, "eco_flow"), "section.0.eco_flow")
+    assert problem.message == f"{shown} is not a number; write the flow in m³/s, e.g. 85.5"
+
+
+def test_nan_in_any_key_of_parties_and_sections_is_one_located_problem(tmp_path: Path) -> None:
+    text = PARTIES_TOML.replace('parent = "430000"', "parent = nan", 1)
+    [problem] = problems_of(load_parties, write(tmp_path, "parties.toml", text))
+    assert (problem.row, problem.field) == (line_of(text, "nan"), "party.1.parent")
+    assert problem.message.startswith("nan is not a number; write the 6-digit GB/T 2260")
+    text = SECTION_A.replace('river = "澧水"', "river = [inf]") + "target = -inf\n"
+    problems = problems_of(load_sections, write(tmp_path, "sections.toml", text))
+    assert [(p.field, p.message.split(";")[0]) for p in problems] == [
+        ("section.0.river", "[inf] is a list"),  # one mistake, one message
+        ("section.0.target", "-inf is not a number"),
+    ]
+
+
+# --------------------------------------------------------------------------- unique names (D7)
+
+
+def test_a_section_name_used_twice_is_located_at_the_second_one(tmp_path: Path) -> None:
+    text = (section_toml("zhutingzhen", name="朱亭镇") + section_toml("b")
+            + section_toml("zhuting-lake", name="朱亭镇", waterbody="lake"))
+    [problem] = problems_of(load_sections, write(tmp_path, "sections.toml", text))
+    first = line_of(text, "朱亭镇")
+    assert problem.row == line_of(text, "朱亭镇", start=first + 1)
+    assert problem.field == "section.2.name"
+    assert problem.message == (
+        f"name '朱亭镇' is also the name of section 'zhutingzhen' (line {first}); section names "
+        "must be unique because readings files may use them")
+
+
+def test_names_that_readings_files_cannot_tell_apart_are_refused(tmp_path: Path) -> None:
+    # readings match names without spaces, case or full-width differences (docs/readings.md)
+    text = (section_toml("a", name="朱亭镇") + section_toml("b", name="朱亭镇 ")
+            + section_toml("c", name="Ｌｖｂｕｔｏｕ") + section_toml("lvbutou", name="渌埠头")
+            + section_toml("d", name="D"))
+    problems = problems_of(load_sections, write(tmp_path, "sections.toml", text))
+    assert [(p.field, p.message.split(";")[0]) for p in problems] == [
+        ("section.1.name", f"name '朱亭镇 ' is also the name of section 'a' ('朱亭镇', line "
+                           f"{line_of(text, '朱亭镇')})"),
+        ("section.2.name", "name 'Ｌｖｂｕｔｏｕ' is the code of section 'lvbutou'"),
+    ]  # 'D' names its own section 'd': that is not ambiguous
+
+
+def test_a_duplicate_section_is_one_problem_not_also_a_duplicate_name(tmp_path: Path) -> None:
+    text = section_toml("a", name="甲") + section_toml("a", name="甲")
+    [problem] = problems_of(load_sections, write(tmp_path, "sections.toml", text))
+    assert problem.field == "section.1.code" and "defined twice" in problem.message
+
+
+# --------------------------------------------------------------------------- plain messages (D15)
+
+
+def test_schema_problems_of_sections_are_in_plain_words(tmp_path: Path) -> None:
+    text = (
+        '[[section]]\ncode = "Bad Code"\nname = 2021-01-01\nriver = ""\nbasin = "湘江"\n'
+        'waterbody = "river"\nupstream = 430800\ndownstream = "4308"\neco_flow = "85,5"\n'
+        'level = ["national"]\ntarget = []\nnote = 07:32:00\n'
+    )
+    problems = problems_of(load_sections, write(tmp_path, "sections.toml", text))
+    assert [(p.row, p.field, p.message.split(";")[0]) for p in problems] == [
+        (2, "section.0.code", "'Bad Code' is not an ASCII slug"),
+        (3, "section.0.name", "2021-01-01 is a date"),
+        (4, "section.0.river", "the text is empty"),
+        (7, "section.0.upstream", "430800 is a number"),
+        (8, "section.0.downstream", "'4308' is not a 6-digit GB/T 2260 division code"),
+        (9, "section.0.eco_flow", "'85,5' is not a plain number"),
+        (10, "section.0.level", "['national'] is not one of the choices"),
+        (11, "section.0.target", "[] is a list"),
+        (12, "section.0.note", "07:32:00 is a time"),
+    ]
+    jargon = ("is not of type", "does not match", "datetime.", "Decimal(", "^", "is too short",
+              "is not one of [")
+    assert [p for p in problems if any(j in p.message for j in jargon)] == []
+    assert all(";" in p.message for p in problems)  # each says how to write it
