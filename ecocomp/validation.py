@@ -36,6 +36,8 @@ from ecocomp.packagedata import data_folder
 
 __all__ = [
     "TomlLocator",
+    "describe_error",
+    "errors_of",
     "finite_copy",
     "marked_values",
     "node_at",
@@ -107,7 +109,7 @@ def schema_problems(
                 for path, value in bad]  # fmt: skip
     for path, sub in errors:
         if not any(path[: len(b)] == b for b, _ in bad):
-            problems.append(located(path, _message(sub)))
+            problems.append(located(path, describe_error(sub)))
     return sorted(problems, key=lambda p: (p.row or 0, p.field or ""))
 
 
@@ -253,7 +255,12 @@ def _flatten(err: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationE
     yield err
 
 
-def _message(err: jsonschema.ValidationError) -> str:
+def errors_of(err: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
+    """The errors to show for ``err``: an ``anyOf``/``oneOf`` as its intended branch's."""
+    return _flatten(err)
+
+
+def describe_error(err: jsonschema.ValidationError) -> str:
     """One error in plain words: what is wrong with the value, then how to write it."""
     node = err.schema if isinstance(err.schema, Mapping) else {}
     keyword, value, wanted = err.validator, err.instance, err.validator_value

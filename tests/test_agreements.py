@@ -314,6 +314,21 @@ def test_nan_never_reaches_the_schema_of_a_users_formula() -> None:
     assert problem.field == "params.fee" and problem.message.startswith("nan is not a number")
 
 
+def test_a_users_formula_schema_problem_is_in_plain_words() -> None:
+    from ecocomp.formulas import register_formula
+
+    register_formula("test_plain_fee", lambda a, s, p: [], roles=("upstream", "downstream"),
+                     params_schema={"type": "object", "properties": {
+                         "fee": {"type": "number", "minimum": 0}}}, replace=True)
+    data = {**JSON_LADDER, "formula": "test_plain_fee", "params": {"fee": Decimal(-5)}}
+    with pytest.raises(ValidationFailed) as info:
+        agreement_from_dict(data, "f.toml")
+    (problem,) = info.value.problems
+    assert problem.field == "params.fee"
+    assert problem.message.startswith("-5 is negative"), problem.message
+    assert "minimum" not in problem.message
+
+
 # --------------------------------------------------------------------------- money amounts (D3, D6)
 
 

@@ -24,7 +24,14 @@ from ecocomp.errors import FormulaError, Problem
 from ecocomp.money import as_decimal
 from ecocomp.periods import Period
 from ecocomp.standards import ASSESSED_ITEMS, WaterClass, gb3838
-from ecocomp.validation import TomlLocator, schema, schema_problems, validator_for_schema
+from ecocomp.validation import (
+    TomlLocator,
+    describe_error,
+    errors_of,
+    schema,
+    schema_problems,
+    validator_for_schema,
+)
 
 __all__ = [
     "Formula",
@@ -233,10 +240,12 @@ def params_problems(
     if sch is None:
         return []
     found = []
-    for err in validator_for_schema(sch).iter_errors(params):
-        path = ("params", *err.absolute_path)
-        found.append(Problem(err.message, file=file, field=".".join(map(str, path)),
-                             row=locate.line(path) if locate else None))
+    for top in validator_for_schema(sch).iter_errors(params):
+        for err in errors_of(top):
+            path = ("params", *err.absolute_path)
+            found.append(Problem(describe_error(err), file=file,
+                                 field=".".join(map(str, path)),
+                                 row=locate.line(path) if locate else None))
     return found
 
 
