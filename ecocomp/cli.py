@@ -13,7 +13,7 @@ import sys
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date
 from decimal import Decimal
 from functools import wraps
@@ -48,6 +48,8 @@ def friendly(func: F) -> F:
             return func(*args, **kwargs)
         except EcocompError as exc:
             problems = getattr(exc, "problems", None)
+            if problems and len(problems) == 1:
+                _fail(str(problems[0]))
             if problems and len(problems) > 1:
                 click.echo(f"error: {len(problems)} problem(s); nothing was written:", err=True)
                 for p in problems:
@@ -160,11 +162,31 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
     from ecocomp.settlement import settle as run
 
     project = load_project(project_path)
+    new = not db.exists()
     with _progress(progress) as report:
-        if dry_run and not db.exists():  # nothing settled yet: compute only
+        if dry_run and new:  # nothing settled yet: compute only
             return run(project, year=year, dry_run=True, progress=report)
-        with Ledger.open(db, create=not dry_run) as ledger:
-            return run(project, year=year, ledger=ledger, dry_run=dry_run, progress=report)
+        try:
+            with Ledger.open(db, create=not dry_run) as ledger:
+                return run(project, year=year, ledger=ledger, dry_run=dry_run, progress=report)
+        except BaseException:
+            if new:
+                _remove_if_empty(db)
+            raise
+
+
+def _remove_if_empty(db: Path) -> None:
+    """Remove a database a failed first run created, if it holds nothing (no half files)."""
+    try:
+        with closing(sqlite3.connect(db)) as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            for table in ("ledger_transactions", "readings"):
+                if table in tables and conn.execute(f"SELECT 1 FROM {table}").fetchone():
+                    return
+    except sqlite3.Error:
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
 def _summary(result: Any, db: Path | None) -> None:

@@ -498,3 +498,22 @@ def test_paying_under_an_unknown_agreement_names_it(db_copy):
     result = run(*args, "--db", db_copy, "--amount", "5", "--date", "2022-04-20")
     assert result.exit_code == 1
     assert "nothing is settled under agreement 'nope' for 2021" in result.output
+
+
+def test_a_failed_first_settle_leaves_no_database_file(tmp_path):
+    db = tmp_path / "new.db"
+    result = run("settle", EXAMPLE, "--year", "2030", "--db", db, "--quiet")
+    assert result.exit_code == 1 and "in force in 2030" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_one_problem_is_printed_as_one_line(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "readings" / "zz.csv").write_text(
+        "section,sampled_at,parameter,value,unit,source,flag\n"
+        "lvbutou,2021-01-12,do,-1,mg/L,manual,\n", encoding="utf-8")
+    result = run("settle", project, "--year", YEAR, "--db", tmp_path / "s.db", "--quiet")
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "zz.csv:2:value" in errors[0], result.output
