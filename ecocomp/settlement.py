@@ -38,7 +38,7 @@ import attrs
 from ecocomp.agreements import Agreement
 from ecocomp.assessment import Assessments, assess
 from ecocomp.catalog import save_catalog
-from ecocomp.errors import SettlementError
+from ecocomp.errors import Problem, SettlementError, ValidationFailed
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
 from ecocomp.ledger import Batch, Ledger, NewTransaction, Transaction, Transfer
@@ -54,6 +54,7 @@ __all__ = [
     "NetDue",
     "SettlementResult",
     "assess_project",
+    "import_problems",
     "obligation_key",
     "pay",
     "payment_key",
@@ -349,6 +350,26 @@ def _desired_clearing(
 # --------------------------------------------------------------------------- the run
 
 
+def import_problems(project: Project) -> list[Problem]:
+    """What a run's import would refuse that no single file shows, e.g. two files that
+    give one sample different values. Imports into a throw-away in-memory store.
+
+    Each file is checked on its own by :func:`ecocomp.project.check_project`; this adds the
+    files taken together, in the order a run imports them (readings, then corrections).
+    """
+    names = {code: s.name for code, s in project.sections.items()}
+    plan = [(f, False) for f in project.readings_files]
+    plan += [(f, True) for f in project.correction_files]
+    problems: list[Problem] = []
+    with ReadingStore.open(":memory:") as store:
+        for file, correction in plan:
+            try:
+                store.import_file(file, sections=names, correction=correction)
+            except ValidationFailed as exc:
+                problems.extend(exc.problems)
+    return problems
+
+
 def assess_project(
     project: Project, store: ReadingStore, year: int, *, with_previous: bool = True
 ) -> Assessments:
@@ -381,9 +402,9 @@ def compute(
         try:
             obligations.extend(get_formula(agreement.formula)(agreement, assessments, period))
         except (ValueError, ArithmeticError) as exc:  # e.g. an amount beyond MAX_YUAN
+            advice = "" if "; check" in str(exc) else "; check the agreement's parameters"
             raise SettlementError(
-                f"agreement {agreement.id} ({agreement.formula}), {year}: {exc}; check the "
-                "agreement's parameters"
+                f"agreement {agreement.id} ({agreement.formula}), {year}: {exc}{advice}"
             ) from exc
     nets = []
     by_id = {a.id: a for a in project.agreements}

@@ -517,3 +517,16 @@ def test_one_problem_is_printed_as_one_line(tmp_path):
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "zz.csv:2:value" in errors[0], result.output
+
+
+def test_check_finds_two_files_that_contradict_each_other(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "readings" / "zz-extra.csv").write_text(
+        "section,sampled_at,parameter,value,unit,source,flag\n"
+        "lvbutou,2021-01-12,do,10.9,mg/L,manual,\n", encoding="utf-8")
+    result = run("check", project)
+    no_traceback(result)
+    assert result.exit_code == 1
+    assert "zz-extra.csv:2:value" in result.output and "already stored as 10.2" in result.output
+    assert not list(tmp_path.glob("*.db"))
