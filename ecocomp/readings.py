@@ -13,6 +13,7 @@ are read from ``schemas/readings.schema.json`` when this module is imported.
 
 from __future__ import annotations
 
+import calendar
 import codecs
 import csv
 import difflib
@@ -125,8 +126,20 @@ HEADER_ALIASES: Mapping[str, str] = {
 _NOT_A_VALUE = {"nd", "n.d.", "未检出", "检出限以下", "<dl", "bdl"}
 _NON_FINITE = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity", "snan"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+_OFFSET_RE = re.compile(r"([+-])([0-9]{2}):([0-9]{2})$")
+_PARTS_RE = re.compile(
+    r"([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})(?:[T ]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?)?"
+)
 _UNIT_SUFFIX = re.compile(r"^(.*?)\s*[(（]([^()（）]*)[)）]\s*$")
 _ONE = Decimal(1)
+#: The smallest measured value: a non-zero value below 1E-20 (in the unit written) is refused
+#: as a typo in the exponent. Together with the 28-significant-digit limit this keeps every
+#: value's plain decimal text short (the store writes it out digit for digit).
+_MIN_EXPONENT = -20
+_ZERO = Decimal(0).scaleb(_MIN_EXPONENT)  # a zero written with more decimals is kept as 0E-20
+# A cell shorter than this without an exponent has at most 20 decimals and 21 digits, so the
+# fast paths below may read it with Decimal() directly; longer ones take _parse_value.
+_FAST_LEN = 22
 _PREFIX_BYTES = 64 * 1024
 _CACHE_LIMIT = 65536
 # Times repeat locally (one per parameter of a sample), so a small cache that is emptied when
@@ -276,13 +289,51 @@ def _parse_when(text: str) -> datetime | _Err:
             moment = datetime(y, m, d, hh, mm, ss)
         else:
             moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        return _Err(f"{text!r} is not a real date or time ({exc}); check the day and month")
+    except ValueError:
+        return _Err(_not_real(text))
     if moment.tzinfo is not None:
+        if _bad_offset(text):  # Python reads +08:75 as 9:15
+            return _Err(_not_real(text))
         moment = moment.astimezone(CST).replace(tzinfo=None)
     if not 1900 <= moment.year <= 2999:
         return _Err(f"{text!r} is out of range (years 1900–2999); check the year")
     return moment
+
+
+def _bad_offset(text: str) -> str | None:
+    """The UTC offset at the end of a date-time when it is out of range (+25:00, +08:75)."""
+    offset = _OFFSET_RE.search(text)
+    if offset and (int(offset[2]) > 23 or int(offset[3]) > 59):
+        return offset[0]
+    return None
+
+
+def _not_real(text: str) -> str:
+    """Why a date-time that matches the pattern does not exist, in words (not Python's)."""
+    offset = _bad_offset(text)
+    if offset:
+        return (f"{text!r} has UTC offset {offset}, which is out of range (-23:59..+23:59); "
+                "write the sampling place's offset, e.g. +08:00 for China Standard Time, or "
+                "leave it out")
+    parts = _PARTS_RE.match(text)
+    if parts is None:  # cannot happen for text that matched the schema's pattern
+        return f"{text!r} is not a real date or time; check the date and the time"
+    year, month, day = (int(p) for p in parts.group(1, 2, 3))
+    hour, minute, second = (int(p or 0) for p in parts.group(4, 5, 6))
+    if not 1900 <= year <= 2999:
+        return f"{text!r} is out of range (years 1900–2999); check the year"
+    if not 1 <= month <= 12:
+        return f"{text!r} is not a real date: there is no month {month}; check the day and month"
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        why = "there is no day 0" if day == 0 else f"{year}-{month:02d} has {days} days"
+        return f"{text!r} is not a real date: {why}; check the day and month"
+    for what, number, top in (("hour", hour, 23), ("minute", minute, 59),
+                              ("second", second, 59)):
+        if number > top:
+            return (f"{text!r} is not a real date or time: {what} {number} is out of range "
+                    f"(0–{top}); check the time")
+    return f"{text!r} is not a real date or time; check the date and the time"
 
 
 def _value_error(text: str, wide: bool) -> str:
@@ -305,6 +356,18 @@ def _value_error(text: str, wide: bool) -> str:
     return f"{text!r} is not a number: expected {_EXPECT['value']}"
 
 
+def _clip(text: str) -> str:
+    """A cell as quoted in a message, shortened when it is long (a cell may hold thousands)."""
+    return repr(text) if len(text) <= 40 else f"{text[:30]!r}… ({len(text)} characters)"
+
+
+def _out_of_scale(text: str, small: bool) -> _Err:
+    if small:
+        return _Err(f"{_clip(text)} is too small to be a measured value (below 1E-20); check "
+                    "the exponent and the unit")
+    return _Err(f"{_clip(text)} is too large to be a measured value; check the exponent")
+
+
 def _parse_value(text: str, wide: bool) -> tuple[Decimal, bool] | _Err:
     """The slow path for value cells the fast path did not take (Unicode, exponents, …)."""
     if not _VALUE_RE.fullmatch(text):
@@ -317,13 +380,23 @@ def _parse_value(text: str, wide: bool) -> tuple[Decimal, bool] | _Err:
     number = text[1:].lstrip() if below else text
     digits = number.lstrip("+-").replace(".", "").split("e")[0].split("E")[0].lstrip("0")
     if len(digits) > 28:
-        return _Err(f"{text!r} has more than 28 significant digits; round it to what was measured")
-    value = Decimal(number)
-    if value.as_tuple().exponent > 0:  # type: ignore[operator]
+        return _Err(f"{_clip(text)} has more than 28 significant digits; round it to what was "
+                    "measured")
+    try:
+        value = Decimal(number)
+    except InvalidOperation:  # an exponent beyond what Decimal holds (1E-99999999999999999999)
+        return _out_of_scale(text, small="e-" in number.lower())
+    exponent: int = value.as_tuple().exponent  # type: ignore[assignment]
+    if exponent > 0:
         try:
             value = value.quantize(_ONE)  # "1.5E+3" → 1500, so stored text round-trips
         except InvalidOperation:
-            return _Err(f"{text!r} is too large to be a measured value; check the exponent")
+            return _out_of_scale(text, small=False)
+    elif exponent < _MIN_EXPONENT:
+        if value and value.adjusted() < _MIN_EXPONENT:
+            return _out_of_scale(text, small=True)
+        if not value:
+            value = _ZERO  # 0E-4400 is 0: keep 20 decimals, not thousands
     if not value and value.is_signed():
         value = value.copy_abs()
     return value, below
@@ -425,6 +498,8 @@ class _Layout:
         self.fields: dict[str, tuple[int, str]] = {}
         self.columns: list[tuple[int, str, str, str]] = []  # (index, header, name, unit)
         cells = [h.replace("\ufeff", "").strip() for h in header]
+        self.names = cells[:]  # every header cell, the empty ones Excel leaves at the right too
+        self.empty_row = 0  # the first wide row whose parameter cells are all empty
         while cells and not cells[-1]:
             cells.pop()  # Excel leaves empty columns behind; their cells must stay empty
         self.width = len(cells)
@@ -522,7 +597,8 @@ def _rows(
             return
         text = io.TextIOWrapper(stream, encoding=encoding, errors="strict", newline="")
         origin = binary.tell() if stream is binary else None  # where the text starts
-        yield from _parse(text, sections, name, lambda: _bad_line(binary, origin, encoding))
+        yield from _parse(text, sections, name, lambda: _bad_line(binary, origin, encoding),
+                          lambda: _long_row(binary, origin, encoding))
     finally:
         if text is not None and not owned:
             try:
@@ -550,13 +626,80 @@ def _bad_line(binary: IO[bytes], origin: int | None, encoding: str) -> int | Non
     return None
 
 
+def _long_row(binary: IO[bytes], origin: int | None, encoding: str) -> tuple[int, str] | None:
+    """Where the row that overflowed the csv module's cell limit starts: (line, its text).
+
+    Reads a seekable file again up to that row (only after the parse has stopped there).
+    """
+    if origin is None:
+        return None
+    binary.seek(origin)
+    text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
+    pulled: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in text:
+            pulled.append(line)
+            yield line
+
+    reader = csv.reader(lines())
+    try:
+        while True:
+            pulled.clear()  # the csv module reads no further ahead than the row it returns
+            start = reader.line_num + 1
+            if next(reader, None) is None:
+                return None
+    except csv.Error:
+        return start, pulled[0] if pulled else ""
+    finally:
+        text.detach()
+
+
+def _csv_problem(
+    exc: csv.Error, line: int, name: str, names: list[str] | None, long_row: Any
+) -> Problem:
+    """A csv module error in plain words, at the line where the trouble starts."""
+    if "field larger than field limit" in str(exc):
+        limit = f"{csv.field_size_limit():,}"
+        found = long_row()
+        if found is None:  # a pipe cannot be read again
+            return Problem(
+                f"a cell is too long to read at this line (more than {limit} characters): a "
+                'quote (") above is probably never closed; find it and remove it or close it',
+                file=name, row=line,
+            )
+        start, first = found
+        if start == line:
+            return Problem(f"a cell of this line is longer than {limit} characters; a "
+                           "readings cell holds one value — check the line", file=name, row=line)
+        # The row ran on over several lines: its last cell on the first line opened a quote.
+        index = len(next(csv.reader([first]), [""])) - 1
+        field = names[index] if names and index < len(names) and names[index] else None
+        return Problem(
+            f'a quote (") opens here and is not closed on this line, so the cell takes in the '
+            f"lines below until it is too long to read (more than {limit} characters, at line "
+            f"{line}); remove the quote or close it on this line",
+            file=name, row=start, field=field,
+        )
+    if "NUL" in str(exc):
+        return Problem("the line holds a zero byte (NUL), which text files do not have; the "
+                       "file may be damaged — export it again", file=name, row=line)
+    return Problem("the line is not valid CSV; check its quotes and remove stray control "
+                   "characters", file=name, row=line)
+
+
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030"}
+
+
 def _parse(
     text: IO[str],
     sections: Collection[str] | Mapping[str, str] | None,
     name: str,
     bad_line: Any = lambda: None,
+    long_row: Any = lambda: None,
 ) -> Iterator[_Row | Problem]:
     reader = csv.reader(text)
+    layout: _Layout | None = None
     try:
         header: list[str] | None = None
         for header in reader:
@@ -568,6 +711,10 @@ def _parse(
             yield Problem("the file is empty; it needs a header row and at least one data row",
                           file=name)
             return
+        quote = _open_quote(header, [], name, reader.line_num)
+        if quote is not None:
+            yield quote
+            return
         params = _Params()
         layout = _Layout(header, name, params)
         if layout.problems:
@@ -578,22 +725,27 @@ def _parse(
         )
         first = next(body, None)
         if first is None:
+            if layout.empty_row:
+                yield Problem("every parameter cell of the file's rows is empty, so the file "
+                              "holds no measured value; fill in the values or leave the file "
+                              "out", file=name, row=layout.empty_row)
+                return
             yield Problem("the file has a header but no data rows", file=name, row=1)
             return
         yield first
         yield from body  # one generator layer less on the hot path
-    except UnicodeDecodeError as exc:
-        encoding = getattr(text, "encoding", "the detected encoding")
+    except UnicodeDecodeError:
+        encoding = getattr(text, "encoding", "")
+        encoding = _ENCODING_NAMES.get(encoding, encoding.upper() or "UTF-8 or GB18030")
         line = bad_line()
         where = f"at row {line}" if line else f"after row {reader.line_num}"
         yield Problem(
-            f"the file stops being valid {encoding} text {where} ({exc.reason}); save the "
-            "whole file in one encoding (UTF-8 or GB18030)", file=name,
-            row=line or reader.line_num + 1,
+            f"the file stops being valid {encoding} text {where}; save the whole file in one "
+            "encoding (UTF-8 or GB18030)", file=name, row=line or reader.line_num + 1,
         )
     except csv.Error as exc:
-        yield Problem(f"the file is not valid CSV here ({exc}); check quotes and stray "
-                      "control characters", file=name, row=reader.line_num)
+        yield _csv_problem(exc, reader.line_num, name, layout.names if layout else None,
+                           long_row)
 
 
 def _common(
@@ -660,10 +812,63 @@ def _fit(row: list[str], width: int) -> list[str] | None:
     return row
 
 
+def _too_wide(row: list[str], layout: _Layout, name: str, line: int) -> Problem:
+    """The problem of a row with data beyond the header's named columns."""
+    named, header = layout.width, len(layout.names)
+    if (len(row) > header and any(cell.strip() for cell in row[header:])) or header == named:
+        return Problem(f"the row has {len(row)} cells but the header has {header}; remove the "
+                       "extra cells or quote cells that contain commas", file=name, row=line)
+    # Data under the empty header cells Excel leaves at the right (总磷,,).
+    filled = [(i + 1, _clip(cell.strip())) for i, cell in enumerate(row[named:header], named)
+              if cell.strip()]
+    if len(filled) == 1:
+        (number, text), = filled
+        return Problem(f"cell {number} has {text} under a column with no name; name the column "
+                       "or clear the cell", file=name, row=line)
+    numbers = _and([str(number) for number, _text in filled])
+    texts = _and([text for _number, text in filled])
+    return Problem(f"cells {numbers} have {texts} under columns with no name; name the columns "
+                   "or clear the cells", file=name, row=line)
+
+
+def _and(items: list[str]) -> str:
+    return f"{', '.join(items[:-1])} and {items[-1]}" if len(items) > 1 else items[0]
+
+
+_BREAK = re.compile(r"\r\n?|\n")
+
+
+def _open_quote(row: list[str], names: list[str], name: str, line: int) -> Problem | None:
+    """The problem of a row that a stray quote ran on over several lines, or None.
+
+    A cell that starts with a quote runs up to the closing quote, across lines; an unbalanced
+    one takes in the lines below (to the end of the file if it is never closed), and the row
+    ends up with one cell holding them. Readings cells never hold a line break, so such a
+    cell is reported where its quote opens, without its contents.
+    """
+    index = next((i for i, cell in enumerate(row) if "\n" in cell or "\r" in cell), -1)
+    if index < 0:
+        return None
+    breaks = sum(len(_BREAK.findall(cell)) for cell in row[index:])
+    # Never closed: the cell took in the file up to its end, the last line break included.
+    to_end = row[index][-1] in "\r\n" and not any(row[index + 1:])
+    start = line - breaks + (1 if to_end else 0)
+    field = names[index] if index < len(names) and names[index] else None
+    if to_end:
+        runs = f"runs to line {line}, the end of the file" if line > start else \
+            "runs to the end of the file"
+        message = f'a quote (") opens here and is never closed, so the cell {runs}; remove ' \
+            "the quote or close it"
+    else:
+        message = f'a quote (") opens here and is not closed on this line, so the cell runs ' \
+            f"on to line {line}; remove the quote or close it on this line"
+    return Problem(message, file=name, row=start, field=field)
+
+
 def _value_cell(cell: str, wide: bool) -> tuple[Decimal, bool] | _Err:
     """A value cell's number and non-detect mark (the fast path inlined in the loops)."""
     if _VALUE_RE.fullmatch(cell) and cell[0] not in "<-" and "e" not in cell and "E" not in cell \
-            and len(cell) < 28:
+            and len(cell) < _FAST_LEN:
         return Decimal(cell), False
     return _parse_value(cell, wide)
 
@@ -702,15 +907,16 @@ def _parse_long(
     value_ok = _VALUE_RE.fullmatch
     values: dict[str, Decimal] = {}
     value_of = values.get
+    fast_len = _FAST_LEN
     one = _ONE
     dt = datetime
     for row in reader:
         if len(row) != width:
             fitted = _fit(row, width)
             if fitted is None:
-                yield Problem(f"the row has {len(row)} cells but the header has {width}; "
-                              "remove the extra cells or quote cells that contain commas",
-                              file=name, row=reader.line_num)
+                line = reader.line_num
+                yield (_open_quote(row, layout.names, name, line)
+                       or _too_wide(row, layout, name, line))
                 continue
             row = fitted
         # Caches are keyed by stripped text, so a cell without spaces hits them unstripped.
@@ -735,7 +941,7 @@ def _parse_long(
         below = False
         if not plain:
             if value_ok(cell) and cell[0] not in "<-" and "e" not in cell and "E" not in cell \
-                    and len(cell) < 28:
+                    and len(cell) < fast_len:
                 value = Decimal(cell)
                 plain = True
                 if len(values) >= _CACHE_LIMIT:
@@ -767,6 +973,10 @@ def _parse_long(
         if _blank(row):
             continue  # blank lines and rows of empty cells (Excel leaves them behind)
         line = reader.line_num
+        quote = _open_quote(row, layout.names, name, line)
+        if quote is not None:
+            yield quote  # the row's cells hold the lines a stray quote took in
+            continue
         common = _common(row, layout, sections, times, name, line)
         if isinstance(common, list):
             yield from common
@@ -803,6 +1013,7 @@ def _parse_wide(
     source_of = _SOURCE_WORDS.get
     flag_of = _FLAG_WORDS.get
     value_ok = _VALUE_RE.fullmatch
+    fast_len = _FAST_LEN
     one = _ONE
     dt = datetime
     for row in reader:
@@ -810,9 +1021,8 @@ def _parse_wide(
         if len(row) != width:
             fitted = _fit(row, width)
             if fitted is None:
-                yield Problem(f"the row has {len(row)} cells but the header has {width}; "
-                              "remove the extra cells or quote cells that contain commas",
-                              file=name, row=line)
+                yield (_open_quote(row, layout.names, name, line)
+                       or _too_wide(row, layout, name, line))
                 continue
             row = fitted
         text = row[i_sec].strip()
@@ -826,6 +1036,10 @@ def _parse_wide(
         if bad:
             if _blank(row):
                 continue  # blank lines and rows of empty cells (Excel leaves them behind)
+            quote = _open_quote(row, layout.names, name, line)
+            if quote is not None:
+                yield quote  # the row's cells hold the lines a stray quote took in
+                continue
             common = _common(row, layout, sections, times, name, line)
             if isinstance(common, list):
                 yield from common
@@ -841,13 +1055,17 @@ def _parse_wide(
             if not cell:
                 continue  # an empty cell: not measured
             if value_ok(cell) and cell[0] not in "<-" and "e" not in cell and "E" not in cell \
-                    and len(cell) < 28:
+                    and len(cell) < fast_len:
                 value = Decimal(cell)
                 below = False
             else:
                 parsed = _parse_value(cell, True)
                 if isinstance(parsed, _Err):
                     bad = True
+                    quote = _open_quote(row, layout.names, name, line)
+                    if quote is not None:
+                        yield quote  # the row's cells hold the lines a stray quote took in
+                        break
                     yield Problem(parsed.message, file=name, row=line, field=header)
                     continue
                 value, below = parsed
@@ -861,6 +1079,10 @@ def _parse_wide(
                     continue
             cells.append((header, code, value, below))
         if bad:
+            continue
+        if not cells:
+            if not layout.empty_row:
+                layout.empty_row = line
             continue
         for header, code, value, below in cells:
             yield (line, header, section, when, code, value, below, source, flag)  # type: ignore[misc]
