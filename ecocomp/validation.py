@@ -42,6 +42,7 @@ __all__ = [
     "marked_values",
     "node_at",
     "nonfinite_message",
+    "resolve_ref",
     "schema",
     "schema_problems",
     "show",
@@ -335,7 +336,7 @@ def _entries(n: int) -> str:
 # --------------------------------------------------------------------------- schema walks
 
 
-def _resolve(node: Any, root: Mapping[str, Any]) -> Any:
+def resolve_ref(node: Any, root: Mapping[str, Any]) -> Any:
     """A node with its local ``$ref`` followed (the referring node's own keys win)."""
     while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
         ref = node["$ref"]
@@ -354,11 +355,12 @@ def node_at(root: Mapping[str, Any], path: Sequence[str | int]) -> Mapping[str, 
     >>> node_at(schema("params.class_ladder"), ("rules", "III", "amount"))["x-money"]
     True
     """
-    node: Any = _resolve(root, root)
+    node: Any = resolve_ref(root, root)
     for part in path:
         if not isinstance(node, Mapping):
             return None
-        choices = [node, *(_resolve(b, root) for k in ("anyOf", "oneOf") for b in node.get(k, ()))]
+        branches = (b for k in ("anyOf", "oneOf") for b in node.get(k, ()))
+        choices = [node, *(resolve_ref(b, root) for b in branches)]
         following = None
         for choice in choices:
             if not isinstance(choice, Mapping):
@@ -373,7 +375,7 @@ def node_at(root: Mapping[str, Any], path: Sequence[str | int]) -> Mapping[str, 
                 break
         if following is None:
             return None
-        node = _resolve(following, root)
+        node = resolve_ref(following, root)
     return node if isinstance(node, Mapping) else None
 
 
@@ -391,7 +393,7 @@ def marked_values(
     """
 
     def walk(value: Any, node: Any, path: Path) -> Iterator[tuple[Path, Any, Mapping[str, Any]]]:
-        node = _resolve(node, root)
+        node = resolve_ref(node, root)
         if not isinstance(node, Mapping):
             return
         if node.get(keyword):
@@ -400,7 +402,7 @@ def marked_values(
         for key in ("anyOf", "oneOf"):
             branches = [b for b in node.get(key, ()) if _mentions(b, root, keyword, set())]
             for branch in branches:  # only branches that can hold a marked value are tried
-                candidate = {"$defs": root.get("$defs", {}), **_resolve(branch, root)}
+                candidate = {"$defs": root.get("$defs", {}), **resolve_ref(branch, root)}
                 if validator_for_schema(candidate).is_valid(value):
                     yield from walk(value, branch, path)
                     break
@@ -422,7 +424,7 @@ def _mentions(node: Any, root: Mapping[str, Any], keyword: str, seen: set[str]) 
         ref = node.get("$ref")
         if isinstance(ref, str) and ref not in seen:
             seen.add(ref)
-            if _mentions(_resolve({"$ref": ref}, root), root, keyword, seen):
+            if _mentions(resolve_ref({"$ref": ref}, root), root, keyword, seen):
                 return True
         return keyword in node or any(_mentions(v, root, keyword, seen) for v in node.values())
     if isinstance(node, list):

@@ -28,6 +28,7 @@ from ecocomp.validation import (
     TomlLocator,
     describe_error,
     errors_of,
+    resolve_ref,
     schema,
     schema_problems,
     validator_for_schema,
@@ -249,20 +250,8 @@ def params_problems(
     return found
 
 
-def _resolve(node: Any, root: Mapping[str, Any]) -> Any:
-    while isinstance(node, Mapping) and "$ref" in node:
-        ref = node["$ref"]
-        if not ref.startswith("#/"):
-            return node
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
 def _coerce(value: Any, node: Any, root: Mapping[str, Any]) -> Any:
-    node = _resolve(node, root)
+    node = resolve_ref(node, root)
     if not isinstance(node, Mapping):
         return value
     if node.get("x-decimal") and isinstance(value, str | int | Decimal) and not isinstance(
@@ -271,7 +260,7 @@ def _coerce(value: Any, node: Any, root: Mapping[str, Any]) -> Any:
         return as_decimal(value)
     for key in ("anyOf", "oneOf"):
         for sub in node.get(key, ()):
-            candidate = {"$defs": root.get("$defs", {}), **_resolve(sub, root)}
+            candidate = {"$defs": root.get("$defs", {}), **resolve_ref(sub, root)}
             if validator_for_schema(candidate).is_valid(value):
                 return _coerce(value, sub, root)
     if isinstance(value, Mapping):
@@ -279,7 +268,7 @@ def _coerce(value: Any, node: Any, root: Mapping[str, Any]) -> Any:
         extra = node.get("additionalProperties")
         out = {k: _coerce(v, props.get(k, extra), root) for k, v in value.items()}
         for key, sub in props.items():
-            resolved = _resolve(sub, root)
+            resolved = resolve_ref(sub, root)
             if key not in out and isinstance(resolved, Mapping) and "default" in resolved:
                 out[key] = _coerce(copy.deepcopy(resolved["default"]), sub, root)
         return out
