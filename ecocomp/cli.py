@@ -13,7 +13,7 @@ import sys
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from functools import wraps
@@ -162,34 +162,17 @@ def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, qui
 def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress: bool) -> Any:
     from ecocomp.ledger import Ledger
     from ecocomp.project import load_project
+    from ecocomp.settlement import RUN_LOCK_WAIT_MS, require_in_force
     from ecocomp.settlement import settle as run
 
     project = load_project(project_path)
-    new = not db.exists()
     with _progress(progress) as report:
-        if dry_run and new:  # nothing settled yet: compute only
-            return run(project, year=year, dry_run=True, progress=report)
-        try:
-            with Ledger.open(db, create=not dry_run) as ledger:
-                return run(project, year=year, ledger=ledger, dry_run=dry_run, progress=report)
-        except BaseException:
-            if new:
-                _remove_if_empty(db)
-            raise
-
-
-def _remove_if_empty(db: Path) -> None:
-    """Remove a database a failed first run created, if it holds nothing (no half files)."""
-    try:
-        with closing(sqlite3.connect(db)) as conn:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            for table in ("ledger_transactions", "readings"):
-                if table in tables and conn.execute(f"SELECT 1 FROM {table}").fetchone():
-                    return
-    except sqlite3.Error:
-        return
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+        if not db.exists():
+            require_in_force(project, year)  # before the file is created: no empty file left
+            if dry_run:  # nothing settled yet: compute only
+                return run(project, year=year, dry_run=True, progress=report)
+        with Ledger.open(db, create=not dry_run, busy_timeout_ms=RUN_LOCK_WAIT_MS) as ledger:
+            return run(project, year=year, ledger=ledger, dry_run=dry_run, progress=report)
 
 
 def _summary(result: Any, db: Path | None) -> None:
@@ -417,11 +400,11 @@ def _payment_amount(text: str) -> Decimal:
     if value <= 0:
         raise InputError(f"{text} is not a positive amount; write what was paid, like 800000.00",
                          field="--amount")
+    if value > MAX_YUAN:  # before quantize, which cannot hold huge numbers
+        raise InputError(f"{text} is beyond 1万亿 yuan; check the amount", field="--amount")
     if value != value.quantize(Decimal("0.01"), rounding="ROUND_DOWN"):
         raise InputError(f"{text} has fractions of a fen; write at most two decimals, like "
                          "800000.05", field="--amount")
-    if value > MAX_YUAN:
-        raise InputError(f"{text} is beyond 1万亿 yuan; check the amount", field="--amount")
     return value.quantize(Decimal("0.01"))
 
 

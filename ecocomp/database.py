@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["connect", "describe", "has_table"]
+__all__ = ["connect", "describe", "has_table", "open_read_only"]
 
 _SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 
@@ -57,14 +57,19 @@ def _enable_wal(conn: sqlite3.Connection, *, deadline: float) -> None:
         pause = min(pause * 2, 0.05)
 
 
+def open_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A connection that cannot write to the existing file ``path`` (nor create it)."""
+    if not Path(path).is_file():
+        raise sqlite3.OperationalError("unable to open database file")
+    return sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+
+
 def has_table(path: str, table: str) -> bool:
     """Whether the existing SQLite file ``path`` holds ``table``; opened read-only, unchanged.
 
     Raises :class:`sqlite3.DatabaseError` if ``path`` is missing or not a database.
     """
-    if not Path(path).is_file():
-        raise sqlite3.OperationalError("unable to open database file")
-    conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+    conn = open_read_only(path)
     try:
         found = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)

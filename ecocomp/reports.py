@@ -13,6 +13,7 @@ import html
 import io
 import json
 import os
+import stat
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -218,14 +219,20 @@ def write_report(db: str | Path, year: int, out: str | Path, *, as_of: date | No
 def _replace_file(out: Path, data: bytes) -> None:
     """Write ``data`` to ``out`` all or nothing: a failed write leaves any earlier file as it was.
 
-    The bytes go to a hidden file beside ``out`` that then replaces it in one rename.
+    The bytes go to a hidden file beside ``out`` that then replaces it in one rename. A
+    symbolic link is followed (its target is replaced) and an earlier file's permissions
+    are kept.
     """
+    if out.is_symlink():
+        out = out.resolve()
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if out.exists():
+            os.chmod(temporary, stat.S_IMODE(os.stat(out).st_mode))
         os.replace(temporary, out)
     except OSError as exc:
         temporary.unlink(missing_ok=True)

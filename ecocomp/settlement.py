@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
@@ -44,11 +45,13 @@ from ecocomp.formulas.base import settle_nets
 from ecocomp.ledger import Batch, Ledger, NewTransaction, Transaction, Transfer
 from ecocomp.periods import Period
 from ecocomp.project import Project
+from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore
 
 __all__ = [
     "ACCRUED",
     "PAYABLE",
+    "RUN_LOCK_WAIT_MS",
     "SETTLED",
     "Change",
     "NetDue",
@@ -59,6 +62,7 @@ __all__ = [
     "pay",
     "payment_key",
     "reconcile",
+    "require_in_force",
     "settle",
 ]
 
@@ -350,9 +354,24 @@ def _desired_clearing(
 # --------------------------------------------------------------------------- the run
 
 
+#: How long a settlement run waits for another run that holds the database's write lock
+#: (its import and computation are one transaction): 10 minutes, several province-years.
+RUN_LOCK_WAIT_MS = 600_000
+
+
+def require_in_force(project: Project, year: int) -> None:
+    """Refuse a year in which none of the project's agreements is in force."""
+    if not any(a.in_force(Period(year)) for a in project.agreements):
+        raise SettlementError(
+            f"no agreement of project {project.root} is in force in {year}; "
+            "check the agreements' start and end dates"
+        )
+
+
 def import_problems(project: Project) -> list[Problem]:
     """What a run's import would refuse that no single file shows, e.g. two files that
-    give one sample different values. Imports into a throw-away in-memory store.
+    give one sample different values. Imports into a throw-away store in a temporary file
+    (on disk, so memory stays flat however many readings there are).
 
     Each file is checked on its own by :func:`ecocomp.project.check_project`; this adds the
     files taken together, in the order a run imports them (readings, then corrections).
@@ -361,7 +380,8 @@ def import_problems(project: Project) -> list[Problem]:
     plan = [(f, False) for f in project.readings_files]
     plan += [(f, True) for f in project.correction_files]
     problems: list[Problem] = []
-    with ReadingStore.open(":memory:") as store:
+    with tempfile.TemporaryDirectory(prefix="ecocomp-check-") as folder, \
+            ReadingStore.open(Path(folder) / "check.db") as store:
         for file, correction in plan:
             try:
                 store.import_file(file, sections=names, correction=correction)
@@ -443,15 +463,13 @@ def settle(
     ``store`` defaults to a readings store in the ledger's database file. ``dry_run``
     changes nothing: with a ledger whose file already holds readings, it imports on trial
     (rolled back at the end) and reports what a real run would post, leave unchanged and
-    adjust; otherwise it imports into a throw-away in-memory store and only computes.
+    adjust; otherwise it imports into a throw-away in-memory store and reports everything
+    as to be posted.
     """
     today = today or date.today()
     in_force = [a for a in project.agreements if a.in_force(Period(year))]
-    if not in_force and (dry_run or ledger is None or not _year_transactions(ledger, year)):
-        raise SettlementError(
-            f"no agreement of project {project.root} is in force in {year}; "
-            "check the agreements' start and end dates"
-        )
+    if not in_force and (ledger is None or not _year_transactions(ledger, year)):
+        require_in_force(project, year)
     for agreement in in_force:
         for role, party in agreement.parties.items():
             if party not in project.parties:
@@ -464,9 +482,18 @@ def settle(
     own_store = store is None
     if store is None:
         path = ledger.path if ledger is not None else ":memory:"
-        if dry_run and (path == ":memory:" or not ReadingStore.exists_in(path)):
-            path = ":memory:"  # nothing stored yet: a dry run must not create the tables
-        store = ReadingStore.open(path)
+        if dry_run and path != ":memory:":
+            stored = ReadingStore.version_in(path)
+            if stored == 0:
+                path = ":memory:"  # nothing stored yet: a dry run must not create the tables
+            elif stored < STORE_SCHEMA_VERSION:
+                raise SettlementError(
+                    f"{path}: the readings tables are schema version {stored}, and a dry run "
+                    "must not upgrade them; run `ecocomp settle` without --dry-run once (it "
+                    "upgrades them), or preview on a copy"
+                )
+        # a run waits for another run's import (which holds the write lock) to finish
+        store = ReadingStore.open(path, busy_timeout_ms=RUN_LOCK_WAIT_MS)
     by_id = {a.id: a for a in project.agreements}
     try:
         # All of the project's files are imported, or none: the imports are committed only
@@ -487,9 +514,10 @@ def settle(
     finally:
         if own_store:
             store.close()
-    if ledger is None:
+    if ledger is None:  # a dry run without a ledger: everything would be new
+        to_post, _, _ = reconcile(list(desired), {}, {}, today=today)
         return SettlementResult(
-            year=year, obligations=tuple(obligations), nets=tuple(nets), posted=0,
+            year=year, obligations=tuple(obligations), nets=tuple(nets), posted=len(to_post),
             unchanged=0, adjusted=0, imports=tuple(imports), dry_run=True,
         )
     plan = functools.partial(_plan, desired=desired, year=year, today=today, by_id=by_id,

@@ -390,6 +390,17 @@ class ReadingStore:
         except sqlite3.Error:
             return False
 
+    @classmethod
+    def version_in(cls, path: str | os.PathLike[str]) -> int:
+        """The readings schema version of the file ``path`` (0: none), read without writing."""
+        if not cls.exists_in(path):
+            return 0
+        conn = database.open_read_only(path)
+        try:
+            return _version(conn)
+        finally:
+            conn.close()
+
     @contextmanager
     def transaction(self, *, keep: bool = True) -> Iterator[ReadingStore]:
         """Group imports: everything imported inside is committed together, or none of it.
@@ -410,11 +421,11 @@ class ReadingStore:
         self._outer = True
         try:
             yield self
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT" if keep else "ROLLBACK")
+        except BaseException:
+            if conn.in_transaction:  # SQLite may have rolled back already (I/O error, interrupt)
+                conn.execute("ROLLBACK")
+            raise
         finally:
             self._outer = False
 

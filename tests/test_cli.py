@@ -111,7 +111,7 @@ def test_settle_dry_run_writes_no_database(tmp_path):
     db = tmp_path / "dry.db"
     result = run("settle", EXAMPLE, "--year", YEAR, "--db", db, "--dry-run", "--quiet")
     assert result.exit_code == 0, result.output
-    assert "dry run, nothing was written; a real run would post 0" in result.stdout
+    assert "dry run, nothing was written; a real run would post 62, leave 0" in result.stdout
     assert "lishui-zjj-cd-2020" in result.stdout
     assert not db.exists()
 
@@ -479,6 +479,7 @@ PAY = ["pay", "--agreement", "lishui-zjj-cd-2020", "--year", YEAR, "--payer", "4
 
 @pytest.mark.parametrize(("amount", "date", "says"), [
     ("NaN", "2022-04-20", "--amount: 'NaN' is not an amount; write yuan like 800000.00"),
+    ("1e26", "2022-04-20", "--amount: 1e26 is beyond 1万亿 yuan"),
     ("abc", "2022-04-20", "--amount: 'abc' is not an amount"),
     ("-5", "2022-04-20", "--amount: -5 is not a positive amount"),
     ("1.005", "2022-04-20", "--amount: 1.005 has fractions of a fen; write at most two"),

@@ -152,3 +152,15 @@ def test_a_failed_write_keeps_the_earlier_report_and_leaves_no_debris(
 def test_a_report_into_a_missing_folder_is_a_clear_error(db, tmp_path):
     with pytest.raises(EcocompError, match=r"no-such-folder/report\.html: cannot write"):
         write_report(db, YEAR, tmp_path / "no-such-folder" / "report.html")
+
+
+def test_rewriting_a_report_keeps_its_permissions_and_follows_a_link(db, tmp_path):
+    target = tmp_path / "shared" / "report.html"
+    target.parent.mkdir()
+    target.write_text("old", encoding="utf-8")
+    target.chmod(0o640)
+    link = tmp_path / "report.html"
+    link.symlink_to(target)
+    write_report(db, YEAR, link)
+    assert link.is_symlink() and target.read_text(encoding="utf-8").startswith("<!DOCTYPE")
+    assert target.stat().st_mode & 0o777 == 0o640

@@ -28,7 +28,7 @@ from settlement_views import fresh_nets, ledger_nets
 
 import ecocomp
 from ecocomp.errors import EcocompError, SettlementError, ValidationFailed
-from ecocomp.settlement import SettlementResult
+from ecocomp.settlement import RUN_LOCK_WAIT_MS, SettlementResult
 from ecocomp.statements import party_statement
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
@@ -351,6 +351,26 @@ def test_dry_run_on_a_new_database_creates_no_ledger_rows(tmp_path, settled):
     assert [n.to_json() for n in result.nets] == [n.to_json() for n in settled[1].nets]
 
 
+def test_dry_run_previews_reversing_a_year_whose_agreements_all_left_force(workspace):
+    project, db = workspace
+    for path in (project / "agreements").iterdir():
+        text = path.read_text(encoding="utf-8")
+        path.write_text("\n".join("end = 2020-12-31" if line.startswith("end = ") else line
+                                  for line in text.splitlines()), encoding="utf-8")
+    dry = resettle(project, db, dry_run=True)
+    real = resettle(project, db)
+    assert real.adjusted > 0
+    assert (dry.posted, dry.unchanged, dry.adjusted) == (real.posted, real.unchanged,
+                                                         real.adjusted)
+
+
+def test_dry_run_does_not_upgrade_an_older_readings_schema(workspace, monkeypatch):
+    project, db = workspace
+    monkeypatch.setattr(ecocomp.ReadingStore, "version_in", classmethod(lambda cls, path: 1))
+    with pytest.raises(SettlementError, match="a dry run must not upgrade them"):
+        resettle(project, db, dry_run=True)
+
+
 def test_a_year_without_an_agreement_in_force_is_a_clear_settlement_error():
     project = ecocomp.load_project(EXAMPLE)
     with pytest.raises(SettlementError, match=r"in force in 2030") as caught:
@@ -597,3 +617,20 @@ def test_report_nets_are_one_per_agreement_after_a_correction(workspace):
         assert shown == want, agreement
     pairs = [tuple(sorted(p)) for p in report.flows()]
     assert len(pairs) == len(set(pairs))
+
+
+def test_a_run_waits_for_another_runs_import_rather_than_failing_after_30_s(
+    workspace, monkeypatch
+):
+    # a run's import and computation hold the write lock: a second run must wait it out
+    project, db = workspace
+    opened: list[int] = []
+    real_open = ecocomp.ReadingStore.open.__func__
+
+    def spy(cls, path, *, busy_timeout_ms=30_000):
+        opened.append(busy_timeout_ms)
+        return real_open(cls, path, busy_timeout_ms=busy_timeout_ms)
+
+    monkeypatch.setattr(ecocomp.ReadingStore, "open", classmethod(spy))
+    resettle(project, db)
+    assert opened == [RUN_LOCK_WAIT_MS] and RUN_LOCK_WAIT_MS >= 300_000

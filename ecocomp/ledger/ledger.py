@@ -104,8 +104,8 @@ class Ledger:
 
         ``busy_timeout_ms`` is how long a write waits for another writer. ``clock`` returns
         the aware datetime stamped as ``posted_at`` (default: now, UTC). With
-        ``create=False`` the file must already hold a ledger: a wrong path is an error, and
-        the file is left untouched (for commands that only inspect).
+        ``create=False`` the file must already hold a ledger: a wrong path is an error that
+        leaves the file untouched (for commands that only inspect).
 
         >>> ledger = Ledger.open(":memory:")
         >>> ledger.schema_version
