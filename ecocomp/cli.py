@@ -7,6 +7,7 @@ usage errors, as click does); no traceback. ``--json`` prints the same data the 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import sys
@@ -168,6 +169,9 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
     project = load_project(project_path)
     with _progress(progress) as report:
         if not db.exists():
+            if not db.absolute().parent.is_dir():
+                raise EcocompError(f"{db}: the folder {db.absolute().parent} does not exist; "
+                                   "create it or choose another path")
             require_in_force(project, year)  # before the file is created: no empty file left
             if dry_run:  # nothing settled yet: compute only
                 return run(project, year=year, dry_run=True, progress=report)
@@ -178,7 +182,12 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
 def _summary(result: Any, db: Path | None) -> None:
     from ecocomp.catalog import load_catalog
 
-    names = load_catalog(db).party_name if db is not None and db.is_file() else str
+    names: Callable[[str], str] = str
+    if db is not None and db.is_file():
+        try:
+            names = load_catalog(db).party_name
+        except EcocompError:  # nothing settled in it yet (a dry run): show the codes
+            pass
     paid = [o for o in result.obligations if o.amount > 0]
     click.echo(f"Settlement {result.year}: {len(result.obligations)} obligations "
                f"({len(paid)} with money), {len(result.nets)} agreement nets")
@@ -291,7 +300,7 @@ def ledger_verify(db: Path, as_json: bool) -> None:
 def ledger_balances(db: Path, as_of: Any, by: str, as_json: bool) -> None:
     """Balances per party (received minus paid) or per account."""
     from ecocomp.ledger import Ledger
-    from ecocomp.statements import require_intact
+    from ecocomp.settlement import require_intact
 
     day = as_of.date() if as_of else None
     with Ledger.open(db, create=False) as opened:
@@ -328,8 +337,12 @@ def ledger_export(db: Path, out: Path) -> None:
     """Export every transaction with its hashes to CSV or JSON."""
     from ecocomp.ledger import Ledger
 
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise InputError(f"{out}: unknown export format {suffix or '(none)'!r}; use .csv or "
+                         ".json", field="--out")
     with Ledger.open(db, create=False) as opened:
-        if out.suffix.lower() == ".json":
+        if suffix == ".json":
             opened.export_json(out)
         else:
             opened.export_csv(out)
@@ -375,6 +388,10 @@ def pay(db: Path, agreement: str, year: int, payer: str, payee: str, amount: str
     from ecocomp.settlement import payment_key
 
     value = _payment_amount(amount)
+    reference = reference.strip()
+    if not reference:
+        raise InputError("the bank or treasury reference is empty; write the number on the "
+                         "payment order", field="--reference")
     with Ledger.open(db, create=False) as opened:
         earlier = opened.get(payment_key(agreement, year, reference))
         tx = record(opened, agreement=agreement, year=year, payer=payer, payee=payee,
@@ -386,15 +403,19 @@ def pay(db: Path, agreement: str, year: int, payer: str, payee: str, amount: str
         click.echo(f"payment recorded as transaction #{tx.seq} ({tx.key})")
 
 
+_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
+_THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", re.ASCII)  # 8,000,000.00
+
+
 def _payment_amount(text: str) -> Decimal:
     """``--amount``: positive yuan with at most two decimals, e.g. 800000.00."""
     from ecocomp.money import MAX_YUAN
 
-    try:
-        value = Decimal(text.strip().replace(",", ""))
-    except ArithmeticError:
-        value = None
-    if value is None or not value.is_finite():
+    written = text.strip()
+    if _THOUSANDS.fullmatch(written):
+        written = written.replace(",", "")
+    value = Decimal(written) if _AMOUNT.fullmatch(written) else None
+    if value is None:
         raise InputError(f"{text!r} is not an amount; write yuan like 800000.00",
                          field="--amount")
     if value <= 0:

@@ -12,8 +12,6 @@ import csv
 import html
 import io
 import json
-import os
-import stat
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -29,10 +27,11 @@ from ecocomp.errors import EcocompError
 from ecocomp.formulas.base import settle_nets
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.money import format_yuan
+from ecocomp.outputs import replaced
 from ecocomp.periods import Period
-from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE
+from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE, require_intact
 from ecocomp.standards import WaterClass
-from ecocomp.statements import PartyStatement, build_statement, explain, require_intact
+from ecocomp.statements import PartyStatement, build_statement, explain
 from ecocomp.store import ReadingStore
 
 __all__ = ["ClassRow", "ClassTable", "Report", "build_report", "class_table", "write_report"]
@@ -217,33 +216,16 @@ def write_report(db: str | Path, year: int, out: str | Path, *, as_of: date | No
 
 
 def _replace_file(out: Path, data: bytes) -> None:
-    """Write ``data`` to ``out`` all or nothing: a failed write leaves any earlier file as it was.
-
-    The bytes go to a hidden file beside ``out`` that then replaces it in one rename. A
-    symbolic link is followed (its target is replaced) and an earlier file's permissions
-    are kept.
-    """
-    if out.is_symlink():
-        out = out.resolve()
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    """Write ``data`` to ``out`` all or nothing: a failed write keeps any earlier file."""
     try:
-        with open(temporary, "wb") as handle:
+        with replaced(out, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if out.exists():
-            os.chmod(temporary, stat.S_IMODE(os.stat(out).st_mode))
-        os.replace(temporary, out)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         reason = exc.strerror or str(exc)
         raise EcocompError(
             f"{out}: cannot write the report ({reason}); check the folder exists, is writable "
             "and has free space — any earlier report there is unchanged"
         ) from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- helpers

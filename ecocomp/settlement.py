@@ -39,7 +39,7 @@ import attrs
 from ecocomp.agreements import Agreement
 from ecocomp.assessment import Assessments, assess
 from ecocomp.catalog import save_catalog
-from ecocomp.errors import Problem, SettlementError, ValidationFailed
+from ecocomp.errors import LedgerIntegrityError, Problem, SettlementError, ValidationFailed
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
 from ecocomp.ledger import Batch, Ledger, NewTransaction, Transaction, Transfer
@@ -63,6 +63,7 @@ __all__ = [
     "payment_key",
     "reconcile",
     "require_in_force",
+    "require_intact",
     "settle",
 ]
 
@@ -251,7 +252,7 @@ def reconcile(
             reason = f"{want.meta['note']}: {change}"
         else:
             cause = why(want) if why is not None else ""
-            reason = f"recomputed from revised readings: {change}" + (
+            reason = f"recomputed: {change}" + (
                 f"; {cause}" if cause else ""
             )
         to_post.append(
@@ -357,6 +358,23 @@ def _desired_clearing(
 #: How long a settlement run waits for another run that holds the database's write lock
 #: (its import and computation are one transaction): 10 minutes, several province-years.
 RUN_LOCK_WAIT_MS = 600_000
+
+
+def require_intact(ledger: Ledger) -> None:
+    """Refuse to read figures from, or post into, a ledger that fails ``verify()``.
+
+    Statements, reports and balances are what parties pay by, and a run or a payment posted
+    on top of a ledger changed behind ecocomp's back would bury the change under new entries.
+    """
+    report = ledger.verify()
+    if not report.ok:
+        path = ledger.path
+        raise LedgerIntegrityError(
+            report.first_bad_seq,
+            f"{report.reason} — {path} fails verification, so ecocomp will neither show nor "
+            f"add to it; run `ecocomp ledger verify --db {path}` and restore the file from a "
+            "backup",
+        )
 
 
 def require_in_force(project: Project, year: int) -> None:
@@ -479,6 +497,8 @@ def settle(
                 )
     if ledger is None and not dry_run:
         raise SettlementError("settle needs a ledger (or dry_run=True)")
+    if ledger is not None:
+        require_intact(ledger)
     own_store = store is None
     if store is None:
         path = ledger.path if ledger is not None else ":memory:"
@@ -584,7 +604,7 @@ def _explain_changes(corrections: Sequence[Correction]) -> Callable[[_Desired], 
                  or want.period.shift_years(-1).contains(c.new.sampled_at))
         ]
         if not found:
-            return "new or revised readings in the project's files"
+            return "the project's readings or agreement files changed since the last run"
         shown = "; ".join(c.reason for c in found[:3])
         more = f" and {len(found) - 3} more" if len(found) > 3 else ""
         return f"readings corrected: {shown}{more}"
@@ -677,6 +697,7 @@ def pay(
     Posting the same reference again is a no-op; over-paying the open amount is refused.
     """
     key = payment_key(agreement, year, reference)
+    require_intact(ledger)
     with ledger.batch() as batch:  # the check and the post see the same ledger
         return _pay(batch, key, agreement, year, payer, payee, amount, paid_on, reference)
 

@@ -16,10 +16,10 @@ from typing import Any
 import attrs
 
 from ecocomp.catalog import Catalog, load_catalog
-from ecocomp.errors import EcocompError, LedgerIntegrityError
+from ecocomp.errors import EcocompError
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.periods import Period
-from ecocomp.settlement import PAYABLE, SETTLED
+from ecocomp.settlement import PAYABLE, SETTLED, require_intact
 
 __all__ = [
     "AgreementBalance",
@@ -28,7 +28,6 @@ __all__ = [
     "build_statement",
     "explain",
     "party_statement",
-    "require_intact",
 ]
 
 _ZERO = Decimal("0.00")
@@ -255,22 +254,6 @@ def build_statement(
     name = catalog.party_name(party) if catalog else party
     return PartyStatement(party=party, name=name, year=year, as_of=as_of, lines=tuple(lines),
                           agreements=tuple(balances))
-
-
-def require_intact(ledger: Ledger) -> None:
-    """Refuse to show figures from a ledger that fails :meth:`Ledger.verify`.
-
-    Statements, reports and balances are what parties pay by; a ledger changed behind
-    ecocomp's back would show altered amounts as if they were the settlement.
-    """
-    report = ledger.verify()
-    if not report.ok:
-        raise LedgerIntegrityError(
-            report.first_bad_seq,
-            f"{report.reason} — {ledger.path} fails verification, so its amounts cannot be "
-            f"shown; run `ecocomp ledger verify --db {ledger.path}` and restore the file from "
-            "a backup",
-        )
 
 
 def party_statement(db: str | Path, party: str, year: int, *, as_of: date) -> PartyStatement:

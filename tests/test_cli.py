@@ -15,9 +15,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ecocomp.cli import main
+from ecocomp.ledger import Ledger
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
 YEAR = "2021"
+PAY = ["pay", "--agreement", "lishui-zjj-cd-2020", "--year", YEAR, "--payer", "430700",
+       "--payee", "430800", "--reference", "R1"]
 
 
 def run(*args: str | Path) -> Result:
@@ -462,6 +465,9 @@ def _tamper(db: Path) -> None:
     ("statement", "430700", "--year", YEAR),
     ("report", "--year", YEAR, "--out", "{tmp}/r.html"),
     ("ledger", "balances"),
+    ("settle", str(EXAMPLE), "--year", YEAR, "--quiet"),
+    ("settle", str(EXAMPLE), "--year", YEAR, "--quiet", "--dry-run"),
+    ("pay", *PAY[1:], "--amount", "5", "--date", "2022-04-20"),
 ])
 def test_figures_from_a_tampered_ledger_are_refused(db_copy, tmp_path, command):
     _tamper(db_copy)
@@ -473,13 +479,14 @@ def test_figures_from_a_tampered_ledger_are_refused(db_copy, tmp_path, command):
     assert not (tmp_path / "r.html").exists()
 
 
-PAY = ["pay", "--agreement", "lishui-zjj-cd-2020", "--year", YEAR, "--payer", "430700",
-       "--payee", "430800", "--reference", "R1"]
 
 
 @pytest.mark.parametrize(("amount", "date", "says"), [
     ("NaN", "2022-04-20", "--amount: 'NaN' is not an amount; write yuan like 800000.00"),
     ("1e26", "2022-04-20", "--amount: 1e26 is beyond 1万亿 yuan"),
+    ("1,5", "2022-04-20", "--amount: '1,5' is not an amount"),
+    ("1_000", "2022-04-20", "--amount: '1_000' is not an amount"),
+    ("\u0663", "2022-04-20", "is not an amount"),
     ("abc", "2022-04-20", "--amount: 'abc' is not an amount"),
     ("-5", "2022-04-20", "--amount: -5 is not a positive amount"),
     ("1.005", "2022-04-20", "--amount: 1.005 has fractions of a fen; write at most two"),
@@ -531,3 +538,55 @@ def test_check_finds_two_files_that_contradict_each_other(tmp_path):
     assert result.exit_code == 1
     assert "zz-extra.csv:2:value" in result.output and "already stored as 10.2" in result.output
     assert not list(tmp_path.glob("*.db"))
+
+
+def test_a_thousands_separated_amount_is_read_as_written(db_copy):
+    result = run(*PAY, "--db", db_copy, "--amount", "8,000.00", "--date", "2022-04-20")
+    assert result.exit_code == 0, result.output
+    data = json.loads(run("statement", "430700", "--db", db_copy, "--year", YEAR,
+                          "--as-of", "2022-05-01", "--json").stdout)
+    lishui = next(a for a in data["agreements"] if a["agreement"] == "lishui-zjj-cd-2020")
+    assert lishui["paid"] == "-8000.00"
+
+
+def test_a_blank_payment_reference_is_refused(db_copy):
+    args = [a if a != "R1" else "   " for a in PAY]
+    result = run(*args, "--db", db_copy, "--amount", "5", "--date", "2022-04-20")
+    no_traceback(result)
+    assert result.exit_code == 1 and "--reference: the bank or treasury reference is empty" in (
+        result.output)
+
+
+def test_a_dry_run_on_a_database_without_a_settlement_shows_codes(tmp_path):
+    db = tmp_path / "empty.db"
+    with Ledger.open(db):
+        pass
+    result = run("settle", EXAMPLE, "--year", YEAR, "--db", db, "--dry-run", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "a real run would post 62" in result.stdout and "430700 pays 430800" in result.stdout
+
+
+def test_a_dry_run_into_a_missing_folder_is_refused(tmp_path):
+    result = run("settle", EXAMPLE, "--year", YEAR, "--db", tmp_path / "no" / "s.db",
+                 "--dry-run", "--quiet")
+    no_traceback(result)
+    assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_ledger_export_refuses_an_unknown_suffix_and_keeps_an_old_export(
+    db_copy, tmp_path, monkeypatch
+):
+    bad = run("ledger", "export", "--db", db_copy, "--out", tmp_path / "x.txt")
+    assert bad.exit_code == 1 and "use .csv or .json" in bad.output
+    out = tmp_path / "ledger.csv"
+    assert run("ledger", "export", "--db", db_copy, "--out", out).exit_code == 0
+    before = out.read_bytes()
+
+    def disk_full(_fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ecocomp.outputs.os.fsync", disk_full)
+    failed = run("ledger", "export", "--db", db_copy, "--out", out)
+    no_traceback(failed)
+    assert failed.exit_code == 1 and f"{out}: No space left on device" in failed.output
+    assert out.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))

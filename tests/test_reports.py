@@ -141,7 +141,7 @@ def test_a_failed_write_keeps_the_earlier_report_and_leaves_no_debris(
     def disk_full(_fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("ecocomp.reports.os.fsync", disk_full)
+    monkeypatch.setattr("ecocomp.outputs.os.fsync", disk_full)
     with pytest.raises(EcocompError, match=rf"report\{suffix}: cannot write the report "
                                            r"\(No space left on device\)"):
         write_report(db, YEAR, out)

@@ -29,7 +29,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import IO, Any, Literal
 
 from ecocomp import database
@@ -53,6 +52,7 @@ from ecocomp.ledger.model import (
 )
 from ecocomp.ledger.verify import VerifyReport, verify_ledger
 from ecocomp.money import from_fen
+from ecocomp.outputs import replaced
 
 __all__ = ["Batch", "Ledger"]
 
@@ -881,9 +881,8 @@ def _gc_paused() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _opened(target: str | os.PathLike[str] | IO[str], *, bom: bool = False) -> Iterator[IO[str]]:
-    if isinstance(target, str | os.PathLike):
-        with Path(target).open("w", encoding="utf-8-sig" if bom else "utf-8",
-                               newline="") as out:
+    if isinstance(target, str | os.PathLike):  # all or nothing: an earlier export survives
+        with replaced(target, encoding="utf-8-sig" if bom else "utf-8", newline="") as out:
             yield out
     else:
         if bom:
