@@ -1095,7 +1095,8 @@ def duplicate_message(other_row: int, here: str, there: str) -> str:
     """The problem text for a sample repeated with a different value (file or store)."""
     return (
         f"same section, time, parameter and source as row {other_row} but a different value "
-        f"({here} here, {there} there); keep the right one, or import it as a correction"
+        f"({here} here, {there} there); a file gives each sample once, so keep the right "
+        "row and delete the other"
     )
 
 

@@ -340,6 +340,8 @@ def test_repeated_sample_with_a_different_value_names_both_rows():
     assert [(r, f) for r, f, _m in found] == [(3, "value"), (4, "value")]
     assert "as row 2 but a different value (0.05 (suspect) here, 0.05 there)" in found[0][2]
     assert "(<0.05 here, 0.05 there)" in found[1][2]
+    # the advice fits readings and corrections files alike: one row per sample
+    assert found[0][2].endswith("keep the right row and delete the other")
 
 
 def test_read_readings_raises_at_the_first_problem_with_its_location():
