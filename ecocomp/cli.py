@@ -13,7 +13,7 @@ import sqlite3
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -93,16 +93,21 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int], None] | None]:
             click.echo(f"\rimporting {Path(file).name}: {rows:,} rows", err=True, nl=False)
         seen[file] = rows
 
-    done = False
     try:
         yield report
-        done = True
     finally:
         if live and seen:
             click.echo("", err=True)
-        elif seen and done:  # after a failure nothing was imported: no "imported" lines
-            for file, rows in seen.items():
-                click.echo(f"imported {Path(file).name}: {rows:,} rows", err=True)
+
+
+def _import_lines(imports: Sequence[Mapping[str, Any]]) -> None:
+    """After a run: one line per file, saying what it added (stderr)."""
+    for item in imports:
+        name = Path(item["file"]).name
+        added = [f"{item[k]:,} {w}" for k, w in (("inserted", "new"), ("corrected", "corrected"))
+                 if item.get(k)]
+        what = ", ".join(added) if added else "nothing new"
+        click.echo(f"imported {name}: {item['rows']:,} rows, {what}", err=True)
 
 
 def _width(text: str) -> int:
@@ -167,16 +172,22 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
     from ecocomp.settlement import settle as run
 
     project = load_project(project_path)
+    new = not db.exists()
+    if new:
+        if not db.absolute().parent.is_dir():
+            raise EcocompError(f"{db}: the folder {db.absolute().parent} does not exist; "
+                               "create it or choose another path")
+        require_in_force(project, year)  # before the file is created: no empty file left
     with _progress(progress) as report:
-        if not db.exists():
-            if not db.absolute().parent.is_dir():
-                raise EcocompError(f"{db}: the folder {db.absolute().parent} does not exist; "
-                                   "create it or choose another path")
-            require_in_force(project, year)  # before the file is created: no empty file left
-            if dry_run:  # nothing settled yet: compute only
-                return run(project, year=year, dry_run=True, progress=report)
-        with Ledger.open(db, create=not dry_run, busy_timeout_ms=RUN_LOCK_WAIT_MS) as ledger:
-            return run(project, year=year, ledger=ledger, dry_run=dry_run, progress=report)
+        if new and dry_run:  # nothing settled yet: compute only
+            result = run(project, year=year, dry_run=True, progress=report)
+        else:
+            with Ledger.open(db, create=not dry_run, busy_timeout_ms=RUN_LOCK_WAIT_MS) as ledger:
+                result = run(project, year=year, ledger=ledger, dry_run=dry_run,
+                             progress=report)
+    if progress:
+        _import_lines(result.imports)
+    return result
 
 
 def _summary(result: Any, db: Path | None) -> None:

@@ -590,3 +590,12 @@ def test_ledger_export_refuses_an_unknown_suffix_and_keeps_an_old_export(
     no_traceback(failed)
     assert failed.exit_code == 1 and f"{out}: No space left on device" in failed.output
     assert out.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_import_lines_say_what_each_file_added(tmp_path):
+    db = tmp_path / "s.db"
+    first = run("settle", EXAMPLE, "--year", YEAR, "--db", db)
+    assert first.exit_code == 0, first.output
+    assert "imported 2021-manual.csv: 2,355 rows, 2,355 new" in first.stderr
+    again = run("settle", EXAMPLE, "--year", YEAR, "--db", db)
+    assert "imported 2021-manual.csv: 2,355 rows, nothing new" in again.stderr
