@@ -377,6 +377,13 @@ def require_intact(ledger: Ledger) -> None:
         )
 
 
+def _has_data(assessments: Assessments, year: int) -> bool:
+    """Whether any section has any valid sample or flow in ``year``."""
+    return any(period.year == year and sa.items
+               for (_code, period), sa in assessments.sections.items()) or any(
+        day.year == year for days in assessments.daily_flows.values() for day in days)
+
+
 def require_in_force(project: Project, year: int) -> None:
     """Refuse a year in which none of the project's agreements is in force."""
     if not any(a.in_force(Period(year)) for a in project.agreements):
@@ -527,6 +534,11 @@ def settle(
             for file in project.correction_files:
                 imports.append(_import(store, file, names, True, progress))
             assessments = assess_project(project, store, year)
+            if not _has_data(assessments, year):
+                raise SettlementError(
+                    f"no readings for {year} at any section of project {project.root}; check "
+                    "the year and that its readings files are in readings/"
+                )
             corrections = store.corrections(Period(year - 1)) + store.corrections(Period(year))
             obligations, nets = compute(project, assessments, year)
             desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]

@@ -634,3 +634,12 @@ def test_a_run_waits_for_another_runs_import_rather_than_failing_after_30_s(
     monkeypatch.setattr(ecocomp.ReadingStore, "open", classmethod(spy))
     resettle(project, db)
     assert opened == [RUN_LOCK_WAIT_MS] and RUN_LOCK_WAIT_MS >= 300_000
+
+
+def test_a_year_without_any_readings_is_refused_not_settled_to_zero(tmp_path):
+    db = tmp_path / "new.db"
+    with ecocomp.Ledger.open(db) as ledger:
+        with pytest.raises(SettlementError, match="no readings for 2022 at any section"):
+            ecocomp.settle(ecocomp.load_project(EXAMPLE), year=2022, ledger=ledger)
+        assert len(ledger) == 0
+    assert _readings_count(db) == 0
