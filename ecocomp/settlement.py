@@ -45,6 +45,7 @@ from ecocomp.formulas.base import settle_nets
 from ecocomp.ledger import Batch, Ledger, NewTransaction, Transaction, Transfer
 from ecocomp.periods import Period
 from ecocomp.project import Project
+from ecocomp.readings import shown
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore
 
@@ -412,6 +413,17 @@ def import_problems(project: Project) -> list[Problem]:
                 store.import_file(file, sections=names, correction=correction)
             except ValidationFailed as exc:
                 problems.extend(exc.problems)
+        revised = {str(f) for f in project.correction_files}
+        for c in store.corrections():
+            if c.previous_file in revised:  # two corrections files disagree on one sample
+                problems.append(Problem(
+                    f"{c.new.section} {c.new.parameter} at {c.new.sampled_at:%Y-%m-%d %H:%M} "
+                    f"({c.new.source}) is also corrected in {c.previous_file} row "
+                    f"{c.previous_row}, to {shown(c.old.value, c.old.below_dl, c.old.flag)}; "
+                    f"here {shown(c.new.value, c.new.below_dl, c.new.flag)}. Corrections "
+                    "files apply in name order, so the last one wins; keep the sample in one "
+                    "file", file=c.file, row=c.row, field="value",
+                ))
     return problems
 
 

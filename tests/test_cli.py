@@ -599,3 +599,20 @@ def test_import_lines_say_what_each_file_added(tmp_path):
     assert "imported 2021-manual.csv: 2,355 rows, 2,355 new" in first.stderr
     again = run("settle", EXAMPLE, "--year", YEAR, "--db", db)
     assert "imported 2021-manual.csv: 2,355 rows, nothing new" in again.stderr
+
+
+def test_check_finds_two_corrections_files_that_disagree(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "corrections").mkdir()
+    head = "section,sampled_at,parameter,value,unit,source,flag\n"
+    (project / "corrections" / "a.csv").write_text(
+        head + "lishui-zjj-cd,2021-05-07,tp,0.08,mg/L,manual,\n", encoding="utf-8")
+    (project / "corrections" / "b.csv").write_text(
+        head + "lishui-zjj-cd,2021-05-07,tp,0.12,mg/L,manual,\n", encoding="utf-8")
+    result = run("check", project)
+    assert result.exit_code == 1
+    assert "b.csv:2:value" in result.output and "also corrected in" in result.output
+    assert "a.csv row 2, to 0.08; here 0.12" in result.output
+    (project / "corrections" / "b.csv").unlink()
+    assert run("check", project).exit_code == 0
