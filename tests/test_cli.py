@@ -19,12 +19,27 @@ from ecocomp.ledger import Ledger
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
 YEAR = "2021"
+CONFLICT = "zz-extra.csv:lvbutou,2021-01-12,do,10.9,mg/L,manual,"  # 2021-manual.csv says 10.2
 PAY = ["pay", "--agreement", "lishui-zjj-cd-2020", "--year", YEAR, "--payer", "430700",
        "--payee", "430800", "--reference", "R1"]
 
 
 def run(*args: str | Path) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def example_with(tmp_path: Path, **files: str) -> Path:
+    """A copy of the example project plus long-format CSV rows, e.g. readings="zz.csv:row"."""
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    for folder, spec in files.items():
+        for entry in spec.split(";"):
+            name, row = entry.split(":", 1)
+            (project / folder).mkdir(exist_ok=True)
+            (project / folder / name).write_text(
+                "section,sampled_at,parameter,value,unit,source,flag\n" + row + "\n",
+                encoding="utf-8")
+    return project
 
 
 def no_traceback(result: Result) -> None:
@@ -120,12 +135,8 @@ def test_settle_dry_run_writes_no_database(tmp_path):
 
 
 def test_settle_dry_run_previews_the_adjustments_of_a_correction(db_copy, tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(EXAMPLE, project)
-    (project / "corrections").mkdir()
-    (project / "corrections" / "c.csv").write_text(
-        "section,sampled_at,parameter,value,unit,source,flag\n"
-        "guiyangzhen,2021-04-12,cd,0.0126,mg/L,manual,\n", encoding="utf-8")
+    project = example_with(tmp_path,
+                           corrections="c.csv:guiyangzhen,2021-04-12,cd,0.0126,mg/L,manual,")
 
     def counts() -> tuple[int, int]:
         with sqlite3.connect(db_copy) as conn:
@@ -423,11 +434,7 @@ def test_settle_into_a_missing_folder_names_the_folder(tmp_path):
 
 
 def test_a_failed_settle_prints_no_imported_lines(tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(EXAMPLE, project)
-    (project / "readings" / "zz-extra.csv").write_text(
-        "section,sampled_at,parameter,value,unit,source,flag\n"
-        "lvbutou,2021-01-12,do,10.9,mg/L,manual,\n", encoding="utf-8")
+    project = example_with(tmp_path, readings=CONFLICT)
     result = run("settle", project, "--year", "2021", "--db", tmp_path / "s.db")
     no_traceback(result)
     assert result.exit_code == 1
@@ -516,11 +523,7 @@ def test_a_failed_first_settle_leaves_no_database_file(tmp_path):
 
 
 def test_one_problem_is_printed_as_one_line(tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(EXAMPLE, project)
-    (project / "readings" / "zz.csv").write_text(
-        "section,sampled_at,parameter,value,unit,source,flag\n"
-        "lvbutou,2021-01-12,do,-1,mg/L,manual,\n", encoding="utf-8")
+    project = example_with(tmp_path, readings="zz.csv:lvbutou,2021-01-12,do,-1,mg/L,manual,")
     result = run("settle", project, "--year", YEAR, "--db", tmp_path / "s.db", "--quiet")
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
@@ -528,11 +531,7 @@ def test_one_problem_is_printed_as_one_line(tmp_path):
 
 
 def test_check_finds_two_files_that_contradict_each_other(tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(EXAMPLE, project)
-    (project / "readings" / "zz-extra.csv").write_text(
-        "section,sampled_at,parameter,value,unit,source,flag\n"
-        "lvbutou,2021-01-12,do,10.9,mg/L,manual,\n", encoding="utf-8")
+    project = example_with(tmp_path, readings=CONFLICT)
     result = run("check", project)
     no_traceback(result)
     assert result.exit_code == 1
@@ -602,14 +601,8 @@ def test_import_lines_say_what_each_file_added(tmp_path):
 
 
 def test_check_finds_two_corrections_files_that_disagree(tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(EXAMPLE, project)
-    (project / "corrections").mkdir()
-    head = "section,sampled_at,parameter,value,unit,source,flag\n"
-    (project / "corrections" / "a.csv").write_text(
-        head + "lishui-zjj-cd,2021-05-07,tp,0.08,mg/L,manual,\n", encoding="utf-8")
-    (project / "corrections" / "b.csv").write_text(
-        head + "lishui-zjj-cd,2021-05-07,tp,0.12,mg/L,manual,\n", encoding="utf-8")
+    project = example_with(tmp_path, corrections="a.csv:lishui-zjj-cd,2021-05-07,tp,0.08,mg/L,"
+                           "manual,;b.csv:lishui-zjj-cd,2021-05-07,tp,0.12,mg/L,manual,")
     result = run("check", project)
     assert result.exit_code == 1
     assert "b.csv:2:value" in result.output and "also corrected in" in result.output

@@ -209,19 +209,7 @@ def test_file_objects_are_read_and_left_open_and_pipes_work():
     assert len(list(read_readings(f))) == 1
     assert not f.closed
 
-    class Pipe(io.RawIOBase):  # not seekable, like stdin
-        def __init__(self) -> None:
-            self._data = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, b) -> int:  # type: ignore[override]
-            chunk = self._data.read(len(b))
-            b[: len(chunk)] = chunk
-            return len(chunk)
-
-    assert len(list(read_readings(io.BufferedReader(Pipe())))) == 1
+    assert len(list(read_readings(io.BufferedReader(_Pipe(data))))) == 1
 
 
 def test_text_mode_files_are_refused_with_a_hint():
