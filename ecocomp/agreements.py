@@ -35,7 +35,6 @@ from ecocomp.validation import (
     marked_values,
     node_at,
     nonfinite_message,
-    schema,
     schema_problems,
     show,
 )
@@ -254,7 +253,7 @@ def agreement_problems(
 ) -> Agreement | list[Problem]:
     """The Agreement when ``data`` is valid, else every problem found (never raises for input)."""
     # the registry lives a floor above (formulas read agreements); import it when first needed
-    from ecocomp.formulas.base import coerce_params, get_spec, params_problems
+    from ecocomp.formulas.base import coerce_params, get_spec, params_problems, params_schema_of
 
     def problem(path: tuple[str | int, ...], message: str) -> Problem:
         key = ".".join(str(p) for p in path) or None
@@ -303,7 +302,7 @@ def agreement_problems(
                                      "sections.toml or fix the code"))
     params: Any = plain.get("params", {})
     if spec is not None:
-        sch = _params_schema(spec)
+        sch = params_schema_of(spec)
         # nan/inf never reach a schema (jsonschema cannot compare them) nor a formula
         params, bad = finite_copy(params)
         params_found = [
@@ -332,12 +331,6 @@ def agreement_problems(
     )  # fmt: skip
     checked = [problem(("params", *p), m) for p, m in spec.semantic_problems(agreement)]
     return checked or agreement
-
-
-def _params_schema(spec: Any) -> Mapping[str, Any] | None:
-    if isinstance(spec.params_schema, str):
-        return schema(spec.params_schema)
-    return spec.params_schema  # type: ignore[no-any-return]
 
 
 def _under(field: str | None, path: tuple[str | int, ...]) -> bool:

@@ -420,7 +420,7 @@ _THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", re.ASCII)  # 8,000
 
 def _payment_amount(text: str) -> Decimal:
     """``--amount``: positive yuan with at most two decimals, e.g. 800000.00."""
-    from ecocomp.money import MAX_YUAN
+    from ecocomp.money import FEN, MAX_YUAN
 
     written = text.strip()
     if _THOUSANDS.fullmatch(written):
@@ -434,10 +434,10 @@ def _payment_amount(text: str) -> Decimal:
                          field="--amount")
     if value > MAX_YUAN:  # before quantize, which cannot hold huge numbers
         raise InputError(f"{text} is beyond 1万亿 yuan; check the amount", field="--amount")
-    if value != value.quantize(Decimal("0.01"), rounding="ROUND_DOWN"):
+    if value != value.quantize(FEN, rounding="ROUND_DOWN"):
         raise InputError(f"{text} has fractions of a fen; write at most two decimals, like "
                          "800000.05", field="--amount")
-    return value.quantize(Decimal("0.01"))
+    return value.quantize(FEN)
 
 
 @main.command()

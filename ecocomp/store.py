@@ -383,21 +383,17 @@ class ReadingStore:
         return self._ingest(_checked_readings(readings, name), name, "", correction, None)
 
     @classmethod
-    def exists_in(cls, path: str | os.PathLike[str]) -> bool:
-        """Whether the file ``path`` already holds readings tables (read-only check)."""
-        try:
-            return database.has_table(os.fspath(path), _VERSIONS)
-        except sqlite3.Error:
-            return False
-
-    @classmethod
     def version_in(cls, path: str | os.PathLike[str]) -> int:
-        """The readings schema version of the file ``path`` (0: none), read without writing."""
-        if not cls.exists_in(path):
+        """The readings schema version of the file ``path`` (0: no readings tables, or no
+        database there), read without writing."""
+        try:
+            conn = database.open_read_only(path)
+        except sqlite3.Error:
             return 0
-        conn = database.open_read_only(path)
         try:
             return _version(conn)
+        except sqlite3.DatabaseError:  # not an SQLite file: nothing of ours in it
+            return 0
         finally:
             conn.close()
 

@@ -102,7 +102,7 @@ def schema_problems(
     clean, bad = finite_copy(instance)
     sch = schema(name)
     errors = [(tuple(sub.absolute_path), sub)
-              for err in validator(name).iter_errors(clean) for sub in _flatten(err)]
+              for err in validator(name).iter_errors(clean) for sub in errors_of(err)]
     # a value of the wrong kind that holds a nan (river = [nan]) is one mistake, not two
     wrong = {path for path, sub in errors if sub.validator in _VALUE_KEYWORDS}
     bad = [(b, v) for b, v in bad if not any(len(w) < len(b) and b[: len(w)] == w for w in wrong)]
@@ -236,7 +236,7 @@ def _hint(node: object) -> str | None:
     return None
 
 
-def _flatten(err: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
+def errors_of(err: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
     """An ``anyOf``/``oneOf`` error as the errors of the branch the value was meant for.
 
     That branch is the first whose type (``type``, ``const``, ``enum``) the value has; when
@@ -251,14 +251,9 @@ def _flatten(err: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationE
     for subs in branches.values():
         if not any(s.validator in ("type", "const", "enum") and not s.relative_path for s in subs):
             for sub in subs:
-                yield from _flatten(sub)
+                yield from errors_of(sub)
             return
     yield err
-
-
-def errors_of(err: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
-    """The errors to show for ``err``: an ``anyOf``/``oneOf`` as its intended branch's."""
-    return _flatten(err)
 
 
 def describe_error(err: jsonschema.ValidationError) -> str:

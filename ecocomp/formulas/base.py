@@ -49,6 +49,7 @@ __all__ = [
     "get_spec",
     "net_obligations",
     "params_problems",
+    "params_schema_of",
     "party_nets",
     "register_formula",
     "settle_nets",
@@ -216,7 +217,8 @@ def net_obligations(obligations: Iterable[Obligation]) -> list[Net]:
 # --------------------------------------------------------------------------- params
 
 
-def _schema_of(spec: FormulaSpec) -> Mapping[str, Any] | None:
+def params_schema_of(spec: FormulaSpec) -> Mapping[str, Any] | None:
+    """The formula's params JSON Schema as a mapping (a named one loaded), or None."""
     if spec.params_schema is None:
         return None
     if isinstance(spec.params_schema, str):
@@ -237,7 +239,7 @@ def params_problems(
     if isinstance(spec.params_schema, str):
         return schema_problems(spec.params_schema, params, file=file, locate=locate,
                                prefix=("params",))
-    sch = _schema_of(spec)
+    sch = params_schema_of(spec)
     if sch is None:
         return []
     found = []
@@ -283,7 +285,7 @@ def coerce_params(spec: FormulaSpec, params: Mapping[str, Any]) -> Mapping[str, 
     A schema marks decimal fields with ``"x-decimal": true`` (see ``schemas/params.*.json``),
     so ``"0.85"`` and ``0.85`` (read with ``parse_float=Decimal``) both become ``Decimal('0.85')``.
     """
-    sch = _schema_of(spec)
+    sch = params_schema_of(spec)
     return params if sch is None else _coerce(dict(params), sch, sch)
 
 
