@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal, localcontext
 from importlib import resources
@@ -32,11 +32,14 @@ from ecocomp.periods import Period
 from ecocomp.validation import (
     TomlLocator,
     finite_copy,
+    limit_problem,
     marked_values,
     node_at,
     nonfinite_message,
+    read_project_file,
     schema_problems,
     show,
+    too_deep_message,
 )
 
 __all__ = [
@@ -48,8 +51,10 @@ __all__ = [
     "freeze",
     "load_agreement",
     "load_agreements",
+    "overlap_problems",
     "preset",
     "presets",
+    "superseded",
     "thaw",
 ]
 
@@ -159,6 +164,10 @@ class Agreement:
         default="placeholder", validator=attrs.validators.in_(CONFIDENCES)
     )
     file: str | None = attrs.field(default=None, eq=False)
+    #: The id of an earlier agreement this one replaces (see :func:`superseded`).
+    supersedes: str | None = attrs.field(default=None, kw_only=True)
+    #: Why the parties deliberately differ from the sections' sides (``[parties_override]``).
+    parties_override: str | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if self.end < self.start:
@@ -327,10 +336,151 @@ def agreement_problems(
         id=plain["id"], name=plain["name"], formula=plain["formula"],
         sections=plain["sections"], parties=roles, start=start, end=end, unit=plain["unit"],
         clearing_due=plain["clearing_due"], params=params, source=plain["source"],
-        confidence=plain["confidence"], file=file,
+        confidence=plain["confidence"], file=file, supersedes=plain.get("supersedes"),
+        parties_override=(plain.get("parties_override") or {}).get("reason"),
     )  # fmt: skip
     checked = [problem(("params", *p), m) for p, m in spec.semantic_problems(agreement)]
+    if isinstance(sections, Mapping):
+        checked += [problem(p, m) for p, m in _factor_problems(agreement, sections)]
+        if agreement.parties_override is None:
+            checked += [problem(p, m)
+                        for p, m in _side_problems(agreement, spec.roles, sections, parties)]
+    if agreement.supersedes == agreement.id:
+        checked.append(problem(("supersedes",), "an agreement cannot supersede itself; name "
+                               "the id of the earlier agreement it replaces"))
     return checked or agreement
+
+
+# --------------------------------------------------------------------------- the watershed
+
+
+def _factor_problems(
+    agreement: Agreement, sections: Mapping[str, Any]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Listed ``params.factors`` that GB 3838 does not classify on a section's waterbody.
+
+    Such a factor would be left out of the class without a word (e.g. ``tn`` on a river:
+    GB 3838 limits total nitrogen for lakes and reservoirs only; ``temp`` has no class).
+    """
+    from ecocomp.standards import gb3838
+
+    factors = agreement.params.get("factors", "standard")
+    if not isinstance(factors, tuple):
+        return []
+    found = []
+    standard = gb3838()
+    for i, code in enumerate(factors):
+        if not isinstance(code, str) or code not in standard.parameters:
+            continue  # unknown codes are reported by the formula's own check
+        parameter = standard.parameters[code]
+        bad = [s for c in agreement.sections if (s := sections.get(c)) is not None
+               and not parameter.classifiable(s.waterbody)]
+        if bad:
+            waterbodies = sorted({s.waterbody for s in bad})
+            where = ", ".join(repr(s.code) for s in bad[:3]) + (" …" if len(bad) > 3 else "")
+            why = ("has no class limits in GB 3838" if not any(
+                parameter.classifiable(w) for w in ("river", "lake"))
+                else f"has no GB 3838 class limits for a {' or '.join(waterbodies)}")
+            found.append((("params", "factors", i),
+                          f"{code} ({parameter.name}) {why}, so it cannot count towards the "
+                          f"class of section {where} ({' / '.join(waterbodies)}); remove it "
+                          "from factors (or fix the section's waterbody in sections.toml)"))
+    return found
+
+
+def _contains(parties: Mapping[str, Any] | None, outer: str, inner: str | None) -> bool:
+    """Whether party ``outer`` is ``inner`` or a division containing it (parent chain)."""
+    seen = 0
+    while inner is not None and seen < 8:
+        if inner == outer:
+            return True
+        party = parties.get(inner) if parties is not None else None
+        inner = getattr(party, "parent", None)
+        seen += 1
+    return False
+
+
+#: Formulas whose sections are all the party's exit (出境) sections: the party is upstream.
+_EXIT_FORMULAS = frozenset({"target_reward_penalty"})
+
+
+def _side_problems(
+    agreement: Agreement,
+    roles: tuple[str, ...],
+    sections: Mapping[str, Any],
+    parties: Collection[str] | None,
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Parties that contradict the sides of the agreement's sections in sections.toml.
+
+    ``upstream``/``downstream`` agreements: each section's upstream side must be the
+    agreement's upstream party (or a division containing it), and likewise downstream; a swap
+    flips every payment. ``party``/``counterparty`` agreements: the party must be on the
+    upstream side of its exit sections (``exit_sections``, or every section of a
+    target_reward_penalty agreement), on the downstream side of its ``entry_sections``, and
+    on one side of every other section. A side sections.toml leaves out is not checked.
+    """
+    known = parties if isinstance(parties, Mapping) else None
+    fix = ("; fix the party codes, or declare [parties_override] with a reason if the "
+           "agreement deliberately names other parties")
+
+    def at(section: Any, side: str) -> str:
+        origin = getattr(section, "origin", None)
+        line = origin.line_of(side) if origin is not None else None
+        return f" ({origin.file}:{line})" if origin is not None and line else ""
+
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    listed = [s for c in agreement.sections if (s := sections.get(c)) is not None]
+    if roles == ("upstream", "downstream"):
+        up, down = agreement.parties["upstream"], agreement.parties["downstream"]
+        for s in listed:
+            if s.upstream is None or s.downstream is None:
+                pairs = [(r, side) for r, side in (("upstream", s.upstream),
+                                                   ("downstream", s.downstream)) if side]
+            else:
+                pairs = [("upstream", s.upstream), ("downstream", s.downstream)]
+            wrong = [(r, side) for r, side in pairs if not _contains(known, agreement.parties[r],
+                                                                     side)]
+            if not wrong:
+                continue
+            if (s.upstream is not None and s.downstream is not None
+                    and _contains(known, up, s.downstream)
+                    and _contains(known, down, s.upstream)):
+                found.append((("upstream",),
+                              f"upstream {up} and downstream {down} are swapped: sections.toml "
+                              f"puts {s.upstream} upstream of section {s.code!r}"
+                              f"{at(s, 'upstream')} and {s.downstream} downstream, so every "
+                              f"payment would go the wrong way{fix}"))
+                continue
+            for role, side in wrong:
+                found.append(((role,), f"{role} {agreement.parties[role]} is not the party "
+                              f"{role} of section {s.code!r}: sections.toml says "
+                              f"{side}{at(s, role)}{fix}"))
+        return found
+    if roles != ("party", "counterparty"):
+        return found
+    party = agreement.parties["party"]
+    params = agreement.params
+    exits = set(params.get("exit_sections", ()) or ())
+    entries = set(params.get("entry_sections", ()) or ())
+    if agreement.formula in _EXIT_FORMULAS:
+        exits |= set(agreement.sections)
+    for s in listed:
+        if s.code in exits and s.upstream is not None and not _contains(known, party,
+                                                                        s.upstream):
+            found.append((("party",), f"party {party} is not upstream of {s.code!r}, one of "
+                          f"its exit (出境) sections: sections.toml says {s.upstream} is "
+                          f"upstream{at(s, 'upstream')}{fix}"))
+        elif s.code in entries and s.downstream is not None and not _contains(
+                known, party, s.downstream):
+            found.append((("party",), f"party {party} is not downstream of {s.code!r}, one "
+                          f"of its entry (入境) sections: sections.toml says {s.downstream} is "
+                          f"downstream{at(s, 'downstream')}{fix}"))
+        elif s.code not in exits | entries and (s.upstream or s.downstream) and not any(
+                _contains(known, party, side) for side in (s.upstream, s.downstream)):
+            found.append((("party",), f"party {party} is on neither side of section "
+                          f"{s.code!r}: sections.toml says {s.upstream or '(none)'} upstream "
+                          f"and {s.downstream or '(none)'} downstream{at(s, 'upstream')}{fix}"))
+    return found
 
 
 def _under(field: str | None, path: tuple[str | int, ...]) -> bool:
@@ -394,26 +544,41 @@ def _pinpoint(problem: Problem, locate: TomlLocator | None) -> Problem:
 def _read(path: Path) -> tuple[dict[str, Any] | None, TomlLocator | None, list[Problem]]:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_project_file(path)
+    except ValueError as exc:  # over the size limit
+        return None, None, [Problem(str(exc), file=file)]
     except (OSError, UnicodeDecodeError) as exc:
         return None, None, [Problem(f"cannot read the file ({exc}); save it as UTF-8", file=file)]
     if path.suffix.lower() == ".json":
         try:
             # NaN/Infinity as Decimal too, so they are reported like TOML's nan/inf
             data = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+        except RecursionError:
+            return None, None, [Problem(too_deep_message(), file=file)]
         except json.JSONDecodeError as exc:
             return None, None, [Problem(f"JSON syntax error: {exc.msg} (column {exc.colno})",
                                         file=file, row=exc.lineno)]
         if not isinstance(data, dict):
             return None, None, [Problem("the file must hold one JSON object", file=file)]
+        deep = limit_problem(data)
+        if deep is not None:
+            return None, None, [Problem(deep[1], file=file,
+                                        field=".".join(str(p) for p in deep[0][:2]))]
         return data, None, []
     try:
         data = tomllib.loads(text, parse_float=Decimal)
+    except RecursionError:
+        return None, None, [Problem(too_deep_message(), file=file)]
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_LINE.search(str(exc))
         return None, None, [Problem(f"TOML syntax error: {exc}", file=file,
                                     row=int(match.group(1)) if match else None)]
-    return data, TomlLocator(text), []
+    locate = TomlLocator(text)
+    deep = limit_problem(data)
+    if deep is not None:
+        return None, None, [Problem(deep[1], file=file, row=locate.line(deep[0]),
+                                    field=".".join(str(p) for p in deep[0][:2]))]
+    return data, locate, []
 
 
 def _load(
@@ -469,9 +634,56 @@ def load_agreements(
             agreements.append(result)
         else:
             problems.extend(result)
+    problems += overlap_problems(agreements)
     if problems:
         raise ValidationFailed(problems, what=f"agreements in {root}")
     return agreements
+
+
+def overlap_problems(agreements: Collection[Agreement]) -> list[Problem]:
+    """Agreements that would settle the same thing twice, and ``supersedes`` naming no agreement.
+
+    Two agreements with the same formula and the same parties in the same roles, sharing a
+    section, in force on a common day, would both be settled for the common months: the
+    money would be paid twice. That is refused unless one names the other in ``supersedes``.
+    """
+    found: list[Problem] = []
+    ids = {a.id for a in agreements}
+    for a in agreements:
+        if a.supersedes is not None and a.supersedes not in ids:
+            found.append(Problem(f"supersedes {a.supersedes!r}, but no agreement of the "
+                                 f"project has that id (known: {', '.join(sorted(ids))}); fix "
+                                 "the id or remove supersedes", file=a.file, field="supersedes"))
+    ordered = sorted(agreements, key=lambda a: (a.start, a.file or "", a.id))
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1:]:
+            if (a.formula != b.formula or dict(a.parties) != dict(b.parties)
+                    or not set(a.sections) & set(b.sections)
+                    or b.start > a.end or a.start > b.end
+                    or a.supersedes == b.id or b.supersedes == a.id):
+                continue
+            shared = ", ".join(repr(c) for c in a.sections if c in b.sections)
+            first, last = max(a.start, b.start), min(a.end, b.end)
+            found.append(Problem(
+                f"agreement {b.id!r} overlaps agreement {a.id!r} ({a.file or 'same project'}) "
+                f"from {first} to {last}: same formula {a.formula}, same parties, section "
+                f"{shared}, so those months would be settled twice; end one before the other "
+                f"starts, or write supersedes = \"{a.id}\" in {b.id!r} if it replaces it",
+                file=b.file, field="supersedes" if b.supersedes else "start",
+            ))
+    return found
+
+
+def superseded(agreement: Agreement, period: Period, agreements: Iterable[Agreement]) -> bool:
+    """Whether an agreement superseding ``agreement`` is in force on a day of ``period``.
+
+    A superseded agreement is not settled for such a period (month, or year for annual
+    formulas): the newer agreement settles it.
+    """
+    return any(
+        other.supersedes == agreement.id and other.id != agreement.id and other.in_force(period)
+        for other in agreements
+    )
 
 
 # --------------------------------------------------------------------------- shipped presets

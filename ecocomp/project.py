@@ -97,8 +97,10 @@ def _scan(
         problems,
         lambda: load_agreements(
             root / "agreements",
-            parties=set(parties) if isinstance(parties, dict) else None,
-            sections=set(sections) if isinstance(sections, dict) else None,
+            # the loaded tables, so agreements are checked against the sections' sides,
+            # waterbodies and the parties' divisions too
+            parties=parties if isinstance(parties, dict) else None,
+            sections=sections if isinstance(sections, dict) else None,
         ),
     )
     if agreements == []:

@@ -36,7 +36,7 @@ from typing import Any
 
 import attrs
 
-from ecocomp.agreements import Agreement
+from ecocomp.agreements import Agreement, superseded
 from ecocomp.assessment import Assessments, assess
 from ecocomp.catalog import save_catalog
 from ecocomp.errors import LedgerIntegrityError, Problem, SettlementError, ValidationFailed
@@ -385,6 +385,12 @@ def _has_data(assessments: Assessments, year: int) -> bool:
         day.year == year for days in assessments.daily_flows.values() for day in days)
 
 
+def _superseded_all_year(agreement: Agreement, year: int, project: Project) -> bool:
+    """Whether a superseding agreement settles every month ``agreement`` is in force in."""
+    return all(superseded(agreement, m, project.agreements)
+               for m in agreement.months_in_force(Period(year)))
+
+
 def require_in_force(project: Project, year: int) -> None:
     """Refuse a year in which none of the project's agreements is in force."""
     if not any(a.in_force(Period(year)) for a in project.agreements):
@@ -457,7 +463,10 @@ def compute(
         if not agreement.in_force(period):
             continue
         try:
-            obligations.extend(get_formula(agreement.formula)(agreement, assessments, period))
+            found = get_formula(agreement.formula)(agreement, assessments, period)
+            # a newer agreement that supersedes this one settles the periods it is in force
+            obligations.extend(o for o in found
+                               if not superseded(agreement, o.period, project.agreements))
         except (ValueError, ArithmeticError) as exc:  # e.g. an amount beyond MAX_YUAN
             advice = "" if "; check" in str(exc) else "; check the agreement's parameters"
             raise SettlementError(
@@ -504,7 +513,8 @@ def settle(
     as to be posted.
     """
     today = today or date.today()
-    in_force = [a for a in project.agreements if a.in_force(Period(year))]
+    in_force = [a for a in project.agreements if a.in_force(Period(year))
+                and not _superseded_all_year(a, year, project)]
     if not in_force and (ledger is None or not _year_transactions(ledger, year)):
         require_in_force(project, year)
     for agreement in in_force:

@@ -50,8 +50,10 @@ _CLASS_ALIASES = {
     "3": 3, "iii": 3, "ⅲ": 3, "三": 3,
     "4": 4, "iv": 4, "ⅳ": 4, "四": 4,
     "5": 5, "v": 5, "ⅴ": 5, "五": 5,
-    "6": 6, "劣v": 6, "劣ⅴ": 6, "劣五": 6, "worse_than_v": 6, "worsethanv": 6, "vi": 6,
+    "劣v": 6, "劣ⅴ": 6, "劣五": 6, "worse_than_v": 6, "worsethanv": 6,
 }  # fmt: skip
+# GB 3838 has five classes; "Ⅵ", "VI", "6" or "六" are not 劣Ⅴ but a mistake to ask about.
+_NOT_CLASSES = frozenset({"6", "vi", "ⅵ", "六", "0"})
 
 
 class WaterClass(enum.IntEnum):
@@ -70,13 +72,21 @@ class WaterClass(enum.IntEnum):
 
     @classmethod
     def parse(cls, text: object) -> WaterClass:
-        """Accept ``I``..``V``, ``Ⅰ``..``Ⅴ``, ``劣V``/``劣Ⅴ``/``worse_than_V``, 1..6, or a class."""
+        """Accept ``I``..``V``, ``Ⅰ``..``Ⅴ``, 1..5, ``劣V``/``劣Ⅴ``/``worse_than_V``, or a class.
+
+        There is no class Ⅵ: ``"VI"``, ``"Ⅵ"`` and ``6`` are refused rather than read as 劣Ⅴ.
+        """
         if isinstance(text, WaterClass):
             return text
-        if isinstance(text, int) and not isinstance(text, bool) and 1 <= text <= 6:
+        if isinstance(text, int) and not isinstance(text, bool) and 1 <= text <= 5:
             return cls(text)
         key = unicodedata.normalize("NFKC", str(text)).strip().lower().removesuffix("类")
         key = key.replace(" ", "")
+        if key in _NOT_CLASSES:
+            raise StandardError(
+                f"{text!r} is not a water class: GB 3838 has classes Ⅰ to Ⅴ and 劣Ⅴ (worse than "
+                "Ⅴ), no class Ⅵ; write worse_than_V (or 劣Ⅴ) if that is meant"
+            )
         try:
             return cls(_CLASS_ALIASES[key])
         except KeyError:

@@ -35,13 +35,18 @@ from ecocomp.errors import Problem
 from ecocomp.packagedata import data_folder
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NAME",
     "TomlLocator",
+    "limit_problem",
     "describe_error",
     "errors_of",
     "finite_copy",
     "marked_values",
     "node_at",
     "nonfinite_message",
+    "read_project_file",
     "resolve_ref",
     "schema",
     "schema_problems",
@@ -51,6 +56,53 @@ __all__ = [
 ]
 
 Path = tuple[str | int, ...]
+
+#: The largest project file (parties.toml, sections.toml, one agreement) ecocomp reads: a
+#: province's sections are a few hundred KB; anything near this is a wrong file.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+#: How deep tables and lists may nest in a project file (agreements need 4 or 5 levels).
+MAX_DEPTH = 32
+#: The longest name, river or id (characters); Chinese official names are under 60.
+MAX_NAME = 200
+
+
+def read_project_file(path: object) -> str:
+    """The text of a project file (UTF-8, BOM allowed), refused when over MAX_FILE_BYTES.
+
+    Raises OSError/UnicodeDecodeError as ``Path.read_text`` does, ValueError when too big.
+    """
+    import pathlib
+
+    file = pathlib.Path(str(path))
+    size = file.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(
+            f"the file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} a project file may "
+            "have; check that it is the right file (docs/project.md, Limits)"
+        )
+    return file.read_text(encoding="utf-8-sig")
+
+
+def limit_problem(data: object) -> tuple[Path, str] | None:
+    """Where ``data`` (parsed TOML/JSON) nests deeper than MAX_DEPTH, and the message; or None.
+
+    Iterative, so a file of 10,000 nested lists is refused without deep recursion.
+    """
+    stack: list[tuple[object, Path]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return path[:MAX_DEPTH], too_deep_message()
+        if isinstance(value, Mapping):
+            stack.extend((v, (*path, k)) for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+    return None
+
+
+def too_deep_message() -> str:
+    return (f"tables or lists nest more than {MAX_DEPTH} deep; no project file needs that "
+            "many levels, so check the brackets (docs/project.md, Limits)")
 
 
 @cache

@@ -35,7 +35,14 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError
 from ecocomp.errors import EcocompError, InputError, Problem, ValidationFailed
 from ecocomp.money import as_decimal
 from ecocomp.standards import Waterbody, WaterClass
-from ecocomp.validation import TomlLocator, schema, schema_problems
+from ecocomp.validation import (
+    TomlLocator,
+    limit_problem,
+    read_project_file,
+    schema,
+    schema_problems,
+    too_deep_message,
+)
 
 __all__ = [
     "BASINS",
@@ -227,7 +234,9 @@ def _to_class(value: object) -> WaterClass | None:
         return None
     try:
         return WaterClass.parse(value)
-    except EcocompError:
+    except EcocompError as exc:
+        if "no class Ⅵ" in str(exc):
+            raise _FieldError("target", f"target {exc}") from None
         raise _FieldError(
             "target",
             f"target {value!r} is not a water class; use I, II, III, IV, V or worse_than_V "
@@ -657,13 +666,17 @@ T = TypeVar("T", Party, Section)
 def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_project_file(path)
     except FileNotFoundError:
         raise InputError("file not found; check the path", file=file) from None
+    except ValueError as exc:  # over the size limit
+        raise InputError(str(exc), file=file) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the file ({exc}); save it as UTF-8", file=file) from None
     try:
-        return tomllib.loads(text, parse_float=Decimal), text
+        data = tomllib.loads(text, parse_float=Decimal)
+    except RecursionError:
+        raise InputError(too_deep_message(), file=file) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         at = _TOML_AT.search(message)
@@ -676,6 +689,12 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
             file=file,
             row=line,
         ) from None
+    deep = limit_problem(data)
+    if deep is not None:
+        path, message = deep
+        raise InputError(message, file=file, row=TomlLocator(text).line(path),
+                         field=".".join(str(p) for p in path[:2]))
+    return data, text
 
 
 def _structure_problems(exc: Exception) -> list[tuple[str | None, str]]:

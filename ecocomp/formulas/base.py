@@ -316,8 +316,10 @@ def class_problems(
         if value is not None:
             try:
                 WaterClass.parse(value)
-            except Exception:
-                found.append((path, f"{value!r} is not a water class; use I, II, III, IV, V"))
+            except Exception as exc:
+                detail = str(exc) if "no class Ⅵ" in str(exc) else (
+                    f"{value!r} is not a water class; use I, II, III, IV, V")
+                found.append((path, detail))
     return found
 
 
