@@ -4,8 +4,8 @@
 parties.toml        [[party]] tables
 sections.toml       [[section]] tables
 agreements/*.toml   one agreement per file (JSON also accepted)
-readings/*.csv      any number of readings files (long or wide)
-corrections/*.csv   revised readings, imported explicitly as corrections (optional)
+readings/*.csv|xlsx any number of readings files (long or wide; CSV or Excel)
+corrections/*.csv|xlsx revised readings, imported explicitly as corrections (optional)
 ```
 
 :func:`check_project` lists every problem in every file at once; :func:`load_project`
@@ -21,12 +21,14 @@ import attrs
 
 from ecocomp.agreements import Agreement, load_agreements
 from ecocomp.errors import EcocompError, Problem, ValidationFailed
-from ecocomp.readings import check_readings
+from ecocomp.readings import check_readings, declared_supersedes
 from ecocomp.watershed import Party, Section, Watershed, load_parties, load_sections
 
 __all__ = ["Project", "check_project", "load_project"]
 
-READINGS_GLOBS = ("*.csv", "*.CSV")
+READINGS_GLOBS = ("*.csv", "*.xlsx")
+#: What a readings or corrections folder may hold (the suffix in any case).
+READINGS_SUFFIXES = (".csv", ".xlsx")
 #: What load_agreements reads (the suffix in any case), for messages.
 AGREEMENT_GLOBS = ("*.toml", "*.json")
 
@@ -41,6 +43,12 @@ class Project:
     agreements: tuple[Agreement, ...]
     readings_files: tuple[Path, ...]
     correction_files: tuple[Path, ...] = ()
+    #: Files skipped on purpose (hidden files such as .DS_Store, Excel's ~$ lock files),
+    #: one located warning each: check and settle print them.
+    warnings: tuple[Problem, ...] = ()
+    #: For each corrections file (by name), the earlier corrections files it supersedes, as
+    #: declared on its ``# supersedes: …`` line (docs/readings.md).
+    supersedes: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
     @property
     def watershed(self) -> Watershed:
@@ -54,11 +62,74 @@ class Project:
         raise EcocompError(f"no agreement {agreement_id!r} in {self.root}; known: {known}")
 
 
-def _csv_files(folder: Path) -> tuple[Path, ...]:
+def _readings_files(
+    folder: Path, problems: list[Problem], warnings: list[Problem]
+) -> tuple[Path, ...]:
+    """The ``*.csv``/``*.xlsx`` files of ``folder``; anything else there is a problem.
+
+    A file ecocomp does not read (``.xls``, ``.txt``, an editor's ``.csv~``) or a sub-folder
+    would otherwise be left out of the settlement without a word. Hidden files (``.DS_Store``,
+    ``._x.csv``) and Excel's lock files (``~$x.xlsx``) are made by the system, not by people:
+    they are skipped with a warning.
+    """
     if not folder.is_dir():
         return ()
-    found = {p for pattern in READINGS_GLOBS for p in folder.glob(pattern)}
-    return tuple(sorted(found))
+    found = []
+    for entry in sorted(folder.iterdir()):
+        name = entry.name
+        if name.startswith((".", "~$")):
+            what = "Excel lock" if name.startswith("~$") else "hidden"
+            warnings.append(Problem(
+                f"{what} file skipped (not read as readings); delete it if it is not a system "
+                "file", file=str(entry),
+            ))  # fmt: skip
+        elif entry.is_dir():
+            problems.append(Problem(
+                f"is a sub-folder; ecocomp reads only the files directly in {folder.name}/, so "
+                "its files would be left out: move them up into the folder, or move the "
+                "sub-folder out of the project", file=str(entry),
+            ))  # fmt: skip
+        elif entry.suffix.lower() not in READINGS_SUFFIXES:
+            hint = ("open it in Excel and save it as .xlsx or CSV" if entry.suffix.lower()
+                    == ".xls" else "rename or convert it to .csv or .xlsx if it holds readings")
+            problems.append(Problem(
+                f"is not a readings file (only *.csv and *.xlsx are read), so its data would "
+                f"be left out; {hint}, or move it out of {folder.name}/", file=str(entry),
+            ))  # fmt: skip
+        else:
+            found.append(entry)
+    return tuple(found)
+
+
+def _supersedes(files: tuple[Path, ...], problems: list[Problem]) -> dict[str, tuple[str, ...]]:
+    """The ``# supersedes:`` declarations of the corrections files, checked.
+
+    A file may supersede only a corrections file of the project that applies before it
+    (corrections apply in name order), so that the declared one really is the one that wins.
+    """
+    names = [f.name for f in files]
+    found: dict[str, tuple[str, ...]] = {}
+    for file in files:
+        named = []
+        for line, other in declared_supersedes(file):
+            base = Path(other).name
+            if base not in names:
+                problems.append(Problem(
+                    f"supersedes {other!r}, which is not a file in corrections/ (there: "
+                    f"{', '.join(names)}); name an earlier corrections file, or remove the line",
+                    file=str(file), row=line, field="supersedes"))
+            elif names.index(base) >= names.index(file.name):
+                problems.append(Problem(
+                    f"supersedes {other!r}, but corrections files apply in name order and "
+                    f"{other!r} comes {'after' if base != file.name else 'as'} this one, so "
+                    "it would win; rename the files so the superseding one sorts last (e.g. "
+                    "a later date first in the name)", file=str(file), row=line,
+                    field="supersedes"))
+            else:
+                named.append(base)
+        if named:
+            found[file.name] = tuple(named)
+    return found
 
 
 def _collect(problems: list[Problem], load: Callable[[], object]) -> object | None:
@@ -72,7 +143,11 @@ def _collect(problems: list[Problem], load: Callable[[], object]) -> object | No
 
 
 def _scan(
-    path: str | Path, *, readings: bool, progress: Callable[[str], None] | None = None
+    path: str | Path,
+    *,
+    readings: bool,
+    progress: Callable[[str], None] | None = None,
+    warnings: list[Problem] | None = None,
 ) -> tuple[Project | None, list[Problem]]:
     root = Path(path)
     problems: list[Problem] = []
@@ -109,10 +184,15 @@ def _scan(
             "file in it",
             file=str(root / "agreements"),
         ))  # fmt: skip
-    readings_files = _csv_files(root / "readings")
-    correction_files = _csv_files(root / "corrections")
+    skipped: list[Problem] = []
+    readings_files = _readings_files(root / "readings", problems, skipped)
+    correction_files = _readings_files(root / "corrections", problems, skipped)
+    if warnings is not None:
+        warnings.extend(skipped)
     if not readings_files:
-        problems.append(Problem("no readings files (*.csv) found", file=str(root / "readings")))
+        problems.append(Problem("no readings files (*.csv, *.xlsx) found",
+                                file=str(root / "readings")))
+    supersedes = _supersedes(correction_files, problems)
     if readings:
         known = sections if isinstance(sections, dict) else None
         names = {code: s.name for code, s in known.items()} if known else None
@@ -130,19 +210,27 @@ def _scan(
         agreements=tuple(agreements or ()),  # type: ignore[arg-type]
         readings_files=readings_files,
         correction_files=correction_files,
+        warnings=tuple(skipped),
+        supersedes=supersedes,
     )
     return project, []
 
 
 def check_project(
-    path: str | Path, *, progress: Callable[[str], None] | None = None
+    path: str | Path,
+    *,
+    progress: Callable[[str], None] | None = None,
+    warnings: list[Problem] | None = None,
 ) -> list[Problem]:
     """Every problem in every file of a project folder (empty when it is valid).
+
+    Files skipped on purpose (hidden files, Excel lock files) are not problems; pass a list
+    as ``warnings`` to have them appended to it.
 
     >>> check_project("examples/xiangjiang-2023")  # doctest: +SKIP
     []
     """
-    return _scan(path, readings=True, progress=progress)[1]
+    return _scan(path, readings=True, progress=progress, warnings=warnings)[1]
 
 
 def load_project(path: str | Path, *, check_readings: bool = False) -> Project:

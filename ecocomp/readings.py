@@ -41,6 +41,7 @@ __all__ = [
     "SOURCES",
     "Reading",
     "check_readings",
+    "declared_supersedes",
     "load_readings",
     "read_readings",
 ]
@@ -576,6 +577,9 @@ def _rows(
     name: str | None,
 ) -> Iterator[_Row | Problem]:
     """Parse one file: every good cell as a _Row, every bad one as a Problem, in file order."""
+    if _is_workbook(source, name):
+        yield from _workbook_rows(source, sections, name or _name_of(source, None))
+        return
     if isinstance(source, str | os.PathLike):
         name = name or str(source)
         try:
@@ -607,6 +611,154 @@ def _rows(
                 pass
         if owned:
             binary.close()
+
+
+def _comment(row: list[str]) -> bool:
+    return bool(row) and row[0].replace("\ufeff", "").lstrip().startswith("#")
+
+
+_SUPERSEDES = re.compile(r"^#\s*supersedes\s*[:：=]\s*(.*)$", re.IGNORECASE)
+
+
+def declared_supersedes(path: str | os.PathLike[str]) -> list[tuple[int, str]]:
+    """The files a corrections file names on its ``# supersedes: a.csv, b.csv`` lines.
+
+    Such lines come before the header (in a workbook, in column A of the first sheet); the
+    result is ``(line, file name)`` pairs. Files that cannot be read give ``[]`` (their
+    problems are reported by :func:`check_readings`).
+    """
+    lines: list[str] = []
+    try:
+        if _is_workbook(path, None):
+            from openpyxl import load_workbook
+
+            book = load_workbook(path, read_only=True, data_only=True)
+            try:
+                sheet = book.worksheets[0] if book.worksheets else None
+                for row in sheet.iter_rows(max_row=50, max_col=1, values_only=True) \
+                        if sheet is not None else ():
+                    lines.append(_cell_text(row[0]) if row else "")
+            finally:
+                book.close()
+        else:
+            with open(path, "rb") as binary:
+                head = binary.read(_PREFIX_BYTES)
+            for encoding in ("utf-8-sig", "gb18030"):
+                try:
+                    text = head.decode(encoding)
+                    break
+                except UnicodeDecodeError as exc:
+                    text = head[: exc.start].decode(encoding, errors="replace")
+            lines = text.splitlines()[:50]
+    except Exception:  # unreadable: check_readings says why
+        return []
+    found = []
+    for number, line in enumerate(lines, start=1):
+        cell = line.replace("\ufeff", "").strip()
+        if not cell:
+            continue
+        if not cell.startswith("#"):
+            break  # the header: comments end here
+        match = _SUPERSEDES.match(cell)
+        if match:
+            for item in re.split(r"[,，;；]", match.group(1)):
+                item = item.strip().strip("\"'")
+                if item:
+                    found.append((number, item))
+    return found
+
+
+def _is_workbook(source: object, name: str | None) -> bool:
+    """Whether a readings source is an Excel workbook (.xlsx), by its file name."""
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source).lower().endswith(".xlsx")
+    return (name or str(getattr(source, "name", ""))).lower().endswith(".xlsx")
+
+
+class _SheetReader:
+    """One worksheet's rows as lists of text cells, like ``csv.reader`` (with ``line_num``)."""
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]]) -> None:
+        self._rows = rows
+        self.line_num = 0
+
+    def __iter__(self) -> _SheetReader:
+        return self
+
+    def __next__(self) -> list[str]:
+        row = next(self._rows)
+        self.line_num += 1
+        return [_cell_text(value) for value in row]
+
+
+def _cell_text(value: object) -> str:
+    """A cell as the text a CSV export would hold: numbers exactly as Excel shows them.
+
+    Excel stores numbers as binary doubles; the shortest text that reads back as the same
+    double (Python's ``repr``) is what was typed (Excel keeps 15 significant digits), so
+    0.15 stays 0.15, never 0.1499999999999999944….
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        text = format(Decimal(repr(value)), "f")
+        return text
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if hasattr(value, "isoformat"):  # a date or a time
+        return value.isoformat()  # type: ignore[no-any-return]
+    return str(value)
+
+
+def _workbook_rows(
+    source: str | os.PathLike[str] | IO[bytes],
+    sections: Collection[str] | Mapping[str, str] | None,
+    name: str,
+) -> Iterator[_Row | Problem]:
+    """Parse every non-empty sheet of an .xlsx workbook as a long or wide table.
+
+    Read with openpyxl in read-only mode (rows stream; memory stays flat). Problems are
+    located as ``file:sheet:row:field``. Formulas are read as the values Excel saved.
+    """
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = load_workbook(source, read_only=True, data_only=True)
+    except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a valid .xlsx"
+        yield Problem(f"cannot open the file as an Excel workbook ({why}); save it from Excel "
+                      "as .xlsx (Excel Workbook) or as CSV", file=name)
+        return
+    try:
+        sheets = 0
+        for sheet in book.worksheets:
+            first = _first_data_row(sheet)
+            if first is None:
+                continue  # an empty sheet: nothing to read
+            sheets += 1
+            reader = _SheetReader(sheet.iter_rows(min_row=first, values_only=True))
+            reader.line_num = first - 1  # row numbers are the sheet's own
+            yield from _parse(None, sections, f"{name}:{sheet.title}", reader=reader)
+        if not sheets:
+            yield Problem("the workbook has no sheet with data; it needs a header row and at "
+                          "least one data row", file=name)
+    finally:
+        book.close()
+
+
+def _first_data_row(sheet: Any) -> int | None:
+    """The number of the sheet's first row with a non-blank cell, or None for a blank sheet."""
+    for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if any(v is not None and str(v).strip() for v in row):
+            return number
+    return None
 
 
 def _bad_line(binary: IO[bytes], origin: int | None, encoding: str) -> int | None:
@@ -692,18 +844,20 @@ _ENCODING_NAMES = {"utf-8-sig": "UTF-8", "gb18030": "GB18030"}
 
 
 def _parse(
-    text: IO[str],
+    text: IO[str] | None,
     sections: Collection[str] | Mapping[str, str] | None,
     name: str,
     bad_line: Any = lambda: None,
     long_row: Any = lambda: None,
+    reader: Any = None,
 ) -> Iterator[_Row | Problem]:
-    reader = csv.reader(text)
+    reader = reader if reader is not None else csv.reader(text)  # type: ignore[arg-type]
     layout: _Layout | None = None
     try:
         header: list[str] | None = None
         for header in reader:
-            if any(cell.strip() for cell in header):
+            # comment lines before the header (``# supersedes: …``) are not data
+            if any(cell.strip() for cell in header) and not _comment(header):
                 break
         else:
             header = None
