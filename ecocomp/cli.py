@@ -128,15 +128,24 @@ def main() -> None:
 
 @main.command()
 @click.argument("project", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Also compare with the readings imported into this SQLite "
+                                 "file (files since removed from the project).")
 @friendly
-def check(project: Path) -> None:
+def check(project: Path, db: Path | None) -> None:
     """Validate every input file of PROJECT and list all problems at once."""
     from ecocomp.project import check_project, load_project
     from ecocomp.settlement import import_problems
 
-    problems = check_project(project)
+    warnings: list[Any] = []
+    problems = check_project(project, warnings=warnings)
     if not problems:  # each file is valid: are they also consistent with each other?
-        problems = import_problems(load_project(project))
+        loaded = load_project(project)
+        problems = import_problems(loaded)
+        if db is not None:
+            warnings += _missing_in(loaded, db)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
     if problems:
         click.echo(f"error: {len(problems)} problem(s) in {project}:", err=True)
         for p in problems:
@@ -165,6 +174,21 @@ def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, qui
         _summary(result, db)
 
 
+def _missing_in(project: Any, db: Path) -> list[Any]:
+    """Files imported into ``db`` that are no longer in ``project`` (read without writing)."""
+    from ecocomp.database import open_read_only
+    from ecocomp.settlement import missing_files
+    from ecocomp.store import ReadingStore
+
+    if ReadingStore.version_in(db) == 0:
+        return []
+    store = ReadingStore(open_read_only(db), str(db))
+    try:
+        return missing_files(project, store, db)
+    finally:
+        store.close()
+
+
 def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress: bool) -> Any:
     from ecocomp.ledger import Ledger
     from ecocomp.project import load_project
@@ -187,6 +211,8 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
                              progress=report)
     if progress:
         _import_lines(result.imports)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     return result
 
 
@@ -270,6 +296,32 @@ def assess(db: Path, year: int, as_json: bool) -> None:
         cells = [c.roman if c else "—" for c in (*row.months, row.year)]
         line = _pad(row.section, width) + _pad(row.label, names)
         click.echo((line + " ".join(_pad(c, 4) for c in cells)).rstrip())
+
+
+@main.group()
+def readings() -> None:
+    """Readings stored in a database."""
+
+
+@readings.command("forget")
+@click.argument("file")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="The SQLite file the readings were imported into.")
+@friendly
+def readings_forget(file: str, db: Path) -> None:
+    """Remove the readings imported from FILE (deleted from the project on purpose).
+
+    A value FILE corrected is restored. Settle the affected years again afterwards: their
+    obligations are recomputed without FILE's readings (and adjusted in the ledger).
+    """
+    from ecocomp.store import ReadingStore
+
+    if ReadingStore.version_in(db) == 0:
+        raise EcocompError(f"{db} holds no readings; check the --db path")
+    with ReadingStore.open(db) as store:
+        removed = store.forget(file)
+    click.echo(f"forgot {file}: {removed:,} readings removed from {db}; settle the affected "
+               "years again to recompute them")
 
 
 @main.group()

@@ -58,7 +58,9 @@ __all__ = [
     "NetDue",
     "SettlementResult",
     "assess_project",
+    "correction_conflicts",
     "import_problems",
+    "missing_files",
     "obligation_key",
     "pay",
     "payment_key",
@@ -145,6 +147,9 @@ class SettlementResult:
     changes: tuple[Change, ...] = ()
     imports: tuple[Mapping[str, Any], ...] = ()
     dry_run: bool = False
+    #: Odd but legitimate inputs, one located line each (skipped hidden files, readings
+    #: still counted from a file no longer in the project).
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The SPEC §6 ``settle --json`` shape (keys may be added, never renamed)."""
@@ -158,6 +163,7 @@ class SettlementResult:
             "changes": [c.to_json() for c in self.changes],
             "imports": [dict(i) for i in self.imports],
             "dry_run": self.dry_run,
+            "warnings": list(self.warnings),
         }
 
 
@@ -419,18 +425,76 @@ def import_problems(project: Project) -> list[Problem]:
                 store.import_file(file, sections=names, correction=correction)
             except ValidationFailed as exc:
                 problems.extend(exc.problems)
-        revised = {str(f) for f in project.correction_files}
-        for c in store.corrections():
-            if c.previous_file in revised:  # two corrections files disagree on one sample
-                problems.append(Problem(
-                    f"{c.new.section} {c.new.parameter} at {c.new.sampled_at:%Y-%m-%d %H:%M} "
-                    f"({c.new.source}) is also corrected in {c.previous_file} row "
-                    f"{c.previous_row}, to {shown(c.old.value, c.old.below_dl, c.old.flag)}; "
-                    f"here {shown(c.new.value, c.new.below_dl, c.new.flag)}. Corrections "
-                    "files apply in name order, so the last one wins; keep the sample in one "
-                    "file", file=c.file, row=c.row, field="value",
-                ))
+        problems.extend(correction_conflicts(project, store.corrections()))
     return problems
+
+
+def correction_conflicts(project: Project, corrections: Iterable[Correction]) -> list[Problem]:
+    """Samples two corrections files of the project correct to different values.
+
+    Corrections files apply in name order, so the last would win without a word; that is
+    refused unless the later file declares ``# supersedes: <earlier file>`` (docs/readings.md).
+    """
+    files = {f.name for f in project.correction_files}
+    declared = project.supersedes
+    found = []
+    seen = set()
+    for c in corrections:
+        new, old = Path(c.file).name, Path(c.previous_file).name
+        if new not in files or old not in files or new == old:
+            continue
+        if old in declared.get(new, ()) or new in declared.get(old, ()):
+            continue  # declared: the later file replaces the earlier one
+        key = (c.new.section, c.new.parameter, c.new.sampled_at, c.new.source,
+               frozenset((new, old)))
+        if key in seen:
+            continue
+        seen.add(key)
+        found.append(Problem(
+            f"{c.new.section} {c.new.parameter} at {c.new.sampled_at:%Y-%m-%d %H:%M} "
+            f"({c.new.source}) is also corrected in {c.previous_file} row "
+            f"{c.previous_row}, to {shown(c.old.value, c.old.below_dl, c.old.flag)}; "
+            f"here {shown(c.new.value, c.new.below_dl, c.new.flag)}. Corrections "
+            "files apply in name order, so the last one wins; keep the sample in one "
+            f"file, or, if {new} replaces {old}, put the line '# supersedes: {old}' "
+            f"before the header of {new}", file=c.file, row=c.row, field="value",
+        ))
+    return found
+
+
+def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list[Problem]:
+    """Files imported into ``store`` that are no longer in the project, whose readings count.
+
+    A readings file deleted (or moved away) after it was imported still counts: its readings
+    are in the database. Renamed files (same content under another name) are not reported.
+    """
+    present = [*project.readings_files, *project.correction_files]
+    names = {f.name for f in present}
+    candidates = [i for i in store.imported_files()
+                  if i.current and i.sha256 and Path(i.file).name not in names]
+    if not candidates:
+        return []
+    digests = {_digest(f) for f in present}
+    found = []
+    for item in candidates:
+        if item.sha256 in digests:
+            continue  # renamed: the same content is still in the project
+        folder = "corrections/" if item.correction else "readings/"
+        found.append(Problem(
+            f"imported into {db} on {item.imported_at[:10]} but no longer in {folder}; its "
+            f"{item.current:,} readings still count. Put the file back, or, if it was "
+            f"removed on purpose, run `ecocomp readings forget '{item.file}' --db {db}` "
+            "and settle again", file=item.file,
+        ))
+    return found
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def assess_project(
@@ -551,10 +615,17 @@ def settle(
         with store.transaction(keep=not dry_run):
             names = {code: s.name for code, s in project.sections.items()}
             imports = []
+            corrected: list[Correction] = []
             for file in project.readings_files:
                 imports.append(_import(store, file, names, False, progress))
             for file in project.correction_files:
-                imports.append(_import(store, file, names, True, progress))
+                imports.append(_import(store, file, names, True, progress, corrected))
+            conflicts = correction_conflicts(project, corrected)
+            if conflicts:
+                raise ValidationFailed(conflicts, what=f"corrections of project {project.root}")
+            warnings = [str(w) for w in project.warnings]
+            if store.path != ":memory:":
+                warnings += [str(w) for w in missing_files(project, store, store.path)]
             assessments = assess_project(project, store, year)
             if not _has_data(assessments, year):
                 raise SettlementError(
@@ -573,6 +644,7 @@ def settle(
         return SettlementResult(
             year=year, obligations=tuple(obligations), nets=tuple(nets), posted=len(to_post),
             unchanged=0, adjusted=0, imports=tuple(imports), dry_run=True,
+            warnings=tuple(warnings),
         )
     plan = functools.partial(_plan, desired=desired, year=year, today=today, by_id=by_id,
                              corrections=corrections)
@@ -582,6 +654,7 @@ def settle(
             year=year, obligations=tuple(obligations), nets=tuple(nets),
             posted=len(to_post) - len(changes), unchanged=unchanged, adjusted=len(changes),
             changes=tuple(changes), imports=tuple(imports), dry_run=True,
+            warnings=tuple(warnings),
         )
     with ledger.batch() as batch:
         to_post, unchanged, changes = plan(batch)
@@ -600,6 +673,7 @@ def settle(
         adjusted=adjusted,
         changes=tuple(changes),
         imports=tuple(imports),
+        warnings=tuple(warnings),
     )
 
 
@@ -652,9 +726,12 @@ def _import(
     names: Mapping[str, str],
     correction: bool,
     progress: Callable[[str, int], None] | None,
+    corrected: list[Correction] | None = None,
 ) -> dict[str, Any]:
     callback = (lambda rows: progress(str(file), rows)) if progress else None
     result = store.import_file(file, sections=names, correction=correction, progress=callback)
+    if corrected is not None:
+        corrected.extend(result.corrected)
     return {
         "file": str(file),
         "rows": result.rows,

@@ -58,6 +58,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Correction",
     "ImportResult",
+    "ImportedFile",
     "ReadingStore",
     "StoreError",
 ]
@@ -207,6 +208,21 @@ class ImportResult:
     unchanged: int
     corrected: tuple[Correction, ...] = ()
     skipped: int = 0
+
+
+@attrs.frozen
+class ImportedFile:
+    """One imported file content: its name as imported, digest, and readings that count now."""
+
+    file: str
+    sha256: str
+    correction: bool
+    imported_at: str
+    current: int
+
+
+#: Prefix of the digest of an import to be read again in full (after ``forget``).
+_REREAD = "reread:"
 
 
 def _exact(text: str, below: bool) -> tuple[int | None, int]:
@@ -1001,6 +1017,84 @@ class ReadingStore:
                 revision=revision, imported_at=imported_at,
             ))
         return found
+
+    def imported_files(self) -> list[ImportedFile]:
+        """Each imported file (by name and content) with how many of its readings count now.
+
+        A file imported several times with different content is listed once per content.
+        """
+        rows = self._conn.execute(
+            "SELECT i.file, i.sha256, i.correction, i.imported_at, "
+            "(SELECT COUNT(*) FROM readings r WHERE r.import_id = i.id "
+            " AND r.superseded_by IS NULL) FROM readings_imports i ORDER BY i.id"
+        ).fetchall()
+        found: dict[tuple[str, str, bool], ImportedFile] = {}
+        for file, digest, correction, imported_at, current in rows:
+            key = (file, digest.removeprefix(_REREAD), bool(correction))
+            earlier = found.get(key)
+            found[key] = ImportedFile(
+                file=file, sha256=key[1], correction=key[2], imported_at=imported_at,
+                current=current + (earlier.current if earlier else 0))
+        return list(found.values())
+
+    def forget(self, file: str) -> int:
+        """Remove every reading imported from ``file`` (its name as imported); return how many.
+
+        For a readings file deleted from the project on purpose: its readings stop counting.
+        A value it corrected is restored; a value that corrected it stays. Files imported
+        after it that restated some of its samples are read again in full on their next
+        import, so those samples come back from them. Raises StoreError when no import has
+        that name (the message lists the names that have one).
+        """
+        conn = self._conn
+        names = [r[0] for r in conn.execute("SELECT DISTINCT file FROM readings_imports")]
+        name = file if file in names else None
+        if name is None:
+            same = [n for n in names if os.path.basename(n) == os.path.basename(file)]
+            if len(same) == 1:
+                name = same[0]
+            else:
+                known = ", ".join(sorted(names)) or "none"
+                which = " (several files have that name; give the path as listed)" if same \
+                    else ""
+                raise StoreError(f"no readings were imported from {file!r} into {self.path}"
+                                 f"{which}; imported files: {known}")
+        with self.transaction():
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM readings_imports WHERE file = ? ORDER BY id", (name,))]
+            conn.execute("DROP TABLE IF EXISTS temp.forget_months")
+            conn.execute(
+                "CREATE TEMP TABLE forget_months AS SELECT DISTINCT section, "
+                "substr(sampled_at, 1, 7) AS month FROM readings WHERE import_id IN "
+                f"({', '.join('?' * len(ids))})", ids)
+            removed = 0
+            for import_id in ids:
+                # the values its readings superseded point past them (or become current)
+                conn.execute(
+                    "UPDATE readings SET superseded_by = coalesce((SELECT n.superseded_by "
+                    "FROM readings n WHERE n.id = readings.superseded_by), -1) "
+                    "WHERE superseded_by IN (SELECT id FROM readings WHERE import_id = ?)",
+                    (import_id,))
+                removed += conn.execute(
+                    "DELETE FROM readings WHERE import_id = ? AND superseded_by IS NULL",
+                    (import_id,)).rowcount
+                conn.execute("DELETE FROM readings WHERE import_id = ?", (import_id,))
+                conn.execute("UPDATE readings SET superseded_by = NULL WHERE superseded_by = -1")
+            # later files that found some of its samples already stored are read again
+            conn.execute(
+                f"UPDATE readings_imports SET sha256 = '{_REREAD}' || sha256 WHERE id > ? "
+                f"AND unchanged > 0 AND sha256 != '' AND sha256 NOT LIKE '{_REREAD}%'",
+                (ids[0],))
+            conn.execute(f"DELETE FROM readings_imports WHERE id IN ({', '.join('?' * len(ids))})",
+                         ids)
+            conn.execute("DELETE FROM readings_monthly WHERE (section, month) IN "
+                         "(SELECT section, month FROM temp.forget_months)")
+            conn.execute(
+                f"INSERT INTO readings_monthly {_MONTHLY_SELECT} AND (section, "
+                "substr(sampled_at, 1, 7)) IN (SELECT section, month FROM temp.forget_months)"
+                f"{_MONTHLY_GROUP}")
+            conn.execute("DROP TABLE temp.forget_months")
+        return removed
 
     def sections(self) -> list[str]:
         """Codes of the sections that have readings."""
