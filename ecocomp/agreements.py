@@ -241,7 +241,9 @@ def agreement_from_dict(
     """Validate agreement data (as read from TOML or JSON) and build the :class:`Agreement`.
 
     ``parties``/``sections``, when given, are the known party and section codes to cross-check.
-    Raises :class:`~ecocomp.errors.ValidationFailed` listing every problem found.
+    Given as the loaded tables (code → Party / Section, as a project passes them), the
+    parties are also checked against the sections' sides and the factors against their
+    waterbodies (unless the agreement declares ``[parties_override]``). Raises :class:`~ecocomp.errors.ValidationFailed` listing every problem found.
 
     >>> data = tomllib.load(open("lishui.toml", "rb"), parse_float=Decimal)  # doctest: +SKIP
     >>> agreement_from_dict(data, "lishui.toml")  # doctest: +SKIP

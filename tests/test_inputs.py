@@ -457,3 +457,24 @@ def test_a_huge_project_file_is_refused_by_its_size(project):
     big.write_text("# " + "x" * (9 * 1024 * 1024) + "\n", encoding="utf-8")
     refused_everywhere(project, "huge.toml: the file is",
                        "more than the 8,388,608 a project file may have")
+
+
+def test_the_shipped_presets_agree_with_the_reference_sections_sides_and_waterbodies():
+    import tomllib
+    from importlib import resources
+
+    from ecocomp.agreements import Agreement, agreement_problems, presets
+    from ecocomp.watershed import reference_watershed
+
+    reference = reference_watershed()
+    checked = 0
+    for name in presets():
+        text = resources.files("ecocomp.presets").joinpath(f"{name}.toml").read_text("utf-8")
+        data = tomllib.loads(text, parse_float=Decimal)
+        if not set(data["sections"]) <= set(reference.sections):
+            continue  # 赤水河, 新安江: outside the bundled Hunan dataset
+        result = agreement_problems(data, name, parties=dict(reference.parties),
+                                    sections=dict(reference.sections))
+        assert isinstance(result, Agreement), [str(p) for p in result]
+        checked += 1
+    assert checked >= 9
