@@ -243,7 +243,8 @@ def agreement_from_dict(
     ``parties``/``sections``, when given, are the known party and section codes to cross-check.
     Given as the loaded tables (code → Party / Section, as a project passes them), the
     parties are also checked against the sections' sides and the factors against their
-    waterbodies (unless the agreement declares ``[parties_override]``). Raises :class:`~ecocomp.errors.ValidationFailed` listing every problem found.
+    waterbodies (unless the agreement declares ``[parties_override]``).
+    Raises :class:`~ecocomp.errors.ValidationFailed` listing every problem found.
 
     >>> data = tomllib.load(open("lishui.toml", "rb"), parse_float=Decimal)  # doctest: +SKIP
     >>> agreement_from_dict(data, "lishui.toml")  # doctest: +SKIP
@@ -656,6 +657,14 @@ def overlap_problems(agreements: Collection[Agreement]) -> list[Problem]:
             found.append(Problem(f"supersedes {a.supersedes!r}, but no agreement of the "
                                  f"project has that id (known: {', '.join(sorted(ids))}); fix "
                                  "the id or remove supersedes", file=a.file, field="supersedes"))
+    by_id = {a.id: a for a in agreements}
+    for a in agreements:
+        other = by_id.get(a.supersedes or "")
+        if other is not None and other.supersedes == a.id and a.id < other.id:
+            found.append(Problem(f"supersedes {other.id!r}, which supersedes it in turn, so "
+                                 "neither would be settled where both are in force; keep "
+                                 "supersedes in the newer one only", file=a.file,
+                                 field="supersedes"))
     ordered = sorted(agreements, key=lambda a: (a.start, a.file or "", a.id))
     for i, a in enumerate(ordered):
         for b in ordered[i + 1:]:

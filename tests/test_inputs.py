@@ -196,6 +196,13 @@ def test_supersedes_must_name_an_agreement(project):
                        "no agreement of the project has that id")
 
 
+def test_two_agreements_superseding_each_other_are_refused(project):
+    _second_lishui(project, "2021-07-01", 90, "lishui-zjj-cd-2020")
+    edit(project / LISHUI, "confidence =", 'supersedes = "lishui-zjj-cd-2021"\nconfidence =')
+    refused_everywhere(project, "lishui-zjj-cd-2020.toml:supersedes",
+                       "which supersedes it in turn")
+
+
 def test_a_superseded_agreement_is_not_settled_where_the_newer_one_is_in_force(project):
     _second_lishui(project, "2021-07-01", 90, "lishui-zjj-cd-2020")
     assert run("check", project).exit_code == 0
