@@ -470,8 +470,7 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
     """
     present = [*project.readings_files, *project.correction_files]
     names = {f.name for f in present}
-    candidates = [i for i in store.imported_files()
-                  if i.current and i.sha256 and Path(i.file).name not in names]
+    candidates = [i for i in store.imported_files(besides=names) if i.current and i.sha256]
     if not candidates:
         return []
     digests = {_digest(f) for f in present}

@@ -1018,16 +1018,24 @@ class ReadingStore:
             ))
         return found
 
-    def imported_files(self) -> list[ImportedFile]:
+    def imported_files(self, *, besides: Collection[str] = ()) -> list[ImportedFile]:
         """Each imported file (by name and content) with how many of its readings count now.
 
         A file imported several times with different content is listed once per content.
+        ``besides``: file names (without folders) to leave out — counting a file's readings
+        reads the whole table, so a caller looking for files no longer in a project passes
+        the names that still are.
         """
-        rows = self._conn.execute(
-            "SELECT i.file, i.sha256, i.correction, i.imported_at, "
-            "(SELECT COUNT(*) FROM readings r WHERE r.import_id = i.id "
-            " AND r.superseded_by IS NULL) FROM readings_imports i ORDER BY i.id"
-        ).fetchall()
+        skip = set(besides)
+        imports = [row for row in self._conn.execute(
+            "SELECT id, file, sha256, correction, imported_at FROM readings_imports ORDER BY id")
+            if os.path.basename(row[1]) not in skip]
+        rows = []
+        for import_id, *rest in imports:
+            current = self._conn.execute(
+                "SELECT COUNT(*) FROM readings WHERE import_id = ? AND superseded_by IS NULL",
+                (import_id,)).fetchone()[0]
+            rows.append((*rest, current))
         found: dict[tuple[str, str, bool], ImportedFile] = {}
         for file, digest, correction, imported_at, current in rows:
             key = (file, digest.removeprefix(_REREAD), bool(correction))
