@@ -624,7 +624,14 @@ def load_agreements(
     root = Path(folder)
     files = sorted(p for p in root.iterdir() if p.suffix.lower() in (".toml", ".json"))
     agreements: list[Agreement] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        Problem(f"{'a folder' if p.is_dir() else 'a file'} that is not an agreement: only "
+                "*.toml and *.json files are read here (and *.md notes), so this one would be "
+                "ignored; move it out of agreements/ or rename it to .toml", file=str(p))
+        for p in sorted(root.iterdir())
+        if p not in files and not p.name.startswith((".", "~$"))
+        and not (p.is_file() and p.suffix.lower() == ".md")
+    ]
     seen: dict[str, str] = {}
     for path in files:
         result = _load(path, parties, sections)

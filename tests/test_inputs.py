@@ -246,6 +246,14 @@ def test_files_ecocomp_would_not_read_are_each_a_located_error(project):
     assert "5 problem(s)" in output
 
 
+def test_files_in_agreements_that_are_not_agreements_are_located_errors(project):
+    (project / "agreements" / "lishui-extension.txt").write_text("amount = 80\n")
+    (project / "agreements" / "drafts").mkdir()
+    (project / "agreements" / ".DS_Store").write_bytes(b"\0")
+    output = refused_everywhere(project, "lishui-extension.txt", "drafts")
+    assert ".DS_Store" not in output
+
+
 def test_hidden_and_lock_files_are_skipped_with_a_warning(project, tmp_path):
     (project / "readings" / ".DS_Store").write_bytes(b"\0\1")
     (project / "readings" / "~$2021-manual.xlsx").write_bytes(b"\0")
