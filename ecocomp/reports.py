@@ -29,7 +29,7 @@ from ecocomp.ledger import Ledger, Transaction
 from ecocomp.money import format_yuan
 from ecocomp.outputs import replaced
 from ecocomp.periods import Period
-from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE, require_intact
+from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE, SETTLED, is_payment, require_intact
 from ecocomp.standards import WaterClass
 from ecocomp.statements import PartyStatement, build_statement, explain
 from ecocomp.store import ReadingStore
@@ -182,7 +182,9 @@ def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Rep
     changes: list[ObligationRow] = []
     chains: dict[str, list[Transaction]] = defaultdict(list)
     for tx in txs:
-        if tx.kind == "payment":
+        if is_payment(tx):  # payments show in the statements; their reversals as changes too
+            if tx.kind != "payment":
+                changes.extend(_rows(tx, SETTLED, tx.meta))
             continue
         if tx.component == CLEARING:
             chains[tx.agreement or ""].append(tx)

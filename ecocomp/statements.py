@@ -19,7 +19,7 @@ from ecocomp.catalog import Catalog, load_catalog
 from ecocomp.errors import EcocompError
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.periods import Period
-from ecocomp.settlement import PAYABLE, SETTLED, require_intact
+from ecocomp.settlement import PAYABLE, SETTLED, is_payment, require_intact
 
 __all__ = [
     "AgreementBalance",
@@ -161,6 +161,7 @@ class PartyStatement:
             out.append(
                 f"  #{line.seq} {line.period or ''} {line.agreement or ''} {label} "
                 f"{line.kind}: {line.amount:+,.2f} with {line.counterparty or '-'}"
+                + (f", reference {line.reference}" if line.reference else "")
             )
             explanation = explain(line.basis)
             if explanation:
@@ -214,7 +215,7 @@ def build_statement(
             continue
         total, payable = tx.effect(party), tx.effect(party, PAYABLE)
         agreement = tx.agreement or ""
-        if tx.kind == "payment":
+        if is_payment(tx):  # a payment, or a reversal or adjustment of one
             paid[agreement] += payable
             shown = tx.effect(party, SETTLED)  # + received, − paid
         elif tx.component == "clearing":
