@@ -38,7 +38,7 @@ import attrs
 
 from ecocomp.agreements import Agreement
 from ecocomp.assessment import Assessments, assess
-from ecocomp.catalog import save_catalog
+from ecocomp.catalog import save_catalog, save_zero_amounts
 from ecocomp.errors import LedgerIntegrityError, Problem, SettlementError, ValidationFailed
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
@@ -585,6 +585,7 @@ def settle(
     if ledger.path != ":memory:":
         save_catalog(ledger.path, project, year=year,
                      counts=(len(to_post) - adjusted, unchanged, adjusted))
+        save_zero_amounts(ledger.path, year, obligations)
     return SettlementResult(
         year=year,
         obligations=tuple(obligations),
