@@ -796,6 +796,16 @@ def recorded_payment(
     return live[0] if live else None
 
 
+def _payment_content(tx: Transaction) -> dict[str, str | None]:
+    """Payer, payee, amount and date of a recorded payment, read from its transfers."""
+    moved = [t for t in tx.transfers if t.credit_purpose == SETTLED]
+    payer = moved[0].debit_party if len(moved) == 1 else tx.meta.get("payer")
+    payee = moved[0].credit_party if len(moved) == 1 else tx.meta.get("payee")
+    amount = f"{moved[0].amount:.2f}" if len(moved) == 1 else tx.meta.get("amount")
+    return {"payer": payer, "payee": payee, "amount": amount,
+            "paid_on": tx.booked_on.isoformat()}
+
+
 def _check_date(what: str, day: date, today: date, allow_future: bool, flag: str) -> None:
     if day > today and not allow_future:
         raise SettlementError(
@@ -814,7 +824,7 @@ def _pay(
             "reference": reference, "paid_on": paid_on.isoformat()}
     if live:
         old = live[0]
-        was = {k: old.meta.get(k) for k in ("payer", "payee", "amount", "paid_on")}
+        was = _payment_content(old)
         now = {k: meta[k] for k in was}
         if was == now:
             return old  # the same payment again: a no-op
@@ -933,6 +943,13 @@ def reverse_payment(
             )
         payment = live[0]
         what = f"reversing payment {shown} (#{payment.seq})"
+        adjusted = batch.transactions(corrects=payment.key, kind="adjustment")
+        if adjusted:
+            raise SettlementError(
+                f"{what}: it was adjusted by #{adjusted[0].seq} ({adjusted[0].reason}); a "
+                "reversal undoes the original amount only, so post an adjustment of the "
+                "adjusted amount instead"
+            )
         if day < payment.booked_on:
             raise SettlementError(
                 f"{what}: the reversal is dated {day}, before the payment ({payment.booked_on}); "

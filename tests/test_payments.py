@@ -134,6 +134,9 @@ def test_an_adjusted_payment_counts_at_its_adjusted_amount(db, ledger):
     balance = lishui(db)
     assert (balance.paid, balance.open) == (Decimal("-250000.00"), Decimal("-550000.00"))
     assert_agrees_with_the_ledger(db)
+    # reversing the original alone would leave the adjustment: paid −50000.00
+    with pytest.raises(SettlementError, match=r"adjusted by #\d+ \(bank corrected it\)"):
+        reverse(ledger, "GK-ADJ")
 
 
 def test_a_reversal_is_listed_with_its_reason_in_statement_and_report(db, ledger):
@@ -346,3 +349,24 @@ def test_cli_reversing_twice_is_an_error(db):
 def test_cli_recording_a_payment_still_needs_every_field(db):
     result = run("pay", "--db", db, "--agreement", LISHUI, "--reference", "GK-1")
     assert result.exit_code == 2 and "--year" in result.output and "--amount" in result.output
+
+
+def test_a_payment_reversed_with_the_ledgers_own_reverse_is_unpaid_too(db, ledger):
+    payment = pay(ledger, "300000.00", "GK-LEDGER")
+    ledger.reverse(payment.key, reason="posted under the wrong year",
+                   booked_on=date(2022, 5, 2))
+    assert lishui(db).paid == Decimal("0.00")
+    assert_agrees_with_the_ledger(db)
+    with pytest.raises(SettlementError, match="already reversed"):
+        reverse(ledger, "GK-LEDGER")
+
+
+def test_a_reference_used_under_two_agreements_needs_the_agreement_to_reverse(db, ledger):
+    pay(ledger, "300000.00", "GK-SHARED")
+    ecocomp.pay(ledger, agreement="lvshui-jx-hn-2019", year=YEAR, payer="430000",
+                payee="360000", amount=Decimal("1000000.00"), paid_on=date(2022, 4, 20),
+                reference="gk-shared", today=TODAY)
+    with pytest.raises(SettlementError, match=r"matches payments under .*--agreement"):
+        reverse(ledger, "GK-SHARED")
+    tx = reverse(ledger, "GK-SHARED", agreement=LISHUI, year=YEAR)
+    assert tx.agreement == LISHUI and lishui(db).paid == Decimal("0.00")
