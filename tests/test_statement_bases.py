@@ -13,22 +13,23 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 
 import ecocomp
-from ecocomp.agreements import preset
+from ecocomp.agreements import freeze, preset, thaw
 from ecocomp.assessment import Assessments
 from ecocomp.cli import main
-from ecocomp.formulas import class_ladder
+from ecocomp.formulas import class_ladder, min_flow, target_reward_penalty
 from ecocomp.periods import Period
 from ecocomp.standards import WaterClass as C
 from ecocomp.statements import party_statement
-from ecocomp.testing import monthly
+from ecocomp.testing import monthly, section_assessment
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
 YEAR = 2021
@@ -103,6 +104,35 @@ def test_a_skipped_month_says_it_had_no_data() -> None:
     assert aug.amount == Decimal("0.00")
     assert aug.basis["explanation"] == ("2021-08 lishui-zjj-cd no data: no payment — no data: "
                                         "skipped (missing_month = skip)")
+
+
+def test_a_capped_penalty_says_it_was_capped() -> None:
+    a = preset("xiangjiang-2014-yongzhou-target")  # base 50, step 10 (placeholders)
+    params = thaw(a.params)
+    params["penalty"]["cap"] = Decimal(100)
+    a = attrs.evolve(a, params=freeze(params))
+    data = Assessments(sections={("guiyangzhen", Period(2014, 1)): section_assessment(
+        "guiyangzhen", Period(2014, 1), {"nh3n": "1.8", "tp": "0.5", "do": "8"})})
+    (o,) = target_reward_penalty(a, data, Period(2014, 1))
+    # TP 0.5 is 1.5 times over Ⅲ's 0.2 → 8 steps: 50 + 10 × 8 = 130万, capped at 100万
+    assert o.amount == Decimal("1000000.00")
+    assert o.basis["explanation"].endswith(
+        "→ 8 steps, penalty 100 (capped: penalty.cap 100; uncapped 130)")
+
+
+def test_a_capped_flow_month_says_it_was_capped() -> None:
+    a = preset("xiangjiang-2014-yongzhou-flow")
+    params = thaw(a.params)
+    params["missing_day"] = "skip"
+    a = attrs.evolve(a, params=freeze(params))
+    first = date(2014, 1, 1)
+    data = Assessments(daily_flows={"guiyangzhen": {
+        first + timedelta(days=d): Decimal("10") for d in range(31)}})
+    (o,) = min_flow(a, data, Period(2014, 1))
+    # 31 days below 100 m³/s × 1万 = 31万, capped at 30万 per month
+    assert o.amount == Decimal("300000.00")
+    assert o.basis["explanation"] == ("2014-01 guiyangzhen: 31 day(s) counted below 100 m³/s, "
+                                      "penalty 30 (capped: cap_per_month 30; uncapped 31)")
 
 
 # --------------------------------------------------------------------------- statements
