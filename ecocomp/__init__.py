@@ -66,8 +66,9 @@ from ecocomp.money import split_largest_remainder, to_fen, to_yuan
 from ecocomp.periods import Period
 from ecocomp.project import Project, check_project, load_project
 from ecocomp.readings import Reading, check_readings, load_readings, read_readings
+from ecocomp.references import normalise_reference
 from ecocomp.reports import build_report, write_report
-from ecocomp.settlement import SettlementResult, pay, settle
+from ecocomp.settlement import SettlementResult, pay, reverse_payment, settle
 from ecocomp.standards import (
     WaterClass,
     classify_item,
@@ -156,6 +157,7 @@ __all__ = [
     "load_sections",
     "load_watershed",
     "net_obligations",
+    "normalise_reference",
     "parameter",
     "party_statement",
     "pay",
@@ -164,6 +166,7 @@ __all__ = [
     "read_readings",
     "reference_watershed",
     "register_formula",
+    "reverse_payment",
     "settle",
     "split_largest_remainder",
     "to_fen",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -20,7 +21,20 @@ from ecocomp.errors import EcocompError
 from ecocomp.project import Project
 from ecocomp.standards import WaterClass
 
-__all__ = ["AgreementInfo", "Catalog", "PartyInfo", "SectionInfo", "load_catalog", "save_catalog"]
+if TYPE_CHECKING:
+    from ecocomp.formulas.base import Obligation
+
+__all__ = [
+    "AgreementInfo",
+    "Catalog",
+    "PartyInfo",
+    "SectionInfo",
+    "ZeroAmount",
+    "load_catalog",
+    "load_zero_amounts",
+    "save_catalog",
+    "save_zero_amounts",
+]
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS catalog_parties (
@@ -165,3 +179,63 @@ def load_catalog(path: str | Path) -> Catalog:
         conn.close()
     return Catalog(parties=parties, sections=sections, agreements=agreements,
                    settled_years=years)
+
+
+# --------------------------------------------------------------------------- zero amounts
+
+_ZERO_DDL = """
+CREATE TABLE IF NOT EXISTS catalog_zero_amounts (
+    year INTEGER NOT NULL, agreement TEXT NOT NULL, period TEXT NOT NULL,
+    component TEXT NOT NULL, payer TEXT NOT NULL, payee TEXT NOT NULL, basis TEXT NOT NULL,
+    PRIMARY KEY (year, agreement, period, component));
+"""
+
+
+@attrs.frozen
+class ZeroAmount:
+    """A period an agreement's formula computed nothing to pay for, with its basis.
+
+    The ledger holds only money, so these are kept next to it by the latest settlement run
+    of the year (replaced by each run) for statements and reports to say why nothing is owed.
+    """
+
+    agreement: str
+    period: str
+    component: str
+    payer: str
+    payee: str
+    basis: Mapping[str, Any]
+
+
+def save_zero_amounts(path: str | Path, year: int, obligations: Iterable[Obligation]) -> None:
+    """Record the run's zero-amount obligations of ``year``, replacing the earlier run's."""
+    rows = [
+        (year, o.agreement, str(o.period), o.component, o.payer, o.payee,
+         json.dumps(o.to_json()["basis"], ensure_ascii=False, sort_keys=True))
+        for o in obligations if o.amount == 0
+    ]
+    conn = sqlite3.connect(str(path), timeout=30)
+    try:
+        conn.executescript(_ZERO_DDL)
+        with conn:
+            conn.execute("DELETE FROM catalog_zero_amounts WHERE year = ?", (year,))
+            conn.executemany("INSERT INTO catalog_zero_amounts VALUES (?,?,?,?,?,?,?)", rows)
+    finally:
+        conn.close()
+
+
+def load_zero_amounts(path: str | Path, year: int) -> list[ZeroAmount]:
+    """The zero-amount periods the latest run of ``year`` recorded (none before such runs)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                             "name = 'catalog_zero_amounts'").fetchone()
+        rows = conn.execute(
+            "SELECT agreement, period, component, payer, payee, basis FROM "
+            "catalog_zero_amounts WHERE year = ? ORDER BY agreement, period, component",
+            (year,),
+        ).fetchall() if found else []
+    finally:
+        conn.close()
+    return [ZeroAmount(agreement=r[0], period=r[1], component=r[2], payer=r[3], payee=r[4],
+                       basis=json.loads(r[5])) for r in rows]

@@ -435,33 +435,72 @@ def statement(party: str, db: Path, year: int, as_of: Any, as_json: bool) -> Non
 @main.command()
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
-@click.option("--agreement", required=True)
-@click.option("--year", type=YEAR, required=True, help="The settled year being paid.")
-@click.option("--payer", required=True)
-@click.option("--payee", required=True)
-@click.option("--amount", required=True, help="Yuan, e.g. 8000000.00")
-@click.option("--date", "paid_on", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
-@click.option("--reference", required=True, help="Bank or treasury reference number.")
+@click.option("--agreement", help="The agreement id (required unless --reverse).")
+@click.option("--year", type=YEAR, help="The settled year being paid (required unless --reverse).")
+@click.option("--payer")
+@click.option("--payee")
+@click.option("--amount", help="Yuan, e.g. 8000000.00")
+@click.option("--date", "paid_on", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The date on the payment order (with --reverse: the reversal's date, "
+                   "default today).")
+@click.option("--reference", help="Bank or treasury reference number.")
+@click.option("--allow-future", is_flag=True,
+              help="Accept a date after today (a payment order dated ahead).")
+@click.option("--reverse", "reverse_ref", metavar="REF",
+              help="Reverse the payment recorded under reference REF (needs --reason).")
+@click.option("--reason", help="Why the payment is reversed (with --reverse).")
 @friendly
-def pay(db: Path, agreement: str, year: int, payer: str, payee: str, amount: str,
-        paid_on: Any, reference: str) -> None:
-    """Record an actual payment against an agreement-year's clearing."""
+def pay(db: Path, agreement: str | None, year: int | None, payer: str | None,
+        payee: str | None, amount: str | None, paid_on: Any, reference: str | None,
+        allow_future: bool, reverse_ref: str | None, reason: str | None) -> None:
+    """Record an actual payment against an agreement-year's clearing, or reverse one."""
     from ecocomp.ledger import Ledger
     from ecocomp.settlement import pay as record
-    from ecocomp.settlement import payment_key
+    from ecocomp.settlement import recorded_payment, reverse_payment
 
+    if reverse_ref is not None:
+        extra = [name for name, value in (("--payer", payer), ("--payee", payee),
+                                          ("--amount", amount), ("--reference", reference))
+                 if value is not None]
+        if extra:
+            raise InputError(f"--reverse takes the payment's reference only, not "
+                             f"{', '.join(extra)}; leave them out", field="--reverse")
+        if reason is None:
+            raise InputError("a reversal needs the reason it is made; add --reason \"...\"",
+                             field="--reason")
+        with Ledger.open(db, create=False) as opened:
+            tx = reverse_payment(opened, reference=reverse_ref, reason=reason,
+                                 agreement=agreement, year=year,
+                                 booked_on=paid_on.date() if paid_on else None,
+                                 allow_future=allow_future)
+        click.echo(f"payment {tx.reference} ({tx.corrects}) reversed by transaction #{tx.seq} "
+                   f"({tx.key}): {tx.reason}")
+        return
+    if reason is not None:
+        raise InputError("--reason goes with --reverse REF; leave it out when recording a "
+                         "payment", field="--reason")
+    missing = [name for name, value in (
+        ("--agreement", agreement), ("--year", year), ("--payer", payer), ("--payee", payee),
+        ("--amount", amount), ("--date", paid_on), ("--reference", reference))
+        if value is None]
+    if missing:
+        raise click.UsageError(f"Missing option(s) {', '.join(missing)} (all are needed to "
+                               "record a payment; --reverse REF --reason TEXT reverses one).")
+    assert agreement is not None and year is not None and payer is not None
+    assert payee is not None and amount is not None and reference is not None
     value = _payment_amount(amount)
     reference = reference.strip()
     if not reference:
         raise InputError("the bank or treasury reference is empty; write the number on the "
                          "payment order", field="--reference")
     with Ledger.open(db, create=False) as opened:
-        earlier = opened.get(payment_key(agreement, year, reference))
+        earlier = recorded_payment(opened, agreement=agreement, year=year, reference=reference)
         tx = record(opened, agreement=agreement, year=year, payer=payer, payee=payee,
-                    amount=value, paid_on=paid_on.date(), reference=reference)
-    if earlier is not None:
+                    amount=value, paid_on=paid_on.date(), reference=reference,
+                    allow_future=allow_future)
+    if earlier is not None and earlier.seq == tx.seq:
         click.echo(f"payment {reference} was already recorded as transaction #{tx.seq} "
-                   f"({tx.key}); nothing changed")
+                   f"({tx.key}, reference {tx.reference}); nothing changed")
     else:
         click.echo(f"payment recorded as transaction #{tx.seq} ({tx.key})")
 

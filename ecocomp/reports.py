@@ -22,16 +22,16 @@ from typing import Any
 import attrs
 
 from ecocomp.assessment import SectionAssessment, assess, assessment_table
-from ecocomp.catalog import Catalog, load_catalog
+from ecocomp.catalog import Catalog, load_catalog, load_zero_amounts
 from ecocomp.errors import EcocompError
 from ecocomp.formulas.base import settle_nets
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.money import format_yuan
 from ecocomp.outputs import replaced
 from ecocomp.periods import Period
-from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE, require_intact
+from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE, SETTLED, is_payment, require_intact
 from ecocomp.standards import WaterClass
-from ecocomp.statements import PartyStatement, build_statement, explain
+from ecocomp.statements import PartyStatement, build_statement, explain, zero_reason
 from ecocomp.store import ReadingStore
 
 __all__ = ["ClassRow", "ClassTable", "Report", "build_report", "class_table", "write_report"]
@@ -182,7 +182,9 @@ def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Rep
     changes: list[ObligationRow] = []
     chains: dict[str, list[Transaction]] = defaultdict(list)
     for tx in txs:
-        if tx.kind == "payment":
+        if is_payment(tx):  # payments show in the statements; their reversals as changes too
+            if tx.kind != "payment":
+                changes.extend(_rows(tx, SETTLED, tx.meta))
             continue
         if tx.component == CLEARING:
             chains[tx.agreement or ""].append(tx)
@@ -193,9 +195,18 @@ def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Rep
         if tx.kind in ("adjustment", "reversal"):
             changes.extend(rows)
     nets = _nets(year, chains)
+    zero = load_zero_amounts(db, year)
+    # periods that paid nothing, with the reason (kept by the run; the ledger holds money)
+    obligations.extend(
+        ObligationRow(agreement=z.agreement, period=z.period, component=z.component,
+                      kind="zero", payer=z.payer, payee=z.payee, amount=Decimal("0.00"),
+                      basis={**z.basis, "explanation": zero_reason(z.basis)}, reason=None,
+                      seq=0)
+        for z in zero
+    )
     parties = sorted({p for r in (*obligations, *nets) for p in (r.payer, r.payee)})
     today = as_of or date.today()
-    statements = tuple(build_statement(txs, p, year, as_of=today, catalog=catalog)
+    statements = tuple(build_statement(txs, p, year, as_of=today, catalog=catalog, zero=zero)
                        for p in parties)
     return Report(year=year, generated=today, catalog=catalog, classes=classes,
                   obligations=tuple(obligations), nets=tuple(nets), statements=statements,

@@ -38,7 +38,7 @@ import attrs
 
 from ecocomp.agreements import Agreement, superseded
 from ecocomp.assessment import Assessments, assess
-from ecocomp.catalog import save_catalog
+from ecocomp.catalog import save_catalog, save_zero_amounts
 from ecocomp.errors import LedgerIntegrityError, Problem, SettlementError, ValidationFailed
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
@@ -46,6 +46,7 @@ from ecocomp.ledger import Batch, Ledger, NewTransaction, Transaction, Transfer
 from ecocomp.periods import Period
 from ecocomp.project import Project
 from ecocomp.readings import shown
+from ecocomp.references import normalise_reference
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore
 
@@ -60,13 +61,16 @@ __all__ = [
     "assess_project",
     "correction_conflicts",
     "import_problems",
+    "is_payment",
     "missing_files",
     "obligation_key",
     "pay",
     "payment_key",
     "reconcile",
+    "recorded_payment",
     "require_in_force",
     "require_intact",
+    "reverse_payment",
     "settle",
 ]
 
@@ -663,6 +667,7 @@ def settle(
     if ledger.path != ":memory:":
         save_catalog(ledger.path, project, year=year,
                      counts=(len(to_post) - adjusted, unchanged, adjusted))
+        save_zero_amounts(ledger.path, year, obligations)
     return SettlementResult(
         year=year,
         obligations=tuple(obligations),
@@ -742,10 +747,11 @@ def _import(
 
 
 def _year_transactions(ledger: Ledger | Batch, year: int) -> list[Transaction]:
-    """The year's accruals, clearings and their corrections (payments excluded)."""
+    """The year's accruals, clearings and their corrections (payments and their reversals
+    excluded)."""
     return [
         tx for tx in ledger.transactions()
-        if tx.kind != "payment" and tx.agreement and tx.period
+        if not is_payment(tx) and tx.agreement and tx.period
         and Period.parse(tx.period).year == year
     ]
 
@@ -800,57 +806,155 @@ def pay(
     amount: Decimal,
     paid_on: date,
     reference: str,
+    today: date | None = None,
+    allow_future: bool = False,
 ) -> Transaction:
     """Record an actual transfer against a clearing (reference number, date).
 
     The payment reduces what the payer owes (``payable``) and moves the money in ``settled``.
-    Posting the same reference again is a no-op; over-paying the open amount is refused.
+    References are compared as a person reads them (:func:`normalise_reference`): recording
+    an equivalent reference again with the same content is a no-op, with different content
+    it is refused (reverse the first with :func:`reverse_payment`). Over-paying the open
+    amount is refused, and so is a date before ``year`` began or after ``today`` (default:
+    the local date) unless ``allow_future``.
     """
-    key = payment_key(agreement, year, reference)
+    shown = _reference_text(reference)
     require_intact(ledger)
     with ledger.batch() as batch:  # the check and the post see the same ledger
-        return _pay(batch, key, agreement, year, payer, payee, amount, paid_on, reference)
+        return _pay(batch, agreement, year, payer, payee, amount, paid_on, shown,
+                    today or date.today(), allow_future)
 
 
 def payment_key(agreement: str, year: int, reference: str) -> str:
-    """The ledger key of a payment: one per agreement, settled year and bank reference."""
+    """The ledger key of a payment: one per agreement, settled year and bank reference.
+
+    Payments posted by :func:`pay` use the normalised reference
+    (:func:`normalise_reference`); one re-entered after a reversal adds ``#2``, ``#3``, ….
+    """
     return f"{agreement}/{year}/payment/{reference}"
 
 
+def _reference_text(reference: str) -> str:
+    """The reference as typed (trimmed), refusing one that is empty once normalised."""
+    if not normalise_reference(reference):
+        raise SettlementError(
+            f"payment reference {reference!r} is empty; write the bank or treasury number "
+            "on the payment order"
+        )
+    return " ".join(reference.split())
+
+
+def is_payment(tx: Transaction) -> bool:
+    """A payment, or a reversal or adjustment of one (money moved in ``settled``)."""
+    return tx.kind == "payment" or tx.component == "payment" or any(
+        SETTLED in (t.debit_purpose, t.credit_purpose) for t in tx.transfers)
+
+
+@attrs.frozen
+class _Recorded:
+    payment: Transaction
+    reversal: Transaction | None
+
+
+def _recorded(
+    source: Ledger | Batch, reference: str, *, agreement: str | None = None,
+    year: int | None = None,
+) -> list[_Recorded]:
+    """The payments whose reference reads as ``reference``, each with its reversal if any."""
+    wanted = normalise_reference(reference)
+    found = []
+    for tx in source.transactions(kind="payment", agreement=agreement):
+        if year is not None and tx.period != str(year):
+            continue
+        if tx.reference is None or normalise_reference(tx.reference) != wanted:
+            continue
+        reversals = source.transactions(corrects=tx.key, kind="reversal")
+        found.append(_Recorded(tx, reversals[0] if reversals else None))
+    return found
+
+
+def recorded_payment(
+    ledger: Ledger, *, agreement: str, year: int, reference: str
+) -> Transaction | None:
+    """The payment (not reversed) already recorded under an equivalent reference, if any."""
+    live = [r.payment for r in _recorded(ledger, reference, agreement=agreement, year=year)
+            if r.reversal is None]
+    return live[0] if live else None
+
+
+def _payment_content(tx: Transaction) -> dict[str, str | None]:
+    """Payer, payee, amount and date of a recorded payment, read from its transfers."""
+    moved = [t for t in tx.transfers if t.credit_purpose == SETTLED]
+    payer = moved[0].debit_party if len(moved) == 1 else tx.meta.get("payer")
+    payee = moved[0].credit_party if len(moved) == 1 else tx.meta.get("payee")
+    amount = f"{moved[0].amount:.2f}" if len(moved) == 1 else tx.meta.get("amount")
+    return {"payer": payer, "payee": payee, "amount": amount,
+            "paid_on": tx.booked_on.isoformat()}
+
+
+def _check_date(what: str, day: date, today: date, allow_future: bool, flag: str) -> None:
+    if day > today and not allow_future:
+        raise SettlementError(
+            f"{what}: dated {day}, after today ({today}); check the date, or pass {flag} "
+            "if the order really is dated ahead"
+        )
+
+
 def _pay(
-    batch: Batch, key: str, agreement: str, year: int, payer: str, payee: str,
-    amount: Decimal, paid_on: date, reference: str,
+    batch: Batch, agreement: str, year: int, payer: str, payee: str, amount: Decimal,
+    paid_on: date, reference: str, today: date, allow_future: bool,
 ) -> Transaction:
-    if batch.get(key) is None:
-        if paid_on < date(year, 1, 1):
-            raise SettlementError(
-                f"payment {reference}: dated {paid_on}, before {year} began, so it cannot pay "
-                f"{year}'s clearing; check the date and the year"
-            )
-        year_txs = [tx for tx in batch.transactions(agreement=agreement)
-                    if tx.period == str(year)]
-        if not year_txs:
-            raise SettlementError(
-                f"payment {reference}: nothing is settled under agreement {agreement!r} for "
-                f"{year}; check the agreement id and the year (settle the year first)"
-            )
-        owed = -sum((tx.effect(payer, PAYABLE) for tx in year_txs), _ZERO)
-        due = sum((tx.effect(payee, PAYABLE) for tx in year_txs), _ZERO)
-        if owed <= 0:
-            raise SettlementError(
-                f"payment {reference}: {payer} owes nothing under {agreement} for {year}; "
-                "check the agreement, year and payer (settle the year first)"
-            )
-        if due <= 0:
-            raise SettlementError(
-                f"payment {reference}: {payee} is owed nothing under {agreement} for {year}; "
-                "check the payee"
-            )
-        if amount > min(owed, due):
-            raise SettlementError(
-                f"payment {reference}: {payer} owes {min(owed, due):.2f} yuan to {payee} "
-                f"under {agreement} for {year}, not {amount:.2f}; check the amount"
-            )
+    earlier = _recorded(batch, reference, agreement=agreement, year=year)
+    live = [r.payment for r in earlier if r.reversal is None]
+    meta = {"payer": payer, "payee": payee, "amount": f"{amount:.2f}",
+            "reference": reference, "paid_on": paid_on.isoformat()}
+    if live:
+        old = live[0]
+        was = _payment_content(old)
+        now = {k: meta[k] for k in was}
+        if was == now:
+            return old  # the same payment again: a no-op
+        differences = ", ".join(f"{k} {was[k]} → {now[k]}" for k in was if was[k] != now[k])
+        raise SettlementError(
+            f"payment {reference}: reference {old.reference!r} is already recorded as "
+            f"transaction #{old.seq} under {agreement} for {year}, differently ({differences}); "
+            f"if that entry was mistyped, reverse it first (ecocomp pay --reverse "
+            f"\"{old.reference}\" --reason \"...\"), then record the payment again"
+        )
+    if paid_on < date(year, 1, 1):
+        raise SettlementError(
+            f"payment {reference}: dated {paid_on}, before {year} began, so it cannot pay "
+            f"{year}'s clearing; check the date and the year"
+        )
+    _check_date(f"payment {reference}", paid_on, today, allow_future, "--allow-future")
+    year_txs = [tx for tx in batch.transactions(agreement=agreement)
+                if tx.period == str(year)]
+    if not year_txs:
+        raise SettlementError(
+            f"payment {reference}: nothing is settled under agreement {agreement!r} for "
+            f"{year}; check the agreement id and the year (settle the year first)"
+        )
+    owed = -sum((tx.effect(payer, PAYABLE) for tx in year_txs), _ZERO)
+    due = sum((tx.effect(payee, PAYABLE) for tx in year_txs), _ZERO)
+    if owed <= 0:
+        raise SettlementError(
+            f"payment {reference}: {payer} owes nothing under {agreement} for {year}; "
+            "check the agreement, year and payer (settle the year first)"
+        )
+    if due <= 0:
+        raise SettlementError(
+            f"payment {reference}: {payee} is owed nothing under {agreement} for {year}; "
+            "check the payee"
+        )
+    if amount > min(owed, due):
+        raise SettlementError(
+            f"payment {reference}: {payer} owes {min(owed, due):.2f} yuan to {payee} "
+            f"under {agreement} for {year}, not {amount:.2f}; check the amount"
+        )
+    base = payment_key(agreement, year, normalise_reference(reference))
+    key, n = base, len(earlier) + 1
+    while batch.get(key) is not None:  # re-entered after a reversal: a fresh key
+        key, n = f"{base}#{n}", n + 1
     tx = NewTransaction(
         key=key,
         kind="payment",
@@ -863,7 +967,94 @@ def _pay(
         component="payment",
         booked_on=paid_on,
         reference=reference,
-        meta={"payer": payer, "payee": payee, "amount": f"{amount:.2f}",
-              "reference": reference, "paid_on": paid_on.isoformat()},
+        meta=meta,
     )
     return batch.post(tx).transaction
+
+
+def reverse_payment(
+    ledger: Ledger,
+    *,
+    reference: str,
+    reason: str,
+    agreement: str | None = None,
+    year: int | None = None,
+    booked_on: date | None = None,
+    today: date | None = None,
+    allow_future: bool = False,
+) -> Transaction:
+    """Reverse a recorded payment (e.g. a mistyped amount): a ``reversal`` with the reason.
+
+    The payment is found by its reference, compared as :func:`pay` compares them;
+    ``agreement`` and ``year`` narrow the search when one reference was used under several
+    agreement-years. The reversal restores what the payer owes and is booked on
+    ``booked_on`` (default ``today``, the local date). A payment is reversed at most once;
+    an unknown reference, a payment already reversed or an empty reason is refused.
+    """
+    shown = _reference_text(reference)
+    why = " ".join(reason.split())
+    if not why:
+        raise SettlementError(
+            f"reversing payment {shown}: the reason is empty; say why it is reversed "
+            "(--reason), e.g. \"amount mistyped, order says 300000.00\""
+        )
+    today = today or date.today()
+    day = booked_on or today
+    require_intact(ledger)
+    with ledger.batch() as batch:
+        found = _recorded(batch, shown, agreement=agreement, year=year)
+        where = "".join([f" under {agreement}" if agreement else "",
+                         f" for {year}" if year is not None else ""])
+        if not found:
+            raise SettlementError(
+                f"reversing payment {shown}: no payment with this reference{where} in "
+                f"{ledger.path}; check the reference (`ecocomp statement PARTY --year YEAR` "
+                "lists the payments with their references)"
+            )
+        live = [r.payment for r in found if r.reversal is None]
+        if not live:
+            last = found[-1]
+            assert last.reversal is not None
+            raise SettlementError(
+                f"reversing payment {shown}: transaction #{last.payment.seq} "
+                f"({last.payment.key}) was already reversed by #{last.reversal.seq} on "
+                f"{last.reversal.booked_on} ({last.reversal.reason}); a payment is reversed "
+                "once — nothing changed"
+            )
+        if len(live) > 1:
+            listed = ", ".join(f"{p.agreement} {p.period} (#{p.seq})" for p in live)
+            raise SettlementError(
+                f"reversing payment {shown}: the reference matches payments under {listed}; "
+                "name the one to reverse with --agreement and --year"
+            )
+        payment = live[0]
+        what = f"reversing payment {shown} (#{payment.seq})"
+        adjusted = batch.transactions(corrects=payment.key, kind="adjustment")
+        if adjusted:
+            raise SettlementError(
+                f"{what}: it was adjusted by #{adjusted[0].seq} ({adjusted[0].reason}); a "
+                "reversal undoes the original amount only, so post an adjustment of the "
+                "adjusted amount instead"
+            )
+        if day < payment.booked_on:
+            raise SettlementError(
+                f"{what}: the reversal is dated {day}, before the payment ({payment.booked_on}); "
+                "check the date"
+            )
+        _check_date(what, day, today, allow_future, "--allow-future")
+        tx = NewTransaction(
+            key=f"{payment.key}#reversal",
+            kind="reversal",
+            transfers=[t.reversed() for t in payment.transfers],
+            agreement=payment.agreement,
+            period=payment.period,
+            component=payment.component,
+            booked_on=day,
+            reason=why,
+            corrects=payment.key,
+            reference=payment.reference,
+            meta={"reverses": payment.key, "reference": payment.reference, "reason": why,
+                  "amount": payment.meta.get("amount"), "payer": payment.meta.get("payer"),
+                  "payee": payment.meta.get("payee")},
+        )
+        return batch.post(tx).transaction

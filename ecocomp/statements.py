@@ -15,16 +15,17 @@ from typing import Any
 
 import attrs
 
-from ecocomp.catalog import Catalog, load_catalog
+from ecocomp.catalog import Catalog, ZeroAmount, load_catalog, load_zero_amounts
 from ecocomp.errors import EcocompError
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.periods import Period
-from ecocomp.settlement import PAYABLE, SETTLED, require_intact
+from ecocomp.settlement import PAYABLE, SETTLED, is_payment, require_intact
 
 __all__ = [
     "AgreementBalance",
     "PartyStatement",
     "StatementLine",
+    "ZeroLine",
     "build_statement",
     "explain",
     "party_statement",
@@ -70,6 +71,29 @@ class StatementLine:
             "reference": self.reference,
             "basis": dict(self.basis),
             "hash": self.hash,
+        }
+
+
+@attrs.frozen
+class ZeroLine:
+    """A period that paid nothing under an agreement of the party's, and the reason why."""
+
+    agreement: str
+    period: str
+    component: str
+    counterparty: str | None
+    reason: str
+    basis: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agreement": self.agreement,
+            "period": self.period,
+            "component": self.component,
+            "counterparty": self.counterparty,
+            "amount": "0.00",
+            "reason": self.reason,
+            "basis": dict(self.basis),
         }
 
 
@@ -121,6 +145,7 @@ class PartyStatement:
     as_of: date
     lines: tuple[StatementLine, ...]
     agreements: tuple[AgreementBalance, ...]
+    zero: tuple[ZeroLine, ...] = ()
 
     @property
     def net(self) -> Decimal:
@@ -142,6 +167,7 @@ class PartyStatement:
             "overdue": f"{self.overdue:.2f}",
             "agreements": [a.to_json() for a in self.agreements],
             "lines": [line.to_json() for line in self.lines],
+            "zero_amounts": [z.to_json() for z in self.zero],
         }
 
     def render(self) -> str:
@@ -161,12 +187,17 @@ class PartyStatement:
             out.append(
                 f"  #{line.seq} {line.period or ''} {line.agreement or ''} {label} "
                 f"{line.kind}: {line.amount:+,.2f} with {line.counterparty or '-'}"
+                + (f", reference {line.reference}" if line.reference else "")
             )
             explanation = explain(line.basis)
             if explanation:
                 out.append(f"      basis: {explanation}")
             if line.reason:
                 out.append(f"      reason: {line.reason}")
+        if self.zero:
+            out.append("nothing to pay (zero amounts), and why:")
+            for z in self.zero:
+                out.append(f"  {z.period} {z.agreement} {z.component}: 0.00 — {z.reason}")
         return "\n".join(out)
 
 
@@ -178,6 +209,32 @@ def explain(meta: Mapping[str, Any]) -> str:
         if text:
             return str(text)
     return ""
+
+
+def zero_reason(basis: Mapping[str, Any]) -> str:
+    """Why a period paid nothing: the formula's explanation, and its rule when that says more."""
+    text = explain(basis)
+    rule = basis.get("rule")
+    if rule and str(rule) not in text:
+        text = f"{text} ({rule})" if text else str(rule)
+    return text or "the formula computed no amount"
+
+
+def _zero_lines(
+    zero: Sequence[ZeroAmount], party: str, year: int, as_of: date, catalog: Catalog | None
+) -> list[ZeroLine]:
+    found = []
+    for z in zero:
+        period = Period.parse(z.period)
+        info = catalog.agreements.get(z.agreement) if catalog else None
+        parties = {z.payer, z.payee} | (set(info.parties.values()) if info else set())
+        if party not in parties or period.year != year or period.end > as_of:
+            continue
+        others = sorted(parties - {party})
+        found.append(ZeroLine(agreement=z.agreement, period=z.period, component=z.component,
+                              counterparty=", ".join(others) or None,
+                              reason=zero_reason(z.basis), basis=z.basis))
+    return found
 
 
 def _counterparty(tx: Transaction, party: str) -> str | None:
@@ -199,8 +256,14 @@ def build_statement(
     *,
     as_of: date,
     catalog: Catalog | None = None,
+    zero: Sequence[ZeroAmount] = (),
 ) -> PartyStatement:
-    """Pure: a statement from the ledger's transactions booked on or before ``as_of``."""
+    """Pure: a statement from the ledger's transactions booked on or before ``as_of``.
+
+    ``zero`` are the periods the latest run computed nothing to pay for
+    (:func:`ecocomp.catalog.load_zero_amounts`); those of the party's agreements that ended
+    by ``as_of`` are listed with the reason.
+    """
     lines: list[StatementLine] = []
     accrued: dict[str, Decimal] = defaultdict(lambda: _ZERO)
     cleared: dict[str, Decimal] = defaultdict(lambda: _ZERO)
@@ -214,7 +277,7 @@ def build_statement(
             continue
         total, payable = tx.effect(party), tx.effect(party, PAYABLE)
         agreement = tx.agreement or ""
-        if tx.kind == "payment":
+        if is_payment(tx):  # a payment, or a reversal or adjustment of one
             paid[agreement] += payable
             shown = tx.effect(party, SETTLED)  # + received, − paid
         elif tx.component == "clearing":
@@ -253,7 +316,8 @@ def build_statement(
         )
     name = catalog.party_name(party) if catalog else party
     return PartyStatement(party=party, name=name, year=year, as_of=as_of, lines=tuple(lines),
-                          agreements=tuple(balances))
+                          agreements=tuple(balances),
+                          zero=tuple(_zero_lines(zero, party, year, as_of, catalog)))
 
 
 def party_statement(db: str | Path, party: str, year: int, *, as_of: date) -> PartyStatement:
@@ -267,4 +331,5 @@ def party_statement(db: str | Path, party: str, year: int, *, as_of: date) -> Pa
     with Ledger.open(db, create=False) as ledger:
         require_intact(ledger)
         transactions = list(ledger.transactions(party=party))
-    return build_statement(transactions, party, year, as_of=as_of, catalog=catalog)
+    return build_statement(transactions, party, year, as_of=as_of, catalog=catalog,
+                           zero=load_zero_amounts(db, year))

@@ -132,20 +132,38 @@ def class_ladder(
                 else:
                     payer_role, amount = policy.removesuffix("_pays"), _missing_amount(agreement)
                     basis["rule"] = f"no data: {payer_role} pays (missing_month = {policy})"
+                basis["rules"] = [basis["rule"]]
             else:
                 rule = params["rules"][cls.code]
                 payer_role, amount = rule["payer"], Decimal(rule.get("amount", 0))
                 basis["class"] = cls
                 basis["rule"] = f"class {cls.code}: {payer_role} pays"
+                class_rule = (f"class {cls.code}: none pays (互不补偿)" if payer_role == "none"
+                              else f"class {cls.code}: {payer_role} pays {amount} {unit}")
+                basis["rules"] = [class_rule]
                 improvement = _improvement(agreement, assessments, section, month, cls, factors)
                 if improvement is not None:
                     basis["improvement"] = improvement
                     if improvement["applied"]:
                         imp = params["improvement"]
                         payer_role, amount = imp["payer"], imp["amount"]
+                        basis["class_rule"] = {"payer_role": rule["payer"],
+                                               "amount_in_unit": Decimal(rule.get("amount", 0)),
+                                               "text": class_rule}
                         basis["rule"] = (f"improved on {improvement['basis_period']} "
                                          f"({improvement['basis_class'].code} → {cls.code}): "
-                                         f"{payer_role} pays")
+                                         f"{payer_role} pays, overriding {class_rule}")
+                        basis["rules"].append(
+                            f"improvement on {improvement['basis_period']} "
+                            f"({improvement['basis_class'].code} → {cls.code}): {payer_role} "
+                            f"pays {amount} {unit} — applied, overrides the class rule")
+                    elif improvement["basis_class"] is None:
+                        basis["rules"].append(f"improvement: {improvement['reason']}")
+                    else:
+                        basis["rules"].append(
+                            f"improvement: not applied ({cls.code} is not better than "
+                            f"{improvement['basis_class'].code} in "
+                            f"{improvement['basis_period']})")
             if payer_role == "none":
                 amount = Decimal(0)
             payer, payee = pay_by_role(agreement, payer_role, _ROLES)
@@ -153,10 +171,18 @@ def class_ladder(
             basis.update({"payer_role": payer_role, "amount_in_unit": amount,
                           "amount_yuan": yuan})
             shown = cls.roman if cls is not None else "no data"
-            basis["explanation"] = (
-                f"{month} {section} {shown}: " + (
-                    f"{payer} pays {payee} {amount} {unit}" if yuan else "no payment (互不补偿)")
-            )
+            if yuan:
+                outcome = f"{payer} pays {payee} {amount} {unit}"
+            elif cls is None:
+                outcome = f"no payment — {basis['rule']}"
+            elif payer_role == "none":
+                outcome = f"no payment (互不补偿) — {basis['rule']}"
+            else:
+                outcome = f"no payment — {basis['rule']} 0 {unit}"
+            if "class_rule" in basis:  # the improvement rule overrode the class rule
+                outcome += (f" — improvement rule applied instead of the class rule "
+                            f"({basis['class_rule']['text']})")
+            basis["explanation"] = f"{month} {section} {shown}: {outcome}"
             result.append(Obligation(agreement.id, month, f"class:{section}", payer, payee,
                                      yuan, basis))
     return result

@@ -177,7 +177,9 @@ def target_reward_penalty(
                 "base": penalty["base"], "step": penalty["step"], "uncapped": uncapped,
                 "cap": cap, "capped": cap is not None and uncapped > cap,
                 "explanation": f"{month}: worst exit section {worst.roman}, multiple {multiple} "
-                               f"({item} at {where}) → {steps} steps, penalty {amount}",
+                               f"({item} at {where}) → {steps} steps, penalty {amount}"
+                               + (f" (capped: penalty.cap {cap}; uncapped {uncapped})"
+                                  if cap is not None and uncapped > cap else ""),
             })  # fmt: skip
             result.append(_obligation(agreement, month, "target", False, amount, basis))
     return result
@@ -355,7 +357,9 @@ def min_flow(agreement: Agreement, assessments: Assessments, period: Period) -> 
                 "penalty_per_day": params["penalty_per_day"], "uncapped": uncapped,
                 "cap": cap, "capped": cap is not None and uncapped > cap,
                 "rule": "days below target × penalty_per_day (capped per month)",
-                "explanation": f"{month} {section}: {counted} day(s) counted below {target} m³/s",
+                "explanation": f"{month} {section}: {counted} day(s) counted below {target} m³/s"
+                               + (f", penalty {amount} (capped: cap_per_month {cap}; uncapped "
+                                  f"{uncapped})" if cap is not None and uncapped > cap else ""),
             }  # fmt: skip
             result.append(_obligation(agreement, month, f"flow:{section}", False, amount, basis))
     return result
