@@ -18,6 +18,7 @@ import attrs
 from ecocomp.catalog import Catalog, load_catalog
 from ecocomp.errors import EcocompError
 from ecocomp.ledger import Ledger, Transaction
+from ecocomp.outputs import terminal_text
 from ecocomp.periods import Period
 from ecocomp.settlement import PAYABLE, SETTLED, require_intact
 
@@ -167,7 +168,7 @@ class PartyStatement:
                 out.append(f"      basis: {explanation}")
             if line.reason:
                 out.append(f"      reason: {line.reason}")
-        return "\n".join(out)
+        return "\n".join(map(terminal_text, out))  # one line each: names cannot add lines
 
 
 def explain(meta: Mapping[str, Any]) -> str:
