@@ -30,6 +30,7 @@ from ecocomp.money import format_yuan
 from ecocomp.outputs import replaced, spreadsheet_text
 from ecocomp.periods import Period
 from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE, require_intact
+from ecocomp.sources import cited as cited_sources
 from ecocomp.standards import WaterClass
 from ecocomp.statements import PartyStatement, build_statement, explain
 from ecocomp.store import ReadingStore
@@ -515,6 +516,8 @@ def _html_bytes(report: Report) -> bytes:
             + _html_table(["协议", "可信度", "应计", "清缴", "已付", "未结", "期限", "状态"], rows)
         )
     changes = [[c.agreement, c.period, c.component, c.reason or ""] for c in report.changes]
+    cited = cited_sources(" ".join(a.source or "" for a in report.catalog.agreements.values()))
+    sources = [[s.tag, s.title, " ; ".join(s.urls)] for s in cited]
     page = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>ecocomp 结算报告 {report.year}</title><style>{_CSS}</style></head><body>
@@ -523,6 +526,9 @@ def _html_bytes(report: Report) -> bytes:
 amounts in 元 and 万元; every amount's basis is listed below.</p>
 <h2>协议 Agreements and the confidence of their rules</h2>
 {_html_table(["id", "名称", "公式", "可信度", "来源"], agreements)}
+<p>来源 tags (S…, N…) are the public sources below (ecocomp/data/sources.toml, shipped with
+ecocomp): [C] confirmed, [P] partly confirmed, [I] inferred, [U] unknown.</p>
+{_html_table(["tag", "来源 source", "address"], sources) if sources else ""}
 <h2>断面水质类别 Section classes</h2>
 {_heatmap_svg(report)}
 <h2>资金流向 Money flows (annual nets)</h2>
