@@ -229,9 +229,12 @@ def _mean_concentration_class(
             means[code] = {"class": cls.code, "rule": "worst section (pH is not averaged)"}
         else:
             mean = sum((Fraction(item.value) for item in classed), Fraction(0)) / len(classed)
-            # A mean that equals a limit terminates and is exact here; one that does not
-            # differs from every limit (≤ 5 decimals) by far more than 40 digits can show.
-            cls = classify_item(code, fraction_to_decimal(mean), waterbody)
+            # Item values have at most 50 significant digits, so a terminating mean of a few
+            # sections is exact at 80 digits; one that does not terminate equals no limit.
+            with localcontext() as ctx:
+                ctx.prec = 80
+                value = Decimal(mean.numerator) / Decimal(mean.denominator)
+            cls = classify_item(code, value, waterbody)
             assert cls is not None
             means[code] = {"mean": fraction_text(mean), "class": cls.code,
                            "sections": str(len(classed))}
