@@ -13,7 +13,7 @@ agreements:
 - one ``pollution_index`` (新安江-style) and one ``fund_split`` (赤水河-style) over the
   first sections that suit them.
 
-All amounts are the example project's placeholders (docs/domain.md marks them [U]); this
+All amounts are the example project's placeholders (the presets mark them [U]); this
 folder measures speed, not policy.
 
 >>> import tempfile

@@ -707,29 +707,61 @@ def superseded(agreement: Agreement, period: Period, agreements: Iterable[Agreem
 # --------------------------------------------------------------------------- shipped presets
 
 
-def presets() -> list[str]:
+def presets(*, templates: bool = False) -> list[str]:
     """Names of the agreement files shipped in ``ecocomp/presets`` (sorted).
 
-    >>> "lishui-zjj-cd-2020" in presets()
-    True
+    Templates (:data:`ecocomp.presets.TEMPLATES`: the agreement's shape is known but some
+    amounts are not published [U], so the user must supply them) are listed only with
+    ``templates=True``.
+
+    >>> "lishui-zjj-cd-2020" in presets(), "lvshui-jx-hn-2022" in presets(templates=True)
+    (True, True)
     """
+    from ecocomp.presets import TEMPLATES
+
     folder = resources.files("ecocomp.presets")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return names if templates else [n for n in names if n not in TEMPLATES]
 
 
-def preset(name: str) -> Agreement:
+def _merged(base: Any, extra: Mapping[str, Any]) -> Any:
+    """``base`` with ``extra`` merged in, tables merged key by key (neither is changed)."""
+    if not isinstance(base, Mapping):
+        return thaw(extra)
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = (_merged(out[key], value) if isinstance(value, Mapping) and key in out
+                    else thaw(value))
+    return out
+
+
+def preset(name: str, *, params: Mapping[str, Any] | None = None) -> Agreement:
     """A shipped agreement by file name (without ``.toml``), validated.
+
+    ``params`` is merged into the file's ``[params]`` (tables key by key) before validation:
+    that is how a template's missing amounts are supplied, e.g.
+    ``preset("lvshui-jx-hn-2022", params={"rules": {"I": {"amount": 150}, ...}})``.
 
     >>> preset("lvshui-jx-hn-2019").party_for("upstream")
     '360000'
     """
-    if name not in presets():
-        raise FormulaError(f"no preset agreement {name!r}; known: {', '.join(presets())}")
+    from ecocomp.presets import TEMPLATES
+
+    if name not in presets(templates=True):
+        raise FormulaError(f"no preset agreement {name!r}; known: "
+                           f"{', '.join(presets(templates=True))}")
     file = resources.files("ecocomp.presets").joinpath(f"{name}.toml")
     text = file.read_text(encoding="utf-8")
     data = tomllib.loads(text, parse_float=Decimal)
+    if params is not None:
+        data["params"] = _merged(data.get("params", {}), params)
     where = f"ecocomp/presets/{name}.toml"
     result = agreement_problems(data, where, locate=TomlLocator(text))
     if isinstance(result, Agreement):
         return result
-    raise ValidationFailed(result, what=f"preset {where}")
+    what = f"preset {where}"
+    if name in TEMPLATES:
+        what += (" (a template: its unpublished amounts must be supplied; pass them as "
+                 f"preset({name!r}, params={{...}}) or copy the file into your project's "
+                 "agreements/ and write them)")
+    raise ValidationFailed(result, what=what)

@@ -68,7 +68,7 @@ __all__ = [
 Source = Literal["manual", "automatic", "mixed"]
 AnnualMethod = Literal["samples", "monthly_means"]
 
-# domain.md §5.2 [C S13]: automatic-station data win over manual data for these items.
+# [C S13] (docs/assessment.md): automatic-station data win over manual data for these items.
 AUTOMATIC_FIRST: tuple[str, ...] = ("ph", "do", "codmn", "nh3n", "tp", "tn")
 MEAN_PRECISION = 50
 _SOURCES = ("manual", "automatic")
@@ -783,7 +783,7 @@ def assess_readings(
 
 @attrs.frozen
 class RiverEvaluation:
-    """The water quality of a river or basin from its sections (domain.md §5.2, 河流/流域).
+    """The water quality of a river or basin from its sections ([C S12], 河流/流域).
 
     ``method`` is ``"mean"`` for fewer than 5 assessed sections (each item averaged across the
     sections, then the single-factor class: ``classification``, ``cls`` and ``means``) or

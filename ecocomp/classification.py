@@ -41,13 +41,13 @@ __all__ = [
     "trophic_index",
 ]
 
-# domain.md §5.2 [P]: if cyanide or a heavy metal exceeds, it leads the main pollutants.
+# docs/assessment.md [P]: if cyanide or a heavy metal exceeds, it leads the main pollutants.
 PRIORITY_POLLUTANTS: frozenset[str] = frozenset(
     {"cyanide", "hg", "cd", "cr6", "pb", "as", "cu", "zn", "se"}
 )
 _MAIN_POLLUTANTS = 3
 
-# domain.md §5.2 [C S14]: TLI(j) = 10 × (a + b × ln C), weights Wj (they sum to 1).
+# docs/assessment.md [C S14]: TLI(j) = 10 × (a + b × ln C), weights Wj (they sum to 1).
 _TLI_COEFFICIENTS: Mapping[str, tuple[Decimal, Decimal]] = {
     "chla": (Decimal("2.5"), Decimal("1.086")),
     "tp": (Decimal("9.436"), Decimal("1.624")),
@@ -365,7 +365,7 @@ class TrophicState:
 
 
 def trophic_index(values: Mapping[str, object]) -> TrophicState:
-    """Trophic level index TLI(Σ) = Σ Wj·TLI(j) over chla, TP, TN, SD and CODMn (domain.md §5.2).
+    """Trophic level index TLI(Σ) = Σ Wj·TLI(j) over chla, TP, TN, SD and CODMn ([C S14]).
 
     Units: chla mg/m³, SD m, the others mg/L. Other items in ``values`` are ignored. All five
     are needed for TLI(Σ); with fewer, the per-item indices are still given and ``missing``

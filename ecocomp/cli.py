@@ -2,6 +2,9 @@
 
 User mistakes print one clear line per problem on stderr and exit with status 1 (2 for
 usage errors, as click does); no traceback. ``--json`` prints the same data the API returns.
+Every name, code, reference and message printed as text goes through ``_t``
+(:func:`ecocomp.outputs.terminal_text`), so control and ANSI escape sequences in the data
+are shown escaped and never act on the terminal.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import click
 
 from ecocomp.errors import EcocompError, InputError
 from ecocomp.money import format_yuan
+from ecocomp.outputs import terminal_text as _t
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,7 +39,7 @@ EXAMPLE_YEAR = 2021
 
 
 def _fail(message: str) -> None:
-    for line in message.splitlines():
+    for line in map(_t, message.splitlines()):
         click.echo(f"error: {line}" if not line.startswith(("...", " ")) else line, err=True)
     sys.exit(1)
 
@@ -54,7 +58,7 @@ def friendly(func: F) -> F:
             if problems and len(problems) > 1:
                 click.echo(f"error: {len(problems)} problem(s); nothing was written:", err=True)
                 for p in problems:
-                    click.echo(f"  {p}", err=True)
+                    click.echo(f"  {_t(p)}", err=True)
                 sys.exit(1)
             _fail(str(exc))
         except sqlite3.Error as exc:
@@ -107,7 +111,7 @@ def _import_lines(imports: Sequence[Mapping[str, Any]]) -> None:
         added = [f"{item[k]:,} {w}" for k, w in (("inserted", "new"), ("corrected", "corrected"))
                  if item.get(k)]
         what = ", ".join(added) if added else "nothing new"
-        click.echo(f"imported {name}: {item['rows']:,} rows, {what}", err=True)
+        click.echo(f"imported {_t(name)}: {item['rows']:,} rows, {what}", err=True)
 
 
 def _width(text: str) -> int:
@@ -145,11 +149,11 @@ def check(project: Path, db: Path | None) -> None:
         if db is not None:
             warnings += _missing_in(loaded, db)
     for w in warnings:
-        click.echo(f"warning: {w}", err=True)
+        click.echo(f"warning: {_t(w)}", err=True)
     if problems:
         click.echo(f"error: {len(problems)} problem(s) in {project}:", err=True)
         for p in problems:
-            click.echo(f"  {p}", err=True)
+            click.echo(f"  {_t(p)}", err=True)
         sys.exit(1)
     click.echo(f"{project}: all files valid")
 
@@ -212,7 +216,7 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
     if progress:
         _import_lines(result.imports)
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {_t(warning)}", err=True)
     return result
 
 
@@ -229,7 +233,7 @@ def _summary(result: Any, db: Path | None) -> None:
     click.echo(f"Settlement {result.year}: {len(result.obligations)} obligations "
                f"({len(paid)} with money), {len(result.nets)} agreement nets")
     for net in result.nets:
-        click.echo(f"  {net.agreement}: {names(net.payer)} pays {names(net.payee)} "
+        click.echo(f"  {_t(net.agreement)}: {_t(names(net.payer))} pays {_t(names(net.payee))} "
                    f"{net.amount:,.2f} yuan ({_wan(net.amount)}), due {net.due}")
     if result.dry_run:
         click.echo(f"dry run, nothing was written; a real run would post {result.posted}, "
@@ -239,7 +243,7 @@ def _summary(result: Any, db: Path | None) -> None:
                    f"{result.adjusted} adjusted")
     verb = "would adjust" if result.dry_run else "adjusted"
     for change in result.changes:
-        click.echo(f"  {verb} {change.corrects}: {change.reason}")
+        click.echo(f"  {verb} {_t(change.corrects)}: {_t(change.reason)}")
 
 
 @main.command()
@@ -288,13 +292,13 @@ def assess(db: Path, year: int, as_json: bool) -> None:
     if as_json:
         _print_json(table.to_json())
         return
-    width = max([len("section")] + [len(r.section) for r in table.rows]) + 2
-    names = max([4] + [_width(r.label) for r in table.rows]) + 2
+    width = max([len("section")] + [_width(_t(r.section)) for r in table.rows]) + 2
+    names = max([4] + [_width(_t(r.label)) for r in table.rows]) + 2
     months = [f"{m:02d}" for m in range(1, 13)] + [str(year)]
     click.echo(_pad("section", width) + _pad("name", names) + " ".join(_pad(m, 4) for m in months))
     for row in table.rows:
         cells = [c.roman if c else "—" for c in (*row.months, row.year)]
-        line = _pad(row.section, width) + _pad(row.label, names)
+        line = _pad(_t(row.section), width) + _pad(_t(row.label), names)
         click.echo((line + " ".join(_pad(c, 4) for c in cells)).rstrip())
 
 
@@ -374,7 +378,7 @@ def ledger_balances(db: Path, as_of: Any, by: str, as_json: bool) -> None:
                      "balances": {k: f"{v:.2f}" for k, v in sorted(balances.items())}})
         return
     for key, value in sorted(balances.items()):
-        click.echo(f"{key:<20} {value:>18,.2f}")
+        click.echo(f"{_t(key):<20} {value:>18,.2f}")
 
 
 @ledger.command("checkpoint")
@@ -473,8 +477,8 @@ def pay(db: Path, agreement: str | None, year: int | None, payer: str | None,
                                  agreement=agreement, year=year,
                                  booked_on=paid_on.date() if paid_on else None,
                                  allow_future=allow_future)
-        click.echo(f"payment {tx.reference} ({tx.corrects}) reversed by transaction #{tx.seq} "
-                   f"({tx.key}): {tx.reason}")
+        click.echo(_t(f"payment {tx.reference} ({tx.corrects}) reversed by transaction "
+                      f"#{tx.seq} ({tx.key}): {tx.reason}"))
         return
     if reason is not None:
         raise InputError("--reason goes with --reverse REF; leave it out when recording a "
@@ -499,10 +503,10 @@ def pay(db: Path, agreement: str | None, year: int | None, payer: str | None,
                     amount=value, paid_on=paid_on.date(), reference=reference,
                     allow_future=allow_future)
     if earlier is not None and earlier.seq == tx.seq:
-        click.echo(f"payment {reference} was already recorded as transaction #{tx.seq} "
-                   f"({tx.key}, reference {tx.reference}); nothing changed")
+        click.echo(f"payment {_t(reference)} was already recorded as transaction #{tx.seq} "
+                   f"({_t(tx.key)}, reference {_t(tx.reference or '')}); nothing changed")
     else:
-        click.echo(f"payment recorded as transaction #{tx.seq} ({tx.key})")
+        click.echo(f"payment recorded as transaction #{tx.seq} ({_t(tx.key)})")
 
 
 _AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)

@@ -27,9 +27,10 @@ from ecocomp.errors import EcocompError
 from ecocomp.formulas.base import settle_nets
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.money import format_yuan
-from ecocomp.outputs import replaced
+from ecocomp.outputs import replaced, spreadsheet_text
 from ecocomp.periods import Period
 from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE, SETTLED, is_payment, require_intact
+from ecocomp.sources import cited as cited_sources
 from ecocomp.standards import WaterClass
 from ecocomp.statements import PartyStatement, build_statement, explain, zero_reason
 from ecocomp.store import ReadingStore
@@ -279,6 +280,8 @@ OBLIGATION_HEADERS = ["协议 agreement", "规则可信度 confidence", "期间 
                       "依据 basis", "调整原因 reason"]
 NET_HEADERS = ["协议 agreement", "规则可信度 confidence", "付款方 payer", "收款方 payee",
                "净额(元)", "净额(万元)", "清缴期限 due"]
+OBLIGATION_MONEY = (7, 8)  # the amount columns of the rows below (numbers, not text)
+NET_MONEY = (4, 5)
 
 
 def _net_records(report: Report) -> list[list[str]]:
@@ -297,9 +300,29 @@ def _net_records(report: Report) -> list[list[str]]:
 # --------------------------------------------------------------------------- CSV
 
 
+class _SafeCsv:
+    """A CSV writer whose text cells cannot start a formula (:func:`spreadsheet_text`).
+
+    ``money`` maps a header row's first cell to the columns that hold amounts, written as
+    plain numbers (a negative amount stays a number, not text).
+    """
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._writer = csv.writer(buffer)
+        self.money: Sequence[int] = ()
+
+    def writerow(self, row: Sequence[str]) -> None:
+        self._writer.writerow([v if i in self.money else spreadsheet_text(v)
+                               for i, v in enumerate(row)])
+
+    def writerows(self, rows: Sequence[Sequence[str]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
 def _csv_bytes(report: Report) -> bytes:
     buffer = io.StringIO()
-    w = csv.writer(buffer)
+    w = _SafeCsv(buffer)
     w.writerow([f"ecocomp 结算报告 {report.year}", f"generated {report.generated}"])
     w.writerow([])
     w.writerow(["断面 section", "名称 name", "目标 target",
@@ -310,12 +333,17 @@ def _csv_bytes(report: Report) -> bytes:
                     row.year.roman if row.year else ""])
     w.writerow([])
     w.writerow(OBLIGATION_HEADERS)
+    w.money = OBLIGATION_MONEY
     w.writerows(_obligation_records(report))
+    w.money = ()
     w.writerow([])
     w.writerow(NET_HEADERS)
+    w.money = NET_MONEY
     w.writerows(_net_records(report))
+    w.money = ()
     w.writerow([])
     w.writerow(["主体 party", "名称 name", "年度净额(元) net", "逾期(元) overdue"])
+    w.money = (2, 3)
     for st in report.statements:
         w.writerow([st.party, st.name, f"{st.net:.2f}", f"{st.overdue:.2f}"])
     return buffer.getvalue().encode("utf-8-sig")
@@ -339,13 +367,21 @@ def _xlsx_bytes(report: Report) -> bytes:
     ws = wb.active
     ws.title = "水质类别"
     ws.append([f"{report.year}年 断面水质类别 (GB 3838-2002)"])
+
+    def append(sheet: Any, values: Sequence[Any]) -> None:
+        """Append a row; text cannot become a formula (quoted, and typed as a string)."""
+        sheet.append([spreadsheet_text(v) if isinstance(v, str) else v for v in values])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+
     ws.append(["断面", "名称", "目标", *[f"{m}月" for m in range(1, 13)], "年度"])
     for cell in ws[2]:
         cell.font = bold
     for row in report.classes.rows:
         cells = [*row.months, row.year]
-        ws.append([row.section, row.label, row.target.roman if row.target else "",
-                   *[c.roman if c else "—" for c in cells]])
+        append(ws, [row.section, row.label, row.target.roman if row.target else "",
+                    *[c.roman if c else "—" for c in cells]])
         for i, c in enumerate(cells):
             if c is not None:
                 target = ws.cell(row=ws.max_row, column=4 + i)
@@ -362,14 +398,15 @@ def _xlsx_bytes(report: Report) -> bytes:
             values: list[Any] = list(r)
             for i in money_cols:
                 values[i] = Decimal(values[i])
-            sheet.append(values)
+            append(sheet, values)
             for i in money_cols:
                 sheet.cell(row=sheet.max_row, column=i + 1).number_format = "#,##0.00"
         for i, _ in enumerate(headers, start=1):
             sheet.column_dimensions[get_column_letter(i)].width = 18
 
-    table("月度补偿 obligations", OBLIGATION_HEADERS, _obligation_records(report), (7, 8))
-    table("年度清缴 nets", NET_HEADERS, _net_records(report), (4, 5))
+    table("月度补偿 obligations", OBLIGATION_HEADERS, _obligation_records(report),
+          OBLIGATION_MONEY)
+    table("年度清缴 nets", NET_HEADERS, _net_records(report), NET_MONEY)
     st_rows = []
     for st in report.statements:
         for a in st.agreements:
@@ -490,6 +527,8 @@ def _html_bytes(report: Report) -> bytes:
             + _html_table(["协议", "可信度", "应计", "清缴", "已付", "未结", "期限", "状态"], rows)
         )
     changes = [[c.agreement, c.period, c.component, c.reason or ""] for c in report.changes]
+    cited = cited_sources(" ".join(a.source or "" for a in report.catalog.agreements.values()))
+    sources = [[s.tag, s.title, " ; ".join(s.urls)] for s in cited]
     page = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>ecocomp 结算报告 {report.year}</title><style>{_CSS}</style></head><body>
@@ -498,6 +537,9 @@ def _html_bytes(report: Report) -> bytes:
 amounts in 元 and 万元; every amount's basis is listed below.</p>
 <h2>协议 Agreements and the confidence of their rules</h2>
 {_html_table(["id", "名称", "公式", "可信度", "来源"], agreements)}
+<p>来源 tags (S…, N…) are the public sources below (ecocomp/data/sources.toml, shipped with
+ecocomp): [C] confirmed, [P] partly confirmed, [I] inferred, [U] unknown.</p>
+{_html_table(["tag", "来源 source", "address"], sources) if sources else ""}
 <h2>断面水质类别 Section classes</h2>
 {_heatmap_svg(report)}
 <h2>资金流向 Money flows (annual nets)</h2>

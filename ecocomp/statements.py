@@ -18,6 +18,7 @@ import attrs
 from ecocomp.catalog import Catalog, ZeroAmount, load_catalog, load_zero_amounts
 from ecocomp.errors import EcocompError
 from ecocomp.ledger import Ledger, Transaction
+from ecocomp.outputs import terminal_text
 from ecocomp.periods import Period
 from ecocomp.settlement import PAYABLE, SETTLED, is_payment, require_intact
 
@@ -198,7 +199,7 @@ class PartyStatement:
             out.append("nothing to pay (zero amounts), and why:")
             for z in self.zero:
                 out.append(f"  {z.period} {z.agreement} {z.component}: 0.00 — {z.reason}")
-        return "\n".join(out)
+        return "\n".join(map(terminal_text, out))  # one line each: names cannot add lines
 
 
 def explain(meta: Mapping[str, Any]) -> str:

@@ -370,7 +370,7 @@ def _change_params(draw: st.DrawFn, codes: Sequence[str]) -> dict[str, Any]:
     return {
         "entry_sections": list(codes[:cut]), "exit_sections": list(codes[cut:]),
         "reward_per_class": draw(_amounts), "penalty_per_class": draw(_amounts),
-        "combine": draw(st.sampled_from(("mean", "worst", "best"))),
+        "combine": draw(st.sampled_from(("mean_concentration", "mean", "worst", "best"))),
         "round_classes": draw(st.booleans()),
         "missing_month": draw(st.sampled_from(("skip", "available"))),
     }  # fmt: skip

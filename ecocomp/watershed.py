@@ -955,7 +955,7 @@ def reference_watershed() -> Watershed:
 
     Loaded from ``ecocomp/data/reference_parties.toml`` and ``reference_sections.toml``
     through the same loaders and checks as a project's files; each section carries its
-    ``source`` (the S-tags of docs/domain.md) and ``confidence``. See docs/watershed.md.
+    ``source`` (tags of ecocomp/data/sources.toml) and ``confidence``. See docs/watershed.md.
 
     >>> reference_watershed().section("jinyushi").upstream
     '360000'

@@ -490,3 +490,26 @@ def test_k0_zero_and_weights_as_text_say_what_to_write(tmp_path: Path) -> None:
         ("params.k0", "'0' is not a plain number above 0; write digits only, e.g. 0.85"),
         ("params.weights.codmn", "'¼' is not a plain number; write digits only, e.g. 0.25"),
     ]
+
+
+def test_the_documented_template_example_runs() -> None:
+    import re
+
+    text = (Path(__file__).parent.parent / "docs" / "agreements.md").read_text(encoding="utf-8")
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", text, re.S)
+               if "lvshui-jx-hn-2022" in b]
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/agreements.md", "exec"), namespace)
+    assert namespace["round2"].id == "lvshui-jx-hn-2022"  # type: ignore[attr-defined]
+
+
+def test_policy_terms_of_the_shipped_presets() -> None:
+    from datetime import date
+
+    # 新安江 round 3 ran to the end of 2022 [P]; the 湘江 province settles with the cities at
+    # the year-end fiscal settlement, the 2014 outturn about 2015-12 [P S1]: due 31 December.
+    assert preset("xinanjiang-round3").end == date(2022, 12, 31)
+    for name in presets():
+        if name.startswith("xiangjiang-2014-"):
+            a = preset(name)
+            assert a.clearing_due == "12-31" and a.due_date(2014) == date(2015, 12, 31), name

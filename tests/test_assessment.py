@@ -1,6 +1,6 @@
 """Assessment: readings → exact monthly sums → monthly and annual means → classes, with the
 evidence; river/basin evaluation; the class table and completeness. Oracle E6 of
-docs/domain.md §7 and hand-worked cases."""
+the worked examples of docs/assessment.md and hand-worked cases."""
 
 import doctest
 import random

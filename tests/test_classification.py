@@ -1,5 +1,5 @@
 """classify(): the single-factor class of a set of values with its evidence; trophic_index():
-TLI(Σ) of a lake point. Oracles from docs/domain.md §7 (E4, E5) and hand calculations."""
+TLI(Σ) of a lake point. Oracles E4, E5 (docs/assessment.md) and hand calculations."""
 
 import math
 from decimal import Decimal
@@ -100,7 +100,7 @@ def test_classed_items_outside_the_factors_are_extra_and_do_not_set_the_class():
     assert set(c.extra) == {"tn", "fecal_coliform"}
     assert c.extra["tn"].cls is WaterClass.V
     assert c.extra["fecal_coliform"].cls is WaterClass.V
-    assert c.cls is WaterClass.II  # TN is evaluated separately (domain.md §5.2)
+    assert c.cls is WaterClass.II  # TN is evaluated separately ([C S13], docs/assessment.md)
 
 
 def test_agreement_factor_list_restricts_the_class():

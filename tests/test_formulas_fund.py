@@ -84,3 +84,26 @@ def test_money_in_equals_money_out_to_the_fen(fund: int, ratios: list[int], fail
     assert sum(shares["contributions"].values()) == total
     assert sum(shares["allocations"].values()) == total
     assert all(v.as_tuple().exponent == -2 for v in shares["allocations"].values())
+
+
+def test_chishui_2019_nets_and_the_three_assessed_indicators() -> None:
+    # 2019 [C N12]: every section met Ⅱ on the three indicators 高锰酸盐指数, 氨氮, 总磷
+    # [C N11], so nobody's share moved: 云南 6000 − 2000 = +4000万, 贵州 8000 − 10000 =
+    # −2000万, 四川 6000 − 8000 = −2000万. 清水铺's DO is only Ⅲ (5.5 mg/L), and DO is not
+    # one of the indicators: under the old "standard" 21 items this moved 云南's share.
+    a = preset("chishui-2018")
+    assert a.params["factors"] == ("codmn", "nh3n", "tp")
+    at_ii = {"codmn": "3.5", "nh3n": "0.40", "tp": "0.08"}
+    data = Assessments(sections={
+        ("qingshuipu", Period(2019)): section_assessment(
+            "qingshuipu", Period(2019), {**at_ii, "do": "5.5"}),
+        ("lianyuxi", Period(2019)): section_assessment("lianyuxi", Period(2019), at_ii),
+        ("maotai-up", Period(2019)): section_assessment("maotai-up", Period(2019), at_ii),
+    })
+    obs = fund_split(a, data, Period(2019))
+    nets = {YUN: Decimal(0), GUI: Decimal(0), CHUAN: Decimal(0)}
+    for o in obs:
+        nets[o.payer] -= o.amount
+        nets[o.payee] += o.amount
+    assert nets == {YUN: 4000 * WAN, GUI: -2000 * WAN, CHUAN: -2000 * WAN}
+    assert all(d["met"] for d in obs[0].basis["deductions"])

@@ -57,13 +57,39 @@ def test_e3_lvshui_ten_compliant_months_net_800_wan_due_end_of_april() -> None:
 
 
 def test_e3_first_round_thirty_compliant_months_make_3000_wan() -> None:
-    a = preset("lvshui-jx-hn-2019")  # 2019-07 .. 2022-06
-    classes = {2019: [C.II] * 12, 2020: [C.III] * 12, 2021: [C.II] * 12, 2022: [C.IV] * 12}
+    # Round 1 runs 2019-07 .. 2021-12 [P]: 6 + 12 + 12 = 30 months. With 金鱼石 compliant in
+    # every month of 2019–2022, 湖南 pays 30 × 100万 = 3000万, the figure 萍乡 received [C S7c];
+    # 2022 belongs to round 2 (lvshui-jx-hn-2022) and gives nothing here.
+    a = preset("lvshui-jx-hn-2019")
+    assert (a.start, a.end) == (date(2019, 7, 1), date(2021, 12, 31))
     total = Decimal(0)
-    for year, cls in classes.items():
-        obs = class_ladder(a, monthly("jinyushi", year, cls), Period(year))
+    for year in (2019, 2020, 2021, 2022):
+        obs = class_ladder(a, monthly("jinyushi", year, [C.II] * 12), Period(year))
+        assert len(obs) == {2019: 6, 2022: 0}.get(year, 12)
         total += sum(o.amount for o in obs if o.payer == "430000")
-    assert total == 3000 * WAN  # 6 + 12 + 12 months (2022 was Ⅳ) = 30 compliant months
+    assert total == 3000 * WAN
+
+
+def test_lvshui_round_two_is_a_template_whose_class_amounts_must_be_supplied() -> None:
+    from ecocomp.agreements import presets
+    from ecocomp.errors import ValidationFailed
+
+    assert "lvshui-jx-hn-2022" in presets(templates=True)
+    assert "lvshui-jx-hn-2022" not in presets()
+    with pytest.raises(ValidationFailed) as info:
+        preset("lvshui-jx-hn-2022")
+    # one problem per class: the preset invents no amount
+    assert [p.message for p in info.value.problems] == ["'amount' is required but missing"] * 6
+    assert "a template" in str(info.value)
+    amounts = {"I": 150, "II": 120, "III": 100, "IV": 100, "V": 150, "worse_than_V": 200}
+    a = preset("lvshui-jx-hn-2022",
+               params={"rules": {k: {"amount": v} for k, v in amounts.items()}})
+    assert a.confidence == "placeholder"
+    assert a.params["rules"]["II"] == {"payer": "downstream", "amount": Decimal(120)}
+    # 2022: 4 × Ⅱ (湖南 pays 120万 each), 6 × Ⅲ (100万), 2 × Ⅳ (江西 pays 100万)
+    data = monthly("jinyushi", 2022, [C.II] * 4 + [C.III] * 6 + [C.IV] * 2)
+    (net,) = net_obligations(class_ladder(a, data, Period(2022)))
+    assert (net.payer, net.payee, net.amount) == ("430000", "360000", 880 * WAN)  # 480+600−200
 
 
 def test_improvement_on_same_month_last_year_overrides_the_class_rule() -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecocomp.agreements import freeze, preset, thaw
 from ecocomp.assessment import Assessments
@@ -91,8 +94,10 @@ def test_target_missing_month_is_skipped_or_raises() -> None:
 def change_agreement(**params):  # type: ignore[no-untyped-def]
     a = attrs.evolve(preset("xiangjiang-2014-zhuzhou-change"),
                      sections=("zhutingzhen", "e2", "majiahe"))
+    # the class-number mean unless a test says otherwise (the presets class the mean values)
     return with_params(a, entry_sections=["zhutingzhen", "e2"], exit_sections=["majiahe"],
-                       reward_per_class=Decimal(30), penalty_per_class=Decimal(40), **params)
+                       reward_per_class=Decimal(30), penalty_per_class=Decimal(40),
+                       **{"combine": "mean", **params})
 
 
 def two_entries(entry: tuple[C, C], exit_: C) -> Assessments:
@@ -171,3 +176,111 @@ def test_min_flow_missing_days_follow_the_policy() -> None:
     assert o.basis["days_counted"] == 30 and o.amount == 30 * WAN
     with pytest.raises(FormulaError, match="29 day"):
         min_flow(with_params(a, missing_day="error"), data, Period(2014, 1))
+
+
+# --------------------------------------------------------------------------- class of means
+
+
+def sections_with(values: dict[str, dict[str, str]], waterbody: str = "river") -> Assessments:
+    p = Period(2014, 1)
+    return Assessments(sections={(s, p): section_assessment(s, p, v, waterbody)  # type: ignore[arg-type]
+                                 for s, v in values.items()})
+
+
+def test_the_xiangjiang_presets_class_the_averaged_concentrations() -> None:
+    for name in ("xiangjiang-2014-zhuzhou-change", "xiangjiang-2014-yongzhou-change"):
+        assert preset(name).params["combine"] == "mean_concentration"
+
+
+def test_mean_concentration_classes_each_sides_averaged_values() -> None:
+    # Entry: NH3-N 0.40 (Ⅱ) and 0.70 (Ⅲ) average to 0.55 → Ⅲ (0.5 < 0.55 ≤ 1.0). Exit: 0.30 → Ⅱ.
+    # 3 − 2 = 1 whole class better → 1 × 30万 = 30万 reward to 株洲. (Averaging the class
+    # numbers instead gives 2.5 − 2 = 0.5 class → 15万.)
+    data = sections_with({"zhutingzhen": {"nh3n": "0.40"}, "e2": {"nh3n": "0.70"},
+                          "majiahe": {"nh3n": "0.30"}})
+    (o,) = class_change(change_agreement(combine="mean_concentration"), data, Period(2014, 1))
+    assert (o.payer, o.payee, o.amount) == ("430000", "430200", 30 * WAN)
+    assert o.basis["entry_combined"] == "3" and o.basis["classes_better"] == "1"
+    assert o.basis["entry_means"]["nh3n"] == {"mean": "0.55", "class": "III", "sections": "2"}
+    (o,) = class_change(change_agreement(combine="mean"), data, Period(2014, 1))
+    assert o.amount == 15 * WAN
+
+
+def test_mean_concentration_takes_the_worst_factor_and_limits_are_exact() -> None:
+    # Entry NH3-N 0.15 and 0.85 average to exactly 0.5, the Ⅱ limit → Ⅱ (a value equal to a
+    # limit is in the better class). Exit: NH3-N 0.30 (Ⅱ) but TP 0.25 (Ⅳ) → Ⅳ.
+    # 2 − 4 = −2 → 2 × 40万 = 80万 penalty from 株洲.
+    data = sections_with({"zhutingzhen": {"nh3n": "0.15"}, "e2": {"nh3n": "0.85"},
+                          "majiahe": {"nh3n": "0.30", "tp": "0.25"}})
+    (o,) = class_change(change_agreement(combine="mean_concentration"), data, Period(2014, 1))
+    assert (o.payer, o.payee, o.amount) == ("430200", "430000", 80 * WAN)
+    assert o.basis["entry_means"]["nh3n"]["mean"] == "0.5"
+    assert o.basis["exit_means"]["tp"]["class"] == "IV"
+    # a third entry section at 0.51: mean 1.51/3 = 0.50333… → Ⅲ, not Ⅱ (no rounding)
+    a = attrs.evolve(change_agreement(combine="mean_concentration"),
+                     sections=("zhutingzhen", "e2", "e3", "majiahe"))
+    a = with_params(a, entry_sections=["zhutingzhen", "e2", "e3"])
+    data = sections_with({"zhutingzhen": {"nh3n": "0.5"}, "e2": {"nh3n": "0.5"},
+                          "e3": {"nh3n": "0.51"}, "majiahe": {"nh3n": "0.30"}})
+    (o,) = class_change(a, data, Period(2014, 1))
+    assert o.basis["entry_means"]["nh3n"]["mean"] == "151/300"
+    assert o.basis["entry_combined"] == "3" and o.amount == 30 * WAN
+
+
+def test_mean_concentration_does_not_average_ph() -> None:
+    # pH 5.5 (劣Ⅴ) and 8.0 (Ⅰ) would average to 6.75, inside 6–9; a side's pH class is the
+    # worst section's instead: entry 劣Ⅴ (6), exit Ⅱ (NH3-N 0.30) → 4 classes better → 120万.
+    data = sections_with({"zhutingzhen": {"ph": "5.5", "nh3n": "0.30"},
+                          "e2": {"ph": "8.0", "nh3n": "0.30"}, "majiahe": {"nh3n": "0.30"}})
+    (o,) = class_change(change_agreement(combine="mean_concentration"), data, Period(2014, 1))
+    assert o.basis["entry_combined"] == "6" and o.amount == 120 * WAN
+    assert o.basis["entry_means"]["ph"]["class"] == "worse_than_V"
+
+
+def test_mean_concentration_refuses_to_average_a_river_with_a_lake() -> None:
+    p = Period(2014, 1)
+    data = Assessments(sections={
+        **sections_with({"zhutingzhen": {"nh3n": "0.4"}, "majiahe": {"nh3n": "0.3"}}).sections,
+        ("e2", p): section_assessment("e2", p, {"nh3n": "0.4"}, "lake")})
+    with pytest.raises(FormulaError, match=r"entry sections mix rivers and lakes.*e2 \(lake\)"):
+        class_change(change_agreement(combine="mean_concentration"), data, p)
+
+
+_NH3N_LIMITS = (Fraction("0.15"), Fraction("0.5"), Fraction("1.0"), Fraction("1.5"),
+                Fraction("2.0"))
+
+
+def _exact_class(values: list[Decimal]) -> int:
+    mean = sum((Fraction(v) for v in values), Fraction(0)) / len(values)
+    return next((i for i, limit in enumerate(_NH3N_LIMITS, start=1) if mean <= limit), 6)
+
+
+_nh3n = st.decimals("0.01", "2.60", places=2)
+
+
+@settings(max_examples=80, deadline=None)
+@given(entry=st.lists(_nh3n, min_size=1, max_size=4), exit_=st.lists(_nh3n, min_size=1,
+       max_size=3), better=st.integers(0, 2), cut=st.decimals("0.01", "1.00", places=2))
+def test_mean_concentration_is_exact_and_monotonic_in_water_quality(
+    entry: list[Decimal], exit_: list[Decimal], better: int, cut: Decimal,
+) -> None:
+    entry_codes = [f"in{i}" for i in range(len(entry))]
+    exit_codes = [f"out{i}" for i in range(len(exit_))]
+    a = attrs.evolve(preset("xiangjiang-2014-zhuzhou-change"),
+                     sections=(*entry_codes, *exit_codes))
+    a = with_params(a, entry_sections=entry_codes, exit_sections=exit_codes,
+                    reward_per_class=Decimal(30), penalty_per_class=Decimal(40))
+
+    def run(exit_values: list[Decimal]) -> Decimal:
+        values = {**{c: {"nh3n": str(v)} for c, v in zip(entry_codes, entry, strict=True)},
+                  **{c: {"nh3n": str(v)} for c, v in zip(exit_codes, exit_values, strict=True)}}
+        (o,) = class_change(a, sections_with(values), Period(2014, 1))
+        diff = _exact_class(entry) - _exact_class(exit_values)
+        assert o.basis["classes_better"] == str(diff)
+        assert o.amount == abs(diff) * (30 if diff > 0 else 40) * WAN  # whole class steps
+        return o.amount if diff > 0 else -o.amount  # 株洲's net
+
+    before = run(exit_)
+    cleaner = list(exit_)
+    cleaner[better % len(exit_)] = max(Decimal("0.01"), cleaner[better % len(exit_)] - cut)
+    assert run(cleaner) >= before  # cleaner water leaving 株洲 never lowers 株洲's net

@@ -51,7 +51,7 @@ def test_format_yuan():
 
 
 def test_split_oracle_chishui_contributions():
-    # domain.md E8: 2亿 fund contributed 1:5:4
+    # E8 (docs/agreements.md): 2亿 fund contributed 1:5:4
     parts = split_largest_remainder(Decimal("200000000.00"), {"yn": 1, "gz": 5, "sc": 4})
     assert parts == {
         "yn": Decimal("20000000.00"),

@@ -106,6 +106,15 @@ def test_xlsx_report_has_the_coloured_class_sheet_with_chinese_headers(db, tmp_p
     assert any("nets" in name for name in wb.sheetnames)
 
 
+def test_html_report_resolves_the_source_tags_its_agreements_cite(db, tmp_path):
+    text = write_report(db, YEAR, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "domain.md" not in text and "ecocomp/data/sources.toml" in text
+    # 澧水 cites S5, 渌水 S7c (the 3000万 check figure): each listed with its address
+    for tag, url in (("S5", "http://www.zzgayq.com/News/1435.html"),
+                     ("S7c", "http://arkombiservisi.com/portal.php?aid=101174&amp;mod=view")):
+        assert f"<td>{tag}</td>" in text and url in text
+
+
 def test_html_report_has_svg_charts_and_confidence_labels(db, tmp_path):
     out = write_report(db, YEAR, tmp_path / "report.html", as_of=date(2022, 5, 1))
     page = out.read_text(encoding="utf-8")

@@ -129,6 +129,19 @@ def test_yongzhou_class_ii_reward_is_11_months_of_50_wan(settled):
     assert (net.payer, net.payee, net.amount) == ("430000", "431100", Decimal("5500000.00"))
 
 
+def test_xiangjiang_nets_are_due_at_the_next_year_end_and_amounts_are_unchanged(settled):
+    # clearing_due = "12-31" [P S1]: the 2021 net falls due on 2022-12-31. The amounts are
+    # those of the 04-30 placeholder: only the date moved. 株洲's dynamic component uses the
+    # class of averaged concentrations, which for one entry (朱亭镇) and one exit section
+    # (马家河) is each section's own class: January Ⅱ vs Ⅳ is 2 classes worse → 2 × 50万
+    # penalty, every other month Ⅱ vs Ⅱ → 0, so 株洲 pays 100万 net, as before.
+    net = net_of(settled[1], YONGZHOU_TARGET)
+    assert (net.amount, net.due.isoformat()) == (Decimal("5500000.00"), "2022-12-31")
+    change = net_of(settled[1], "xiangjiang-2014-zhuzhou-change")
+    assert (change.payer, change.payee, change.amount, change.due.isoformat()) == (
+        "430200", "430000", Decimal("1000000.00"), "2022-12-31")
+
+
 def test_invalid_cd_sample_is_excluded_so_april_earns_the_reward(settled):
     april = [o for o in settled[1].obligations
              if o.agreement == YONGZHOU_TARGET and str(o.period) == "2021-04"]

@@ -16,7 +16,7 @@ from ecocomp.standards import (
     parameter,
 )
 
-# docs/domain.md §5.1, typed in independently of the data file (classes Ⅰ..Ⅴ).
+# GB 3838-2002 Table 1 [C S11], typed in independently of the data file (classes Ⅰ..Ⅴ).
 TABLE_1 = {
     ("do", "river"): ("7.5", "6", "5", "3", "2"),
     ("codmn", "river"): ("2", "4", "6", "10", "15"),

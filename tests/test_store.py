@@ -252,7 +252,7 @@ def test_decimals_never_pass_through_float(store, tmp_path):
 
 
 def test_aggregates_reproduce_the_domain_oracle_annual_mean_with_a_non_detect(store):
-    # docs/domain.md E6: 11 monthly NH3-N values of 0.20 and one <0.025 → mean 0.184375
+    # E6 (docs/assessment.md): 11 monthly NH3-N values of 0.20 and one <0.025 → mean 0.184375
     rows = [Reading("zhuting", datetime(2023, m, 10), "nh3n", Decimal("0.20"))
             for m in range(1, 12)]
     rows.append(Reading("zhuting", datetime(2023, 12, 10), "nh3n", Decimal("0.025"),

@@ -3,7 +3,9 @@
 - ``target_reward_penalty`` (水质目标奖罚): a party's exit sections per month — all Ⅰ → reward.I,
   all ≤ Ⅱ → reward.II (50万 [C]), worst Ⅲ neutral, worse → penalty
   ``base + step × ceil(m / step_size)`` with m the largest 超标倍数 (step_size 0.2 [P]).
-- ``class_change`` (水质动态奖罚): exit sections vs entry sections, per class better or worse.
+- ``class_change`` (水质动态奖罚): exit sections vs entry sections, per class better or worse;
+  each side's class is the class of its averaged concentrations (``combine =
+  "mean_concentration"``, the 湘江 presets) or a combination of its sections' classes.
 - ``min_flow`` (最小流量限制): days below the ecological flow target.
 
 Rewards are paid by the counterparty (the provincial fund, 430000) to the party; penalties
@@ -20,7 +22,7 @@ from fractions import Fraction
 from typing import Any
 
 from ecocomp.agreements import Agreement
-from ecocomp.assessment import Assessments
+from ecocomp.assessment import Assessments, SectionAssessment
 from ecocomp.errors import FormulaError
 from ecocomp.formulas.base import (
     Obligation,
@@ -31,7 +33,7 @@ from ecocomp.formulas.base import (
 )
 from ecocomp.formulas.ladder import evidence
 from ecocomp.periods import Period
-from ecocomp.standards import WaterClass
+from ecocomp.standards import WaterClass, classify_item, gb3838
 
 __all__ = ["class_change", "fraction_text", "min_flow", "penalty_steps", "target_reward_penalty"]
 
@@ -196,6 +198,53 @@ def _combine(classes: list[WaterClass], how: str) -> Fraction:
     return Fraction(sum(int(c) for c in classes), len(classes))
 
 
+def _mean_concentration_class(
+    agreement: Agreement, side: str, assessed: list[SectionAssessment], factors: tuple[str, ...],
+) -> tuple[WaterClass, dict[str, dict[str, str]]]:
+    """The class of a side's averaged concentrations, and each factor's mean and class.
+
+    Each factor's value is averaged over the side's sections that have it (exactly, as a
+    fraction), then classed; the side's class is the worst factor class (single-factor
+    method, as for a river of fewer than 5 sections, docs/assessment.md). pH is not a
+    concentration and its class is a range test, so a side's pH class is the worst of its
+    sections' pH classes [I] (an averaged pH could fall into the range when every section is
+    out of it, and would not be monotonic in water quality).
+    """
+    waterbodies = {sa.waterbody for sa in assessed}
+    if len(waterbodies) > 1:
+        listed = ", ".join(f"{sa.section} ({sa.waterbody})" for sa in assessed)
+        raise FormulaError(
+            f"agreement {agreement.id}: the {side} sections mix rivers and lakes ({listed}); "
+            "concentrations are averaged within one kind of water only; set "
+            "params.combine = \"mean\" or list sections of one kind"
+        )
+    waterbody = waterbodies.pop()
+    worst: WaterClass | None = None
+    means: dict[str, dict[str, str]] = {}
+    for code in factors:
+        items = [sa.items[code] for sa in assessed if code in sa.items]
+        classed = [item for item in items if item.cls is not None]
+        if not classed:
+            continue
+        if gb3838().parameter(code).direction == "range":
+            cls = max(item.cls for item in classed if item.cls is not None)
+            means[code] = {"class": cls.code, "rule": "worst section (pH is not averaged)"}
+        else:
+            mean = sum((Fraction(item.value) for item in classed), Fraction(0)) / len(classed)
+            # Item values have at most 50 significant digits, so a terminating mean of a few
+            # sections is exact at 80 digits; one that does not terminate equals no limit.
+            with localcontext() as ctx:
+                ctx.prec = 80
+                value = Decimal(mean.numerator) / Decimal(mean.denominator)
+            cls = classify_item(code, value, waterbody)
+            assert cls is not None
+            means[code] = {"mean": fraction_text(mean), "class": cls.code,
+                           "sections": str(len(classed))}
+        worst = cls if worst is None else max(worst, cls)
+    assert worst is not None  # every assessed section has a classed factor
+    return worst, means
+
+
 def _round_half_up(value: Fraction) -> Fraction:
     return Fraction(math.floor(value + Fraction(1, 2)))
 
@@ -232,8 +281,11 @@ def class_change(
 
     ``diff = entry − exit`` in class numbers (positive: the water left better than it came);
     the amount is ``|diff| × reward_per_class`` (or ``penalty_per_class``), computed exactly and
-    rounded to the fen only at the end. With ``combine = "mean"`` the means are exact
-    fractions (e.g. 7/3); ``round_classes = true`` rounds each mean half-up to a whole class.
+    rounded to the fen only at the end. With ``combine = "mean_concentration"`` each side's
+    class is the class of its factors' concentrations averaged over its sections, so the
+    difference is a whole number of classes. With ``combine = "mean"`` the class numbers are
+    averaged instead, as exact fractions (e.g. 7/3); ``round_classes = true`` rounds each such
+    mean half-up to a whole class.
 
     >>> from ecocomp.agreements import preset
     >>> len(class_change(preset("xiangjiang-2014-zhuzhou-change"), Assessments(), Period(2014)))
@@ -245,6 +297,7 @@ def class_change(
     result = []
     for month in agreement.months_in_force(period):
         side_classes: dict[str, dict[str, WaterClass]] = {"entry": {}, "exit": {}}
+        side_assessed: dict[str, list[SectionAssessment]] = {"entry": [], "exit": []}
         missing: list[str] = []
         for side in ("entry", "exit"):
             for section in params[f"{side}_sections"]:
@@ -254,6 +307,8 @@ def class_change(
                     missing.append(section)
                 else:
                     side_classes[side][section] = cls
+                    assert sa is not None
+                    side_assessed[side].append(sa)
         basis: dict[str, Any] = {
             "formula": "class_change", "month": month, "factors": params["factors"],
             "combine": params["combine"], "round_classes": params["round_classes"],
@@ -271,8 +326,16 @@ def class_change(
                 basis["rule"] = f"no data for {', '.join(missing)}: skipped"
                 result.append(_obligation(agreement, month, "change", True, Decimal(0), basis))
                 continue
-        entry = _combine(list(side_classes["entry"].values()), params["combine"])
-        exit_ = _combine(list(side_classes["exit"].values()), params["combine"])
+        if params["combine"] == "mean_concentration":
+            entry_cls, entry_means = _mean_concentration_class(
+                agreement, "entry", side_assessed["entry"], factors)
+            exit_cls, exit_means = _mean_concentration_class(
+                agreement, "exit", side_assessed["exit"], factors)
+            entry, exit_ = Fraction(entry_cls), Fraction(exit_cls)
+            basis.update({"entry_means": entry_means, "exit_means": exit_means})
+        else:
+            entry = _combine(list(side_classes["entry"].values()), params["combine"])
+            exit_ = _combine(list(side_classes["exit"].values()), params["combine"])
         if params["round_classes"]:
             entry, exit_ = _round_half_up(entry), _round_half_up(exit_)
         diff = entry - exit_

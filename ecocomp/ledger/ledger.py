@@ -52,7 +52,7 @@ from ecocomp.ledger.model import (
 )
 from ecocomp.ledger.verify import VerifyReport, verify_ledger
 from ecocomp.money import from_fen
-from ecocomp.outputs import replaced
+from ecocomp.outputs import replaced, spreadsheet_text
 
 __all__ = ["Batch", "Ledger"]
 
@@ -633,6 +633,9 @@ class Ledger:
         """Write one CSV row per transfer (transaction columns repeated); returns the count.
 
         ``bom=True`` starts the file with a UTF-8 byte order mark so Excel shows Chinese text.
+        The CSV is for spreadsheets: a text field that could start a formula (``=``, ``+``,
+        ``-``, ``@``, tab, CR) gets a leading ``'`` (:func:`ecocomp.outputs.spreadsheet_text`);
+        numbers stay numbers. :meth:`export_json` is the exact record to recompute hashes from.
         """
         with _opened(target, bom=bom) as out:
             txs = self._select("", ())
@@ -645,8 +648,10 @@ class Ledger:
                         tx.reason or "", tx.reference or "", tx.inputs_digest or "",
                         tx.meta_json, tx.posted_at, tx.prev_hash, tx.hash]
                 for i, t in enumerate(tx.transfers):
-                    writer.writerow([*head, i, t.debit_party, t.debit_purpose, t.credit_party,
-                                     t.credit_purpose, f"{t.amount:.2f}"])
+                    row = [*head, i, t.debit_party, t.debit_purpose, t.credit_party,
+                           t.credit_purpose]
+                    writer.writerow([spreadsheet_text(v) if isinstance(v, str) else v
+                                     for v in row] + [f"{t.amount:.2f}"])
         return len(txs)
 
 
