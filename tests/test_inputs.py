@@ -28,6 +28,12 @@ LISHUI = "agreements/lishui-zjj-cd-2020.toml"
 YONGZHOU = "agreements/xiangjiang-2014-yongzhou-target.toml"
 
 
+def line_of(relative: str, start: str) -> int:
+    """The line number of the example file's first line starting with ``start``."""
+    lines = (EXAMPLE / relative).read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.startswith(start))
+
+
 def run(*args: str | Path) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args])
 
@@ -112,7 +118,8 @@ def test_an_empty_override_reason_is_refused(project):
 def test_a_target_party_must_be_upstream_of_its_exit_section(project):
     # 衡阳 (430400) is downstream of 归阳镇, 永州's exit section: not 永州's reward to take
     edit(project / YONGZHOU, 'party = "431100"', 'party = "430400"')
-    refused_everywhere(project, "xiangjiang-2014-yongzhou-target.toml:20:party",
+    line = line_of(YONGZHOU, "party = ")
+    refused_everywhere(project, f"xiangjiang-2014-yongzhou-target.toml:{line}:party",
                        "not upstream of 'guiyangzhen'")
 
 
@@ -142,10 +149,11 @@ def test_a_province_may_sign_for_its_city_on_the_section(project):
 
 def test_factors_without_limits_for_the_waterbody_are_located_errors(project):
     edit(project / YONGZHOU, '"as", "cd", "pb"]', '"as", "cd", "pb", "tn", "temp"]')
+    line = line_of(YONGZHOU, "factors = ")
     refused_everywhere(
-        project, "xiangjiang-2014-yongzhou-target.toml:24:params.factors.8",
+        project, f"xiangjiang-2014-yongzhou-target.toml:{line}:params.factors.8",
         "tn (总氮) has no GB 3838 class limits for a river",
-        "xiangjiang-2014-yongzhou-target.toml:24:params.factors.9",
+        f"xiangjiang-2014-yongzhou-target.toml:{line}:params.factors.9",
         "temp (水温) has no class limits in GB 3838")
 
 
