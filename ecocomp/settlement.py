@@ -27,6 +27,7 @@ import functools
 import hashlib
 import json
 import tempfile
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
@@ -840,6 +841,11 @@ def _reference_text(reference: str) -> str:
         raise SettlementError(
             f"payment reference {reference!r} is empty; write the bank or treasury number "
             "on the payment order"
+        )
+    if any(unicodedata.category(c) == "Cc" for c in reference.strip()):
+        raise SettlementError(
+            f"payment reference {reference.strip()!r} contains a control character; type "
+            "the number as printed on the payment order"
         )
     return " ".join(reference.split())
 
