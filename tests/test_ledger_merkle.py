@@ -250,4 +250,4 @@ def test_proofs_verify_only_against_roots_the_caller_holds():
         con.verify()  # type: ignore[call-arg]
     assert inc.verify(inc.root) and con.verify(con.old_root, con.new_root)  # self-consistent
     assert not inc.verify(tree.root())
-    assert not con.verify(tree.root(2), tree.root(3))
+    assert not con.verify(tree.root(2), forged.root(3))  # the forged tree does not extend it
