@@ -38,11 +38,19 @@ import attrs
 
 from ecocomp.agreements import Agreement
 from ecocomp.assessment import Assessments, assess
-from ecocomp.catalog import save_catalog
+from ecocomp.catalog import write_catalog
 from ecocomp.errors import LedgerIntegrityError, Problem, SettlementError, ValidationFailed
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
-from ecocomp.ledger import Batch, Ledger, NewTransaction, Transaction, Transfer
+from ecocomp.ledger import (
+    Batch,
+    Ledger,
+    LedgerHead,
+    NewTransaction,
+    Signer,
+    Transaction,
+    Transfer,
+)
 from ecocomp.periods import Period
 from ecocomp.project import Project
 from ecocomp.readings import shown
@@ -65,6 +73,8 @@ __all__ = [
     "reconcile",
     "require_in_force",
     "require_intact",
+    "require_vouched",
+    "seal",
     "settle",
 ]
 
@@ -145,6 +155,7 @@ class SettlementResult:
     changes: tuple[Change, ...] = ()
     imports: tuple[Mapping[str, Any], ...] = ()
     dry_run: bool = False
+    head: LedgerHead | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The SPEC §6 ``settle --json`` shape (keys may be added, never renamed)."""
@@ -158,6 +169,7 @@ class SettlementResult:
             "changes": [c.to_json() for c in self.changes],
             "imports": [dict(i) for i in self.imports],
             "dry_run": self.dry_run,
+            "head": self.head.to_json() if self.head else None,
         }
 
 
@@ -489,6 +501,7 @@ def settle(
     dry_run: bool = False,
     today: date | None = None,
     progress: Callable[[str, int], None] | None = None,
+    signer: Signer | None = None,
 ) -> SettlementResult:
     """Settle one year of a project: import, assess, compute, post (idempotent).
 
@@ -502,6 +515,10 @@ def settle(
     (rolled back at the end) and reports what a real run would post, leave unchanged and
     adjust; otherwise it imports into a throw-away in-memory store and reports everything
     as to be posted.
+
+    A real run ends, in the same transaction as its posts and the project catalog, with a
+    checkpoint (signed with ``signer`` when given); ``result.head`` is that checkpoint as a
+    party keeps it. A dry run makes none.
     """
     today = today or date.today()
     in_force = [a for a in project.agreements if a.in_force(Period(year))]
@@ -574,13 +591,15 @@ def settle(
             changes=tuple(changes), imports=tuple(imports), dry_run=True,
         )
     with ledger.batch() as batch:
+        require_vouched(ledger, signer)
         to_post, unchanged, changes = plan(batch)
         for tx in to_post:
             batch.post(tx)
-    adjusted = len(changes)
-    if ledger.path != ":memory:":
-        save_catalog(ledger.path, project, year=year,
-                     counts=(len(to_post) - adjusted, unchanged, adjusted))
+        adjusted = len(changes)
+        if ledger.path != ":memory:":
+            write_catalog(ledger.connection, project, year=year,
+                          counts=(len(to_post) - adjusted, unchanged, adjusted))
+        head = seal(ledger, signer)
     return SettlementResult(
         year=year,
         obligations=tuple(obligations),
@@ -590,7 +609,48 @@ def settle(
         adjusted=adjusted,
         changes=tuple(changes),
         imports=tuple(imports),
+        head=head,
     )
+
+
+def require_vouched(ledger: Ledger, signer: Signer | None = None) -> None:
+    """Refuse to post onto transactions that no checkpoint vouches for.
+
+    settle and pay checkpoint in the same transaction as their posts, so transactions after
+    the latest checkpoint were written some other way: by a program calling
+    ``Ledger.post`` directly, or by someone writing the file behind ecocomp's back (a forged
+    payment with a recomputed chain). A new checkpoint over them would vouch for them, so a
+    run stops and says so. A ledger with no checkpoint yet (made before checkpoints were
+    automatic) is taken as it is. With ``signer``, only a checkpoint signed with that key
+    counts, once the ledger has one.
+    """
+    checkpoints = ledger.checkpoints()
+    if signer is not None and any(c.key_id == signer.key_id for c in checkpoints):
+        checkpoints = [c for c in checkpoints if c.key_id == signer.key_id]
+        what = "checkpoint signed with this key"
+    else:
+        what = "checkpoint"
+    if not checkpoints:
+        return
+    covered, count = checkpoints[-1].seq, len(ledger)
+    if count > covered:
+        path = ledger.path
+        raise LedgerIntegrityError(
+            covered + 1,
+            f"transactions #{covered + 1}..#{count} of {path} come after the latest {what} "
+            "and nothing vouches for them (ecocomp's settle and pay checkpoint every post) — "
+            f"check them with `ecocomp ledger verify --db {path}`; if they are yours, vouch "
+            f"for them with `ecocomp ledger checkpoint --db {path}`, otherwise restore the file "
+            "from a backup",
+        )
+
+
+def seal(ledger: Ledger, signer: Signer | None = None) -> LedgerHead:
+    """Checkpoint every transaction (inside the caller's batch) and return the head."""
+    ledger.checkpoint(signer=signer)
+    head = ledger.head()
+    assert head is not None
+    return head
 
 
 def _plan(
@@ -714,16 +774,22 @@ def pay(
     amount: Decimal,
     paid_on: date,
     reference: str,
+    signer: Signer | None = None,
 ) -> Transaction:
     """Record an actual transfer against a clearing (reference number, date).
 
     The payment reduces what the payer owes (``payable``) and moves the money in ``settled``.
     Posting the same reference again is a no-op; over-paying the open amount is refused.
+    A checkpoint (signed with ``signer`` when given) commits with the payment; read it with
+    ``ledger.head()``.
     """
     key = payment_key(agreement, year, reference)
     require_intact(ledger)
     with ledger.batch() as batch:  # the check and the post see the same ledger
-        return _pay(batch, key, agreement, year, payer, payee, amount, paid_on, reference)
+        require_vouched(ledger, signer)
+        tx = _pay(batch, key, agreement, year, payer, payee, amount, paid_on, reference)
+        seal(ledger, signer)
+        return tx
 
 
 def payment_key(agreement: str, year: int, reference: str) -> str:

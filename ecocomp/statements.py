@@ -17,7 +17,7 @@ import attrs
 
 from ecocomp.catalog import Catalog, load_catalog
 from ecocomp.errors import EcocompError
-from ecocomp.ledger import Ledger, Transaction
+from ecocomp.ledger import Ledger, LedgerHead, Transaction
 from ecocomp.periods import Period
 from ecocomp.settlement import PAYABLE, SETTLED, require_intact
 
@@ -121,6 +121,10 @@ class PartyStatement:
     as_of: date
     lines: tuple[StatementLine, ...]
     agreements: tuple[AgreementBalance, ...]
+    #: The ledger's latest checkpoint when the statement was made: a receipt the party keeps
+    #: and later checks with ``ecocomp ledger verify --against`` (signed when the operator
+    #: signs checkpoints).
+    receipt: LedgerHead | None = None
 
     @property
     def net(self) -> Decimal:
@@ -142,6 +146,7 @@ class PartyStatement:
             "overdue": f"{self.overdue:.2f}",
             "agreements": [a.to_json() for a in self.agreements],
             "lines": [line.to_json() for line in self.lines],
+            "receipt": self.receipt.to_json() if self.receipt else None,
         }
 
     def render(self) -> str:
@@ -167,6 +172,9 @@ class PartyStatement:
                 out.append(f"      basis: {explanation}")
             if line.reason:
                 out.append(f"      reason: {line.reason}")
+        if self.receipt is not None:
+            out.append(self.receipt.describe("receipt"))
+            out.append("  (keep it; check later with `ecocomp ledger verify --against`)")
         return "\n".join(out)
 
 
@@ -267,4 +275,6 @@ def party_statement(db: str | Path, party: str, year: int, *, as_of: date) -> Pa
     with Ledger.open(db, create=False) as ledger:
         require_intact(ledger)
         transactions = list(ledger.transactions(party=party))
-    return build_statement(transactions, party, year, as_of=as_of, catalog=catalog)
+        receipt = ledger.head()
+    statement = build_statement(transactions, party, year, as_of=as_of, catalog=catalog)
+    return attrs.evolve(statement, receipt=receipt)

@@ -160,10 +160,10 @@ class LedgerHead:
             raise LedgerError(f"{where}: seq and number must be 1 or more")
         return head
 
-    def describe(self) -> str:
+    def describe(self, label: str = "head") -> str:
         """One line for the terminal."""
         signed = f", signed by key {self.key_id}" if self.signature else ", unsigned"
-        return (f"head: #{self.seq} chain {self.chain} root {self.root} "
+        return (f"{label}: #{self.seq} chain {self.chain} root {self.root} "
                 f"(checkpoint #{self.number}{signed})")
 
 
@@ -244,14 +244,10 @@ def verify_against(
     signed with it and that checkpoint to cover every transaction.
     """
     problems: list[str] = []
-    if public_key is not None:
-        if held is None:
-            problems.append("a public key needs a whole head (a --head-out file or a "
-                            "statement's receipt) to check its signature")
-        else:
-            why = verify_head_signature(held, public_key)
-            if why:
-                problems.append(f"held head: {why}")
+    if public_key is not None and held is not None:
+        why = verify_head_signature(held, public_key)
+        if why:
+            problems.append(f"held head: {why}")
     leaves, row_problems = _recomputed(transactions)
     problems += row_problems
     count = len(leaves)
@@ -278,7 +274,7 @@ def verify_against(
         if seq <= count and transactions and seq >= 1 \
                 and transactions[seq - 1].hash != held.chain and not row_problems:
             problems.append(f"transaction #{seq}'s hash differs from the held chain hash")
-    if not any(c.seq >= seq for c in checkpoints):
+    if seq and not any(c.seq >= seq for c in checkpoints):
         problems.append(f"no checkpoint in the ledger covers the held head's #{seq} "
                         "(checkpoints deleted, or an older copy restored)")
     vouching = [c for c in checkpoints if c.seq <= count]
@@ -306,7 +302,12 @@ def verify_against(
     elif public_key is None and checkpoints and unvouched:
         problems.append(f"transactions #{count - unvouched + 1}..#{count} come after the latest "
                         "checkpoint and nothing vouches for them")
-    if latest is not None and latest.catalog is not None and latest is checkpoints[-1]:
+    if public_key is not None and checkpoints and latest is not checkpoints[-1]:
+        problems.append(f"the latest checkpoint #{checkpoints[-1].number} is not signed with "
+                        "the given key (made without the operator's key)")
+    if latest is not None and latest.catalog is not None and (
+        latest is checkpoints[-1] or public_key is not None
+    ):
         if catalog_digest(conn) != latest.catalog:
             problems.append(f"the catalog (party, section or agreement names) differs from "
                             f"what checkpoint #{latest.number} committed to")
