@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -45,6 +45,7 @@ __all__ = [
     "LedgerHead",
     "catalog_checked",
     "catalog_digest",
+    "recomputed_hashes",
     "verify_against",
     "verify_head_signature",
 ]
@@ -210,9 +211,12 @@ class HeadCheck:
                             if isinstance(v, tuple) else v)
 
 
-def _recomputed(transactions: list[Transaction]) -> tuple[list[bytes], list[str]]:
-    """Leaf hashes from hashes recomputed from the rows; problems where a stored one differs."""
-    leaves: list[bytes] = []
+def recomputed_hashes(transactions: Sequence[Transaction]) -> tuple[list[str], list[str]]:
+    """Each transaction's hash recomputed from its fields; problems where a stored one differs.
+
+    Stops at a gap in ``seq``: the hashes after it could not be placed in the tree.
+    """
+    hashes: list[str] = []
     problems: list[str] = []
     for expected, tx in enumerate(transactions, start=1):
         if tx.seq != expected:
@@ -222,33 +226,37 @@ def _recomputed(transactions: list[Transaction]) -> tuple[list[bytes], list[str]
         if digest != tx.hash and not problems:
             problems.append(f"transaction #{tx.seq}: the stored hash does not match its "
                             "contents")
-        leaves.append(leaf_hash(bytes.fromhex(digest)))
-    return leaves, problems
+        hashes.append(digest)
+    return hashes, problems
 
 
 def verify_against(
     conn: sqlite3.Connection,
-    transactions: list[Transaction],
-    checkpoints: list[Checkpoint],
+    tx_hashes: Sequence[str],
+    checkpoints: Sequence[Checkpoint],
     *,
     seq: int,
     root: str,
     held: LedgerHead | None = None,
     public_key: Ed25519PublicKey | None = None,
+    row_problems: Sequence[str] = (),
 ) -> HeadCheck:
-    """Check a ledger's rows against a head held outside (``seq`` and ``root`` trusted).
+    """Check a ledger against a head held outside (``seq`` and ``root`` trusted).
 
-    Normally called as :meth:`ecocomp.ledger.Ledger.verify_against`, which reads the rows in
-    one snapshot. ``held`` (a full head) adds checks that the ledger still holds that very
-    checkpoint; ``public_key`` requires the head and the ledger's latest checkpoint to be
-    signed with it and that checkpoint to cover every transaction.
+    ``tx_hashes`` are the transaction hashes *recomputed from the rows* in ``seq`` order
+    (:func:`recomputed_hashes`, or stored hashes that a full verify of the same snapshot
+    just recomputed), ``row_problems`` what that recomputation found. Normally called as
+    :meth:`ecocomp.ledger.Ledger.verify_against`, which reads everything in one snapshot.
+    ``held`` (a full head) adds checks that the ledger still holds that very checkpoint;
+    ``public_key`` requires the head and the ledger's latest checkpoint to be signed with
+    it and that checkpoint to cover every transaction.
     """
     problems: list[str] = []
     if public_key is not None and held is not None:
         why = verify_head_signature(held, public_key)
         if why:
             problems.append(f"held head: {why}")
-    leaves, row_problems = _recomputed(transactions)
+    leaves = [leaf_hash(bytes.fromhex(h)) for h in tx_hashes]
     problems += row_problems
     count = len(leaves)
     tree = MerkleTree(leaves)
@@ -271,8 +279,7 @@ def verify_against(
         elif mine.hash != held.hash or mine.seq != held.seq:
             problems.append(f"checkpoint #{held.number} in the ledger differs from the held "
                             "head (checkpoints rewritten)")
-        if seq <= count and transactions and seq >= 1 \
-                and transactions[seq - 1].hash != held.chain and not row_problems:
+        if 1 <= seq <= count and tx_hashes[seq - 1] != held.chain and not row_problems:
             problems.append(f"transaction #{seq}'s hash differs from the held chain hash")
     if seq and not any(c.seq >= seq for c in checkpoints):
         problems.append(f"no checkpoint in the ledger covers the held head's #{seq} "

@@ -42,6 +42,7 @@ from ecocomp.ledger.checkpoints import (
     LedgerHead,
     catalog_checked,
     catalog_digest,
+    recomputed_hashes,
     verify_against,
 )
 from ecocomp.ledger.hashing import GENESIS, checkpoint_message_v2, posting_hash
@@ -352,8 +353,14 @@ class Ledger:
         if seq is None or root is None:
             raise LedgerError("verify_against needs a head, or both seq and root")
         with self._reading() as conn:
-            return verify_against(conn, self._select("", ()), self.checkpoints(), seq=seq,
-                                  root=root, held=head, public_key=public_key)
+            if verify_ledger(conn).ok:  # every stored hash was just recomputed from its row
+                hashes = [row[0] for row in conn.execute(
+                    f"SELECT hash FROM {TRANSACTIONS} ORDER BY seq")]
+                problems: list[str] = []
+            else:  # recompute them one by one, to tell where the ledger still agrees
+                hashes, problems = recomputed_hashes(self._select("", ()))
+            return verify_against(conn, hashes, self.checkpoints(), seq=seq, root=root,
+                                  held=head, public_key=public_key, row_problems=problems)
 
     # ------------------------------------------------------------------ reading
 
