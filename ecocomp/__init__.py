@@ -56,7 +56,9 @@ from ecocomp.formulas import (
 )
 from ecocomp.ledger import (
     Ledger,
+    LedgerHead,
     NewTransaction,
+    Signer,
     Transaction,
     Transfer,
     verify_consistency,
@@ -104,6 +106,7 @@ __all__ = [
     "ItemAssessment",
     "Ledger",
     "LedgerError",
+    "LedgerHead",
     "LedgerIntegrityError",
     "MonthlyAggregate",
     "Net",
@@ -121,6 +124,7 @@ __all__ = [
     "SectionAssessment",
     "SettlementError",
     "SettlementResult",
+    "Signer",
     "StandardError",
     "Transaction",
     "Transfer",

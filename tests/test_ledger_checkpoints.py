@@ -248,6 +248,26 @@ def test_a_consistent_rewrite_is_caught(db: Path, held: LedgerHead, signer: Sign
     assert not signed.ok and any("signature does not verify" in p for p in signed.problems)
 
 
+def test_a_payable_leg_removed_and_rechained_is_caught(db: Path, held: LedgerHead,
+                                                       signer: Signer):
+    """The payment's payable leg deleted, the other leg renumbered, everything recomputed."""
+    raw(db, f"DELETE FROM ledger_transfers WHERE seq = {held.seq} AND idx = 0",
+        f"UPDATE ledger_transfers SET idx = 0 WHERE seq = {held.seq}")
+    recompute_everything(db)
+    assert verified(db)
+    assert not check(db, held).ok and not check(db, held, signer).ok
+
+
+def test_a_payment_booked_twice_by_appending_a_copy_is_caught(db: Path, held: LedgerHead,
+                                                              signer: Signer):
+    """A 300,000.00 payment appended again under another reference, chain recomputed."""
+    seq = forge_payment(db, amount_fen=30_000_000)
+    with Ledger.open(db) as ledger:
+        assert ledger.verify().ok and ledger.unvouched() == 1
+        assert ledger.get_seq(seq).transfers[0].amount == Decimal("300000.00")  # type: ignore
+    assert not check(db, held).ok and not check(db, held, signer).ok
+
+
 def test_deleted_checkpoints_are_caught_against_the_held_head(db: Path, held: LedgerHead):
     raw(db, "DELETE FROM ledger_checkpoints")
     assert verified(db)
