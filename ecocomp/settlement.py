@@ -51,6 +51,7 @@ from ecocomp.ledger import (
     Transaction,
     Transfer,
 )
+from ecocomp.ledger.checkpoints import signed_by
 from ecocomp.periods import Period
 from ecocomp.project import Project
 from ecocomp.readings import shown
@@ -625,8 +626,9 @@ def require_vouched(ledger: Ledger, signer: Signer | None = None) -> None:
     counts, once the ledger has one.
     """
     checkpoints = ledger.checkpoints()
-    if signer is not None and any(c.key_id == signer.key_id for c in checkpoints):
-        checkpoints = [c for c in checkpoints if c.key_id == signer.key_id]
+    signed = signed_by(checkpoints, signer.public_key) if signer is not None else []
+    if signed:
+        checkpoints = signed
         what = "checkpoint signed with this key"
     else:
         what = "checkpoint"

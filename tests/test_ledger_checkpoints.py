@@ -333,6 +333,24 @@ def test_a_forged_payment_with_a_forged_checkpoint_fails_only_the_signed_check(
     assert any("not covered by a checkpoint signed" in p for p in signed.problems)
 
 
+def test_pay_with_the_key_refuses_to_sign_over_a_forged_unsigned_checkpoint(
+    db: Path, signer: Signer
+):
+    forge_payment(db)
+    with Ledger.open(db) as ledger:
+        forged = ledger.checkpoint()
+        raw_key = forged.number
+    raw(db, "UPDATE ledger_checkpoints SET key_id = ?, signature = ? WHERE number = ?",
+        params=(signer.key_id, "ab" * 64, raw_key))  # claims the operator's key
+    with Ledger.open(db) as ledger:
+        count = len(ledger)
+        with pytest.raises(LedgerIntegrityError, match="signed with this key"):
+            ecocomp.pay(ledger, agreement=LISHUI, year=YEAR, payer=PAYER, payee=PAYEE,
+                        amount=Decimal("1.00"), paid_on=date(2022, 4, 23), reference="GK-3",
+                        signer=signer)
+        assert len(ledger) == count
+
+
 def test_an_edited_party_name_is_caught(db: Path):
     raw(db, "UPDATE catalog_parties SET name = '某县' WHERE code = '430700'")
     with Ledger.open(db) as ledger:

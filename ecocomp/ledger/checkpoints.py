@@ -46,6 +46,7 @@ __all__ = [
     "catalog_checked",
     "catalog_digest",
     "recomputed_hashes",
+    "signed_by",
     "verify_against",
     "verify_head_signature",
 ]
@@ -188,6 +189,16 @@ def verify_head_signature(head: LedgerHead, public_key: Ed25519PublicKey) -> str
     return None
 
 
+def signed_by(
+    checkpoints: Sequence[Checkpoint], public_key: Ed25519PublicKey
+) -> list[Checkpoint]:
+    """The checkpoints validly signed with ``public_key`` (fingerprint, hash and signature)."""
+    kid = key_id(public_key)
+    return [c for c in checkpoints if c.key_id == kid and c.signature
+            and _sha256(checkpoint_bytes(c)).hexdigest() == c.hash
+            and verify_signature(public_key, checkpoint_bytes(c), c.signature)]
+
+
 @attrs.frozen
 class HeadCheck:
     """The outcome of :func:`verify_against`.
@@ -287,9 +298,7 @@ def verify_against(
     vouching = [c for c in checkpoints if c.seq <= count]
     if public_key is not None:
         kid = key_id(public_key)
-        vouching = [c for c in vouching if c.key_id == kid and c.signature
-                    and verify_signature(public_key, checkpoint_bytes(c), c.signature)
-                    and _sha256(checkpoint_bytes(c)).hexdigest() == c.hash]
+        vouching = signed_by(vouching, public_key)
         forged = [c.number for c in checkpoints if c.key_id == kid
                   and c.number not in {v.number for v in vouching}]
         if forged:

@@ -43,6 +43,7 @@ from ecocomp.ledger.checkpoints import (
     catalog_checked,
     catalog_digest,
     recomputed_hashes,
+    signed_by,
     verify_against,
 )
 from ecocomp.ledger.hashing import GENESIS, checkpoint_message_v2, posting_hash
@@ -285,7 +286,7 @@ class Ledger:
             latest = self._latest_checkpoint()
             catalog = catalog_digest(self._conn)
             if latest is not None and latest.seq == head and latest.catalog == catalog and (
-                signer is None or latest.key_id == signer.key_id
+                signer is None or signed_by([latest], signer.public_key)
             ):
                 return latest
             verify_ledger(self._conn).raise_for_problem()
