@@ -40,6 +40,7 @@ from ecocomp.ledger import (
 from ecocomp.ledger.backup import backup_database
 from ecocomp.ledger.checkpoints import verify_head_signature
 from ecocomp.ledger.hashing import checkpoint_bytes, checkpoint_message, posting_hash
+from ecocomp.ledger.verify import verify_ledger
 from ecocomp.statements import party_statement
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
@@ -450,6 +451,7 @@ def test_a_v1_ledger_with_checkpoint_1_rows_migrates_and_keeps_verifying(tmp_pat
         checkpoint_message("0" * 64, 1, 3, root, stamp)).hexdigest()
     conn.execute("INSERT INTO ledger_checkpoints VALUES (1, 3, ?, ?, ?, ?)",
                  (root, stamp, "0" * 64, digest))
+    assert verify_ledger(conn).ok  # a reader that does not migrate reads checkpoint/1 rows
     conn.close()
     with Ledger.open(path) as ledger:
         assert ledger.schema_version == 2 and ledger.verify().ok

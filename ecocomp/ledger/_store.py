@@ -258,6 +258,15 @@ CHECKPOINT_COLUMNS = (
     "number", "seq", "root", "created_at", "prev_hash", "hash", "catalog", "signature", "key_id",
 )
 
+
+def checkpoint_select(conn: sqlite3.Connection) -> str:
+    """The SELECT list of CHECKPOINT_COLUMNS, with NULL for columns a version 1 file lacks.
+
+    Lets a reader that does not migrate (a read-only open) read checkpoint/1 rows.
+    """
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({CHECKPOINTS})")}
+    return ", ".join(c if c in present else f"NULL AS {c}" for c in CHECKPOINT_COLUMNS)
+
 _I = {name: i for i, name in enumerate(TX_COLUMNS)}
 #: Position of ``seq`` in a row of TX_COLUMNS.
 TX_SEQ = _I["seq"]

@@ -30,6 +30,7 @@ import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ecocomp.errors import LedgerError
+from ecocomp.ledger import _store
 from ecocomp.ledger.hashing import checkpoint_bytes, transaction_hash
 from ecocomp.ledger.merkle import MerkleTree, leaf_hash, verify_consistency
 from ecocomp.ledger.model import Checkpoint, Transaction
@@ -94,8 +95,10 @@ def catalog_checked(conn: sqlite3.Connection, report: VerifyReport) -> VerifyRep
     if not report.ok:
         return report
     row = conn.execute(
-        "SELECT number, seq, catalog FROM ledger_checkpoints ORDER BY number DESC LIMIT 1"
+        f"SELECT {_store.checkpoint_select(conn)} FROM {_store.CHECKPOINTS} "
+        "ORDER BY number DESC LIMIT 1"
     ).fetchone()
+    row = (row[0], row[1], row[6]) if row else None  # number, seq, catalog
     if row is None or row[2] is None or catalog_digest(conn) == row[2]:
         return report
     return attrs.evolve(

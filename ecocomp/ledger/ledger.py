@@ -575,13 +575,13 @@ class Ledger:
     def checkpoints(self) -> list[Checkpoint]:
         """Every checkpoint, oldest first."""
         rows = self._conn.execute(
-            f"SELECT {', '.join(_store.CHECKPOINT_COLUMNS)} FROM {CHECKPOINTS} ORDER BY number"
+            f"SELECT {_store.checkpoint_select(self._conn)} FROM {CHECKPOINTS} ORDER BY number"
         ).fetchall()
         return [_store.checkpoint_from_row(row) for row in rows]
 
     def _latest_checkpoint(self) -> Checkpoint | None:
         row = self._conn.execute(
-            f"SELECT {', '.join(_store.CHECKPOINT_COLUMNS)} FROM {CHECKPOINTS} "
+            f"SELECT {_store.checkpoint_select(self._conn)} FROM {CHECKPOINTS} "
             "ORDER BY number DESC LIMIT 1"
         ).fetchone()
         return _store.checkpoint_from_row(row) if row else None
@@ -593,7 +593,7 @@ class Ledger:
                 raise LedgerError("no checkpoint yet; call checkpoint() first")
             return latest
         row = self._conn.execute(
-            f"SELECT {', '.join(_store.CHECKPOINT_COLUMNS)} FROM {CHECKPOINTS} WHERE seq = ? "
+            f"SELECT {_store.checkpoint_select(self._conn)} FROM {CHECKPOINTS} WHERE seq = ? "
             "ORDER BY number DESC LIMIT 1",
             (seq,),
         ).fetchone()

@@ -131,7 +131,7 @@ def _verify(conn: sqlite3.Connection) -> VerifyReport:
     if first_tx_problem is not None:
         good = min(good, first_tx_problem - 1)
     rows = conn.execute(
-        f"SELECT {', '.join(_store.CHECKPOINT_COLUMNS)} FROM {_store.CHECKPOINTS} "
+        f"SELECT {_store.checkpoint_select(conn)} FROM {_store.CHECKPOINTS} "
         "ORDER BY number"
     ).fetchall()
     problems += _check_checkpoints(rows, digests[:good], count)
