@@ -554,3 +554,10 @@ def test_cli_refuses_a_head_out_on_a_dry_run(tmp_path: Path):
     code, out = run("settle", str(EXAMPLE), "--year", str(YEAR), "--db",
                     str(tmp_path / "s.db"), "--dry-run", "--head-out", str(tmp_path / "h.json"))
     assert code == 1 and "dry run makes no checkpoint" in out
+
+
+def test_a_head_file_that_is_not_a_head_is_refused_clearly():
+    with pytest.raises(LedgerError, match="carries no receipt"):
+        LedgerHead.from_json({"party": PAYER, "receipt": None}, where="statement.json")
+    with pytest.raises(LedgerError, match=r"statement\.json: not a ledger head"):
+        LedgerHead.from_json({"seq": 3}, where="statement.json")

@@ -147,6 +147,9 @@ class LedgerHead:
     @classmethod
     def from_json(cls, record: Mapping[str, Any], *, where: str = "head") -> LedgerHead:
         """A head from its JSON (a ``--head-out`` file or a statement's ``receipt``)."""
+        if "receipt" in record and record["receipt"] is None:
+            raise LedgerError(f"{where}: the statement carries no receipt (its ledger had no "
+                              "checkpoint yet); keep the head `ecocomp ledger head` shows")
         if isinstance(record.get("receipt"), Mapping):  # a whole statement: use its receipt
             record = record["receipt"]
         if isinstance(record.get("head"), Mapping):  # `settle --json` output
