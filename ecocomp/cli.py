@@ -357,7 +357,7 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
         if check is not None:
             data["against"] = check.to_json()
         _print_json(data)
-    elif report.ok:
+    elif report.ok and (check.ok if check is not None else not (tail or "").startswith("error")):
         click.echo(f"OK: {report.count} transactions, chain and checkpoints verified")
     if not report.ok:
         if not as_json:

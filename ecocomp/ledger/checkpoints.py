@@ -316,15 +316,15 @@ def verify_against(
                         f"1..{latest.seq} recomputed from the rows")
     vouched_upto = max(latest.seq if latest else 0, seq)
     unvouched = max(count - vouched_upto, 0)
-    if public_key is not None and (latest is None or latest.seq < count):
-        covered = latest.seq if latest else 0
+    covered = latest.seq if latest else 0
+    if public_key is not None and covered < count:
         problems.append(f"transactions #{covered + 1}..#{count} are not covered by a checkpoint "
                         "signed with the given key (appended behind the operator's back, or "
                         "not yet signed)")
     elif public_key is None and checkpoints and unvouched:
         problems.append(f"transactions #{count - unvouched + 1}..#{count} come after the latest "
                         "checkpoint and nothing vouches for them")
-    if public_key is not None and checkpoints and latest is not checkpoints[-1]:
+    if public_key is not None and checkpoints and not signed_by(checkpoints[-1:], public_key):
         problems.append(f"the latest checkpoint #{checkpoints[-1].number} is not signed with "
                         "the given key (made without the operator's key)")
     if latest is not None and latest.catalog is not None and (
