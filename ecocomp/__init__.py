@@ -56,7 +56,9 @@ from ecocomp.formulas import (
 )
 from ecocomp.ledger import (
     Ledger,
+    LedgerHead,
     NewTransaction,
+    Signer,
     Transaction,
     Transfer,
     verify_consistency,
@@ -105,6 +107,7 @@ __all__ = [
     "ItemAssessment",
     "Ledger",
     "LedgerError",
+    "LedgerHead",
     "LedgerIntegrityError",
     "MonthlyAggregate",
     "Net",
@@ -122,6 +125,7 @@ __all__ = [
     "SectionAssessment",
     "SettlementError",
     "SettlementResult",
+    "Signer",
     "StandardError",
     "Transaction",
     "Transfer",

@@ -3,7 +3,9 @@
 A settlement run writes what it settled against into the database next to the readings and
 the ledger, so that ``ecocomp assess``, ``statement`` and ``report`` can work from the
 database file alone. These tables describe the project; they are not part of the ledger's
-append-only, hash-chained record (the ledger's transactions carry their own basis).
+append-only, hash-chained record (the ledger's transactions carry their own basis), but
+every checkpoint commits to a digest of the parties, sections and agreements
+(:func:`ecocomp.ledger.catalog_digest`), so a name edited in the file fails verification.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ __all__ = [
     "load_zero_amounts",
     "save_catalog",
     "save_zero_amounts",
+    "write_catalog",
+    "write_zero_amounts",
 ]
 
 _DDL = """
@@ -105,42 +109,59 @@ def save_catalog(
 ) -> None:
     """Record the project (replacing what was there) and log a settlement run of ``year``.
 
-    ``counts`` are the run's (posted, unchanged, adjusted).
+    ``counts`` are the run's (posted, unchanged, adjusted). A settlement run writes the
+    catalog with :func:`write_catalog` instead, inside the ledger's transaction, so that the
+    checkpoint it makes commits to exactly these names.
     """
-    conn = sqlite3.connect(str(path), timeout=30)
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     try:
-        conn.executescript(_DDL)
-        with conn:  # the project as it is now: what was removed from it goes too
-            for table in ("catalog_parties", "catalog_sections", "catalog_agreements"):
-                conn.execute(f"DELETE FROM {table}")
-            conn.executemany(
-                "INSERT OR REPLACE INTO catalog_parties VALUES (?,?,?,?)",
-                [(p.code, p.name, p.level, p.parent) for p in project.parties.values()],
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO catalog_sections VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (s.code, s.name, s.river, s.basin, s.waterbody, s.upstream, s.downstream,
-                     s.target.code if s.target else None, s.level)
-                    for s in project.sections.values()
-                ],
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO catalog_agreements VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (a.id, a.name, a.formula, json.dumps(dict(a.parties), ensure_ascii=False),
-                     json.dumps(list(a.sections)), a.start.isoformat(), a.end.isoformat(),
-                     a.unit, a.clearing_due, a.source, a.confidence)
-                    for a in project.agreements
-                ],
-            )
-            conn.execute(
-                "INSERT INTO catalog_runs (year, finished_at, posted, unchanged, adjusted) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (year, datetime.now(UTC).isoformat(timespec="seconds"), *counts),
-            )
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            write_catalog(conn, project, year=year, counts=counts)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def write_catalog(
+    conn: sqlite3.Connection, project: Project, *, year: int, counts: tuple[int, int, int]
+) -> None:
+    """:func:`save_catalog` on an open connection, inside the caller's transaction."""
+    for statement in _DDL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    # the project as it is now: what was removed from it goes too
+    for table in ("catalog_parties", "catalog_sections", "catalog_agreements"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.executemany(
+        "INSERT OR REPLACE INTO catalog_parties VALUES (?,?,?,?)",
+        [(p.code, p.name, p.level, p.parent) for p in project.parties.values()],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO catalog_sections VALUES (?,?,?,?,?,?,?,?,?)",
+        [
+            (s.code, s.name, s.river, s.basin, s.waterbody, s.upstream, s.downstream,
+             s.target.code if s.target else None, s.level)
+            for s in project.sections.values()
+        ],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO catalog_agreements VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (a.id, a.name, a.formula, json.dumps(dict(a.parties), ensure_ascii=False),
+             json.dumps(list(a.sections)), a.start.isoformat(), a.end.isoformat(),
+             a.unit, a.clearing_due, a.source, a.confidence)
+            for a in project.agreements
+        ],
+    )
+    conn.execute(
+        "INSERT INTO catalog_runs (year, finished_at, posted, unchanged, adjusted) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (year, datetime.now(UTC).isoformat(timespec="seconds"), *counts),
+    )
 
 
 def load_catalog(path: str | Path) -> Catalog:
@@ -209,19 +230,26 @@ class ZeroAmount:
 
 def save_zero_amounts(path: str | Path, year: int, obligations: Iterable[Obligation]) -> None:
     """Record the run's zero-amount obligations of ``year``, replacing the earlier run's."""
+    conn = sqlite3.connect(str(path), timeout=30)
+    try:
+        with conn:
+            write_zero_amounts(conn, year, obligations)
+    finally:
+        conn.close()
+
+
+def write_zero_amounts(
+    conn: sqlite3.Connection, year: int, obligations: Iterable[Obligation]
+) -> None:
+    """:func:`save_zero_amounts` on an open connection, inside the caller's transaction."""
     rows = [
         (year, o.agreement, str(o.period), o.component, o.payer, o.payee,
          json.dumps(o.to_json()["basis"], ensure_ascii=False, sort_keys=True))
         for o in obligations if o.amount == 0
     ]
-    conn = sqlite3.connect(str(path), timeout=30)
-    try:
-        conn.executescript(_ZERO_DDL)
-        with conn:
-            conn.execute("DELETE FROM catalog_zero_amounts WHERE year = ?", (year,))
-            conn.executemany("INSERT INTO catalog_zero_amounts VALUES (?,?,?,?,?,?,?)", rows)
-    finally:
-        conn.close()
+    conn.execute(_ZERO_DDL)
+    conn.execute("DELETE FROM catalog_zero_amounts WHERE year = ?", (year,))
+    conn.executemany("INSERT INTO catalog_zero_amounts VALUES (?,?,?,?,?,?,?)", rows)
 
 
 def load_zero_amounts(path: str | Path, year: int) -> list[ZeroAmount]:

@@ -158,6 +158,34 @@ def check(project: Path, db: Path | None) -> None:
     click.echo(f"{project}: all files valid")
 
 
+def _head_options(func: F) -> F:
+    """``--head-out`` and ``--signing-key``: the options of every command that checkpoints."""
+    func = click.option(
+        "--signing-key", type=click.Path(dir_okay=False, path_type=Path),
+        envvar="ECOCOMP_SIGNING_KEY", default=None,
+        help="Sign the checkpoint with this Ed25519 private key (from `ecocomp ledger "
+             "keygen`); default: $ECOCOMP_SIGNING_KEY.")(func)
+    return click.option(
+        "--head-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Also write the new head (checkpoint) as JSON to this file, to keep outside "
+             "the database.")(func)
+
+
+def _signer(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from ecocomp.ledger import Signer
+
+    return Signer.load(path)
+
+
+def _write_head(head: Any, path: Path) -> None:
+    from ecocomp.outputs import replaced
+
+    with replaced(path, encoding="utf-8") as out:
+        out.write(json.dumps(head.to_json(), indent=2) + "\n")
+
+
 @main.command()
 @click.argument("project", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--year", type=YEAR, required=True, help="The year to settle.")
@@ -168,14 +196,25 @@ def check(project: Path, db: Path | None) -> None:
               help="Preview: compute and show what a run would post or adjust in --db; "
                    "write nothing.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@_head_options
 @friendly
-def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, quiet: bool) -> None:
+def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, quiet: bool,
+           head_out: Path | None, signing_key: Path | None) -> None:
     """Import, assess, compute and post one YEAR of PROJECT (idempotent)."""
-    result = _settle(project, year, db, dry_run=dry_run, progress=not (quiet or as_json))
+    if dry_run and head_out is not None:
+        raise InputError("a dry run makes no checkpoint, so there is no head to write; drop "
+                         "--head-out or --dry-run", field="--head-out")
+    signer = _signer(signing_key) if not dry_run else None
+    result = _settle(project, year, db, dry_run=dry_run, progress=not (quiet or as_json),
+                     signer=signer)
+    if head_out is not None and result.head is not None:
+        _write_head(result.head, head_out)
     if as_json:
         _print_json(result.to_json())
     else:
         _summary(result, db)
+        if result.head is not None:
+            click.echo(result.head.describe())
 
 
 def _missing_in(project: Any, db: Path) -> list[Any]:
@@ -193,7 +232,8 @@ def _missing_in(project: Any, db: Path) -> list[Any]:
         store.close()
 
 
-def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress: bool) -> Any:
+def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress: bool,
+            signer: Any = None) -> Any:
     from ecocomp.ledger import Ledger
     from ecocomp.project import load_project
     from ecocomp.settlement import RUN_LOCK_WAIT_MS, require_in_force
@@ -212,7 +252,7 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
         else:
             with Ledger.open(db, create=not dry_run, busy_timeout_ms=RUN_LOCK_WAIT_MS) as ledger:
                 result = run(project, year=year, ledger=ledger, dry_run=dry_run,
-                             progress=report)
+                             progress=report, signer=signer)
     if progress:
         _import_lines(result.imports)
     for warning in result.warnings:
@@ -265,6 +305,8 @@ def demo(db: Path, report_path: Path | None) -> None:
         click.echo(f"Bundled example: {EXAMPLE} (settling {EXAMPLE_YEAR} into {db})")
         result = _settle(project, EXAMPLE_YEAR, db, dry_run=False, progress=True)
     _summary(result, db)
+    if result.head is not None:
+        click.echo(result.head.describe())
     from ecocomp.ledger import Ledger
 
     with Ledger.open(db) as ledger:
@@ -335,23 +377,147 @@ def ledger() -> None:
 
 @ledger.command("verify")
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              required=True)
+              default=None, help="The database (optional only to check a receipt's "
+                                 "signature offline).")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--against", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="A head kept outside the database (--head-out file, `ledger "
+                                 "head --json` output or a statement with its receipt): prove "
+                                 "the ledger still extends it.")
+@click.option("--seq", type=click.IntRange(min=1), default=None,
+              help="With --root: the size of a head you hold.")
+@click.option("--root", default=None, help="With --seq: the Merkle root of a head you hold.")
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The operator's public key (.pub from `ledger keygen`): "
+                                 "the head and the latest checkpoint must be signed with it.")
 @friendly
-def ledger_verify(db: Path, as_json: bool) -> None:
+def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int | None,
+                  root: str | None, public_key: Path | None) -> None:
     """Recompute every hash, balance and checkpoint; exit 1 on the first problem."""
     from ecocomp.ledger import Ledger
 
+    held = _held_head(against, seq, root)
+    if db is None:
+        _verify_receipt_offline(held, public_key, as_json)
+        return
     with Ledger.open(db, create=False) as opened:
         report = opened.verify()
+        check = _held_check(opened, held, seq, root, public_key)
+        unvouched, checkpoints = opened.unvouched(), len(opened.checkpoints())
+    tail = _tail_problem(unvouched, checkpoints, report.count, db) if check is None else None
     if as_json:
-        _print_json({"ok": report.ok, "count": report.count,
-                     "first_bad_seq": report.first_bad_seq, "reason": report.reason})
-    elif report.ok:
+        data = {"ok": report.ok, "count": report.count,
+                "first_bad_seq": report.first_bad_seq, "reason": report.reason}
+        data["unvouched"] = unvouched
+        data["tail"] = tail
+        if check is not None:
+            data["against"] = check.to_json()
+        _print_json(data)
+    elif report.ok and (check.ok if check is not None else not (tail or "").startswith("error")):
         click.echo(f"OK: {report.count} transactions, chain and checkpoints verified")
     if not report.ok:
         if not as_json:
             click.echo(f"error: transaction #{report.first_bad_seq}: {report.reason}", err=True)
+            for problem in check.problems if check is not None else ():
+                click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    _report_held(check, tail, as_json)
+
+
+def _held_head(against: Path | None, seq: int | None, root: str | None) -> Any:
+    """The head given to ``ledger verify`` (--against, or --seq and --root), or None."""
+    from ecocomp.ledger import LedgerHead
+
+    if against is not None and (seq is not None or root is not None):
+        raise InputError("give either --against or --seq with --root, not both",
+                         field="--against")
+    if (seq is None) != (root is None):
+        raise InputError("--seq and --root go together: the size and the Merkle root of a "
+                         "head you hold", field="--seq")
+    if against is None:
+        return None
+    try:
+        record = json.loads(against.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{against}: cannot read a JSON head ({exc})",
+                         field="--against") from exc
+    if not isinstance(record, dict):
+        raise InputError(f"{against}: not a JSON object", field="--against")
+    return LedgerHead.from_json(record, where=str(against))
+
+
+def _held_check(opened: Any, held: Any, seq: int | None, root: str | None,
+                public_key: Path | None) -> Any:
+    from ecocomp.ledger import load_public_key
+
+    key = load_public_key(public_key) if public_key is not None else None
+    if held is not None:
+        return opened.verify_against(held, public_key=key)
+    if seq is not None and root is not None:
+        return opened.verify_against(seq=seq, root=root.strip().lower(), public_key=key)
+    if key is not None:  # no held head: the ledger's own signed checkpoints, from seq 0
+        from ecocomp.ledger import EMPTY_ROOT
+
+        return opened.verify_against(seq=0, root=EMPTY_ROOT.hex(), public_key=key)
+    return None
+
+
+def _tail_problem(unvouched: int, checkpoints: int, count: int, db: Path) -> str | None:
+    """What to say about transactions after the latest checkpoint (None: nothing)."""
+    if not count:
+        return None
+    if not checkpoints:
+        return (f"warning: no checkpoint yet: nothing vouches for the {count} transactions "
+                f"beyond the chain itself; run `ecocomp ledger checkpoint --db {db}` and keep "
+                "the head outside the file")
+    if unvouched:
+        return (f"error: transactions #{count - unvouched + 1}..#{count} come after the latest "
+                "checkpoint and nothing vouches for them: ecocomp's settle and pay checkpoint "
+                "every post, so they were written some other way (a program calling "
+                "Ledger.post, or someone writing the file); if they are yours, run `ecocomp "
+                f"ledger checkpoint --db {db}`, otherwise restore the file from a backup")
+    return None
+
+
+def _report_held(check: Any, tail: str | None, as_json: bool) -> None:
+    if check is not None:
+        if not as_json:
+            for problem in check.problems:
+                click.echo(f"error: {problem}", err=True)
+            if check.ok and check.held_seq:
+                click.echo(f"OK: the ledger extends the held head #{check.held_seq} "
+                           f"(now #{check.count}, root {check.root})")
+            elif check.ok:
+                click.echo(f"OK: checkpoint #{check.latest_checkpoint} is signed with the "
+                           f"given key and covers all {check.count} transactions")
+        if not check.ok:
+            sys.exit(1)
+        return
+    if tail is not None:
+        if not as_json:
+            click.echo(tail, err=True)
+        if tail.startswith("error"):
+            sys.exit(1)
+
+
+def _verify_receipt_offline(held: Any, public_key: Path | None, as_json: bool) -> None:
+    """``ledger verify --against RECEIPT --public-key KEY`` without --db: the signature."""
+    from ecocomp.ledger import load_public_key
+    from ecocomp.ledger.checkpoints import verify_head_signature
+
+    if held is None or public_key is None:
+        raise InputError("give --db (the database to verify), or --against with --public-key "
+                         "to check a receipt's signature offline", field="--db")
+    why = verify_head_signature(held, load_public_key(public_key))
+    if as_json:
+        _print_json({"ok": why is None, "seq": held.seq, "root": held.root,
+                     "key_id": held.key_id, "reason": why})
+    elif why is None:
+        click.echo(f"OK: checkpoint #{held.number} (#{held.seq}, root {held.root}) is signed "
+                   f"by key {held.key_id}")
+    if why is not None:
+        if not as_json:
+            click.echo(f"error: {why}", err=True)
         sys.exit(1)
 
 
@@ -384,14 +550,80 @@ def ledger_balances(db: Path, as_of: Any, by: str, as_json: bool) -> None:
 @ledger.command("checkpoint")
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
+@_head_options
 @friendly
-def ledger_checkpoint(db: Path) -> None:
-    """Publish a Merkle root over every transaction so far."""
+def ledger_checkpoint(db: Path, head_out: Path | None, signing_key: Path | None) -> None:
+    """Publish a Merkle root over every transaction so far (settle and pay do it too)."""
+    from ecocomp.ledger import Ledger
+
+    signer = _signer(signing_key)
+    with Ledger.open(db, create=False) as opened:
+        cp = opened.checkpoint(signer=signer)
+        head = opened.head()
+    click.echo(f"checkpoint at #{cp.seq}: root {cp.root}")
+    if head is not None:
+        if head_out is not None:
+            _write_head(head, head_out)
+        click.echo(head.describe())
+
+
+@ledger.command("head")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the head as JSON to this file.")
+@friendly
+def ledger_head(db: Path, as_json: bool, out: Path | None) -> None:
+    """The latest checkpoint (seq, chain hash, Merkle root): keep it outside the database."""
     from ecocomp.ledger import Ledger
 
     with Ledger.open(db, create=False) as opened:
-        cp = opened.checkpoint()
-    click.echo(f"checkpoint at #{cp.seq}: root {cp.root}")
+        head = opened.head()
+        unvouched = opened.unvouched()
+    if head is None:
+        raise EcocompError(f"{db}: no checkpoint yet; `ecocomp settle` and `ecocomp pay` make "
+                           f"one, or run `ecocomp ledger checkpoint --db {db}`")
+    if out is not None:
+        _write_head(head, out)
+    if as_json:
+        _print_json({**head.to_json(), "unvouched": unvouched})
+        return
+    click.echo(head.describe())
+    if unvouched:
+        click.echo(f"warning: {unvouched} transaction(s) after this checkpoint", err=True)
+
+
+@ledger.command("keygen")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the private key (PEM, readable by you only); the public "
+                   "key goes to OUT.pub.")
+@friendly
+def ledger_keygen(out: Path) -> None:
+    """Make the operator's Ed25519 signing key; give OUT.pub to every county."""
+    from ecocomp.ledger import Signer
+
+    signer = Signer.generate()
+    public = signer.save(out)
+    click.echo(f"private key written to {out} (mode 0600): keep it secret, back it up")
+    click.echo(f"public key written to {public}: give it to every party that checks heads")
+    click.echo(f"key id: {signer.key_id}")
+
+
+@ledger.command("backup")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@friendly
+def ledger_backup(db: Path, out: Path) -> None:
+    """Copy the whole database to OUT consistently (even while in use) and verify the copy."""
+    from ecocomp.ledger.backup import backup_database
+
+    result = backup_database(db, out)
+    click.echo(f"backup written to {out}: {result.count} transactions, "
+               f"{result.checkpoints} checkpoints, verified")
+    if result.head is not None:
+        click.echo(result.head.describe())
 
 
 @ledger.command("export")
@@ -453,10 +685,12 @@ def statement(party: str, db: Path, year: int, as_of: Any, as_json: bool) -> Non
 @click.option("--reverse", "reverse_ref", metavar="REF",
               help="Reverse the payment recorded under reference REF (needs --reason).")
 @click.option("--reason", help="Why the payment is reversed (with --reverse).")
+@_head_options
 @friendly
 def pay(db: Path, agreement: str | None, year: int | None, payer: str | None,
         payee: str | None, amount: str | None, paid_on: Any, reference: str | None,
-        allow_future: bool, reverse_ref: str | None, reason: str | None) -> None:
+        allow_future: bool, reverse_ref: str | None, reason: str | None,
+        head_out: Path | None, signing_key: Path | None) -> None:
     """Record an actual payment against an agreement-year's clearing, or reverse one."""
     from ecocomp.ledger import Ledger
     from ecocomp.settlement import pay as record
@@ -476,9 +710,14 @@ def pay(db: Path, agreement: str | None, year: int | None, payer: str | None,
             tx = reverse_payment(opened, reference=reverse_ref, reason=reason,
                                  agreement=agreement, year=year,
                                  booked_on=paid_on.date() if paid_on else None,
-                                 allow_future=allow_future)
+                                 allow_future=allow_future, signer=_signer(signing_key))
+            head = opened.head()
+        if head is not None and head_out is not None:
+            _write_head(head, head_out)
         click.echo(_t(f"payment {tx.reference} ({tx.corrects}) reversed by transaction "
                       f"#{tx.seq} ({tx.key}): {tx.reason}"))
+        if head is not None:
+            click.echo(head.describe())
         return
     if reason is not None:
         raise InputError("--reason goes with --reverse REF; leave it out when recording a "
@@ -497,16 +736,22 @@ def pay(db: Path, agreement: str | None, year: int | None, payer: str | None,
     if not reference:
         raise InputError("the bank or treasury reference is empty; write the number on the "
                          "payment order", field="--reference")
+    signer = _signer(signing_key)
     with Ledger.open(db, create=False) as opened:
         earlier = recorded_payment(opened, agreement=agreement, year=year, reference=reference)
         tx = record(opened, agreement=agreement, year=year, payer=payer, payee=payee,
                     amount=value, paid_on=paid_on.date(), reference=reference,
-                    allow_future=allow_future)
+                    allow_future=allow_future, signer=signer)
+        head = opened.head()
+    if head is not None and head_out is not None:
+        _write_head(head, head_out)
     if earlier is not None and earlier.seq == tx.seq:
         click.echo(f"payment {_t(reference)} was already recorded as transaction #{tx.seq} "
                    f"({_t(tx.key)}, reference {_t(tx.reference or '')}); nothing changed")
     else:
         click.echo(f"payment recorded as transaction #{tx.seq} ({_t(tx.key)})")
+    if head is not None:
+        click.echo(head.describe())
 
 
 _AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)

@@ -39,11 +39,20 @@ import attrs
 
 from ecocomp.agreements import Agreement, superseded
 from ecocomp.assessment import Assessments, assess
-from ecocomp.catalog import save_catalog, save_zero_amounts
+from ecocomp.catalog import write_catalog, write_zero_amounts
 from ecocomp.errors import LedgerIntegrityError, Problem, SettlementError, ValidationFailed
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
-from ecocomp.ledger import Batch, Ledger, NewTransaction, Transaction, Transfer
+from ecocomp.ledger import (
+    Batch,
+    Ledger,
+    LedgerHead,
+    NewTransaction,
+    Signer,
+    Transaction,
+    Transfer,
+)
+from ecocomp.ledger.checkpoints import signed_by
 from ecocomp.periods import Period
 from ecocomp.project import Project
 from ecocomp.readings import shown
@@ -71,7 +80,9 @@ __all__ = [
     "recorded_payment",
     "require_in_force",
     "require_intact",
+    "require_vouched",
     "reverse_payment",
+    "seal",
     "settle",
 ]
 
@@ -155,6 +166,7 @@ class SettlementResult:
     #: Odd but legitimate inputs, one located line each (skipped hidden files, readings
     #: still counted from a file no longer in the project).
     warnings: tuple[str, ...] = ()
+    head: LedgerHead | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The SPEC §6 ``settle --json`` shape (keys may be added, never renamed)."""
@@ -169,6 +181,7 @@ class SettlementResult:
             "imports": [dict(i) for i in self.imports],
             "dry_run": self.dry_run,
             "warnings": list(self.warnings),
+            "head": self.head.to_json() if self.head else None,
         }
 
 
@@ -566,6 +579,7 @@ def settle(
     dry_run: bool = False,
     today: date | None = None,
     progress: Callable[[str, int], None] | None = None,
+    signer: Signer | None = None,
 ) -> SettlementResult:
     """Settle one year of a project: import, assess, compute, post (idempotent).
 
@@ -579,6 +593,10 @@ def settle(
     (rolled back at the end) and reports what a real run would post, leave unchanged and
     adjust; otherwise it imports into a throw-away in-memory store and reports everything
     as to be posted.
+
+    A real run ends, in the same transaction as its posts and the project catalog, with a
+    checkpoint (signed with ``signer`` when given); ``result.head`` is that checkpoint as a
+    party keeps it. A dry run makes none.
     """
     today = today or date.today()
     in_force = [a for a in project.agreements if a.in_force(Period(year))
@@ -661,14 +679,16 @@ def settle(
             warnings=tuple(warnings),
         )
     with ledger.batch() as batch:
+        require_vouched(ledger, signer)
         to_post, unchanged, changes = plan(batch)
         for tx in to_post:
             batch.post(tx)
-    adjusted = len(changes)
-    if ledger.path != ":memory:":
-        save_catalog(ledger.path, project, year=year,
-                     counts=(len(to_post) - adjusted, unchanged, adjusted))
-        save_zero_amounts(ledger.path, year, obligations)
+        adjusted = len(changes)
+        if ledger.path != ":memory:":
+            write_catalog(ledger.connection, project, year=year,
+                          counts=(len(to_post) - adjusted, unchanged, adjusted))
+            write_zero_amounts(ledger.connection, year, obligations)
+        head = seal(ledger, signer)
     return SettlementResult(
         year=year,
         obligations=tuple(obligations),
@@ -679,7 +699,49 @@ def settle(
         changes=tuple(changes),
         imports=tuple(imports),
         warnings=tuple(warnings),
+        head=head,
     )
+
+
+def require_vouched(ledger: Ledger, signer: Signer | None = None) -> None:
+    """Refuse to post onto transactions that no checkpoint vouches for.
+
+    settle and pay checkpoint in the same transaction as their posts, so transactions after
+    the latest checkpoint were written some other way: by a program calling
+    ``Ledger.post`` directly, or by someone writing the file behind ecocomp's back (a forged
+    payment with a recomputed chain). A new checkpoint over them would vouch for them, so a
+    run stops and says so. A ledger with no checkpoint yet (made before checkpoints were
+    automatic) is taken as it is. With ``signer``, only a checkpoint signed with that key
+    counts, once the ledger has one.
+    """
+    checkpoints = ledger.checkpoints()
+    signed = signed_by(checkpoints, signer.public_key) if signer is not None else []
+    if signed:
+        checkpoints = signed
+        what = "checkpoint signed with this key"
+    else:
+        what = "checkpoint"
+    if not checkpoints:
+        return
+    covered, count = checkpoints[-1].seq, len(ledger)
+    if count > covered:
+        path = ledger.path
+        raise LedgerIntegrityError(
+            covered + 1,
+            f"transactions #{covered + 1}..#{count} of {path} come after the latest {what} "
+            "and nothing vouches for them (ecocomp's settle and pay checkpoint every post) — "
+            f"check them with `ecocomp ledger verify --db {path}`; if they are yours, vouch "
+            f"for them with `ecocomp ledger checkpoint --db {path}`, otherwise restore the file "
+            "from a backup",
+        )
+
+
+def seal(ledger: Ledger, signer: Signer | None = None) -> LedgerHead:
+    """Checkpoint every transaction (inside the caller's batch) and return the head."""
+    ledger.checkpoint(signer=signer)
+    head = ledger.head()
+    assert head is not None
+    return head
 
 
 def _plan(
@@ -809,6 +871,7 @@ def pay(
     reference: str,
     today: date | None = None,
     allow_future: bool = False,
+    signer: Signer | None = None,
 ) -> Transaction:
     """Record an actual transfer against a clearing (reference number, date).
 
@@ -817,13 +880,17 @@ def pay(
     an equivalent reference again with the same content is a no-op, with different content
     it is refused (reverse the first with :func:`reverse_payment`). Over-paying the open
     amount is refused, and so is a date before ``year`` began or after ``today`` (default:
-    the local date) unless ``allow_future``.
+    the local date) unless ``allow_future``. A checkpoint (signed with ``signer`` when
+    given) commits with the payment; read it with ``ledger.head()``.
     """
     shown = _reference_text(reference)
     require_intact(ledger)
     with ledger.batch() as batch:  # the check and the post see the same ledger
-        return _pay(batch, agreement, year, payer, payee, amount, paid_on, shown,
-                    today or date.today(), allow_future)
+        require_vouched(ledger, signer)
+        tx = _pay(batch, agreement, year, payer, payee, amount, paid_on, shown,
+                  today or date.today(), allow_future)
+        seal(ledger, signer)
+        return tx
 
 
 def payment_key(agreement: str, year: int, reference: str) -> str:
@@ -988,6 +1055,7 @@ def reverse_payment(
     booked_on: date | None = None,
     today: date | None = None,
     allow_future: bool = False,
+    signer: Signer | None = None,
 ) -> Transaction:
     """Reverse a recorded payment (e.g. a mistyped amount): a ``reversal`` with the reason.
 
@@ -995,7 +1063,8 @@ def reverse_payment(
     ``agreement`` and ``year`` narrow the search when one reference was used under several
     agreement-years. The reversal restores what the payer owes and is booked on
     ``booked_on`` (default ``today``, the local date). A payment is reversed at most once;
-    an unknown reference, a payment already reversed or an empty reason is refused.
+    an unknown reference, a payment already reversed or an empty reason is refused. A
+    checkpoint (signed with ``signer`` when given) commits with the reversal.
     """
     shown = _reference_text(reference)
     why = " ".join(reason.split())
@@ -1008,6 +1077,7 @@ def reverse_payment(
     day = booked_on or today
     require_intact(ledger)
     with ledger.batch() as batch:
+        require_vouched(ledger, signer)
         found = _recorded(batch, shown, agreement=agreement, year=year)
         where = "".join([f" under {agreement}" if agreement else "",
                          f" for {year}" if year is not None else ""])
@@ -1063,4 +1133,6 @@ def reverse_payment(
                   "amount": payment.meta.get("amount"), "payer": payment.meta.get("payer"),
                   "payee": payment.meta.get("payee")},
         )
-        return batch.post(tx).transaction
+        reversal = batch.post(tx).transaction
+        seal(ledger, signer)
+        return reversal

@@ -17,7 +17,7 @@ import attrs
 
 from ecocomp.catalog import Catalog, ZeroAmount, load_catalog, load_zero_amounts
 from ecocomp.errors import EcocompError
-from ecocomp.ledger import Ledger, Transaction
+from ecocomp.ledger import Ledger, LedgerHead, Transaction
 from ecocomp.outputs import terminal_text
 from ecocomp.periods import Period
 from ecocomp.settlement import PAYABLE, SETTLED, is_payment, require_intact
@@ -147,6 +147,10 @@ class PartyStatement:
     lines: tuple[StatementLine, ...]
     agreements: tuple[AgreementBalance, ...]
     zero: tuple[ZeroLine, ...] = ()
+    #: The ledger's latest checkpoint when the statement was made: a receipt the party keeps
+    #: and later checks with ``ecocomp ledger verify --against`` (signed when the operator
+    #: signs checkpoints).
+    receipt: LedgerHead | None = None
 
     @property
     def net(self) -> Decimal:
@@ -169,6 +173,7 @@ class PartyStatement:
             "agreements": [a.to_json() for a in self.agreements],
             "lines": [line.to_json() for line in self.lines],
             "zero_amounts": [z.to_json() for z in self.zero],
+            "receipt": self.receipt.to_json() if self.receipt else None,
         }
 
     def render(self) -> str:
@@ -199,6 +204,9 @@ class PartyStatement:
             out.append("nothing to pay (zero amounts), and why:")
             for z in self.zero:
                 out.append(f"  {z.period} {z.agreement} {z.component}: 0.00 — {z.reason}")
+        if self.receipt is not None:
+            out.append(self.receipt.describe("receipt"))
+            out.append("  (keep it; check later with `ecocomp ledger verify --against`)")
         return "\n".join(map(terminal_text, out))  # one line each: names cannot add lines
 
 
@@ -332,5 +340,7 @@ def party_statement(db: str | Path, party: str, year: int, *, as_of: date) -> Pa
     with Ledger.open(db, create=False) as ledger:
         require_intact(ledger)
         transactions = list(ledger.transactions(party=party))
-    return build_statement(transactions, party, year, as_of=as_of, catalog=catalog,
-                           zero=load_zero_amounts(db, year))
+        receipt = ledger.head()
+    statement = build_statement(transactions, party, year, as_of=as_of, catalog=catalog,
+                                zero=load_zero_amounts(db, year))
+    return attrs.evolve(statement, receipt=receipt)

@@ -408,7 +408,7 @@ def test_export_json_round_trips_and_rehashes(ledger: Ledger, tmp_path: Path):
     out = tmp_path / "ledger.json"
     assert ledger.export_json(out) == 14
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert data["format"] == "ecocomp.ledger/1" and data["schema_version"] == 1
+    assert data["format"] == "ecocomp.ledger/1" and data["schema_version"] == _store.SCHEMA_VERSION
     prev = GENESIS
     for record in data["transactions"]:
         tx = Transaction.from_json(record)
@@ -453,7 +453,7 @@ def test_checkpoints_prove_inclusion_and_consistency_without_the_database(ledger
     assert latest.tree_size == 15 and latest.verify(second.root)
     c = ledger.consistency_proof(first.seq, second.seq)
     assert verify_consistency(14, 15, first.root, second.root, list(c.path))
-    assert c.verify() and not c.verify(old_root=second.root)
+    assert c.verify(first.root, second.root) and not c.verify(second.root, second.root)
     with pytest.raises(LedgerError, match="no checkpoint covers"):
         ledger.inclusion_proof(1, 7)
     ledger.post(accrual("after"))
@@ -585,10 +585,10 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path):
     path = tmp_path / "future.db"
     Ledger.open(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO ledger_schema_version VALUES (2, 'from the future', 'x')")
+    conn.execute("INSERT INTO ledger_schema_version VALUES (99, 'from the future', 'x')")
     conn.commit()
     conn.close()
-    with pytest.raises(LedgerError, match="schema version 2 is newer"):
+    with pytest.raises(LedgerError, match="schema version 99 is newer"):
         Ledger.open(path)
 
 
@@ -596,24 +596,25 @@ def test_a_v1_database_opens_and_migrations_apply_in_order(tmp_path: Path):
     path = tmp_path / "v1.db"
     with Ledger.open(path) as ledger:
         ledger.post(accrual())
-        assert ledger.schema_version == _store.SCHEMA_VERSION == 1
+        assert ledger.schema_version == _store.SCHEMA_VERSION == 2
     with Ledger.open(path) as ledger:
-        assert ledger.verify().ok and ledger.schema_version == 1
-    v2 = _store.Migration(2, "add a notes table", ["CREATE TABLE ledger_notes (x TEXT)"])
+        assert ledger.verify().ok and ledger.schema_version == 2
+    v3 = _store.Migration(3, "add a notes table", ["CREATE TABLE ledger_notes (x TEXT)"])
     conn = _store.connect(str(path), busy_timeout_ms=1000)
-    assert _store.migrate(conn, migrations=(*_store.MIGRATIONS, v2)) == 2
-    assert _store.migrate(conn, migrations=(*_store.MIGRATIONS, v2)) == 2  # no-op
+    assert _store.migrate(conn, migrations=(*_store.MIGRATIONS, v3)) == 3
+    assert _store.migrate(conn, migrations=(*_store.MIGRATIONS, v3)) == 3  # no-op
     versions = conn.execute("SELECT version, description FROM ledger_schema_version").fetchall()
-    assert versions == [(1, _store.MIGRATIONS[0].description), (2, "add a notes table")]
+    assert versions == [(1, _store.MIGRATIONS[0].description),
+                        (2, _store.MIGRATIONS[1].description), (3, "add a notes table")]
     conn.close()
     with pytest.raises(LedgerError, match="newer"):
-        Ledger.open(path)  # this code only knows version 1
+        Ledger.open(path)  # this code only knows version 2
 
 
 def test_a_failed_migration_leaves_nothing(tmp_path: Path):
     path = tmp_path / "m.db"
     conn = _store.connect(str(path), busy_timeout_ms=1000)
-    broken = _store.Migration(2, "broken", ["CREATE TABLE ok_table (x)", "NOT SQL"])
+    broken = _store.Migration(3, "broken", ["CREATE TABLE ok_table (x)", "NOT SQL"])
     with pytest.raises(sqlite3.OperationalError):
         _store.migrate(conn, migrations=(*_store.MIGRATIONS, broken))
     assert _store.schema_version(conn) == 0

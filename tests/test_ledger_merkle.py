@@ -221,9 +221,33 @@ def test_proof_objects_round_trip_through_json():
     real = MerkleTree([leaf_hash(sha(x)) for x in (b"a", b"b", b"c")])
     inc = InclusionProof(seq=2, key="k", tx_hash=tx_hash, tree_size=3, root=real.root().hex(),
                          path=tuple(p.hex() for p in real.inclusion_proof(1)))
-    assert inc.verify() and InclusionProof.from_json(inc.to_json()) == inc
+    assert inc.verify(real.root()) and InclusionProof.from_json(inc.to_json()) == inc
     assert inc.to_json()["index"] == 1
     con = ConsistencyProof(old_size=2, new_size=3, old_root=tree.root(2).hex(),
                            new_root=tree.root(3).hex(),
                            path=tuple(p.hex() for p in tree.consistency_proof(2)))
-    assert con.verify() and ConsistencyProof.from_json(con.to_json()) == con
+    assert con.verify(tree.root(2), tree.root(3))
+    assert ConsistencyProof.from_json(con.to_json()) == con
+
+
+def test_proofs_verify_only_against_roots_the_caller_holds():
+    """A proof carries the root of the database it came from; verify() must not trust it.
+
+    A rewritten ledger issues self-consistent proofs with its own root: checked against that
+    root they pass, so the caller's held root is required.
+    """
+    tree = MerkleTree([leaf_hash(sha(x)) for x in (b"a", b"b", b"c")])
+    forged = MerkleTree([leaf_hash(sha(x)) for x in (b"a", b"B", b"c")])
+    inc = InclusionProof(seq=2, key="k", tx_hash=sha(b"B").hex(), tree_size=3,
+                         root=forged.root().hex(),
+                         path=tuple(p.hex() for p in forged.inclusion_proof(1)))
+    con = ConsistencyProof(old_size=2, new_size=3, old_root=forged.root(2).hex(),
+                           new_root=forged.root(3).hex(),
+                           path=tuple(p.hex() for p in forged.consistency_proof(2)))
+    with pytest.raises(TypeError):
+        inc.verify()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        con.verify()  # type: ignore[call-arg]
+    assert inc.verify(inc.root) and con.verify(con.old_root, con.new_root)  # self-consistent
+    assert not inc.verify(tree.root())
+    assert not con.verify(tree.root(2), forged.root(3))  # the forged tree does not extend it

@@ -21,6 +21,7 @@ from ecocomp.errors import (
     UnbalancedTransaction,
 )
 from ecocomp.ledger._store import SCHEMA_VERSION
+from ecocomp.ledger.checkpoints import HeadCheck, LedgerHead, catalog_digest
 from ecocomp.ledger.hashing import GENESIS, checkpoint_hash, transaction_hash
 from ecocomp.ledger.ledger import Batch, Ledger
 from ecocomp.ledger.merkle import (
@@ -47,6 +48,7 @@ from ecocomp.ledger.model import (
     Transfer,
     canonical_meta,
 )
+from ecocomp.ledger.signing import Signer, load_public_key
 from ecocomp.ledger.verify import VerifyReport
 
 __all__ = [
@@ -58,15 +60,18 @@ __all__ = [
     "Batch",
     "Checkpoint",
     "ConsistencyProof",
+    "HeadCheck",
     "IdempotencyConflict",
     "InclusionProof",
     "InvalidTransaction",
     "Ledger",
     "LedgerError",
+    "LedgerHead",
     "LedgerIntegrityError",
     "MerkleTree",
     "NewTransaction",
     "PostResult",
+    "Signer",
     "Statement",
     "StatementLine",
     "Transaction",
@@ -74,8 +79,10 @@ __all__ = [
     "UnbalancedTransaction",
     "VerifyReport",
     "canonical_meta",
+    "catalog_digest",
     "checkpoint_hash",
     "leaf_hash",
+    "load_public_key",
     "merkle_root",
     "node_hash",
     "transaction_hash",

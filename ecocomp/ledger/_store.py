@@ -110,6 +110,30 @@ _V1 = [
     *_append_only(CHECKPOINTS, "number = NEW.number OR seq = NEW.seq"),
 ]
 
+# Version 2: checkpoints commit to the project catalog (checkpoint/2) and may be signed.
+# The table is rebuilt because a changed catalog (a renamed party) needs a new checkpoint
+# at the same ``seq``, which version 1's UNIQUE (seq) forbade. DROP TABLE fires no DELETE
+# trigger; the rows are copied first and the triggers re-created on the new table.
+_V2 = [
+    f"""CREATE TABLE {CHECKPOINTS}_v2 (
+        number INTEGER PRIMARY KEY CHECK (number >= 1),
+        seq INTEGER NOT NULL CHECK (seq >= 1),
+        root TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        catalog TEXT,
+        signature TEXT,
+        key_id TEXT
+    ) STRICT""",
+    f"INSERT INTO {CHECKPOINTS}_v2 (number, seq, root, created_at, prev_hash, hash) "
+    f"SELECT number, seq, root, created_at, prev_hash, hash FROM {CHECKPOINTS} ORDER BY number",
+    f"DROP TABLE {CHECKPOINTS}",
+    f"ALTER TABLE {CHECKPOINTS}_v2 RENAME TO {CHECKPOINTS}",
+    f"CREATE INDEX {CHECKPOINTS}_seq ON {CHECKPOINTS} (seq)",
+    *_append_only(CHECKPOINTS, "number = NEW.number"),
+]
+
 
 @attrs.frozen
 class Migration:
@@ -126,6 +150,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         1,
         "transactions, transfers, checkpoints; append-only triggers",
         [*_V1, *_append_only(VERSIONS, "version = NEW.version")],
+    ),
+    Migration(
+        2,
+        "checkpoints commit to the catalog and may carry an Ed25519 signature",
+        _V2,
     ),
 )
 #: The schema version this code writes and reads.
@@ -225,7 +254,18 @@ TRANSFER_INSERT = (
     f"INSERT INTO {TRANSFERS} ({', '.join(TRANSFER_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(TRANSFER_COLUMNS))})"
 )
-CHECKPOINT_COLUMNS = ("number", "seq", "root", "created_at", "prev_hash", "hash")
+CHECKPOINT_COLUMNS = (
+    "number", "seq", "root", "created_at", "prev_hash", "hash", "catalog", "signature", "key_id",
+)
+
+
+def checkpoint_select(conn: sqlite3.Connection) -> str:
+    """The SELECT list of CHECKPOINT_COLUMNS, with NULL for columns a version 1 file lacks.
+
+    Lets a reader that does not migrate (a read-only open) read checkpoint/1 rows.
+    """
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({CHECKPOINTS})")}
+    return ", ".join(c if c in present else f"NULL AS {c}" for c in CHECKPOINT_COLUMNS)
 
 _I = {name: i for i, name in enumerate(TX_COLUMNS)}
 #: Position of ``seq`` in a row of TX_COLUMNS.

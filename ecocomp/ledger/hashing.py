@@ -20,14 +20,17 @@ from ecocomp.ledger.model import Checkpoint, NewTransaction, Transaction
 
 __all__ = [
     "CHECKPOINT_TAG",
+    "CHECKPOINT_TAG_V2",
     "GENESIS",
     "RS",
     "TRANSFER_FIELDS",
     "TX_FIELDS",
     "TX_TAG",
     "US",
+    "checkpoint_bytes",
     "checkpoint_hash",
     "checkpoint_message",
+    "checkpoint_message_v2",
     "encode_fields",
     "posting_hash",
     "transaction_hash",
@@ -38,8 +41,10 @@ __all__ = [
 GENESIS = "0" * 64
 #: First field of every transaction encoding: names the format and its version.
 TX_TAG = "ecocomp.ledger.tx/1"
-#: First field of every checkpoint encoding.
+#: First field of every checkpoint/1 encoding (checkpoints without a catalog digest).
 CHECKPOINT_TAG = "ecocomp.ledger.checkpoint/1"
+#: First field of every checkpoint/2 encoding (with the catalog digest).
+CHECKPOINT_TAG_V2 = "ecocomp.ledger.checkpoint/2"
 #: Unit separator: between fields.
 US = "\x1f"
 #: Record separator: between the header and each transfer.
@@ -148,14 +153,31 @@ def checkpoint_message(
     ).encode("utf-8")
 
 
+def checkpoint_message_v2(
+    prev_hash: str, number: int, seq: int, root: str, catalog: str, created_at: str
+) -> bytes:
+    """The canonical bytes of a checkpoint/2: checkpoint/1 plus the catalog digest.
+
+    Tag, prev_hash, number, seq, root, catalog, created_at; the hash and the operator's
+    signature cover exactly these bytes.
+
+    >>> checkpoint_message_v2("0" * 64, 1, 5, "ab", "cd", "2024-01-31T00:00:00.000000Z")[:27]
+    b'ecocomp.ledger.checkpoint/2'
+    """
+    return US.join(
+        (CHECKPOINT_TAG_V2, prev_hash, str(number), str(seq), root, catalog, created_at)
+    ).encode("utf-8")
+
+
+def checkpoint_bytes(checkpoint: Checkpoint) -> bytes:
+    """A checkpoint's canonical bytes: checkpoint/2 when it has a catalog, else /1."""
+    if checkpoint.catalog is None:
+        return checkpoint_message(checkpoint.prev_hash, checkpoint.number, checkpoint.seq,
+                                  checkpoint.root, checkpoint.created_at)
+    return checkpoint_message_v2(checkpoint.prev_hash, checkpoint.number, checkpoint.seq,
+                                 checkpoint.root, checkpoint.catalog, checkpoint.created_at)
+
+
 def checkpoint_hash(checkpoint: Checkpoint) -> str:
     """Recompute a checkpoint's hash from its fields (lowercase hex SHA-256)."""
-    return _sha256(
-        checkpoint_message(
-            checkpoint.prev_hash,
-            checkpoint.number,
-            checkpoint.seq,
-            checkpoint.root,
-            checkpoint.created_at,
-        )
-    ).hexdigest()
+    return _sha256(checkpoint_bytes(checkpoint)).hexdigest()

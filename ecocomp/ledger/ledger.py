@@ -31,15 +31,22 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import IO, Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from ecocomp import database
 from ecocomp.errors import IdempotencyConflict, LedgerError, LedgerIntegrityError
 from ecocomp.ledger import _store
 from ecocomp.ledger._store import CHECKPOINTS, TRANSACTIONS, TRANSFERS
-from ecocomp.ledger.hashing import (
-    GENESIS,
-    checkpoint_message,
-    posting_hash,
+from ecocomp.ledger.checkpoints import (
+    HeadCheck,
+    LedgerHead,
+    catalog_checked,
+    catalog_digest,
+    recomputed_hashes,
+    signed_by,
+    verify_against,
 )
+from ecocomp.ledger.hashing import GENESIS, checkpoint_message_v2, posting_hash
 from ecocomp.ledger.merkle import ConsistencyProof, InclusionProof, MerkleTree, leaf_hash
 from ecocomp.ledger.model import (
     Checkpoint,
@@ -50,6 +57,7 @@ from ecocomp.ledger.model import (
     StatementLine,
     Transaction,
 )
+from ecocomp.ledger.signing import Signer
 from ecocomp.ledger.verify import VerifyReport, verify_ledger
 from ecocomp.money import from_fen
 from ecocomp.outputs import replaced, spreadsheet_text
@@ -109,7 +117,7 @@ class Ledger:
 
         >>> ledger = Ledger.open(":memory:")
         >>> ledger.schema_version
-        1
+        2
         """
         name = os.fspath(path)
         the_clock = clock or (lambda: datetime.now(UTC))
@@ -256,11 +264,16 @@ class Ledger:
         with self._writing() as batch:
             return batch.reverse(key, reason=reason, new_key=new_key, booked_on=booked_on)
 
-    def checkpoint(self) -> Checkpoint:
+    def checkpoint(self, *, signer: Signer | None = None) -> Checkpoint:
         """Publish a Merkle root over every transaction so far (verifying the ledger first).
 
-        Returns the latest checkpoint unchanged when no transaction was posted since.
-        Refuses to certify a ledger that fails :meth:`verify`.
+        The checkpoint (checkpoint/2) also commits to the catalog digest (the names users
+        read; see :func:`ecocomp.ledger.checkpoints.catalog_digest`) and, with ``signer``,
+        carries the operator's Ed25519 signature. Returns the latest checkpoint unchanged
+        when it already covers every transaction with the same catalog (and, with
+        ``signer``, is signed with that key). Inside an open batch it joins the batch, so
+        the checkpoint commits with the posts or not at all. Refuses to certify a ledger
+        that fails :meth:`verify`.
 
         >>> cp = ledger.checkpoint()  # doctest: +SKIP
         >>> cp.seq, cp.root           # doctest: +SKIP
@@ -271,7 +284,10 @@ class Ledger:
             if head == 0:
                 raise LedgerError("nothing to checkpoint: the ledger has no transactions yet")
             latest = self._latest_checkpoint()
-            if latest is not None and latest.seq == head:
+            catalog = catalog_digest(self._conn)
+            if latest is not None and latest.seq == head and latest.catalog == catalog and (
+                signer is None or signed_by([latest], signer.public_key)
+            ):
                 return latest
             verify_ledger(self._conn).raise_for_problem()
             tree = self._tree(head)
@@ -279,14 +295,73 @@ class Ledger:
             prev = latest.hash if latest else GENESIS
             root = tree.root().hex()
             created_at = self._now()
-            digest = _sha256_hex(checkpoint_message(prev, number, head, root, created_at))
-            checkpoint = Checkpoint(number, head, root, created_at, prev, digest)
+            message = checkpoint_message_v2(prev, number, head, root, catalog, created_at)
+            digest = _sha256_hex(message)
+            signature = signer.sign(message) if signer is not None else None
+            kid = signer.key_id if signer is not None else None
+            checkpoint = Checkpoint(number, head, root, created_at, prev, digest, catalog,
+                                    signature, kid)
             self._conn.execute(
                 f"INSERT INTO {CHECKPOINTS} ({', '.join(_store.CHECKPOINT_COLUMNS)}) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (number, head, root, created_at, prev, digest),
+                f"VALUES ({', '.join('?' * len(_store.CHECKPOINT_COLUMNS))})",
+                (number, head, root, created_at, prev, digest, catalog, signature, kid),
             )
             return checkpoint
+
+    def head(self) -> LedgerHead | None:
+        """The latest checkpoint as a party keeps it (see :class:`LedgerHead`), or None.
+
+        >>> ledger.head().seq  # doctest: +SKIP
+        41
+        """
+        with self._reading():
+            latest = self._latest_checkpoint()
+            if latest is None:
+                return None
+            row = self._conn.execute(
+                f"SELECT hash FROM {TRANSACTIONS} WHERE seq = ?", (latest.seq,)
+            ).fetchone()
+        return LedgerHead.of(latest, row[0] if row else "")
+
+    def unvouched(self) -> int:
+        """How many transactions come after the latest checkpoint (all, if there is none)."""
+        with self._reading():
+            latest = self._latest_checkpoint()
+            return max(len(self) - (latest.seq if latest else 0), 0)
+
+    def verify_against(
+        self,
+        head: LedgerHead | None = None,
+        *,
+        seq: int | None = None,
+        root: str | None = None,
+        public_key: Ed25519PublicKey | None = None,
+    ) -> HeadCheck:
+        """Prove the ledger still extends a head held outside the file.
+
+        Give the whole ``head`` (a ``--head-out`` file or a statement's receipt, read with
+        :meth:`LedgerHead.from_json`) or just ``seq`` and ``root``: the trusted values come
+        from the caller, never from the database. The Merkle tree is rebuilt from hashes
+        recomputed from the rows. With ``public_key`` the head and the ledger's latest
+        checkpoint must be signed with it, and that checkpoint must cover every
+        transaction.
+
+        >>> ledger.verify_against(held).ok  # doctest: +SKIP
+        True
+        """
+        if head is not None:
+            seq, root = head.seq, head.root
+        if seq is None or root is None:
+            raise LedgerError("verify_against needs a head, or both seq and root")
+        with self._reading() as conn:
+            if verify_ledger(conn).ok:  # every stored hash was just recomputed from its row
+                hashes = [row[0] for row in conn.execute(
+                    f"SELECT hash FROM {TRANSACTIONS} ORDER BY seq")]
+                problems: list[str] = []
+            else:  # recompute them one by one, to tell where the ledger still agrees
+                hashes, problems = recomputed_hashes(self._select("", ()))
+            return verify_against(conn, hashes, self.checkpoints(), seq=seq, root=root,
+                                  held=head, public_key=public_key, row_problems=problems)
 
     # ------------------------------------------------------------------ reading
 
@@ -500,13 +575,13 @@ class Ledger:
     def checkpoints(self) -> list[Checkpoint]:
         """Every checkpoint, oldest first."""
         rows = self._conn.execute(
-            f"SELECT {', '.join(_store.CHECKPOINT_COLUMNS)} FROM {CHECKPOINTS} ORDER BY number"
+            f"SELECT {_store.checkpoint_select(self._conn)} FROM {CHECKPOINTS} ORDER BY number"
         ).fetchall()
         return [_store.checkpoint_from_row(row) for row in rows]
 
     def _latest_checkpoint(self) -> Checkpoint | None:
         row = self._conn.execute(
-            f"SELECT {', '.join(_store.CHECKPOINT_COLUMNS)} FROM {CHECKPOINTS} "
+            f"SELECT {_store.checkpoint_select(self._conn)} FROM {CHECKPOINTS} "
             "ORDER BY number DESC LIMIT 1"
         ).fetchone()
         return _store.checkpoint_from_row(row) if row else None
@@ -518,7 +593,8 @@ class Ledger:
                 raise LedgerError("no checkpoint yet; call checkpoint() first")
             return latest
         row = self._conn.execute(
-            f"SELECT {', '.join(_store.CHECKPOINT_COLUMNS)} FROM {CHECKPOINTS} WHERE seq = ?",
+            f"SELECT {_store.checkpoint_select(self._conn)} FROM {CHECKPOINTS} WHERE seq = ? "
+            "ORDER BY number DESC LIMIT 1",
             (seq,),
         ).fetchone()
         if row is None:
@@ -595,13 +671,16 @@ class Ledger:
     def verify(self, *, raise_on_error: bool = False) -> VerifyReport:
         """Re-derive every hash, chain link, transfer rule and checkpoint root.
 
-        Returns a :class:`VerifyReport` naming the first bad sequence number and why;
+        Also recomputes the catalog digest the latest checkpoint committed to (a name
+        edited in the database fails). Returns a :class:`VerifyReport` naming the first bad
+        sequence number and why;
         with ``raise_on_error=True`` a failure raises :class:`LedgerIntegrityError` instead.
 
         >>> ledger.verify().ok  # doctest: +SKIP
         True
         """
-        report = verify_ledger(self._conn)
+        with self._reading() as conn:
+            report = catalog_checked(conn, verify_ledger(conn))
         if raise_on_error:
             report.raise_for_problem()
         return report

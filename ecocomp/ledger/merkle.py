@@ -277,16 +277,13 @@ class InclusionProof:
     def leaf_hash(self) -> str:
         return leaf_hash(bytes.fromhex(self.tx_hash)).hex()
 
-    def verify(self, root: Hash | None = None) -> bool:
-        """Check the proof against ``root`` (default: the root it was issued with).
+    def verify(self, root: Hash) -> bool:
+        """Check the proof against ``root``: the root the party holds from a head it kept.
 
-        Pass the root the ledger's keeper *published*: checking against the proof's own
-        root only shows the proof is well-formed.
+        The root is required: the proof's own ``root`` field comes from the same database
+        as the proof, so checking against it would only show the proof is well-formed.
         """
-        return verify_inclusion(
-            self.leaf_hash, self.index, self.tree_size, self.path,
-            self.root if root is None else root,
-        )
+        return verify_inclusion(self.leaf_hash, self.index, self.tree_size, self.path, root)
 
     def to_json(self) -> dict[str, Any]:
         return {**attrs.asdict(self), "path": list(self.path), "index": self.index,
@@ -309,14 +306,13 @@ class ConsistencyProof:
     new_root: str
     path: tuple[str, ...]
 
-    def verify(self, old_root: Hash | None = None, new_root: Hash | None = None) -> bool:
-        """Check the proof, against published roots when given."""
-        return verify_consistency(
-            self.old_size, self.new_size,
-            self.old_root if old_root is None else old_root,
-            self.new_root if new_root is None else new_root,
-            self.path,
-        )
+    def verify(self, old_root: Hash, new_root: Hash) -> bool:
+        """Check the proof against roots the caller holds (never the proof's own fields).
+
+        ``old_root`` is the root of a head the party kept; ``new_root`` one it received or
+        recomputed itself (:meth:`ecocomp.ledger.Ledger.verify_against` does both).
+        """
+        return verify_consistency(self.old_size, self.new_size, old_root, new_root, self.path)
 
     def to_json(self) -> dict[str, Any]:
         return {**attrs.asdict(self), "path": list(self.path)}

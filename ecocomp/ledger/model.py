@@ -598,7 +598,10 @@ class PostResult:
 class Checkpoint:
     """A published Merkle root (RFC 6962) over the hashes of transactions 1..``seq``.
 
-    Checkpoints are numbered 1, 2, 3… and hash-chained like transactions.
+    Checkpoints are numbered 1, 2, 3… and hash-chained like transactions. ``catalog`` is
+    the digest of the project catalog (names users read) the checkpoint commits to; it is
+    None for a checkpoint/1 written before catalogs were committed. ``signature`` (hex) and
+    ``key_id`` (SHA-256 of the signer's raw Ed25519 public key) are set on a signed one.
     """
 
     number: int
@@ -607,6 +610,9 @@ class Checkpoint:
     created_at: str
     prev_hash: str
     hash: str
+    catalog: str | None = None
+    signature: str | None = None
+    key_id: str | None = None
 
     @property
     def tree_size(self) -> int:

@@ -36,10 +36,10 @@ from ecocomp.ledger.hashing import (
     TX_FIELDS,
     TX_TAG,
     US,
-    checkpoint_message,
+    checkpoint_bytes,
 )
 from ecocomp.ledger.merkle import MerkleTree
-from ecocomp.ledger.model import KINDS
+from ecocomp.ledger.model import KINDS, Checkpoint
 
 __all__ = ["VerifyReport", "verify_ledger"]
 
@@ -131,7 +131,7 @@ def _verify(conn: sqlite3.Connection) -> VerifyReport:
     if first_tx_problem is not None:
         good = min(good, first_tx_problem - 1)
     rows = conn.execute(
-        f"SELECT {', '.join(_store.CHECKPOINT_COLUMNS)} FROM {_store.CHECKPOINTS} "
+        f"SELECT {_store.checkpoint_select(conn)} FROM {_store.CHECKPOINTS} "
         "ORDER BY number"
     ).fetchall()
     problems += _check_checkpoints(rows, digests[:good], count)
@@ -284,15 +284,21 @@ def _orphans(conn: sqlite3.Connection, count: int) -> list[_Problem]:
 
 
 def _check_checkpoints(
-    rows: list[tuple[int, int, str, str, str, str]], digests: list[bytes], count: int
+    rows: list[tuple[Any, ...]], digests: list[bytes], count: int
 ) -> list[_Problem]:
-    """Numbering, chain, hash and Merkle root of every checkpoint, in order."""
+    """Numbering, chain, hash and Merkle root of every checkpoint, in order.
+
+    A checkpoint/2 (with a catalog digest) may cover the same ``seq`` as the one before
+    (the catalog changed without new transactions); a checkpoint/1 must cover more.
+    """
     covered = max((row[1] for row in rows if isinstance(row[1], int)), default=0)
     upto = min(covered, len(digests))
     tree = MerkleTree([_sha256(b"\x00" + d).digest() for d in digests[:upto]]) if rows else None
     prev = GENESIS
     last_seq = 0
-    for expected, (number, seq, root, created_at, prev_hash, hash_) in enumerate(rows, 1):
+    for expected, (number, seq, root, created_at, prev_hash, hash_, catalog, *_) in enumerate(
+        rows, 1
+    ):
         where = f"checkpoint #{expected}"
         at = seq if isinstance(seq, int) and seq >= 1 else max(last_seq, 1)
         if number != expected:
@@ -300,10 +306,11 @@ def _check_checkpoints(
         if prev_hash != prev:
             return [_Problem(at, f"{where}: prev_hash does not match the previous checkpoint",
                              expected)]
-        message = checkpoint_message(prev_hash, number, seq, root, created_at)
+        message = checkpoint_bytes(Checkpoint(number, seq, root, created_at, prev_hash, hash_,
+                                              catalog))
         if _sha256(message).hexdigest() != hash_:
             return [_Problem(at, f"{where}: hash does not match its contents", expected)]
-        if not isinstance(seq, int) or seq <= last_seq:
+        if not isinstance(seq, int) or seq < last_seq or (seq == last_seq and catalog is None):
             return [_Problem(at, f"{where}: covers #{seq}, not more than the previous one",
                              expected)]
         if seq > count:
