@@ -487,7 +487,7 @@ def test_a_backup_holds_a_transaction_still_only_in_the_wal(db: Path, tmp_path: 
     assert not Path(f"{tmp_path / 'backup.db'}-wal").exists()
     with Ledger.open(tmp_path / "backup.db") as backup:
         assert len(backup) == count and backup.verify().ok and backup.unvouched() == 0
-        assert backup.get(f"{LISHUI}/{YEAR}/payment/GK-WAL") is not None
+        assert backup.get(f"{LISHUI}/{YEAR}/payment/gk-wal") is not None
 
 
 def test_a_backup_of_a_tampered_file_is_refused(db: Path, tmp_path: Path):

@@ -131,6 +131,7 @@ def test_an_adjusted_payment_counts_at_its_adjusted_amount(db, ledger):
         agreement=LISHUI, period="2021", corrects=original.key, reason="bank corrected it",
         transfers=[Transfer.between(PAYER, PAYEE, "50000.00", purpose=PAYABLE),
                    Transfer.between(PAYEE, PAYER, "50000.00", purpose=SETTLED)]))
+    ledger.checkpoint()  # vouch for the direct post, as `ecocomp ledger checkpoint` does
     balance = lishui(db)
     assert (balance.paid, balance.open) == (Decimal("-250000.00"), Decimal("-550000.00"))
     assert_agrees_with_the_ledger(db)
@@ -262,6 +263,7 @@ def test_a_payment_recorded_before_normalisation_is_still_recognised(db, ledger)
               "reference": "GK2022-0042", "paid_on": "2022-04-20"},
         transfers=[Transfer.between(PAYEE, PAYER, "300000.00", purpose=PAYABLE),
                    Transfer.between(PAYER, PAYEE, "300000.00", purpose=SETTLED)]))
+    ledger.checkpoint()
     pay(ledger, "300000.00", "ＧＫ２０２２–００４２")
     assert len(ledger.transactions(kind="payment")) == 1
     with pytest.raises(SettlementError, match="differently"):
@@ -355,6 +357,7 @@ def test_a_payment_reversed_with_the_ledgers_own_reverse_is_unpaid_too(db, ledge
     payment = pay(ledger, "300000.00", "GK-LEDGER")
     ledger.reverse(payment.key, reason="posted under the wrong year",
                    booked_on=date(2022, 5, 2))
+    ledger.checkpoint()
     assert lishui(db).paid == Decimal("0.00")
     assert_agrees_with_the_ledger(db)
     with pytest.raises(SettlementError, match="already reversed"):
