@@ -32,6 +32,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 YEAR = click.IntRange(1900, 2999)
 EXAMPLE = "hunan-2021"
 EXAMPLE_YEAR = 2021
+#: The project id `ecocomp demo` settles under: what marks a file as a demo database.
+DEMO_ID = "ecocomp-demo"
 
 
 def _fail(message: str) -> None:
@@ -155,17 +157,40 @@ def check(project: Path) -> None:
               help="Preview: compute and show what a run would post or adjust in --db; "
                    "write nothing.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--cascade", is_flag=True,
+              help="Also re-settle the later settled years that read YEAR's readings "
+                   "(improvement vs last year), in the same all-or-nothing run.")
+@click.option("--same-project", is_flag=True,
+              help="Accept PROJECT although --db was recorded for a project with another "
+                   "identity (project.toml id, agreement ids); records the new identity.")
 @friendly
-def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, quiet: bool) -> None:
+def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, quiet: bool,
+           cascade: bool, same_project: bool) -> None:
     """Import, assess, compute and post one YEAR of PROJECT (idempotent)."""
-    result = _settle(project, year, db, dry_run=dry_run, progress=not (quiet or as_json))
+    result = _settle(project, year, db, dry_run=dry_run, progress=not (quiet or as_json),
+                     cascade=cascade, same_project=same_project)
     if as_json:
         _print_json(result.to_json())
     else:
         _summary(result, db)
+        for later in result.cascaded:
+            _summary(later, db)
+    _stale_warnings(result, project, db)
 
 
-def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress: bool) -> Any:
+def _stale_warnings(result: Any, project: Path, db: Path) -> None:
+    """One warning per later settled year that no longer matches the readings (stderr)."""
+    for later in result.stale:
+        click.echo(
+            f"warning: {later.year} is stale: it reads {result.year}'s readings (improvement "
+            f"vs last year), which changed after it was settled; settling it again would post "
+            f"{later.posted} and adjust "
+            f"{later.adjusted}; run `ecocomp settle {project} --year {result.year} --db {db} "
+            "--cascade` to bring it up to date", err=True)
+
+
+def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress: bool,
+            cascade: bool = False, same_project: bool = False) -> Any:
     from ecocomp.ledger import Ledger
     from ecocomp.project import load_project
     from ecocomp.settlement import RUN_LOCK_WAIT_MS, require_in_force
@@ -184,7 +209,7 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
         else:
             with Ledger.open(db, create=not dry_run, busy_timeout_ms=RUN_LOCK_WAIT_MS) as ledger:
                 result = run(project, year=year, ledger=ledger, dry_run=dry_run,
-                             progress=report)
+                             progress=report, cascade=cascade, same_project=same_project)
     if progress:
         _import_lines(result.imports)
     return result
@@ -228,10 +253,13 @@ def demo(db: Path, report_path: Path | None) -> None:
     from ecocomp.packagedata import data_folder
 
     source = data_folder("examples").joinpath(EXAMPLE)
+    _require_demo_file(db)
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / EXAMPLE
         with resources.as_file(source) as folder:
             shutil.copytree(folder, project)
+        # the demo's own identity marks the files it creates (and may write into again)
+        (project / "project.toml").write_text(f'id = "{DEMO_ID}"\n', encoding="utf-8")
         click.echo(f"Bundled example: {EXAMPLE} (settling {EXAMPLE_YEAR} into {db})")
         result = _settle(project, EXAMPLE_YEAR, db, dry_run=False, progress=True)
     _summary(result, db)
@@ -246,6 +274,20 @@ def demo(db: Path, report_path: Path | None) -> None:
         write_report(db, EXAMPLE_YEAR, report_path)
         click.echo(f"report written to {report_path}")
     click.echo(f"Next: ecocomp statement 430700 --db {db} --year {EXAMPLE_YEAR}")
+
+
+def _require_demo_file(db: Path) -> None:
+    """Refuse to settle the demo into an existing file that a demo did not create."""
+    from ecocomp.identity import recorded_identity
+
+    if not db.exists():
+        return
+    found = recorded_identity(db)
+    if found is None or found.id != DEMO_ID:
+        raise EcocompError(
+            f"{db} already exists and was not created by `ecocomp demo`; the demo will not "
+            "settle the example into it. Choose another file with --db (or delete this one "
+            "if it is an old demo database)")
 
 
 @main.command()

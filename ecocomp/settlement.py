@@ -39,9 +39,17 @@ import attrs
 from ecocomp.agreements import Agreement
 from ecocomp.assessment import Assessments, assess
 from ecocomp.catalog import save_catalog
-from ecocomp.errors import LedgerIntegrityError, Problem, SettlementError, ValidationFailed
+from ecocomp.dependencies import depends_on_previous_year
+from ecocomp.errors import (
+    EcocompError,
+    LedgerIntegrityError,
+    Problem,
+    SettlementError,
+    ValidationFailed,
+)
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
+from ecocomp.identity import ProjectIdentity, check_identity, record_identity
 from ecocomp.ledger import Batch, Ledger, NewTransaction, Transaction, Transfer
 from ecocomp.periods import Period
 from ecocomp.project import Project
@@ -145,6 +153,11 @@ class SettlementResult:
     changes: tuple[Change, ...] = ()
     imports: tuple[Mapping[str, Any], ...] = ()
     dry_run: bool = False
+    #: Later settled years that read this year's readings and no longer match them: what
+    #: settling each would post and adjust (not posted; settle with ``cascade=True``).
+    stale: tuple[SettlementResult, ...] = ()
+    #: Later settled years re-settled in the same run (``cascade=True``).
+    cascaded: tuple[SettlementResult, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The SPEC §6 ``settle --json`` shape (keys may be added, never renamed)."""
@@ -158,6 +171,8 @@ class SettlementResult:
             "changes": [c.to_json() for c in self.changes],
             "imports": [dict(i) for i in self.imports],
             "dry_run": self.dry_run,
+            "stale_years": [r.year for r in self.stale],
+            "cascaded": [r.to_json() for r in self.cascaded],
         }
 
 
@@ -489,6 +504,8 @@ def settle(
     dry_run: bool = False,
     today: date | None = None,
     progress: Callable[[str, int], None] | None = None,
+    cascade: bool = False,
+    same_project: bool = False,
 ) -> SettlementResult:
     """Settle one year of a project: import, assess, compute, post (idempotent).
 
@@ -502,6 +519,12 @@ def settle(
     (rolled back at the end) and reports what a real run would post, leave unchanged and
     adjust; otherwise it imports into a throw-away in-memory store and reports everything
     as to be posted.
+
+    The ledger's database must belong to ``project`` (:mod:`ecocomp.identity`; the first
+    run records the project's identity); ``same_project=True`` accepts a project whose
+    identity changed. Later settled years that read this year's readings (improvement
+    rules) and no longer match them are returned in ``stale``; ``cascade=True`` settles
+    them too, in the same atomic batch (``cascaded``).
     """
     today = today or date.today()
     in_force = [a for a in project.agreements if a.in_force(Period(year))]
@@ -516,8 +539,10 @@ def settle(
                 )
     if ledger is None and not dry_run:
         raise SettlementError("settle needs a ledger (or dry_run=True)")
+    identity: ProjectIdentity | None = None
     if ledger is not None:
         require_intact(ledger)
+        identity = check_identity(ledger.path, project, same_project=same_project)
     own_store = store is None
     if store is None:
         path = ledger.path if ledger is not None else ":memory:"
@@ -545,16 +570,11 @@ def settle(
                 imports.append(_import(store, file, names, False, progress))
             for file in project.correction_files:
                 imports.append(_import(store, file, names, True, progress))
-            assessments = assess_project(project, store, year)
-            if not _has_data(assessments, year):
-                raise SettlementError(
-                    f"no readings for {year} at any section of project {project.root}; check "
-                    "the year and that its readings files are in readings/"
-                )
-            corrections = store.corrections(Period(year - 1)) + store.corrections(Period(year))
-            obligations, nets = compute(project, assessments, year)
-            desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
-            desired += [_desired_clearing(a, year, obligations, nets) for a in in_force]
+            this = _compute_year(project, store, year, by_id)
+            obligations, nets = this.obligations, this.nets
+            desired, corrections = this.desired, this.corrections
+            followers = (_followers(project, store, ledger, year, by_id, strict=cascade)
+                         if ledger is not None else [])
     finally:
         if own_store:
             store.close()
@@ -568,19 +588,28 @@ def settle(
                              corrections=corrections)
     if dry_run:  # what a real run would do, from the ledger as it is
         to_post, unchanged, changes = plan(ledger)
+        later = _later_years(ledger, followers, today=today, by_id=by_id, post=False)
         return SettlementResult(
             year=year, obligations=tuple(obligations), nets=tuple(nets),
             posted=len(to_post) - len(changes), unchanged=unchanged, adjusted=len(changes),
             changes=tuple(changes), imports=tuple(imports), dry_run=True,
+            stale=() if cascade else tuple(later), cascaded=tuple(later) if cascade else (),
         )
     with ledger.batch() as batch:
         to_post, unchanged, changes = plan(batch)
         for tx in to_post:
             batch.post(tx)
+        # the later years that read this one: re-settled in the same batch, or reported
+        later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
+        assert identity is not None
+        record_identity(ledger.connection, identity)
     adjusted = len(changes)
     if ledger.path != ":memory:":
         save_catalog(ledger.path, project, year=year,
                      counts=(len(to_post) - adjusted, unchanged, adjusted))
+        for run in later if cascade else ():
+            save_catalog(ledger.path, project, year=run.year,
+                         counts=(run.posted, run.unchanged, run.adjusted))
     return SettlementResult(
         year=year,
         obligations=tuple(obligations),
@@ -590,7 +619,96 @@ def settle(
         adjusted=adjusted,
         changes=tuple(changes),
         imports=tuple(imports),
+        stale=() if cascade else tuple(later),
+        cascaded=tuple(later) if cascade else (),
     )
+
+
+@attrs.frozen
+class _YearRun:
+    """One year computed from the store: what the ledger should hold for it."""
+
+    year: int
+    obligations: list[Obligation]
+    nets: list[NetDue]
+    desired: list[_Desired]
+    corrections: list[Correction]
+
+
+def _compute_year(
+    project: Project, store: ReadingStore, year: int, by_id: Mapping[str, Agreement]
+) -> _YearRun:
+    """Assess and compute ``year`` from the stored readings (pure but for the reads)."""
+    in_force = [a for a in project.agreements if a.in_force(Period(year))]
+    assessments = assess_project(project, store, year)
+    if not _has_data(assessments, year):
+        raise SettlementError(
+            f"no readings for {year} at any section of project {project.root}; check "
+            "the year and that its readings files are in readings/"
+        )
+    corrections = store.corrections(Period(year - 1)) + store.corrections(Period(year))
+    obligations, nets = compute(project, assessments, year)
+    desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
+    desired += [_desired_clearing(a, year, obligations, nets) for a in in_force]
+    return _YearRun(year, obligations, nets, desired, corrections)
+
+
+def _settled(ledger: Ledger, year: int) -> bool:
+    """Whether the ledger holds accruals or clearings of ``year``."""
+    row = ledger.connection.execute(
+        "SELECT 1 FROM ledger_transactions WHERE kind <> 'payment' AND agreement IS NOT NULL "
+        "AND (period = ? OR period LIKE ?) LIMIT 1", (str(year), f"{year}-%"),
+    ).fetchone()
+    return row is not None
+
+
+def _followers(
+    project: Project, store: ReadingStore, ledger: Ledger, year: int,
+    by_id: Mapping[str, Agreement], *, strict: bool,
+) -> list[_YearRun]:
+    """The settled years after ``year`` that read the year before them, in a chain
+    (``year + 1``, ``year + 2`` … while each is settled and reads its predecessor),
+    computed from the store as it is now.
+
+    ``strict=False`` (no cascade): a later year that no longer computes is left for its
+    own run to report, so it does not block this one.
+    """
+    runs = []
+    later = year + 1
+    while depends_on_previous_year(project.agreements, later) and _settled(ledger, later):
+        try:
+            runs.append(_compute_year(project, store, later, by_id))
+        except EcocompError:
+            if strict:
+                raise
+            break
+        later += 1
+    return runs
+
+
+def _later_years(
+    source: Ledger | Batch, runs: Sequence[_YearRun], *, today: date,
+    by_id: Mapping[str, Agreement], post: bool,
+) -> list[SettlementResult]:
+    """What settling each of ``runs`` would change (posted too when ``post``): the years
+    whose ledger entries no longer equal a fresh computation."""
+    results = []
+    for run in runs:
+        to_post, unchanged, changes = _plan(
+            source, desired=run.desired, year=run.year, today=today, by_id=by_id,
+            corrections=run.corrections)
+        if not to_post:
+            continue
+        if post:
+            assert isinstance(source, Batch)
+            for tx in to_post:
+                source.post(tx)
+        results.append(SettlementResult(
+            year=run.year, obligations=tuple(run.obligations), nets=tuple(run.nets),
+            posted=len(to_post) - len(changes), unchanged=unchanged, adjusted=len(changes),
+            changes=tuple(changes), dry_run=not post,
+        ))
+    return results
 
 
 def _plan(
