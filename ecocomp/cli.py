@@ -323,13 +323,19 @@ def ledger() -> None:
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--with-readings", is_flag=True,
+              help="Then also re-derive the stored monthly sums and every settlement's "
+                   "inputs digest from the stored raw readings.")
 @friendly
-def ledger_verify(db: Path, as_json: bool) -> None:
+def ledger_verify(db: Path, as_json: bool, with_readings: bool) -> None:
     """Recompute every hash, balance and checkpoint; exit 1 on the first problem."""
     from ecocomp.ledger import Ledger
 
     with Ledger.open(db, create=False) as opened:
         report = opened.verify()
+    if with_readings and report.ok:
+        _verify_readings(db, as_json)
+        return
     if as_json:
         _print_json({"ok": report.ok, "count": report.count,
                      "first_bad_seq": report.first_bad_seq, "reason": report.reason})
@@ -338,6 +344,29 @@ def ledger_verify(db: Path, as_json: bool) -> None:
     if not report.ok:
         if not as_json:
             click.echo(f"error: transaction #{report.first_bad_seq}: {report.reason}", err=True)
+        sys.exit(1)
+
+
+def _verify_readings(db: Path, as_json: bool) -> None:
+    """``ledger verify --with-readings`` after the ledger itself verified."""
+    from ecocomp.evidence import verify_readings
+
+    found = verify_readings(db)
+    if as_json:
+        _print_json({"ok": found.ok, "readings": {
+            "ok": found.ok, "problems": list(found.problems), "monthly_sums": found.sums,
+            "settlements": found.runs, "covered": found.covered,
+            "uncovered": found.uncovered}})
+    elif found.ok:
+        click.echo(f"OK: ledger verified; {found.sums:,} monthly sums match the stored "
+                   f"readings, {found.runs} settlement(s) re-derived, {found.covered} "
+                   "transactions covered by an inputs digest"
+                   + (f" ({found.uncovered} posted before digests were recorded)"
+                      if found.uncovered else ""))
+    if not found.ok:
+        if not as_json:
+            for problem in found.problems:
+                click.echo(f"error: {problem}", err=True)
         sys.exit(1)
 
 

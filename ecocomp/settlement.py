@@ -47,6 +47,7 @@ from ecocomp.errors import (
     SettlementError,
     ValidationFailed,
 )
+from ecocomp.evidence import InputsDigest, last_import, record_inputs, require_unchanged
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
 from ecocomp.identity import ProjectIdentity, check_identity, record_identity
@@ -443,9 +444,13 @@ def import_problems(project: Project) -> list[Problem]:
 
 
 def assess_project(
-    project: Project, store: ReadingStore, year: int, *, with_previous: bool = True
+    project: Project, store: ReadingStore, year: int, *, with_previous: bool = True,
+    evidence: InputsDigest | None = None,
 ) -> Assessments:
-    """Assess every section of the project for ``year`` (and the year before)."""
+    """Assess every section of the project for ``year`` (and the year before).
+
+    ``evidence`` hashes the monthly sums and daily flows as they are read (docs/ledger.md).
+    """
     sections = list(project.sections.values())
     codes = [s.code for s in sections]
     parts: dict[Any, Any] = {}
@@ -456,8 +461,13 @@ def assess_project(
         # however many readings there are.
         for section in sections:
             aggregates = store.aggregates(period, sections=[section.code])
+            if evidence is not None:
+                aggregates = evidence.aggregates(aggregates)
             parts.update(assess(aggregates, [section], period).sections)
-        for code, days in store.daily_means("flow", period, sections=codes).items():
+        means = store.daily_means("flow", period, sections=codes)
+        if evidence is not None:
+            evidence.flows(means)
+        for code, days in means.items():
             flows.setdefault(code, {}).update(days)
     return Assessments(sections=parts, daily_flows=flows)
 
@@ -575,6 +585,9 @@ def settle(
             desired, corrections = this.desired, this.corrections
             followers = (_followers(project, store, ledger, year, by_id, strict=cascade)
                          if ledger is not None else [])
+            if ledger is not None:  # sums edited behind ecocomp's back: refuse, name them
+                require_unchanged(ledger.connection, this.last_import, this.evidence,
+                                  db=ledger.path)
     finally:
         if own_store:
             store.close()
@@ -585,7 +598,7 @@ def settle(
             unchanged=0, adjusted=0, imports=tuple(imports), dry_run=True,
         )
     plan = functools.partial(_plan, desired=desired, year=year, today=today, by_id=by_id,
-                             corrections=corrections)
+                             corrections=corrections, inputs=this.evidence.hexdigest())
     if dry_run:  # what a real run would do, from the ledger as it is
         to_post, unchanged, changes = plan(ledger)
         later = _later_years(ledger, followers, today=today, by_id=by_id, post=False)
@@ -603,6 +616,9 @@ def settle(
         later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
         assert identity is not None
         record_identity(ledger.connection, identity)
+        # what the posted amounts were computed from (docs/ledger.md, "inputs digest")
+        for run in [this, *(followers if cascade else ())]:
+            record_inputs(ledger.connection, run.year, run.last_import, run.evidence)
     adjusted = len(changes)
     if ledger.path != ":memory:":
         save_catalog(ledger.path, project, year=year,
@@ -633,6 +649,8 @@ class _YearRun:
     nets: list[NetDue]
     desired: list[_Desired]
     corrections: list[Correction]
+    evidence: InputsDigest
+    last_import: int
 
 
 def _compute_year(
@@ -640,7 +658,8 @@ def _compute_year(
 ) -> _YearRun:
     """Assess and compute ``year`` from the stored readings (pure but for the reads)."""
     in_force = [a for a in project.agreements if a.in_force(Period(year))]
-    assessments = assess_project(project, store, year)
+    evidence = InputsDigest()
+    assessments = assess_project(project, store, year, evidence=evidence)
     if not _has_data(assessments, year):
         raise SettlementError(
             f"no readings for {year} at any section of project {project.root}; check "
@@ -650,7 +669,8 @@ def _compute_year(
     obligations, nets = compute(project, assessments, year)
     desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
     desired += [_desired_clearing(a, year, obligations, nets) for a in in_force]
-    return _YearRun(year, obligations, nets, desired, corrections)
+    return _YearRun(year, obligations, nets, desired, corrections, evidence,
+                    last_import(store))
 
 
 def _settled(ledger: Ledger, year: int) -> bool:
@@ -696,7 +716,7 @@ def _later_years(
     for run in runs:
         to_post, unchanged, changes = _plan(
             source, desired=run.desired, year=run.year, today=today, by_id=by_id,
-            corrections=run.corrections)
+            corrections=run.corrections, inputs=run.evidence.hexdigest())
         if not to_post:
             continue
         if post:
@@ -719,8 +739,13 @@ def _plan(
     today: date,
     by_id: Mapping[str, Agreement],
     corrections: Sequence[Correction],
+    inputs: str | None = None,
 ) -> tuple[list[NewTransaction], int, list[Change]]:
-    """What to post so the ledger's year equals ``desired``: (to post, unchanged, changes)."""
+    """What to post so the ledger's year equals ``desired``: (to post, unchanged, changes).
+
+    ``inputs``: the digest of the readings the run read, recorded as every posted
+    transaction's ``inputs_digest`` (otherwise the digest of its basis).
+    """
     wanted = list(desired)
     # every agreement the ledger holds for the year, also those no longer in force or
     # no longer in the project: their keys vanish below and are adjusted to zero
@@ -731,7 +756,11 @@ def _plan(
     purpose = {d.key: (PAYABLE if d.component == CLEARING else ACCRUED) for d in wanted}
     existing = _existing_vectors(existing_txs, lambda k: purpose.get(k, ACCRUED))
     counts = _adjustment_counts(existing_txs)
-    return reconcile(wanted, existing, counts, today=today, why=_explain_changes(corrections))
+    to_post, unchanged, changes = reconcile(wanted, existing, counts, today=today,
+                                            why=_explain_changes(corrections))
+    if inputs is not None:
+        to_post = [attrs.evolve(tx, inputs_digest=inputs) for tx in to_post]
+    return to_post, unchanged, changes
 
 
 def _explain_changes(corrections: Sequence[Correction]) -> Callable[[_Desired], str]:
