@@ -133,10 +133,12 @@ def main() -> None:
 @friendly
 def check(project: Path) -> None:
     """Validate every input file of PROJECT and list all problems at once."""
+    from ecocomp.identity import identity_problems
     from ecocomp.project import check_project, load_project
     from ecocomp.settlement import import_problems
 
     problems = check_project(project)
+    problems += identity_problems(project)  # the optional project.toml
     if not problems:  # each file is valid: are they also consistent with each other?
         problems = import_problems(load_project(project))
     if problems:

@@ -40,7 +40,7 @@ from pathlib import Path
 import attrs
 
 from ecocomp import database
-from ecocomp.errors import EcocompError, InputError
+from ecocomp.errors import InputError, Problem, ProjectMismatch
 from ecocomp.project import Project
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "ProjectMismatch",
     "check_identity",
     "declared_id",
+    "identity_problems",
     "project_identity",
     "record_identity",
     "recorded_identity",
@@ -61,10 +62,6 @@ _KEYS = frozenset({"id", "name"})
 _TABLE = "project_identity"
 _DDL = f"""CREATE TABLE IF NOT EXISTS {_TABLE} (
     id TEXT, agreements TEXT NOT NULL, folder TEXT NOT NULL, recorded_at TEXT NOT NULL)"""
-
-
-class ProjectMismatch(EcocompError):
-    """The project being settled is not the one the database belongs to."""
 
 
 @attrs.frozen
@@ -213,3 +210,13 @@ def record_identity(conn: sqlite3.Connection, identity: ProjectIdentity) -> None
          identity.folder, datetime.now(UTC).isoformat(timespec="seconds")),
     )
 
+
+
+def identity_problems(root: str | Path) -> list[Problem]:
+    """The problems of ``root/project.toml`` (for ``ecocomp check``); empty when it is valid
+    or absent."""
+    try:
+        declared_id(root)
+    except InputError as exc:
+        return list(exc.problems)
+    return []

@@ -220,3 +220,11 @@ def test_demo_runs_again_into_its_own_file(tmp_path):
     again = run("demo", "--db", demo)
     assert again.exit_code == 0, again.output
     assert "ledger: 0 posted" in again.stdout
+
+
+def test_check_reports_a_bad_project_toml(tmp_path):
+    project = copy_example(tmp_path, "bad", project_id="keep")
+    (project / "project.toml").write_text('id = "Not A Slug"\n', encoding="utf-8")
+    result = run("check", project)
+    assert result.exit_code == 1
+    assert "project.toml" in result.output and "not a project id" in result.output
