@@ -336,7 +336,9 @@ def ledger_verify(db: Path, as_json: bool, with_readings: bool) -> None:
     with Ledger.open(db, create=False) as opened:
         report = opened.verify()
     if with_readings and report.ok:
-        _verify_readings(db, as_json)
+        _verify_readings(db, as_json, {"ok": report.ok, "count": report.count,
+                                       "first_bad_seq": report.first_bad_seq,
+                                       "reason": report.reason})
         return
     if as_json:
         _print_json({"ok": report.ok, "count": report.count,
@@ -349,13 +351,13 @@ def ledger_verify(db: Path, as_json: bool, with_readings: bool) -> None:
         sys.exit(1)
 
 
-def _verify_readings(db: Path, as_json: bool) -> None:
+def _verify_readings(db: Path, as_json: bool, ledger_json: Mapping[str, Any]) -> None:
     """``ledger verify --with-readings`` after the ledger itself verified."""
     from ecocomp.evidence import verify_readings
 
     found = verify_readings(db)
     if as_json:
-        _print_json({"ok": found.ok, "readings": {
+        _print_json({**ledger_json, "ok": found.ok, "readings": {
             "ok": found.ok, "problems": list(found.problems), "monthly_sums": found.sums,
             "settlements": found.runs, "covered": found.covered,
             "uncovered": found.uncovered}})

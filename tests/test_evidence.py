@@ -229,3 +229,15 @@ def test_a_ledger_settled_before_digests_is_verified_as_uncovered(tmp_path, monk
     report = verify_readings(db)
     assert report.ok, report.problems
     assert (report.covered, report.uncovered, report.runs) == (0, 62, 0)
+
+
+def test_the_json_verify_with_readings_keeps_the_ledger_fields(db):
+    import json
+
+    execute(db, TAMPER_SUM)
+    result = run("ledger", "verify", "--db", db, "--with-readings", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and data["count"] == 62 and data["first_bad_seq"] is None
+    assert data["readings"]["ok"] is False and data["readings"]["monthly_sums"] > 0
+    assert any("lishui-zjj-cd 2021-03" in p for p in data["readings"]["problems"])
