@@ -299,6 +299,11 @@ def verify_readings(path: str | Path) -> ReadingsReport:
 
     name = str(path)
     problems: list[str] = []
+    if ReadingStore.version_in(name) == 0:
+        return ReadingsReport(problems=(
+            f"{name}: holds no readings, so there is nothing to re-derive; use the database "
+            "`ecocomp settle` wrote (its readings and ledger are in one file)",),
+            sums=0, runs=0, covered=0, uncovered=0)
     conn = database.open_read_only(name)
     try:
         sums, found = _sums_problems(conn)

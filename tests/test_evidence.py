@@ -241,3 +241,11 @@ def test_the_json_verify_with_readings_keeps_the_ledger_fields(db):
     assert data["ok"] is False and data["count"] == 62 and data["first_bad_seq"] is None
     assert data["readings"]["ok"] is False and data["readings"]["monthly_sums"] > 0
     assert any("lishui-zjj-cd 2021-03" in p for p in data["readings"]["problems"])
+
+
+def test_a_ledger_without_readings_is_reported_not_a_traceback(tmp_path):
+    bare = tmp_path / "ledger-only.db"
+    ecocomp.Ledger.open(bare).close()
+    result = run("ledger", "verify", "--db", bare, "--with-readings")
+    assert result.exit_code == 1
+    assert "holds no readings" in result.output and "Traceback" not in result.output
