@@ -46,6 +46,7 @@ from ecocomp.errors import (
     UnbalancedTransaction,
     ValidationFailed,
 )
+from ecocomp.evidence import verify_readings
 from ecocomp.formulas import (
     Net,
     Obligation,
@@ -54,6 +55,7 @@ from ecocomp.formulas import (
     net_obligations,
     register_formula,
 )
+from ecocomp.identity import ProjectMismatch
 from ecocomp.ledger import (
     Ledger,
     LedgerHead,
@@ -118,6 +120,7 @@ __all__ = [
     "Period",
     "Problem",
     "Project",
+    "ProjectMismatch",
     "Reading",
     "ReadingStore",
     "RiverEvaluation",
@@ -178,5 +181,6 @@ __all__ = [
     "trophic_index",
     "verify_consistency",
     "verify_inclusion",
+    "verify_readings",
     "write_report",
 ]

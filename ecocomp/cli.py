@@ -36,6 +36,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 YEAR = click.IntRange(1900, 2999)
 EXAMPLE = "hunan-2021"
 EXAMPLE_YEAR = 2021
+#: The project id `ecocomp demo` settles under: what marks a file as a demo database.
+DEMO_ID = "ecocomp-demo"
 
 
 def _fail(message: str) -> None:
@@ -138,11 +140,13 @@ def main() -> None:
 @friendly
 def check(project: Path, db: Path | None) -> None:
     """Validate every input file of PROJECT and list all problems at once."""
+    from ecocomp.identity import identity_problems
     from ecocomp.project import check_project, load_project
     from ecocomp.settlement import import_problems
 
     warnings: list[Any] = []
     problems = check_project(project, warnings=warnings)
+    problems += identity_problems(project)  # the optional project.toml
     if not problems:  # each file is valid: are they also consistent with each other?
         loaded = load_project(project)
         problems = import_problems(loaded)
@@ -196,25 +200,46 @@ def _write_head(head: Any, path: Path) -> None:
               help="Preview: compute and show what a run would post or adjust in --db; "
                    "write nothing.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--cascade", is_flag=True,
+              help="Also re-settle the later settled years that read YEAR's readings "
+                   "(improvement vs last year), in the same all-or-nothing run.")
+@click.option("--same-project", is_flag=True,
+              help="Accept PROJECT although --db was recorded for a project with another "
+                   "identity (project.toml id, agreement ids); records the new identity.")
 @_head_options
 @friendly
 def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, quiet: bool,
-           head_out: Path | None, signing_key: Path | None) -> None:
+           cascade: bool, same_project: bool, head_out: Path | None,
+           signing_key: Path | None) -> None:
     """Import, assess, compute and post one YEAR of PROJECT (idempotent)."""
     if dry_run and head_out is not None:
         raise InputError("a dry run makes no checkpoint, so there is no head to write; drop "
                          "--head-out or --dry-run", field="--head-out")
     signer = _signer(signing_key) if not dry_run else None
     result = _settle(project, year, db, dry_run=dry_run, progress=not (quiet or as_json),
-                     signer=signer)
+                     signer=signer, cascade=cascade, same_project=same_project)
     if head_out is not None and result.head is not None:
         _write_head(result.head, head_out)
     if as_json:
         _print_json(result.to_json())
     else:
         _summary(result, db)
+        for later in result.cascaded:
+            _summary(later, db)
         if result.head is not None:
             click.echo(result.head.describe())
+    _stale_warnings(result, project, db)
+
+
+def _stale_warnings(result: Any, project: Path, db: Path) -> None:
+    """One warning per later settled year that no longer matches the readings (stderr)."""
+    for later in result.stale:
+        click.echo(
+            f"warning: {later.year} is stale: it reads {result.year}'s readings (improvement "
+            f"vs last year), which changed after it was settled; settling it again would post "
+            f"{later.posted} and adjust "
+            f"{later.adjusted}; run `ecocomp settle {project} --year {result.year} --db {db} "
+            "--cascade` to bring it up to date", err=True)
 
 
 def _missing_in(project: Any, db: Path) -> list[Any]:
@@ -233,7 +258,7 @@ def _missing_in(project: Any, db: Path) -> list[Any]:
 
 
 def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress: bool,
-            signer: Any = None) -> Any:
+            signer: Any = None, cascade: bool = False, same_project: bool = False) -> Any:
     from ecocomp.ledger import Ledger
     from ecocomp.project import load_project
     from ecocomp.settlement import RUN_LOCK_WAIT_MS, require_in_force
@@ -252,7 +277,8 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
         else:
             with Ledger.open(db, create=not dry_run, busy_timeout_ms=RUN_LOCK_WAIT_MS) as ledger:
                 result = run(project, year=year, ledger=ledger, dry_run=dry_run,
-                             progress=report, signer=signer)
+                             progress=report, signer=signer, cascade=cascade,
+                             same_project=same_project)
     if progress:
         _import_lines(result.imports)
     for warning in result.warnings:
@@ -298,10 +324,13 @@ def demo(db: Path, report_path: Path | None) -> None:
     from ecocomp.packagedata import data_folder
 
     source = data_folder("examples").joinpath(EXAMPLE)
+    _require_demo_file(db)
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / EXAMPLE
         with resources.as_file(source) as folder:
             shutil.copytree(folder, project)
+        # the demo's own identity marks the files it creates (and may write into again)
+        (project / "project.toml").write_text(f'id = "{DEMO_ID}"\n', encoding="utf-8")
         click.echo(f"Bundled example: {EXAMPLE} (settling {EXAMPLE_YEAR} into {db})")
         result = _settle(project, EXAMPLE_YEAR, db, dry_run=False, progress=True)
     _summary(result, db)
@@ -318,6 +347,20 @@ def demo(db: Path, report_path: Path | None) -> None:
         write_report(db, EXAMPLE_YEAR, report_path)
         click.echo(f"report written to {report_path}")
     click.echo(f"Next: ecocomp statement 430700 --db {db} --year {EXAMPLE_YEAR}")
+
+
+def _require_demo_file(db: Path) -> None:
+    """Refuse to settle the demo into an existing file that a demo did not create."""
+    from ecocomp.identity import recorded_identity
+
+    if not db.exists():
+        return
+    found = recorded_identity(db)
+    if found is None or found.id != DEMO_ID:
+        raise EcocompError(
+            f"{db} already exists and was not created by `ecocomp demo`; the demo will not "
+            "settle the example into it. Choose another file with --db (or delete this one "
+            "if it is an old demo database)")
 
 
 @main.command()
@@ -390,9 +433,12 @@ def ledger() -> None:
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="The operator's public key (.pub from `ledger keygen`): "
                                  "the head and the latest checkpoint must be signed with it.")
+@click.option("--with-readings", is_flag=True,
+              help="Then also re-derive the stored monthly sums and every settlement's "
+                   "inputs digest from the stored raw readings.")
 @friendly
 def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int | None,
-                  root: str | None, public_key: Path | None) -> None:
+                  root: str | None, public_key: Path | None, with_readings: bool) -> None:
     """Recompute every hash, balance and checkpoint; exit 1 on the first problem."""
     from ecocomp.ledger import Ledger
 
@@ -405,6 +451,8 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
         check = _held_check(opened, held, seq, root, public_key)
         unvouched, checkpoints = opened.unvouched(), len(opened.checkpoints())
     tail = _tail_problem(unvouched, checkpoints, report.count, db) if check is None else None
+    ledger_ok = report.ok and (check.ok if check is not None
+                               else not (tail or "").startswith("error"))
     if as_json:
         data = {"ok": report.ok, "count": report.count,
                 "first_bad_seq": report.first_bad_seq, "reason": report.reason}
@@ -412,8 +460,11 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
         data["tail"] = tail
         if check is not None:
             data["against"] = check.to_json()
+        if with_readings and ledger_ok:  # one JSON document with both parts
+            _verify_readings(db, True, data)
+            return
         _print_json(data)
-    elif report.ok and (check.ok if check is not None else not (tail or "").startswith("error")):
+    elif ledger_ok:
         click.echo(f"OK: {report.count} transactions, chain and checkpoints verified")
     if not report.ok:
         if not as_json:
@@ -422,6 +473,8 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
                 click.echo(f"error: {problem}", err=True)
         sys.exit(1)
     _report_held(check, tail, as_json)
+    if with_readings and not as_json:
+        _verify_readings(db, False, {})
 
 
 def _held_head(against: Path | None, seq: int | None, root: str | None) -> Any:
@@ -518,6 +571,29 @@ def _verify_receipt_offline(held: Any, public_key: Path | None, as_json: bool) -
     if why is not None:
         if not as_json:
             click.echo(f"error: {why}", err=True)
+        sys.exit(1)
+
+
+def _verify_readings(db: Path, as_json: bool, ledger_json: Mapping[str, Any]) -> None:
+    """``ledger verify --with-readings`` after the ledger itself verified."""
+    from ecocomp.evidence import verify_readings
+
+    found = verify_readings(db)
+    if as_json:
+        _print_json({**ledger_json, "ok": found.ok, "readings": {
+            "ok": found.ok, "problems": list(found.problems), "monthly_sums": found.sums,
+            "settlements": found.runs, "covered": found.covered,
+            "uncovered": found.uncovered}})
+    elif found.ok:
+        click.echo(f"OK: ledger verified; {found.sums:,} monthly sums match the stored "
+                   f"readings, {found.runs} settlement(s) re-derived, {found.covered} "
+                   "transactions covered by an inputs digest"
+                   + (f" ({found.uncovered} posted before digests were recorded)"
+                      if found.uncovered else ""))
+    if not found.ok:
+        if not as_json:
+            for problem in found.problems:
+                click.echo(f"error: {problem}", err=True)
         sys.exit(1)
 
 

@@ -117,6 +117,10 @@ class SettlementError(EcocompError):
     """A settlement run was refused (agreement not in force, party missing, ...)."""
 
 
+class ProjectMismatch(SettlementError):
+    """The database belongs to another project (docs/project.md, "One database, one project")."""
+
+
 class LedgerError(EcocompError):
     """The ledger refused an operation."""
 

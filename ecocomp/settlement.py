@@ -40,9 +40,18 @@ import attrs
 from ecocomp.agreements import Agreement, superseded
 from ecocomp.assessment import Assessments, assess
 from ecocomp.catalog import write_catalog, write_zero_amounts
-from ecocomp.errors import LedgerIntegrityError, Problem, SettlementError, ValidationFailed
+from ecocomp.dependencies import depends_on_previous_year
+from ecocomp.errors import (
+    EcocompError,
+    LedgerIntegrityError,
+    Problem,
+    SettlementError,
+    ValidationFailed,
+)
+from ecocomp.evidence import InputsDigest, last_import, record_inputs, require_unchanged
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
+from ecocomp.identity import ProjectIdentity, check_identity, record_identity
 from ecocomp.ledger import (
     Batch,
     Ledger,
@@ -167,6 +176,11 @@ class SettlementResult:
     #: still counted from a file no longer in the project).
     warnings: tuple[str, ...] = ()
     head: LedgerHead | None = None
+    #: Later settled years that read this year's readings and no longer match them: what
+    #: settling each would post and adjust (not posted; settle with ``cascade=True``).
+    stale: tuple[SettlementResult, ...] = ()
+    #: Later settled years re-settled in the same run (``cascade=True``).
+    cascaded: tuple[SettlementResult, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The SPEC §6 ``settle --json`` shape (keys may be added, never renamed)."""
@@ -182,6 +196,8 @@ class SettlementResult:
             "dry_run": self.dry_run,
             "warnings": list(self.warnings),
             "head": self.head.to_json() if self.head else None,
+            "stale_years": [r.year for r in self.stale],
+            "cascaded": [r.to_json() for r in self.cascaded],
         }
 
 
@@ -515,9 +531,13 @@ def _digest(path: Path) -> str:
 
 
 def assess_project(
-    project: Project, store: ReadingStore, year: int, *, with_previous: bool = True
+    project: Project, store: ReadingStore, year: int, *, with_previous: bool = True,
+    evidence: InputsDigest | None = None,
 ) -> Assessments:
-    """Assess every section of the project for ``year`` (and the year before)."""
+    """Assess every section of the project for ``year`` (and the year before).
+
+    ``evidence`` hashes the monthly sums and daily flows as they are read (docs/ledger.md).
+    """
     sections = list(project.sections.values())
     codes = [s.code for s in sections]
     parts: dict[Any, Any] = {}
@@ -528,8 +548,13 @@ def assess_project(
         # however many readings there are.
         for section in sections:
             aggregates = store.aggregates(period, sections=[section.code])
+            if evidence is not None:
+                aggregates = evidence.aggregates(aggregates)
             parts.update(assess(aggregates, [section], period).sections)
-        for code, days in store.daily_means("flow", period, sections=codes).items():
+        means = store.daily_means("flow", period, sections=codes)
+        if evidence is not None:
+            evidence.flows(means)
+        for code, days in means.items():
             flows.setdefault(code, {}).update(days)
     return Assessments(sections=parts, daily_flows=flows)
 
@@ -580,6 +605,8 @@ def settle(
     today: date | None = None,
     progress: Callable[[str, int], None] | None = None,
     signer: Signer | None = None,
+    cascade: bool = False,
+    same_project: bool = False,
 ) -> SettlementResult:
     """Settle one year of a project: import, assess, compute, post (idempotent).
 
@@ -597,6 +624,12 @@ def settle(
     A real run ends, in the same transaction as its posts and the project catalog, with a
     checkpoint (signed with ``signer`` when given); ``result.head`` is that checkpoint as a
     party keeps it. A dry run makes none.
+
+    The ledger's database must belong to ``project`` (:mod:`ecocomp.identity`; the first
+    run records the project's identity); ``same_project=True`` accepts a project whose
+    identity changed. Later settled years that read this year's readings (improvement
+    rules) and no longer match them are returned in ``stale``; ``cascade=True`` settles
+    them too, in the same atomic batch (``cascaded``).
     """
     today = today or date.today()
     in_force = [a for a in project.agreements if a.in_force(Period(year))
@@ -612,8 +645,10 @@ def settle(
                 )
     if ledger is None and not dry_run:
         raise SettlementError("settle needs a ledger (or dry_run=True)")
+    identity: ProjectIdentity | None = None
     if ledger is not None:
         require_intact(ledger)
+        identity = check_identity(ledger.path, project, same_project=same_project)
     own_store = store is None
     if store is None:
         path = ledger.path if ledger is not None else ":memory:"
@@ -648,16 +683,14 @@ def settle(
             warnings = [str(w) for w in project.warnings]
             if store.path != ":memory:":
                 warnings += [str(w) for w in missing_files(project, store, store.path)]
-            assessments = assess_project(project, store, year)
-            if not _has_data(assessments, year):
-                raise SettlementError(
-                    f"no readings for {year} at any section of project {project.root}; check "
-                    "the year and that its readings files are in readings/"
-                )
-            corrections = store.corrections(Period(year - 1)) + store.corrections(Period(year))
-            obligations, nets = compute(project, assessments, year)
-            desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
-            desired += [_desired_clearing(a, year, obligations, nets) for a in in_force]
+            this = _compute_year(project, store, year, by_id)
+            obligations, nets = this.obligations, this.nets
+            desired, corrections = this.desired, this.corrections
+            followers = (_followers(project, store, ledger, year, by_id, strict=cascade)
+                         if ledger is not None else [])
+            if ledger is not None:  # sums edited behind ecocomp's back: refuse, name them
+                require_unchanged(ledger.connection, this.last_import, this.evidence,
+                                  db=ledger.path)
     finally:
         if own_store:
             store.close()
@@ -669,25 +702,38 @@ def settle(
             warnings=tuple(warnings),
         )
     plan = functools.partial(_plan, desired=desired, year=year, today=today, by_id=by_id,
-                             corrections=corrections)
+                             corrections=corrections, inputs=this.evidence.hexdigest())
     if dry_run:  # what a real run would do, from the ledger as it is
         to_post, unchanged, changes = plan(ledger)
+        later = _later_years(ledger, followers, today=today, by_id=by_id, post=False)
         return SettlementResult(
             year=year, obligations=tuple(obligations), nets=tuple(nets),
             posted=len(to_post) - len(changes), unchanged=unchanged, adjusted=len(changes),
             changes=tuple(changes), imports=tuple(imports), dry_run=True,
             warnings=tuple(warnings),
+            stale=() if cascade else tuple(later), cascaded=tuple(later) if cascade else (),
         )
     with ledger.batch() as batch:
         require_vouched(ledger, signer)
         to_post, unchanged, changes = plan(batch)
         for tx in to_post:
             batch.post(tx)
+        # the later years that read this one: re-settled in the same batch, or reported
+        later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
+        assert identity is not None
+        record_identity(ledger.connection, identity)
+        # what the posted amounts were computed from (docs/ledger.md, "inputs digest")
+        for run in [this, *(followers if cascade else ())]:
+            record_inputs(ledger.connection, run.year, run.last_import, run.evidence)
         adjusted = len(changes)
         if ledger.path != ":memory:":
             write_catalog(ledger.connection, project, year=year,
                           counts=(len(to_post) - adjusted, unchanged, adjusted))
             write_zero_amounts(ledger.connection, year, obligations)
+            for result in later if cascade else ():
+                write_catalog(ledger.connection, project, year=result.year,
+                              counts=(result.posted, result.unchanged, result.adjusted))
+                write_zero_amounts(ledger.connection, result.year, result.obligations)
         head = seal(ledger, signer)
     return SettlementResult(
         year=year,
@@ -700,6 +746,8 @@ def settle(
         imports=tuple(imports),
         warnings=tuple(warnings),
         head=head,
+        stale=() if cascade else tuple(later),
+        cascaded=tuple(later) if cascade else (),
     )
 
 
@@ -744,6 +792,98 @@ def seal(ledger: Ledger, signer: Signer | None = None) -> LedgerHead:
     return head
 
 
+@attrs.frozen
+class _YearRun:
+    """One year computed from the store: what the ledger should hold for it."""
+
+    year: int
+    obligations: list[Obligation]
+    nets: list[NetDue]
+    desired: list[_Desired]
+    corrections: list[Correction]
+    evidence: InputsDigest
+    last_import: int
+
+
+def _compute_year(
+    project: Project, store: ReadingStore, year: int, by_id: Mapping[str, Agreement]
+) -> _YearRun:
+    """Assess and compute ``year`` from the stored readings (pure but for the reads)."""
+    in_force = [a for a in project.agreements if a.in_force(Period(year))
+                and not _superseded_all_year(a, year, project)]
+    evidence = InputsDigest()
+    assessments = assess_project(project, store, year, evidence=evidence)
+    if not _has_data(assessments, year):
+        raise SettlementError(
+            f"no readings for {year} at any section of project {project.root}; check "
+            "the year and that its readings files are in readings/"
+        )
+    corrections = store.corrections(Period(year - 1)) + store.corrections(Period(year))
+    obligations, nets = compute(project, assessments, year)
+    desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
+    desired += [_desired_clearing(a, year, obligations, nets) for a in in_force]
+    return _YearRun(year, obligations, nets, desired, corrections, evidence,
+                    last_import(store))
+
+
+def _settled(ledger: Ledger, year: int) -> bool:
+    """Whether the ledger holds accruals or clearings of ``year``."""
+    row = ledger.connection.execute(
+        "SELECT 1 FROM ledger_transactions WHERE kind <> 'payment' AND agreement IS NOT NULL "
+        "AND (period = ? OR period LIKE ?) LIMIT 1", (str(year), f"{year}-%"),
+    ).fetchone()
+    return row is not None
+
+
+def _followers(
+    project: Project, store: ReadingStore, ledger: Ledger, year: int,
+    by_id: Mapping[str, Agreement], *, strict: bool,
+) -> list[_YearRun]:
+    """The settled years after ``year`` that read the year before them, in a chain
+    (``year + 1``, ``year + 2`` … while each is settled and reads its predecessor),
+    computed from the store as it is now.
+
+    ``strict=False`` (no cascade): a later year that no longer computes is left for its
+    own run to report, so it does not block this one.
+    """
+    runs = []
+    later = year + 1
+    while depends_on_previous_year(project.agreements, later) and _settled(ledger, later):
+        try:
+            runs.append(_compute_year(project, store, later, by_id))
+        except EcocompError:
+            if strict:
+                raise
+            break
+        later += 1
+    return runs
+
+
+def _later_years(
+    source: Ledger | Batch, runs: Sequence[_YearRun], *, today: date,
+    by_id: Mapping[str, Agreement], post: bool,
+) -> list[SettlementResult]:
+    """What settling each of ``runs`` would change (posted too when ``post``): the years
+    whose ledger entries no longer equal a fresh computation."""
+    results = []
+    for run in runs:
+        to_post, unchanged, changes = _plan(
+            source, desired=run.desired, year=run.year, today=today, by_id=by_id,
+            corrections=run.corrections, inputs=run.evidence.hexdigest())
+        if not to_post:
+            continue
+        if post:
+            assert isinstance(source, Batch)
+            for tx in to_post:
+                source.post(tx)
+        results.append(SettlementResult(
+            year=run.year, obligations=tuple(run.obligations), nets=tuple(run.nets),
+            posted=len(to_post) - len(changes), unchanged=unchanged, adjusted=len(changes),
+            changes=tuple(changes), dry_run=not post,
+        ))
+    return results
+
+
 def _plan(
     source: Ledger | Batch,
     *,
@@ -752,8 +892,13 @@ def _plan(
     today: date,
     by_id: Mapping[str, Agreement],
     corrections: Sequence[Correction],
+    inputs: str | None = None,
 ) -> tuple[list[NewTransaction], int, list[Change]]:
-    """What to post so the ledger's year equals ``desired``: (to post, unchanged, changes)."""
+    """What to post so the ledger's year equals ``desired``: (to post, unchanged, changes).
+
+    ``inputs``: the digest of the readings the run read, recorded as every posted
+    transaction's ``inputs_digest`` (otherwise the digest of its basis).
+    """
     wanted = list(desired)
     # every agreement the ledger holds for the year, also those no longer in force or
     # no longer in the project: their keys vanish below and are adjusted to zero
@@ -764,7 +909,11 @@ def _plan(
     purpose = {d.key: (PAYABLE if d.component == CLEARING else ACCRUED) for d in wanted}
     existing = _existing_vectors(existing_txs, lambda k: purpose.get(k, ACCRUED))
     counts = _adjustment_counts(existing_txs)
-    return reconcile(wanted, existing, counts, today=today, why=_explain_changes(corrections))
+    to_post, unchanged, changes = reconcile(wanted, existing, counts, today=today,
+                                            why=_explain_changes(corrections))
+    if inputs is not None:
+        to_post = [attrs.evolve(tx, inputs_digest=inputs) for tx in to_post]
+    return to_post, unchanged, changes
 
 
 def _explain_changes(corrections: Sequence[Correction]) -> Callable[[_Desired], str]:

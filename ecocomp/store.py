@@ -671,6 +671,7 @@ class ReadingStore:
                 self._end(commit=False)
                 return done
             skipped = repeats
+            self._require_consistent_sums()
             imported_at = _now()
             import_id = conn.execute(
                 "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
@@ -790,6 +791,29 @@ class ReadingStore:
             "nondetects = nondetects + excluded.nondetects, "
             "suspect = suspect + excluded.suspect, invalid = invalid + excluded.invalid"
         )
+
+    def _require_consistent_sums(self) -> None:
+        """Refuse to import when the stored sums of a (section, month) the staged file
+        touches differ from the sums of its stored readings: the database was changed
+        outside ecocomp, and recomputing them would hide it in the new sums."""
+        staged = "(SELECT DISTINCT section, substr(sampled_at, 1, 7) FROM temp.staging)"
+        cols = ("section, month, parameter, source, count, high, low, inexact, exponent, "
+                "nondetects, suspect, invalid")
+        stored = f"SELECT {cols} FROM readings_monthly WHERE (section, month) IN {staged}"
+        fresh = (f"SELECT * FROM ({_MONTHLY_SELECT} AND (section, substr(sampled_at, 1, 7)) "
+                 f"IN {staged}{_MONTHLY_GROUP})")
+        bad = self._conn.execute(
+            f"SELECT DISTINCT section, month FROM ({stored} EXCEPT {fresh} UNION ALL "
+            f"SELECT * FROM ({fresh} EXCEPT {stored})) ORDER BY section, month"
+        ).fetchall()
+        if bad:
+            shown = ", ".join(f"{s} {m}" for s, m in bad[:5])
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            raise StoreError(
+                f"{self.path}: the stored monthly sums of {shown}{more} differ from the "
+                "sums of the stored readings, so the database was changed outside ecocomp; "
+                f"nothing was imported. Run `ecocomp ledger verify --db {self.path} "
+                "--with-readings` and restore the file from a backup")
 
     def _refresh_monthly(self) -> None:
         """Recompute the monthly sums of every (section, month) the staged file touches.

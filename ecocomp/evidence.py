@@ -1,0 +1,362 @@
+"""Stored readings are evidence: the digest of what a settlement read, and its re-derivation.
+
+A settlement of year Y reads, for every section of the project and every month of Y-1 and
+Y, the stored **monthly sums** (``readings_monthly``, one row per section, month, parameter
+and source) and the **daily flow means** (from the raw readings). :class:`InputsDigest`
+hashes exactly those values as the run reads them (no extra query), and the run records
+
+- the **inputs digest** as the ``inputs_digest`` of every transaction it posts, inside the
+  hash-chained ledger, and
+- a row in ``settlement_inputs`` (beside the ledger, not part of its chain): the year, the
+  last readings import the run saw (``last_import``, the readings' state), the digest, and
+  the digest of each section-month (to say *which* section and month differ).
+
+Because the store only ever adds readings (a correction supersedes a row, which stays), the
+readings as they were after import ``last_import`` can always be rebuilt from the raw rows,
+so :func:`verify_readings` (``ecocomp ledger verify --with-readings``) re-derives every
+recorded digest from the raw readings and compares, and checks that the stored monthly sums
+equal sums recomputed from the raw readings. docs/ledger.md defines the digest byte for
+byte.
+
+:func:`require_unchanged` is settle's cheap guard: when nothing was imported since a
+recorded run, the sums and flows read now must give that run's section-month digests; a
+difference means the database was edited outside ecocomp, and the run is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import attrs
+
+from ecocomp import database
+from ecocomp.assessment import MonthlyAggregate
+from ecocomp.errors import SettlementError
+from ecocomp.periods import Period
+from ecocomp.store import _MONTHLY_GROUP, _MONTHLY_SELECT, ReadingStore
+
+__all__ = [
+    "SCHEME",
+    "InputsDigest",
+    "ReadingsReport",
+    "RecordedInputs",
+    "last_import",
+    "record_inputs",
+    "recorded_inputs",
+    "require_unchanged",
+    "verify_readings",
+    "year_digest",
+]
+
+#: The name of the digest definition (docs/ledger.md); stored with every record.
+SCHEME = "inputs/1"
+_TABLE = "settlement_inputs"
+_DDL = f"""CREATE TABLE IF NOT EXISTS {_TABLE} (
+    id INTEGER PRIMARY KEY, year INTEGER NOT NULL, last_import INTEGER NOT NULL,
+    digest TEXT NOT NULL, scheme TEXT NOT NULL, section_months TEXT NOT NULL,
+    recorded_at TEXT NOT NULL)"""
+
+
+def _plain(value: Decimal) -> str:
+    return format(value, "f")
+
+
+class InputsDigest:
+    """Hashes the monthly sums and daily flow means a settlement reads, as it reads them.
+
+    Feed it in the order the run reads: per year (Y-1, then Y), each section's
+    :meth:`aggregates` (ordered by parameter, month, source, as the store yields them), then
+    that year's :meth:`flows`.
+    """
+
+    def __init__(self) -> None:
+        self._blocks: dict[tuple[str, str], Any] = {}
+
+    def _block(self, section: str, month: str) -> Any:
+        block = self._blocks.get((section, month))
+        if block is None:
+            block = self._blocks[(section, month)] = hashlib.sha256()
+        return block
+
+    def aggregates(self, items: Iterable[MonthlyAggregate]) -> Iterator[MonthlyAggregate]:
+        """Pass ``items`` through, hashing each into its section-month."""
+        for a in items:
+            self._block(a.section, str(a.month)).update(
+                f"{a.parameter}\t{a.source}\t{a.count}\t{_plain(a.total)}\t{a.nondetects}\t"
+                f"{a.suspect}\t{a.invalid}\n".encode()
+            )
+            yield a
+
+    def flows(self, means: Mapping[str, Mapping[date, Decimal]]) -> None:
+        """Hash the daily flow means (per section, by day) into their section-months."""
+        for section in sorted(means):
+            days = means[section]
+            for day in sorted(days):
+                iso = day.isoformat()
+                self._block(section, iso[:7]).update(
+                    f"flow-day\t{iso}\t{_plain(days[day])}\n".encode())
+
+    def section_months(self) -> dict[str, str]:
+        """``{"section/YYYY-MM": hex digest}`` of every section-month read."""
+        return {f"{s}/{m}": h.hexdigest() for (s, m), h in sorted(self._blocks.items())}
+
+    def hexdigest(self) -> str:
+        """The inputs digest: SHA-256 over ``section/month <TAB> digest <LF>`` lines, sorted."""
+        return year_digest(self.section_months())
+
+
+def year_digest(section_months: Mapping[str, str]) -> str:
+    """The inputs digest of a run from its section-month digests (see docs/ledger.md)."""
+    text = "".join(f"{key}\t{value}\n" for key, value in sorted(section_months.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def last_import(store: ReadingStore) -> int:
+    """The id of the latest readings import: the state of the readings a run read."""
+    row = store._conn.execute("SELECT max(id) FROM readings_imports").fetchone()
+    return int(row[0] or 0)
+
+
+@attrs.frozen
+class RecordedInputs:
+    """One settlement run's record: the readings state it read and their digests."""
+
+    id: int
+    year: int
+    last_import: int
+    digest: str
+    scheme: str
+    section_months: Mapping[str, str]
+    recorded_at: str
+
+
+def record_inputs(
+    conn: sqlite3.Connection, year: int, last: int, evidence: InputsDigest
+) -> str:
+    """Record a run's inputs (inside the caller's transaction); returns the digest."""
+    conn.execute(_DDL)
+    digest = evidence.hexdigest()
+    if conn.execute(f"SELECT 1 FROM {_TABLE} WHERE year = ? AND last_import = ? AND "
+                    "digest = ?", (year, last, digest)).fetchone():
+        return digest  # a run over the same readings state: recorded already
+    conn.execute(
+        f"INSERT INTO {_TABLE} (year, last_import, digest, scheme, section_months, "
+        "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (year, last, digest, SCHEME, json.dumps(evidence.section_months(), sort_keys=True),
+         datetime.now(UTC).isoformat(timespec="seconds")),
+    )
+    return digest
+
+
+def recorded_inputs(conn: sqlite3.Connection) -> list[RecordedInputs]:
+    """Every recorded run, oldest first (empty when none was recorded)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (_TABLE,)).fetchone():
+        return []
+    return [
+        RecordedInputs(id=r[0], year=r[1], last_import=r[2], digest=r[3], scheme=r[4],
+                       section_months=json.loads(r[5]), recorded_at=r[6])
+        for r in conn.execute(
+            f"SELECT id, year, last_import, digest, scheme, section_months, recorded_at "
+            f"FROM {_TABLE} ORDER BY id")
+    ]
+
+
+def require_unchanged(
+    conn: sqlite3.Connection, last: int, evidence: InputsDigest, *, db: str
+) -> None:
+    """Refuse a run whose readings differ from a recorded run's although no import happened
+    since: the sums or readings were edited outside ecocomp (names section and month)."""
+    same_state = [r for r in recorded_inputs(conn) if r.last_import == last
+                  and r.scheme == SCHEME]
+    if not same_state:
+        return
+    now = evidence.section_months()
+    then = same_state[-1]
+    differ = sorted(k for k, v in then.section_months.items() if k in now and now[k] != v)
+    if differ:
+        shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5
+                                         else "")
+        raise SettlementError(
+            f"{db}: the stored readings of {shown} (section/month) differ from what the "
+            f"settlement of {then.year} read on {then.recorded_at}, and nothing was imported "
+            "since: the monthly sums or readings were changed outside ecocomp, so nothing "
+            f"was settled; run `ecocomp ledger verify --db {db} --with-readings` and restore "
+            "the file from a backup"
+        )
+
+
+# --------------------------------------------------------------------------- re-derivation
+
+
+@attrs.frozen
+class ReadingsReport:
+    """What :func:`verify_readings` found: ``ok`` and one line per problem."""
+
+    problems: tuple[str, ...]
+    sums: int
+    runs: int
+    covered: int
+    uncovered: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
+    """Stored monthly sums against sums recomputed from the current raw readings."""
+    conn.execute("DROP TABLE IF EXISTS temp.recomputed")
+    conn.execute("CREATE TEMP TABLE recomputed AS SELECT * FROM main.readings_monthly WHERE 0")
+    conn.execute(f"INSERT INTO temp.recomputed {_MONTHLY_SELECT}{_MONTHLY_GROUP}")
+    try:
+        cols = ("section, month, parameter, source, count, high, low, inexact, exponent, "
+                "nondetects, suspect, invalid")
+        stored = conn.execute("SELECT count(*) FROM readings_monthly").fetchone()[0]
+        bad = conn.execute(
+            f"SELECT section, month FROM (SELECT {cols} FROM main.readings_monthly EXCEPT "
+            f"SELECT {cols} FROM temp.recomputed UNION ALL SELECT {cols} FROM temp.recomputed "
+            f"EXCEPT SELECT {cols} FROM main.readings_monthly) GROUP BY section, month "
+            "ORDER BY section, month"
+        ).fetchall()
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.recomputed")
+    return int(stored), [
+        f"readings_monthly: the stored sums of {s} {m} differ from the sums of its stored "
+        "readings; the database was changed outside ecocomp — restore it from a backup"
+        for s, m in bad
+    ]
+
+
+def _rebuilt(path: str, folder: Path, last: int, year: int,
+             sections: Sequence[str]) -> ReadingStore:
+    """A throw-away store holding ``sections``' readings of ``year - 1`` and ``year`` as
+    they were right after import ``last``, with freshly computed monthly sums."""
+    store = ReadingStore.open(folder / f"asof-{last}-{year}.db")
+    conn = store._conn  # the store's own connection: SQL-only copy, as its imports do
+    conn.execute("PRAGMA synchronous = OFF")  # a throw-away file
+    conn.execute("ATTACH DATABASE ? AS src", (f"file:{quote(os.path.abspath(path))}?mode=ro",))
+    marks = ", ".join("?" for _ in sections) or "NULL"
+    cols = ("section, sampled_at, parameter, source, value, below_dl, flag, eff_units, "
+            "eff_exp, revision, import_id, row")
+    conn.execute("BEGIN")
+    conn.execute(
+        f"INSERT INTO readings ({cols}) SELECT {cols} FROM src.readings AS r "
+        "WHERE r.import_id <= ? AND NOT EXISTS (SELECT 1 FROM src.readings AS n "
+        "WHERE n.id = r.superseded_by AND n.import_id <= ?) "
+        f"AND r.sampled_at >= ? AND r.sampled_at < ? AND r.section IN ({marks})",
+        (last, last, f"{year - 1}-01-01", f"{year + 1}-01-01", *sections),
+    )
+    conn.execute(f"INSERT INTO readings_monthly {_MONTHLY_SELECT}{_MONTHLY_GROUP}")
+    conn.execute("COMMIT")
+    conn.execute("DETACH DATABASE src")
+    return store
+
+
+def digest_of(store: ReadingStore, year: int, sections: Sequence[str]) -> InputsDigest:
+    """What a settlement of ``year`` over ``sections`` reads from ``store``, hashed
+    (the same reads, in the same order, as :func:`ecocomp.settlement.assess_project`)."""
+    evidence = InputsDigest()
+    for y in (year - 1, year):
+        for section in sections:
+            for _ in evidence.aggregates(store.aggregates(Period(y), sections=[section])):
+                pass
+        evidence.flows(store.daily_means("flow", Period(y), sections=list(sections)))
+    return evidence
+
+
+def _basis_digest(meta: Mapping[str, Any]) -> str:
+    """What ``inputs_digest`` held before digests were recorded: SHA-256 of the canonical
+    JSON of the transaction's basis (as ``ecocomp.settlement.digest`` computes it)."""
+    text = json.dumps(meta, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def verify_readings(path: str | Path) -> ReadingsReport:
+    """Re-derive the readings evidence of the database ``path`` (read-only) and compare.
+
+    1. The stored monthly sums equal sums recomputed from the stored raw readings.
+    2. Every recorded run's digest is re-derived from the raw readings as they were after
+       its ``last_import``; a difference names the section-months.
+    3. Every accrual, clearing and adjustment's ``inputs_digest`` is a recorded run's digest
+       of its year (transactions posted before digests were recorded are counted as
+       ``uncovered``: their ``inputs_digest`` is the digest of their own basis).
+
+    Run it after ``Ledger.verify()``: it trusts the ledger's transactions.
+    """
+    from ecocomp.ledger import Ledger
+
+    name = str(path)
+    problems: list[str] = []
+    if ReadingStore.version_in(name) == 0:
+        return ReadingsReport(problems=(
+            f"{name}: holds no readings, so there is nothing to re-derive; use the database "
+            "`ecocomp settle` wrote (its readings and ledger are in one file)",),
+            sums=0, runs=0, covered=0, uncovered=0)
+    conn = database.open_read_only(name)
+    try:
+        sums, found = _sums_problems(conn)
+        problems += found
+        runs = recorded_inputs(conn)
+        current = int(conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0)
+    finally:
+        conn.close()
+    for run in runs:
+        if year_digest(run.section_months) != run.digest:
+            problems.append(f"settlement_inputs #{run.id} ({run.year}): its section-month "
+                            "digests do not give its digest; the record was changed")
+    checked: dict[tuple[int, int, str], list[str]] = {}
+    with tempfile.TemporaryDirectory(prefix="ecocomp-verify-") as tmp:
+        for run in runs:
+            key = (run.year, run.last_import, run.digest)
+            if key in checked or run.scheme != SCHEME:
+                continue
+            sections = sorted({k.split("/", 1)[0] for k in run.section_months})
+            if run.last_import == current and not found:
+                # nothing imported since: the stored sums (just checked against the raw
+                # readings) are the state the run read
+                store = ReadingStore(database.open_read_only(name), name)
+            else:
+                store = _rebuilt(name, Path(tmp), run.last_import, run.year, sections)
+            with store:
+                now = digest_of(store, run.year, sections).section_months()
+            differ = sorted(k for k in {*now, *run.section_months}
+                            if now.get(k) != run.section_months.get(k))
+            checked[key] = differ
+            if differ:
+                shown = ", ".join(differ[:5]) + (
+                    f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+                problems.append(
+                    f"settlement of {run.year} recorded {run.recorded_at} (after import "
+                    f"#{run.last_import}): the stored readings no longer give what it read, "
+                    f"at {shown} (section/month); the readings were changed outside ecocomp "
+                    "— restore the database from a backup")
+    digests = {(r.year, r.digest) for r in runs}
+    covered = uncovered = 0
+    with Ledger.open(name, create=False) as ledger:
+        for tx in ledger.transactions():
+            if tx.kind == "payment" or not tx.period or tx.inputs_digest is None:
+                continue
+            year = Period.parse(tx.period).year
+            if (year, tx.inputs_digest) in digests:
+                covered += 1
+            elif tx.inputs_digest == _basis_digest(tx.meta):
+                uncovered += 1
+            else:
+                problems.append(
+                    f"transaction #{tx.seq} ({tx.key}): no recorded settlement of {year} has "
+                    f"its inputs digest {tx.inputs_digest[:12]}…; the settlement_inputs "
+                    "records were changed or deleted — restore the database from a backup")
+    return ReadingsReport(problems=tuple(problems), sums=sums, runs=len(runs),
+                          covered=covered, uncovered=uncovered)
