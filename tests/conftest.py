@@ -8,9 +8,37 @@ replay is reported as flaky). Every other health check stays on.
 
 from __future__ import annotations
 
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
 from hypothesis import HealthCheck, settings
+
+import ecocomp
+
+#: The bundled example project, settled by the shared fixtures below.
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
 
 settings.register_profile(
     "ecocomp", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ecocomp")
+
+
+@pytest.fixture(scope="session")
+def settled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled example's 2021, settled once per test session (today = 2022-03-01)."""
+    db = tmp_path_factory.mktemp("example") / "settle.db"
+    with ecocomp.Ledger.open(db) as ledger:
+        ecocomp.settle(ecocomp.load_project(EXAMPLE), year=2021, ledger=ledger,
+                       today=date(2022, 3, 1))
+    return db
+
+
+@pytest.fixture
+def db(tmp_path: Path, settled: Path) -> Path:
+    """A private copy of :func:`settled` that a test may change."""
+    copy = tmp_path / "settle.db"
+    shutil.copy(settled, copy)
+    return copy

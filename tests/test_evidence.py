@@ -55,20 +55,6 @@ def ledger_size(db: Path) -> int:
         return len(ledger)
 
 
-@pytest.fixture(scope="module")
-def settled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("evidence") / "settle.db"
-    settle(EXAMPLE, db)
-    return db
-
-
-@pytest.fixture
-def db(tmp_path: Path, settled: Path) -> Path:
-    copy = tmp_path / "settle.db"
-    shutil.copy(settled, copy)
-    return copy
-
-
 # --------------------------------------------------------------------------- the digest
 
 

@@ -59,20 +59,6 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def settled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("identity") / "settle.db"
-    settle(EXAMPLE, db)
-    return db
-
-
-@pytest.fixture
-def db(tmp_path: Path, settled: Path) -> Path:
-    copy = tmp_path / "settle.db"
-    shutil.copy(settled, copy)
-    return copy
-
-
 # --------------------------------------------------------------------------- identity
 
 

@@ -8,7 +8,6 @@ for 2021, due 2022-04-30. Every statement and report must agree with the ledger'
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -31,22 +30,6 @@ LISHUI = "lishui-zjj-cd-2020"
 PAYER, PAYEE = "430700", "430800"
 AS_OF = date(2022, 6, 1)
 TODAY = date(2022, 6, 1)
-
-
-@pytest.fixture(scope="module")
-def settled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("payments") / "settle.db"
-    with ecocomp.Ledger.open(db) as ledger:
-        ecocomp.settle(ecocomp.load_project(EXAMPLE), year=YEAR, ledger=ledger,
-                       today=date(2022, 3, 1))
-    return db
-
-
-@pytest.fixture
-def db(tmp_path: Path, settled: Path) -> Path:
-    copy = tmp_path / "settle.db"
-    shutil.copy(settled, copy)
-    return copy
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import attrs
-import pytest
 from click.testing import CliRunner
 
 import ecocomp
@@ -36,15 +35,6 @@ YEAR = 2021
 LISHUI = "lishui-zjj-cd-2020"
 AS_OF = date(2022, 6, 1)
 LISHUI_II = ["2021-03", "2021-04", "2021-06", "2021-08", "2021-09", "2021-10", "2021-11"]
-
-
-@pytest.fixture(scope="module")
-def settled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("bases") / "settle.db"
-    with ecocomp.Ledger.open(db) as ledger:
-        ecocomp.settle(ecocomp.load_project(EXAMPLE), year=YEAR, ledger=ledger,
-                       today=date(2022, 3, 1))
-    return db
 
 
 def zero_periods(db: Path, party: str, agreement: str, as_of: date = AS_OF) -> list[str]:
