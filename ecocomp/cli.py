@@ -281,22 +281,43 @@ def ledger() -> None:
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--quick", is_flag=True,
+              help="PRAGMA quick_check instead of integrity_check (does not compare indexes "
+                   "with their tables).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Check the transactions in this many processes.")
 @friendly
-def ledger_verify(db: Path, as_json: bool) -> None:
-    """Recompute every hash, balance and checkpoint; exit 1 on the first problem."""
-    from ecocomp.ledger import Ledger
+def ledger_verify(db: Path, as_json: bool, quick: bool, jobs: int) -> None:
+    """Check the schema, the file and every hash, field and checkpoint; exit 1 on a problem.
 
-    with Ledger.open(db, create=False) as opened:
-        report = opened.verify()
+    Opens DB read-only and never writes to it (read-only media and copies work).
+    """
+    from ecocomp.ledger.verify import verify_file
+
+    report = verify_file(db, quick=quick, jobs=jobs)
     if as_json:
         _print_json({"ok": report.ok, "count": report.count,
-                     "first_bad_seq": report.first_bad_seq, "reason": report.reason})
+                     "first_bad_seq": report.first_bad_seq, "reason": report.reason,
+                     "checkpoints": report.checkpoints, "problems": list(report.problems),
+                     "schema_version": report.schema_version,
+                     "tx2_from_seq": report.tx2_from_seq, "quick": report.quick})
     elif report.ok:
         click.echo(f"OK: {report.count} transactions, chain and checkpoints verified")
     if not report.ok:
         if not as_json:
-            click.echo(f"error: transaction #{report.first_bad_seq}: {report.reason}", err=True)
+            shown = list(report.problems[:_MAX_PROBLEM_LINES])
+            first_tx = next((p for p in report.problems if p.startswith("transaction #")), None)
+            if first_tx is not None and first_tx not in shown:
+                shown.append(first_tx)
+            for line in shown:
+                click.echo(f"error: {line}", err=True)
+            if len(report.problems) > len(shown):
+                click.echo(f"error: … and {len(report.problems) - len(shown)} more problems "
+                           "(--json lists them all)", err=True)
         sys.exit(1)
+
+
+_MAX_PROBLEM_LINES = 10
 
 
 @ledger.command("balances")

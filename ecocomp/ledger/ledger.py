@@ -36,6 +36,7 @@ from ecocomp.errors import IdempotencyConflict, LedgerError, LedgerIntegrityErro
 from ecocomp.ledger import _store
 from ecocomp.ledger._store import CHECKPOINTS, TRANSACTIONS, TRANSFERS
 from ecocomp.ledger.hashing import (
+    CURRENT_ENCODING,
     GENESIS,
     checkpoint_message,
     posting_hash,
@@ -88,6 +89,8 @@ class Ledger:
         self._path = path
         self._clock = clock
         self._batch: Batch | None = None
+        # where tx/2 starts; fixed once the schema is migrated (the table is append-only)
+        self._tx2_from = _store.tx2_from(conn)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -109,7 +112,7 @@ class Ledger:
 
         >>> ledger = Ledger.open(":memory:")
         >>> ledger.schema_version
-        1
+        2
         """
         name = os.fspath(path)
         the_clock = clock or (lambda: datetime.now(UTC))
@@ -364,7 +367,13 @@ class Ledger:
         for row in transfer_rows:
             grouped[row[0]].append(row[1:])
         seq = _store.TX_SEQ
-        return [_store.transaction_from_row(row, grouped.get(row[seq], ())) for row in rows]
+        tx2_from = self._tx2_from
+        return [
+            _store.transaction_from_row(
+                row, grouped.get(row[seq], ()), _store.encoding_of(row[seq], tx2_from)
+            )
+            for row in rows
+        ]
 
     def _by_keys(self, keys: Iterable[str]) -> dict[str, Transaction]:
         wanted = list(dict.fromkeys(keys))
@@ -748,7 +757,7 @@ class Batch:
                 if tx.kind == "reversal":
                     self._check_reversal(tx, pending)
             seq += 1
-            digest = posting_hash(prev, seq, tx, posted_at)
+            digest = posting_hash(prev, seq, tx, posted_at, CURRENT_ENCODING)
             stored = _stored(tx, seq, posted_at, prev, digest)
             tx_rows.append(_tx_row(stored))
             transfer_rows.extend(
@@ -804,7 +813,7 @@ def _stored(
         agreement=tx.agreement, period=tx.period, component=tx.component, due=tx.due,
         reason=tx.reason, corrects=tx.corrects, reference=tx.reference,
         inputs_digest=tx.inputs_digest, meta=tx.meta, meta_json=tx.meta_json,
-        posted_at=posted_at, prev_hash=prev_hash, hash=digest,
+        posted_at=posted_at, prev_hash=prev_hash, hash=digest, encoding=CURRENT_ENCODING,
     )
 
 
