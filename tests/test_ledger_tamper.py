@@ -498,6 +498,8 @@ def test_text_that_is_not_utf8_is_found(path: Path):
     ("credit_party", "'４３０８００'", "credit_party '４３０８００' is not a 6-digit"),
     ("debit_purpose", "'Payable'", "debit_purpose 'Payable' is not a lowercase slug"),
     ("credit_purpose", "'a' || char(31) || 'b'", "credit_purpose 'a\\x1fb' is not a lowercase"),
+    ("debit_purpose", "'2023-01-31'", "debit_purpose '2023-01-31' is not a lowercase slug"),
+    ("credit_party", "'2023-01-31'", "credit_party '2023-01-31' is not a 6-digit GB/T 2260"),
 ])
 @pytest.mark.parametrize("idx", [0, 1])
 def test_a_transfer_breaking_the_models_rules_is_found_even_with_recomputed_hashes(

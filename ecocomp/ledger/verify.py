@@ -35,12 +35,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import sqlite3
 from binascii import hexlify
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import date, datetime
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -50,7 +51,7 @@ from urllib.parse import quote
 import attrs
 
 from ecocomp.errors import LedgerError, LedgerIntegrityError
-from ecocomp.ledger import _store
+from ecocomp.ledger import _store, model
 from ecocomp.ledger.hashing import (
     GENESIS,
     RS,
@@ -62,7 +63,7 @@ from ecocomp.ledger.hashing import (
     checkpoint_message,
 )
 from ecocomp.ledger.merkle import MerkleTree
-from ecocomp.ledger.model import CORRECTION_KINDS, KINDS, _check_party, _check_purpose
+from ecocomp.ledger.model import CORRECTION_KINDS, KINDS
 from ecocomp.money import MAX_YUAN
 
 __all__ = ["VerifyReport", "verify_file", "verify_ledger"]
@@ -132,11 +133,11 @@ _CHECKPOINT_SHAPE_SQL = _shape_sql(_store.CHECKPOINTS, _CHECKPOINT_SHAPE, "1", "
 _DAY = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _STAMP = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _HEX64 = re.compile(rb"[0-9a-f]{64}")
-_DIGEST = re.compile(rb"[0-9a-f]{16,128}")
-_PARTY = re.compile(rb"[0-9]{6}")
-_PURPOSE = re.compile(rb"[a-z][a-z0-9_-]{0,39}")
+# the model's own rules, as bytes patterns (they are ASCII-only)
+_DIGEST = re.compile(model._DIGEST.pattern.encode())
+_PARTY = re.compile(model._PARTY.pattern.encode())
+_PURPOSE = re.compile(model._PURPOSE.pattern.encode())
 _CONTROL = re.compile(rb"[\x00-\x1f]")
-_CONTROL_V1 = re.compile(rb"[\x00-\x1d]")  # tx/1 messages hold the separators 0x1E/0x1F
 _MAX_SAFE_INT = 2**53 - 1
 
 _sha256 = hashlib.sha256
@@ -148,8 +149,6 @@ _NULL = b"N"
 _EMPTY = b""
 _KINDS = frozenset(k.encode() for k in KINDS)
 _CORRECTIONS = frozenset(k.encode() for k in CORRECTION_KINDS)
-_TEXT_COLUMNS = ("key", "kind", "booked_on", "due", "agreement", "period", "component",
-                 "corrects", "reason", "reference", "inputs_digest", "meta", "posted_at")
 
 
 @attrs.frozen
@@ -292,11 +291,25 @@ def _verify_open(
         conn.execute("BEGIN")
         try:
             scan = _scan_here if jobs == 1 else functools.partial(_scan_parallel, name, mode, jobs)
-            return _verify(conn, quick=quick, scan=scan)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                # SQLite's check runs in C without the GIL, beside the Python scan
+                def integrity(existing: set[str]) -> Callable[[], list[_Problem]]:
+                    return pool.submit(_integrity_of_file, name, mode, existing, quick).result
+
+                return _verify(conn, quick=quick, scan=scan, integrity=integrity)
         finally:
             conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot verify the ledger: {_describe(exc, name)}") from exc
+
+
+def _integrity_of_file(name: str, mode: str, existing: set[str], quick: bool) -> list[_Problem]:
+    conn = _connect(name, mode)
+    try:
+        conn.execute("BEGIN")
+        return _check_integrity(conn, existing, quick)
+    finally:
+        conn.close()
 
 
 def _describe(exc: sqlite3.Error, name: str) -> str:
@@ -343,20 +356,35 @@ def _connect(name: str, mode: str) -> sqlite3.Connection:
 Scan = Callable[[sqlite3.Connection, int, int | None], _Scanned]
 
 
-def _verify(conn: sqlite3.Connection, *, quick: bool, scan: Scan) -> VerifyReport:
+#: Starts the file check of the given tables; the returned callable waits for its problems.
+Integrity = Callable[[set[str]], Callable[[], list[_Problem]]]
+
+
+def _verify(
+    conn: sqlite3.Connection, *, quick: bool, scan: Scan, integrity: Integrity | None = None
+) -> VerifyReport:
     problems, version, tx2_from = _check_schema(conn)
     existing = _existing_tables(conn)
     if _TX not in existing or _XF not in existing:
         return _report(problems, 0, 0, None, version, tx2_from, quick)
-    problems += _check_integrity(conn, existing, quick)
+    if integrity is None:
+        found = _check_integrity(conn, existing, quick)
+        wait: Callable[[], list[_Problem]] = lambda: found  # noqa: E731
+    else:
+        wait = integrity(existing)
     count = conn.execute(f"SELECT count(*) FROM {_TX}").fetchone()[0]
-    problems += _check_shapes(conn, existing)
     factory = conn.text_factory
     conn.text_factory = bytes
     try:
         scanned = scan(conn, count, tx2_from)
     finally:
         conn.text_factory = factory
+    problems += wait()
+    if problems:
+        # Tables exactly as created (STRICT, NOT NULL, CHECK) that pass the file check hold
+        # only the declared types, no NULL where one is refused and only positive amounts:
+        # SQLite's check proves it. Otherwise every row's types are checked here.
+        problems += _check_shapes(conn, existing)
     digests, hashes = scanned.digests, scanned.hashes
     if scanned.problem:
         problems.append(scanned.problem)
@@ -564,6 +592,17 @@ def _sql_type(value: object) -> str:
 # -- 4. the scan
 
 
+class _Seen:
+    """Values already validated, one set per rule (a valid date is no valid purpose)."""
+
+    def __init__(self) -> None:
+        self.days: set[bytes | None] = {None}  # None: an absent due date
+        self.stamps: set[bytes] = set()
+        self.texts: set[bytes | None] = {None}  # optional texts without control characters
+        self.parties: set[bytes] = set()
+        self.purposes: set[bytes] = set()
+
+
 def _scan_here(conn: sqlite3.Connection, count: int, tx2_from: int | None) -> _Scanned:
     return _scan(conn, 1, max(count, 1) if count else 0, GENESIS.encode(), tx2_from, set())
 
@@ -584,19 +623,25 @@ def _scan(
     range), a ``corrects`` naming no key of the range is listed there for the join instead
     of being a problem. For a transaction's first transfer
     row it checks everything at once and builds the header and first transfer; further
-    transfer rows append to the message. Values that repeat are validated once and kept in
-    ``seen``. Only when a check fails does :func:`_diagnose` work out which one.
+    transfer rows append to the message. Values that repeat (dates, stamps, texts such as
+    agreement names, parties, purposes) are validated once and kept in :class:`_Seen`; every
+    stored field is checked on its own, so neither encoding relies on the message as a
+    whole. Only when a check fails does :func:`_diagnose` work out which one.
     """
     sha = _sha256
     us_join = _US.join
-    rs, us = _RS, _US
+    rs = _RS
     tag1, tag2, null, e = _TAG1, _TAG2, _NULL, _EMPTY
     kinds, corrections = _KINDS, _CORRECTIONS
-    control, control_v1 = _CONTROL.search, _CONTROL_V1.search
+    control = _CONTROL.search
+    max_fen = _MAX_FEN
     digest_ok = _DIGEST.fullmatch
     meta_ok = _canonical_meta_check()
+    last_meta = b"{}"
     v2_from = tx2_from if tx2_from is not None else last + 1
-    seen: set[bytes] = set()  # dates, stamps, parties and purposes already validated
+    seen = _Seen()
+    days, stamps, texts = seen.days, seen.stamps, seen.texts
+    parties, purposes = seen.parties, seen.purposes
     digests: list[bytes] = []
     hashes: list[bytes] = []
     add_digest = digests.append
@@ -605,7 +650,6 @@ def _scan(
     expected = first
     current = 0
     nidx = 0
-    ntransfers = 0
     v2 = False
     message: bytes | None = None
     problem: _Problem | None = None
@@ -617,27 +661,27 @@ def _scan(
              idx, debit_party, debit_purpose, credit_party, credit_purpose, fen) = row
             if seq != current:
                 if message is not None:
-                    if control(message) if v2 else (
-                            control_v1(message) or message.count(us) != 15 + 4 * ntransfers
-                            or message.count(rs) != ntransfers):
-                        problem = _Problem(current, _control_reason(conn, current))
-                        break
-                    message.decode()
+                    message.decode()  # valid UTF-8, no surrogates, in every text field
                     add_digest(sha(message).digest())
                     message = None
                 if (seq != expected or prev_hash != prev or idx != 0 or kind not in kinds
                         or (corrects is not None and corrects not in keys)
-                        or booked_on not in seen or (due is not None and due not in seen)
-                        or posted_at not in seen or debit_party not in seen
-                        or credit_party not in seen or debit_purpose not in seen
-                        or credit_purpose not in seen
+                        or booked_on not in days or due not in days
+                        or posted_at not in stamps or not key or control(key) is not None
+                        or not 0 < fen <= max_fen
+                        or agreement not in texts or period not in texts
+                        or component not in texts or reason not in texts
+                        or reference not in texts
+                        or debit_party not in parties or credit_party not in parties
+                        or debit_purpose not in purposes or credit_purpose not in purposes
                         or (debit_party == credit_party and debit_purpose == credit_purpose)
                         or (kind in corrections and (corrects is None or reason is None))
                         or (digest is not None and digest_ok(digest) is None)
-                        or not meta_ok(meta)):
+                        or (meta != last_meta and not meta_ok(meta))):
                     problem = _diagnose(row, expected, prev, keys, seen, meta_ok, unresolved)
                     if problem is not None:
                         break
+                last_meta = meta
                 add_key(key)
                 add_hash(hash_)
                 if seq >= v2_from:
@@ -679,10 +723,10 @@ def _scan(
                 expected = seq + 1
                 prev = hash_
                 nidx = 1
-                ntransfers = 1
             else:
-                if (idx != nidx or debit_party not in seen or credit_party not in seen
-                        or debit_purpose not in seen or credit_purpose not in seen
+                if (idx != nidx or not 0 < fen <= max_fen
+                        or debit_party not in parties or credit_party not in parties
+                        or debit_purpose not in purposes or credit_purpose not in purposes
                         or (debit_party == credit_party and debit_purpose == credit_purpose)):
                     problem = _diagnose_transfer(row, nidx, seen)
                     if problem is not None:
@@ -700,16 +744,10 @@ def _scan(
                          b"%d" % fen)
                     )
                 nidx += 1
-                ntransfers += 1
         else:
             if message is not None:
-                if control(message) if v2 else (
-                        control_v1(message) or message.count(us) != 15 + 4 * ntransfers
-                        or message.count(rs) != ntransfers):
-                    problem = _Problem(current, _control_reason(conn, current))
-                else:
-                    message.decode()
-                    add_digest(sha(message).digest())
+                message.decode()
+                add_digest(sha(message).digest())
             if problem is None and expected <= last:
                 problem = _Problem(expected, f"transaction #{expected} is missing")
     except UnicodeDecodeError as exc:
@@ -796,15 +834,15 @@ def _valid_stamp(value: bytes) -> bool:
 
 
 def _diagnose(
-    row: tuple[Any, ...], expected: int, prev: bytes, keys: set[bytes], seen: set[bytes],
+    row: tuple[Any, ...], expected: int, prev: bytes, keys: set[bytes], seen: _Seen,
     meta_ok: Callable[[bytes], bool], unresolved: list[tuple[int, bytes]] | None = None,
 ) -> _Problem | None:
     """Which check failed on a transaction's first row, in words; None if none did.
 
     Values met for the first time are validated here and remembered in ``seen``.
     """
-    (seq, _hash, prev_hash, _key, kind, booked_on, due, _agreement, _period, _component,
-     corrects, reason, _reference, digest, meta, posted_at, idx, *_transfer) = row
+    (seq, _hash, prev_hash, key, kind, booked_on, due, agreement, period, component,
+     corrects, reason, reference, digest, meta, posted_at, idx, *_transfer) = row
     if seq != expected:
         if seq < expected:  # pragma: no cover - seq is the primary key
             return _Problem(seq, "sequence number repeated")
@@ -813,6 +851,14 @@ def _diagnose(
     if prev_hash != prev:
         return _Problem(seq, "prev_hash does not match the hash of the previous transaction "
                              "(chain broken)")
+    for name, value in (("key", key), ("corrects", corrects), ("agreement", agreement),
+                        ("period", period), ("component", component), ("reason", reason),
+                        ("reference", reference), ("inputs_digest", digest)):
+        if value == b"":
+            return _Problem(seq, f"{name} is an empty text; the ledger stores an absent value "
+                                 "as NULL and never an empty one")
+    if _CONTROL.search(key):
+        return _Problem(seq, _control_reason("key", key))
     if kind not in _KINDS:
         return _Problem(seq, f"unknown kind {_text(kind)}; the kinds are "
                              f"{', '.join(sorted(KINDS))}")
@@ -821,15 +867,22 @@ def _diagnose(
             return _Problem(seq, _not_earlier(corrects))
         unresolved.append((seq, corrects))
     for name, value in (("booked_on", booked_on), ("due", due)):
-        if value is not None and value not in seen:
+        if value not in seen.days:
             if not _valid_day(value):
                 return _Problem(seq, f"{name} {_text(value)} is not a date YYYY-MM-DD")
-            seen.add(value)
-    if posted_at not in seen:
+            seen.days.add(value)
+    if posted_at not in seen.stamps:
         if not _valid_stamp(posted_at):
             return _Problem(seq, f"posted_at {_text(posted_at)} is not a UTC stamp "
                                  "YYYY-MM-DDTHH:MM:SS.ffffffZ")
-        seen.add(posted_at)
+        seen.stamps.add(posted_at)
+    for name, value in (("agreement", agreement), ("period", period),
+                        ("component", component), ("reason", reason),
+                        ("reference", reference)):
+        if value not in seen.texts:
+            if _CONTROL.search(value):
+                return _Problem(seq, _control_reason(name, value))
+            seen.texts.add(value)
     if kind in _CORRECTIONS and corrects is None:
         return _Problem(seq, f"a {kind.decode()} without corrects (it must name the "
                              "transaction it corrects)")
@@ -846,48 +899,39 @@ def _diagnose(
     return _diagnose_transfer(row, 0, seen)
 
 
-def _diagnose_transfer(row: tuple[Any, ...], expected: int, seen: set[bytes]) -> _Problem | None:
+def _diagnose_transfer(row: tuple[Any, ...], expected: int, seen: _Seen) -> _Problem | None:
     seq, idx, debit_party, debit_purpose, credit_party, credit_purpose = (row[0], *row[16:21])
     if idx is None:
         return _Problem(seq, "has no transfers")
     if idx != expected:
         return _Problem(seq, f"transfer index {idx} where {expected} was expected "
                              "(a transfer is missing or was renumbered)")
-    for name, value, check in (
-        ("debit_party", debit_party, _check_party), ("credit_party", credit_party, _check_party),
-        ("debit_purpose", debit_purpose, _check_purpose),
-        ("credit_purpose", credit_purpose, _check_purpose),
+    fen = row[21]
+    if not 0 < fen <= _MAX_FEN:
+        return _Problem(seq, f"transfer {idx}: amount_fen {fen} is not between 1 and "
+                             f"{_MAX_FEN:,} fen")
+    for name, value, known, pattern, what in (
+        ("debit_party", debit_party, seen.parties, _PARTY, "a 6-digit GB/T 2260 code"),
+        ("credit_party", credit_party, seen.parties, _PARTY, "a 6-digit GB/T 2260 code"),
+        ("debit_purpose", debit_purpose, seen.purposes, _PURPOSE,
+         "a lowercase slug such as 'accrued'"),
+        ("credit_purpose", credit_purpose, seen.purposes, _PURPOSE,
+         "a lowercase slug such as 'accrued'"),
     ):
-        if value in seen:
+        if value in known:
             continue
-        pattern = _PARTY if check is _check_party else _PURPOSE
         if pattern.fullmatch(value) is None:
-            what = ("a 6-digit GB/T 2260 code" if check is _check_party
-                    else "a lowercase slug such as 'accrued'")
             return _Problem(seq, f"transfer {idx}: {name} {_text(value)} is not {what}")
-        seen.add(value)
+        known.add(value)
     if debit_party == credit_party and debit_purpose == credit_purpose:
         return _Problem(seq, f"transfer {idx} moves money from "
                              f"{debit_party.decode()}:{debit_purpose.decode()} to itself")
     return None
 
 
-def _control_reason(conn: sqlite3.Connection, seq: int) -> str:
-    """Name the field of ``seq`` that holds a control character (0x00–0x1F)."""
-    columns = ", ".join(_TEXT_COLUMNS)
-    row = conn.execute(f"SELECT {columns} FROM {_TX} WHERE seq = ?", (seq,)).fetchone()
-    transfers = conn.execute(
-        f"SELECT idx, debit_party, debit_purpose, credit_party, credit_purpose FROM {_XF} "
-        "WHERE seq = ? ORDER BY idx", (seq,)).fetchall()
-    named = list(zip(_TEXT_COLUMNS, row or (), strict=False))
-    for t in transfers:
-        named += [(f"transfer {t[0]} {n}", v) for n, v in zip(TRANSFER_FIELDS, t[1:],
-                                                             strict=False)]
-    for name, value in named:
-        if isinstance(value, bytes) and _CONTROL.search(value):
-            return (f"{name} {_text(value[:80])} contains a control character; the ledger "
-                    "never stores one (a field shifted across separators?)")
-    return "a field contains a control character"  # pragma: no cover
+def _control_reason(name: str, value: bytes) -> str:
+    return (f"{name} {_text(value[:80])} contains a control character (U+0000–U+001F); the "
+            "ledger never stores one (a field shifted across separators?)")
 
 
 def _check_hashes(digests: list[bytes], hashes: list[bytes], first: int = 1) -> list[_Problem]:
@@ -992,7 +1036,10 @@ def _scan_parallel(
     for first, _last in ranges[1:]:
         row = conn.execute(f"SELECT hash FROM {_TX} WHERE seq = ?", (first - 1,)).fetchone()
         starts.append(row[0] if row else b"")
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # spawn, not fork: the file check runs in a thread meanwhile, and a forked child could
+    # inherit one of SQLite's mutexes locked
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         parts = list(pool.map(_scan_range, [name] * jobs, [mode] * jobs,
                               [r[0] for r in ranges], [r[1] for r in ranges], starts,
                               [tx2_from] * jobs))
