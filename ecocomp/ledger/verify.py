@@ -41,7 +41,7 @@ import re
 import sqlite3
 from binascii import hexlify
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import date, datetime
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -88,6 +88,9 @@ WHERE t.seq BETWEEN ? AND ?
 ORDER BY t.seq, x.idx
 """
 _MAX_FEN = int(MAX_YUAN * 100)
+# worker processes for --jobs: forked where the platform can (fast), else spawned
+_MP_CONTEXT = multiprocessing.get_context(
+    "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 
 # -- shape rules, checked in SQL over whole tables: (column, SQL condition, what it must be)
 _TEXT, _OPTIONAL = "text", "optional"
@@ -290,9 +293,17 @@ def _verify_open(
     try:
         conn.execute("BEGIN")
         try:
-            scan = _scan_here if jobs == 1 else functools.partial(_scan_parallel, name, mode, jobs)
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                # SQLite's check runs in C without the GIL, beside the Python scan
+            # SQLite's file check runs beside the scan: in a thread (it runs in C without
+            # the GIL), or with --jobs in one more worker process. The processes are
+            # started before any thread exists, so forking them is safe.
+            pool: Executor
+            if jobs == 1:
+                pool = ThreadPoolExecutor(max_workers=1)
+                scan: Scan = _scan_here
+            else:
+                pool = ProcessPoolExecutor(max_workers=jobs + 1, mp_context=_MP_CONTEXT)
+                scan = functools.partial(_scan_parallel, name, mode, jobs, pool)
+            with pool:
                 def integrity(existing: set[str]) -> Callable[[], list[_Problem]]:
                     return pool.submit(_integrity_of_file, name, mode, existing, quick).result
 
@@ -1018,7 +1029,7 @@ def _check_checkpoints(
 
 
 def _scan_parallel(
-    name: str, mode: str, jobs: int, conn: sqlite3.Connection, count: int,
+    name: str, mode: str, jobs: int, pool: Executor, conn: sqlite3.Connection, count: int,
     tx2_from: int | None,
 ) -> _Scanned:
     """Split 1..count into ``jobs`` ranges scanned by worker processes, then join them.
@@ -1036,13 +1047,9 @@ def _scan_parallel(
     for first, _last in ranges[1:]:
         row = conn.execute(f"SELECT hash FROM {_TX} WHERE seq = ?", (first - 1,)).fetchone()
         starts.append(row[0] if row else b"")
-    # spawn, not fork: the file check runs in a thread meanwhile, and a forked child could
-    # inherit one of SQLite's mutexes locked
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        parts = list(pool.map(_scan_range, [name] * jobs, [mode] * jobs,
-                              [r[0] for r in ranges], [r[1] for r in ranges], starts,
-                              [tx2_from] * jobs))
+    parts = list(pool.map(_scan_range, [name] * jobs, [mode] * jobs,
+                          [r[0] for r in ranges], [r[1] for r in ranges], starts,
+                          [tx2_from] * jobs))
     digests: list[bytes] = []
     hashes: list[bytes] = []
     keys: set[bytes] = set()
