@@ -511,6 +511,12 @@ def test_verify_reports_and_optionally_raises(ledger: Ledger):
     assert info.value.seq == 5 and "transaction #5" in str(info.value)
 
 
+def test_quick_verify_runs_quick_check(ledger: Ledger):
+    _year(ledger)
+    assert ledger.verify(quick=True).quick and not ledger.verify().quick
+    assert ledger.verify(quick=True).ok
+
+
 def test_an_empty_ledger_verifies(ledger: Ledger):
     report = ledger.verify()
     assert report.ok and report.count == 0 and report.head is None

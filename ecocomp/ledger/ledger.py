@@ -601,16 +601,19 @@ class Ledger:
 
     # ------------------------------------------------------------------ integrity
 
-    def verify(self, *, raise_on_error: bool = False) -> VerifyReport:
-        """Re-derive every hash, chain link, transfer rule and checkpoint root.
+    def verify(self, *, raise_on_error: bool = False, quick: bool = False) -> VerifyReport:
+        """Check the schema, the file, and every hash, chain link, field and checkpoint.
 
         Returns a :class:`VerifyReport` naming the first bad sequence number and why;
         with ``raise_on_error=True`` a failure raises :class:`LedgerIntegrityError` instead.
+        ``quick=True`` runs SQLite's ``quick_check`` instead of ``integrity_check``. See
+        :func:`ecocomp.ledger.verify.verify_ledger`; ``ecocomp ledger verify`` uses
+        :func:`~ecocomp.ledger.verify.verify_file`, which never writes to the file.
 
         >>> ledger.verify().ok  # doctest: +SKIP
         True
         """
-        report = verify_ledger(self._conn)
+        report = verify_ledger(self._conn, quick=quick)
         if raise_on_error:
             report.raise_for_problem()
         return report
