@@ -433,29 +433,44 @@ def ledger() -> None:
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="The operator's public key (.pub from `ledger keygen`): "
                                  "the head and the latest checkpoint must be signed with it.")
+@click.option("--quick", is_flag=True,
+              help="PRAGMA quick_check instead of integrity_check (does not compare indexes "
+                   "with their tables).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Check the transactions in this many processes.")
 @click.option("--with-readings", is_flag=True,
               help="Then also re-derive the stored monthly sums and every settlement's "
                    "inputs digest from the stored raw readings.")
 @friendly
 def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int | None,
-                  root: str | None, public_key: Path | None, with_readings: bool) -> None:
-    """Recompute every hash, balance and checkpoint; exit 1 on the first problem."""
+                  root: str | None, public_key: Path | None, quick: bool, jobs: int,
+                  with_readings: bool) -> None:
+    """Check the schema, the file and every hash, field and checkpoint; exit 1 on a problem.
+
+    Opens DB read-only and never writes to it (read-only media and copies work).
+    """
     from ecocomp.ledger import Ledger
+    from ecocomp.ledger.checkpoints import catalog_checked
+    from ecocomp.ledger.verify import verify_file
 
     held = _held_head(against, seq, root)
     if db is None:
         _verify_receipt_offline(held, public_key, as_json)
         return
-    with Ledger.open(db, create=False) as opened:
-        report = opened.verify()
-        check = _held_check(opened, held, seq, root, public_key)
+    report = verify_file(db, quick=quick, jobs=jobs)
+    with Ledger.open_read_only(db) as opened:
+        report = catalog_checked(opened.connection, report)
+        check = _held_check(opened, held, seq, root, public_key) if report.ok else None
         unvouched, checkpoints = opened.unvouched(), len(opened.checkpoints())
     tail = _tail_problem(unvouched, checkpoints, report.count, db) if check is None else None
     ledger_ok = report.ok and (check.ok if check is not None
                                else not (tail or "").startswith("error"))
     if as_json:
         data = {"ok": report.ok, "count": report.count,
-                "first_bad_seq": report.first_bad_seq, "reason": report.reason}
+                "first_bad_seq": report.first_bad_seq, "reason": report.reason,
+                "checkpoints": report.checkpoints, "problems": list(report.problems),
+                "schema_version": report.schema_version,
+                "tx2_from_seq": report.tx2_from_seq, "quick": report.quick}
         data["unvouched"] = unvouched
         data["tail"] = tail
         if check is not None:
@@ -468,13 +483,23 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
         click.echo(f"OK: {report.count} transactions, chain and checkpoints verified")
     if not report.ok:
         if not as_json:
-            click.echo(f"error: transaction #{report.first_bad_seq}: {report.reason}", err=True)
-            for problem in check.problems if check is not None else ():
-                click.echo(f"error: {problem}", err=True)
+            shown = list(report.problems[:_MAX_PROBLEM_LINES]) or [
+                f"transaction #{report.first_bad_seq}: {report.reason}"]
+            first_tx = next((p for p in report.problems if p.startswith("transaction #")), None)
+            if first_tx is not None and first_tx not in shown:
+                shown.append(first_tx)
+            for line in shown:
+                click.echo(f"error: {line}", err=True)
+            if len(report.problems) > len(shown):
+                click.echo(f"error: … and {len(report.problems) - len(shown)} more problems "
+                           "(--json lists them all)", err=True)
         sys.exit(1)
     _report_held(check, tail, as_json)
     if with_readings and not as_json:
         _verify_readings(db, False, {})
+
+
+_MAX_PROBLEM_LINES = 10
 
 
 def _held_head(against: Path | None, seq: int | None, root: str | None) -> Any:
@@ -595,6 +620,9 @@ def _verify_readings(db: Path, as_json: bool, ledger_json: Mapping[str, Any]) ->
             for problem in found.problems:
                 click.echo(f"error: {problem}", err=True)
         sys.exit(1)
+
+
+_MAX_PROBLEM_LINES = 10
 
 
 @ledger.command("balances")

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from ledger_forgery import write_tx1_ledger
 
 from ecocomp.ledger import (
     GENESIS,
@@ -37,7 +38,7 @@ from ecocomp.ledger import (
     verify_consistency,
     verify_inclusion,
 )
-from ecocomp.ledger.hashing import encode_fields
+from ecocomp.ledger.hashing import encode_v2
 
 UP, DOWN, PROVINCE = "430800", "430700", "430000"
 
@@ -198,6 +199,9 @@ def test_same_key_same_content_is_unchanged(ledger: Ledger):
         ({"reference": "GK-1"}, "reference"),
         ({"due": date(2024, 4, 30)}, "due"),
         ({"inputs_digest": "ab" * 32}, "inputs_digest"),
+        ({"component": "flow"}, "component"),
+        ({"reason": "recomputed"}, "reason"),
+        ({"corrects": "lishui/2022-12/class"}, "corrects"),
     ],
 )
 def test_same_key_different_content_is_a_conflict_naming_the_field(
@@ -408,7 +412,8 @@ def test_export_json_round_trips_and_rehashes(ledger: Ledger, tmp_path: Path):
     out = tmp_path / "ledger.json"
     assert ledger.export_json(out) == 14
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert data["format"] == "ecocomp.ledger/1" and data["schema_version"] == _store.SCHEMA_VERSION
+    assert data["format"] == "ecocomp.ledger/1"
+    assert data["schema_version"] == _store.SCHEMA_VERSION
     prev = GENESIS
     for record in data["transactions"]:
         tx = Transaction.from_json(record)
@@ -468,12 +473,20 @@ def test_checkpoint_refuses_to_certify_a_broken_ledger(tmp_path: Path):
     with Ledger.open(path) as ledger:
         ledger.post(accrual("a"))
         conn = ledger.connection
+        (trigger,) = conn.execute("SELECT sql FROM sqlite_master "
+                                  "WHERE name = 'ledger_transactions_no_update'").fetchone()
         conn.execute("DROP TRIGGER ledger_transactions_no_update")
         conn.execute("UPDATE ledger_transactions SET reason = 'edited' WHERE seq = 1")
+        conn.execute(trigger)
         with pytest.raises(LedgerIntegrityError) as info:
             ledger.checkpoint()
         assert info.value.seq == 1
         assert ledger.checkpoints() == []
+        conn.execute("DROP TRIGGER ledger_transactions_no_update")
+        with pytest.raises(LedgerIntegrityError, match="schema: trigger "
+                           "ledger_transactions_no_update is missing") as info:
+            ledger.checkpoint()
+        assert info.value.seq is None
 
 
 # --------------------------------------------------------------------------- verify
@@ -486,13 +499,22 @@ def test_verify_reports_and_optionally_raises(ledger: Ledger):
     assert report.head == ledger.get_seq(14).hash  # type: ignore[union-attr]
     assert ledger.verify(raise_on_error=True).ok
     conn = ledger.connection
+    (trigger,) = conn.execute("SELECT sql FROM sqlite_master "
+                              "WHERE name = 'ledger_transfers_no_update'").fetchone()
     conn.execute("DROP TRIGGER ledger_transfers_no_update")
     conn.execute("UPDATE ledger_transfers SET amount_fen = amount_fen + 1 WHERE seq = 5")
+    conn.execute(trigger)
     report = ledger.verify()
     assert not report.ok and report.first_bad_seq == 5 and "hash" in (report.reason or "")
     with pytest.raises(LedgerIntegrityError) as info:
         ledger.verify(raise_on_error=True)
     assert info.value.seq == 5 and "transaction #5" in str(info.value)
+
+
+def test_quick_verify_runs_quick_check(ledger: Ledger):
+    _year(ledger)
+    assert ledger.verify(quick=True).quick and not ledger.verify().quick
+    assert ledger.verify(quick=True).ok
 
 
 def test_an_empty_ledger_verifies(ledger: Ledger):
@@ -501,7 +523,7 @@ def test_an_empty_ledger_verifies(ledger: Ledger):
 
 
 def test_verify_inline_encoding_matches_the_reference_encoding(ledger: Ledger):
-    """The fast verify loop and hashing.encode_fields must agree on every field."""
+    """The fast verify loop and hashing.encode_v2 must agree on every field."""
     ledger.post(accrual(
         "every/field", due=date(2024, 4, 30), reason="理由 with unicode", reference="GK-9",
         inputs_digest="ab" * 32, meta={"水": ["Ⅲ", 1, None, True], "a": {"b": "c"}},
@@ -511,11 +533,12 @@ def test_verify_inline_encoding_matches_the_reference_encoding(ledger: Ledger):
     assert ledger.verify().ok
     tx = ledger.get("every/field")
     assert tx is not None
-    fields = [tx.prev_hash, str(tx.seq), tx.key, tx.kind, "2023-01-31", "2024-04-30",
-              "lishui", "2023-01", "class", "", "理由 with unicode", "GK-9", "ab" * 32,
+    values = [tx.prev_hash, tx.seq, tx.key, tx.kind, "2023-01-31", "2024-04-30",
+              "lishui", "2023-01", "class", None, "理由 with unicode", "GK-9", "ab" * 32,
               '{"a":{"b":"c"},"水":["Ⅲ",1,null,true]}', tx.posted_at]
-    transfers = [[DOWN, "accrued", UP, "accrued", "101"], [UP, "payable", DOWN, "settled", "1"]]
-    assert hashlib.sha256(encode_fields(fields, transfers)).hexdigest() == tx.hash
+    transfers = [[DOWN, "accrued", UP, "accrued", 101], [UP, "payable", DOWN, "settled", 1]]
+    assert tx.encoding == 2
+    assert hashlib.sha256(encode_v2(values, transfers)).hexdigest() == tx.hash
 
 
 # --------------------------------------------------------------------------- storage
@@ -549,20 +572,46 @@ def test_the_ledger_shares_a_database_file_with_other_tables(tmp_path: Path):
 
 
 @pytest.mark.parametrize("table", ["ledger_transactions", "ledger_transfers",
-                                   "ledger_checkpoints", "ledger_schema_version"])
+                                   "ledger_checkpoints", "ledger_schema_version",
+                                   "ledger_encodings"])
 def test_triggers_refuse_update_delete_and_replace(tmp_path: Path, table: str):
     with Ledger.open(tmp_path / "t.db") as ledger:
         _year(ledger)
         ledger.checkpoint()
         conn = ledger.connection
         with pytest.raises(sqlite3.IntegrityError, match="UPDATE refused"):
-            conn.execute(f"UPDATE {table} SET seq = seq" if table != "ledger_schema_version"
-                         else f"UPDATE {table} SET version = version")
+            first_column = conn.execute(f"PRAGMA table_info({table})").fetchone()[1]
+            conn.execute(f"UPDATE {table} SET {first_column} = {first_column}")
         with pytest.raises(sqlite3.IntegrityError, match="DELETE refused"):
             conn.execute(f"DELETE FROM {table}")
         with pytest.raises(sqlite3.IntegrityError, match="INSERT over an existing row"):
             conn.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM {table} LIMIT 1")
         assert ledger.verify().ok
+
+
+@pytest.mark.parametrize(("table", "other_column", "clash_on"), [
+    ("ledger_transactions", "seq", "key"),
+    ("ledger_checkpoints", "number", "seq"),
+    ("ledger_encodings", "encoding", "from_seq"),
+])
+def test_replace_through_the_second_unique_column_is_refused_too(
+    tmp_path: Path, table: str, other_column: str, clash_on: str
+):
+    """A row new by its primary key but clashing on the other UNIQUE column: REPLACE would
+    delete the old row. The trigger checks both columns (a trigger reduced to the primary
+    key, e.g. ``seq = NEW.seq``, lets this through)."""
+    with Ledger.open(tmp_path / "t.db") as ledger:
+        _year(ledger)
+        ledger.checkpoint()
+        conn = ledger.connection
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        values = ", ".join(f"{c} + 100" if c == other_column else c for c in columns)
+        before = conn.execute(f"SELECT * FROM {table}").fetchall()
+        with pytest.raises(sqlite3.IntegrityError, match="INSERT over an existing row"):
+            conn.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+                         f"SELECT {values} FROM {table} LIMIT 1")
+        assert conn.execute(f"SELECT * FROM {table}").fetchall() == before
+        assert clash_on in columns and ledger.verify().ok
 
 
 def test_sqlite_utils_upsert_and_replace_cannot_edit_the_ledger(tmp_path: Path):
@@ -585,30 +634,59 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path):
     path = tmp_path / "future.db"
     Ledger.open(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO ledger_schema_version VALUES (99, 'from the future', 'x')")
+    future = _store.SCHEMA_VERSION + 1
+    conn.execute(f"INSERT INTO ledger_schema_version VALUES ({future}, 'from the future', 'x')")
     conn.commit()
     conn.close()
-    with pytest.raises(LedgerError, match="schema version 99 is newer"):
+    with pytest.raises(LedgerError, match=f"schema version {future} is newer"):
         Ledger.open(path)
 
 
-def test_a_v1_database_opens_and_migrations_apply_in_order(tmp_path: Path):
-    path = tmp_path / "v1.db"
+def test_migrations_apply_in_order_and_a_newer_one_is_refused(tmp_path: Path):
+    path = tmp_path / "v.db"
     with Ledger.open(path) as ledger:
         ledger.post(accrual())
         assert ledger.schema_version == _store.SCHEMA_VERSION == 2
     with Ledger.open(path) as ledger:
-        assert ledger.verify().ok and ledger.schema_version == 2
-    v3 = _store.Migration(3, "add a notes table", ["CREATE TABLE ledger_notes (x TEXT)"])
+        assert ledger.verify().ok and ledger.schema_version == _store.SCHEMA_VERSION
+    n = _store.SCHEMA_VERSION + 1
+    later = _store.Migration(n, "add a notes table", ["CREATE TABLE ledger_notes (x TEXT)"])
     conn = _store.connect(str(path), busy_timeout_ms=1000)
-    assert _store.migrate(conn, migrations=(*_store.MIGRATIONS, v3)) == 3
-    assert _store.migrate(conn, migrations=(*_store.MIGRATIONS, v3)) == 3  # no-op
+    assert _store.migrate(conn, migrations=(*_store.MIGRATIONS, later)) == n
+    assert _store.migrate(conn, migrations=(*_store.MIGRATIONS, later)) == n  # no-op
     versions = conn.execute("SELECT version, description FROM ledger_schema_version").fetchall()
-    assert versions == [(1, _store.MIGRATIONS[0].description),
-                        (2, _store.MIGRATIONS[1].description), (3, "add a notes table")]
+    assert versions == [*((m.version, m.description) for m in _store.MIGRATIONS),
+                        (n, "add a notes table")]
     conn.close()
     with pytest.raises(LedgerError, match="newer"):
-        Ledger.open(path)  # this code only knows version 2
+        Ledger.open(path)  # this code does not know version n
+
+
+def test_a_tx1_ledger_upgrades_keeps_verifying_and_new_posts_use_tx2(tmp_path: Path):
+    path = tmp_path / "old.db"
+    write_tx1_ledger(path, [accrual("a"),
+                            accrual("b", kind="adjustment", corrects="a", reason="r")])
+    with Ledger.open(path) as ledger:
+        assert ledger.schema_version == _store.SCHEMA_VERSION
+        report = ledger.verify()
+        assert report.ok and report.count == 2 and report.tx2_from_seq == 3, report
+        old = ledger.get("a")
+        assert old is not None and old.encoding == 1 and transaction_hash(old) == old.hash
+        new = ledger.post(accrual("c")).transaction
+        assert new.seq == 3 and new.encoding == 2 and transaction_hash(new) == new.hash
+        assert Transaction.from_json(new.to_json()) == new
+        assert ledger.verify().ok and ledger.get("c") == new
+    with Ledger.open(path) as ledger:  # reopening keeps where tx/2 starts
+        assert ledger.verify().tx2_from_seq == 3 and ledger.get_seq(2).encoding == 1  # type: ignore[union-attr]
+
+
+def test_an_export_made_before_tx2_still_rehashes(tmp_path: Path):
+    path = tmp_path / "old.db"
+    write_tx1_ledger(path, [accrual("a")])
+    with Ledger.open(path) as ledger:
+        record = ledger.get("a").to_json()  # type: ignore[union-attr]
+    del record["encoding"]  # exports before tx/2 had no such field
+    assert transaction_hash(Transaction.from_json(record)) == record["hash"]
 
 
 def test_a_failed_migration_leaves_nothing(tmp_path: Path):

@@ -454,7 +454,7 @@ def test_a_v1_ledger_with_checkpoint_1_rows_migrates_and_keeps_verifying(tmp_pat
     assert verify_ledger(conn).ok  # a reader that does not migrate reads checkpoint/1 rows
     conn.close()
     with Ledger.open(path) as ledger:
-        assert ledger.schema_version == 2 and ledger.verify().ok
+        assert ledger.schema_version == _store.SCHEMA_VERSION and ledger.verify().ok
         assert ledger.checkpoints()[0].catalog is None
         ledger.post(NewTransaction(key="d", kind="accrual", booked_on=date(2023, 2, 28),
                                    transfers=[Transfer.between(PAYER, PAYEE, "1.00",

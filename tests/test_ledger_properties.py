@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecocomp.ledger import (
+    GENESIS,
     IdempotencyConflict,
     InvalidTransaction,
     Ledger,
@@ -17,6 +18,7 @@ from ecocomp.ledger import (
     Transaction,
     Transfer,
 )
+from ecocomp.ledger.hashing import encode_v2, posting_hash
 from ecocomp.money import from_fen
 
 PARTIES = ("430000", "430100", "430700", "430800")
@@ -198,3 +200,110 @@ def test_after_any_resettlements_the_net_equals_the_latest_computation(runs):
     assert ledger.net(agreement="agr", period="2023-01") == want
     assert ledger.verify().ok
     ledger.close()
+
+
+# --------------------------------------------------------------------------- encoding tx/2
+# Two different transactions never have the same canonical bytes. Texts are drawn from an
+# alphabet of the encoding's own framing characters and tx/1's separators, so values that
+# look like lengths, types or the next field are tried; absent vs empty and numbers vs
+# digit texts are tried too.
+
+FRAMING = "NTI:0127-\x1e\x1f水a"
+framing_texts = st.text(alphabet=FRAMING, max_size=6)
+values = st.one_of(st.none(), framing_texts, st.integers(-120, 120))
+headers = st.lists(values, min_size=15, max_size=15)
+transfer_values = st.lists(st.lists(values, min_size=5, max_size=5), max_size=3)
+
+
+def _decode_v2(message: bytes) -> list[object]:
+    """An independent reader of tx/2 (docs/ledger.md): the values in order."""
+    out: list[object] = []
+    i = 0
+    while i < len(message):
+        kind = message[i:i + 1]
+        if kind == b"N":
+            out.append(None)
+            i += 1
+            continue
+        colon = message.index(b":", i)
+        length = int(message[i + 1:colon])
+        data = message[colon + 1:colon + 1 + length]
+        assert len(data) == length
+        out.append(data.decode("utf-8") if kind == b"T" else int(data))
+        assert kind in (b"T", b"I")
+        i = colon + 1 + length
+    return out
+
+
+def _typed(values: list[object]) -> list[tuple[str, object]]:
+    return [(type(v).__name__, v) for v in values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(headers, transfer_values)
+def test_tx2_bytes_read_back_to_exactly_the_values(header, transfers):
+    message = encode_v2(header, transfers)
+    flat = ["ecocomp.ledger.tx/2", *header, *(v for t in transfers for v in t)]
+    assert _typed(_decode_v2(message)) == _typed(flat)
+
+
+def _mutations(header: list[object]) -> st.SearchStrategy[list[object]]:
+    """Near neighbours: a character moved to the next field, None ↔ "", 7 ↔ "7"."""
+    def move(i: int) -> list[object]:
+        a, b = header[i], header[i + 1]
+        if isinstance(a, str) and a and isinstance(b, str | None):
+            return [*header[:i], a[:-1], a[-1] + (b or ""), *header[i + 2:]]
+        return header
+
+    def swap_type(i: int) -> list[object]:
+        v = header[i]
+        new: object = ("" if v is None else None if v == "" else str(v) if isinstance(v, int)
+                       else int(v) if isinstance(v, str) and v.lstrip("-").isdigit() else v)
+        return [*header[:i], new, *header[i + 1:]]
+
+    index = st.integers(0, len(header) - 2)
+    return st.one_of(index.map(move), index.map(swap_type))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), headers, transfer_values)
+def test_different_content_means_different_tx2_bytes(data, header, transfers):
+    other = data.draw(_mutations(header))
+    if _typed(other) != _typed(header):
+        assert encode_v2(other, transfers) != encode_v2(header, transfers)
+    moved = data.draw(st.integers(0, 14))  # a header value moved into the transfers
+    if transfers and header[moved] is not None:
+        shifted_header = [*header[:moved], None, *header[moved + 1:]]
+        shifted = [[*transfers[0][:4], header[moved]], *transfers[1:]]
+        if _typed(shifted[0]) != _typed(transfers[0]):
+            assert encode_v2(shifted_header, shifted) != encode_v2(header, transfers)
+
+
+model_texts = st.one_of(st.none(), st.text(alphabet="NTI:017-水a ", min_size=1, max_size=5))
+
+
+@st.composite
+def new_transactions(draw: st.DrawFn) -> NewTransaction:
+    key = draw(st.text(alphabet="NTI:017-水a", min_size=1, max_size=5))
+    corrects = draw(model_texts.filter(lambda c: c != key))
+    kind = draw(st.sampled_from(["accrual", "payment", "adjustment"] if corrects
+                                else ["accrual", "payment"]))
+    return NewTransaction(
+        key=key, kind=kind,
+        transfers=_transfers(draw(transfers)),
+        booked_on=START + timedelta(days=draw(st.integers(0, 3))),
+        due=draw(st.none() | st.just(START)), agreement=draw(model_texts),
+        period=draw(model_texts), component=draw(model_texts),
+        reason=draw(model_texts) if kind == "accrual" else "r",
+        corrects=corrects, reference=draw(model_texts),
+        meta=draw(st.dictionaries(st.sampled_from(["a", "T1:", "水"]), model_texts,
+                                  max_size=2)),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(new_transactions(), new_transactions())
+def test_two_different_new_transactions_never_hash_alike(one, two):
+    stamp = "2024-02-01T00:00:00.000000Z"
+    same = one == two and one.meta_json == two.meta_json
+    assert (posting_hash(GENESIS, 1, one, stamp) == posting_hash(GENESIS, 1, two, stamp)) == same

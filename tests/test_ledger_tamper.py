@@ -7,15 +7,21 @@ transaction (or checkpoint).
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from ledger_forgery import opened_without_triggers, rehash, write_tx1_ledger
 
-from ecocomp.ledger import Ledger, NewTransaction, Transfer, VerifyReport, _store
-from ecocomp.ledger.hashing import GENESIS, TX_FIELDS, encode_fields
+from ecocomp.ledger import (
+    Ledger,
+    NewTransaction,
+    Transfer,
+    VerifyReport,
+    _store,
+    transaction_hash,
+)
 
 A, B, C = "430700", "430800", "430000"
 
@@ -55,12 +61,16 @@ def path(tmp_path: Path) -> Path:
 
 
 def tamper(path: Path, *statements: str) -> VerifyReport:
+    """Drop the triggers, run ``statements``, put the triggers back exactly; verify."""
     conn = sqlite3.connect(path)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
-                                ).fetchall():
+    triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+                            ).fetchall()
+    for name, _sql in triggers:
         conn.execute(f"DROP TRIGGER {name}")
     for statement in statements:
         conn.execute(statement)
+    for _name, sql in triggers:
+        conn.execute(sql)
     conn.commit()
     conn.close()
     with Ledger.open(path) as ledger:
@@ -263,27 +273,9 @@ def test_a_forged_transaction_appended_is_found(path: Path):
 
 def test_rewriting_history_with_recomputed_hashes_is_found_by_the_checkpoint(path: Path):
     """A forger who recomputes every hash still cannot match the published Merkle root."""
-    conn = sqlite3.connect(path)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
-                                ).fetchall():
-        conn.execute(f"DROP TRIGGER {name}")
-    conn.execute("UPDATE ledger_transfers SET amount_fen = 1 WHERE seq = 2")
-    prev = GENESIS
-    rows = conn.execute(f"SELECT {', '.join(TX_FIELDS)} FROM ledger_transactions ORDER BY seq"
-                        ).fetchall()
-    for row in rows:
-        seq = row[1]
-        transfers = conn.execute(
-            "SELECT debit_party, debit_purpose, credit_party, credit_purpose, "
-            "CAST(amount_fen AS TEXT) FROM ledger_transfers WHERE seq = ? ORDER BY idx", (seq,)
-        ).fetchall()
-        fields = [prev, str(seq), *("" if v is None else str(v) for v in row[2:])]
-        digest = hashlib.sha256(encode_fields(fields, transfers)).hexdigest()
-        conn.execute("UPDATE ledger_transactions SET prev_hash = ?, hash = ? WHERE seq = ?",
-                     (prev, digest, seq))
-        prev = digest
-    conn.commit()
-    conn.close()
+    with opened_without_triggers(path) as conn:
+        conn.execute("UPDATE ledger_transfers SET amount_fen = 1 WHERE seq = 2")
+        rehash(conn)
     with Ledger.open(path) as ledger:
         report = ledger.verify()
     assert not report.ok and report.first_bad_checkpoint == 1 and report.first_bad_seq == 4
@@ -291,19 +283,235 @@ def test_rewriting_history_with_recomputed_hashes_is_found_by_the_checkpoint(pat
 
 
 def test_malformed_rows_are_reported_not_crashed_on(path: Path):
-    conn = sqlite3.connect(path)
-    # replace the STRICT transfers table by a lax copy holding a text amount
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
-                                ).fetchall():
-        conn.execute(f"DROP TRIGGER {name}")
-    conn.execute("ALTER TABLE ledger_transfers RENAME TO old_transfers")
-    conn.execute("CREATE TABLE ledger_transfers (seq, idx, debit_party, debit_purpose, "
-                 "credit_party, credit_purpose, amount_fen, PRIMARY KEY (seq, idx))")
-    conn.execute("INSERT INTO ledger_transfers SELECT * FROM old_transfers")
-    conn.execute("UPDATE ledger_transfers SET amount_fen = 'lots' WHERE seq = 2")
-    conn.commit()
-    conn.close()
+    with opened_without_triggers(path) as conn:
+        # replace the STRICT transfers table by a lax copy holding a text amount
+        conn.execute("ALTER TABLE ledger_transfers RENAME TO old_transfers")
+        conn.execute("CREATE TABLE ledger_transfers (seq, idx, debit_party, debit_purpose, "
+                     "credit_party, credit_purpose, amount_fen, PRIMARY KEY (seq, idx))")
+        conn.execute("INSERT INTO ledger_transfers SELECT * FROM old_transfers")
+        conn.execute("UPDATE ledger_transfers SET amount_fen = 'lots' WHERE seq = 2")
     with Ledger.open(path) as ledger:
         report = ledger.verify()
     assert (report.ok, report.first_bad_seq) == (False, 2)
-    assert "malformed" in (report.reason or "")
+    assert report.problems[0].startswith(
+        "schema: table ledger_transfers is not as ecocomp creates it")
+    assert ("transaction #2: transfer 0: amount_fen is stored as text 'lots', not an integer "
+            "(the table was rebuilt without STRICT?)") in report.problems
+
+
+# --------------------------------------------------------------------------- issue 10
+# Someone who can write the file and knows the encoding. Each test is one attack.
+
+
+def tx1_path(tmp_path: Path) -> Path:
+    """A ledger started before tx/2 (its transactions hashed with tx/1), then upgraded."""
+    db = tmp_path / "old.db"
+    write_tx1_ledger(db, [
+        simple("a"),
+        NewTransaction(key="two", kind="accrual", booked_on=date(2023, 1, 31),
+                       agreement="lishui", period="2023-01",
+                       transfers=[Transfer.between(A, B, "100.00", purpose="accrued"),
+                                  Transfer.between(B, C, "10.00", purpose="accrued")]),
+        simple("c"),
+    ])
+    with Ledger.open(db) as ledger:
+        assert ledger.verify().ok and ledger.verify().tx2_from_seq == 4
+    return db
+
+
+def test_moving_a_transfer_into_posted_at_keeps_a_tx1_hash_but_is_found(tmp_path: Path):
+    """tx/1 joins fields with 0x1F/0x1E: the second transfer, glued onto posted_at with
+    those bytes, gives the same message and hash. verify refuses the control characters."""
+    path = tx1_path(tmp_path)
+    glued = f"2024-01-31T00:00:00.000000Z\x1e{A}\x1faccrued\x1f{B}\x1faccrued\x1f10000"
+    with opened_without_triggers(path) as conn:
+        conn.execute("UPDATE ledger_transactions SET posted_at = ? WHERE seq = 2", (glued,))
+        conn.execute("DELETE FROM ledger_transfers WHERE seq = 2 AND idx = 0")
+        conn.execute("UPDATE ledger_transfers SET idx = 0 WHERE seq = 2 AND idx = 1")
+        (stored,) = conn.execute("SELECT hash FROM ledger_transactions WHERE seq = 2"
+                                 ).fetchone()
+    with Ledger.open(path) as ledger:
+        tx = ledger.get_seq(2)
+        assert tx is not None and transaction_hash(tx) == stored  # the forgery keeps the hash
+        report = ledger.verify()
+    assert (report.ok, report.first_bad_seq) == (False, 2)
+    assert (report.reason or "").startswith("posted_at '2024-01-31T00:00:00.000000Z\\x1e430700")
+    assert (report.reason or "").endswith("is not a UTC stamp YYYY-MM-DDTHH:MM:SS.ffffffZ")
+
+
+def test_an_empty_text_for_an_absent_field_keeps_a_tx1_hash_but_is_found(tmp_path: Path):
+    """tx/1 writes an absent field as an empty string: '' and NULL give the same bytes."""
+    path = tx1_path(tmp_path)
+    with opened_without_triggers(path) as conn:
+        conn.execute("UPDATE ledger_transactions SET reason = '' WHERE seq = 1")
+    report = verify_only(path)
+    assert (report.ok, report.first_bad_seq) == (False, 1)
+    assert "reason is an empty text" in (report.reason or "")
+
+
+def test_the_same_moves_change_a_tx2_hash(path: Path):
+    """tx/2 values carry their length: gluing a transfer onto posted_at changes the bytes."""
+    glued = f"2024-02-01T00:00:00.000000Z\x1e{B}\x1faccrued\x1f{A}\x1faccrued\x1f10000"
+    with opened_without_triggers(path) as conn:
+        conn.execute("UPDATE ledger_transactions SET posted_at = ? WHERE seq = 3", (glued,))
+        conn.execute("DELETE FROM ledger_transfers WHERE seq = 3 AND idx = 1")
+    with Ledger.open(path) as ledger:
+        tx = ledger.get_seq(3)
+        assert tx is not None and transaction_hash(tx) != tx.hash
+        assert (ledger.verify().ok, ledger.verify().first_bad_seq) == (False, 3)
+
+
+def verify_only(path: Path) -> VerifyReport:
+    with Ledger.open(path) as ledger:
+        return ledger.verify()
+
+
+def test_a_real_amount_in_a_table_rebuilt_without_strict_is_found(path: Path):
+    """10000.5 fen formats as "10000" in the encoding: the hash survives; the schema and
+    the column type do not."""
+    with opened_without_triggers(path) as conn:
+        conn.execute("ALTER TABLE ledger_transfers RENAME TO old_transfers")
+        conn.execute(_store.MIGRATIONS[0].statements[3].replace(") STRICT, WITHOUT ROWID",
+                                                                ") WITHOUT ROWID"))
+        conn.execute("INSERT INTO ledger_transfers SELECT * FROM old_transfers")
+        conn.execute("DROP TABLE old_transfers")
+        conn.execute("UPDATE ledger_transfers SET amount_fen = 10000.5 WHERE seq = 2")
+    report = verify_only(path)
+    assert (report.ok, report.first_bad_seq) == (False, 2)
+    assert "schema: table ledger_transfers is not as ecocomp creates it" in (report.reason or "")
+    assert any("amount_fen is stored as real 10000.5" in p for p in report.problems)
+
+
+def test_a_blob_key_behind_a_restored_strict_schema_is_found(path: Path):
+    """STRICT removed in sqlite_master, a BLOB key written, STRICT put back: same bytes,
+    same hash, same schema text — the file's own type check and verify's typeof find it."""
+    with opened_without_triggers(path) as conn:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = "
+                              "'ledger_transactions'").fetchone()
+        set_table_sql(conn, "ledger_transactions", sql.removesuffix(" STRICT"))
+    with opened_without_triggers(path) as conn:
+        conn.execute("UPDATE ledger_transactions SET key = CAST(key AS BLOB) WHERE seq = 2")
+        set_table_sql(conn, "ledger_transactions", sql)
+    report = verify_only(path)
+    assert report.ok is False and report.first_bad_seq == 2
+    assert "integrity_check(ledger_transactions): non-TEXT value" in (report.reason or "")
+    assert "transaction #2: key is stored as blob b'b', not text (the table was rebuilt " \
+           "without STRICT?)" in report.problems
+
+
+def set_table_sql(conn: sqlite3.Connection, table: str, sql: str) -> None:
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (sql, table))
+    conn.execute("PRAGMA writable_schema = OFF")
+
+
+TRIGGERS = [f"{table}_no_{what}" for table in _store.TABLES
+            for what in ("update", "delete", "replace")]
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_a_dropped_trigger_is_found(path: Path, trigger: str):
+    conn = sqlite3.connect(path)
+    conn.execute(f"DROP TRIGGER {trigger}")
+    conn.close()
+    report = verify_only(path)
+    assert report.ok is False and report.first_bad_seq is None
+    assert report.reason == (f"schema: trigger {trigger} is missing (dropped?); the ledger is "
+                             "no longer protected as ecocomp made it")
+
+
+def test_a_weakened_trigger_is_found(path: Path):
+    """The no-replace trigger reduced to ``seq = NEW.seq`` would let a REPLACE on the key
+    delete a transaction; verify compares the trigger's SQL with the library's."""
+    conn = sqlite3.connect(path)
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = "
+                          "'ledger_transactions_no_replace'").fetchone()
+    conn.execute("DROP TRIGGER ledger_transactions_no_replace")
+    conn.execute(sql.replace("seq = NEW.seq OR key = NEW.key", "seq = NEW.seq"))
+    conn.commit()
+    conn.close()
+    report = verify_only(path)
+    assert report.ok is False
+    assert (report.reason or "").startswith(
+        "schema: trigger ledger_transactions_no_replace is not as ecocomp creates it")
+
+
+def test_an_extra_trigger_or_index_on_a_ledger_table_is_found(path: Path):
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TRIGGER sneaky AFTER INSERT ON ledger_transactions "
+                 "BEGIN SELECT 1; END")
+    conn.commit()
+    conn.close()
+    report = verify_only(path)
+    assert report.reason == ("schema: unexpected trigger sneaky on ledger_transactions; "
+                             "ecocomp creates no such object")
+
+
+def test_a_correction_of_a_later_transaction_is_found(path: Path):
+    """#3 made to correct "c" (#4), every hash recomputed: only the rule can tell."""
+    with opened_without_triggers(path) as conn:
+        conn.execute("UPDATE ledger_transactions SET corrects = 'c' WHERE seq = 3")
+        rehash(conn)
+    report = verify_only(path)
+    assert (report.ok, report.first_bad_seq) == (False, 3)
+    assert report.reason == ("corrects 'c', which is not an earlier transaction (a correction "
+                             "must name a key posted before it)")
+
+
+@pytest.mark.parametrize(("seq", "column", "value", "words"), [
+    (4, "kind", "'adjustment'", "a adjustment without corrects"),
+    (5, "reason", "NULL", "a adjustment without a reason"),
+    (3, "booked_on", "'2023-02-30'", "booked_on '2023-02-30' is not a date YYYY-MM-DD"),
+    (3, "booked_on", "'20230131'", "booked_on '20230131' is not a date YYYY-MM-DD"),
+    (3, "due", "'2024-4-30'", "due '2024-4-30' is not a date YYYY-MM-DD"),
+    (3, "posted_at", "'2024-02-01 00:00:00'", "posted_at '2024-02-01 00:00:00' is not a UTC"),
+    (3, "inputs_digest", "'ABCDEF0123456789'", "inputs_digest 'ABCDEF0123456789' is not a "
+                                               "lowercase hex digest"),
+    (3, "meta", """'{"parties":["430700","430800"],"net":"100.00"}'""", "not canonical JSON"),
+    (3, "meta", """'{"net": "100.00"}'""", "not canonical JSON"),
+    (3, "meta", """'{"net":1.5}'""", "not canonical JSON"),
+    (3, "meta", """'{"net":9007199254740993}'""", "not canonical JSON"),
+    (3, "meta", """'{"net":"\\u0031"}'""", "not canonical JSON"),
+    (3, "meta", "'[]'", "not canonical JSON"),
+    (3, "key", "'full' || char(10)", "key 'full\\n' contains a control character"),
+    (3, "reason", "'bad ' || char(0) || ' byte'", "contains a control character"),
+    (3, "agreement", "'lishui' || char(31)", "agreement 'lishui\\x1f' contains a control"),
+])
+def test_a_field_breaking_the_models_rules_is_found_even_with_recomputed_hashes(
+    path: Path, seq: int, column: str, value: str, words: str
+):
+    with opened_without_triggers(path) as conn:
+        conn.execute(f"UPDATE ledger_transactions SET {column} = {value} WHERE seq = {seq}")
+        rehash(conn)
+    report = verify_only(path)
+    assert (report.ok, report.first_bad_seq) == (False, seq), report.problems
+    assert words in (report.reason or ""), report.reason
+
+
+def test_text_that_is_not_utf8_is_found(path: Path):
+    with opened_without_triggers(path) as conn:
+        conn.execute("UPDATE ledger_transactions SET key = CAST(X'66FF' AS TEXT) WHERE seq = 3")
+    report = verify_only(path)
+    assert (report.ok, report.first_bad_seq) == (False, 3)
+    assert "a text field is not valid UTF-8" in (report.reason or "")
+
+
+@pytest.mark.parametrize(("column", "value", "words"), [
+    ("debit_party", "'43070'", "debit_party '43070' is not a 6-digit GB/T 2260 code"),
+    ("credit_party", "'４３０８００'", "credit_party '４３０８００' is not a 6-digit"),
+    ("debit_purpose", "'Payable'", "debit_purpose 'Payable' is not a lowercase slug"),
+    ("credit_purpose", "'a' || char(31) || 'b'", "credit_purpose 'a\\x1fb' is not a lowercase"),
+    ("debit_purpose", "'2023-01-31'", "debit_purpose '2023-01-31' is not a lowercase slug"),
+    ("credit_party", "'2023-01-31'", "credit_party '2023-01-31' is not a 6-digit GB/T 2260"),
+])
+@pytest.mark.parametrize("idx", [0, 1])
+def test_a_transfer_breaking_the_models_rules_is_found_even_with_recomputed_hashes(
+    path: Path, column: str, value: str, words: str, idx: int
+):
+    with opened_without_triggers(path) as conn:
+        conn.execute(f"UPDATE ledger_transfers SET {column} = {value} "
+                     f"WHERE seq = 3 AND idx = {idx}")
+        rehash(conn)
+    report = verify_only(path)
+    assert (report.ok, report.first_bad_seq) == (False, 3), report.problems
+    assert words in (report.reason or ""), report.reason

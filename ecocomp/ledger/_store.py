@@ -30,15 +30,18 @@ __all__ = [
     "SCHEMA_VERSION",
     "Migration",
     "connect",
+    "encoding_of",
     "migrate",
     "schema_version",
+    "tx2_from",
 ]
 
 TRANSACTIONS = "ledger_transactions"
 TRANSFERS = "ledger_transfers"
 CHECKPOINTS = "ledger_checkpoints"
 VERSIONS = "ledger_schema_version"
-TABLES = (VERSIONS, TRANSACTIONS, TRANSFERS, CHECKPOINTS)
+ENCODINGS = "ledger_encodings"
+TABLES = (VERSIONS, TRANSACTIONS, TRANSFERS, CHECKPOINTS, ENCODINGS)
 
 
 def _append_only(table: str, key: str) -> list[str]:
@@ -144,6 +147,18 @@ class Migration:
     statements: Sequence[str]
 
 
+# Version 3: the self-delimiting encoding tx/2 applies from the next sequence number on
+# (1 in a new ledger); the transactions before it keep their tx/1 hashes.
+_V3 = [
+    f"""CREATE TABLE {ENCODINGS} (
+        encoding INTEGER PRIMARY KEY CHECK (encoding >= 2),
+        from_seq INTEGER NOT NULL UNIQUE CHECK (from_seq >= 1)
+    ) STRICT""",
+    f"INSERT INTO {ENCODINGS} (encoding, from_seq) "
+    f"SELECT 2, coalesce(max(seq), 0) + 1 FROM {TRANSACTIONS}",
+    *_append_only(ENCODINGS, "encoding = NEW.encoding OR from_seq = NEW.from_seq"),
+]
+
 #: Every schema step ever published, in order. Version N is ``MIGRATIONS[N - 1]``.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -156,6 +171,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "checkpoints commit to the catalog and may carry an Ed25519 signature",
         _V2,
     ),
+    Migration(3, "encoding tx/2 from the next transaction on", _V3),
 )
 #: The schema version this code writes and reads.
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -179,6 +195,22 @@ def schema_version(conn: sqlite3.Connection) -> int:
         return 0
     row = conn.execute(f"SELECT max(version) FROM {VERSIONS}").fetchone()
     return int(row[0] or 0)
+
+
+def tx2_from(conn: sqlite3.Connection) -> int | None:
+    """The first ``seq`` hashed with encoding tx/2, or None in a ledger without tx/2 yet."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (ENCODINGS,)
+    ).fetchone()
+    if not exists:
+        return None
+    row = conn.execute(f"SELECT from_seq FROM {ENCODINGS} WHERE encoding = 2").fetchone()
+    return int(row[0]) if row else None
+
+
+def encoding_of(seq: int, tx2_from_seq: int | None) -> int:
+    """The encoding of transaction ``seq`` in a ledger where tx/2 starts at ``tx2_from_seq``."""
+    return 2 if tx2_from_seq is not None and seq >= tx2_from_seq else 1
 
 
 def _too_new(found: int, supported: int) -> LedgerError:
@@ -276,7 +308,9 @@ def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def transaction_from_row(row: Sequence[Any], transfers: Sequence[Sequence[Any]]) -> Transaction:
+def transaction_from_row(
+    row: Sequence[Any], transfers: Sequence[Sequence[Any]], encoding: int = 2
+) -> Transaction:
     """A Transaction from a ledger_transactions row and its transfer rows (in idx order)."""
     meta_json = row[_I["meta"]]
     try:
@@ -302,6 +336,7 @@ def transaction_from_row(row: Sequence[Any], transfers: Sequence[Sequence[Any]])
         posted_at=row[_I["posted_at"]],
         prev_hash=row[_I["prev_hash"]],
         hash=row[_I["hash"]],
+        encoding=encoding,
     )
 
 

@@ -1,12 +1,22 @@
-"""Canonical encoding of transactions and checkpoints, and their SHA-256 hash chain.
+"""Canonical encodings of transactions and checkpoints, and their SHA-256 hash chain.
 
-The encoding is deliberately plain so that anyone can re-implement it (docs/ledger.md gives
-it byte by byte): the UTF-8 bytes of text fields joined by the ASCII unit separator (0x1F),
-the transaction's header and each transfer joined by the record separator (0x1E). Absent
-fields are empty strings; integers are plain decimal; dates are ``YYYY-MM-DD``; ``meta`` is its
-canonical JSON text. Text fields cannot contain control characters (the model refuses them),
-so the encoding is unambiguous.
+Two transaction encodings exist; docs/ledger.md gives both byte by byte.
 
+* ``ecocomp.ledger.tx/2`` (every transaction posted by this version): each value is
+  self-delimiting — ``N`` for an absent value, ``T<length>:<UTF-8 bytes>`` for text and
+  ``I<length>:<decimal digits>`` for an integer, the length being the byte count in decimal.
+  The tag, the 15 header values and 5 values per transfer follow each other with nothing
+  in between. Two different transactions never have the same
+  bytes, whatever characters their fields hold.
+* ``ecocomp.ledger.tx/1`` (transactions posted before the upgrade): text fields joined by
+  the ASCII unit separator (0x1F), the header and each transfer joined by the record
+  separator (0x1E), absent fields empty. It is unambiguous only while no field is empty or
+  holds a control character, which ``verify`` checks for every stored tx/1 transaction.
+
+A ledger records the sequence number from which tx/2 applies (``ledger_encodings``).
+
+>>> encode_v2(["a", None], [["b", 7]])
+b'T19:ecocomp.ledger.tx/2T1:aNT1:bI1:7'
 >>> encode_fields(["a", "b"], [["c", "d"]])
 b'ecocomp.ledger.tx/1\\x1fa\\x1fb\\x1ec\\x1fd'
 """
@@ -21,17 +31,23 @@ from ecocomp.ledger.model import Checkpoint, NewTransaction, Transaction
 __all__ = [
     "CHECKPOINT_TAG",
     "CHECKPOINT_TAG_V2",
+    "CURRENT_ENCODING",
+    "ENCODINGS",
     "GENESIS",
     "RS",
     "TRANSFER_FIELDS",
     "TX_FIELDS",
     "TX_TAG",
+    "TX_TAG_V1",
+    "TX_TAG_V2",
     "US",
     "checkpoint_bytes",
     "checkpoint_hash",
     "checkpoint_message",
     "checkpoint_message_v2",
     "encode_fields",
+    "encode_v2",
+    "encode_value",
     "posting_hash",
     "transaction_hash",
     "transaction_message",
@@ -39,15 +55,22 @@ __all__ = [
 
 #: ``prev_hash`` of the first transaction and of the first checkpoint.
 GENESIS = "0" * 64
-#: First field of every transaction encoding: names the format and its version.
-TX_TAG = "ecocomp.ledger.tx/1"
+#: First field of a tx/1 encoding (transactions posted before tx/2).
+TX_TAG_V1 = "ecocomp.ledger.tx/1"
+#: First value of a tx/2 encoding.
+TX_TAG_V2 = "ecocomp.ledger.tx/2"
+#: The tag of the encoding new transactions get.
+TX_TAG = TX_TAG_V2
+#: Encoding versions by number; new transactions use :data:`CURRENT_ENCODING`.
+ENCODINGS: dict[int, str] = {1: TX_TAG_V1, 2: TX_TAG_V2}
+CURRENT_ENCODING = 2
 #: First field of every checkpoint/1 encoding (checkpoints without a catalog digest).
 CHECKPOINT_TAG = "ecocomp.ledger.checkpoint/1"
 #: First field of every checkpoint/2 encoding (with the catalog digest).
 CHECKPOINT_TAG_V2 = "ecocomp.ledger.checkpoint/2"
-#: Unit separator: between fields.
+#: tx/1 unit separator: between fields.
 US = "\x1f"
-#: Record separator: between the header and each transfer.
+#: tx/1 record separator: between the header and each transfer.
 RS = "\x1e"
 
 #: Header fields after the tag, in encoding order (also the ledger_transactions columns).
@@ -78,57 +101,112 @@ TRANSFER_FIELDS: tuple[str, ...] = (
 )
 
 _sha256 = hashlib.sha256
+Value = str | int | None
 
 
 def encode_fields(fields: Sequence[str], transfers: Iterable[Sequence[str]]) -> bytes:
-    """The canonical bytes: tag and ``fields`` joined by US, then RS and each transfer.
+    """The tx/1 bytes: tag and ``fields`` joined by US, then RS and each transfer.
 
     >>> encode_fields(["x"], [["y"], ["z"]])
     b'ecocomp.ledger.tx/1\\x1fx\\x1ey\\x1ez'
     """
-    records = [US.join((TX_TAG, *fields))]
+    records = [US.join((TX_TAG_V1, *fields))]
     records.extend(US.join(t) for t in transfers)
     return RS.join(records).encode("utf-8")
 
 
+def encode_value(value: Value) -> bytes:
+    """One self-delimiting tx/2 value: ``N``, ``T<len>:<utf-8>`` or ``I<len>:<digits>``.
+
+    >>> encode_value(None), encode_value(""), encode_value("水"), encode_value(-12)
+    (b'N', b'T0:', b'T3:\\xe6\\xb0\\xb4', b'I3:-12')
+    """
+    if value is None:
+        return b"N"
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+        return b"T%d:%b" % (len(data), data)
+    if isinstance(value, int) and not isinstance(value, bool):
+        digits = b"%d" % value
+        return b"I%d:%b" % (len(digits), digits)
+    raise TypeError(f"a tx/2 value is a str, an int or None, not {value!r}")
+
+
+def encode_v2(header: Sequence[Value], transfers: Sequence[Sequence[Value]]) -> bytes:
+    """The tx/2 bytes: the tag, the ``header`` values, then each transfer's values.
+
+    >>> encode_v2(["x"], [["y", 1], ["z", 2]])
+    b'T19:ecocomp.ledger.tx/2T1:xT1:yI1:1T1:zI1:2'
+    """
+    parts = [encode_value(TX_TAG_V2)]
+    parts.extend(encode_value(v) for v in header)
+    for transfer in transfers:
+        parts.extend(encode_value(v) for v in transfer)
+    return b"".join(parts)
+
+
 def _header(
     prev_hash: str, seq: int, tx: NewTransaction | Transaction, posted_at: str
-) -> tuple[str, ...]:
+) -> tuple[Value, ...]:
     return (
         prev_hash,
-        str(seq),
+        seq,
         tx.key,
         tx.kind,
         tx.booked_on.isoformat(),
-        tx.due.isoformat() if tx.due else "",
-        tx.agreement or "",
-        tx.period or "",
-        tx.component or "",
-        tx.corrects or "",
-        tx.reason or "",
-        tx.reference or "",
-        tx.inputs_digest or "",
+        tx.due.isoformat() if tx.due else None,
+        tx.agreement,
+        tx.period,
+        tx.component,
+        tx.corrects,
+        tx.reason,
+        tx.reference,
+        tx.inputs_digest,
         tx.meta_json,
         posted_at,
     )
 
 
-def _transfer_fields(tx: NewTransaction | Transaction) -> list[tuple[str, ...]]:
+def _transfer_values(tx: NewTransaction | Transaction) -> list[tuple[Value, ...]]:
     return [
-        (t.debit_party, t.debit_purpose, t.credit_party, t.credit_purpose, str(t.fen))
+        (t.debit_party, t.debit_purpose, t.credit_party, t.credit_purpose, t.fen)
         for t in tx.transfers
     ]
 
 
-def posting_hash(prev_hash: str, seq: int, tx: NewTransaction, posted_at: str) -> str:
+def _message(
+    prev_hash: str, seq: int, tx: NewTransaction | Transaction, posted_at: str, encoding: int
+) -> bytes:
+    header = _header(prev_hash, seq, tx, posted_at)
+    transfers = _transfer_values(tx)
+    if encoding == 2:
+        return encode_v2(header, transfers)
+    if encoding == 1:
+        return encode_fields(
+            ["" if v is None else str(v) for v in header],
+            [[str(v) for v in t] for t in transfers],
+        )
+    raise ValueError(f"unknown transaction encoding {encoding!r}; known: {sorted(ENCODINGS)}")
+
+
+def posting_hash(
+    prev_hash: str,
+    seq: int,
+    tx: NewTransaction,
+    posted_at: str,
+    encoding: int = CURRENT_ENCODING,
+) -> str:
     """The hash ``tx`` gets when posted as ``seq`` after ``prev_hash`` at ``posted_at``."""
-    message = encode_fields(_header(prev_hash, seq, tx, posted_at), _transfer_fields(tx))
-    return _sha256(message).hexdigest()
+    return _sha256(_message(prev_hash, seq, tx, posted_at, encoding)).hexdigest()
 
 
 def transaction_message(tx: Transaction) -> bytes:
-    """The canonical bytes of a stored transaction (what its ``hash`` covers)."""
-    return encode_fields(_header(tx.prev_hash, tx.seq, tx, tx.posted_at), _transfer_fields(tx))
+    """The canonical bytes of a stored transaction (what its ``hash`` covers).
+
+    ``tx.encoding`` says which encoding: 2 for transactions posted by this version, 1 for
+    those of a ledger started before it.
+    """
+    return _message(tx.prev_hash, tx.seq, tx, tx.posted_at, tx.encoding)
 
 
 def transaction_hash(tx: Transaction) -> str:

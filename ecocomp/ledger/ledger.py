@@ -46,7 +46,12 @@ from ecocomp.ledger.checkpoints import (
     signed_by,
     verify_against,
 )
-from ecocomp.ledger.hashing import GENESIS, checkpoint_message_v2, posting_hash
+from ecocomp.ledger.hashing import (
+    CURRENT_ENCODING,
+    GENESIS,
+    checkpoint_message_v2,
+    posting_hash,
+)
 from ecocomp.ledger.merkle import ConsistencyProof, InclusionProof, MerkleTree, leaf_hash
 from ecocomp.ledger.model import (
     Checkpoint,
@@ -58,7 +63,7 @@ from ecocomp.ledger.model import (
     Transaction,
 )
 from ecocomp.ledger.signing import Signer
-from ecocomp.ledger.verify import VerifyReport, verify_ledger
+from ecocomp.ledger.verify import VerifyReport, connect_read_only, verify_ledger
 from ecocomp.money import from_fen
 from ecocomp.outputs import replaced, spreadsheet_text
 
@@ -96,6 +101,8 @@ class Ledger:
         self._path = path
         self._clock = clock
         self._batch: Batch | None = None
+        # where tx/2 starts; fixed once the schema is migrated (the table is append-only)
+        self._tx2_from = _store.tx2_from(conn)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -139,6 +146,16 @@ class Ledger:
             conn.close()
             raise
         return cls(conn, name, the_clock)
+
+    @classmethod
+    def open_read_only(cls, path: str | os.PathLike[str]) -> Ledger:
+        """Open an existing ledger for inspection only: nothing is migrated or written.
+
+        For ``ecocomp ledger verify`` on read-only media or an archived copy; posting
+        through it fails.
+        """
+        conn = connect_read_only(path)
+        return cls(conn, os.fspath(path), lambda: datetime.now(UTC))
 
     @property
     def path(self) -> str:
@@ -439,7 +456,13 @@ class Ledger:
         for row in transfer_rows:
             grouped[row[0]].append(row[1:])
         seq = _store.TX_SEQ
-        return [_store.transaction_from_row(row, grouped.get(row[seq], ())) for row in rows]
+        tx2_from = self._tx2_from
+        return [
+            _store.transaction_from_row(
+                row, grouped.get(row[seq], ()), _store.encoding_of(row[seq], tx2_from)
+            )
+            for row in rows
+        ]
 
     def _by_keys(self, keys: Iterable[str]) -> dict[str, Transaction]:
         wanted = list(dict.fromkeys(keys))
@@ -668,19 +691,22 @@ class Ledger:
 
     # ------------------------------------------------------------------ integrity
 
-    def verify(self, *, raise_on_error: bool = False) -> VerifyReport:
-        """Re-derive every hash, chain link, transfer rule and checkpoint root.
+    def verify(self, *, raise_on_error: bool = False, quick: bool = False) -> VerifyReport:
+        """Check the schema, the file, and every hash, chain link, field and checkpoint.
 
         Also recomputes the catalog digest the latest checkpoint committed to (a name
         edited in the database fails). Returns a :class:`VerifyReport` naming the first bad
         sequence number and why;
         with ``raise_on_error=True`` a failure raises :class:`LedgerIntegrityError` instead.
+        ``quick=True`` runs SQLite's ``quick_check`` instead of ``integrity_check``. See
+        :func:`ecocomp.ledger.verify.verify_ledger`; ``ecocomp ledger verify`` uses
+        :func:`~ecocomp.ledger.verify.verify_file`, which never writes to the file.
 
         >>> ledger.verify().ok  # doctest: +SKIP
         True
         """
         with self._reading() as conn:
-            report = catalog_checked(conn, verify_ledger(conn))
+            report = catalog_checked(conn, verify_ledger(conn, quick=quick))
         if raise_on_error:
             report.raise_for_problem()
         return report
@@ -832,7 +858,7 @@ class Batch:
                 if tx.kind == "reversal":
                     self._check_reversal(tx, pending)
             seq += 1
-            digest = posting_hash(prev, seq, tx, posted_at)
+            digest = posting_hash(prev, seq, tx, posted_at, CURRENT_ENCODING)
             stored = _stored(tx, seq, posted_at, prev, digest)
             tx_rows.append(_tx_row(stored))
             transfer_rows.extend(
@@ -888,7 +914,7 @@ def _stored(
         agreement=tx.agreement, period=tx.period, component=tx.component, due=tx.due,
         reason=tx.reason, corrects=tx.corrects, reference=tx.reference,
         inputs_digest=tx.inputs_digest, meta=tx.meta, meta_json=tx.meta_json,
-        posted_at=posted_at, prev_hash=prev_hash, hash=digest,
+        posted_at=posted_at, prev_hash=prev_hash, hash=digest, encoding=CURRENT_ENCODING,
     )
 
 

@@ -475,6 +475,8 @@ class Transaction:
 
     ``hash`` is SHA-256 over the canonical encoding of every field, transfers and
     ``prev_hash`` included (see docs/ledger.md); ``seq`` runs 1, 2, 3… without gaps.
+    ``encoding`` names that encoding: 2 (``ecocomp.ledger.tx/2``) for everything this
+    version posts, 1 for transactions of a ledger started before tx/2 existed.
     """
 
     seq: int
@@ -495,6 +497,7 @@ class Transaction:
     posted_at: str
     prev_hash: str
     hash: str
+    encoding: int = 2
 
     @property
     def total(self) -> Decimal:
@@ -540,6 +543,7 @@ class Transaction:
             "transfers": [t.to_json() for t in self.transfers],
             "prev_hash": self.prev_hash,
             "hash": self.hash,
+            "encoding": self.encoding,
         }
 
     @classmethod
@@ -548,6 +552,7 @@ class Transaction:
 
         Used by a party that checks a record without the database: recompute its hash with
         :func:`ecocomp.ledger.transaction_hash` and compare it with ``record["hash"]``.
+        A record without ``encoding`` comes from an export made before tx/2: encoding 1.
         """
         transfers = tuple(
             _unchecked_transfer(
@@ -576,6 +581,7 @@ class Transaction:
             posted_at=record["posted_at"],
             prev_hash=record["prev_hash"],
             hash=record["hash"],
+            encoding=int(record.get("encoding", 1)),
         )
 
 

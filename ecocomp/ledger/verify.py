@@ -1,47 +1,72 @@
-"""Full integrity check of a ledger database: re-derive every hash, link and Merkle root.
+"""Full integrity check of a ledger database: trust nothing in the file, re-derive everything.
 
-:func:`verify_ledger` streams transactions and their transfers in one ordered SELECT and
-checks, for each transaction in ``seq`` order:
+:func:`verify_ledger` checks, in this order:
 
-* ``seq`` runs 1, 2, 3… without gaps, and each ``prev_hash`` is the previous ``hash``
-  (the first one is 64 zeros);
-* the stored ``hash`` equals SHA-256 of the canonical encoding re-built from the columns;
-* it has transfers, numbered 0, 1, 2…, each positive and between two different accounts;
-* its ``kind`` is known, its ``key`` is new and ``corrects`` names an earlier key;
+1. **the schema**: every ledger table, index and trigger exactly as this library creates it
+   (compared with a fresh in-memory ledger of the same schema version, never with anything
+   stored), no foreign object on or about a ledger table, the migration rows 1..N, and the
+   sequence number from which encoding tx/2 applies;
+2. **the file**: ``PRAGMA integrity_check`` (``quick_check`` with ``quick=True``) of every
+   ledger table and its indexes — b-trees, index contents, STRICT column types;
+3. **the shape of every row**, in SQL: column types (``typeof``), NULLs, no empty text,
+   amounts integer fen in 1..1万亿 yuan;
+4. for each transaction in ``seq`` order, in one streamed ``SELECT``: ``seq`` runs 1, 2, 3…
+   without gaps; each ``prev_hash`` is the previous ``hash`` (64 zeros first); the stored
+   ``hash`` equals SHA-256 of the canonical encoding (tx/1 or tx/2) re-built from the
+   columns; every field obeys the model's rules (kind, dates, ``posted_at`` stamp, party
+   codes, purposes, inputs digest, no control characters, valid UTF-8, ``meta`` canonical
+   JSON without floats, corrections with ``corrects`` and ``reason``); transfers numbered
+   0, 1, 2… between two different accounts; ``key`` new; ``corrects`` names an earlier key;
+5. no transfer row lacks its transaction; every checkpoint numbered 1, 2, 3…, hash-chained,
+   and its Merkle root equal to the RFC 6962 root over the transaction hashes it covers.
 
-then that no transfer row lacks its transaction, and that every checkpoint is numbered
-1, 2, 3…, hash-chained, and its Merkle root equals the RFC 6962 root over the transaction
-hashes it covers. The report names the first bad sequence number and why.
+The report names the first bad sequence number and why, and lists every problem found.
 
-The loop reads text as bytes and builds the encoding inline — it is the hot path (a few
-microseconds per transaction); :mod:`ecocomp.ledger.hashing` is the readable definition and
-tests keep the two identical.
+The loop reads text as bytes and builds the encodings inline — it is the hot path (a few
+microseconds per transaction); values that repeat (dates, stamps, parties, purposes) are
+checked once and remembered. :mod:`ecocomp.ledger.hashing` is the readable definition of the
+encodings and tests keep the two identical. :func:`verify_file` opens a database file
+read-only, never writes to it (nor creates ``-wal``/``-shm`` files next to it when it can
+avoid it) and can split the work over several processes.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
+import multiprocessing
+import os
+import re
 import sqlite3
 from binascii import hexlify
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import date, datetime
+from json.encoder import encode_basestring
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
-from ecocomp.errors import LedgerIntegrityError
-from ecocomp.ledger import _store
+from ecocomp.errors import LedgerError, LedgerIntegrityError
+from ecocomp.ledger import _store, model
 from ecocomp.ledger.hashing import (
     GENESIS,
     RS,
     TRANSFER_FIELDS,
     TX_FIELDS,
-    TX_TAG,
+    TX_TAG_V1,
+    TX_TAG_V2,
     US,
     checkpoint_bytes,
 )
 from ecocomp.ledger.merkle import MerkleTree
-from ecocomp.ledger.model import KINDS, Checkpoint
+from ecocomp.ledger.model import CORRECTION_KINDS, KINDS, Checkpoint
+from ecocomp.money import MAX_YUAN
 
-__all__ = ["VerifyReport", "verify_ledger"]
+__all__ = ["VerifyReport", "verify_file", "verify_ledger"]
 
 # The loop below unpacks columns by position; this pins the order it was written for.
 if TX_FIELDS != (
@@ -52,20 +77,81 @@ if TX_FIELDS != (
 ):  # pragma: no cover - a guard for whoever changes the encoding
     raise RuntimeError("verify._scan no longer matches hashing.TX_FIELDS; update both")
 
+_TX = _store.TRANSACTIONS
+_XF = _store.TRANSFERS
 _SCAN = f"""
 SELECT t.seq, t.hash, t.prev_hash, t.key, t.kind, t.booked_on, t.due, t.agreement, t.period,
        t.component, t.corrects, t.reason, t.reference, t.inputs_digest, t.meta, t.posted_at,
        x.idx, x.debit_party, x.debit_purpose, x.credit_party, x.credit_purpose, x.amount_fen
-FROM {_store.TRANSACTIONS} AS t LEFT JOIN {_store.TRANSFERS} AS x ON x.seq = t.seq
+FROM {_TX} AS t LEFT JOIN {_XF} AS x ON x.seq = t.seq
+WHERE t.seq BETWEEN ? AND ?
 ORDER BY t.seq, x.idx
 """
+_MAX_FEN = int(MAX_YUAN * 100)
+# worker processes for --jobs: forked where the platform can (fast), else spawned
+_MP_CONTEXT = multiprocessing.get_context(
+    "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+# -- shape rules, checked in SQL over whole tables: (column, SQL condition, what it must be)
+_TEXT, _OPTIONAL = "text", "optional"
+_TX_SHAPE: tuple[tuple[str, str], ...] = (
+    ("seq", "integer"), ("prev_hash", _TEXT), ("key", _TEXT), ("kind", _TEXT),
+    ("booked_on", _TEXT), ("due", _OPTIONAL), ("agreement", _OPTIONAL), ("period", _OPTIONAL),
+    ("component", _OPTIONAL), ("corrects", _OPTIONAL), ("reason", _OPTIONAL),
+    ("reference", _OPTIONAL), ("inputs_digest", _OPTIONAL), ("meta", _TEXT),
+    ("posted_at", _TEXT), ("hash", _TEXT),
+)
+_TRANSFER_SHAPE: tuple[tuple[str, str], ...] = (
+    ("seq", "integer"), ("idx", "integer"), ("debit_party", _TEXT), ("debit_purpose", _TEXT),
+    ("credit_party", _TEXT), ("credit_purpose", _TEXT), ("amount_fen", "integer"),
+)
+_CHECKPOINT_SHAPE: tuple[tuple[str, str], ...] = (
+    ("number", "integer"), ("seq", "integer"), ("root", _TEXT), ("created_at", _TEXT),
+    ("prev_hash", _TEXT), ("hash", _TEXT),
+)
+
+
+def _condition(column: str, rule: str) -> str:
+    """The SQL condition a well-formed value of ``column`` meets (never NULL itself)."""
+    if rule == "integer":
+        return f"typeof({column}) = 'integer'"
+    if rule == _TEXT:
+        return f"(typeof({column}) = 'text' AND {column} <> '')"
+    return f"({column} IS NULL OR (typeof({column}) = 'text' AND {column} <> ''))"
+
+
+def _shape_sql(table: str, shape: tuple[tuple[str, str], ...], extra: str, order: str) -> str:
+    good = " AND ".join([*(_condition(c, r) for c, r in shape), extra])
+    return f"SELECT rowid, * FROM {table} WHERE NOT ({good}) ORDER BY {order} LIMIT 1"
+
+
+_TX_SHAPE_SQL = _shape_sql(_TX, _TX_SHAPE, "seq >= 1", "seq")
+# WITHOUT ROWID: select the key columns instead of rowid
+_TRANSFER_SHAPE_SQL = _shape_sql(
+    _XF, _TRANSFER_SHAPE, f"idx >= 0 AND amount_fen BETWEEN 1 AND {_MAX_FEN}", "seq, idx"
+).replace("SELECT rowid, *", "SELECT seq, *")
+_CHECKPOINT_SHAPE_SQL = _shape_sql(_store.CHECKPOINTS, _CHECKPOINT_SHAPE, "1", "number")
+
+# -- field syntax (bytes, as read in the scan)
+_DAY = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_STAMP = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_HEX64 = re.compile(rb"[0-9a-f]{64}")
+# the model's own rules, as bytes patterns (they are ASCII-only)
+_DIGEST = re.compile(model._DIGEST.pattern.encode())
+_PARTY = re.compile(model._PARTY.pattern.encode())
+_PURPOSE = re.compile(model._PURPOSE.pattern.encode())
+_CONTROL = re.compile(rb"[\x00-\x1f]")
+_MAX_SAFE_INT = 2**53 - 1
 
 _sha256 = hashlib.sha256
 _US = US.encode()
 _RS = RS.encode()
-_TAG = TX_TAG.encode()
+_TAG1 = TX_TAG_V1.encode()
+_TAG2 = b"T%d:%b" % (len(TX_TAG_V2), TX_TAG_V2.encode())
+_NULL = b"N"
 _EMPTY = b""
 _KINDS = frozenset(k.encode() for k in KINDS)
+_CORRECTIONS = frozenset(k.encode() for k in CORRECTION_KINDS)
 
 
 @attrs.frozen
@@ -73,9 +159,13 @@ class VerifyReport:
     """The outcome of :func:`verify_ledger`.
 
     ``count`` is the number of transactions in the ledger, ``checkpoints`` the number of
-    checkpoints. When ``ok`` is false, ``first_bad_seq`` names the first bad transaction
-    (for a checkpoint problem: the last transaction the checkpoint covers, and
-    ``first_bad_checkpoint`` its number) and ``reason`` says what is wrong.
+    checkpoints. When ``ok`` is false, ``reason`` says what is wrong first (a schema or
+    file problem comes before any transaction's) and ``first_bad_seq`` names the first bad
+    transaction, if one is bad (for a checkpoint problem: the last transaction the
+    checkpoint covers, and ``first_bad_checkpoint`` its number). ``problems`` lists every
+    problem found, the first first. ``schema_version`` is the ledger's schema version,
+    ``tx2_from_seq`` the first transaction hashed with encoding tx/2 (None before the
+    upgrade), ``quick`` whether only ``PRAGMA quick_check`` ran.
     """
 
     ok: bool
@@ -85,187 +175,808 @@ class VerifyReport:
     reason: str | None = None
     first_bad_checkpoint: int | None = None
     head: str | None = None
+    problems: tuple[str, ...] = ()
+    schema_version: int | None = None
+    tx2_from_seq: int | None = None
+    quick: bool = False
 
     def raise_for_problem(self) -> None:
-        """Raise :class:`LedgerIntegrityError` (``seq``, ``reason``) unless ``ok``."""
-        if not self.ok:
-            raise LedgerIntegrityError(self.first_bad_seq, self.reason or "integrity problem")
+        """Raise :class:`LedgerIntegrityError` (``seq``, ``reason``) unless ``ok``.
+
+        When the first problem is the schema's or the file's, ``seq`` is None and the
+        message lists the first problems.
+        """
+        if self.ok:
+            return
+        reason = self.reason or "integrity problem"
+        if self.first_bad_seq is None or (
+                self.problems and not self.problems[0].startswith("transaction #")):
+            raise LedgerIntegrityError(None, "; ".join(self.problems[:3]) or reason)
+        raise LedgerIntegrityError(self.first_bad_seq, reason)
 
 
 @attrs.frozen
 class _Problem:
-    seq: int
+    seq: int | None
     reason: str
     checkpoint: int | None = None
+    rank: int = 2  # 0 schema, 1 file integrity, 2 transactions and checkpoints
+
+    @property
+    def order(self) -> tuple[int, int, bool]:
+        return (self.rank, self.seq or 0, self.checkpoint is not None)
+
+    def line(self) -> str:
+        if self.seq is None or self.rank < 2:
+            return self.reason
+        return f"transaction #{self.seq}: {self.reason}"
 
 
-def verify_ledger(conn: sqlite3.Connection) -> VerifyReport:
-    """Check every transaction, transfer and checkpoint in the open ledger database.
+@attrs.frozen
+class _Scanned:
+    """What the scan of a range of transactions found."""
 
-    Runs in one read transaction (a consistent snapshot) unless one is already open.
+    problem: _Problem | None
+    digests: list[bytes]
+    hashes: list[bytes]
+    keys: set[bytes]
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def verify_ledger(conn: sqlite3.Connection, *, quick: bool = False) -> VerifyReport:
+    """Check the schema, the file and every transaction, transfer and checkpoint.
+
+    Runs in one read transaction (a consistent snapshot) unless one is already open, and
+    never writes. ``quick=True`` runs ``PRAGMA quick_check`` instead of ``integrity_check``
+    (it does not compare indexes with their tables).
     """
     own = not conn.in_transaction
     if own:
         conn.execute("BEGIN")
     try:
-        return _verify(conn)
+        return _verify(conn, quick=quick, scan=_scan_here)
     finally:
         if own:
             conn.execute("COMMIT")
 
 
-def _verify(conn: sqlite3.Connection) -> VerifyReport:
-    count = conn.execute(f"SELECT count(*) FROM {_store.TRANSACTIONS}").fetchone()[0]
+def verify_file(
+    path: str | os.PathLike[str], *, quick: bool = False, jobs: int = 1
+) -> VerifyReport:
+    """Verify the ledger in the database file ``path`` without writing anything.
+
+    The file is opened read-only (``mode=ro``). A WAL database with no ``-wal`` file next
+    to it (a copy, an archive, read-only media) holds every committed transaction in the
+    file itself and is opened ``immutable=1``, so no ``-wal``/``-shm`` file is created; if
+    the file changed meanwhile (a writer started), the check is run again read-only.
+    ``jobs`` > 1 splits the transactions over that many processes.
+    """
+    name = os.fspath(path)
+    if jobs < 1:
+        raise LedgerError(f"--jobs {jobs}: use 1 or more processes")
+    for _attempt in range(2):
+        mode, before = _read_only_mode(name)
+        conn = _connect(name, mode)
+        try:
+            _require_a_ledger(conn, name)
+            report = _verify_open(conn, name, mode, quick=quick, jobs=jobs)
+        finally:
+            conn.close()
+        if mode != "immutable" or _file_state(name) == before:
+            return report
+    return _verify_read_only(name, quick=quick, jobs=jobs)
+
+
+def _require_a_ledger(conn: sqlite3.Connection, name: str) -> None:
+    try:
+        tables = _existing_tables(conn)
+    except sqlite3.Error as exc:
+        raise LedgerError(f"cannot verify the ledger: {_describe(exc, name)}") from exc
+    if not tables & {_store.VERSIONS, _TX, _XF}:
+        raise LedgerError(f"{name}: no ecocomp ledger in this file; check the --db path (a "
+                          "ledger is created by `ecocomp settle`)")
+
+
+def _verify_read_only(name: str, *, quick: bool, jobs: int) -> VerifyReport:
+    conn = _connect(name, "ro")
+    try:
+        return _verify_open(conn, name, "ro", quick=quick, jobs=jobs)
+    finally:
+        conn.close()
+
+
+def _verify_open(
+    conn: sqlite3.Connection, name: str, mode: str, *, quick: bool, jobs: int
+) -> VerifyReport:
+    try:
+        conn.execute("BEGIN")
+        try:
+            # SQLite's file check runs beside the scan: in a thread (it runs in C without
+            # the GIL), or with --jobs in one more worker process. The processes are
+            # started before any thread exists, so forking them is safe.
+            pool: Executor
+            if jobs == 1:
+                pool = ThreadPoolExecutor(max_workers=1)
+                scan: Scan = _scan_here
+            else:
+                pool = ProcessPoolExecutor(max_workers=jobs + 1, mp_context=_MP_CONTEXT)
+                scan = functools.partial(_scan_parallel, name, mode, jobs, pool)
+            with pool:
+                def integrity(existing: set[str]) -> Callable[[], list[_Problem]]:
+                    return pool.submit(_integrity_of_file, name, mode, existing, quick).result
+
+                return _verify(conn, quick=quick, scan=scan, integrity=integrity)
+        finally:
+            conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise LedgerError(f"cannot verify the ledger: {_describe(exc, name)}") from exc
+
+
+def _integrity_of_file(name: str, mode: str, existing: set[str], quick: bool) -> list[_Problem]:
+    conn = _connect(name, mode)
+    try:
+        conn.execute("BEGIN")
+        return _check_integrity(conn, existing, quick)
+    finally:
+        conn.close()
+
+
+def _describe(exc: sqlite3.Error, name: str) -> str:
+    from ecocomp import database
+
+    if "unable to open" in str(exc) and Path(name + "-wal").exists():
+        return (f"{name}: its -wal file holds changes not yet in the database file and the "
+                "folder cannot be written; copy the database and its -wal file to a "
+                "writable folder and verify the copy")
+    return database.describe(exc, name)
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _file_state(name: str) -> tuple[int, int, bool]:
+    st = os.stat(name)
+    return st.st_size, st.st_mtime_ns, os.path.exists(name + "-wal")
+
+
+def _read_only_mode(name: str) -> tuple[str, tuple[int, int, bool]]:
+    """``"immutable"`` for a WAL database with no -wal file, else ``"ro"``; and its state."""
+    if not os.path.isfile(name):
+        raise LedgerError(f"{name}: no such file; check the --db path")
+    state = _file_state(name)
+    with open(name, "rb") as f:
+        header = f.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise LedgerError(f"{name}: not an SQLite database; check the --db path")
+    # bytes 18 and 19: file format read/write versions, 2 = WAL
+    wal_mode = header[18] == 2 or header[19] == 2
+    return ("immutable" if wal_mode and not state[2] else "ro"), state
+
+
+def connect_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A connection that never writes to ``path`` (nor creates -wal/-shm beside a copy)."""
+    name = os.fspath(path)
+    mode, _ = _read_only_mode(name)
+    conn = _connect(name, mode)
+    _require_a_ledger(conn, name)
+    return conn
+
+
+def _connect(name: str, mode: str) -> sqlite3.Connection:
+    flag = "immutable=1" if mode == "immutable" else "mode=ro"
+    uri = f"file:{quote(os.path.abspath(name))}?{flag}"
+    return sqlite3.connect(uri, uri=True, isolation_level=None)
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+Scan = Callable[[sqlite3.Connection, int, int | None], _Scanned]
+
+
+#: Starts the file check of the given tables; the returned callable waits for its problems.
+Integrity = Callable[[set[str]], Callable[[], list[_Problem]]]
+
+
+def _verify(
+    conn: sqlite3.Connection, *, quick: bool, scan: Scan, integrity: Integrity | None = None
+) -> VerifyReport:
+    problems, version, tx2_from = _check_schema(conn)
+    existing = _existing_tables(conn)
+    if _TX not in existing or _XF not in existing:
+        return _report(problems, 0, 0, None, version, tx2_from, quick)
+    if integrity is None:
+        found = _check_integrity(conn, existing, quick)
+        wait: Callable[[], list[_Problem]] = lambda: found  # noqa: E731
+    else:
+        wait = integrity(existing)
+    count = conn.execute(f"SELECT count(*) FROM {_TX}").fetchone()[0]
     factory = conn.text_factory
     conn.text_factory = bytes
     try:
-        problems, digests, hashes, duplicates = _scan(conn)
+        scanned = scan(conn, count, tx2_from)
     finally:
         conn.text_factory = factory
+    problems += wait()
+    if problems:
+        # Tables exactly as created (STRICT, NOT NULL, CHECK) that pass the file check hold
+        # only the declared types, no NULL where one is refused and only positive amounts:
+        # SQLite's check proves it. Otherwise every row's types are checked here.
+        problems += _check_shapes(conn, existing)
+    digests, hashes = scanned.digests, scanned.hashes
+    if scanned.problem:
+        problems.append(scanned.problem)
     problems += _check_hashes(digests, hashes)
-    if duplicates:
+    if len(scanned.keys) != len(hashes):
         problems += _duplicate_keys(conn)
     problems += _orphans(conn, count)
     good = len(digests)
-    first_tx_problem = min((p.seq for p in problems), default=None)
+    first_tx_problem = min((p.seq for p in problems if p.rank == 2 and p.seq), default=None)
     if first_tx_problem is not None:
         good = min(good, first_tx_problem - 1)
+    rows: list[Any] = []
+    if _store.CHECKPOINTS in existing:
+        rows = conn.execute(
+            f"SELECT {_store.checkpoint_select(conn)} FROM {_store.CHECKPOINTS} "
+            "ORDER BY number"
+        ).fetchall()
+        problems += _check_checkpoints(rows, digests[:good], count)
+    head = hashes[-1].decode() if hashes and not problems else None
+    return _report(problems, count, len(rows), head, version, tx2_from, quick)
+
+
+def _report(
+    problems: list[_Problem], count: int, checkpoints: int, head: str | None,
+    version: int | None, tx2_from: int | None, quick: bool,
+) -> VerifyReport:
+    if not problems:
+        return VerifyReport(ok=True, count=count, checkpoints=checkpoints, head=head,
+                            schema_version=version, tx2_from_seq=tx2_from, quick=quick)
+    ordered = sorted(problems, key=lambda p: p.order)
+    first = ordered[0]
+    bad = [p for p in ordered if p.rank == 2 and p.seq is not None]
+    return VerifyReport(
+        ok=False, count=count, checkpoints=checkpoints,
+        first_bad_seq=bad[0].seq if bad else None, reason=first.reason,
+        first_bad_checkpoint=bad[0].checkpoint if bad else None,
+        problems=tuple(dict.fromkeys(p.line() for p in ordered)),
+        schema_version=version, tx2_from_seq=tx2_from, quick=quick,
+    )
+
+
+# -- 1. schema
+
+
+@functools.lru_cache(maxsize=8)
+def _expected_schema(version: int) -> dict[str, tuple[str, str, str | None]]:
+    """``name: (type, tbl_name, sql)`` of every object a ledger of ``version`` has."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        _store.migrate(conn, migrations=_store.MIGRATIONS[:version],
+                       now=lambda: "2000-01-01T00:00:00.000000Z")
+        return {name: (kind, table, sql) for kind, name, table, sql in conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master")}
+    finally:
+        conn.close()
+
+
+def _ledger_objects(conn: sqlite3.Connection) -> dict[str, tuple[str, str, str | None]]:
+    """Every object in the file that is, belongs to or mentions a ledger table."""
     rows = conn.execute(
-        f"SELECT {_store.checkpoint_select(conn)} FROM {_store.CHECKPOINTS} "
-        "ORDER BY number"
+        r"""SELECT type, name, tbl_name, sql FROM sqlite_master
+        WHERE name LIKE 'ledger\_%' ESCAPE '\' OR tbl_name LIKE 'ledger\_%' ESCAPE '\'
+           OR sql LIKE '%ledger\_%' ESCAPE '\'"""
     ).fetchall()
-    problems += _check_checkpoints(rows, digests[:good], count)
-    if problems:
-        first = min(problems, key=lambda p: (p.seq, p.checkpoint is not None))
-        return VerifyReport(
-            ok=False, count=count, checkpoints=len(rows), first_bad_seq=first.seq,
-            reason=first.reason, first_bad_checkpoint=first.checkpoint,
-        )
-    head = hashes[-1].decode() if hashes else None
-    return VerifyReport(ok=True, count=count, checkpoints=len(rows), head=head)
+    return {name: (kind, table, sql) for kind, name, table, sql in rows}
+
+
+def _existing_tables(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _check_schema(conn: sqlite3.Connection) -> tuple[list[_Problem], int | None, int | None]:
+    """Compare the ledger's objects with the ones this library creates for its version."""
+    def problem(text: str) -> _Problem:
+        return _Problem(None, f"schema: {text}", rank=0)
+
+    found = _ledger_objects(conn)
+    if _store.VERSIONS not in found:
+        return [problem(f"no {_store.VERSIONS} table: this file holds no ecocomp ledger "
+                        "(or it was removed)")], None, None
+    rows = conn.execute(f"SELECT version, description FROM {_store.VERSIONS} "
+                        "ORDER BY version").fetchall()
+    versions = [r[0] for r in rows]
+    version = max((v for v in versions if type(v) is int), default=0)
+    if version > _store.SCHEMA_VERSION:
+        raise LedgerError(
+            f"ledger schema version {version} is newer than this ecocomp supports "
+            f"({_store.SCHEMA_VERSION}); upgrade ecocomp to verify this database")
+    problems: list[_Problem] = []
+    published = [(m.version, m.description) for m in _store.MIGRATIONS[:version]]
+    if version < 1 or [tuple(r) for r in rows] != published:
+        problems.append(problem(
+            f"{_store.VERSIONS} holds {[tuple(r) for r in rows]}, not the published "
+            f"migrations {published}"))
+    expected = _expected_schema(max(version, 1))
+    for name, (kind, table, sql) in sorted(expected.items()):
+        if name not in found:
+            problems.append(problem(f"{kind} {name} is missing (dropped?); the ledger is "
+                                    "no longer protected as ecocomp made it"))
+        elif found[name] != (kind, table, sql):
+            problems.append(problem(
+                f"{kind} {name} is not as ecocomp creates it (found {found[name][0]} "
+                f"{found[name][2]!r}); a changed table or trigger can hide edits"))
+    for name, (kind, table, _sql) in sorted(found.items()):
+        if name not in expected:
+            problems.append(problem(f"unexpected {kind} {name} on {table}; ecocomp creates "
+                                    "no such object"))
+    tx2_from: int | None = None
+    if version >= 3 and _store.ENCODINGS in found:
+        encodings = conn.execute(
+            f"SELECT encoding, from_seq FROM {_store.ENCODINGS} ORDER BY encoding").fetchall()
+        if (len(encodings) != 1 or encodings[0][0] != 2 or type(encodings[0][1]) is not int
+                or encodings[0][1] < 1):
+            problems.append(problem(f"{_store.ENCODINGS} holds {encodings}, not one row "
+                                    "(2, first seq hashed with tx/2)"))
+        else:
+            tx2_from = encodings[0][1]
+    return problems, version, tx2_from
+
+
+# -- 2. the file
+
+
+def _check_integrity(conn: sqlite3.Connection, existing: set[str], quick: bool) -> list[_Problem]:
+    pragma = "quick_check" if quick else "integrity_check"
+    problems = []
+    for table in _store.TABLES:
+        if table not in existing:
+            continue
+        lines = [row[0] for row in conn.execute(f"PRAGMA {pragma}({table})")]
+        if lines != ["ok"]:
+            problems.append(_Problem(None, f"PRAGMA {pragma}({table}): "
+                                           f"{'; '.join(map(str, lines[:5]))}", rank=1))
+    return problems
+
+
+# -- 3. shapes
+
+
+def _check_shapes(conn: sqlite3.Connection, existing: set[str]) -> list[_Problem]:
+    """Types, NULLs, empty text and amount ranges of every row, checked by SQLite."""
+    problems = []
+    row = conn.execute(_TX_SHAPE_SQL).fetchone()
+    if row is not None:
+        problems.append(_shape_problem(row[1], row[0], _TX_SHAPE, row[1:], ""))
+    row = conn.execute(_TRANSFER_SHAPE_SQL).fetchone()
+    if row is not None:
+        problems.append(_shape_problem(row[1], None, _TRANSFER_SHAPE, row[1:],
+                                       f"transfer {row[2]!r}: "))
+    if _store.CHECKPOINTS in existing:
+        row = conn.execute(_CHECKPOINT_SHAPE_SQL).fetchone()
+        if row is not None:
+            values = row[1:]
+            at = values[1] if type(values[1]) is int and values[1] >= 1 else None
+            problem = _shape_problem(at, None, _CHECKPOINT_SHAPE, values,
+                                     f"checkpoint #{values[0]!r}: ")
+            problems.append(attrs.evolve(
+                problem, checkpoint=values[0] if type(values[0]) is int else 0))
+    return problems
+
+
+def _shape_problem(
+    seq: object, rowid: int | None, shape: tuple[tuple[str, str], ...],
+    values: tuple[Any, ...], prefix: str,
+) -> _Problem:
+    at = seq if type(seq) is int and seq >= 1 else None
+    rowid_note = f" (rowid {rowid})" if rowid else ""
+    where = "" if at is not None else f"row with seq {seq!r}{rowid_note}: "
+    for (column, rule), value in zip(shape, values, strict=False):
+        kind = _sql_type(value)
+        if rule == "integer" and kind != "integer":
+            return _Problem(at, f"{where}{prefix}{column} is stored as {kind} {value!r}, not "
+                                "an integer (the table was rebuilt without STRICT?)")
+        if rule in (_TEXT, _OPTIONAL) and value is None and rule == _TEXT:
+            return _Problem(at, f"{where}{prefix}{column} is NULL; it is required")
+        if rule in (_TEXT, _OPTIONAL) and value is not None and kind != "text":
+            return _Problem(at, f"{where}{prefix}{column} is stored as {kind} {value!r}, not "
+                                "text (the table was rebuilt without STRICT?)")
+        if rule in (_TEXT, _OPTIONAL) and value == "":
+            return _Problem(at, f"{where}{prefix}{column} is an empty text; the ledger "
+                                "stores an absent value as NULL and never an empty one")
+    if at is None:
+        return _Problem(None, f"{where}{prefix}seq must be 1 or more")
+    if prefix.startswith("transfer"):
+        idx, fen = values[1], values[6]
+        if idx < 0:
+            return _Problem(at, f"{prefix}idx {idx} is negative")
+        return _Problem(at, f"{prefix}amount_fen {fen} is not between 1 and {_MAX_FEN:,} fen")
+    return _Problem(at, f"{where}{prefix}malformed row {values!r}")  # pragma: no cover
+
+
+def _sql_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return "integer"
+    if type(value) is float:
+        return "real"
+    if type(value) is str:
+        return "text"
+    return "blob"
+
+
+# -- 4. the scan
+
+
+class _Seen:
+    """Values already validated, one set per rule (a valid date is no valid purpose)."""
+
+    def __init__(self) -> None:
+        self.days: set[bytes | None] = {None}  # None: an absent due date
+        self.stamps: set[bytes] = set()
+        self.texts: set[bytes | None] = {None}  # optional texts without control characters
+        self.parties: set[bytes] = set()
+        self.purposes: set[bytes] = set()
+
+
+def _scan_here(conn: sqlite3.Connection, count: int, tx2_from: int | None) -> _Scanned:
+    return _scan(conn, 1, max(count, 1) if count else 0, GENESIS.encode(), tx2_from, set())
 
 
 def _scan(
     conn: sqlite3.Connection,
-) -> tuple[list[_Problem], list[bytes], list[bytes], bool]:
-    """The hot loop: chain links and structure inline; hashes collected for one comparison.
+    first: int,
+    last: int,
+    prev: bytes,
+    tx2_from: int | None,
+    keys: set[bytes],
+    unresolved: list[tuple[int, bytes]] | None = None,
+) -> _Scanned:
+    """The hot loop over transactions ``first..last``: links, fields and encodings.
 
-    For a transaction's first transfer row it checks everything at once and builds the
-    header and first transfer with one join (``posted_at + RS + debit_party`` glues the
-    two records); further transfer rows append to the message. Only when a check fails
-    does :func:`_diagnose` work out which one, for the report.
+    ``prev`` is the stored hash of transaction ``first - 1`` and ``keys`` the keys before
+    ``first`` (genesis and empty for the whole ledger); with ``unresolved`` (a worker's
+    range), a ``corrects`` naming no key of the range is listed there for the join instead
+    of being a problem. For a transaction's first transfer
+    row it checks everything at once and builds the header and first transfer; further
+    transfer rows append to the message. Values that repeat (dates, stamps, texts such as
+    agreement names, parties, purposes) are validated once and kept in :class:`_Seen`; every
+    stored field is checked on its own, so neither encoding relies on the message as a
+    whole. Only when a check fails does :func:`_diagnose` work out which one.
     """
     sha = _sha256
     us_join = _US.join
     rs = _RS
-    tag, e, kinds = _TAG, _EMPTY, _KINDS
+    tag1, tag2, null, e = _TAG1, _TAG2, _NULL, _EMPTY
+    kinds, corrections = _KINDS, _CORRECTIONS
+    control = _CONTROL.search
+    max_fen = _MAX_FEN
+    digest_ok = _DIGEST.fullmatch
+    meta_ok = _canonical_meta_check()
+    last_meta = b"{}"
+    v2_from = tx2_from if tx2_from is not None else last + 1
+    seen = _Seen()
+    days, stamps, texts = seen.days, seen.stamps, seen.texts
+    parties, purposes = seen.parties, seen.purposes
     digests: list[bytes] = []
     hashes: list[bytes] = []
     add_digest = digests.append
     add_hash = hashes.append
-    keys: set[bytes] = set()
     add_key = keys.add
-    prev = GENESIS.encode()
-    expected = 1
+    expected = first
     current = 0
     nidx = 0
+    v2 = False
     message: bytes | None = None
     problem: _Problem | None = None
     row: tuple[Any, ...] | None = None
     try:
-        for row in conn.execute(_SCAN):
+        for row in conn.execute(_SCAN, (first, last)):
             (seq, hash_, prev_hash, key, kind, booked_on, due, agreement, period, component,
              corrects, reason, reference, digest, meta, posted_at,
              idx, debit_party, debit_purpose, credit_party, credit_purpose, fen) = row
             if seq != current:
                 if message is not None:
+                    message.decode()  # valid UTF-8, no surrogates, in every text field
                     add_digest(sha(message).digest())
                     message = None
                 if (seq != expected or prev_hash != prev or idx != 0 or kind not in kinds
-                        or (corrects and corrects not in keys) or fen <= 0
-                        or (debit_party == credit_party and debit_purpose == credit_purpose)):
-                    problem = _diagnose(row, expected, prev, keys)
-                    break
+                        or (corrects is not None and corrects not in keys)
+                        or booked_on not in days or due not in days
+                        or posted_at not in stamps or not key or control(key) is not None
+                        or not 0 < fen <= max_fen
+                        or agreement not in texts or period not in texts
+                        or component not in texts or reason not in texts
+                        or reference not in texts
+                        or debit_party not in parties or credit_party not in parties
+                        or debit_purpose not in purposes or credit_purpose not in purposes
+                        or (debit_party == credit_party and debit_purpose == credit_purpose)
+                        or (kind in corrections and (corrects is None or reason is None))
+                        or (digest is not None and digest_ok(digest) is None)
+                        or (meta != last_meta and not meta_ok(meta))):
+                    problem = _diagnose(row, expected, prev, keys, seen, meta_ok, unresolved)
+                    if problem is not None:
+                        break
+                last_meta = meta
                 add_key(key)
                 add_hash(hash_)
-                message = us_join((
-                    tag, prev_hash, b"%d" % seq, key, kind, booked_on, due or e,
-                    agreement or e, period or e, component or e, corrects or e, reason or e,
-                    reference or e, digest or e, meta, posted_at + rs + debit_party,
-                    debit_purpose, credit_party, credit_purpose, b"%d" % fen,
-                ))
+                if seq >= v2_from:
+                    v2 = True
+                    seqb, fenb = b"%d" % seq, b"%d" % fen
+                    message = (
+                        b"%bT%d:%bI%d:%bT%d:%bT%d:%bT%d:%b%b%b%b%b%b%b%b%bT%d:%bT%d:%b"
+                        b"T%d:%bT%d:%bT%d:%bT%d:%bI%d:%b" % (
+                            tag2, len(prev_hash), prev_hash, len(seqb), seqb, len(key), key,
+                            len(kind), kind, len(booked_on), booked_on,
+                            null if due is None else b"T%d:%b" % (len(due), due),
+                            null if agreement is None
+                            else b"T%d:%b" % (len(agreement), agreement),
+                            null if period is None else b"T%d:%b" % (len(period), period),
+                            null if component is None
+                            else b"T%d:%b" % (len(component), component),
+                            null if corrects is None
+                            else b"T%d:%b" % (len(corrects), corrects),
+                            null if reason is None else b"T%d:%b" % (len(reason), reason),
+                            null if reference is None
+                            else b"T%d:%b" % (len(reference), reference),
+                            null if digest is None else b"T%d:%b" % (len(digest), digest),
+                            len(meta), meta, len(posted_at), posted_at,
+                            len(debit_party), debit_party, len(debit_purpose), debit_purpose,
+                            len(credit_party), credit_party, len(credit_purpose),
+                            credit_purpose, len(fenb), fenb,
+                        )
+                    )
+                else:
+                    v2 = False
+                    message = us_join((
+                        tag1, prev_hash, b"%d" % seq, key, kind, booked_on, due or e,
+                        agreement or e, period or e, component or e, corrects or e,
+                        reason or e, reference or e, digest or e, meta,
+                        posted_at + rs + debit_party, debit_purpose, credit_party,
+                        credit_purpose, b"%d" % fen,
+                    ))
                 current = seq
                 expected = seq + 1
                 prev = hash_
                 nidx = 1
             else:
-                if idx != nidx or fen <= 0 or (
-                    debit_party == credit_party and debit_purpose == credit_purpose
-                ):
-                    problem = _diagnose_transfer(seq, idx, nidx)
-                    break
-                message += rs + us_join(
-                    (debit_party, debit_purpose, credit_party, credit_purpose, b"%d" % fen)
-                )
+                if (idx != nidx or not 0 < fen <= max_fen
+                        or debit_party not in parties or credit_party not in parties
+                        or debit_purpose not in purposes or credit_purpose not in purposes
+                        or (debit_party == credit_party and debit_purpose == credit_purpose)):
+                    problem = _diagnose_transfer(row, nidx, seen)
+                    if problem is not None:
+                        break
+                if v2:
+                    fenb = b"%d" % fen
+                    message += b"T%d:%bT%d:%bT%d:%bT%d:%bI%d:%b" % (
+                        len(debit_party), debit_party, len(debit_purpose), debit_purpose,
+                        len(credit_party), credit_party, len(credit_purpose), credit_purpose,
+                        len(fenb), fenb,
+                    )
+                else:
+                    message += rs + us_join(
+                        (debit_party, debit_purpose, credit_party, credit_purpose,
+                         b"%d" % fen)
+                    )
                 nidx += 1
         else:
             if message is not None:
+                message.decode()
                 add_digest(sha(message).digest())
-    except (TypeError, ValueError, AttributeError) as exc:
+            if problem is None and expected <= last:
+                problem = _Problem(expected, f"transaction #{expected} is missing")
+    except UnicodeDecodeError as exc:
+        problem = _Problem(current, f"a text field is not valid UTF-8 ({exc.reason} at byte "
+                                    f"{exc.start} of the encoding); the library writes only "
+                                    "valid UTF-8")
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
         # a column holding the wrong type (only possible if the STRICT tables were replaced)
-        at = row[0] if row is not None and isinstance(row[0], int) else expected
+        at = row[0] if row is not None and type(row[0]) is int else expected
         problem = _Problem(at, f"malformed row: {exc}")
-    duplicates = len(keys) != len(hashes)
-    return ([problem] if problem else []), digests, hashes, duplicates
+    return _Scanned(problem, digests, hashes, keys)
 
 
-def _diagnose(row: tuple[Any, ...], expected: int, prev: bytes, keys: set[bytes]) -> _Problem:
-    """Which check failed on a transaction's first row, in words."""
-    seq, prev_hash, kind, corrects, idx = row[0], row[2], row[4], row[10], row[16]
+def _canonical_meta_check() -> Callable[[bytes], bool]:
+    """A fast test: is this stored ``meta`` the canonical JSON of a dict without floats?"""
+    decoder = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float,
+                               parse_int=_safe_int)
+    scan = json.scanner.make_scanner(decoder)
+    try:
+        from _json import make_encoder  # the C encoder json.dumps itself uses
+    except ImportError:  # pragma: no cover - pure-Python json
+        encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"),
+                                  ensure_ascii=False).encode
+    else:
+        c_encode = make_encoder(None, _no_default, encode_basestring, None, ":", ",", True,
+                                False, False)
+
+        def encode(value: object) -> str:
+            return "".join(c_encode(value, 0))
+
+    def ok(meta: bytes) -> bool:
+        try:
+            text = meta.decode()
+            value, end = scan(text, 0)
+        except (ValueError, StopIteration, RecursionError):
+            return False
+        return end == len(text) and type(value) is dict and encode(value) == text
+
+    return ok
+
+
+def _no_float(text: str) -> Any:
+    raise ValueError(f"{text} is not allowed in meta")
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > _MAX_SAFE_INT:
+        raise ValueError(f"integer {text} is beyond ±(2**53-1)")
+    return value
+
+
+def _no_default(value: object) -> Any:  # pragma: no cover - parsed JSON is always encodable
+    raise TypeError(f"{value!r} is not JSON")
+
+
+def _not_earlier(corrects: bytes) -> str:
+    return (f"corrects {_text(corrects)}, which is not an earlier transaction (a correction "
+            "must name a key posted before it)")
+
+
+def _text(value: bytes) -> str:
+    return repr(value.decode("utf-8", "backslashreplace"))
+
+
+def _valid_day(value: bytes) -> bool:
+    if not _DAY.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value.decode())
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_stamp(value: bytes) -> bool:
+    if not _STAMP.fullmatch(value):
+        return False
+    try:
+        datetime.strptime(value.decode(), "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError:
+        return False
+    return True
+
+
+def _diagnose(
+    row: tuple[Any, ...], expected: int, prev: bytes, keys: set[bytes], seen: _Seen,
+    meta_ok: Callable[[bytes], bool], unresolved: list[tuple[int, bytes]] | None = None,
+) -> _Problem | None:
+    """Which check failed on a transaction's first row, in words; None if none did.
+
+    Values met for the first time are validated here and remembered in ``seen``.
+    """
+    (seq, _hash, prev_hash, key, kind, booked_on, due, agreement, period, component,
+     corrects, reason, reference, digest, meta, posted_at, idx, *_transfer) = row
     if seq != expected:
+        if seq < expected:  # pragma: no cover - seq is the primary key
+            return _Problem(seq, "sequence number repeated")
         return _Problem(expected, f"transaction #{expected} is missing "
                                   f"(the next stored one is #{seq})")
     if prev_hash != prev:
         return _Problem(seq, "prev_hash does not match the hash of the previous transaction "
                              "(chain broken)")
+    for name, value in (("key", key), ("corrects", corrects), ("agreement", agreement),
+                        ("period", period), ("component", component), ("reason", reason),
+                        ("reference", reference), ("inputs_digest", digest)):
+        if value == b"":
+            return _Problem(seq, f"{name} is an empty text; the ledger stores an absent value "
+                                 "as NULL and never an empty one")
+    if _CONTROL.search(key):
+        return _Problem(seq, _control_reason("key", key))
     if kind not in _KINDS:
-        return _Problem(seq, f"unknown kind {kind!r}")
-    if corrects and corrects not in keys:
-        return _Problem(seq, f"corrects {corrects.decode()!r}, which is not an earlier "
-                             "transaction")
-    if idx != 0:
-        return _diagnose_transfer(seq, idx, 0)
-    return _Problem(seq, "transfer 0 is not a positive amount between two different accounts")
+        return _Problem(seq, f"unknown kind {_text(kind)}; the kinds are "
+                             f"{', '.join(sorted(KINDS))}")
+    if corrects is not None and corrects not in keys:
+        if unresolved is None:
+            return _Problem(seq, _not_earlier(corrects))
+        unresolved.append((seq, corrects))
+    for name, value in (("booked_on", booked_on), ("due", due)):
+        if value not in seen.days:
+            if not _valid_day(value):
+                return _Problem(seq, f"{name} {_text(value)} is not a date YYYY-MM-DD")
+            seen.days.add(value)
+    if posted_at not in seen.stamps:
+        if not _valid_stamp(posted_at):
+            return _Problem(seq, f"posted_at {_text(posted_at)} is not a UTC stamp "
+                                 "YYYY-MM-DDTHH:MM:SS.ffffffZ")
+        seen.stamps.add(posted_at)
+    for name, value in (("agreement", agreement), ("period", period),
+                        ("component", component), ("reason", reason),
+                        ("reference", reference)):
+        if value not in seen.texts:
+            if _CONTROL.search(value):
+                return _Problem(seq, _control_reason(name, value))
+            seen.texts.add(value)
+    if kind in _CORRECTIONS and corrects is None:
+        return _Problem(seq, f"a {kind.decode()} without corrects (it must name the "
+                             "transaction it corrects)")
+    if kind in _CORRECTIONS and reason is None:
+        return _Problem(seq, f"a {kind.decode()} without a reason")
+    if digest is not None and _DIGEST.fullmatch(digest) is None:
+        return _Problem(seq, f"inputs_digest {_text(digest)} is not a lowercase hex digest "
+                             "(16–128 characters)")
+    if not meta_ok(meta):
+        return _Problem(seq, f"meta {_text(meta[:80])} is not canonical JSON of an object "
+                             "(keys sorted, no spaces, no floats, integers within ±(2**53-1))")
+    if idx is None:
+        return _Problem(seq, "has no transfers")
+    return _diagnose_transfer(row, 0, seen)
 
 
-def _diagnose_transfer(seq: int, idx: int | None, expected: int) -> _Problem:
+def _diagnose_transfer(row: tuple[Any, ...], expected: int, seen: _Seen) -> _Problem | None:
+    seq, idx, debit_party, debit_purpose, credit_party, credit_purpose = (row[0], *row[16:21])
     if idx is None:
         return _Problem(seq, "has no transfers")
     if idx != expected:
         return _Problem(seq, f"transfer index {idx} where {expected} was expected "
                              "(a transfer is missing or was renumbered)")
-    return _Problem(seq, f"transfer {idx} is not a positive amount between two different "
-                         "accounts")
+    fen = row[21]
+    if not 0 < fen <= _MAX_FEN:
+        return _Problem(seq, f"transfer {idx}: amount_fen {fen} is not between 1 and "
+                             f"{_MAX_FEN:,} fen")
+    for name, value, known, pattern, what in (
+        ("debit_party", debit_party, seen.parties, _PARTY, "a 6-digit GB/T 2260 code"),
+        ("credit_party", credit_party, seen.parties, _PARTY, "a 6-digit GB/T 2260 code"),
+        ("debit_purpose", debit_purpose, seen.purposes, _PURPOSE,
+         "a lowercase slug such as 'accrued'"),
+        ("credit_purpose", credit_purpose, seen.purposes, _PURPOSE,
+         "a lowercase slug such as 'accrued'"),
+    ):
+        if value in known:
+            continue
+        if pattern.fullmatch(value) is None:
+            return _Problem(seq, f"transfer {idx}: {name} {_text(value)} is not {what}")
+        known.add(value)
+    if debit_party == credit_party and debit_purpose == credit_purpose:
+        return _Problem(seq, f"transfer {idx} moves money from "
+                             f"{debit_party.decode()}:{debit_purpose.decode()} to itself")
+    return None
 
 
-def _check_hashes(digests: list[bytes], hashes: list[bytes]) -> list[_Problem]:
+def _control_reason(name: str, value: bytes) -> str:
+    return (f"{name} {_text(value[:80])} contains a control character (U+0000–U+001F); the "
+            "ledger never stores one (a field shifted across separators?)")
+
+
+def _check_hashes(digests: list[bytes], hashes: list[bytes], first: int = 1) -> list[_Problem]:
     """Compare recomputed digests with stored hashes in one go; find the first mismatch."""
     stored = hashes[: len(digests)]
     if hexlify(b"".join(digests)) == b"".join(stored):
         return []
-    for seq, (digest, hash_) in enumerate(zip(digests, stored, strict=True), start=1):
+    for seq, (digest, hash_) in enumerate(zip(digests, stored, strict=True), start=first):
         if hexlify(digest) != hash_:
+            if _HEX64.fullmatch(hash_) is None:
+                return [_Problem(seq, f"hash {_text(hash_[:80])} is not 64 lowercase hex "
+                                      "digits")]
             return [_Problem(seq, "hash does not match the transaction's contents "
                                   "(a field or transfer was changed)")]
     return []  # pragma: no cover - the joined comparison differed, so one element does
 
 
 def _duplicate_keys(conn: sqlite3.Connection) -> list[_Problem]:
-    row = conn.execute(
-        f"SELECT min(b.seq) FROM {_store.TRANSACTIONS} a JOIN {_store.TRANSACTIONS} b "
-        "ON a.key = b.key AND a.seq < b.seq"
-    ).fetchone()
-    return [_Problem(row[0], "key already used by an earlier transaction")] if row[0] else []
+    """The first transaction whose key an earlier one used (one pass, no index trusted)."""
+    seen: set[object] = set()
+    for seq, key in conn.execute(f"SELECT seq, key FROM {_TX} NOT INDEXED ORDER BY seq"):
+        if key in seen:
+            return [_Problem(seq, "key already used by an earlier transaction")]
+        seen.add(key)
+    return []
 
 
 def _orphans(conn: sqlite3.Connection, count: int) -> list[_Problem]:
@@ -274,10 +985,10 @@ def _orphans(conn: sqlite3.Connection, count: int) -> list[_Problem]:
     Inside 1..count every transfer row meets its transaction in the scan (and its index
     is checked there), so only rows outside that range can be orphans.
     """
-    low, high = conn.execute(f"SELECT min(seq), max(seq) FROM {_store.TRANSFERS}").fetchone()
-    if low is not None and low < 1:
+    low, high = conn.execute(f"SELECT min(seq), max(seq) FROM {_XF}").fetchone()
+    if type(low) is int and low < 1:
         return [_Problem(1, f"transfer rows for transaction #{low}, which does not exist")]
-    if high is not None and high > count:
+    if type(high) is int and high > count:
         return [_Problem(count + 1, f"transfer rows for transaction #{high}, which does "
                                     "not exist (transactions deleted?)")]
     return []
@@ -291,7 +1002,7 @@ def _check_checkpoints(
     A checkpoint/2 (with a catalog digest) may cover the same ``seq`` as the one before
     (the catalog changed without new transactions); a checkpoint/1 must cover more.
     """
-    covered = max((row[1] for row in rows if isinstance(row[1], int)), default=0)
+    covered = max((row[1] for row in rows if type(row[1]) is int), default=0)
     upto = min(covered, len(digests))
     tree = MerkleTree([_sha256(b"\x00" + d).digest() for d in digests[:upto]]) if rows else None
     prev = GENESIS
@@ -300,17 +1011,25 @@ def _check_checkpoints(
         rows, 1
     ):
         where = f"checkpoint #{expected}"
-        at = seq if isinstance(seq, int) and seq >= 1 else max(last_seq, 1)
+        at = seq if type(seq) is int and seq >= 1 else max(last_seq, 1)
         if number != expected:
             return [_Problem(at, f"{where} is missing (found #{number})", expected)]
         if prev_hash != prev:
             return [_Problem(at, f"{where}: prev_hash does not match the previous checkpoint",
                              expected)]
+        if not all(type(v) is str for v in (root, created_at, prev_hash, hash_)):
+            return [_Problem(at, f"{where}: a text column holds another type", expected)]
+        if (_HEX64.fullmatch(root.encode()) is None or not _valid_stamp(created_at.encode())
+                or _HEX64.fullmatch(hash_.encode()) is None):
+            return [_Problem(at, f"{where}: root, created_at or hash is malformed", expected)]
+        if catalog is not None and (type(catalog) is not str
+                                    or _HEX64.fullmatch(catalog.encode()) is None):
+            return [_Problem(at, f"{where}: catalog digest is malformed", expected)]
         message = checkpoint_bytes(Checkpoint(number, seq, root, created_at, prev_hash, hash_,
                                               catalog))
         if _sha256(message).hexdigest() != hash_:
             return [_Problem(at, f"{where}: hash does not match its contents", expected)]
-        if not isinstance(seq, int) or seq < last_seq or (seq == last_seq and catalog is None):
+        if type(seq) is not int or seq < last_seq or (seq == last_seq and catalog is None):
             return [_Problem(at, f"{where}: covers #{seq}, not more than the previous one",
                              expected)]
         if seq > count:
@@ -323,3 +1042,64 @@ def _check_checkpoints(
         prev = hash_
         last_seq = seq
     return []
+
+
+# --------------------------------------------------------------------------- parallel scan
+
+
+def _scan_parallel(
+    name: str, mode: str, jobs: int, pool: Executor, conn: sqlite3.Connection, count: int,
+    tx2_from: int | None,
+) -> _Scanned:
+    """Split 1..count into ``jobs`` ranges scanned by worker processes, then join them.
+
+    Each worker checks its own range's links, fields and hashes from the stored hash just
+    before it; joining the ranges checks what crosses a boundary: a key used in two ranges
+    and a ``corrects`` naming no key of an earlier range (each worker lists the corrections
+    it could not resolve inside its own range).
+    """
+    if count < 2 * jobs:
+        return _scan_here(conn, count, tx2_from)
+    bounds = [1 + count * i // jobs for i in range(jobs)] + [count + 1]
+    ranges = list(zip(bounds[:-1], [b - 1 for b in bounds[1:]], strict=True))
+    starts = [GENESIS.encode()]
+    for first, _last in ranges[1:]:
+        row = conn.execute(f"SELECT hash FROM {_TX} WHERE seq = ?", (first - 1,)).fetchone()
+        starts.append(row[0] if row else b"")
+    parts = list(pool.map(_scan_range, [name] * jobs, [mode] * jobs,
+                          [r[0] for r in ranges], [r[1] for r in ranges], starts,
+                          [tx2_from] * jobs))
+    digests: list[bytes] = []
+    hashes: list[bytes] = []
+    keys: set[bytes] = set()
+    for problem, part_digests, part_hashes, part_keys, unresolved in parts:
+        found = [_Problem(*problem)] if problem is not None else []
+        found += [_Problem(seq, _not_earlier(corrects)) for seq, corrects in unresolved
+                  if corrects not in keys]
+        if found:
+            first_problem = min(found, key=lambda p: p.seq or 0)
+            return _Scanned(first_problem, digests + part_digests, hashes + part_hashes,
+                            keys | part_keys)
+        digests += part_digests
+        hashes += part_hashes
+        keys |= part_keys
+        if len(keys) != len(hashes):
+            break  # a key repeated across ranges: _duplicate_keys names it
+    return _Scanned(None, digests, hashes, keys)
+
+
+def _scan_range(
+    name: str, mode: str, first: int, last: int, prev: bytes, tx2_from: int | None
+) -> tuple[Any, ...]:
+    """Worker: scan transactions ``first..last`` of the file; corrections left to the join."""
+    conn = _connect(name, mode)
+    conn.text_factory = bytes
+    unresolved: list[tuple[int, bytes]] = []
+    try:
+        conn.execute("BEGIN")
+        scanned = _scan(conn, first, last, prev, tx2_from, set(), unresolved)
+    finally:
+        conn.close()
+    problem = scanned.problem
+    return ((problem.seq, problem.reason) if problem else None, scanned.digests,
+            scanned.hashes, scanned.keys, unresolved)
