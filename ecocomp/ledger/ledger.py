@@ -124,7 +124,7 @@ class Ledger:
 
         >>> ledger = Ledger.open(":memory:")
         >>> ledger.schema_version
-        2
+        3
         """
         name = os.fspath(path)
         the_clock = clock or (lambda: datetime.now(UTC))
