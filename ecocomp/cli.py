@@ -1228,16 +1228,34 @@ def _commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[
             yield from _commands(command, (*path, name))
 
 
+def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta["ecocomp.lang"] = value
+
+
+def _lang_option() -> click.Option:
+    """``--lang`` after the command too (``ecocomp statement 常德市 ... --lang zh``)."""
+    return click.Option(["--lang"], type=click.Choice(LANGS), default=None, expose_value=False,
+                        callback=_set_lang, help="Output language, as `ecocomp --lang` "
+                                                 "(default: $ECOCOMP_LANG, else the locale).")
+
+
 def _apply_conventions(group: click.Group) -> None:
-    """--db from $ECOCOMP_DB everywhere, and help text on every option.
+    """--db from $ECOCOMP_DB everywhere, dates as people write them, --lang after the command,
+    and help text on every option.
 
     Done once over the whole command tree so that every command, including ones added
     later, follows the conventions (tests/test_cli_conventions.py checks them).
     """
     for path, command in _commands(group):
+        if not isinstance(command, click.Group) and not any(
+                p.name == "lang" for p in command.params):
+            command.params.append(_lang_option())
         for param in command.params:
             if not isinstance(param, click.Option):
                 continue
+            if isinstance(param.type, click.DateTime):  # 2022/04/20, 2022年4月20日 too
+                param.type = DAY
             if param.name == "db" and path[-1] not in _OWN_DB:
                 param.envvar = "ECOCOMP_DB"
                 if param.help and "ECOCOMP_DB" not in param.help:

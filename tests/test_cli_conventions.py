@@ -287,3 +287,17 @@ def test_cli_doc_shell_example_runs(index, settled, tmp_path):
     assert done.returncode == 0, done.stderr
     left = {p.name for p in tmp_path.iterdir()} - {"settle.db-wal", "settle.db-shm"}
     assert left == {"settle.db"}  # nothing left behind (SQLite's own files aside)
+
+
+def test_every_date_option_reads_dates_as_people_write_them():
+    from ecocomp.cli import DAY
+
+    types = [p.type for _, command in COMMANDS for p in command.params]
+    assert not any(isinstance(t, click.DateTime) for t in types)  # only %Y-%m-%d
+    assert sum(t is DAY for t in types) >= 5  # --date, --as-of (2), --from, --to
+
+
+def test_lang_may_follow_the_command(settled):
+    after = run("assess", "--db", settled, "--year", YEAR, "--lang", "zh")
+    assert after.exit_code == 0 and after.stdout.startswith("断面")
+    assert run("--lang", "zh", "assess", "--db", settled, "--year", YEAR).stdout == after.stdout
