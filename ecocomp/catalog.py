@@ -32,6 +32,7 @@ __all__ = [
     "PartyInfo",
     "SectionInfo",
     "ZeroAmount",
+    "find_party",
     "load_catalog",
     "load_zero_amounts",
     "save_catalog",
@@ -102,6 +103,34 @@ class Catalog:
     def party_name(self, code: str) -> str:
         party = self.parties.get(code)
         return party.name if party else code
+
+
+def find_party(catalog: Catalog, text: str, *, where: str = "") -> str:
+    """The code of the party ``text`` names: a code, a full name, or a unique part of a name.
+
+    ``常德市``, ``常德`` and ``430700`` all give ``430700``. An unknown or ambiguous text is
+    an error listing the candidates (name and code), so a typo is never guessed at;
+    ``where`` (the database) is named in it.
+    """
+    import unicodedata
+
+    written = unicodedata.normalize("NFKC", text).strip()
+    if written in catalog.parties:
+        return written
+    exact = [p.code for p in catalog.parties.values() if p.name == written]
+    if len(exact) == 1:
+        return exact[0]
+    partial = exact or [p.code for p in catalog.parties.values() if written and written in p.name]
+    listed = ", ".join(f"{catalog.parties[c].name} ({c})" for c in sorted(partial))
+    if len(partial) == 1:
+        return partial[0]
+    if partial:
+        raise EcocompError(f"party {text!r} is ambiguous: it could be {listed}; give the code "
+                           "or the full name")
+    known = ", ".join(f"{p.name} ({p.code})" for p in sorted(catalog.parties.values(),
+                                                             key=lambda p: p.code))
+    place = f" {where}" if where else ""
+    raise EcocompError(f"party {text!r} is not in the settled project{place}; known: {known}")
 
 
 def save_catalog(

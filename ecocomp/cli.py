@@ -9,7 +9,9 @@ are shown escaped and never act on the terminal.
 
 from __future__ import annotations
 
+import codecs
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -28,7 +30,8 @@ from typing import Any, TypeVar
 import click
 
 from ecocomp.errors import EcocompError, InputError
-from ecocomp.money import format_yuan
+from ecocomp.formatting import format_wan, format_yuan_grouped, parse_amount, parse_day
+from ecocomp.i18n import LANGS, amount_texts, daxie_line, default_lang, message, named
 from ecocomp.outputs import terminal_text as _t
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,11 +81,7 @@ def friendly(func: F) -> F:
 
 
 def _print_json(data: object) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-def _wan(amount: Decimal) -> str:
-    return f"{format_yuan(amount, 'wan')}万"
+    click.echo(_json_for_console(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
 
 
 @contextmanager
@@ -126,10 +125,152 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - _width(text))
 
 
-@click.group()
+def _rjust(text: str, width: int) -> str:
+    """Right-justify by terminal columns (headings with Chinese above numbers)."""
+    return " " * max(0, width - _width(text)) + text
+
+
+# --------------------------------------------------------------------------- consoles, language
+
+_CONSOLE_ERRORS = "ecocomp.console"
+
+
+def _console_replace(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a character the console cannot show becomes its plain form.
+
+    ``m³/s`` becomes ``m3/s`` on a GBK console (NFKC compatibility form), anything else
+    without an encodable form a visible escape (``\\u2603``); output never crashes.
+    """
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for ch in exc.object[exc.start:exc.end]:
+        plain = unicodedata.normalize("NFKC", ch)
+        try:
+            plain.encode(exc.encoding)
+        except (UnicodeEncodeError, LookupError):
+            plain = ch.encode("ascii", "backslashreplace").decode("ascii")
+        out.append(plain)
+    return "".join(out), exc.end
+
+
+codecs.register_error(_CONSOLE_ERRORS, _console_replace)
+
+
+def _is_unicode(encoding: str | None) -> bool:
+    return (encoding or "").lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
+
+
+def _console_safe() -> None:
+    """Make stdout and stderr replace what their encoding (GBK, cp936, ...) cannot encode."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and not _is_unicode(encoding):
+            try:
+                reconfigure(errors=_CONSOLE_ERRORS)
+            except (ValueError, OSError):  # a closed or unusual stream: leave it
+                pass
+
+
+def _json_for_console(text: str) -> str:
+    """JSON text with each character stdout cannot encode written as a JSON ``\\u`` escape.
+
+    The data stay exact (``"m\\u00b3/s"`` reads back as ``m³/s``) on a GBK console or pipe.
+    Outside strings JSON is ASCII, so only string contents are ever escaped.
+    """
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    if _is_unicode(encoding):
+        return text
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        pass
+
+    def escape(ch: str) -> str:
+        try:
+            ch.encode(encoding)
+            return ch
+        except (UnicodeEncodeError, LookupError):
+            return json.dumps(ch)[1:-1]  # \uXXXX (a surrogate pair beyond the BMP)
+
+    return "".join(escape(ch) if ord(ch) > 127 else ch for ch in text)
+
+
+def _lang() -> str:
+    """The output language: ``--lang``, else ECOCOMP_LANG, else the locale."""
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.meta.get("ecocomp.lang") if ctx is not None else None
+    return chosen or default_lang(os.environ)
+
+
+def _party_names(db: Path | None) -> Callable[[str], str]:
+    """Code -> name from the database's catalog (codes as they are when there is none)."""
+    from ecocomp.catalog import load_catalog
+
+    if db is not None and db.is_file():
+        try:
+            return load_catalog(db).party_name
+        except (EcocompError, sqlite3.Error):  # nothing settled in it yet: show the codes
+            pass
+    return str
+
+
+def _party_code(db: Path, text: str) -> str:
+    """A party named by code, full name or a unique part of its name -> its code."""
+    from ecocomp.catalog import find_party, load_catalog
+
+    try:
+        catalog = load_catalog(db)
+    except EcocompError:  # nothing settled yet: the command says so itself
+        return text
+    return find_party(catalog, text, where=str(db))
+
+
+class _Day(click.ParamType):
+    """A date as people write it: 2022-04-20, 2022/04/20, 2022-4-20, 2022年4月20日."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        from datetime import datetime
+
+        if isinstance(value, datetime):
+            return value
+        try:
+            day = parse_day(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return datetime(day.year, day.month, day.day)  # .date() as with click.DateTime
+
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
+        return "DATE"
+
+
+#: Dates in options: what click.DateTime gave, accepting the ways people write them.
+DAY = _Day()
+
+
+class _Ecocomp(click.Group):
+    """The ``ecocomp`` group: output that survives any console encoding."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        _console_safe()
+        return super().main(*args, **kwargs)
+
+
+@click.group(cls=_Ecocomp, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ecocomp")
-def main() -> None:
+@click.option("--lang", type=click.Choice(LANGS), default=None,
+              help="Language of summaries, statements and headings (zh: 中文, en: English); "
+                   "default: $ECOCOMP_LANG, else zh when the locale (LC_ALL, LC_MESSAGES, "
+                   "LANG) is Chinese, else en. Error messages are in English.")
+@click.pass_context
+def main(ctx: click.Context, lang: str | None) -> None:
     """Settle watershed ecological compensation (流域生态保护补偿) exactly and auditably."""
+    ctx.meta["ecocomp.lang"] = lang or default_lang(os.environ)
 
 
 @main.command()
@@ -137,8 +278,10 @@ def main() -> None:
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Also compare with the readings imported into this SQLite "
                                  "file (files since removed from the project).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {project, ok, problems, warnings} as JSON (exit status as without).")
 @friendly
-def check(project: Path, db: Path | None) -> None:
+def check(project: Path, db: Path | None, as_json: bool = False) -> None:
     """Validate every input file of PROJECT and list all problems at once."""
     from ecocomp.identity import identity_problems
     from ecocomp.project import check_project, load_project
@@ -152,6 +295,11 @@ def check(project: Path, db: Path | None) -> None:
         problems = import_problems(loaded)
         if db is not None:
             warnings += _missing_in(loaded, db)
+    if as_json:
+        _print_json({"project": str(project), "ok": not problems,
+                     "problems": [str(p) for p in problems],
+                     "warnings": [str(w) for w in warnings]})
+        sys.exit(1 if problems else 0)
     for w in warnings:
         click.echo(f"warning: {_t(w)}", err=True)
     if problems:
@@ -159,7 +307,7 @@ def check(project: Path, db: Path | None) -> None:
         for p in problems:
             click.echo(f"  {_t(p)}", err=True)
         sys.exit(1)
-    click.echo(f"{project}: all files valid")
+    click.echo(message("check.ok", _lang(), project=project))
 
 
 def _head_options(func: F) -> F:
@@ -186,6 +334,10 @@ def _signer(path: Path | None) -> Any:
 def _write_head(head: Any, path: Path) -> None:
     from ecocomp.outputs import replaced
 
+    if str(path) == "-":  # stdout, as sqlite-utils and hledger read "-"
+        click.echo(json.dumps(head.to_json(), indent=2))
+        return
+
     with replaced(path, encoding="utf-8") as out:
         out.write(json.dumps(head.to_json(), indent=2) + "\n")
 
@@ -207,11 +359,17 @@ def _write_head(head: Any, path: Path) -> None:
               help="Accept PROJECT although --db was recorded for a project with another "
                    "identity (project.toml id, agreement ids); records the new identity.")
 @_head_options
+@click.option("--daxie", is_flag=True,
+              help="Also write each net in 人民币大写 (capital numerals, as on payment orders).")
 @friendly
 def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, quiet: bool,
            cascade: bool, same_project: bool, head_out: Path | None,
-           signing_key: Path | None) -> None:
+           signing_key: Path | None, daxie: bool = False) -> None:
     """Import, assess, compute and post one YEAR of PROJECT (idempotent)."""
+    if as_json and head_out is not None and str(head_out) == "-":
+        raise InputError("--json already prints the result (with its head) on stdout; write "
+                         "the head to a file with --head-out FILE, or leave out --json",
+                         field="--head-out")
     if dry_run and head_out is not None:
         raise InputError("a dry run makes no checkpoint, so there is no head to write; drop "
                          "--head-out or --dry-run", field="--head-out")
@@ -223,9 +381,9 @@ def settle(project: Path, year: int, db: Path, as_json: bool, dry_run: bool, qui
     if as_json:
         _print_json(result.to_json())
     else:
-        _summary(result, db)
+        _summary(result, db, daxie=daxie)
         for later in result.cascaded:
-            _summary(later, db)
+            _summary(later, db, daxie=daxie)
         if result.head is not None:
             click.echo(result.head.describe())
     _stale_warnings(result, project, db)
@@ -286,30 +444,26 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
     return result
 
 
-def _summary(result: Any, db: Path | None) -> None:
-    from ecocomp.catalog import load_catalog
-
-    names: Callable[[str], str] = str
-    if db is not None and db.is_file():
-        try:
-            names = load_catalog(db).party_name
-        except EcocompError:  # nothing settled in it yet (a dry run): show the codes
-            pass
+def _summary(result: Any, db: Path | None, *, daxie: bool = False) -> None:
+    lang = _lang()
+    names = _party_names(db)
     paid = [o for o in result.obligations if o.amount > 0]
-    click.echo(f"Settlement {result.year}: {len(result.obligations)} obligations "
-               f"({len(paid)} with money), {len(result.nets)} agreement nets")
+    click.echo(message("summary.head", lang, year=result.year,
+                       obligations=len(result.obligations), paid=len(paid),
+                       nets=len(result.nets)))
     for net in result.nets:
-        click.echo(f"  {_t(net.agreement)}: {_t(names(net.payer))} pays {_t(names(net.payee))} "
-                   f"{net.amount:,.2f} yuan ({_wan(net.amount)}), due {net.due}")
-    if result.dry_run:
-        click.echo(f"dry run, nothing was written; a real run would post {result.posted}, "
-                   f"leave {result.unchanged} unchanged and adjust {result.adjusted}")
-    else:
-        click.echo(f"ledger: {result.posted} posted, {result.unchanged} unchanged, "
-                   f"{result.adjusted} adjusted")
-    verb = "would adjust" if result.dry_run else "adjusted"
+        click.echo(_t(message("summary.net", lang, agreement=net.agreement,
+                              payer=named(net.payer, names, lang),
+                              payee=named(net.payee, names, lang), due=net.due,
+                              **amount_texts(net.amount))))
+        if daxie:
+            click.echo(daxie_line(net.amount, lang))
+    counts = {"posted": result.posted, "unchanged": result.unchanged,
+              "adjusted": result.adjusted}
+    click.echo(message("summary.dry" if result.dry_run else "summary.ledger", lang, **counts))
+    key = "summary.would_adjust" if result.dry_run else "summary.adjusted"
     for change in result.changes:
-        click.echo(f"  {verb} {_t(change.corrects)}: {_t(change.reason)}")
+        click.echo(_t(message(key, lang, corrects=change.corrects, reason=change.reason)))
 
 
 @main.command()
@@ -318,8 +472,10 @@ def _summary(result: Any, db: Path | None) -> None:
               help="Where to write the demo's SQLite file.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write a report (.html, .xlsx or .csv).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {settlement, verify, db, report} as JSON instead of the summary.")
 @friendly
-def demo(db: Path, report_path: Path | None) -> None:
+def demo(db: Path, report_path: Path | None, as_json: bool = False) -> None:
     """Settle the bundled example year (湘江 chain, 渌水, 酉水, 澧水) end to end."""
     from ecocomp.packagedata import data_folder
 
@@ -331,21 +487,30 @@ def demo(db: Path, report_path: Path | None) -> None:
             shutil.copytree(folder, project)
         # the demo's own identity marks the files it creates (and may write into again)
         (project / "project.toml").write_text(f'id = "{DEMO_ID}"\n', encoding="utf-8")
-        click.echo(f"Bundled example: {EXAMPLE} (settling {EXAMPLE_YEAR} into {db})")
-        result = _settle(project, EXAMPLE_YEAR, db, dry_run=False, progress=True)
-    _summary(result, db)
-    if result.head is not None:
-        click.echo(result.head.describe())
+        click.echo(f"Bundled example: {EXAMPLE} (settling {EXAMPLE_YEAR} into {db})",
+                   err=as_json)
+        result = _settle(project, EXAMPLE_YEAR, db, dry_run=False, progress=not as_json)
+    if not as_json:
+        _summary(result, db)
+        if result.head is not None:
+            click.echo(result.head.describe())
     from ecocomp.ledger import Ledger
 
     with Ledger.open(db) as ledger:
         report = ledger.verify()
-    click.echo(f"ledger verify: {'OK' if report.ok else 'FAILED'} ({report.count} transactions)")
+    if not as_json:
+        click.echo(f"ledger verify: {'OK' if report.ok else 'FAILED'} ({report.count} "
+                   "transactions)")
     if report_path is not None:
         from ecocomp.reports import write_report
 
         write_report(db, EXAMPLE_YEAR, report_path)
-        click.echo(f"report written to {report_path}")
+        click.echo(f"report written to {report_path}", err=as_json)
+    if as_json:
+        _print_json({"db": str(db), "settlement": result.to_json(),
+                     "verify": {"ok": report.ok, "count": report.count},
+                     "report": str(report_path) if report_path is not None else None})
+        return
     click.echo(f"Next: ecocomp statement 430700 --db {db} --year {EXAMPLE_YEAR}")
 
 
@@ -374,13 +539,19 @@ def assess(db: Path, year: int, as_json: bool) -> None:
     from ecocomp.reports import class_table
 
     table = class_table(db, year)
+    if not any(c for r in table.rows for c in (*r.months, r.year)):
+        raise EcocompError(f"{db}: no readings for {year} in any of its {len(table.rows)} "
+                           f"section(s); import the year's readings with `ecocomp settle "
+                           f"PROJECT --year {year} --db {db}`, or check --year")
     if as_json:
         _print_json(table.to_json())
         return
-    width = max([len("section")] + [_width(_t(r.section)) for r in table.rows]) + 2
+    lang = _lang()
+    section, name = message("col.section", lang), message("col.name", lang)
+    width = max([_width(section)] + [_width(_t(r.section)) for r in table.rows]) + 2
     names = max([4] + [_width(_t(r.label)) for r in table.rows]) + 2
     months = [f"{m:02d}" for m in range(1, 13)] + [str(year)]
-    click.echo(_pad("section", width) + _pad("name", names) + " ".join(_pad(m, 4) for m in months))
+    click.echo(_pad(section, width) + _pad(name, names) + " ".join(_pad(m, 4) for m in months))
     for row in table.rows:
         cells = [c.roman if c else "—" for c in (*row.months, row.year)]
         line = _pad(_t(row.section), width) + _pad(_t(row.label), names)
@@ -628,7 +799,7 @@ _MAX_PROBLEM_LINES = 10
 @ledger.command("balances")
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+@click.option("--as-of", type=DAY, default=None,
               help="Only transactions booked on or before this date.")
 @click.option("--by", type=click.Choice(["party", "account"]), default="party",
               show_default=True)
@@ -647,23 +818,43 @@ def ledger_balances(db: Path, as_of: Any, by: str, as_json: bool) -> None:
         _print_json({"as_of": day.isoformat() if day else None,
                      "balances": {k: f"{v:.2f}" for k, v in sorted(balances.items())}})
         return
+    lang = _lang()
+    names = _party_names(db) if by == "party" else str
+    shown = {key: _t(named(key, names, lang) if by == "party" and lang == "zh"
+                     else (f"{names(key)} {key}" if names(key) != key else key))
+             for key in balances}
+    width = max([20] + [_width(v) + 1 for v in shown.values()])
+    click.echo(_pad(message(f"col.{by}", lang), width) + " "
+               + _rjust(message("col.balance", lang), 18) + " "
+               + _rjust(message("col.wan", lang), 12))
     for key, value in sorted(balances.items()):
-        click.echo(f"{_t(key):<20} {value:>18,.2f}")
+        click.echo(f"{_pad(shown[key], width)} {value:>18,.2f} {format_wan(value):>12}")
 
 
 @ledger.command("checkpoint")
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
 @_head_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the new head (checkpoint) as JSON.")
 @friendly
-def ledger_checkpoint(db: Path, head_out: Path | None, signing_key: Path | None) -> None:
+def ledger_checkpoint(db: Path, head_out: Path | None, signing_key: Path | None,
+                      as_json: bool = False) -> None:
     """Publish a Merkle root over every transaction so far (settle and pay do it too)."""
     from ecocomp.ledger import Ledger
 
+    if as_json and head_out is not None and str(head_out) == "-":
+        raise InputError("--json already prints the head on stdout; leave out --head-out -",
+                         field="--head-out")
     signer = _signer(signing_key)
     with Ledger.open(db, create=False) as opened:
         cp = opened.checkpoint(signer=signer)
         head = opened.head()
+    if as_json:
+        if head is not None and head_out is not None:
+            _write_head(head, head_out)
+        _print_json(head.to_json() if head is not None else {"seq": cp.seq, "root": cp.root})
+        return
     click.echo(f"checkpoint at #{cp.seq}: root {cp.root}")
     if head is not None:
         if head_out is not None:
@@ -676,7 +867,7 @@ def ledger_checkpoint(db: Path, head_out: Path | None, signing_key: Path | None)
               required=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the head as JSON to this file.")
+              help="Also write the head as JSON to this file (- for stdout: the JSON only).")
 @friendly
 def ledger_head(db: Path, as_json: bool, out: Path | None) -> None:
     """The latest checkpoint (seq, chain hash, Merkle root): keep it outside the database."""
@@ -688,10 +879,15 @@ def ledger_head(db: Path, as_json: bool, out: Path | None) -> None:
     if head is None:
         raise EcocompError(f"{db}: no checkpoint yet; `ecocomp settle` and `ecocomp pay` make "
                            f"one, or run `ecocomp ledger checkpoint --db {db}`")
+    if out is not None and str(out) == "-":
+        as_json = True  # the head as JSON on stdout, nothing else there
+        out = None
     if out is not None:
         _write_head(head, out)
     if as_json:
         _print_json({**head.to_json(), "unvouched": unvouched})
+        if unvouched:
+            click.echo(f"warning: {unvouched} transaction(s) after this checkpoint", err=True)
         return
     click.echo(head.describe())
     if unvouched:
@@ -734,13 +930,21 @@ def ledger_backup(db: Path, out: Path) -> None:
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="A .csv or .json file.")
+              help="A .csv or .json file, or - for stdout (with --format).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default=None,
+              help="The format when --out is - (stdout); default: from OUT's suffix.")
 @friendly
-def ledger_export(db: Path, out: Path) -> None:
+def ledger_export(db: Path, out: Path, fmt: str | None = None) -> None:
     """Export every transaction with its hashes to CSV or JSON."""
     from ecocomp.ledger import Ledger
 
+    if str(out) == "-":
+        _export_to_stdout(db, fmt)
+        return
     suffix = out.suffix.lower()
+    if fmt is not None and suffix != f".{fmt}":
+        raise InputError(f"{out}: the suffix says {suffix or '(none)'} but --format says {fmt}; "
+                         "make them agree or leave out --format", field="--format")
     if suffix not in (".csv", ".json"):
         raise InputError(f"{out}: unknown export format {suffix or '(none)'!r}; use .csv or "
                          ".json", field="--out")
@@ -752,24 +956,137 @@ def ledger_export(db: Path, out: Path) -> None:
     click.echo(f"exported to {out}")
 
 
+def _export_to_stdout(db: Path, fmt: str | None) -> None:
+    """``ledger export --out -``: the export's bytes on stdout, exactly as the file has them."""
+    from ecocomp.ledger import Ledger
+
+    if fmt is None:
+        raise InputError("--out - (stdout) needs --format csv or --format json",
+                         field="--format")
+    with tempfile.TemporaryDirectory() as tmp, Ledger.open(db, create=False) as opened:
+        path = Path(tmp) / f"ledger.{fmt}"
+        if fmt == "json":
+            opened.export_json(path)
+        else:
+            opened.export_csv(path)
+        data = path.read_bytes()
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+#: The kinds ``ledger transactions --kind`` offers (the ledger's own set).
+KINDS_SHOWN = ("accrual", "adjustment", "clearing", "payment", "reversal")
+
+
+@ledger.command("transactions")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True)
+@click.option("--party", help="Only transactions touching this party (code or name).")
+@click.option("--agreement", help="Only this agreement's transactions (its id).")
+@click.option("--kind", type=click.Choice(sorted(KINDS_SHOWN)),
+              help="Only this kind of transaction.")
+@click.option("--period", help="Only this period: a month (2021-03, 2021/3, 2021年3月) or "
+                               "a year (2021: the year and its months).")
+@click.option("--from", "booked_from", type=DAY, default=None,
+              help="Only transactions booked on or after this date.")
+@click.option("--to", "booked_to", type=DAY, default=None,
+              help="Only transactions booked on or before this date.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {count, transactions} as JSON (every hashed field).")
+@friendly
+def ledger_transactions(db: Path, party: str | None, agreement: str | None, kind: str | None,
+                        period: str | None, booked_from: Any, booked_to: Any,
+                        as_json: bool) -> None:
+    """Browse the ledger's transactions, filtered: one line each, oldest first."""
+    from ecocomp.ledger import Ledger
+    from ecocomp.settlement import require_intact
+
+    code = _party_code(db, party) if party is not None else None
+    month, year = _period_filter(period)
+    with Ledger.open(db, create=False) as opened:
+        require_intact(opened)
+        found = opened.transactions(
+            party=code, agreement=agreement, kind=kind, period=month,
+            booked_from=booked_from.date() if booked_from else None,
+            booked_to=booked_to.date() if booked_to else None)
+    if year is not None:
+        found = [t for t in found if (t.period or "")[:4] == year]
+    if as_json:
+        _print_json({"count": len(found), "transactions": [t.to_json() for t in found]})
+        return
+    lang = _lang()
+    names = _party_names(db)
+    from ecocomp.i18n import word
+
+    for tx in found:
+        flows = "; ".join(
+            message("tx.flow", lang, payer=named(t.debit_party, names, lang),
+                    payee=named(t.credit_party, names, lang),
+                    amount=format_yuan_grouped(t.amount)) for t in tx.transfers)
+        click.echo(_t(message("tx.line", lang, seq=tx.seq, booked_on=tx.booked_on,
+                              kind=word("kind", tx.kind, lang), agreement=tx.agreement or "",
+                              period=tx.period or "", component=tx.component or "",
+                              flows=flows)))
+        if tx.reference or tx.reason:
+            extra = ", ".join(x for x in (tx.reference and f"reference {tx.reference}",
+                                          tx.reason and f"reason: {tx.reason}") if x)
+            click.echo(_t(f"    {extra}"))
+    click.echo(message("tx.count", lang, count=len(found)), err=True)
+
+_MONTH = re.compile(r"([0-9]{4})(?:[-/.年]([0-9]{1,2})月?)?")
+
+
+def _period_filter(text: str | None) -> tuple[str | None, str | None]:
+    """``--period``: (a month for the ledger's filter, or a year to match in Python)."""
+    if text is None:
+        return None, None
+    written = unicodedata.normalize("NFKC", text).strip()
+    found = _MONTH.fullmatch(written)
+    month = int(found.group(2)) if found and found.group(2) else None
+    if not found or (month is not None and not 1 <= month <= 12):
+        raise InputError(f"{text!r} is not a period; write a month like 2021-03 (or 2021/3, "
+                         "2021年3月) or a year like 2021", field="--period")
+    if month is None:
+        return None, found.group(1)
+    return f"{found.group(1)}-{month:02d}", None
+
+
 @main.command()
 @click.argument("party")
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
 @click.option("--year", type=YEAR, required=True)
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+@click.option("--as-of", type=DAY, default=None,
               help="Judge overdue amounts as of this date (default today).")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--daxie", is_flag=True,
+              help="Also write each open amount in 人民币大写 (capital numerals).")
 @friendly
-def statement(party: str, db: Path, year: int, as_of: Any, as_json: bool) -> None:
-    """PARTY's obligations for YEAR with their basis, nets, payments and what is overdue."""
+def statement(party: str, db: Path, year: int, as_of: Any, as_json: bool,
+              daxie: bool = False) -> None:
+    """PARTY's obligations for YEAR with their basis, nets, payments and what is overdue.
+
+    PARTY is a code (430700), a name (常德市) or a unique part of one (常德).
+    """
+    from ecocomp.i18n import render_statement
     from ecocomp.statements import party_statement
 
+    party = _party_code(db, party)
     st = party_statement(db, party, year, as_of=as_of.date() if as_of else date.today())
     if as_json:
         _print_json(st.to_json())
         return
-    click.echo(st.render())
+    lang = _lang()
+    if lang == "en":  # the English text as it always was, plus the capitals if asked
+        click.echo(st.render())
+        for a in st.agreements if daxie else ():
+            if a.open:
+                click.echo(_t(f"  {a.agreement} open: {format_yuan_grouped(a.open, sign=True)}"
+                              f" yuan"))
+                click.echo(daxie_line(a.open, lang, "st.open_words"))
+        return
+    click.echo(render_statement(st, lang, names=_party_names(db), with_daxie=daxie))
 
 
 @main.command()
@@ -777,10 +1094,10 @@ def statement(party: str, db: Path, year: int, as_of: Any, as_json: bool) -> Non
               required=True)
 @click.option("--agreement", help="The agreement id (required unless --reverse).")
 @click.option("--year", type=YEAR, help="The settled year being paid (required unless --reverse).")
-@click.option("--payer")
-@click.option("--payee")
-@click.option("--amount", help="Yuan, e.g. 8000000.00")
-@click.option("--date", "paid_on", type=click.DateTime(formats=["%Y-%m-%d"]),
+@click.option("--payer", help="The paying party: code (430700) or name (常德市).")
+@click.option("--payee", help="The receiving party: code (430800) or name (张家界市).")
+@click.option("--amount", help="Yuan, e.g. 800000.00, 800,000.00, 80万 or 80万元.")
+@click.option("--date", "paid_on", type=DAY,
               help="The date on the payment order (with --reverse: the reversal's date, "
                    "default today).")
 @click.option("--reference", help="Bank or treasury reference number.")
@@ -790,11 +1107,16 @@ def statement(party: str, db: Path, year: int, as_of: Any, as_json: bool) -> Non
               help="Reverse the payment recorded under reference REF (needs --reason).")
 @click.option("--reason", help="Why the payment is reversed (with --reverse).")
 @_head_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the recorded (or reversing) transaction as JSON.")
+@click.option("--daxie", is_flag=True,
+              help="Also write the amount in 人民币大写 (as on the payment order).")
 @friendly
 def pay(db: Path, agreement: str | None, year: int | None, payer: str | None,
         payee: str | None, amount: str | None, paid_on: Any, reference: str | None,
         allow_future: bool, reverse_ref: str | None, reason: str | None,
-        head_out: Path | None, signing_key: Path | None) -> None:
+        head_out: Path | None, signing_key: Path | None, as_json: bool = False,
+        daxie: bool = False) -> None:
     """Record an actual payment against an agreement-year's clearing, or reverse one."""
     from ecocomp.ledger import Ledger
     from ecocomp.settlement import pay as record
@@ -818,6 +1140,10 @@ def pay(db: Path, agreement: str | None, year: int | None, payer: str | None,
             head = opened.head()
         if head is not None and head_out is not None:
             _write_head(head, head_out)
+        if as_json:
+            _print_json({"transaction": tx.to_json(), "already_recorded": False,
+                         "head": head.to_json() if head is not None else None})
+            return
         click.echo(_t(f"payment {tx.reference} ({tx.corrects}) reversed by transaction "
                       f"#{tx.seq} ({tx.key}): {tx.reason}"))
         if head is not None:
@@ -836,6 +1162,10 @@ def pay(db: Path, agreement: str | None, year: int | None, payer: str | None,
     assert agreement is not None and year is not None and payer is not None
     assert payee is not None and amount is not None and reference is not None
     value = _payment_amount(amount)
+    if as_json and head_out is not None and str(head_out) == "-":
+        raise InputError("--json already prints the head on stdout; leave out --head-out -",
+                         field="--head-out")
+    payer, payee = _party_code(db, payer), _party_code(db, payee)
     reference = reference.strip()
     if not reference:
         raise InputError("the bank or treasury reference is empty; write the number on the "
@@ -849,30 +1179,35 @@ def pay(db: Path, agreement: str | None, year: int | None, payer: str | None,
         head = opened.head()
     if head is not None and head_out is not None:
         _write_head(head, head_out)
-    if earlier is not None and earlier.seq == tx.seq:
+    again = earlier is not None and earlier.seq == tx.seq
+    if as_json:
+        _print_json({"transaction": tx.to_json(), "already_recorded": again,
+                     "head": head.to_json() if head is not None else None})
+        return
+    lang = _lang()
+    if again:
         click.echo(f"payment {_t(reference)} was already recorded as transaction #{tx.seq} "
                    f"({_t(tx.key)}, reference {_t(tx.reference or '')}); nothing changed")
     else:
-        click.echo(f"payment recorded as transaction #{tx.seq} ({_t(tx.key)})")
+        click.echo(_t(message("pay.recorded", lang, seq=tx.seq, key=tx.key)))
+    names = _party_names(db)
+    click.echo(_t(message("pay.notice", lang, payer=named(payer, names, lang),
+                          payee=named(payee, names, lang), date=paid_on.date(),
+                          reference=reference, **amount_texts(value))))
+    if daxie:
+        click.echo(daxie_line(value, lang))
     if head is not None:
         click.echo(head.describe())
-
-
-_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
-_THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", re.ASCII)  # 8,000,000.00
 
 
 def _payment_amount(text: str) -> Decimal:
     """``--amount``: positive yuan with at most two decimals, e.g. 800000.00."""
     from ecocomp.money import FEN, MAX_YUAN
 
-    written = text.strip()
-    if _THOUSANDS.fullmatch(written):
-        written = written.replace(",", "")
-    value = Decimal(written) if _AMOUNT.fullmatch(written) else None
-    if value is None:
-        raise InputError(f"{text!r} is not an amount; write yuan like 800000.00",
-                         field="--amount")
+    try:
+        value = parse_amount(text)  # 800000.00, 800,000.00, 80万, 80万元: exact
+    except ValueError as exc:
+        raise InputError(str(exc), field="--amount") from None
     if value <= 0:
         raise InputError(f"{text} is not a positive amount; write what was paid, like 800000.00",
                          field="--amount")
@@ -897,6 +1232,67 @@ def report(db: Path, year: int, out: Path) -> None:
 
     write_report(db, year, out)
     click.echo(f"report written to {out}")
+
+
+# --------------------------------------------------------------------------- conventions
+
+#: Help for options that mean the same in every command, where the command gives none.
+_COMMON_HELP = {
+    "db": "The settlement SQLite file (default: $ECOCOMP_DB).",
+    "as_json": "Print the data as JSON instead of text.",
+    "year": "The settled year.",
+    "by": "Balances per party (received minus paid) or per account (party:purpose).",
+}
+#: Commands whose --db is not read from $ECOCOMP_DB: the demo writes a file of its own.
+_OWN_DB = frozenset({"demo"})
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[
+        tuple[tuple[str, ...], click.Command]]:
+    """Every command under ``group`` with its path, depth first."""
+    for name, command in group.commands.items():
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+
+
+def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta["ecocomp.lang"] = value
+
+
+def _lang_option() -> click.Option:
+    """``--lang`` after the command too (``ecocomp statement 常德市 ... --lang zh``)."""
+    return click.Option(["--lang"], type=click.Choice(LANGS), default=None, expose_value=False,
+                        callback=_set_lang, help="Output language, as `ecocomp --lang` "
+                                                 "(default: $ECOCOMP_LANG, else the locale).")
+
+
+def _apply_conventions(group: click.Group) -> None:
+    """--db from $ECOCOMP_DB everywhere, dates as people write them, --lang after the command,
+    and help text on every option.
+
+    Done once over the whole command tree so that every command, including ones added
+    later, follows the conventions (tests/test_cli_conventions.py checks them).
+    """
+    for path, command in _commands(group):
+        if not isinstance(command, click.Group) and not any(
+                p.name == "lang" for p in command.params):
+            command.params.append(_lang_option())
+        for param in command.params:
+            if not isinstance(param, click.Option):
+                continue
+            if isinstance(param.type, click.DateTime):  # 2022/04/20, 2022年4月20日 too
+                param.type = DAY
+            if param.name == "db" and path[-1] not in _OWN_DB:
+                param.envvar = "ECOCOMP_DB"
+                if param.help and "ECOCOMP_DB" not in param.help:
+                    param.help = f"{param.help.rstrip('.')} (default: $ECOCOMP_DB)."
+            if not param.help and param.name in _COMMON_HELP:
+                param.help = _COMMON_HELP[param.name]
+
+
+_apply_conventions(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,3 +42,13 @@ def db(tmp_path: Path, settled: Path) -> Path:
     copy = tmp_path / "settle.db"
     shutil.copy(settled, copy)
     return copy
+
+
+@pytest.fixture(autouse=True)
+def _english_cli_without_a_default_db(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line as on an English machine with no $ECOCOMP_DB, whatever the host has.
+
+    Tests of the language choice and of $ECOCOMP_DB set these themselves.
+    """
+    monkeypatch.setenv("ECOCOMP_LANG", "en")
+    monkeypatch.delenv("ECOCOMP_DB", raising=False)
