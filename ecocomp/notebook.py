@@ -1,6 +1,8 @@
 """What an analyst sees in Python and Jupyter: pandas frames, one-line reprs, small HTML tables.
 
-pandas is optional (``pip install 'ecocomp[pandas]'``); everything else here is stdlib.
+pandas is optional (``pip install 'ecocomp[pandas]'``); everything else here is stdlib. This
+module reads the objects it is given and imports no other ecocomp module but ``errors``, so
+every floor (the ledger, assessment, settlement) can offer ``to_frame()`` through it.
 Amounts stay :class:`~decimal.Decimal` in the frames (an ``object`` column), never float, so
 a sum in pandas is exact to the fen.
 """
@@ -50,12 +52,10 @@ RESULT_COLUMNS = ("agreement", "period", "component", "payer", "payee", "amount"
 
 def result_frame(result: SettlementResult) -> pandas.DataFrame:
     """One row per obligation the run computed; ``amount`` in yuan as Decimal."""
-    from ecocomp.statements import explain
-
     rows = [
         {"agreement": o.agreement, "period": str(o.period), "component": o.component,
          "payer": o.payer, "payee": o.payee, "amount": o.amount,
-         "explanation": explain(o.basis) or None}
+         "explanation": o.basis.get("explanation") or o.basis.get("rule")}
         for o in result.obligations
     ]
     return _frame(rows, RESULT_COLUMNS)
