@@ -369,3 +369,15 @@ def test_report_command_takes_as_of_and_a_template_dir(db, tmp_path):
                                         "--out", str(tmp_path / "r.csv")])
     assert refused.exit_code == 1 and "one table per file" in refused.output
     assert "Traceback" not in refused.output
+
+
+def test_the_full_basis_in_the_html_is_the_json_of_the_basis(db, page):
+    import html as html_module
+    import json
+
+    report = build_report(db, YEAR, as_of=date(2022, 5, 1))
+    shown = [json.loads(html_module.unescape(p))
+             for p in re.findall(r"<pre>(.*?)</pre>", page, re.S)]
+    assert len(shown) == len(report.obligations)
+    expected = [json.loads(json.dumps(o.basis, default=str)) for o in report.obligations]
+    assert sorted(map(json.dumps, shown)) == sorted(map(json.dumps, expected))
