@@ -140,6 +140,11 @@ class Report:
     statements: tuple[PartyStatement, ...]
     changes: tuple[ObligationRow, ...]
 
+    def __repr__(self) -> str:
+        return (f"<Report {self.year} as of {self.generated}: {len(self.classes.rows)} sections, "
+                f"{len(self.obligations)} obligations, {len(self.nets)} nets, "
+                f"{len(self.statements)} statements>")
+
     def flows(self) -> dict[tuple[str, str], Decimal]:
         """Net money between each pair of parties over the year's clearings (one direction)."""
         pairs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)

@@ -54,6 +54,9 @@ def test_printing_assessments_and_a_statement_is_one_short_line(settled):
     statement = party_statement(path, "430700", 2021, as_of=date(2022, 5, 1))
     assert "\n" not in repr(statement) and "net -" in repr(statement)
     assert "<table>" in statement._repr_html_()
+    report = ecocomp.build_report(path, 2021, as_of=date(2022, 5, 1))
+    assert repr(report) == ("<Report 2021 as of 2022-05-01: 10 sections, 108 obligations, "
+                            "8 nets, 7 statements>")
 
 
 def test_the_notebook_table_lists_the_nets_and_escapes_text(settled):
