@@ -262,7 +262,11 @@ def write_report(
     if not folder and suffix not in REPORT_FORMATS:
         raise EcocompError(f"{out}: unknown report format {suffix!r}; use .xlsx, .html, .zip "
                            "(CSV tables) or a folder for CSV tables")
-    templates = _templates(template_dir) if suffix in (".html", ".htm") else None
+    html_out = suffix in (".html", ".htm") and not folder
+    if template_dir is not None and not html_out:
+        raise EcocompError(f"--template-dir {template_dir}: templates shape the HTML report "
+                           f"only, and {out} is not .html; drop --template-dir or write .html")
+    templates = _templates(template_dir) if html_out else None
     report = build_report(db, year, as_of=as_of)
     if folder:
         tables = _csv_tables(report)

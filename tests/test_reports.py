@@ -326,6 +326,8 @@ def test_a_broken_template_is_a_located_error_and_writes_nothing(db, tmp_path):
         write_report(db, YEAR, tmp_path / "r.html", template_dir=templates)
     with pytest.raises(EcocompError, match=r"--template-dir .*nope: no such folder"):
         write_report(db, YEAR, tmp_path / "r.html", template_dir=tmp_path / "nope")
+    with pytest.raises(EcocompError, match=r"templates shape the HTML report only"):
+        write_report(db, YEAR, tmp_path / "r.xlsx", template_dir=templates)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["templates"]
 
 
