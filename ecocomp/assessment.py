@@ -327,6 +327,22 @@ class Assessments:
         days = self.daily_flows.get(section, {})
         return {d: q for d, q in days.items() if period.contains(d)}
 
+    def __repr__(self) -> str:
+        sections = len({s for s, _ in self.sections})
+        return (f"<Assessments: {len(self.sections)} section-periods of {sections} sections, "
+                f"daily flows at {len(self.daily_flows)} sections>")
+
+    def _repr_html_(self) -> str:
+        from ecocomp.notebook import assessments_html
+
+        return assessments_html(self)
+
+    def to_frame(self) -> Any:
+        """One row per section and period (class code); needs ``ecocomp[pandas]``."""
+        from ecocomp.notebook import assessments_frame
+
+        return assessments_frame(self)
+
 
 def item_assessment(
     parameter: str,

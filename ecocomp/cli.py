@@ -470,8 +470,9 @@ def _summary(result: Any, db: Path | None, *, daxie: bool = False) -> None:
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("ecocomp-demo.db"), show_default=True,
               help="Where to write the demo's SQLite file.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also write a report (.html, .xlsx or .csv).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path),
+              default=None, help="Also write a report (.html, .xlsx, .zip of CSV tables or a "
+                                 "folder of them).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {settlement, verify, db, report} as JSON instead of the summary.")
 @friendly
@@ -1223,14 +1224,21 @@ def _payment_amount(text: str) -> Decimal:
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
 @click.option("--year", type=YEAR, required=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="report.xlsx, report.html or report.csv")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="report.html, report.xlsx, report.zip (CSV tables) or a folder for one CSV "
+                   "file per table")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Judge overdue amounts as of this date (default today).")
+@click.option("--template-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A folder whose letterhead.html (or report.html) replaces the shipped HTML "
+                   "template of that name.")
 @friendly
-def report(db: Path, year: int, out: Path) -> None:
+def report(db: Path, year: int, out: Path, as_of: Any, template_dir: Path | None) -> None:
     """Write the year's report: class table, obligations with basis, nets, statements."""
     from ecocomp.reports import write_report
 
-    write_report(db, year, out)
+    write_report(db, year, out, as_of=as_of.date() if as_of else None,
+                 template_dir=template_dir)
     click.echo(f"report written to {out}")
 
 

@@ -54,6 +54,12 @@ class Project:
     def watershed(self) -> Watershed:
         return Watershed(parties=self.parties, sections=self.sections)
 
+    def __repr__(self) -> str:
+        return (f"<Project {str(self.root)!r}: {len(self.parties)} parties, "
+                f"{len(self.sections)} sections, {len(self.agreements)} agreements, "
+                f"{len(self.readings_files)} readings files, "
+                f"{len(self.correction_files)} corrections files>")
+
     def agreement(self, agreement_id: str) -> Agreement:
         for agreement in self.agreements:
             if agreement.id == agreement_id:

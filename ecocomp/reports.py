@@ -1,9 +1,11 @@
 """Reports people read: the year's classes, obligations with basis, nets and statements.
 
 One data model (:class:`Report`, built from a settlement database) and three renderers:
-``.xlsx`` (openpyxl, the ``report`` extra; Chinese headers, amounts in 元 and 万元),
-a self-contained ``.html`` with inline SVG charts (class heatmap, money flows between
-parties; no network, no JavaScript), and ``.csv`` (UTF-8 with BOM so Excel opens it).
+``.xlsx`` (openpyxl; Chinese headers, amounts as numbers in 元 and 万元, frozen headers,
+filters, totals, print setup), a self-contained ``.html`` rendered by jinja2 with
+autoescaping from templates an office may override (inline SVG charts, a table of contents,
+per-agreement and per-party sections; no network, no JavaScript), and CSV tables, one per
+file, in a folder or a ``.zip`` (UTF-8 with BOM so Excel opens them; pandas reads them as is).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import csv
 import html
 import io
 import json
+import unicodedata
+import zipfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -26,7 +30,7 @@ from ecocomp.catalog import Catalog, load_catalog, load_zero_amounts
 from ecocomp.errors import EcocompError
 from ecocomp.formulas.base import settle_nets
 from ecocomp.ledger import Ledger, Transaction
-from ecocomp.money import format_yuan
+from ecocomp.money import WAN
 from ecocomp.outputs import replaced, spreadsheet_text
 from ecocomp.periods import Period
 from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE, SETTLED, is_payment, require_intact
@@ -35,7 +39,15 @@ from ecocomp.standards import WaterClass
 from ecocomp.statements import PartyStatement, build_statement, explain, zero_reason
 from ecocomp.store import ReadingStore
 
-__all__ = ["ClassRow", "ClassTable", "Report", "build_report", "class_table", "write_report"]
+__all__ = [
+    "REPORT_FORMATS",
+    "ClassRow",
+    "ClassTable",
+    "Report",
+    "build_report",
+    "class_table",
+    "write_report",
+]
 
 CONFIDENCE_LABEL = {"confirmed": "已确认 confirmed", "inferred": "推定 inferred",
                     "placeholder": "占位 placeholder"}
@@ -128,6 +140,11 @@ class Report:
     statements: tuple[PartyStatement, ...]
     changes: tuple[ObligationRow, ...]
 
+    def __repr__(self) -> str:
+        return (f"<Report {self.year} as of {self.generated}: {len(self.classes.rows)} sections, "
+                f"{len(self.obligations)} obligations, {len(self.nets)} nets, "
+                f"{len(self.statements)} statements>")
+
     def flows(self) -> dict[tuple[str, str], Decimal]:
         """Net money between each pair of parties over the year's clearings (one direction)."""
         pairs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
@@ -214,16 +231,61 @@ def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Rep
                   changes=tuple(changes))
 
 
-def write_report(db: str | Path, year: int, out: str | Path, *, as_of: date | None = None) -> Path:
-    """Write the year's report; the format follows the suffix (.xlsx, .html, .csv)."""
+#: What ``--out`` may name: a file of one of these suffixes, a ``.zip`` of CSV tables, or a
+#: folder (an existing one, or a name without a suffix) that gets one CSV file per table.
+REPORT_FORMATS = (".html", ".htm", ".xlsx", ".zip")
+
+
+def write_report(
+    db: str | Path,
+    year: int,
+    out: str | Path,
+    *,
+    as_of: date | None = None,
+    template_dir: str | Path | None = None,
+) -> Path:
+    """Write the year's report; the format follows ``out`` (see :data:`REPORT_FORMATS`).
+
+    ``as_of`` is the date overdue status is judged on (default today); ``template_dir`` holds
+    HTML templates that replace the shipped ones of the same name (``letterhead.html`` for an
+    office's letterhead, see docs/project.md). Everything is rendered before anything is
+    written, so bad data leaves earlier files as they were.
+    """
     out = Path(out)
     suffix = out.suffix.lower()
-    renderers = {".html": _html_bytes, ".htm": _html_bytes, ".csv": _csv_bytes,
-                 ".xlsx": _xlsx_bytes}
-    if suffix not in renderers:
-        raise EcocompError(f"{out}: unknown report format {suffix!r}; use .xlsx, .html or .csv")
+    folder = out.is_dir() or not suffix
+    if suffix == ".csv" and not folder:
+        raise EcocompError(
+            f"{out}: a CSV report is one table per file; write --out {out.with_suffix('')}/ "
+            f"(a folder) or --out {out.with_suffix('.zip')} instead"
+        )
+    if not folder and suffix not in REPORT_FORMATS:
+        raise EcocompError(f"{out}: unknown report format {suffix!r}; use .xlsx, .html, .zip "
+                           "(CSV tables) or a folder for CSV tables")
+    html_out = suffix in (".html", ".htm") and not folder
+    if template_dir is not None and not html_out:
+        raise EcocompError(f"--template-dir {template_dir}: templates shape the HTML report "
+                           f"only, and {out} is not .html; drop --template-dir or write .html")
+    templates = _templates(template_dir) if html_out else None
     report = build_report(db, year, as_of=as_of)
-    _replace_file(out, renderers[suffix](report))
+    if folder:
+        tables = _csv_tables(report)
+        try:
+            out.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise EcocompError(f"{out}: cannot make the report folder ({exc.strerror or exc}); "
+                               "check its parent folder exists and is writable") from None
+        for name, data in tables.items():
+            _replace_file(out / name, data)
+        return out
+    if suffix == ".zip":
+        data = _zip_bytes(report)
+    elif suffix == ".xlsx":
+        data = _xlsx_bytes(report)
+    else:
+        assert templates is not None
+        data = _html_bytes(report, templates)
+    _replace_file(out, data)
     return out
 
 
@@ -247,8 +309,29 @@ def _name(report: Report, code: str) -> str:
     return report.catalog.party_name(code) if code else ""
 
 
-def _wan(amount: Decimal) -> str:
-    return format_yuan(amount, "wan")
+def _who(report: Report, code: str) -> str:
+    return f"{_name(report, code)} ({code})" if code else "—"
+
+
+def _wan(amount: Decimal) -> Decimal:
+    """Exact 万元 (no rounding: 12.3456 万元 is 123,456.00 元)."""
+    return (amount / WAN).normalize() if amount else Decimal(0)
+
+
+def yuan_text(amount: Decimal) -> str:
+    """``1,234,567.89`` (元, two decimals, thousands separators)."""
+    return f"{amount:,.2f}"
+
+
+def wan_text(amount: Decimal) -> str:
+    """``123.46`` 万元 for people: two decimals, ``≈`` when that rounds (the 元 figure is exact).
+
+    >>> wan_text(Decimal("800000.00")), wan_text(Decimal("1234567.89"))
+    ('80.00', '≈123.46')
+    """
+    wan = amount / WAN
+    shown = wan.quantize(Decimal("0.01"))
+    return f"{shown:,.2f}" if shown == wan else f"≈{shown:,.2f}"
 
 
 def _basis_text(basis: Mapping[str, Any]) -> str:
@@ -264,158 +347,227 @@ def _confidence(report: Report, agreement: str) -> str:
     return info.confidence if info else "unknown"
 
 
-def _obligation_records(report: Report) -> list[list[str]]:
-    rows = []
-    for o in report.obligations:
-        rows.append([
-            o.agreement, _confidence(report, o.agreement), o.period, o.component, o.kind,
-            f"{_name(report, o.payer)} ({o.payer})", f"{_name(report, o.payee)} ({o.payee})",
-            f"{o.amount:.2f}", f"{_wan(o.amount)}", _basis_text(o.basis), o.reason or "",
-        ])
-    return rows
+# --------------------------------------------------------------------------- tables
+#
+# Each table is headers plus typed rows: text as str, money as Decimal (元), dates as date.
+# The CSV, xlsx and HTML renderers format the types their own way.
 
 
-OBLIGATION_HEADERS = ["协议 agreement", "规则可信度 confidence", "期间 period", "组成 component",
-                      "类型 kind", "付款方 payer", "收款方 payee", "金额(元)", "金额(万元)",
-                      "依据 basis", "调整原因 reason"]
-NET_HEADERS = ["协议 agreement", "规则可信度 confidence", "付款方 payer", "收款方 payee",
-               "净额(元)", "净额(万元)", "清缴期限 due"]
-OBLIGATION_MONEY = (7, 8)  # the amount columns of the rows below (numbers, not text)
-NET_MONEY = (4, 5)
+@attrs.frozen
+class _Table:
+    name: str  # file name stem (CSV) and sheet title
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    money: tuple[int, ...] = ()  # columns in 元 (Decimal)
+    wan: tuple[int, ...] = ()  # columns in 万元 (Decimal)
+    totals: bool = False  # a 合计 row under the money columns (xlsx)
 
 
-def _net_records(report: Report) -> list[list[str]]:
-    rows = []
-    for n in report.nets:
-        due = n.basis.get("due", "")
-        rows.append([
-            n.agreement, _confidence(report, n.agreement),
-            f"{_name(report, n.payer)} ({n.payer})" if n.payer else "—",
-            f"{_name(report, n.payee)} ({n.payee})" if n.payee else "—",
-            f"{n.amount:.2f}", f"{_wan(n.amount)}", str(due),
-        ])
-    return rows
+OBLIGATION_HEADERS = ("协议 agreement", "规则可信度 confidence", "期间 period", "组成 component",
+                      "类型 kind", "付款方 payer", "收款方 payee", "金额(元) amount_yuan",
+                      "金额(万元) amount_wan", "依据 basis", "调整原因 reason")
+NET_HEADERS = ("协议 agreement", "规则可信度 confidence", "付款方 payer", "收款方 payee",
+               "净额(元) net_yuan", "净额(万元) net_wan", "清缴期限 due")
+STATEMENT_HEADERS = ("主体 party", "名称 name", "协议 agreement", "可信度 confidence",
+                     "应计(元) accrued_yuan", "清缴(元) cleared_yuan", "已付(元) paid_yuan",
+                     "未结(元) open_yuan", "期限 due", "状态 state")
+CLASS_HEADERS = ("断面 section", "名称 name", "目标 target",
+                 *[f"{m}月 month_{m}" for m in range(1, 13)], "年度 year")
+AGREEMENT_HEADERS = ("协议 agreement", "名称 name", "公式 formula", "规则可信度 confidence",
+                     "来源 source")
+STATE_LABEL = {"OVERDUE": "逾期 overdue", "not yet cleared": "未清缴 not yet cleared",
+               "settled": "已结清 settled", "open": "未结 open"}
+
+
+def _due(basis: Mapping[str, Any]) -> date | None:
+    text = basis.get("due")
+    return date.fromisoformat(text) if text else None
+
+
+def _tables(report: Report) -> list[_Table]:
+    classes = tuple(
+        (row.section, row.label, row.target.roman if row.target else "",
+         *[c.roman if c else "" for c in (*row.months, row.year)])
+        for row in report.classes.rows
+    )
+    agreements = tuple(
+        (a.id, a.name, a.formula, CONFIDENCE_LABEL.get(a.confidence, a.confidence),
+         a.source or "")
+        for a in report.catalog.agreements.values()
+    )
+    obligations = tuple(
+        (o.agreement, _confidence(report, o.agreement), o.period, o.component, o.kind,
+         _who(report, o.payer), _who(report, o.payee), o.amount, _wan(o.amount),
+         _basis_text(o.basis), o.reason or "")
+        for o in report.obligations
+    )
+    nets = tuple(
+        (n.agreement, _confidence(report, n.agreement), _who(report, n.payer),
+         _who(report, n.payee), n.amount, _wan(n.amount), _due(n.basis))
+        for n in report.nets
+    )
+    statements = tuple(
+        (st.party, st.name, a.agreement, a.confidence, a.accrued, a.cleared, a.paid, a.open,
+         a.due, STATE_LABEL.get(a.state, a.state))
+        for st in report.statements for a in st.agreements
+    )
+    return [
+        _Table("classes", CLASS_HEADERS, classes),
+        _Table("agreements", AGREEMENT_HEADERS, agreements),
+        _Table("obligations", OBLIGATION_HEADERS, obligations, money=(7,), wan=(8,),
+               totals=True),
+        _Table("nets", NET_HEADERS, nets, money=(4,), wan=(5,), totals=True),
+        _Table("statements", STATEMENT_HEADERS, statements, money=(4, 5, 6, 7)),
+    ]
 
 
 # --------------------------------------------------------------------------- CSV
 
 
-class _SafeCsv:
-    """A CSV writer whose text cells cannot start a formula (:func:`spreadsheet_text`).
-
-    ``money`` maps a header row's first cell to the columns that hold amounts, written as
-    plain numbers (a negative amount stays a number, not text).
-    """
-
-    def __init__(self, buffer: io.StringIO) -> None:
-        self._writer = csv.writer(buffer)
-        self.money: Sequence[int] = ()
-
-    def writerow(self, row: Sequence[str]) -> None:
-        self._writer.writerow([v if i in self.money else spreadsheet_text(v)
-                               for i, v in enumerate(row)])
-
-    def writerows(self, rows: Sequence[Sequence[str]]) -> None:
-        for row in rows:
-            self.writerow(row)
+def _csv_cell(value: Any, yuan: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):  # a plain number: 元 with two decimals, 万元 exact
+        return f"{value:.2f}" if yuan else f"{value:f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return spreadsheet_text(str(value))  # text cannot start a formula (amounts stay numbers)
 
 
-def _csv_bytes(report: Report) -> bytes:
+def _csv_table(table: _Table) -> bytes:
+    """One table: a header row, then the rows; UTF-8 with BOM so Excel reads it as UTF-8."""
     buffer = io.StringIO()
-    w = _SafeCsv(buffer)
-    w.writerow([f"ecocomp 结算报告 {report.year}", f"generated {report.generated}"])
-    w.writerow([])
-    w.writerow(["断面 section", "名称 name", "目标 target",
-                *[f"{m}月" for m in range(1, 13)], "年度 year"])
-    for row in report.classes.rows:
-        w.writerow([row.section, row.label, row.target.roman if row.target else "",
-                    *[c.roman if c else "" for c in row.months],
-                    row.year.roman if row.year else ""])
-    w.writerow([])
-    w.writerow(OBLIGATION_HEADERS)
-    w.money = OBLIGATION_MONEY
-    w.writerows(_obligation_records(report))
-    w.money = ()
-    w.writerow([])
-    w.writerow(NET_HEADERS)
-    w.money = NET_MONEY
-    w.writerows(_net_records(report))
-    w.money = ()
-    w.writerow([])
-    w.writerow(["主体 party", "名称 name", "年度净额(元) net", "逾期(元) overdue"])
-    w.money = (2, 3)
-    for st in report.statements:
-        w.writerow([st.party, st.name, f"{st.net:.2f}", f"{st.overdue:.2f}"])
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([spreadsheet_text(h) for h in table.headers])
+    for row in table.rows:
+        writer.writerow([_csv_cell(v, i in table.money) for i, v in enumerate(row)])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _csv_tables(report: Report) -> dict[str, bytes]:
+    """``name.csv`` → bytes, one file per table (pandas.read_csv reads each as is)."""
+    return {f"{t.name}.csv": _csv_table(t) for t in _tables(report)}
+
+
+def _zip_bytes(report: Report) -> bytes:
+    buffer = io.BytesIO()
+    stamp = (report.generated.year, report.generated.month, report.generated.day, 0, 0, 0)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in _csv_tables(report).items():
+            archive.writestr(zipfile.ZipInfo(f"ecocomp-{report.year}/{name}", stamp), data,
+                             compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------- XLSX
 
 
+def _width(value: Any) -> int:
+    """Display width of a cell: CJK characters count two."""
+    if isinstance(value, Decimal):
+        text = f"{value:,.2f}"
+    elif isinstance(value, date):
+        text = "2022-04-30"
+    else:
+        text = str(value or "")
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+SHEET_TITLES = {"classes": "水质类别", "agreements": "协议 agreements",
+                "obligations": "月度补偿 obligations", "nets": "年度清缴 nets",
+                "statements": "主体对账单 statements"}
+YUAN_FORMAT = "#,##0.00"
+WAN_FORMAT = "#,##0.00####"
+DATE_FORMAT = "yyyy-mm-dd"
+
+
 def _xlsx_bytes(report: Report) -> bytes:
-    try:
-        from openpyxl import Workbook
-        from openpyxl.styles import Alignment, Font, PatternFill
-        from openpyxl.utils import get_column_letter
-    except ImportError:  # pragma: no cover - depends on the install
-        raise EcocompError(
-            "Excel reports need openpyxl: pip install 'ecocomp[report]'"
-        ) from None
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
     wb = Workbook()
+    wb.remove(wb.active)
     bold = Font(bold=True)
 
-    ws = wb.active
-    ws.title = "水质类别"
-    ws.append([f"{report.year}年 断面水质类别 (GB 3838-2002)"])
-
-    def append(sheet: Any, values: Sequence[Any]) -> None:
+    def put(sheet: Any, values: Sequence[Any]) -> Any:
         """Append a row; text cannot become a formula (quoted, and typed as a string)."""
         sheet.append([spreadsheet_text(v) if isinstance(v, str) else v for v in values])
-        for cell in sheet[sheet.max_row]:
+        row = sheet[sheet.max_row]
+        for cell in row:
             if isinstance(cell.value, str):
                 cell.data_type = "s"
+            elif isinstance(cell.value, date):
+                cell.number_format = DATE_FORMAT
+        return row
 
-    ws.append(["断面", "名称", "目标", *[f"{m}月" for m in range(1, 13)], "年度"])
-    for cell in ws[2]:
-        cell.font = bold
-    for row in report.classes.rows:
-        cells = [*row.months, row.year]
-        append(ws, [row.section, row.label, row.target.roman if row.target else "",
-                    *[c.roman if c else "—" for c in cells]])
-        for i, c in enumerate(cells):
-            if c is not None:
-                target = ws.cell(row=ws.max_row, column=4 + i)
-                target.fill = PatternFill("solid", fgColor=c.colour.lstrip("#"))
-                target.alignment = Alignment(horizontal="center")
-
-    def table(title: str, headers: Sequence[str], rows: list[list[str]],
-              money_cols: Sequence[int]) -> None:
-        sheet = wb.create_sheet(title)
-        sheet.append(list(headers))
-        for cell in sheet[1]:
+    def finish(sheet: Any, table: _Table, header_row: int) -> None:
+        """Frozen header, a filter, widths that show names and bases, landscape fit to width."""
+        first, last = header_row + 1, header_row + len(table.rows)
+        for cell in sheet[header_row]:
             cell.font = bold
-        for r in rows:
-            values: list[Any] = list(r)
-            for i in money_cols:
-                values[i] = Decimal(values[i])
-            append(sheet, values)
-            for i in money_cols:
-                sheet.cell(row=sheet.max_row, column=i + 1).number_format = "#,##0.00"
-        for i, _ in enumerate(headers, start=1):
-            sheet.column_dimensions[get_column_letter(i)].width = 18
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        ncols = len(table.headers)
+        sheet.auto_filter.ref = (f"A{header_row}:{get_column_letter(ncols)}"
+                                 f"{max(last, header_row)}")
+        sheet.freeze_panes = f"C{first}" if ncols > 3 else f"A{first}"
+        for i in range(ncols):
+            widest = max([_width(h) // 2 + 2 for h in [table.headers[i]]]
+                         + [_width(r[i]) + 2 for r in table.rows])
+            sheet.column_dimensions[get_column_letter(i + 1)].width = min(max(widest, 8), 70)
+        for r in sheet.iter_rows(min_row=first, max_row=last):
+            for i, cell in enumerate(r):
+                if i in table.money:
+                    cell.number_format = YUAN_FORMAT
+                elif i in table.wan:
+                    cell.number_format = WAN_FORMAT
+                if _width(cell.value) > 70:
+                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+        sheet.print_title_rows = f"{header_row}:{header_row}"
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
 
-    table("月度补偿 obligations", OBLIGATION_HEADERS, _obligation_records(report),
-          OBLIGATION_MONEY)
-    table("年度清缴 nets", NET_HEADERS, _net_records(report), NET_MONEY)
-    st_rows = []
-    for st in report.statements:
-        for a in st.agreements:
-            st_rows.append([st.party, st.name, a.agreement, a.confidence, f"{a.accrued:.2f}",
-                            f"{a.cleared:.2f}", f"{a.paid:.2f}", f"{a.open:.2f}",
-                            a.due.isoformat() if a.due else "", "是" if a.overdue else ""])
-    table("主体对账单 statements",
-          ["主体", "名称", "协议", "可信度", "应计(元)", "清缴(元)", "已付(元)", "未结(元)",
-           "期限", "逾期"], st_rows, (4, 5, 6, 7))
+    tables = _tables(report)
+    classes = tables[0]
+    ws = wb.create_sheet(SHEET_TITLES["classes"])
+    put(ws, [f"{report.year}年 断面水质类别 (GB 3838-2002)；粗框 = 劣于目标 worse than target"])
+    ws.append(["断面", "名称", "目标", *[f"{m}月" for m in range(1, 13)], "年度"])
+    thick = Side(style="thick", color="000000")
+    for row, values in zip(report.classes.rows, classes.rows, strict=True):
+        cells = put(ws, [v or ("—" if 3 <= i else v) for i, v in enumerate(values)])
+        for i, c in enumerate((*row.months, row.year)):
+            cell = cells[3 + i]
+            cell.alignment = Alignment(horizontal="center")
+            if c is not None:
+                cell.fill = PatternFill("solid", fgColor=c.colour.lstrip("#"))
+                if row.target is not None and c > row.target:
+                    cell.border = Border(left=thick, right=thick, top=thick, bottom=thick)
+    finish(ws, classes, 2)
+    ws.append([])
+    put(ws, ["图例 legend"])[0].font = bold
+    for c in WaterClass:
+        cells = put(ws, [c.roman, f"{c.roman}类 {c.descriptor}"])
+        cells[0].fill = PatternFill("solid", fgColor=c.colour.lstrip("#"))
+    put(ws, ["—", "无数据 no data"])
+
+    for table in tables[1:]:
+        sheet = wb.create_sheet(SHEET_TITLES[table.name])
+        sheet.append(list(table.headers))
+        for values in table.rows:
+            put(sheet, values)
+        finish(sheet, table, 1)
+        if table.totals and table.rows:
+            total = [""] * len(table.headers)
+            total[0] = "合计 total"
+            for i in (*table.money, *table.wan):
+                total[i] = sum((r[i] for r in table.rows), Decimal(0))
+            cells = put(sheet, total)
+            for i, cell in enumerate(cells):
+                cell.font = bold
+                cell.number_format = YUAN_FORMAT if i in table.money else WAN_FORMAT
     buffer = io.BytesIO()  # saved in memory: a failed disk write cannot leave a half zip behind
     wb.save(buffer)
     return buffer.getvalue()
@@ -424,29 +576,59 @@ def _xlsx_bytes(report: Report) -> bytes:
 # --------------------------------------------------------------------------- HTML
 
 
+def _templates(template_dir: str | Path | None) -> Any:
+    """The jinja2 environment: ``template_dir`` first, then the templates shipped with ecocomp."""
+    import jinja2
+
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir is not None:
+        folder = Path(template_dir)
+        if not folder.is_dir():
+            raise EcocompError(f"--template-dir {folder}: no such folder; give the folder that "
+                               "holds your letterhead.html (or report.html)")
+        loaders.append(jinja2.FileSystemLoader(folder))
+    loaders.append(jinja2.PackageLoader("ecocomp", "templates"))
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["yuan"] = yuan_text
+    env.filters["wan"] = wan_text
+    return env
+
+
 def _heatmap_svg(report: Report) -> str:
+    """The class heat map: a target column, each month, the year; worse than target outlined."""
     rows = report.classes.rows
     cell, top = 34, 24
     left = 16 + 13 * max([4] + [len(r.label) for r in rows])
-    width = left + cell * 13 + 10
+    width = left + cell * 14 + 10
     height = top + cell * len(rows) + 10
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'role="img" aria-label="class heatmap">']
-    for m in range(13):
-        label = f"{m + 1}月" if m < 12 else "年"
+    for m, label in enumerate(["目标", *[f"{m}月" for m in range(1, 13)], "年"]):
         parts.append(f'<text x="{left + m * cell + cell / 2}" y="16" font-size="11" '
                      f'text-anchor="middle">{label}</text>')
     for r, row in enumerate(rows):
         y = top + r * cell
+        name = html.escape(row.label)
         parts.append(f'<text x="{left - 6}" y="{y + cell / 2 + 4}" font-size="12" '
-                     f'text-anchor="end">{html.escape(row.label)}</text>')
+                     f'text-anchor="end">{name}</text>')
+        target = row.target.roman if row.target else "—"
+        parts.append(f'<rect class="target" x="{left}" y="{y}" width="{cell - 2}" '
+                     f'height="{cell - 2}" fill="#FFFFFF" stroke="#333" stroke-dasharray="3 2">'
+                     f'<title>{name} 目标 target: {target}</title></rect>')
+        parts.append(f'<text x="{left + (cell - 2) / 2}" y="{y + cell / 2 + 3}" font-size="11" '
+                     f'font-weight="bold" text-anchor="middle">{target}</text>')
         for m, c in enumerate((*row.months, row.year)):
             colour = c.colour if c else "#DDDDDD"
             text = c.roman if c else "—"
-            x = left + m * cell
-            parts.append(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
-                         f'fill="{colour}"><title>{html.escape(row.label)} '
-                         f'{m + 1 if m < 12 else report.year}: {text}</title></rect>')
+            worse = c is not None and row.target is not None and c > row.target
+            outline = ' stroke="#000" stroke-width="3"' if worse else ""
+            when = f"{report.year}-{m + 1:02d}" if m < 12 else f"{report.year} 年度"
+            note = " 劣于目标 worse than target" if worse else ""
+            x = left + (m + 1) * cell
+            parts.append(f'<rect class="{"worse" if worse else "cls"}" x="{x}" y="{y}" '
+                         f'width="{cell - 2}" height="{cell - 2}" fill="{colour}"{outline}>'
+                         f'<title>{name} {when}: {text}{note}</title></rect>')
             parts.append(f'<text x="{x + (cell - 2) / 2}" y="{y + cell / 2 + 3}" '
                          f'font-size="11" text-anchor="middle">{text}</text>')
     parts.append("</svg>")
@@ -456,11 +638,11 @@ def _heatmap_svg(report: Report) -> str:
 def _flows_svg(report: Report) -> str:
     flows = sorted(report.flows().items(), key=lambda kv: -kv[1])
     if not flows:
-        return "<p>No money changes hands this year.</p>"
+        return "<p>本年无资金往来 No money changes hands this year.</p>"
     biggest = max(v for _, v in flows)
     bar_w, row_h, left = 420, 30, 330
     height = row_h * len(flows) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + bar_w + 140}" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + bar_w + 160}" '
              f'height="{height}" role="img" aria-label="money flows">']
     for i, ((payer, payee), amount) in enumerate(flows):
         y = 5 + i * row_h
@@ -472,87 +654,124 @@ def _flows_svg(report: Report) -> str:
         parts.append(f'<polygon points="{left + w},{y + 0} {left + w + 12},{y + 14} '
                      f'{left + w},{y + 28}" fill="#2F6FB0"/>')
         parts.append(f'<text x="{left + w + 18}" y="{y + 18}" font-size="12">'
-                     f'{_wan(amount)} 万元</text>')
+                     f'{wan_text(amount)} 万元</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _html_table(
-    headers: Sequence[str],
-    rows: list[list[str]],
-    extra: Sequence[str] | None = None,
-    column: int = -1,
-) -> str:
-    """A table; ``extra[i]`` (already HTML) is appended to cell ``column`` of row ``i``."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = []
-    for i, r in enumerate(rows):
-        cells = [html.escape(str(c)) for c in r]
-        if extra is not None and cells:
-            cells[column] += extra[i]
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+def _basis_json(basis: Mapping[str, Any], depth: int = 0) -> str:
+    """The full basis as JSON, to recompute the amount by hand.
+
+    Two levels are laid out one key a line; deeper values (an item's class, samples and
+    value) stay on one line, which keeps the page a third of the size of indenting it all.
+    """
+    if not isinstance(basis, Mapping) or depth >= 2 or not basis:
+        return json.dumps(basis, ensure_ascii=False, default=str)
+    pad = " " * (depth + 1)
+    inner = ",\n".join(f"{pad}{json.dumps(str(k), ensure_ascii=False)}: "
+                       f"{_basis_json(v, depth + 1)}" for k, v in basis.items())
+    return "{\n" + inner + "\n" + " " * depth + "}"
 
 
-def _basis_details(basis: Mapping[str, Any]) -> str:
-    """The full basis as JSON behind a disclosure triangle, to recompute the amount by hand."""
-    text = json.dumps(basis, ensure_ascii=False, indent=1, default=str)
-    summary = "<summary>全部依据 full basis</summary>"
-    return f"<details>{summary}<pre>{html.escape(text)}</pre></details>"
+def _html_context(report: Report) -> dict[str, Any]:
+    """What the template shows: plain data (the template escapes all of it)."""
+    from markupsafe import Markup
 
+    agreement_ids = {a: f"ag-{i}" for i, a in enumerate(
+        sorted({*report.catalog.agreements, *(o.agreement for o in report.obligations),
+                *(n.agreement for n in report.nets)}), start=1)}
+    party_ids = {st.party: f"party-{i}" for i, st in enumerate(report.statements, start=1)}
+    by_agreement: dict[str, list[ObligationRow]] = defaultdict(list)
+    for o in report.obligations:
+        by_agreement[o.agreement].append(o)
+    nets_by_agreement: dict[str, list[ObligationRow]] = defaultdict(list)
+    for n in report.nets:
+        nets_by_agreement[n.agreement].append(n)
 
-_CSS = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:13px}
-td,th{border:1px solid #bbb;padding:3px 6px;vertical-align:top}
-th{background:#f0f0f0}
-pre{font-size:11px;max-width:60em;white-space:pre-wrap}
-.conf-confirmed{color:#0a6e2a}.conf-inferred{color:#a06000}.conf-placeholder{color:#b00000}
-"""
+    def ob(o: ObligationRow) -> dict[str, Any]:
+        return {"period": o.period, "component": o.component, "kind": o.kind,
+                "payer": _who(report, o.payer), "payee": _who(report, o.payee),
+                "amount": o.amount, "basis": _basis_text(o.basis), "reason": o.reason or "",
+                # escaped here for a <pre> (quotes need no escaping there, halving the size)
+                "json": Markup(html.escape(_basis_json(o.basis), quote=False)),
+                "zero": o.kind == "zero"}
 
-
-def _html_bytes(report: Report) -> bytes:
-    agreements = [
-        [a.id, a.name, a.formula, CONFIDENCE_LABEL.get(a.confidence, a.confidence),
-         a.source or ""]
-        for a in report.catalog.agreements.values()
-    ]
-    statements = []
+    sections = []
+    for agreement, anchor in agreement_ids.items():
+        rows = by_agreement.get(agreement, [])
+        if not rows and agreement not in nets_by_agreement:
+            continue
+        info = report.catalog.agreements.get(agreement)
+        vector: dict[str, Decimal] = defaultdict(Decimal)
+        for o in rows:
+            vector[o.payer] -= o.amount
+            vector[o.payee] += o.amount
+        months_sum = [f"{_who(report, a)} → {_who(report, b)}: {yuan_text(v)} 元"
+                      for a, b, v in settle_nets(vector)]
+        nets = [{"payer": _who(report, n.payer), "payee": _who(report, n.payee),
+                 "amount": n.amount, "due": n.basis.get("due", "")}
+                for n in nets_by_agreement.get(agreement, [])]
+        net_text = [f"{n['payer']} → {n['payee']}: {yuan_text(n['amount'])} 元" for n in nets]
+        sections.append({
+            "id": agreement, "anchor": anchor, "name": info.name if info else agreement,
+            "confidence": CONFIDENCE_LABEL.get(_confidence(report, agreement), "unknown"),
+            "source": (info.source or "") if info else "",
+            "rows": [ob(o) for o in sorted(rows, key=lambda o: (o.period, o.component, o.seq))],
+            "months_sum": months_sum or ["0.00 元"], "nets": nets,
+            "tied": sorted(months_sum) == sorted(net_text),
+        })
+    parties = []
     for st in report.statements:
-        rows = [[a.agreement, a.confidence, f"{a.accrued:,.2f}", f"{a.cleared:,.2f}",
-                 f"{a.paid:,.2f}", f"{a.open:,.2f}", a.due.isoformat() if a.due else "",
-                 "逾期 overdue" if a.overdue else ""] for a in st.agreements]
-        statements.append(
-            f"<h3>{html.escape(st.name)} ({st.party}) — 年度净额 {st.net:+,.2f} 元</h3>"
-            + _html_table(["协议", "可信度", "应计", "清缴", "已付", "未结", "期限", "状态"], rows)
-        )
-    changes = [[c.agreement, c.period, c.component, c.reason or ""] for c in report.changes]
+        parties.append({
+            "anchor": party_ids[st.party], "code": st.party, "name": st.name, "net": st.net,
+            "overdue": st.overdue,
+            "balances": [{"agreement": a.agreement, "anchor": agreement_ids.get(a.agreement, ""),
+                          "confidence": a.confidence, "accrued": a.accrued,
+                          "cleared": a.cleared, "paid": a.paid, "open": a.open,
+                          "due": a.due.isoformat() if a.due else "",
+                          "state": STATE_LABEL.get(a.state, a.state),
+                          "overdue": a.overdue} for a in st.agreements],
+            "zero": [{"period": z.period, "agreement": z.agreement,
+                      "anchor": agreement_ids.get(z.agreement, ""), "component": z.component,
+                      "counterparty": ", ".join(_who(report, c.strip()) for c in
+                                                (z.counterparty or "").split(",") if c),
+                      "reason": z.reason} for z in st.zero],
+        })
     cited = cited_sources(" ".join(a.source or "" for a in report.catalog.agreements.values()))
-    sources = [[s.tag, s.title, " ; ".join(s.urls)] for s in cited]
-    page = f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>ecocomp 结算报告 {report.year}</title><style>{_CSS}</style></head><body>
-<h1>流域生态保护补偿结算报告 {report.year}</h1>
-<p>Generated {report.generated} by ecocomp. Classes per GB 3838-2002 (single-factor method);
-amounts in 元 and 万元; every amount's basis is listed below.</p>
-<h2>协议 Agreements and the confidence of their rules</h2>
-{_html_table(["id", "名称", "公式", "可信度", "来源"], agreements)}
-<p>来源 tags (S…, N…) are the public sources below (ecocomp/data/sources.toml, shipped with
-ecocomp): [C] confirmed, [P] partly confirmed, [I] inferred, [U] unknown.</p>
-{_html_table(["tag", "来源 source", "address"], sources) if sources else ""}
-<h2>断面水质类别 Section classes</h2>
-{_heatmap_svg(report)}
-<h2>资金流向 Money flows (annual nets)</h2>
-{_flows_svg(report)}
-<h2>年度清缴 Nets and due dates</h2>
-{_html_table(NET_HEADERS, _net_records(report))}
-<h2>月度补偿及依据 Obligations and their basis</h2>
-{_html_table(OBLIGATION_HEADERS, _obligation_records(report),
-             [_basis_details(o.basis) for o in report.obligations], column=9)}
-<h2>调整 Corrections</h2>
-{_html_table(["协议", "期间", "组成", "原因"], changes) if changes else "<p>None.</p>"}
-<h2>主体对账单 Party statements</h2>
-{"".join(statements)}
-</body></html>
-"""
-    return page.encode("utf-8")
+    return {
+        "year": report.year, "as_of": report.generated.isoformat(),
+        "agreements": [{"id": a.id, "anchor": agreement_ids.get(a.id, ""), "name": a.name,
+                        "formula": a.formula,
+                        "confidence": CONFIDENCE_LABEL.get(a.confidence, a.confidence),
+                        "confidence_code": a.confidence, "source": a.source or ""}
+                       for a in report.catalog.agreements.values()],
+        "sources": [{"tag": s.tag, "title": s.title, "urls": list(s.urls)} for s in cited],
+        "legend": [{"roman": c.roman, "descriptor": c.descriptor, "colour": c.colour}
+                   for c in WaterClass],
+        "heatmap": Markup(_heatmap_svg(report)),  # built with every text escaped
+        "flows": Markup(_flows_svg(report)),
+        "nets": [{"agreement": n.agreement, "anchor": agreement_ids.get(n.agreement, ""),
+                  "confidence": CONFIDENCE_LABEL.get(_confidence(report, n.agreement), ""),
+                  "payer": _who(report, n.payer), "payee": _who(report, n.payee),
+                  "amount": n.amount, "due": n.basis.get("due", "")} for n in report.nets],
+        "sections": sections,
+        "changes": [{"agreement": c.agreement, "anchor": agreement_ids.get(c.agreement, ""),
+                     "period": c.period, "component": c.component, "amount": c.amount,
+                     "reason": c.reason or ""} for c in report.changes],
+        "parties": parties,
+    }
+
+
+def _html_bytes(report: Report, templates: Any) -> bytes:
+    import jinja2
+
+    try:
+        template = templates.get_template("report.html")
+        return template.render(**_html_context(report)).encode("utf-8")
+    except jinja2.TemplateError as exc:
+        where = getattr(exc, "filename", None) or getattr(exc, "name", None) or "template"
+        line = getattr(exc, "lineno", None)
+        raise EcocompError(
+            f"{where}{f':{line}' if line else ''}: the report template failed ({exc}); fix the "
+            "template in --template-dir (the shipped ones are in ecocomp/templates/)"
+        ) from None

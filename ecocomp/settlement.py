@@ -200,6 +200,24 @@ class SettlementResult:
             "cascaded": [r.to_json() for r in self.cascaded],
         }
 
+    def __repr__(self) -> str:
+        """One line (the full result is in ``to_json()`` / ``to_frame()``)."""
+        run = "dry run" if self.dry_run else f"posted {self.posted}"
+        return (f"<SettlementResult {self.year}: {len(self.obligations)} obligations, "
+                f"{len(self.nets)} nets, {run}, unchanged {self.unchanged}, "
+                f"adjusted {self.adjusted}, {len(self.warnings)} warnings>")
+
+    def _repr_html_(self) -> str:
+        from ecocomp.notebook import result_html
+
+        return result_html(self)
+
+    def to_frame(self) -> Any:
+        """The obligations as a pandas DataFrame (amounts Decimal); needs ``ecocomp[pandas]``."""
+        from ecocomp.notebook import result_frame
+
+        return result_frame(self)
+
 
 # --------------------------------------------------------------------------- pure steps
 

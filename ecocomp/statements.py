@@ -176,6 +176,16 @@ class PartyStatement:
             "receipt": self.receipt.to_json() if self.receipt else None,
         }
 
+    def __repr__(self) -> str:
+        return (f"<PartyStatement {self.year} {self.party} {self.name!r} as of {self.as_of}: "
+                f"net {self.net:+,.2f} yuan, {len(self.agreements)} agreements, "
+                f"{len(self.lines)} lines>")
+
+    def _repr_html_(self) -> str:
+        from ecocomp.notebook import statement_html
+
+        return statement_html(self)
+
     def render(self) -> str:
         """Plain text for the terminal: balances first, then every line with its basis."""
         out = [f"Statement {self.year} — {self.name} ({self.party}), as of {self.as_of}"]

@@ -326,14 +326,15 @@ def test_pay_with_an_amount_that_is_not_a_number_is_one_error_line(db_copy):
 # --------------------------------------------------------------------------- report
 
 
-@pytest.mark.parametrize("suffix", [".html", ".xlsx", ".csv"])
+@pytest.mark.parametrize("suffix", [".html", ".xlsx", ".zip", "/"])
 def test_report_writes_each_format(settled, tmp_path, suffix):
     out = tmp_path / f"report{suffix}"
     result = run("report", "--db", settled[0], "--year", YEAR, "--out", out)
     assert result.exit_code == 0, result.output
+    if suffix == "/":
+        assert (out / "nets.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+        return
     assert out.is_file() and out.stat().st_size > 1000
-    if suffix == ".csv":
-        assert out.read_bytes().startswith(b"\xef\xbb\xbf")
     if suffix == ".html":
         page = out.read_text(encoding="utf-8")
         assert "<svg" in page and "占位 placeholder" in page and "推定 inferred" in page

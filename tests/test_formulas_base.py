@@ -84,3 +84,24 @@ def test_a_registered_formula_is_checked_when_it_runs() -> None:
                                            Period(2021))
     finally:
         del _REGISTRY["test_bad_period"]
+
+
+def test_registering_a_users_formula_again_replaces_it_with_a_warning() -> None:
+    # a notebook cell run twice: the second definition wins, and the user is told
+    from ecocomp.formulas import FormulaReplacedWarning
+    from ecocomp.formulas.base import _REGISTRY
+
+    def first(agreement, assessments, period):  # type: ignore[no-untyped-def]
+        return []
+
+    def second(agreement, assessments, period):  # type: ignore[no-untyped-def]
+        return []
+
+    try:
+        register_formula("test_notebook_cell", first, roles=("upstream", "downstream"))
+        with pytest.warns(FormulaReplacedWarning, match="'test_notebook_cell' was already") as w:
+            register_formula("test_notebook_cell", roles=("upstream", "downstream"))(second)
+        assert w[0].filename == __file__  # points at the cell, not at ecocomp
+        assert get_formula("test_notebook_cell").func is second
+    finally:
+        _REGISTRY.pop("test_notebook_cell", None)

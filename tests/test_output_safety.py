@@ -87,15 +87,16 @@ def _cells(rows: list[list[str]]) -> list[str]:
 
 
 def test_csv_report_neutralises_hostile_names_and_keeps_amounts_numeric(hostile_db, tmp_path):
-    out = write_report(hostile_db, YEAR, tmp_path / "r.csv")
-    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    out = write_report(hostile_db, YEAR, tmp_path / "r")
+    rows = [r for table in sorted(out.iterdir())
+            for r in csv.reader(io.StringIO(table.read_text(encoding="utf-8-sig")))]
     cells = _cells(rows)
     assert f"'{PAYER} (430700)" in cells and f"'{PAYEE} (430800)" in cells
     assert f"'{SECTION}" in cells  # the section's name in the class table
     assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))]
-    # the statements' nets stay plain numbers, a negative one too
+    # the statements' amounts stay plain numbers, a negative one too
     payer_row = next(r for r in rows if r[:2] == ["430700", f"'{PAYER}"])
-    assert payer_row[2] == "-800000.00"
+    assert payer_row[4] == "-800000.00"
     assert all(not c.startswith("-") or re.fullmatch(r"-[0-9]+\.[0-9]{2}", c) for c in cells)
 
 
@@ -128,7 +129,8 @@ def test_xlsx_and_csv_neutralise_each_hostile_section_name(name: str, tmp_path: 
     cell = next(c for row in sheet.iter_rows() for c in row if c.value == "lishui-zjj-cd")
     label = sheet.cell(row=cell.row, column=2)
     assert (label.value, label.data_type) == ("'" + name, "s")
-    text = write_report(db, YEAR, tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    text = (write_report(db, YEAR, tmp_path / "r") / "classes.csv").read_text(
+        encoding="utf-8-sig")
     row = next(r for r in csv.reader(io.StringIO(text)) if r and r[0] == "lishui-zjj-cd")
     assert row[1] == "'" + name
 
@@ -192,3 +194,16 @@ def test_cli_settle_summary_and_errors_escape_names(tmp_path: Path) -> None:
                                    "--year", str(YEAR)])
     assert missing.exit_code == 1
     assert _no_controls(missing.output) and "\\x1b[2J" in missing.output
+
+
+def test_html_report_escapes_markup_in_every_name(tmp_path: Path) -> None:
+    # the template engine escapes names everywhere: table, heat map, flows, table of contents
+    payee, section = "<script>alert(1)</script>", '<img src=x onerror="alert(2)">'
+    db = tmp_path / "markup.db"
+    with ecocomp.Ledger.open(db) as ledger:
+        ecocomp.settle(ecocomp.load_project(_project(tmp_path, payee, section)), year=YEAR,
+                       ledger=ledger)
+    page = write_report(db, YEAR, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<script" not in page and "<img" not in page
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4  # toc, nets, flows, party
+    assert "&lt;img src=x onerror=" in page

@@ -187,9 +187,8 @@ def test_the_report_lists_zero_months_with_their_reason(settled, tmp_path):
     report = ecocomp.build_report(settled, YEAR, as_of=AS_OF)
     zero = [o for o in report.obligations if o.kind == "zero" and o.agreement == LISHUI]
     assert [o.period for o in zero] == LISHUI_II and {o.amount for o in zero} == {Decimal(0)}
-    out = tmp_path / "r.csv"
-    ecocomp.write_report(settled, YEAR, out, as_of=AS_OF)
-    text = out.read_text(encoding="utf-8-sig")
+    out = ecocomp.write_report(settled, YEAR, tmp_path / "r", as_of=AS_OF)
+    text = (out / "obligations.csv").read_text(encoding="utf-8-sig")
     assert "2021-08 liyezhen no data: no payment — no data: skipped (missing_month = skip)" in text
     statement = next(s for s in report.statements if s.party == "430700")
     assert [z.period for z in statement.zero if z.agreement == LISHUI] == LISHUI_II

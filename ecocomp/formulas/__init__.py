@@ -10,6 +10,7 @@ Importing this package registers the shipped presets — ``class_ladder``,
 
 from ecocomp.formulas.base import (
     Formula,
+    FormulaReplacedWarning,
     FormulaSpec,
     Net,
     Obligation,
@@ -28,6 +29,7 @@ from ecocomp.formulas.xiangjiang import class_change, min_flow, target_reward_pe
 
 __all__ = [
     "Formula",
+    "FormulaReplacedWarning",
     "FormulaSpec",
     "Net",
     "Obligation",

@@ -10,6 +10,7 @@ which caps bound an amount, how many earlier years the formula reads).
 from __future__ import annotations
 
 import copy
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
@@ -389,6 +390,15 @@ class FormulaSpec:
 _REGISTRY: dict[str, FormulaSpec] = {}
 
 
+class FormulaReplacedWarning(UserWarning):
+    """A formula of the user's was registered again under its name and replaced."""
+
+
+def _shipped(spec: FormulaSpec) -> bool:
+    """A preset shipped with ecocomp: replacing one silently would change every preset."""
+    return getattr(spec.func, "__module__", "").startswith("ecocomp.formulas")
+
+
 def register_formula(
     name: str,
     func: Callable[[Agreement, Assessments, Period], list[Obligation]] | None = None,
@@ -403,6 +413,10 @@ def register_formula(
 ) -> Any:
     """Register a formula under ``name``; without ``func`` it returns a decorator.
 
+    Registering a name again (a notebook cell run twice) replaces your earlier formula with a
+    :class:`FormulaReplacedWarning`; a formula shipped with ecocomp is only replaced with
+    ``replace=True``.
+
     >>> @register_formula("doc_example", roles=("upstream", "downstream"), replace=True)
     ... def flat_fee(agreement, assessments, period):
     ...     return []
@@ -412,8 +426,13 @@ def register_formula(
 
     def add(f: Callable[[Agreement, Assessments, Period], list[Obligation]]) -> Any:
         if name in _REGISTRY and not replace:
-            raise FormulaError(f"formula {name!r} is already registered; pass replace=True "
-                               "to replace it")
+            if _shipped(_REGISTRY[name]):
+                raise FormulaError(f"formula {name!r} is already registered; pass replace=True "
+                                   "to replace it")
+            # a notebook cell run again registers the same name: replace it, and say so
+            warnings.warn(f"formula {name!r} was already registered; the new definition "
+                          "replaces it (pass replace=True to say you mean it)",
+                          FormulaReplacedWarning, stacklevel=2 if func is None else 3)
         if tuple(roles) != ("parties",) and (len(roles) < 2 or "parties" in roles):
             raise FormulaError(f"formula {name!r}: roles must be ('parties',) or two or more "
                                "role names such as ('upstream', 'downstream')")

@@ -191,6 +191,12 @@ class Ledger:
     def __repr__(self) -> str:
         return f"Ledger({self._path!r})"
 
+    def to_frame(self, **filters: Any) -> Any:
+        """One row per transfer as a pandas DataFrame (amounts Decimal); ``ecocomp[pandas]``."""
+        from ecocomp.notebook import ledger_frame
+
+        return ledger_frame(self, **filters)
+
     def _now(self) -> str:
         return _store.utc_stamp(self._clock())
 
