@@ -58,6 +58,7 @@ class SettlementMachine(RuleBasedStateMachine):
         self.db = self.tmp / "settle.db"
         self.files = 0
         self.written: set[str] = set()
+        self.corrected: dict[tuple[str, str, str], list[str]] = {}
         self.late_keys: set[tuple[str, str, str]] = set()
         self.settled_once = False
 
@@ -111,8 +112,14 @@ class SettlementMachine(RuleBasedStateMachine):
             return
         self.written.add(text)
         self.files += 1
-        (self.project / "corrections" / f"c{self.files:03d}.csv").write_text(
-            text, encoding="utf-8")
+        name = f"c{self.files:03d}.csv"
+        # a later file that corrects the same sample again says it replaces the earlier ones
+        # (two files correcting one sample differently are refused otherwise)
+        earlier = self.corrected.setdefault((section, sampled_at, parameter), [])
+        if earlier:
+            text = f"# supersedes: {', '.join(earlier)}\n" + text
+        earlier.append(name)
+        (self.project / "corrections" / name).write_text(text, encoding="utf-8")
 
     @rule(
         section=st.sampled_from([s.code for s in SPECS]),
