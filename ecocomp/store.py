@@ -274,6 +274,16 @@ def _exact(text: str, below: bool) -> tuple[int | None, int]:
     return (units if -_INT_MAX <= units <= _INT_MAX else None), exponent
 
 
+def _exact_parts(text: str, below: bool) -> tuple[int | None, int, int, int]:
+    """:func:`_exact` and the units split as SQL's ``units / 10^SCALE`` and ``units %
+    10^SCALE`` split them (both truncate toward zero): what the monthly sums add up."""
+    units, exponent = _exact(text, below)
+    if units is None:
+        return None, exponent, 0, 0
+    high, low = divmod(abs(units), _SPLIT)
+    return (units, exponent, high, low) if units >= 0 else (units, exponent, -high, -low)
+
+
 def _decimal_from_units(units: int, exponent: int) -> Decimal:
     """units × 10^-SCALE at ``exponent`` (≥ -SCALE), exactly."""
     whole, rest = divmod(units, _POW[SCALE + exponent])
@@ -734,12 +744,13 @@ class ReadingStore:
                 (name, digest, int(correction), _now()),
             ).lastrowid
             sums = _MonthlySums(conn)
-            add = sums.add
+            groups = sums.groups
             batch: list[tuple[Any, ...]] = []
             count = 0
             last_when = None
             last_iso = last_month = ""
-            exact: dict[str, tuple[int | None, int]] = {}  # values repeat: 0.15, 7.1, …
+            # values repeat (0.15, 7.1, …): their exact forms are computed once per text
+            exact: dict[str, tuple[int | None, int, int, int]] = {}
             for item in items:
                 if type(item) is not tuple:  # a problem: the general path reports them all
                     self._end(commit=False)
@@ -752,15 +763,31 @@ class ReadingStore:
                 if "E" in text:  # str() writes tiny values as 5E-7
                     text = format(value, "f")
                 if below:
-                    units, exponent = _exact(text, True)
+                    units, exponent, high, low = _exact_parts(text, True)
                 else:
                     found = exact.get(text)
                     if found is None:
                         if len(exact) > 65536:
                             exact.clear()
-                        found = exact[text] = _exact(text, False)
-                    units, exponent = found
-                add(section, last_month, code, source, below, flag, units, exponent)
+                        found = exact[text] = _exact_parts(text, False)
+                    units, exponent, high, low = found
+                key = (section, last_month, code, source)
+                g = groups.get(key)
+                if g is None:
+                    g = sums.group(key)
+                if flag or units is None:
+                    sums.add(g, below, flag, units, exponent, high, low)
+                else:  # the common case inline: a valid sample with exact units
+                    g[0] += 1
+                    if g[1] is None:
+                        g[1], g[2] = high, low
+                    else:
+                        g[1] += high
+                        g[2] += low
+                    if g[4] is None or exponent < g[4]:
+                        g[4] = exponent
+                    if below:
+                        g[5] += 1
                 batch.append((section, last_iso, code, source, text, int(below), flag, units,
                               exponent, import_id, line))
                 if len(batch) >= _BATCH:
@@ -1291,23 +1318,27 @@ class _MonthlySums:
     computes them in SQL (integer division truncating toward zero, NULL sums of nothing),
     added to ``readings_monthly`` with the same upsert as :meth:`ReadingStore._add_monthly`.
 
-    At most :data:`_MONTHLY_HELD` groups are held; then they are added and memory freed, so
-    memory does not grow with the number of sections.
+    A group is a list: count, high, low, inexact, exponent, nondetects, suspect, invalid
+    (the columns of ``readings_monthly``). At most :data:`_MONTHLY_HELD` groups are held;
+    then they are added to the table and memory freed, so memory does not grow with the
+    number of sections.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._groups: dict[tuple[str, str, str, str], list[Any]] = {}
+        self.groups: dict[tuple[str, str, str, str], list[Any]] = {}
 
-    def add(self, section: str, month: str, code: str, source: str, below: bool, flag: str,
-            units: int | None, exponent: int) -> None:
-        key = (section, month, code, source)
-        g = self._groups.get(key)
-        if g is None:
-            if len(self._groups) >= _MONTHLY_HELD:
-                self.flush()
-            # count, high, low, inexact, exponent, nondetects, suspect, invalid
-            g = self._groups[key] = [0, None, None, 0, None, 0, 0, 0]
+    def group(self, key: tuple[str, str, str, str]) -> list[Any]:
+        """A new group for ``key`` (section, month, parameter, source)."""
+        if len(self.groups) >= _MONTHLY_HELD:
+            self.flush()
+        g = self.groups[key] = [0, None, None, 0, None, 0, 0, 0]
+        return g
+
+    @staticmethod
+    def add(g: list[Any], below: bool, flag: str, units: int | None, exponent: int,
+            high: int, low: int) -> None:
+        """Add one sample to its group (the general case; the import inlines the common)."""
         if flag == "invalid":
             g[7] += 1
             return
@@ -1316,14 +1347,11 @@ class _MonthlySums:
         g[0] += 1
         if units is None:
             g[3] += 1
+        elif g[1] is None:
+            g[1], g[2] = high, low
         else:
-            if units >= 0:
-                high, low = divmod(units, _SPLIT)
-            else:  # SQLite's / and % truncate toward zero
-                high, low = divmod(-units, _SPLIT)
-                high, low = -high, -low
-            g[1] = high if g[1] is None else g[1] + high
-            g[2] = low if g[2] is None else g[2] + low
+            g[1] += high
+            g[2] += low
         if g[4] is None or exponent < g[4]:
             g[4] = exponent
         if below:
@@ -1331,10 +1359,10 @@ class _MonthlySums:
 
     def flush(self) -> None:
         """Add the held sums to the table."""
-        if self._groups:
+        if self.groups:
             self._conn.executemany(_UPSERT_MONTHLY,
-                                   [(*key, *g) for key, g in self._groups.items()])
-            self._groups.clear()
+                                   [(*key, *g) for key, g in self.groups.items()])
+            self.groups.clear()
 
 
 def _correction(item: tuple[Any, ...], file: str, imported_at: str) -> Correction:
