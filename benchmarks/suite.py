@@ -87,6 +87,13 @@ def _m_sqlite_cli(folder: Path, db: Path) -> dict[str, Any]:
     return result if result is not None else {"skipped": "the sqlite3 program is not installed"}
 
 
+def _m_duckdb(folder: Path, db: Path) -> dict[str, Any]:
+    from benchmarks.baselines import duckdb_pipeline
+
+    result = duckdb_pipeline(db, _readings(folder))
+    return result if result is not None else {"skipped": "duckdb is not installed"}
+
+
 def _m_assess(folder: Path, db: Path) -> dict[str, Any]:
     from ecocomp.project import load_project
     from ecocomp.settlement import assess_project, compute
@@ -179,7 +186,7 @@ def measure(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         out = _m_ledger(int(params["n"]), folder)
     else:
         runs = {"import": _m_import, "raw_import": _m_raw_import,
-                "sqlite_cli": _m_sqlite_cli, "assess": _m_assess,
+                "sqlite_cli": _m_sqlite_cli, "duckdb": _m_duckdb, "assess": _m_assess,
                 "pandas": _m_pandas, "settle": _m_settle}
         out = runs[kind](folder, db)
     out["peak_rss_mb"] = round(_peak_mb(), 1)
@@ -221,7 +228,7 @@ def _repeated(kind: str, n: int, db: Path, **params: Any) -> dict[str, Any]:
 
 
 def _fresh(db: Path) -> Path:
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", ".wal"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     return db
 
@@ -248,6 +255,7 @@ def run_size(size: Size, work: Path, say: Callable[[str], None] = print,
         out["assess"] = _child("assess", folder=folder, db=db)
         out["pandas"] = _child("pandas", folder=folder)
         out["settle"] = _repeated("settle", repeat, work / "settle.db", folder=folder)
+        out["duckdb"] = _repeated("duckdb", repeat, work / "duck.db", folder=folder)
     _fresh(db)
     return out
 
@@ -289,6 +297,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         total = province["settle"]["seconds"] + province["settle"]["verify_seconds"]
         add("province settle end to end (s)", total, "<= 10", total <= 10,
             "issue 12: <= 2x a DuckDB pipeline, about 10 s on 2 cores; no DuckDB baseline yet")
+        duck = province.get("duckdb", {})
+        if duck and "skipped" not in duck:
+            ratio = total / duck["seconds"]
+            add("province settle / DuckDB store + monthly sums", ratio, "<= 2.0", ratio <= 2.0,
+                "issue 12; the DuckDB pipeline computes no classes or obligations")
         again = province["settle"].get("resettle_seconds")
         if again is not None:
             add("province re-settle, nothing new (s)", again, "<= 1", again <= 1, "issue 12")
@@ -365,6 +378,11 @@ def format_table(results: dict[str, Any]) -> str:
         if "seconds_min" in s:
             row("", "", "  settle s, min / median", f"{s['seconds_min']:.2f} / "
                 f"{s['seconds_median']:.2f}", "", "", "")
+        duck = r.get("duckdb", {})
+        if duck and "skipped" not in duck:
+            whole = s["seconds"] + s["verify_seconds"]
+            row("", "", "  DuckDB store + monthly sums s", "", f"{duck['seconds']:.2f}",
+                f"{whole / duck['seconds']:.2f}", f"{duck['peak_rss_mb']:.0f}")
         if "resettle_seconds" in s:
             row("", "", "re-settle, nothing new s", f"{s['resettle_seconds']:.2f}", "", "",
                 "")

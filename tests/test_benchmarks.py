@@ -56,6 +56,8 @@ def test_suite_measures_every_figure_in_child_processes(tmp_path: Path) -> None:
     assert result["settle"]["resettle_seconds"] > 0
     cli = result["sqlite_cli"]
     assert "skipped" in cli or cli["rows"] == result["readings"]
+    duck = result["duckdb"]
+    assert "skipped" in duck or duck["rows"] == result["readings"]
     assert result["import"]["rows"] == result["raw_import"]["rows"] == result["readings"]
     assert result["settle"]["obligations"] == result["assess"]["obligations"] > 0
     table = suite.format_table({"sizes": [result]})
