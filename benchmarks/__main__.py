@@ -28,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.add_argument("--sizes", help=f"comma-separated, from {', '.join(SIZES)}")
     parser.add_argument("--ledger", type=int, default=None,
                         help="ledger transactions (default 100000, 10000 with --quick, 0 = skip)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="fresh runs of each import and settle measurement; the table "
+                             "shows the median run and the min (default 3)")
     parser.add_argument("--out", type=Path, default=Path("benchmark-results.json"),
                         help="JSON file for the figures (default benchmark-results.json)")
     parser.add_argument("--work", type=Path, default=None,
@@ -43,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ledger_n = args.ledger if args.ledger is not None else (10_000 if args.quick else 100_000)
     print(f"ecocomp benchmark suite: {', '.join(sizes)}; every measurement in a fresh process")
     with tempfile.TemporaryDirectory(prefix="ecocomp-bench-") as tmp:
-        results = run_suite(sizes, args.work or Path(tmp), ledger_n=ledger_n)
+        results = run_suite(sizes, args.work or Path(tmp), ledger_n=ledger_n,
+                            repeat=args.repeat)
     print()
     print(format_table(results))
     print(f"\nsuite ran in {results['seconds']:.0f} s; figures written to {args.out}")

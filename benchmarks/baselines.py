@@ -4,6 +4,16 @@
   rows into the same ``readings`` table (same columns, STRICT checks and indexes, same
   pragmas), in one transaction, without any validation, unit conversion, exact value columns
   or duplicate checks: the practical limit of storing these rows in SQLite from Python.
+- :func:`sqlite_cli_import` — the ``sqlite3`` command-line shell's ``.import`` of the same
+  CSV files into a bare table of text columns (no checks, no index, no conversion): the
+  floor of getting these rows into SQLite at all. Needs the ``sqlite3`` program on PATH
+  (``apt-get install sqlite3``); returns None without it.
+- :func:`duckdb_pipeline` — DuckDB storing every reading exactly (``DECIMAL(38,10)``, a
+  primary key on the sample, so a repeated sample is refused) in a database file, then the
+  exact monthly sums and counts per section, month, parameter and source that assessment
+  starts from. What a capable user would write instead of ecocomp's import — no messages,
+  no units, no classes or obligations, so it is a floor for ``settle``, not an equal. Needs
+  duckdb (the ``bench`` extra); returns None without it.
 - :func:`pandas_assessment` — ``read_csv``, half the detection limit for ``<DL``, drop
   ``invalid``, monthly and annual ``groupby().mean()`` per section, parameter and source,
   automatic data over manual, each item classed against the GB 3838-2002 limits with
@@ -14,6 +24,8 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,7 +34,7 @@ from typing import Any
 from ecocomp.standards import ASSESSED_ITEMS, gb3838
 from ecocomp.store import ReadingStore
 
-__all__ = ["pandas_assessment", "raw_import"]
+__all__ = ["duckdb_pipeline", "pandas_assessment", "raw_import", "sqlite_cli_import"]
 
 _CHUNK = 50_000
 _INSERT = (
@@ -74,6 +86,70 @@ def raw_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any]:
     in_sqlite += time.perf_counter() - t
     store.close()
     return {"rows": rows, "seconds": time.perf_counter() - start, "sqlite_seconds": in_sqlite}
+
+
+def sqlite_cli_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any] | None:
+    """``sqlite3 DB`` with ``.import --csv --skip 1`` of every file into one bare table.
+
+    The same pragmas as the store (WAL, synchronous NORMAL), one process, the CSV parsed in C.
+    None when the ``sqlite3`` program is not installed.
+    """
+    program = shutil.which("sqlite3")
+    if program is None:
+        return None
+    script = [
+        "PRAGMA journal_mode = WAL;", "PRAGMA synchronous = NORMAL;",
+        "CREATE TABLE readings (section TEXT, sampled_at TEXT, parameter TEXT, value TEXT, "
+        "unit TEXT, source TEXT, flag TEXT);",
+        "BEGIN;",
+        *(f'.import --csv --skip 1 "{Path(f)}" readings' for f in files),
+        "COMMIT;",
+    ]
+    start = time.perf_counter()
+    subprocess.run([program, str(db)], input="\n".join(script) + "\n", text=True,
+                   check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    done = subprocess.run([program, str(db), "SELECT count(*) FROM readings"], text=True,
+                          check=True, capture_output=True)
+    return {"rows": int(done.stdout.strip()), "seconds": seconds}
+
+
+def duckdb_pipeline(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any] | None:
+    """Store the files exactly in DuckDB with a primary key, then the monthly sums.
+
+    Seconds in total and per step (``store_seconds``, ``monthly_seconds``). None when duckdb
+    is not installed.
+    """
+    try:
+        import duckdb
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    conn = duckdb.connect(str(db))
+    conn.execute("SET enable_progress_bar = false")
+    conn.execute(
+        "CREATE TABLE readings (section VARCHAR NOT NULL, sampled_at TIMESTAMP NOT NULL, "
+        "parameter VARCHAR NOT NULL, source VARCHAR NOT NULL, value DECIMAL(38, 10) NOT NULL, "
+        "below_dl BOOLEAN NOT NULL, flag VARCHAR NOT NULL, "
+        "PRIMARY KEY (section, sampled_at, parameter, source))")
+    conn.execute(
+        "INSERT INTO readings SELECT section, CAST(sampled_at AS TIMESTAMP), parameter, "
+        "coalesce(nullif(source, ''), 'manual'), CAST(ltrim(value, '<') AS DECIMAL(38, 10)), "
+        "starts_with(value, '<'), coalesce(flag, '') "
+        "FROM read_csv(?, header = true, all_varchar = true)", [[str(f) for f in files]])
+    stored = time.perf_counter()
+    rows = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
+    conn.execute(
+        "CREATE TABLE monthly AS SELECT section, date_trunc('month', sampled_at) AS month, "
+        "parameter, source, count(*) FILTER (WHERE flag <> 'invalid') AS count, "
+        "sum(CASE WHEN below_dl THEN value / 2 ELSE value END) FILTER (WHERE flag <> 'invalid') "
+        "AS total, count(*) FILTER (WHERE flag = 'invalid') AS invalid "
+        "FROM readings GROUP BY ALL")
+    groups = conn.execute("SELECT count(*) FROM monthly").fetchone()[0]  # type: ignore[index]
+    conn.close()
+    end = time.perf_counter()
+    return {"rows": rows, "groups": groups, "seconds": end - start,
+            "store_seconds": stored - start, "monthly_seconds": end - stored}
 
 
 def pandas_assessment(

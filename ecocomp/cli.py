@@ -84,25 +84,41 @@ def _print_json(data: object) -> None:
     click.echo(_json_for_console(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
 
 
+#: Rows between two updates of the import count on a terminal.
+_PROGRESS_STEP = 20_000
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str, int], None] | None]:
-    """Rows imported so far per readings file, on stderr (one line per file off a terminal)."""
-    if not enabled:
+    """A display that moves, on stderr when it is a terminal: the rows imported so far per
+    readings file, then each stage of the run (``progress(stage, -1)``). Silent otherwise."""
+    if not enabled or not _stderr_is_terminal():
         yield None
         return
-    live = sys.stderr.isatty()
-    seen: dict[str, int] = {}
+    shown: dict[str, int] = {}  # the count last shown per file
+    width = 0
 
-    def report(file: str, rows: int) -> None:
-        if live and rows - seen.get(file, -100_000) >= 20_000:
-            click.echo(f"\rimporting {Path(file).name}: {rows:,} rows", err=True, nl=False)
-        seen[file] = rows
+    def show(text: str) -> None:
+        nonlocal width
+        click.echo("\r" + text.ljust(width), err=True, nl=False)
+        width = len(text)
+
+    def report(what: str, rows: int) -> None:
+        if rows < 0:
+            show(f"{what}…")
+        elif rows == 0 or rows - shown.get(what, 0) >= _PROGRESS_STEP:
+            show(f"importing {Path(what).name}: {rows:,} rows")
+            shown[what] = rows
 
     try:
         yield report
     finally:
-        if live and seen:
-            click.echo("", err=True)
+        if width:
+            click.echo("\r" + " " * width + "\r", err=True, nl=False)
 
 
 def _import_lines(imports: Sequence[Mapping[str, Any]]) -> None:

@@ -648,6 +648,10 @@ def settle(
     identity changed. Later settled years that read this year's readings (improvement
     rules) and no longer match them are returned in ``stale``; ``cascade=True`` settles
     them too, in the same atomic batch (``cascaded``).
+
+    ``progress(file, rows)`` is called while each readings file is imported, with the rows
+    imported so far; then ``progress(stage, -1)`` as each stage starts: ``"assessing"``,
+    ``"computing"`` and (unless a dry run) ``"posting"``.
     """
     today = today or date.today()
     in_force = [a for a in project.agreements if a.in_force(Period(year))
@@ -701,7 +705,7 @@ def settle(
             warnings = [str(w) for w in project.warnings]
             if store.path != ":memory:":
                 warnings += [str(w) for w in missing_files(project, store, store.path)]
-            this = _compute_year(project, store, year, by_id)
+            this = _compute_year(project, store, year, by_id, progress)
             obligations, nets = this.obligations, this.nets
             desired, corrections = this.desired, this.corrections
             followers = (_followers(project, store, ledger, year, by_id, strict=cascade)
@@ -731,6 +735,8 @@ def settle(
             warnings=tuple(warnings),
             stale=() if cascade else tuple(later), cascaded=tuple(later) if cascade else (),
         )
+    if progress is not None:
+        progress("posting", -1)
     with ledger.batch() as batch:
         require_vouched(ledger, signer)
         to_post, unchanged, changes = plan(batch)
@@ -824,9 +830,12 @@ class _YearRun:
 
 
 def _compute_year(
-    project: Project, store: ReadingStore, year: int, by_id: Mapping[str, Agreement]
+    project: Project, store: ReadingStore, year: int, by_id: Mapping[str, Agreement],
+    progress: Callable[[str, int], None] | None = None,
 ) -> _YearRun:
     """Assess and compute ``year`` from the stored readings (pure but for the reads)."""
+    if progress is not None:
+        progress("assessing", -1)
     in_force = [a for a in project.agreements if a.in_force(Period(year))
                 and not _superseded_all_year(a, year, project)]
     evidence = InputsDigest()
@@ -837,9 +846,18 @@ def _compute_year(
             "the year and that its readings files are in readings/"
         )
     corrections = store.corrections(Period(year - 1)) + store.corrections(Period(year))
+    if progress is not None:
+        progress("computing", -1)
     obligations, nets = compute(project, assessments, year)
     desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
-    desired += [_desired_clearing(a, year, obligations, nets) for a in in_force]
+    # grouped once: filtering every obligation per agreement was quadratic
+    own: dict[str, list[Obligation]] = defaultdict(list)
+    own_nets: dict[str, list[NetDue]] = defaultdict(list)
+    for o in obligations:
+        own[o.agreement].append(o)
+    for n in nets:
+        own_nets[n.agreement].append(n)
+    desired += [_desired_clearing(a, year, own[a.id], own_nets[a.id]) for a in in_force]
     return _YearRun(year, obligations, nets, desired, corrections, evidence,
                     last_import(store))
 

@@ -48,9 +48,16 @@ def test_raw_baseline_stores_the_same_rows_as_the_store(tmp_path: Path) -> None:
 
 def test_suite_measures_every_figure_in_child_processes(tmp_path: Path) -> None:
     tiny = suite.Size("tiny", 2, (2020, 2021))
-    result = suite.run_size(tiny, tmp_path, say=lambda _: None)
+    result = suite.run_size(tiny, tmp_path, say=lambda _: None, repeat=2)
     for part in ("raw_import", "import", "assess", "pandas", "settle"):
         assert result[part]["peak_rss_mb"] > 0, part
+    assert result["import"]["runs"] == 2
+    assert result["import"]["seconds_min"] <= result["import"]["seconds_median"]
+    assert result["settle"]["resettle_seconds"] > 0
+    cli = result["sqlite_cli"]
+    assert "skipped" in cli or cli["rows"] == result["readings"]
+    duck = result["duckdb"]
+    assert "skipped" in duck or duck["rows"] == result["readings"]
     assert result["import"]["rows"] == result["raw_import"]["rows"] == result["readings"]
     assert result["settle"]["obligations"] == result["assess"]["obligations"] > 0
     table = suite.format_table({"sizes": [result]})
@@ -76,7 +83,8 @@ def _figures(size: str, rows: int, import_mb: float, assess_mb: float) -> dict[s
         "import": {"rows": rows, "seconds": 1.5, "peak_rss_mb": import_mb},
         "assess": {"seconds": 1.0, "peak_rss_mb": assess_mb, "section_periods": 3900},
         "pandas": {"seconds": 2.0, "compute_seconds": 1.5},
-        "settle": {"seconds": 20.0, "verify_seconds": 1.0},
+        "settle": {"seconds": 8.0, "verify_seconds": 1.0, "resettle_seconds": 1.5},
+        "sqlite_cli": {"rows": rows, "seconds": 0.5},
     }
 
 
@@ -95,4 +103,6 @@ def test_targets_compare_same_sections_for_assessment_memory() -> None:
     assert memory["value"] == pytest.approx(1.2) and memory["met"] is True
     assert found["import rate / raw sqlite3 (city)"]["value"] == pytest.approx(2 / 3)
     assert found["province settle end to end (s)"]["met"] is True
+    assert found["province re-settle, nothing new (s)"]["met"] is False
+    assert found["import rate / sqlite3 CLI .import (city)"]["value"] == pytest.approx(1 / 3)
     assert found["assessment time / pandas time (province)"]["value"] == pytest.approx(0.5)
