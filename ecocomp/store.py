@@ -931,18 +931,7 @@ class ReadingStore:
         staged = _MONTHLY_SELECT.replace("FROM readings WHERE superseded_by IS NULL",
                                          "FROM temp.staging WHERE 1")
         self._conn.execute(
-            f"INSERT INTO readings_monthly {staged}{_MONTHLY_GROUP} "
-            "ON CONFLICT (section, month, parameter, source) DO UPDATE SET "
-            "count = count + excluded.count, "
-            "high = CASE WHEN high IS NULL THEN excluded.high "
-            "ELSE high + coalesce(excluded.high, 0) END, "
-            "low = CASE WHEN low IS NULL THEN excluded.low "
-            "ELSE low + coalesce(excluded.low, 0) END, "
-            "inexact = inexact + excluded.inexact, "
-            "exponent = min(coalesce(exponent, excluded.exponent), "
-            "coalesce(excluded.exponent, exponent)), "
-            "nondetects = nondetects + excluded.nondetects, "
-            "suspect = suspect + excluded.suspect, invalid = invalid + excluded.invalid"
+            f"INSERT INTO readings_monthly {staged}{_MONTHLY_GROUP} {_ADD_TO_MONTHLY}"
         )
 
     def _require_consistent_sums(self) -> None:
@@ -1295,8 +1284,8 @@ class ReadingStore:
         )]
 
 
-_UPSERT_MONTHLY = (
-    "INSERT INTO readings_monthly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+#: Adds new sums to a month's stored ones (the table's key is the month's group).
+_ADD_TO_MONTHLY = (
     "ON CONFLICT (section, month, parameter, source) DO UPDATE SET "
     "count = count + excluded.count, "
     "high = CASE WHEN high IS NULL THEN excluded.high "
@@ -1308,6 +1297,9 @@ _UPSERT_MONTHLY = (
     "coalesce(excluded.exponent, exponent)), "
     "nondetects = nondetects + excluded.nondetects, "
     "suspect = suspect + excluded.suspect, invalid = invalid + excluded.invalid"
+)
+_UPSERT_MONTHLY = (
+    "INSERT INTO readings_monthly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " + _ADD_TO_MONTHLY
 )
 #: Monthly sums held in memory before they are added to the table (bounded memory).
 _MONTHLY_HELD = 20_000

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -25,26 +24,11 @@ def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args], env=env)
 
 
-@pytest.fixture(scope="module")
-def settled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("chinese") / "settle.db"
-    result = run("settle", EXAMPLE, "--year", YEAR, "--db", db, "--quiet")
-    assert result.exit_code == 0, result.output
-    return db
-
-
-@pytest.fixture
-def db_copy(tmp_path: Path, settled: Path) -> Path:
-    copy = tmp_path / "copy.db"
-    shutil.copy(settled, copy)
-    return copy
-
-
 # --------------------------------------------------------------------------- language
 
 
-def test_settle_summary_in_chinese_names_both_parties_with_codes(db_copy):
-    result = run("--lang", "zh", "settle", EXAMPLE, "--year", YEAR, "--db", db_copy, "--quiet")
+def test_settle_summary_in_chinese_names_both_parties_with_codes(db):
+    result = run("--lang", "zh", "settle", EXAMPLE, "--year", YEAR, "--db", db, "--quiet")
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "2021年度结算" in out
@@ -121,8 +105,8 @@ def test_an_unknown_party_name_lists_the_known_parties(settled):
 # --------------------------------------------------------------------------- pay as typed
 
 
-def test_pay_with_names_wan_and_a_chinese_date(db_copy):
-    result = run(*PAY, "--db", db_copy, "--payer", "常德市", "--payee", "张家界", "--amount",
+def test_pay_with_names_wan_and_a_chinese_date(db):
+    result = run(*PAY, "--db", db, "--payer", "常德市", "--payee", "张家界", "--amount",
                  "80万元", "--date", "2022年4月20日", "--json")
     assert result.exit_code == 0, result.output
     tx = json.loads(result.stdout)["transaction"]
@@ -134,23 +118,23 @@ def test_pay_with_names_wan_and_a_chinese_date(db_copy):
 
 
 @pytest.mark.parametrize("amount", ["80万", "800,000.00", "800000", "800000.00"])
-def test_pay_amounts_written_four_ways_are_the_same_payment(db_copy, amount):
-    result = run(*PAY, "--db", db_copy, "--payer", "430700", "--payee", "430800", "--amount",
+def test_pay_amounts_written_four_ways_are_the_same_payment(db, amount):
+    result = run(*PAY, "--db", db, "--payer", "430700", "--payee", "430800", "--amount",
                  amount, "--date", "2022/04/20", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["transaction"]["transfers"][0]["amount"] == "800000.00"
 
 
-def test_pay_prints_a_notice_with_daxie(db_copy):
-    result = run("--lang", "zh", *PAY, "--db", db_copy, "--payer", "430700", "--payee",
+def test_pay_prints_a_notice_with_daxie(db):
+    result = run("--lang", "zh", *PAY, "--db", db, "--payer", "430700", "--payee",
                  "430800", "--amount", "123.45", "--date", "2022-4-20", "--daxie")
     assert result.exit_code == 0, result.output
     assert "常德市(430700) 于 2022-04-20 向 张家界市(430800) 支付 123.45 元" in result.stdout
     assert "大写：人民币壹佰贰拾叁元肆角伍分" in result.stdout
 
 
-def test_pay_refuses_a_date_that_does_not_exist(db_copy):
-    result = run(*PAY, "--db", db_copy, "--payer", "430700", "--payee", "430800", "--amount",
+def test_pay_refuses_a_date_that_does_not_exist(db):
+    result = run(*PAY, "--db", db, "--payer", "430700", "--payee", "430800", "--amount",
                  "1", "--date", "2022年2月30日")
     assert result.exit_code == 2 and "not a date in the calendar" in result.stderr
 

@@ -37,21 +37,6 @@ def run(*args: str | Path, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args], env=env)
 
 
-@pytest.fixture(scope="module")
-def settled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("conventions") / "settle.db"
-    result = run("settle", EXAMPLE, "--year", YEAR, "--db", db, "--quiet")
-    assert result.exit_code == 0, result.output
-    return db
-
-
-@pytest.fixture
-def db_copy(tmp_path: Path, settled: Path) -> Path:
-    copy = tmp_path / "copy.db"
-    shutil.copy(settled, copy)
-    return copy
-
-
 COMMANDS = sorted(_commands(main))
 
 
@@ -126,16 +111,16 @@ def test_check_json(tmp_path):
     assert data["ok"] is False and data["problems"]
 
 
-def test_checkpoint_json_is_the_new_head(db_copy):
-    result = run("ledger", "checkpoint", "--db", db_copy, "--json")
+def test_checkpoint_json_is_the_new_head(db):
+    result = run("ledger", "checkpoint", "--db", db, "--json")
     assert result.exit_code == 0, result.output
     head = json.loads(result.stdout)
-    with Ledger.open(db_copy, create=False) as ledger:
+    with Ledger.open(db, create=False) as ledger:
         assert head == ledger.head().to_json()
 
 
-def test_pay_json_is_the_recorded_transaction(db_copy):
-    result = run("pay", "--db", db_copy, "--agreement", "lishui-zjj-cd-2020", "--year", YEAR,
+def test_pay_json_is_the_recorded_transaction(db):
+    result = run("pay", "--db", db, "--agreement", "lishui-zjj-cd-2020", "--year", YEAR,
                  "--payer", "430700", "--payee", "430800", "--amount", "300000",
                  "--date", "2022-04-20", "--reference", "J1", "--json")
     assert result.exit_code == 0, result.output
@@ -179,14 +164,14 @@ def test_ledger_export_to_stdout_needs_a_format(settled):
     assert result.exit_code == 1 and "--format" in result.stderr
 
 
-def test_settle_head_out_dash_prints_the_head(db_copy):
-    result = run("settle", EXAMPLE, "--year", YEAR, "--db", db_copy, "--quiet",
+def test_settle_head_out_dash_prints_the_head(db):
+    result = run("settle", EXAMPLE, "--year", YEAR, "--db", db, "--quiet",
                  "--head-out", "-")
     assert result.exit_code == 0, result.output
     start = result.stdout.index("{")
     head, _ = json.JSONDecoder().raw_decode(result.stdout[start:])
     assert head["seq"] > 0
-    refused = run("settle", EXAMPLE, "--year", YEAR, "--db", db_copy, "--json",
+    refused = run("settle", EXAMPLE, "--year", YEAR, "--db", db, "--json",
                   "--head-out", "-")
     assert refused.exit_code == 1 and "--head-out" in refused.stderr
 
