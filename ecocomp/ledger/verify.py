@@ -151,6 +151,13 @@ _TAG2 = b"T%d:%b" % (len(TX_TAG_V2), TX_TAG_V2.encode())
 _NULL = b"N"
 _EMPTY = b""
 _KINDS = frozenset(k.encode() for k in KINDS)
+
+
+def _field(value: bytes) -> bytes:
+    """A present text field's tx/2 encoding (the same as :mod:`hashing`'s)."""
+    return b"T%d:%b" % (len(value), value)
+
+
 _CORRECTIONS = frozenset(k.encode() for k in CORRECTION_KINDS)
 
 
@@ -613,14 +620,20 @@ def _sql_type(value: object) -> str:
 
 
 class _Seen:
-    """Values already validated, one set per rule (a valid date is no valid purpose)."""
+    """Values already validated, one dict per rule (a valid date is no valid purpose).
+
+    Each maps a valid value to its tx/2 field encoding, so the scan looks a value up once
+    to know that it is valid and how it is encoded. An absent (NULL) value is only in
+    ``texts`` (the optional texts); an absent due date is handled by the scan.
+    """
 
     def __init__(self) -> None:
-        self.days: set[bytes | None] = {None}  # None: an absent due date
-        self.stamps: set[bytes] = set()
-        self.texts: set[bytes | None] = {None}  # optional texts without control characters
-        self.parties: set[bytes] = set()
-        self.purposes: set[bytes] = set()
+        self.kinds: dict[bytes, bytes] = {k: _field(k) for k in _KINDS}
+        self.days: dict[bytes, bytes] = {}
+        self.stamps: dict[bytes, bytes] = {}
+        self.texts: dict[bytes | None, bytes] = {None: _NULL}  # no control characters
+        self.parties: dict[bytes, bytes] = {}
+        self.purposes: dict[bytes, bytes] = {}
 
 
 def _scan_here(conn: sqlite3.Connection, count: int, tx2_from: int | None) -> _Scanned:
@@ -652,7 +665,7 @@ def _scan(
     us_join = _US.join
     rs = _RS
     tag1, tag2, null, e = _TAG1, _TAG2, _NULL, _EMPTY
-    kinds, corrections = _KINDS, _CORRECTIONS
+    corrections = _CORRECTIONS
     control = _CONTROL.search
     max_fen = _MAX_FEN
     digest_ok = _DIGEST.fullmatch
@@ -660,7 +673,7 @@ def _scan(
     last_meta = b"{}"
     v2_from = tx2_from if tx2_from is not None else last + 1
     seen = _Seen()
-    days, stamps, texts = seen.days, seen.stamps, seen.texts
+    kinds, days, stamps, texts = seen.kinds, seen.days, seen.stamps, seen.texts
     parties, purposes = seen.parties, seen.purposes
     digests: list[bytes] = []
     hashes: list[bytes] = []
@@ -684,16 +697,29 @@ def _scan(
                     message.decode()  # valid UTF-8, no surrogates, in every text field
                     add_digest(sha(message).digest())
                     message = None
-                if (seq != expected or prev_hash != prev or idx != 0 or kind not in kinds
+                # each repeating value's tx/2 encoding, None if not (yet) known valid
+                e_kind = kinds.get(kind)
+                e_booked = days.get(booked_on)
+                e_due = null if due is None else days.get(due)
+                e_agreement = texts.get(agreement)
+                e_period = texts.get(period)
+                e_component = texts.get(component)
+                e_reason = texts.get(reason)
+                e_reference = texts.get(reference)
+                e_posted = stamps.get(posted_at)
+                e_dparty = parties.get(debit_party)
+                e_dpurpose = purposes.get(debit_purpose)
+                e_cparty = parties.get(credit_party)
+                e_cpurpose = purposes.get(credit_purpose)
+                if (seq != expected or prev_hash != prev or idx != 0 or e_kind is None
                         or (corrects is not None and corrects not in keys)
-                        or booked_on not in days or due not in days
-                        or posted_at not in stamps or not key or control(key) is not None
+                        or e_booked is None or e_due is None or e_posted is None
+                        or not key or control(key) is not None
                         or not 0 < fen <= max_fen
-                        or agreement not in texts or period not in texts
-                        or component not in texts or reason not in texts
-                        or reference not in texts
-                        or debit_party not in parties or credit_party not in parties
-                        or debit_purpose not in purposes or credit_purpose not in purposes
+                        or e_agreement is None or e_period is None or e_component is None
+                        or e_reason is None or e_reference is None
+                        or e_dparty is None or e_cparty is None
+                        or e_dpurpose is None or e_cpurpose is None
                         or (debit_party == credit_party and debit_purpose == credit_purpose)
                         or (kind in corrections and (corrects is None or reason is None))
                         or (digest is not None and digest_ok(digest) is None)
@@ -701,6 +727,14 @@ def _scan(
                     problem = _diagnose(row, expected, prev, keys, seen, meta_ok, unresolved)
                     if problem is not None:
                         break
+                    # every value is valid now, and known
+                    e_kind, e_booked = kinds[kind], days[booked_on]
+                    e_due = null if due is None else days[due]
+                    e_agreement, e_period = texts[agreement], texts[period]
+                    e_component, e_reason = texts[component], texts[reason]
+                    e_reference, e_posted = texts[reference], stamps[posted_at]
+                    e_dparty, e_dpurpose = parties[debit_party], purposes[debit_purpose]
+                    e_cparty, e_cpurpose = parties[credit_party], purposes[credit_purpose]
                 last_meta = meta
                 add_key(key)
                 add_hash(hash_)
@@ -708,27 +742,14 @@ def _scan(
                     v2 = True
                     seqb, fenb = b"%d" % seq, b"%d" % fen
                     message = (
-                        b"%bT%d:%bI%d:%bT%d:%bT%d:%bT%d:%b%b%b%b%b%b%b%b%bT%d:%bT%d:%b"
-                        b"T%d:%bT%d:%bT%d:%bT%d:%bI%d:%b" % (
-                            tag2, len(prev_hash), prev_hash, len(seqb), seqb, len(key), key,
-                            len(kind), kind, len(booked_on), booked_on,
-                            null if due is None else b"T%d:%b" % (len(due), due),
-                            null if agreement is None
-                            else b"T%d:%b" % (len(agreement), agreement),
-                            null if period is None else b"T%d:%b" % (len(period), period),
-                            null if component is None
-                            else b"T%d:%b" % (len(component), component),
-                            null if corrects is None
-                            else b"T%d:%b" % (len(corrects), corrects),
-                            null if reason is None else b"T%d:%b" % (len(reason), reason),
-                            null if reference is None
-                            else b"T%d:%b" % (len(reference), reference),
-                            null if digest is None else b"T%d:%b" % (len(digest), digest),
-                            len(meta), meta, len(posted_at), posted_at,
-                            len(debit_party), debit_party, len(debit_purpose), debit_purpose,
-                            len(credit_party), credit_party, len(credit_purpose),
-                            credit_purpose, len(fenb), fenb,
-                        )
+                        b"%bT%d:%bI%d:%bT%d:%b%b%b%b%b%b%b%b%b%b%bT%d:%b%b%b%b%b%bI%d:%b" % (
+                        tag2, len(prev_hash), prev_hash, len(seqb), seqb, len(key), key,
+                        e_kind, e_booked, e_due, e_agreement, e_period, e_component,
+                        null if corrects is None else b"T%d:%b" % (len(corrects), corrects),
+                        e_reason, e_reference,
+                        null if digest is None else b"T%d:%b" % (len(digest), digest),
+                        len(meta), meta, e_posted, e_dparty, e_dpurpose, e_cparty,
+                        e_cpurpose, len(fenb), fenb)
                     )
                 else:
                     v2 = False
@@ -744,20 +765,23 @@ def _scan(
                 prev = hash_
                 nidx = 1
             else:
+                e_dparty = parties.get(debit_party)
+                e_dpurpose = purposes.get(debit_purpose)
+                e_cparty = parties.get(credit_party)
+                e_cpurpose = purposes.get(credit_purpose)
                 if (idx != nidx or not 0 < fen <= max_fen
-                        or debit_party not in parties or credit_party not in parties
-                        or debit_purpose not in purposes or credit_purpose not in purposes
+                        or e_dparty is None or e_cparty is None
+                        or e_dpurpose is None or e_cpurpose is None
                         or (debit_party == credit_party and debit_purpose == credit_purpose)):
                     problem = _diagnose_transfer(row, nidx, seen)
                     if problem is not None:
                         break
+                    e_dparty, e_dpurpose = parties[debit_party], purposes[debit_purpose]
+                    e_cparty, e_cpurpose = parties[credit_party], purposes[credit_purpose]
                 if v2:
                     fenb = b"%d" % fen
-                    message += b"T%d:%bT%d:%bT%d:%bT%d:%bI%d:%b" % (
-                        len(debit_party), debit_party, len(debit_purpose), debit_purpose,
-                        len(credit_party), credit_party, len(credit_purpose), credit_purpose,
-                        len(fenb), fenb,
-                    )
+                    message += b"%b%b%b%bI%d:%b" % (
+                        e_dparty, e_dpurpose, e_cparty, e_cpurpose, len(fenb), fenb)
                 else:
                     message += rs + us_join(
                         (debit_party, debit_purpose, credit_party, credit_purpose,
@@ -774,7 +798,7 @@ def _scan(
         problem = _Problem(current, f"a text field is not valid UTF-8 ({exc.reason} at byte "
                                     f"{exc.start} of the encoding); the library writes only "
                                     "valid UTF-8")
-    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError, LookupError) as exc:
         # a column holding the wrong type (only possible if the STRICT tables were replaced)
         at = row[0] if row is not None and type(row[0]) is int else expected
         problem = _Problem(at, f"malformed row: {exc}")
@@ -887,22 +911,22 @@ def _diagnose(
             return _Problem(seq, _not_earlier(corrects))
         unresolved.append((seq, corrects))
     for name, value in (("booked_on", booked_on), ("due", due)):
-        if value not in seen.days:
+        if value not in seen.days and (value is not None or name != "due"):
             if not _valid_day(value):
                 return _Problem(seq, f"{name} {_text(value)} is not a date YYYY-MM-DD")
-            seen.days.add(value)
+            seen.days[value] = _field(value)
     if posted_at not in seen.stamps:
         if not _valid_stamp(posted_at):
             return _Problem(seq, f"posted_at {_text(posted_at)} is not a UTC stamp "
                                  "YYYY-MM-DDTHH:MM:SS.ffffffZ")
-        seen.stamps.add(posted_at)
+        seen.stamps[posted_at] = _field(posted_at)
     for name, value in (("agreement", agreement), ("period", period),
                         ("component", component), ("reason", reason),
                         ("reference", reference)):
         if value not in seen.texts:
             if _CONTROL.search(value):
                 return _Problem(seq, _control_reason(name, value))
-            seen.texts.add(value)
+            seen.texts[value] = _field(value)
     if kind in _CORRECTIONS and corrects is None:
         return _Problem(seq, f"a {kind.decode()} without corrects (it must name the "
                              "transaction it corrects)")
@@ -942,7 +966,7 @@ def _diagnose_transfer(row: tuple[Any, ...], expected: int, seen: _Seen) -> _Pro
             continue
         if pattern.fullmatch(value) is None:
             return _Problem(seq, f"transfer {idx}: {name} {_text(value)} is not {what}")
-        known.add(value)
+        known[value] = _field(value)
     if debit_party == credit_party and debit_purpose == credit_purpose:
         return _Problem(seq, f"transfer {idx} moves money from "
                              f"{debit_party.decode()}:{debit_purpose.decode()} to itself")
