@@ -232,21 +232,61 @@ class _Scanned:
 # --------------------------------------------------------------------------- entry points
 
 
-def verify_ledger(conn: sqlite3.Connection, *, quick: bool = False) -> VerifyReport:
+def verify_ledger(
+    conn: sqlite3.Connection, *, quick: bool = False, committed: bool | None = None
+) -> VerifyReport:
     """Check the schema, the file and every transaction, transfer and checkpoint.
 
     Runs in one read transaction (a consistent snapshot) unless one is already open, and
     never writes. ``quick=True`` runs ``PRAGMA quick_check`` instead of ``integrity_check``
     (it does not compare indexes with their tables).
+
+    ``committed`` says that ``conn`` holds no uncommitted writes (None: true when no
+    transaction is open). Then, for a ledger file of :data:`BESIDE_FROM` transactions or
+    more, SQLite's file check runs on a second read-only connection in a thread beside the
+    scan, as ``ecocomp ledger verify`` does (it runs in C without the GIL, so on a second
+    core it costs no time); inside a write transaction it runs on ``conn`` itself, which
+    is the only one that sees the uncommitted pages.
     """
     own = not conn.in_transaction
     if own:
         conn.execute("BEGIN")
     try:
-        return _verify(conn, quick=quick, scan=_scan_here)
+        name = _beside_file(conn) if (own if committed is None else committed) else None
+        if name is None:
+            return _verify(conn, quick=quick, scan=_scan_here)
+        mode = _read_only_mode(name)[0]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            def integrity(existing: set[str]) -> Callable[[], list[_Problem]]:
+                future = pool.submit(_integrity_of_file, name, mode, existing, quick)
+
+                def wait() -> list[_Problem]:
+                    try:
+                        return future.result()
+                    except (sqlite3.Error, LedgerError, OSError):  # cannot open it twice
+                        return _check_integrity(conn, existing, quick)
+                return wait
+
+            return _verify(conn, quick=quick, scan=_scan_here, integrity=integrity)
     finally:
         if own:
             conn.execute("COMMIT")
+
+
+#: From this many transactions on, :func:`verify_ledger` checks the file in a thread.
+BESIDE_FROM = 5_000
+
+
+def _beside_file(conn: sqlite3.Connection) -> str | None:
+    """The ledger's database file if the file check is worth a second connection."""
+    try:
+        files = {row[1]: row[2] for row in conn.execute("PRAGMA database_list")}
+        if not files.get("main"):
+            return None  # in memory or a temporary database: no second connection
+        top = conn.execute(f"SELECT max(seq) FROM {_TX}").fetchone()[0]
+    except sqlite3.Error:
+        return None  # no transactions table: the schema check says so
+    return files["main"] if type(top) is int and top >= BESIDE_FROM else None
 
 
 def verify_file(
