@@ -8,6 +8,7 @@ transaction (or checkpoint).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -515,3 +516,21 @@ def test_a_transfer_breaking_the_models_rules_is_found_even_with_recomputed_hash
     report = verify_only(path)
     assert (report.ok, report.first_bad_seq) == (False, 3), report.problems
     assert words in (report.reason or ""), report.reason
+
+
+def test_the_file_check_beside_the_scan_finds_the_same(path: Path, monkeypatch):
+    """Ledger.verify of a large file ledger runs SQLite's check on a second connection in
+    a thread; it still finds what the check finds on the ledger's own connection."""
+    from ecocomp.ledger import verify
+
+    ran: list[str] = []
+    check = verify._integrity_of_file
+
+    def spy(name: str, mode: str, existing: set[str], quick: bool) -> list:
+        ran.append(threading.current_thread().name)
+        return check(name, mode, existing, quick)
+
+    monkeypatch.setattr(verify, "BESIDE_FROM", 1)
+    monkeypatch.setattr(verify, "_integrity_of_file", spy)
+    test_a_blob_key_behind_a_restored_strict_schema_is_found(path)
+    assert len(ran) == 1 and ran[0] != threading.main_thread().name

@@ -151,3 +151,35 @@ def test_a_damaged_file_is_reported_not_crashed_on(tmp_path: Path):
     result = CliRunner().invoke(main, ["ledger", "verify", "--db", str(path)])
     assert result.exit_code == 1
     assert "Traceback" not in result.output
+
+
+def test_the_file_check_runs_beside_the_scan_only_when_nothing_is_uncommitted(
+        tmp_path: Path, monkeypatch):
+    from ecocomp.ledger import verify
+
+    ran: list[str] = []
+    check = verify._integrity_of_file
+
+    def spy(name: str, mode: str, existing: set[str], quick: bool) -> list:
+        ran.append(name)
+        return check(name, mode, existing, quick)
+
+    monkeypatch.setattr(verify, "BESIDE_FROM", 40)
+    monkeypatch.setattr(verify, "_integrity_of_file", spy)
+    path = forty(tmp_path / "ledger.db")
+    with Ledger.open(path, clock=clock) as ledger:
+        assert ledger.verify().ok
+        assert ran == [str(path)]  # a second connection, in a thread
+        with ledger.batch() as batch:
+            batch.post(accrual("k41"))
+            report = ledger.verify()  # the pending transaction is only on this connection
+        assert report.ok and report.count == 41
+        assert ran == [str(path)]
+    with Ledger.open(tmp_path / "small.db", clock=clock) as ledger:
+        ledger.post(accrual("k1"))
+        assert ledger.verify().ok
+    assert ran == [str(path)]  # fewer than BESIDE_FROM transactions: checked inline
+    with Ledger.open(":memory:", clock=clock) as ledger:
+        ledger.post_many([accrual(f"k{i}") for i in range(1, 41)])
+        assert ledger.verify().ok
+    assert ran == [str(path)]  # no file for a second connection
