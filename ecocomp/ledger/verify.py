@@ -227,6 +227,7 @@ class _Scanned:
     digests: list[bytes]
     hashes: list[bytes]
     keys: set[bytes]
+    leaves: list[bytes] | None = None  # RFC 6962 leaf hashes of the digests, if computed
 
 
 # --------------------------------------------------------------------------- entry points
@@ -469,7 +470,8 @@ def _verify(
             f"SELECT {_store.checkpoint_select(conn)} FROM {_store.CHECKPOINTS} "
             "ORDER BY number"
         ).fetchall()
-        problems += _check_checkpoints(rows, digests[:good], count)
+        leaves = scanned.leaves[:good] if scanned.leaves is not None else None
+        problems += _check_checkpoints(rows, digests[:good], count, leaves)
     head = hashes[-1].decode() if hashes and not problems else None
     return _report(problems, count, len(rows), head, version, tx2_from, quick)
 
@@ -1059,7 +1061,8 @@ def _orphans(conn: sqlite3.Connection, count: int) -> list[_Problem]:
 
 
 def _check_checkpoints(
-    rows: list[tuple[Any, ...]], digests: list[bytes], count: int
+    rows: list[tuple[Any, ...]], digests: list[bytes], count: int,
+    leaves: list[bytes] | None = None,
 ) -> list[_Problem]:
     """Numbering, chain, hash and Merkle root of every checkpoint, in order.
 
@@ -1068,7 +1071,9 @@ def _check_checkpoints(
     """
     covered = max((row[1] for row in rows if type(row[1]) is int), default=0)
     upto = min(covered, len(digests))
-    tree = MerkleTree([_sha256(b"\x00" + d).digest() for d in digests[:upto]]) if rows else None
+    if leaves is None and rows:
+        leaves = _leaves(digests[:upto])
+    tree = MerkleTree(leaves[:upto]) if rows and leaves is not None else None
     prev = GENESIS
     last_seq = 0
     for expected, (number, seq, root, created_at, prev_hash, hash_, catalog, *_) in enumerate(
@@ -1136,7 +1141,8 @@ def _scan_parallel(
     digests: list[bytes] = []
     hashes: list[bytes] = []
     keys: set[bytes] = set()
-    for problem, part_digests, part_hashes, part_keys, unresolved in parts:
+    leaves: list[bytes] = []
+    for problem, part_digests, part_hashes, part_keys, unresolved, part_leaves in parts:
         found = [_Problem(*problem)] if problem is not None else []
         found += [_Problem(seq, _not_earlier(corrects)) for seq, corrects in unresolved
                   if corrects not in keys]
@@ -1145,11 +1151,12 @@ def _scan_parallel(
             return _Scanned(first_problem, digests + part_digests, hashes + part_hashes,
                             keys | part_keys)
         digests += part_digests
+        leaves += part_leaves
         hashes += part_hashes
         keys |= part_keys
         if len(keys) != len(hashes):
             break  # a key repeated across ranges: _duplicate_keys names it
-    return _Scanned(None, digests, hashes, keys)
+    return _Scanned(None, digests, hashes, keys, leaves)
 
 
 def _scan_range(
@@ -1165,5 +1172,12 @@ def _scan_range(
     finally:
         conn.close()
     problem = scanned.problem
+    # the Merkle leaves too, so that the parent does not hash them one after the other
     return ((problem.seq, problem.reason) if problem else None, scanned.digests,
-            scanned.hashes, scanned.keys, unresolved)
+            scanned.hashes, scanned.keys, unresolved, _leaves(scanned.digests))
+
+
+def _leaves(digests: list[bytes]) -> list[bytes]:
+    """The RFC 6962 leaf hashes of transaction digests."""
+    sha = _sha256
+    return [sha(b"\x00" + d).digest() for d in digests]
