@@ -183,3 +183,40 @@ def test_the_file_check_runs_beside_the_scan_only_when_nothing_is_uncommitted(
         ledger.post_many([accrual(f"k{i}") for i in range(1, 41)])
         assert ledger.verify().ok
     assert ran == [str(path)]  # no file for a second connection
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_jobs_find_a_problem_in_the_range_this_process_scans(tmp_path: Path, jobs: int):
+    path = forty(tmp_path / "ledger.db")
+    with opened_without_triggers(path) as conn:
+        conn.execute("UPDATE ledger_transfers SET amount_fen = 1 WHERE seq = 5")
+    one, many = verify_file(path), verify_file(path, jobs=jobs)
+    assert (one.ok, one.first_bad_seq) == (many.ok, many.first_bad_seq) == (False, 5)
+    assert one.reason == many.reason
+
+
+def test_jobs_scan_the_first_range_here_and_the_others_in_jobs_minus_one_workers(
+        tmp_path: Path, monkeypatch):
+    """The parent scans too instead of waiting; SQLite's check is a thread, not a process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ecocomp.ledger import verify
+
+    pools: list[int] = []
+    ranges: list[int] = []
+    scan_range = verify._scan_range
+
+    class Workers(ThreadPoolExecutor):  # a stand-in for the process pool, to watch it
+        def __init__(self, max_workers: int, mp_context: object) -> None:
+            pools.append(max_workers)
+            super().__init__(max_workers=max_workers)
+
+    def spy(name: str, mode: str, first: int, *rest: object) -> tuple:
+        ranges.append(first)
+        return scan_range(name, mode, first, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify, "ProcessPoolExecutor", Workers)
+    monkeypatch.setattr(verify, "_scan_range", spy)
+    path = forty(tmp_path / "ledger.db")
+    assert verify_file(path, jobs=3) == verify_file(path)
+    assert pools == [2] and sorted(ranges) == [14, 27]

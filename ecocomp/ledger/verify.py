@@ -42,6 +42,7 @@ import sqlite3
 from binascii import hexlify
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import date, datetime
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -341,19 +342,20 @@ def _verify_open(
     try:
         conn.execute("BEGIN")
         try:
-            # SQLite's file check runs beside the scan: in a thread (it runs in C without
-            # the GIL), or with --jobs in one more worker process. The processes are
-            # started before any thread exists, so forking them is safe.
-            pool: Executor
-            if jobs == 1:
-                pool = ThreadPoolExecutor(max_workers=1)
-                scan: Scan = _scan_here
-            else:
-                pool = ProcessPoolExecutor(max_workers=jobs + 1, mp_context=_MP_CONTEXT)
-                scan = functools.partial(_scan_parallel, name, mode, jobs, pool)
-            with pool:
+            # SQLite's file check runs beside the scan in a thread (it runs in C without
+            # the GIL). With --jobs N, this process scans the first range and N - 1 worker
+            # processes the others; the workers are all started (forked) before the
+            # thread exists, so forking them is safe.
+            workers: Executor | None = None
+            scan: Scan = _scan_here
+            if jobs > 1:
+                workers = ProcessPoolExecutor(max_workers=jobs - 1, mp_context=_MP_CONTEXT)
+                workers.submit(int).result()  # a fork context starts every worker now
+                scan = functools.partial(_scan_parallel, name, mode, jobs, workers)
+            with ThreadPoolExecutor(max_workers=1) as checker, workers or nullcontext():
                 def integrity(existing: set[str]) -> Callable[[], list[_Problem]]:
-                    return pool.submit(_integrity_of_file, name, mode, existing, quick).result
+                    return checker.submit(_integrity_of_file, name, mode, existing,
+                                          quick).result
 
                 return _verify(conn, quick=quick, scan=scan, integrity=integrity)
         finally:
@@ -1135,9 +1137,14 @@ def _scan_parallel(
     for first, _last in ranges[1:]:
         row = conn.execute(f"SELECT hash FROM {_TX} WHERE seq = ?", (first - 1,)).fetchone()
         starts.append(row[0] if row else b"")
-    parts = list(pool.map(_scan_range, [name] * jobs, [mode] * jobs,
-                          [r[0] for r in ranges], [r[1] for r in ranges], starts,
-                          [tx2_from] * jobs))
+    others = pool.map(_scan_range, [name] * (jobs - 1), [mode] * (jobs - 1),
+                      [r[0] for r in ranges[1:]], [r[1] for r in ranges[1:]], starts[1:],
+                      [tx2_from] * (jobs - 1))
+    # the first range here, on this connection, while the workers scan theirs
+    here = _scan(conn, ranges[0][0], ranges[0][1], starts[0], tx2_from, set())
+    problem = (here.problem.seq, here.problem.reason) if here.problem else None
+    parts = [(problem, here.digests, here.hashes, here.keys, [], _leaves(here.digests)),
+             *others]
     digests: list[bytes] = []
     hashes: list[bytes] = []
     keys: set[bytes] = set()
