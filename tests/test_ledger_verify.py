@@ -220,3 +220,26 @@ def test_jobs_scan_the_first_range_here_and_the_others_in_jobs_minus_one_workers
     path = forty(tmp_path / "ledger.db")
     assert verify_file(path, jobs=3) == verify_file(path)
     assert pools == [2] and sorted(ranges) == [14, 27]
+
+
+def test_the_file_check_falls_back_to_the_ledgers_connection(tmp_path: Path, monkeypatch):
+    """If the second connection cannot be opened, the check runs on the ledger's own."""
+    from ecocomp.ledger import verify
+
+    inline: list[bool] = []
+    check = verify._check_integrity
+
+    def cannot_open(*_args: object) -> list:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    def spy(conn: sqlite3.Connection, existing: set[str], quick: bool) -> list:
+        inline.append(quick)
+        return check(conn, existing, quick)
+
+    path = forty(tmp_path / "ledger.db")
+    monkeypatch.setattr(verify, "BESIDE_FROM", 1)
+    monkeypatch.setattr(verify, "_integrity_of_file", cannot_open)
+    monkeypatch.setattr(verify, "_check_integrity", spy)
+    with Ledger.open(path, clock=clock) as ledger:
+        report = ledger.verify(quick=True)
+    assert report.ok and report.quick and inline == [True]

@@ -255,12 +255,16 @@ def verify_ledger(
         conn.execute("BEGIN")
     try:
         name = _beside_file(conn) if (own if committed is None else committed) else None
-        if name is None:
+        try:
+            mode = _read_only_mode(name)[0] if name is not None else None
+        except LedgerError:  # not a plain database file after all
+            mode = None
+        if name is None or mode is None:
             return _verify(conn, quick=quick, scan=_scan_here)
-        mode = _read_only_mode(name)[0]
+        file, file_mode = name, mode
         with ThreadPoolExecutor(max_workers=1) as pool:
             def integrity(existing: set[str]) -> Callable[[], list[_Problem]]:
-                future = pool.submit(_integrity_of_file, name, mode, existing, quick)
+                future = pool.submit(_integrity_of_file, file, file_mode, existing, quick)
 
                 def wait() -> list[_Problem]:
                     try:
