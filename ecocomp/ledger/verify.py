@@ -1126,10 +1126,11 @@ def _scan_parallel(
     name: str, mode: str, jobs: int, pool: Executor, conn: sqlite3.Connection, count: int,
     tx2_from: int | None,
 ) -> _Scanned:
-    """Split 1..count into ``jobs`` ranges scanned by worker processes, then join them.
+    """Split 1..count into ``jobs`` ranges, scan them, then join them: the first one here
+    on ``conn``, the others in the worker processes of ``pool``.
 
-    Each worker checks its own range's links, fields and hashes from the stored hash just
-    before it; joining the ranges checks what crosses a boundary: a key used in two ranges
+    Each range's scan checks its links, fields and hashes from the stored hash just before
+    it; joining the ranges checks what crosses a boundary: a key used in two ranges
     and a ``corrects`` naming no key of an earlier range (each worker lists the corrections
     it could not resolve inside its own range).
     """
