@@ -468,6 +468,10 @@ def test_a_correction_of_a_later_transaction_is_found(path: Path):
     (3, "posted_at", "'2024-02-01 00:00:00'", "posted_at '2024-02-01 00:00:00' is not a UTC"),
     (3, "inputs_digest", "'ABCDEF0123456789'", "inputs_digest 'ABCDEF0123456789' is not a "
                                                "lowercase hex digest"),
+    (3, "inputs_digest", "'abcdef012345678'", "is not a lowercase hex digest"),  # 15
+    (3, "inputs_digest", "'" + "a" * 129 + "'", "is not a lowercase hex digest"),
+    (3, "inputs_digest", "'abcdef0123456789' || char(10)", "is not a lowercase hex digest"),
+    (3, "inputs_digest", "'abcdef012345678g'", "is not a lowercase hex digest"),
     (3, "meta", """'{"parties":["430700","430800"],"net":"100.00"}'""", "not canonical JSON"),
     (3, "meta", """'{"net": "100.00"}'""", "not canonical JSON"),
     (3, "meta", """'{"net":1.5}'""", "not canonical JSON"),
@@ -534,3 +538,13 @@ def test_the_file_check_beside_the_scan_finds_the_same(path: Path, monkeypatch):
     monkeypatch.setattr(verify, "_integrity_of_file", spy)
     test_a_blob_key_behind_a_restored_strict_schema_is_found(path)
     assert len(ran) == 1 and ran[0] != threading.main_thread().name
+
+
+@pytest.mark.parametrize("digest", ["0" * 16, "abcdef0123456789" * 8])
+def test_inputs_digests_of_the_shortest_and_longest_length_pass(tmp_path: Path, digest: str):
+    with Ledger.open(tmp_path / "ledger.db", clock=clock) as ledger:
+        ledger.post(NewTransaction(key="d", kind="accrual", booked_on=date(2023, 1, 31),
+                                   inputs_digest=digest,
+                                   transfers=[Transfer.between(A, B, "1.00", purpose="accrued")]))
+        report = ledger.verify()
+    assert report.ok, report.problems
