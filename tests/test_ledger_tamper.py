@@ -8,6 +8,7 @@ transaction (or checkpoint).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -467,6 +468,10 @@ def test_a_correction_of_a_later_transaction_is_found(path: Path):
     (3, "posted_at", "'2024-02-01 00:00:00'", "posted_at '2024-02-01 00:00:00' is not a UTC"),
     (3, "inputs_digest", "'ABCDEF0123456789'", "inputs_digest 'ABCDEF0123456789' is not a "
                                                "lowercase hex digest"),
+    (3, "inputs_digest", "'abcdef012345678'", "is not a lowercase hex digest"),  # 15
+    (3, "inputs_digest", "'" + "a" * 129 + "'", "is not a lowercase hex digest"),
+    (3, "inputs_digest", "'abcdef0123456789' || char(10)", "is not a lowercase hex digest"),
+    (3, "inputs_digest", "'abcdef012345678g'", "is not a lowercase hex digest"),
     (3, "meta", """'{"parties":["430700","430800"],"net":"100.00"}'""", "not canonical JSON"),
     (3, "meta", """'{"net": "100.00"}'""", "not canonical JSON"),
     (3, "meta", """'{"net":1.5}'""", "not canonical JSON"),
@@ -515,3 +520,31 @@ def test_a_transfer_breaking_the_models_rules_is_found_even_with_recomputed_hash
     report = verify_only(path)
     assert (report.ok, report.first_bad_seq) == (False, 3), report.problems
     assert words in (report.reason or ""), report.reason
+
+
+def test_the_file_check_beside_the_scan_finds_the_same(path: Path, monkeypatch):
+    """Ledger.verify of a large file ledger runs SQLite's check on a second connection in
+    a thread; it still finds what the check finds on the ledger's own connection."""
+    from ecocomp.ledger import verify
+
+    ran: list[str] = []
+    check = verify._integrity_of_file
+
+    def spy(name: str, mode: str, existing: set[str], quick: bool) -> list:
+        ran.append(threading.current_thread().name)
+        return check(name, mode, existing, quick)
+
+    monkeypatch.setattr(verify, "BESIDE_FROM", 1)
+    monkeypatch.setattr(verify, "_integrity_of_file", spy)
+    test_a_blob_key_behind_a_restored_strict_schema_is_found(path)
+    assert len(ran) == 1 and ran[0] != threading.main_thread().name
+
+
+@pytest.mark.parametrize("digest", ["0" * 16, "abcdef0123456789" * 8])
+def test_inputs_digests_of_the_shortest_and_longest_length_pass(tmp_path: Path, digest: str):
+    with Ledger.open(tmp_path / "ledger.db", clock=clock) as ledger:
+        ledger.post(NewTransaction(key="d", kind="accrual", booked_on=date(2023, 1, 31),
+                                   inputs_digest=digest,
+                                   transfers=[Transfer.between(A, B, "1.00", purpose="accrued")]))
+        report = ledger.verify()
+    assert report.ok, report.problems

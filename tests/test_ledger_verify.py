@@ -151,3 +151,95 @@ def test_a_damaged_file_is_reported_not_crashed_on(tmp_path: Path):
     result = CliRunner().invoke(main, ["ledger", "verify", "--db", str(path)])
     assert result.exit_code == 1
     assert "Traceback" not in result.output
+
+
+def test_the_file_check_runs_beside_the_scan_only_when_nothing_is_uncommitted(
+        tmp_path: Path, monkeypatch):
+    from ecocomp.ledger import verify
+
+    ran: list[str] = []
+    check = verify._integrity_of_file
+
+    def spy(name: str, mode: str, existing: set[str], quick: bool) -> list:
+        ran.append(name)
+        return check(name, mode, existing, quick)
+
+    monkeypatch.setattr(verify, "BESIDE_FROM", 40)
+    monkeypatch.setattr(verify, "_integrity_of_file", spy)
+    path = forty(tmp_path / "ledger.db")
+    with Ledger.open(path, clock=clock) as ledger:
+        assert ledger.verify().ok
+        assert ran == [str(path)]  # a second connection, in a thread
+        with ledger.batch() as batch:
+            batch.post(accrual("k41"))
+            report = ledger.verify()  # the pending transaction is only on this connection
+        assert report.ok and report.count == 41
+        assert ran == [str(path)]
+    with Ledger.open(tmp_path / "small.db", clock=clock) as ledger:
+        ledger.post(accrual("k1"))
+        assert ledger.verify().ok
+    assert ran == [str(path)]  # fewer than BESIDE_FROM transactions: checked inline
+    with Ledger.open(":memory:", clock=clock) as ledger:
+        ledger.post_many([accrual(f"k{i}") for i in range(1, 41)])
+        assert ledger.verify().ok
+    assert ran == [str(path)]  # no file for a second connection
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_jobs_find_a_problem_in_the_range_this_process_scans(tmp_path: Path, jobs: int):
+    path = forty(tmp_path / "ledger.db")
+    with opened_without_triggers(path) as conn:
+        conn.execute("UPDATE ledger_transfers SET amount_fen = 1 WHERE seq = 5")
+    one, many = verify_file(path), verify_file(path, jobs=jobs)
+    assert (one.ok, one.first_bad_seq) == (many.ok, many.first_bad_seq) == (False, 5)
+    assert one.reason == many.reason
+
+
+def test_jobs_scan_the_first_range_here_and_the_others_in_jobs_minus_one_workers(
+        tmp_path: Path, monkeypatch):
+    """The parent scans too instead of waiting; SQLite's check is a thread, not a process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ecocomp.ledger import verify
+
+    pools: list[int] = []
+    ranges: list[int] = []
+    scan_range = verify._scan_range
+
+    class Workers(ThreadPoolExecutor):  # a stand-in for the process pool, to watch it
+        def __init__(self, max_workers: int, mp_context: object) -> None:
+            pools.append(max_workers)
+            super().__init__(max_workers=max_workers)
+
+    def spy(name: str, mode: str, first: int, *rest: object) -> tuple:
+        ranges.append(first)
+        return scan_range(name, mode, first, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify, "ProcessPoolExecutor", Workers)
+    monkeypatch.setattr(verify, "_scan_range", spy)
+    path = forty(tmp_path / "ledger.db")
+    assert verify_file(path, jobs=3) == verify_file(path)
+    assert pools == [2] and sorted(ranges) == [14, 27]
+
+
+def test_the_file_check_falls_back_to_the_ledgers_connection(tmp_path: Path, monkeypatch):
+    """If the second connection cannot be opened, the check runs on the ledger's own."""
+    from ecocomp.ledger import verify
+
+    inline: list[bool] = []
+    check = verify._check_integrity
+
+    def cannot_open(*_args: object) -> list:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    def spy(conn: sqlite3.Connection, existing: set[str], quick: bool) -> list:
+        inline.append(quick)
+        return check(conn, existing, quick)
+
+    path = forty(tmp_path / "ledger.db")
+    monkeypatch.setattr(verify, "BESIDE_FROM", 1)
+    monkeypatch.setattr(verify, "_integrity_of_file", cannot_open)
+    monkeypatch.setattr(verify, "_check_integrity", spy)
+    with Ledger.open(path, clock=clock) as ledger:
+        report = ledger.verify(quick=True)
+    assert report.ok and report.quick and inline == [True]

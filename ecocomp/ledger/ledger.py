@@ -711,8 +711,10 @@ class Ledger:
         >>> ledger.verify().ok  # doctest: +SKIP
         True
         """
+        committed = not self._conn.in_transaction  # else a batch's writes are pending
         with self._reading() as conn:
-            report = catalog_checked(conn, verify_ledger(conn, quick=quick))
+            report = catalog_checked(
+                conn, verify_ledger(conn, quick=quick, committed=committed))
         if raise_on_error:
             report.raise_for_problem()
         return report

@@ -42,6 +42,7 @@ import sqlite3
 from binascii import hexlify
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import date, datetime
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -141,6 +142,11 @@ _DIGEST = re.compile(model._DIGEST.pattern.encode())
 _PARTY = re.compile(model._PARTY.pattern.encode())
 _PURPOSE = re.compile(model._PURPOSE.pattern.encode())
 _CONTROL = re.compile(rb"[\x00-\x1f]")
+# the scan checks inputs_digest without the regular expression (3× faster): its length,
+# then nothing left once the hex digits are deleted; this pins the rule it was written for
+_HEX_DIGITS = b"0123456789abcdef"
+if model._DIGEST.pattern != "[0-9a-f]{16,128}":  # pragma: no cover - a guard
+    raise RuntimeError("verify._scan's inputs_digest check no longer matches model._DIGEST")
 _MAX_SAFE_INT = 2**53 - 1
 
 _sha256 = hashlib.sha256
@@ -151,6 +157,13 @@ _TAG2 = b"T%d:%b" % (len(TX_TAG_V2), TX_TAG_V2.encode())
 _NULL = b"N"
 _EMPTY = b""
 _KINDS = frozenset(k.encode() for k in KINDS)
+
+
+def _field(value: bytes) -> bytes:
+    """A present text field's tx/2 encoding (the same as :mod:`hashing`'s)."""
+    return b"T%d:%b" % (len(value), value)
+
+
 _CORRECTIONS = frozenset(k.encode() for k in CORRECTION_KINDS)
 
 
@@ -220,26 +233,71 @@ class _Scanned:
     digests: list[bytes]
     hashes: list[bytes]
     keys: set[bytes]
+    leaves: list[bytes] | None = None  # RFC 6962 leaf hashes of the digests, if computed
 
 
 # --------------------------------------------------------------------------- entry points
 
 
-def verify_ledger(conn: sqlite3.Connection, *, quick: bool = False) -> VerifyReport:
+def verify_ledger(
+    conn: sqlite3.Connection, *, quick: bool = False, committed: bool | None = None
+) -> VerifyReport:
     """Check the schema, the file and every transaction, transfer and checkpoint.
 
     Runs in one read transaction (a consistent snapshot) unless one is already open, and
     never writes. ``quick=True`` runs ``PRAGMA quick_check`` instead of ``integrity_check``
     (it does not compare indexes with their tables).
+
+    ``committed`` says that ``conn`` holds no uncommitted writes (None: true when no
+    transaction is open). Then, for a ledger file of :data:`BESIDE_FROM` transactions or
+    more, SQLite's file check runs on a second read-only connection in a thread beside the
+    scan, as ``ecocomp ledger verify`` does (it runs in C without the GIL, so on a second
+    core it costs no time); inside a write transaction it runs on ``conn`` itself, which
+    is the only one that sees the uncommitted pages.
     """
     own = not conn.in_transaction
     if own:
         conn.execute("BEGIN")
     try:
-        return _verify(conn, quick=quick, scan=_scan_here)
+        name = _beside_file(conn) if (own if committed is None else committed) else None
+        try:
+            mode = _read_only_mode(name)[0] if name is not None else None
+        except LedgerError:  # not a plain database file after all
+            mode = None
+        if name is None or mode is None:
+            return _verify(conn, quick=quick, scan=_scan_here)
+        file, file_mode = name, mode
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            def integrity(existing: set[str]) -> Callable[[], list[_Problem]]:
+                future = pool.submit(_integrity_of_file, file, file_mode, existing, quick)
+
+                def wait() -> list[_Problem]:
+                    try:
+                        return future.result()
+                    except (sqlite3.Error, LedgerError, OSError):  # cannot open it twice
+                        return _check_integrity(conn, existing, quick)
+                return wait
+
+            return _verify(conn, quick=quick, scan=_scan_here, integrity=integrity)
     finally:
         if own:
             conn.execute("COMMIT")
+
+
+#: From this many transactions on, :func:`verify_ledger` checks the file in a thread.
+BESIDE_FROM = 5_000
+
+
+def _beside_file(conn: sqlite3.Connection) -> str | None:
+    """The ledger's database file if the file check is worth a second connection."""
+    try:
+        files = {row[1]: row[2] for row in conn.execute("PRAGMA database_list")}
+        if not files.get("main"):
+            return None  # in memory or a temporary database: no second connection
+        top = conn.execute(f"SELECT max(seq) FROM {_TX}").fetchone()[0]
+    except sqlite3.Error:
+        return None  # no transactions table: the schema check says so
+    return files["main"] if type(top) is int and top >= BESIDE_FROM else None
 
 
 def verify_file(
@@ -293,19 +351,20 @@ def _verify_open(
     try:
         conn.execute("BEGIN")
         try:
-            # SQLite's file check runs beside the scan: in a thread (it runs in C without
-            # the GIL), or with --jobs in one more worker process. The processes are
-            # started before any thread exists, so forking them is safe.
-            pool: Executor
-            if jobs == 1:
-                pool = ThreadPoolExecutor(max_workers=1)
-                scan: Scan = _scan_here
-            else:
-                pool = ProcessPoolExecutor(max_workers=jobs + 1, mp_context=_MP_CONTEXT)
-                scan = functools.partial(_scan_parallel, name, mode, jobs, pool)
-            with pool:
+            # SQLite's file check runs beside the scan in a thread (it runs in C without
+            # the GIL). With --jobs N, this process scans the first range and N - 1 worker
+            # processes the others; the workers are all started (forked) before the
+            # thread exists, so forking them is safe.
+            workers: Executor | None = None
+            scan: Scan = _scan_here
+            if jobs > 1:
+                workers = ProcessPoolExecutor(max_workers=jobs - 1, mp_context=_MP_CONTEXT)
+                workers.submit(int).result()  # a fork context starts every worker now
+                scan = functools.partial(_scan_parallel, name, mode, jobs, workers)
+            with ThreadPoolExecutor(max_workers=1) as checker, workers or nullcontext():
                 def integrity(existing: set[str]) -> Callable[[], list[_Problem]]:
-                    return pool.submit(_integrity_of_file, name, mode, existing, quick).result
+                    return checker.submit(_integrity_of_file, name, mode, existing,
+                                          quick).result
 
                 return _verify(conn, quick=quick, scan=scan, integrity=integrity)
         finally:
@@ -422,7 +481,8 @@ def _verify(
             f"SELECT {_store.checkpoint_select(conn)} FROM {_store.CHECKPOINTS} "
             "ORDER BY number"
         ).fetchall()
-        problems += _check_checkpoints(rows, digests[:good], count)
+        leaves = scanned.leaves[:good] if scanned.leaves is not None else None
+        problems += _check_checkpoints(rows, digests[:good], count, leaves)
     head = hashes[-1].decode() if hashes and not problems else None
     return _report(problems, count, len(rows), head, version, tx2_from, quick)
 
@@ -613,14 +673,20 @@ def _sql_type(value: object) -> str:
 
 
 class _Seen:
-    """Values already validated, one set per rule (a valid date is no valid purpose)."""
+    """Values already validated, one dict per rule (a valid date is no valid purpose).
+
+    Each maps a valid value to its tx/2 field encoding, so the scan looks a value up once
+    to know that it is valid and how it is encoded. An absent (NULL) value is only in
+    ``texts`` (the optional texts); an absent due date is handled by the scan.
+    """
 
     def __init__(self) -> None:
-        self.days: set[bytes | None] = {None}  # None: an absent due date
-        self.stamps: set[bytes] = set()
-        self.texts: set[bytes | None] = {None}  # optional texts without control characters
-        self.parties: set[bytes] = set()
-        self.purposes: set[bytes] = set()
+        self.kinds: dict[bytes, bytes] = {k: _field(k) for k in _KINDS}
+        self.days: dict[bytes, bytes] = {}
+        self.stamps: dict[bytes, bytes] = {}
+        self.texts: dict[bytes | None, bytes] = {None: _NULL}  # no control characters
+        self.parties: dict[bytes, bytes] = {}
+        self.purposes: dict[bytes, bytes] = {}
 
 
 def _scan_here(conn: sqlite3.Connection, count: int, tx2_from: int | None) -> _Scanned:
@@ -652,15 +718,15 @@ def _scan(
     us_join = _US.join
     rs = _RS
     tag1, tag2, null, e = _TAG1, _TAG2, _NULL, _EMPTY
-    kinds, corrections = _KINDS, _CORRECTIONS
+    corrections = _CORRECTIONS
     control = _CONTROL.search
     max_fen = _MAX_FEN
-    digest_ok = _DIGEST.fullmatch
+    hex_digits = _HEX_DIGITS
     meta_ok = _canonical_meta_check()
     last_meta = b"{}"
     v2_from = tx2_from if tx2_from is not None else last + 1
     seen = _Seen()
-    days, stamps, texts = seen.days, seen.stamps, seen.texts
+    kinds, days, stamps, texts = seen.kinds, seen.days, seen.stamps, seen.texts
     parties, purposes = seen.parties, seen.purposes
     digests: list[bytes] = []
     hashes: list[bytes] = []
@@ -684,23 +750,45 @@ def _scan(
                     message.decode()  # valid UTF-8, no surrogates, in every text field
                     add_digest(sha(message).digest())
                     message = None
-                if (seq != expected or prev_hash != prev or idx != 0 or kind not in kinds
+                # each repeating value's tx/2 encoding, None if not (yet) known valid
+                e_kind = kinds.get(kind)
+                e_booked = days.get(booked_on)
+                e_due = null if due is None else days.get(due)
+                e_agreement = texts.get(agreement)
+                e_period = texts.get(period)
+                e_component = texts.get(component)
+                e_reason = texts.get(reason)
+                e_reference = texts.get(reference)
+                e_posted = stamps.get(posted_at)
+                e_dparty = parties.get(debit_party)
+                e_dpurpose = purposes.get(debit_purpose)
+                e_cparty = parties.get(credit_party)
+                e_cpurpose = purposes.get(credit_purpose)
+                if (seq != expected or prev_hash != prev or idx != 0 or e_kind is None
                         or (corrects is not None and corrects not in keys)
-                        or booked_on not in days or due not in days
-                        or posted_at not in stamps or not key or control(key) is not None
+                        or e_booked is None or e_due is None or e_posted is None
+                        or not key or control(key) is not None
                         or not 0 < fen <= max_fen
-                        or agreement not in texts or period not in texts
-                        or component not in texts or reason not in texts
-                        or reference not in texts
-                        or debit_party not in parties or credit_party not in parties
-                        or debit_purpose not in purposes or credit_purpose not in purposes
+                        or e_agreement is None or e_period is None or e_component is None
+                        or e_reason is None or e_reference is None
+                        or e_dparty is None or e_cparty is None
+                        or e_dpurpose is None or e_cpurpose is None
                         or (debit_party == credit_party and debit_purpose == credit_purpose)
                         or (kind in corrections and (corrects is None or reason is None))
-                        or (digest is not None and digest_ok(digest) is None)
+                        or (digest is not None and (not 16 <= len(digest) <= 128
+                                                    or digest.translate(None, hex_digits)))
                         or (meta != last_meta and not meta_ok(meta))):
                     problem = _diagnose(row, expected, prev, keys, seen, meta_ok, unresolved)
                     if problem is not None:
                         break
+                    # every value is valid now, and known
+                    e_kind, e_booked = kinds[kind], days[booked_on]
+                    e_due = null if due is None else days[due]
+                    e_agreement, e_period = texts[agreement], texts[period]
+                    e_component, e_reason = texts[component], texts[reason]
+                    e_reference, e_posted = texts[reference], stamps[posted_at]
+                    e_dparty, e_dpurpose = parties[debit_party], purposes[debit_purpose]
+                    e_cparty, e_cpurpose = parties[credit_party], purposes[credit_purpose]
                 last_meta = meta
                 add_key(key)
                 add_hash(hash_)
@@ -708,27 +796,14 @@ def _scan(
                     v2 = True
                     seqb, fenb = b"%d" % seq, b"%d" % fen
                     message = (
-                        b"%bT%d:%bI%d:%bT%d:%bT%d:%bT%d:%b%b%b%b%b%b%b%b%bT%d:%bT%d:%b"
-                        b"T%d:%bT%d:%bT%d:%bT%d:%bI%d:%b" % (
-                            tag2, len(prev_hash), prev_hash, len(seqb), seqb, len(key), key,
-                            len(kind), kind, len(booked_on), booked_on,
-                            null if due is None else b"T%d:%b" % (len(due), due),
-                            null if agreement is None
-                            else b"T%d:%b" % (len(agreement), agreement),
-                            null if period is None else b"T%d:%b" % (len(period), period),
-                            null if component is None
-                            else b"T%d:%b" % (len(component), component),
-                            null if corrects is None
-                            else b"T%d:%b" % (len(corrects), corrects),
-                            null if reason is None else b"T%d:%b" % (len(reason), reason),
-                            null if reference is None
-                            else b"T%d:%b" % (len(reference), reference),
-                            null if digest is None else b"T%d:%b" % (len(digest), digest),
-                            len(meta), meta, len(posted_at), posted_at,
-                            len(debit_party), debit_party, len(debit_purpose), debit_purpose,
-                            len(credit_party), credit_party, len(credit_purpose),
-                            credit_purpose, len(fenb), fenb,
-                        )
+                        b"%bT%d:%bI%d:%bT%d:%b%b%b%b%b%b%b%b%b%b%bT%d:%b%b%b%b%b%bI%d:%b" % (
+                        tag2, len(prev_hash), prev_hash, len(seqb), seqb, len(key), key,
+                        e_kind, e_booked, e_due, e_agreement, e_period, e_component,
+                        null if corrects is None else b"T%d:%b" % (len(corrects), corrects),
+                        e_reason, e_reference,
+                        null if digest is None else b"T%d:%b" % (len(digest), digest),
+                        len(meta), meta, e_posted, e_dparty, e_dpurpose, e_cparty,
+                        e_cpurpose, len(fenb), fenb)
                     )
                 else:
                     v2 = False
@@ -744,20 +819,23 @@ def _scan(
                 prev = hash_
                 nidx = 1
             else:
+                e_dparty = parties.get(debit_party)
+                e_dpurpose = purposes.get(debit_purpose)
+                e_cparty = parties.get(credit_party)
+                e_cpurpose = purposes.get(credit_purpose)
                 if (idx != nidx or not 0 < fen <= max_fen
-                        or debit_party not in parties or credit_party not in parties
-                        or debit_purpose not in purposes or credit_purpose not in purposes
+                        or e_dparty is None or e_cparty is None
+                        or e_dpurpose is None or e_cpurpose is None
                         or (debit_party == credit_party and debit_purpose == credit_purpose)):
                     problem = _diagnose_transfer(row, nidx, seen)
                     if problem is not None:
                         break
+                    e_dparty, e_dpurpose = parties[debit_party], purposes[debit_purpose]
+                    e_cparty, e_cpurpose = parties[credit_party], purposes[credit_purpose]
                 if v2:
                     fenb = b"%d" % fen
-                    message += b"T%d:%bT%d:%bT%d:%bT%d:%bI%d:%b" % (
-                        len(debit_party), debit_party, len(debit_purpose), debit_purpose,
-                        len(credit_party), credit_party, len(credit_purpose), credit_purpose,
-                        len(fenb), fenb,
-                    )
+                    message += b"%b%b%b%bI%d:%b" % (
+                        e_dparty, e_dpurpose, e_cparty, e_cpurpose, len(fenb), fenb)
                 else:
                     message += rs + us_join(
                         (debit_party, debit_purpose, credit_party, credit_purpose,
@@ -774,7 +852,7 @@ def _scan(
         problem = _Problem(current, f"a text field is not valid UTF-8 ({exc.reason} at byte "
                                     f"{exc.start} of the encoding); the library writes only "
                                     "valid UTF-8")
-    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError, LookupError) as exc:
         # a column holding the wrong type (only possible if the STRICT tables were replaced)
         at = row[0] if row is not None and type(row[0]) is int else expected
         problem = _Problem(at, f"malformed row: {exc}")
@@ -887,22 +965,22 @@ def _diagnose(
             return _Problem(seq, _not_earlier(corrects))
         unresolved.append((seq, corrects))
     for name, value in (("booked_on", booked_on), ("due", due)):
-        if value not in seen.days:
+        if value not in seen.days and (value is not None or name != "due"):
             if not _valid_day(value):
                 return _Problem(seq, f"{name} {_text(value)} is not a date YYYY-MM-DD")
-            seen.days.add(value)
+            seen.days[value] = _field(value)
     if posted_at not in seen.stamps:
         if not _valid_stamp(posted_at):
             return _Problem(seq, f"posted_at {_text(posted_at)} is not a UTC stamp "
                                  "YYYY-MM-DDTHH:MM:SS.ffffffZ")
-        seen.stamps.add(posted_at)
+        seen.stamps[posted_at] = _field(posted_at)
     for name, value in (("agreement", agreement), ("period", period),
                         ("component", component), ("reason", reason),
                         ("reference", reference)):
         if value not in seen.texts:
             if _CONTROL.search(value):
                 return _Problem(seq, _control_reason(name, value))
-            seen.texts.add(value)
+            seen.texts[value] = _field(value)
     if kind in _CORRECTIONS and corrects is None:
         return _Problem(seq, f"a {kind.decode()} without corrects (it must name the "
                              "transaction it corrects)")
@@ -942,7 +1020,7 @@ def _diagnose_transfer(row: tuple[Any, ...], expected: int, seen: _Seen) -> _Pro
             continue
         if pattern.fullmatch(value) is None:
             return _Problem(seq, f"transfer {idx}: {name} {_text(value)} is not {what}")
-        known.add(value)
+        known[value] = _field(value)
     if debit_party == credit_party and debit_purpose == credit_purpose:
         return _Problem(seq, f"transfer {idx} moves money from "
                              f"{debit_party.decode()}:{debit_purpose.decode()} to itself")
@@ -995,7 +1073,8 @@ def _orphans(conn: sqlite3.Connection, count: int) -> list[_Problem]:
 
 
 def _check_checkpoints(
-    rows: list[tuple[Any, ...]], digests: list[bytes], count: int
+    rows: list[tuple[Any, ...]], digests: list[bytes], count: int,
+    leaves: list[bytes] | None = None,
 ) -> list[_Problem]:
     """Numbering, chain, hash and Merkle root of every checkpoint, in order.
 
@@ -1004,7 +1083,9 @@ def _check_checkpoints(
     """
     covered = max((row[1] for row in rows if type(row[1]) is int), default=0)
     upto = min(covered, len(digests))
-    tree = MerkleTree([_sha256(b"\x00" + d).digest() for d in digests[:upto]]) if rows else None
+    if leaves is None and rows:
+        leaves = _leaves(digests[:upto])
+    tree = MerkleTree(leaves[:upto]) if rows and leaves is not None else None
     prev = GENESIS
     last_seq = 0
     for expected, (number, seq, root, created_at, prev_hash, hash_, catalog, *_) in enumerate(
@@ -1051,10 +1132,11 @@ def _scan_parallel(
     name: str, mode: str, jobs: int, pool: Executor, conn: sqlite3.Connection, count: int,
     tx2_from: int | None,
 ) -> _Scanned:
-    """Split 1..count into ``jobs`` ranges scanned by worker processes, then join them.
+    """Split 1..count into ``jobs`` ranges, scan them, then join them: the first one here
+    on ``conn``, the others in the worker processes of ``pool``.
 
-    Each worker checks its own range's links, fields and hashes from the stored hash just
-    before it; joining the ranges checks what crosses a boundary: a key used in two ranges
+    Each range's scan checks its links, fields and hashes from the stored hash just before
+    it; joining the ranges checks what crosses a boundary: a key used in two ranges
     and a ``corrects`` naming no key of an earlier range (each worker lists the corrections
     it could not resolve inside its own range).
     """
@@ -1066,13 +1148,19 @@ def _scan_parallel(
     for first, _last in ranges[1:]:
         row = conn.execute(f"SELECT hash FROM {_TX} WHERE seq = ?", (first - 1,)).fetchone()
         starts.append(row[0] if row else b"")
-    parts = list(pool.map(_scan_range, [name] * jobs, [mode] * jobs,
-                          [r[0] for r in ranges], [r[1] for r in ranges], starts,
-                          [tx2_from] * jobs))
+    others = pool.map(_scan_range, [name] * (jobs - 1), [mode] * (jobs - 1),
+                      [r[0] for r in ranges[1:]], [r[1] for r in ranges[1:]], starts[1:],
+                      [tx2_from] * (jobs - 1))
+    # the first range here, on this connection, while the workers scan theirs
+    here = _scan(conn, ranges[0][0], ranges[0][1], starts[0], tx2_from, set())
+    problem = (here.problem.seq, here.problem.reason) if here.problem else None
+    parts = [(problem, here.digests, here.hashes, here.keys, [], _leaves(here.digests)),
+             *others]
     digests: list[bytes] = []
     hashes: list[bytes] = []
     keys: set[bytes] = set()
-    for problem, part_digests, part_hashes, part_keys, unresolved in parts:
+    leaves: list[bytes] = []
+    for problem, part_digests, part_hashes, part_keys, unresolved, part_leaves in parts:
         found = [_Problem(*problem)] if problem is not None else []
         found += [_Problem(seq, _not_earlier(corrects)) for seq, corrects in unresolved
                   if corrects not in keys]
@@ -1081,11 +1169,12 @@ def _scan_parallel(
             return _Scanned(first_problem, digests + part_digests, hashes + part_hashes,
                             keys | part_keys)
         digests += part_digests
+        leaves += part_leaves
         hashes += part_hashes
         keys |= part_keys
         if len(keys) != len(hashes):
             break  # a key repeated across ranges: _duplicate_keys names it
-    return _Scanned(None, digests, hashes, keys)
+    return _Scanned(None, digests, hashes, keys, leaves)
 
 
 def _scan_range(
@@ -1101,5 +1190,12 @@ def _scan_range(
     finally:
         conn.close()
     problem = scanned.problem
+    # the Merkle leaves too, so that the parent does not hash them one after the other
     return ((problem.seq, problem.reason) if problem else None, scanned.digests,
-            scanned.hashes, scanned.keys, unresolved)
+            scanned.hashes, scanned.keys, unresolved, _leaves(scanned.digests))
+
+
+def _leaves(digests: list[bytes]) -> list[bytes]:
+    """The RFC 6962 leaf hashes of transaction digests."""
+    sha = _sha256
+    return [sha(b"\x00" + d).digest() for d in digests]
