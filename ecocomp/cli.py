@@ -1240,21 +1240,30 @@ def _payment_amount(text: str) -> Decimal:
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
 @click.option("--year", type=YEAR, required=True)
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="report.html, report.xlsx, report.zip (CSV tables) or a folder for one CSV "
-                   "file per table")
+@click.option("--out", type=click.Path(path_type=Path, allow_dash=True), required=True,
+              help="report.html, report.xlsx, report.zip (CSV tables), a folder for one CSV "
+                   "file per table, or - for standard output (see --format)")
+@click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "zip"]), default="html",
+              show_default=True, help="With --out -: the format written to standard output.")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Judge overdue amounts as of this date (default today).")
 @click.option("--template-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="A folder whose letterhead.html (or report.html) replaces the shipped HTML "
                    "template of that name.")
 @friendly
-def report(db: Path, year: int, out: Path, as_of: Any, template_dir: Path | None) -> None:
+def report(db: Path, year: int, out: Path, fmt: str, as_of: Any,
+           template_dir: Path | None) -> None:
     """Write the year's report: class table, obligations with basis, nets, statements."""
-    from ecocomp.reports import write_report
+    from ecocomp.reports import render_report, write_report
 
-    write_report(db, year, out, as_of=as_of.date() if as_of else None,
-                 template_dir=template_dir)
+    day = as_of.date() if as_of else None
+    if str(out) == "-":
+        data = render_report(db, year, fmt, as_of=day, template_dir=template_dir)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    write_report(db, year, out, as_of=day, template_dir=template_dir)
     click.echo(f"report written to {out}")
 
 

@@ -278,15 +278,40 @@ def write_report(
         for name, data in tables.items():
             _replace_file(out / name, data)
         return out
-    if suffix == ".zip":
-        data = _zip_bytes(report)
-    elif suffix == ".xlsx":
-        data = _xlsx_bytes(report)
-    else:
-        assert templates is not None
-        data = _html_bytes(report, templates)
-    _replace_file(out, data)
+    _replace_file(out, _report_bytes(report, suffix, templates))
     return out
+
+
+def render_report(
+    db: str | Path,
+    year: int,
+    fmt: str = "html",
+    *,
+    as_of: date | None = None,
+    template_dir: str | Path | None = None,
+) -> bytes:
+    """The report's bytes in ``fmt`` (``html``, ``xlsx`` or ``zip``), for a stream or a pipe.
+
+    >>> render_report("settle.db", 2021)[:15]  # doctest: +SKIP
+    b'<!DOCTYPE html>'
+    """
+    suffix = "." + fmt.lower().lstrip(".")
+    if suffix not in REPORT_FORMATS:
+        raise EcocompError(f"unknown report format {fmt!r}; use html, xlsx or zip")
+    if template_dir is not None and suffix not in (".html", ".htm"):
+        raise EcocompError(f"--template-dir {template_dir}: templates shape the HTML report "
+                           f"only; drop --template-dir or use the html format")
+    templates = _templates(template_dir) if suffix in (".html", ".htm") else None
+    return _report_bytes(build_report(db, year, as_of=as_of), suffix, templates)
+
+
+def _report_bytes(report: Report, suffix: str, templates: Any) -> bytes:
+    if suffix == ".zip":
+        return _zip_bytes(report)
+    if suffix == ".xlsx":
+        return _xlsx_bytes(report)
+    assert templates is not None
+    return _html_bytes(report, templates)
 
 
 def _replace_file(out: Path, data: bytes) -> None:

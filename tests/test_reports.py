@@ -383,3 +383,21 @@ def test_the_full_basis_in_the_html_is_the_json_of_the_basis(db, page):
     assert len(shown) == len(report.obligations)
     expected = [json.loads(json.dumps(o.basis, default=str)) for o in report.obligations]
     assert sorted(map(json.dumps, shown)) == sorted(map(json.dumps, expected))
+
+
+def test_the_report_goes_to_standard_output_with_out_dash(db, tmp_path):
+    from click.testing import CliRunner
+
+    from ecocomp.cli import main
+
+    html = CliRunner().invoke(main, ["report", "--db", str(db), "--year", "2021", "--out", "-"])
+    assert html.exit_code == 0, html.output
+    assert html.stdout_bytes.startswith(b"<!DOCTYPE html>") and b"report written" not in (
+        html.stdout_bytes)
+    assert not any(tmp_path.iterdir())  # nothing written to a file named "-"
+    xlsx = CliRunner().invoke(main, ["report", "--db", str(db), "--year", "2021", "--out", "-",
+                                     "--format", "xlsx"])
+    assert xlsx.exit_code == 0 and xlsx.stdout_bytes[:2] == b"PK"  # an OOXML zip
+    on_disk = tmp_path / "r.html"
+    write_report(db, 2021, on_disk)
+    assert on_disk.read_bytes() == html.stdout_bytes
