@@ -67,7 +67,7 @@ from ecocomp.project import Project
 from ecocomp.readings import shown
 from ecocomp.references import normalise_reference
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
-from ecocomp.store import Correction, ReadingStore
+from ecocomp.store import Correction, ReadingStore, file_sha256
 
 __all__ = [
     "ACCRUED",
@@ -525,7 +525,7 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
     candidates = [i for i in store.imported_files(besides=names) if i.current and i.sha256]
     if not candidates:
         return []
-    digests = {_digest(f) for f in present}
+    digests = {file_sha256(f) for f in present}
     found = []
     for item in candidates:
         if item.sha256 in digests:
@@ -540,12 +540,6 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
     return found
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def assess_project(

@@ -319,7 +319,8 @@ def _exact_total(units: int, exponent: int, rest: Iterable[tuple[str, int]]) -> 
         return total.quantize(Decimal(1).scaleb(exponent))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB chunks: how imports recognise a file."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -418,7 +419,7 @@ class ReadingStore:
         """
         file = Path(path)
         name = os.fspath(path)
-        digest = _sha256(file) if file.is_file() else ""
+        digest = file_sha256(file) if file.is_file() else ""
         done = self._already_imported(digest, name, correction)
         if done is not None:
             if progress is not None:

@@ -52,3 +52,18 @@ def _english_cli_without_a_default_db(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     monkeypatch.setenv("ECOCOMP_LANG", "en")
     monkeypatch.delenv("ECOCOMP_DB", raising=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the example project without its big automatic file (fast to settle)."""
+    folder = tmp_path / "project"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("2021-automatic.csv"))
+    return folder
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first ``old`` in a project file by ``new`` (``old`` must be there)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")

@@ -20,7 +20,7 @@ import ecocomp.cli as cli
 import ecocomp.store as store_module
 from ecocomp.errors import ValidationFailed
 from ecocomp.readings import _rows
-from ecocomp.store import _MIGRATIONS, _MONTHLY_GROUP, _MONTHLY_SELECT, ReadingStore, _sha256
+from ecocomp.store import _MIGRATIONS, _MONTHLY_GROUP, _MONTHLY_SELECT, ReadingStore, file_sha256
 
 DATA = Path(__file__).parent / "data" / "readings"
 NAMES = {"zhuting": "朱亭镇", "zhangshugang": "樟树港", "pingtang": "坪塘"}
@@ -55,7 +55,7 @@ def slow(store: ReadingStore, path: Path, correction: bool = False) -> Any:
     """The general path alone, as every import ran before the fast path."""
     name = str(path)
     try:
-        return store._ingest(_rows(path, NAMES, name), name, _sha256(path), correction, None)
+        return store._ingest(_rows(path, NAMES, name), name, file_sha256(path), correction, None)
     except ValidationFailed as exc:
         return [str(p) for p in exc.problems]
 
@@ -79,7 +79,7 @@ def test_fast_and_general_paths_store_the_same_and_report_the_same(fixture):
 def test_a_good_new_file_takes_the_fast_path(fixture):
     path = DATA / fixture
     with ReadingStore.open(":memory:") as s:
-        result = s._write_direct(_rows(path, NAMES, str(path)), str(path), _sha256(path),
+        result = s._write_direct(_rows(path, NAMES, str(path)), str(path), file_sha256(path),
                                  False, None)
         assert result is not None and result.inserted == result.rows > 0
         assert sums_agree_with_sql(s)

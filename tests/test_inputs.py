@@ -9,12 +9,12 @@ conflicting corrections, deep nesting and over-long names.
 from __future__ import annotations
 
 import json
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import edit
 
 import ecocomp
 from ecocomp.cli import main
@@ -36,20 +36,6 @@ def line_of(relative: str, start: str) -> int:
 
 def run(*args: str | Path) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the example project without its big automatic file (fast to settle)."""
-    folder = tmp_path / "project"
-    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("2021-automatic.csv"))
-    return folder
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def refused_everywhere(project: Path, *expected: str, readings: bool = False) -> str:

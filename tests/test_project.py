@@ -6,26 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import edit
 
 import ecocomp
 from ecocomp.errors import EcocompError, ValidationFailed
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
 HEADER = "section,sampled_at,parameter,value,unit,source,flag\n"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the example project without its big readings files (fast to check)."""
-    folder = tmp_path / "project"
-    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("2021-automatic.csv"))
-    return folder
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def test_the_example_project_is_valid():
