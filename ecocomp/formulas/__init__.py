@@ -1,13 +1,15 @@
 """Compensation formulas: pure functions (agreement, assessments, period) → obligations.
 
 Importing this package registers the shipped presets — ``class_ladder``,
-``target_reward_penalty``, ``class_change``, ``min_flow``, ``pollution_index`` and
-``fund_split`` — and users add their own with :func:`register_formula`.
+``target_reward_penalty``, ``class_change``, ``min_flow``, ``pollution_index``,
+``fund_split`` and the air formulas ``air_attainment``, ``air_change`` and ``air_ladder`` —
+and users add their own with :func:`register_formula`.
 
->>> sorted(formula_names())[:2]
-['class_change', 'class_ladder']
+>>> sorted(formula_names())[:4]
+['air_attainment', 'air_change', 'air_ladder', 'class_change']
 """
 
+from ecocomp.formulas.air import air_attainment, air_change, air_ladder
 from ecocomp.formulas.base import (
     Formula,
     FormulaReplacedWarning,
@@ -33,6 +35,9 @@ __all__ = [
     "FormulaSpec",
     "Net",
     "Obligation",
+    "air_attainment",
+    "air_change",
+    "air_ladder",
     "class_change",
     "class_ladder",
     "formula_names",

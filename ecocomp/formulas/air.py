@@ -1,0 +1,637 @@
+"""Air-quality (大气) compensation: ``air_attainment``, ``air_change`` and ``air_ladder``.
+
+The formulas read a city's period statistics (:class:`ecocomp.air.AirStatistics`, keyed by
+``(city, period)`` in :class:`ecocomp.air.AirAssessments`); the assessed city is the
+agreement's ``party`` (a 市州 GB/T 2260 code) and the ``counterparty`` is the province.
+
+- ``air_attainment`` (annual): a reward when the city's annual statistics attain the grade
+  of GB 3095 (``attain_reward``, or ``first_attain_reward`` in the first attaining year), and
+  when it had no heavy-pollution day (``zero_heavy_reward``); ``exclusive = "max"`` pays only
+  the largest (湖南 「不重复」).
+- ``air_change`` (month, quarter or year): per indicator i,
+  ``M = Σᵢ wᵢ · sᵢ · (Bᵢ − Xᵢ) · cᵢ · k · f`` with Bᵢ the basis (same period last year, a
+  target or the group mean), Xᵢ the current value, sᵢ reversing the difference where higher
+  is better (good_ratio), k the party's factor and f the target correction. M > 0: the
+  counterparty pays M; M < 0: the party pays |M| (山东, 安徽, 湖北, 湖南 improvement).
+- ``air_ladder`` (month, quarter or year): for each unit the value is above the base, the
+  party pays by steps (郑州 5·10 then 20 per μg/m³); optional mirrored rewards below it.
+
+Every amount is computed with exact fractions and rounded once, half up, to the fen (or
+to whole 万 with ``round_result = "wan"``); every obligation's basis holds each value, basis
+value, weight, coefficient, factor and rule, and the agreement's source and confidence.
+
+A quarter's amount is booked in the quarter's last month (``2018-09`` for 2018 Q3), with
+``"span": "2018-Q3"`` in its basis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import attrs
+
+from ecocomp.agreements import Agreement
+from ecocomp.errors import FormulaError
+from ecocomp.formulas.base import Obligation, register_formula
+from ecocomp.formulas.xiangjiang import fraction_text
+from ecocomp.money import WAN, split_largest_remainder, to_yuan
+from ecocomp.periods import Period
+
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "Span",
+    "air_attainment",
+    "air_change",
+    "air_ladder",
+    "ladder_amount",
+    "resolve_standard",
+    "spans",
+]
+
+_ROLES = ("party", "counterparty")
+#: Statistics where a higher value is better air (the difference is reversed: X − B).
+HIGHER_IS_BETTER = frozenset({"good_ratio", "good_days"})
+#: GB 3095-2026 phase 1 applies from this day (air-and-park.md §4.1).
+_GB3095_2026_FROM = date(2026, 3, 1)
+
+
+# --------------------------------------------------------------------------- periods
+
+
+@attrs.frozen
+class Span:
+    """One settlement period of an air formula: a month, a quarter or a year.
+
+    ``booked`` is the :class:`Period` the obligation is booked in (a quarter's last month).
+
+    >>> [str(s) for s in spans("quarter", Period(2018))][2]
+    '2018-Q3'
+    """
+
+    kind: str
+    year: int
+    index: int | None = None  # month 1–12 or quarter 1–4
+
+    @property
+    def months(self) -> tuple[Period, ...]:
+        if self.kind == "year":
+            return tuple(Period(self.year).months())
+        if self.kind == "quarter":
+            assert self.index is not None
+            return tuple(Period(self.year, 3 * self.index - 2 + i) for i in range(3))
+        return (Period(self.year, self.index),)
+
+    @property
+    def booked(self) -> Period:
+        return Period(self.year) if self.kind == "year" else self.months[-1]
+
+    @property
+    def start(self) -> date:
+        return self.months[0].start
+
+    @property
+    def end(self) -> date:
+        return self.months[-1].end
+
+    def shift_years(self, years: int) -> Span:
+        return attrs.evolve(self, year=self.year + years)
+
+    def __str__(self) -> str:
+        if self.kind == "year":
+            return f"{self.year:04d}"
+        if self.kind == "quarter":
+            return f"{self.year:04d}-Q{self.index}"
+        return f"{self.year:04d}-{self.index:02d}"
+
+
+def spans(kind: str, period: Period) -> list[Span]:
+    """The spans of ``kind`` booked within ``period`` (a year or a month).
+
+    >>> [str(s) for s in spans("quarter", Period(2018, 9))]
+    ['2018-Q3']
+    >>> spans("year", Period(2018, 12))
+    []
+    """
+    if kind == "year":
+        return [Span("year", period.year)] if not period.is_month else []
+    if kind == "quarter":
+        found = [Span("quarter", period.year, q) for q in range(1, 5)]
+    else:
+        found = [Span("month", period.year, m) for m in range(1, 13)]
+    return [s for s in found if period.start <= s.booked.start and s.booked.end <= period.end]
+
+
+def _in_force(agreement: Agreement, span: Span) -> bool:
+    return span.start <= agreement.end and span.end >= agreement.start
+
+
+def statistics_key(city: str, span: Span) -> tuple[str, Any]:
+    """The key of a span's statistics in ``AirAssessments.statistics``."""
+    if span.kind == "year":
+        return (city, Period(span.year))
+    if span.kind == "month":
+        return (city, Period(span.year, span.index))
+    return (city, str(span))
+
+
+def _statistics(assessments: Any, city: str, span: Span) -> Any:
+    return assessments.statistics.get(statistics_key(city, span))
+
+
+def _value(stats: Any, code: str) -> Fraction | None:
+    """A statistic as an exact fraction, or None when missing or flagged invalid."""
+    if stats is None:
+        return None
+    value = stats.values.get(code)
+    if value is None or not stats.valid.get(code, True):
+        return None
+    return Fraction(value)
+
+
+def resolve_standard(standard: str, day: date) -> str:
+    """``by_date``: the GB 3095 version in force on ``day``; a named version as it is.
+
+    >>> [resolve_standard("by_date", date(y, 12, 31)) for y in (2025, 2026)]
+    ['GB3095-2012', 'GB3095-2026']
+    """
+    if standard != "by_date":
+        return standard
+    return "GB3095-2026" if day >= _GB3095_2026_FROM else "GB3095-2012"
+
+
+# --------------------------------------------------------------------------- amounts
+
+
+def _yuan(amount: Fraction, agreement: Agreement) -> Decimal:
+    """A non-negative amount in the agreement's unit as yuan, half up to the fen."""
+    fen = amount * (int(WAN) if agreement.unit == "wan" else 1) * 100
+    return to_yuan(Decimal(math.floor(fen + Fraction(1, 2))).scaleb(-2))
+
+
+def _round_wan(amount: Fraction, agreement: Agreement) -> Fraction:
+    """``amount`` (in the agreement's unit) to whole 万元, half up in magnitude."""
+    per = 1 if agreement.unit == "wan" else int(WAN)
+    whole = math.floor(abs(amount) / per + Fraction(1, 2)) * per
+    return Fraction(whole if amount >= 0 else -whole)
+
+
+def _text(value: Fraction | None) -> str | None:
+    return None if value is None else fraction_text(value)
+
+
+def _unit_text(agreement: Agreement) -> str:
+    return "万元" if agreement.unit == "wan" else "元"
+
+
+def _obligation(
+    agreement: Agreement, period: Period, component: str, signed: Fraction,
+    basis: dict[str, Any], *, cap: Decimal | None = None,
+) -> Obligation:
+    """Reward (signed > 0: counterparty → party) or penalty (< 0: party → counterparty).
+
+    ``cap`` (in the agreement's unit) bounds the amount either way.
+    """
+    party, counterparty = agreement.party_for("party"), agreement.party_for("counterparty")
+    reward = signed >= 0
+    payer, payee = (counterparty, party) if reward else (party, counterparty)
+    amount = abs(signed)
+    capped = cap is not None and amount > Fraction(cap)
+    if capped:
+        amount = Fraction(cap)
+    yuan = _yuan(amount, agreement)
+    unit = _unit_text(agreement)
+    basis.update({
+        "direction": "reward" if reward else "penalty", "signed_amount": _text(signed),
+        "cap": cap, "capped": capped, "amount_in_unit": _text(amount), "unit": agreement.unit,
+        "amount_yuan": yuan, "source": agreement.source, "confidence": agreement.confidence,
+    })  # fmt: skip
+    if "explanation" not in basis:
+        outcome = (f"{payer} pays {payee} {_text(amount)} {unit}" if yuan
+                   else "no payment")
+        basis["explanation"] = f"{basis.get('span', period)}: {basis['rule']} → {outcome}" + (
+            f" (capped at {cap} {unit}; uncapped {_text(abs(signed))})" if capped else "")
+    return Obligation(agreement.id, period, component, payer, payee, yuan, basis)
+
+
+def _missing(agreement: Agreement, span: Span, what: Iterable[str], key: str) -> str:
+    names = ", ".join(what)
+    if agreement.params[key] == "error":
+        raise FormulaError(
+            f"agreement {agreement.id}: no valid {names} for {agreement.party_for('party')} in "
+            f"{span}; import its air readings or set params.{key} = \"skip\""
+        )
+    return f"no valid {names}: skipped ({key} = skip)"
+
+
+def _group_mean(assessments: Any, group: Iterable[str], span: Span, code: str
+                ) -> tuple[Fraction | None, dict[str, str | None]]:
+    """The mean of ``code`` over the group's cities with a valid value, and each value."""
+    values = {city: _value(_statistics(assessments, city, span), code) for city in group}
+    present = [v for v in values.values() if v is not None]
+    mean = sum(present, Fraction(0)) / len(present) if present else None
+    return mean, {city: _text(v) for city, v in values.items()}
+
+
+def _evidence(stats: Any) -> dict[str, Any]:
+    return {"standard": getattr(stats, "standard", None),
+            "values": {k: v for k, v in sorted(stats.values.items())},
+            "valid": {k: bool(v) for k, v in sorted(stats.valid.items())}}
+
+
+# --------------------------------------------------------------------------- attainment
+
+
+def _attains(stats: Any, standard: str, grade: str) -> tuple[bool, tuple[str, ...]]:
+    from ecocomp.air import attains  # the air package reads the standards' data
+
+    return attains(stats, standard=standard, grade=grade)
+
+
+def _attainment_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
+    params = agreement.params
+    found = []
+    first = params.get("first_attain_reward")
+    if first is not None and first < params["attain_reward"]:
+        found.append((("first_attain_reward",), f"{first} is below attain_reward "
+                      f"{params['attain_reward']}; the first attaining year earns at least as "
+                      "much (湖南: 1000 vs 500)"))
+    return found
+
+
+def _attainment_cap(agreement: Agreement, _ob: Obligation) -> Decimal:
+    params = agreement.params
+    rewards = [params["attain_reward"], params.get("first_attain_reward") or 0,
+               params.get("zero_heavy_reward") or 0]
+    return agreement.to_yuan(max(rewards) if params["exclusive"] == "max" else sum(rewards))
+
+
+def _heavy_days(assessments: Any, city: str, year: int, stats: Any, above: int
+                ) -> tuple[Fraction | None, str]:
+    if above == 200:
+        return _value(stats, "heavy_days"), "heavy_days statistic (AQI > 200)"
+    days = [d for d in (getattr(assessments, "daily", {}) or {}).get(city, ())
+            if d.date.year == year and d.aqi is not None]
+    if not days:
+        return None, f"daily AQI (> {above})"
+    return Fraction(sum(1 for d in days if d.aqi > above)), f"days with AQI > {above}"
+
+
+@register_formula("air_attainment", roles=_ROLES, params_schema="params.air_attainment",
+                  check=_attainment_check, cap=_attainment_cap)
+def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
+    """The year's attainment reward (component ``attainment``); a month period gives none.
+
+    Rewards are paid by the counterparty (the province) to the party (the city).
+    """
+    if period.is_month or not agreement.in_force(period):
+        return []
+    params: Mapping[str, Any] = agreement.params
+    city = agreement.party_for("party")
+    span = Span("year", period.year)
+    stats = _statistics(assessments, city, span)
+    standard = resolve_standard(params["standard"], period.end)
+    basis: dict[str, Any] = {
+        "formula": "air_attainment", "city": city, "span": str(span), "year": period.year,
+        "standard": standard, "standard_param": params["standard"], "grade": params["grade"],
+        "exclusive": params["exclusive"], "attained_years": sorted(params["attained_years"]),
+    }  # fmt: skip
+    if stats is None:
+        basis["rule"] = _missing(agreement, span, ["annual statistics"], "missing_year")
+        return [_obligation(agreement, period, "attainment", Fraction(0), basis)]
+    basis["evidence"] = _evidence(stats)
+    attained, failing = _attains(stats, standard, params["grade"])
+    heavy, heavy_from = _heavy_days(assessments, city, period.year, stats,
+                                    params["heavy_aqi_above"])
+    earlier = [y for y in params["attained_years"] if y < period.year]
+    first = attained and not earlier and params.get("first_attain_reward") is not None
+    rewards: dict[str, Fraction] = {}
+    rules = []
+    if attained:
+        key = "first_attain_reward" if first else "attain_reward"
+        rewards[key] = Fraction(params[key])
+        rules.append(f"attains grade {params['grade']} of {standard}"
+                     + (" for the first time" if first else
+                        f" (attained before: {', '.join(map(str, earlier))})" if earlier
+                        else "") + f": {key} {params[key]}")
+    else:
+        rules.append(f"misses grade {params['grade']} of {standard} ({', '.join(failing)} "
+                     "above the limit): no attainment reward")
+    zero = params.get("zero_heavy_reward")
+    if heavy is None:
+        rules.append(f"no valid {heavy_from}: no heavy-day reward")
+    elif heavy == 0 and zero is not None:
+        rewards["zero_heavy_reward"] = Fraction(zero)
+        rules.append(f"no heavy-pollution day ({heavy_from} = 0): zero_heavy_reward {zero}")
+    else:
+        rules.append(f"{_text(heavy)} heavy-pollution day(s) ({heavy_from}): "
+                     "no heavy-day reward")
+    if params["exclusive"] == "max":
+        chosen = max(rewards.values(), default=Fraction(0))
+        rule = "the largest applicable reward (exclusive = max, 不重复)"
+    else:
+        chosen = sum(rewards.values(), Fraction(0))
+        rule = "the sum of the applicable rewards (exclusive = sum)"
+    basis.update({"attained": attained, "failing": list(failing), "first_time": first,
+                  "heavy_days": _text(heavy), "heavy_aqi_above": params["heavy_aqi_above"],
+                  "rewards": {k: _text(v) for k, v in rewards.items()}, "rules": rules,
+                  "rule": f"{'; '.join(rules)}; paid: {rule}"})
+    return [_obligation(agreement, period, "attainment", chosen, basis)]
+
+
+# --------------------------------------------------------------------------- change
+
+
+def _k(agreement: Agreement) -> Fraction:
+    params = agreement.params
+    return Fraction(params["k"].get(agreement.party_for("party"), params["k_default"]))
+
+
+def _basis_value(
+    agreement: Agreement, assessments: Any, span: Span, ind: Mapping[str, Any],
+    city: str | None = None,
+) -> tuple[Fraction | None, dict[str, Any]]:
+    """Bᵢ for ``city`` (default: the party) and where it comes from."""
+    params = agreement.params
+    kind = params["basis"]
+    code = ind["code"]
+    if kind == "same_period_last_year":
+        earlier = span.shift_years(-1)
+        city = city or agreement.party_for("party")
+        return _value(_statistics(assessments, city, earlier), code), {"basis_span": str(earlier)}
+    if kind == "annual_target":
+        return Fraction(ind["target"]), {"basis_span": None}
+    mean, values = _group_mean(assessments, params["group"], span, code)
+    return mean, {"basis_span": str(span), "group_values": values}
+
+
+def _correction(
+    agreement: Agreement, assessments: Any, span: Span, stats: Any,
+) -> tuple[Fraction, dict[str, Any] | None]:
+    rule = agreement.params.get("target_correction")
+    if rule is None:
+        return Fraction(1), None
+    code = rule["indicator"]
+    value = _value(stats, code)
+    ind = {"code": code, "target": rule["target"]}
+    base, _where = _basis_value(agreement, assessments, span, ind)
+    facts: dict[str, Any] = {"indicator": code, "value": _text(value), "target": rule["target"],
+                             "basis_value": _text(base)}
+    conditions: dict[str, bool | None] = {
+        "target_met": None if value is None else value <= Fraction(rule["target"]),
+        "improved": None if value is None or base is None else value < base,
+        "fall_above_group_mean": None,
+    }
+    group = agreement.params.get("group")
+    if group and value is not None and base is not None:
+        falls = []
+        for city in group:
+            other = _statistics(assessments, city, span)
+            x = _value(other, code)
+            ob, _ = _basis_value(agreement, assessments, span, ind, city)
+            if x is not None and ob is not None:
+                falls.append(ob - x)
+        if falls:
+            mean_fall = sum(falls, Fraction(0)) / len(falls)
+            facts["group_mean_fall"] = _text(mean_fall)
+            conditions["fall_above_group_mean"] = base - value > mean_fall
+    facts["conditions"] = conditions
+    for i, r in enumerate(rule["rules"]):
+        wanted = {k: r[k] for k in ("target_met", "improved", "fall_above_group_mean") if k in r}
+        if all(conditions[k] is not None and conditions[k] == v for k, v in wanted.items()):
+            facts.update({"rule_index": i, "rule": dict(wanted), "factor": r["factor"],
+                          "note": r.get("note")})
+            return Fraction(r["factor"]), facts
+    facts.update({"rule_index": None, "factor": Decimal(1), "note": "no rule matched: f = 1"})
+    return Fraction(1), facts
+
+
+def _change_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
+    params = agreement.params
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    codes = [i["code"] for i in params["indicators"]]
+    for i, code in enumerate(codes):
+        if code in codes[:i]:
+            found.append((("indicators", i, "code"), f"indicator {code} is listed twice"))
+    if params["basis"] == "group_mean" and not params.get("group"):
+        found.append((("group",), "basis = \"group_mean\" needs group = [city codes]"))
+    if params["basis"] == "annual_target":
+        for i, ind in enumerate(params["indicators"]):
+            if "target" not in ind:
+                found.append((("indicators", i, "target"), f"basis = \"annual_target\" needs "
+                              f"a target for {ind['code']}, e.g. target = 35"))
+    return found
+
+
+def _change_lookback(agreement: Agreement) -> int:
+    return 1 if agreement.params["basis"] == "same_period_last_year" else 0
+
+
+def _change_cap(agreement: Agreement, _ob: Obligation) -> Decimal | None:
+    cap = agreement.params.get("cap")
+    return None if cap is None else agreement.to_yuan(cap)
+
+
+def _split(agreement: Agreement, yuan: Decimal) -> dict[str, Decimal] | None:
+    shares = agreement.params.get("split")
+    if shares is None:
+        return None
+    return split_largest_remainder(yuan, list(shares.items()))
+
+
+@register_formula("air_change", roles=_ROLES, params_schema="params.air_change",
+                  check=_change_check, cap=_change_cap, lookback=_change_lookback)
+def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
+    """Per span: ``M = Σᵢ wᵢ·sᵢ·(Bᵢ − Xᵢ)·cᵢ · k · f`` (component ``change``).
+
+    M > 0: the counterparty pays the party; M < 0: the party pays |M|.
+    """
+    params: Mapping[str, Any] = agreement.params
+    city = agreement.party_for("party")
+    k = _k(agreement)
+    unit = _unit_text(agreement)
+    result = []
+    for span in spans(params["period"], period):
+        if not _in_force(agreement, span):
+            continue
+        stats = _statistics(assessments, city, span)
+        basis: dict[str, Any] = {
+            "formula": "air_change", "city": city, "span": str(span), "period_kind": span.kind,
+            "basis_kind": params["basis"], "k": _text(k), "round_result": params["round_result"],
+        }  # fmt: skip
+        if stats is not None:
+            basis["evidence"] = _evidence(stats)
+        terms, missing = [], []
+        score_k, score_plain = Fraction(0), Fraction(0)
+        for ind in params["indicators"]:
+            code = ind["code"]
+            x = _value(stats, code)
+            b, where = _basis_value(agreement, assessments, span, ind)
+            if x is None or b is None:
+                missing.append(code if x is None else f"{code} basis ({where['basis_span']})")
+                continue
+            sign = -1 if code in HIGHER_IS_BETTER else 1
+            diff = sign * (b - x)
+            term = Fraction(ind["weight"]) * diff * Fraction(ind["coefficient"])
+            if ind["apply_k"]:
+                score_k += term
+            else:
+                score_plain += term
+            terms.append({
+                "code": code, "value": _text(x), "basis_value": _text(b), **where,
+                "sign": sign, "difference": _text(diff), "weight": ind["weight"],
+                "coefficient": ind["coefficient"], "apply_k": ind["apply_k"],
+                "term": _text(term),
+                "formula": (f"{ind['weight']} × ({'X − B' if sign < 0 else 'B − X'} = "
+                            f"{_text(diff)}) × {ind['coefficient']} = {_text(term)}"),
+            })  # fmt: skip
+        basis["indicators"] = terms
+        if missing:
+            basis["missing"] = missing
+            basis["rule"] = _missing(agreement, span, missing, "missing_period")
+            result.append(_obligation(agreement, span.booked, "change", Fraction(0), basis))
+            continue
+        f, correction = _correction(agreement, assessments, span, stats)
+        signed = (score_k * k + score_plain) * f
+        exact = signed
+        if params["round_result"] == "wan":
+            signed = _round_wan(signed, agreement)
+        basis.update({
+            "sum_with_k": _text(score_k), "sum_without_k": _text(score_plain), "f": _text(f),
+            "target_correction": correction, "exact_amount": _text(exact),
+            "rule": (f"M = (Σ w·s·(B − X)·c = {_text(score_k)}) × k {_text(k)}"
+                     + (f" + {_text(score_plain)}" if score_plain else "")
+                     + f" × f {_text(f)} = {_text(exact)} {unit}"
+                     + (f", rounded to whole 万: {_text(signed)}" if exact != signed else "")),
+        })  # fmt: skip
+        ob = _obligation(agreement, span.booked, "change", signed, basis, cap=params.get("cap"))
+        split = _split(agreement, ob.amount)
+        if split is not None:
+            ob = attrs.evolve(ob, basis={**ob.basis, "split": split})
+        result.append(ob)
+    return result
+
+
+# --------------------------------------------------------------------------- ladder
+
+
+def ladder_amount(excess: Fraction, tiers: Iterable[Mapping[str, Any]]
+                  ) -> tuple[Fraction, list[dict[str, Any]]]:
+    """The amount for ``excess`` units over the steps, and each step's share.
+
+    >>> amount, steps = ladder_amount(Fraction(8), [{"upto": 5, "rate": 10}, {"rate": 20}])
+    >>> amount, [s["units"] for s in steps]
+    (Fraction(110, 1), ['5', '3'])
+    """
+    total, lower, steps = Fraction(0), Fraction(0), []
+    for tier in tiers:
+        upper = Fraction(tier["upto"]) if tier.get("upto") is not None else None
+        units = max(Fraction(0), (excess if upper is None else min(excess, upper)) - lower)
+        if units:
+            part = units * Fraction(tier["rate"])
+            total += part
+            steps.append({"from": _text(lower), "upto": _text(upper), "units": _text(units),
+                          "rate": tier["rate"], "amount": _text(part)})
+        if upper is None:
+            break
+        lower = upper
+    return total, steps
+
+
+def _ladder_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
+    params = agreement.params
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for i, ind in enumerate(params["indicators"]):
+        if ind["base"] == "group_mean" and not params.get("group"):
+            found.append((("indicators", i, "base"), "base = \"group_mean\" needs "
+                          "group = [city codes]"))
+        for key in ("tiers", "rewards"):
+            tiers = ind.get(key)
+            if tiers is None:
+                continue
+            last = None
+            for j, tier in enumerate(tiers):
+                upto = tier.get("upto")
+                if j < len(tiers) - 1 and upto is None:
+                    found.append((("indicators", i, key, j, "upto"), "only the last step "
+                                  "may leave out upto; write upto = 5 (the upper bound)"))
+                elif j == len(tiers) - 1 and upto is not None:
+                    found.append((("indicators", i, key, j, "upto"), "the last step has no "
+                                  "upper bound; remove upto (units above the previous step "
+                                  "are charged at its rate)"))
+                if upto is not None and last is not None and upto <= last:
+                    found.append((("indicators", i, key, j, "upto"), f"upto {upto} is not "
+                                  f"above the previous step's {last}; steps must rise"))
+                last = upto if upto is not None else last
+    return found
+
+
+def _ladder_cap(agreement: Agreement, _ob: Obligation) -> Decimal | None:
+    cap = agreement.params.get("cap")
+    return None if cap is None else agreement.to_yuan(cap)
+
+
+@register_formula("air_ladder", roles=_ROLES, params_schema="params.air_ladder",
+                  check=_ladder_check, cap=_ladder_cap)
+def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
+    """Per span: the steps above the base the party pays, rewards below it (``ladder``)."""
+    params: Mapping[str, Any] = agreement.params
+    city = agreement.party_for("party")
+    unit = _unit_text(agreement)
+    result = []
+    for span in spans(params["period"], period):
+        if not _in_force(agreement, span):
+            continue
+        stats = _statistics(assessments, city, span)
+        basis: dict[str, Any] = {"formula": "air_ladder", "city": city, "span": str(span),
+                                 "period_kind": span.kind}
+        if stats is not None:
+            basis["evidence"] = _evidence(stats)
+        parts, missing, signed = [], [], Fraction(0)
+        for ind in params["indicators"]:
+            code = ind["code"]
+            x = _value(stats, code)
+            part: dict[str, Any] = {"code": code, "value": _text(x)}
+            if ind["base"] == "group_mean":
+                base, values = _group_mean(assessments, params["group"], span, code)
+                part.update({"base_kind": "group_mean", "group_values": values})
+            else:
+                base = Fraction(ind["base"])
+                part["base_kind"] = "number"
+            part["base"] = _text(base)
+            if x is None or base is None:
+                missing.append(code if x is None else f"{code} group mean")
+                continue
+            diff = x - base
+            if diff > 0:
+                amount, steps = ladder_amount(diff, ind["tiers"])
+                part.update({"above_base": _text(diff), "steps": steps,
+                             "amount": _text(-amount), "direction": "penalty"})
+                signed -= amount
+            elif diff < 0 and ind.get("rewards") is not None:
+                amount, steps = ladder_amount(-diff, ind["rewards"])
+                part.update({"below_base": _text(-diff), "steps": steps,
+                             "amount": _text(amount), "direction": "reward"})
+                signed += amount
+            else:
+                part.update({"amount": "0", "direction": "none"})
+            parts.append(part)
+        basis["indicators"] = parts
+        if missing:
+            basis["missing"] = missing
+            basis["rule"] = _missing(agreement, span, missing, "missing_period")
+            result.append(_obligation(agreement, span.booked, "ladder", Fraction(0), basis))
+            continue
+        described = "; ".join(
+            f"{p['code']} {p['value']} vs base {p['base']}: "
+            + (" + ".join(f"{s['units']} × {s['rate']}" for s in p["steps"])
+               + f" = {p['amount']}" if p.get("steps") else "0")
+            for p in parts)
+        basis["rule"] = f"{described} {unit} (negative: the party pays)"
+        result.append(_obligation(agreement, span.booked, "ladder", signed, basis,
+                                  cap=params.get("cap")))
+    return result

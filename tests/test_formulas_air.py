@@ -1,0 +1,397 @@
+"""Air formulas: the worked examples A1–A5 of air-and-park.md §4.3 exactly, and properties."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecocomp.agreements import agreement_from_dict
+from ecocomp.errors import FormulaError, ValidationFailed
+from ecocomp.formulas import get_formula, party_nets
+from ecocomp.formulas.air import Span, ladder_amount, resolve_standard, spans, statistics_key
+from ecocomp.periods import Period
+
+PROVINCE, CITY = "430000", "430800"
+
+
+@attrs.frozen
+class Stats:
+    """A test double of ``ecocomp.air.AirStatistics`` (the fields formulas read)."""
+
+    city: str
+    period: Any
+    standard: str = "GB3095-2012"
+    values: Mapping[str, Decimal] = attrs.field(factory=dict)
+    valid: Mapping[str, bool] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class AirData:
+    """A test double of ``ecocomp.air.AirAssessments``."""
+
+    statistics: Mapping[Any, Stats] = attrs.field(factory=dict)
+    daily: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict)
+
+
+def data(*rows: tuple[str, Span, Mapping[str, object]]) -> AirData:
+    stats = {}
+    for city, span, values in rows:
+        key = statistics_key(city, span)
+        stats[key] = Stats(city, key[1], values={k: Decimal(str(v)) for k, v in values.items()},
+                           valid={k: True for k in values})
+    return AirData(statistics=stats)
+
+
+def agreement(formula: str, params: Mapping[str, Any], *, party: str = CITY,
+              unit: str = "wan", start: str = "2014-01-01", end: str = "2030-12-31") -> Any:
+    return agreement_from_dict({
+        "id": f"test-{formula.replace('_', '-')}", "name": "test", "formula": formula,
+        "sections": ["air"], "party": party, "counterparty": PROVINCE, "start": start,
+        "end": end, "unit": unit, "clearing_due": "12-31", "source": "test",
+        "confidence": "inferred", "params": dict(params),
+    })  # fmt: skip
+
+
+def run(formula: str, a: Any, d: AirData, period: Period) -> list[Any]:
+    return get_formula(formula)(a, d, period)
+
+
+Q = lambda y, q: Span("quarter", y, q)  # noqa: E731
+Y = lambda y: Span("year", y)  # noqa: E731
+M = lambda y, m: Span("month", y, m)  # noqa: E731
+
+
+# --------------------------------------------------------------------------- A2 安徽
+
+
+ANHUI = {"period": "quarter", "basis": "same_period_last_year",
+         "indicators": [{"code": "pm25", "weight": "0.75", "coefficient": 18},
+                        {"code": "pm10", "weight": "0.25", "coefficient": 18}],
+         "target_correction": {"indicator": "pm25", "target": 35, "rules": [
+             {"target_met": True, "factor": 1},
+             {"target_met": False, "fall_above_group_mean": True, "factor": "0.5"},
+             {"target_met": False, "improved": True, "factor": "0.2"},
+             {"factor": 1}]},
+         "split": {"a": 40, "b": 30, "c": 20, "d": 10}}
+ANQING = "340800"
+
+
+def anqing(pm25_now: int, target: int) -> tuple[Any, AirData]:
+    params = {**ANHUI, "target_correction": {**ANHUI["target_correction"], "target": target},
+              "group": [ANQING, "340100"]}
+    a = agreement("air_change", params, party=ANQING)
+    d = data((ANQING, Q(2017, 3), {"pm25": 30 + pm25_now - 24, "pm10": 47}),
+             (ANQING, Q(2018, 3), {"pm25": pm25_now, "pm10": 44}),
+             ("340100", Q(2017, 3), {"pm25": 40, "pm10": 60}),
+             ("340100", Q(2018, 3), {"pm25": 38, "pm10": 60}))
+    return a, d
+
+
+def test_a2_anqing_2018_q3_reproduces_the_published_945_wan() -> None:
+    a, d = anqing(24, target=35)
+    (ob,) = run("air_change", a, d, Period(2018, 9))
+    assert (ob.payer, ob.payee, ob.amount) == (PROVINCE, ANQING, Decimal("945000.00"))
+    assert ob.period == Period(2018, 9) and ob.basis["span"] == "2018-Q3"
+    assert ob.basis["f"] == "1" and ob.basis["target_correction"]["rule_index"] == 0
+    assert [t["term"] for t in ob.basis["indicators"]] == ["81", "13.5"]
+    assert ob.basis["exact_amount"] == "94.5"
+    assert dict(ob.basis["split"]) == {"a": "378000.00", "b": "283500.00", "c": "189000.00",
+                                       "d": "94500.00"}
+    # the whole year: only Q3 has data here; the other quarters are explained zeros
+    year = run("air_change", a, d, Period(2018))
+    assert [o.amount for o in year] == [0, 0, Decimal("945000.00"), 0]
+    assert year[0].basis["rule"].startswith("no valid pm25")
+
+
+def test_a2_target_missed_fall_above_group_mean_halves_it() -> None:
+    a, d = anqing(24, target=20)  # 24 > 20: missed; fall 6 > group mean fall (6 + 2) / 2 = 4
+    (ob,) = run("air_change", a, d, Period(2018, 9))
+    assert ob.amount == Decimal("472500.00")
+    correction = ob.basis["target_correction"]
+    assert correction["rule_index"] == 1 and correction["group_mean_fall"] == "4"
+    assert ob.basis["f"] == "0.5"
+
+
+def test_a2_missing_period_error_names_city_and_span() -> None:
+    a, d = anqing(24, target=35)
+    a = attrs.evolve(a, params={**a.params, "missing_period": "error"})
+    with pytest.raises(FormulaError, match=r"340800 in 2018-Q1.*missing_period"):
+        run("air_change", a, d, Period(2018))
+
+
+# --------------------------------------------------------------------------- A3 山东
+
+
+SHANDONG = {"period": "quarter", "basis": "same_period_last_year",
+            "indicators": [{"code": "pm25", "weight": "0.6", "coefficient": 80},
+                           {"code": "pm10", "weight": "0.15", "coefficient": 80},
+                           {"code": "so2", "weight": "0.15", "coefficient": 80},
+                           {"code": "no2", "weight": "0.10", "coefficient": 80},
+                           {"code": "good_ratio", "weight": 1, "coefficient": 20,
+                            "apply_k": False}],
+            "k": {"370600": "1.5"}}
+
+
+def test_a3b_shandong_2017_inland_city_362_wan() -> None:
+    a = agreement("air_change", SHANDONG, party="370100")
+    d = data(("370100", Q(2016, 1), {"pm25": 60, "pm10": 110, "so2": 20, "no2": 40,
+                                     "good_ratio": "50.0"}),
+             ("370100", Q(2017, 1), {"pm25": 56, "pm10": 100, "so2": 18, "no2": 43,
+                                     "good_ratio": "52.5"}))
+    (ob,) = run("air_change", a, d, Period(2017, 3))
+    assert (ob.payer, ob.payee, ob.amount) == (PROVINCE, "370100", Decimal("3620000.00"))
+    assert ob.basis["sum_with_k"] == "312" and ob.basis["sum_without_k"] == "50"
+    assert [t["difference"] for t in ob.basis["indicators"]] == ["4", "10", "2", "-3", "2.5"]
+
+
+def test_a3a_yantai_2014_q1_score_105_k_15_coefficient_20() -> None:
+    params = {"period": "quarter", "basis": "same_period_last_year", "k": {"370600": "1.5"},
+              "indicators": [{"code": "pm25", "weight": "0.6", "coefficient": 20}]}
+    d = data(("370600", Q(2013, 1), {"pm25": "80"}), ("370600", Q(2014, 1), {"pm25": "78.25"}))
+    (ob,) = run("air_change", agreement("air_change", params, party="370600"), d,
+                Period(2014, 3))
+    assert ob.amount == Decimal("315000.00")  # 1.05 × 1.5 × 20 = 31.5万
+    wan = agreement("air_change", {**params, "round_result": "wan"}, party="370600")
+    (ob,) = run("air_change", wan, d, Period(2014, 3))
+    assert ob.amount == Decimal("320000.00")  # published 32万: to whole 万, half up
+    assert ob.basis["exact_amount"] == "31.5"
+
+
+# --------------------------------------------------------------------------- A4 湖北
+
+
+HUBEI = {"period": "year", "basis": "same_period_last_year",
+         "indicators": [{"code": "pm10", "weight": 1, "coefficient": 30},
+                        {"code": "pm25", "weight": 1, "coefficient": 30}]}
+
+
+@pytest.mark.parametrize(("pm10", "pm25", "payer", "amount"), [
+    (74, 47, PROVINCE, "1200000.00"),   # 6·30 + (−2)·30 = 120万, province → city
+    (83, 46, "420500", "1200000.00"),   # −90 − 30 = −120万: the city pays
+])
+def test_a4_hubei_structure(pm10: int, pm25: int, payer: str, amount: str) -> None:
+    a = agreement("air_change", HUBEI, party="420500")
+    d = data(("420500", Y(2018), {"pm10": 80, "pm25": 45}),
+             ("420500", Y(2019), {"pm10": pm10, "pm25": pm25}))
+    (ob,) = run("air_change", a, d, Period(2019))
+    assert (ob.payer, ob.amount) == (payer, Decimal(amount))
+    assert run("air_change", a, d, Period(2019, 12)) == []  # an annual span is booked in 2019
+
+
+# --------------------------------------------------------------------------- A5 郑州
+
+
+ZHENGZHOU = {"period": "month",
+             "indicators": [{"code": "pm25", "base": 50,
+                             "tiers": [{"upto": 5, "rate": 10}, {"rate": 20}]}]}
+
+
+@pytest.mark.parametrize(("pm25", "amount"), [(58, "1100000.00"), (55, "500000.00"),
+                                              (50, "0.00"), (42, "0.00")])
+def test_a5_zhengzhou_ladder(pm25: int, amount: str) -> None:
+    a = agreement("air_ladder", ZHENGZHOU, party="410100")
+    (ob,) = run("air_ladder", a, data(("410100", M(2020, 5), {"pm25": pm25})), Period(2020, 5))
+    assert ob.amount == Decimal(amount)
+    if ob.amount:
+        assert (ob.payer, ob.payee) == ("410100", PROVINCE)
+
+
+def test_ladder_mirrored_rewards_and_group_mean_base() -> None:
+    params = {"period": "month", "group": ["410100", "410200", "410300"],
+              "indicators": [{"code": "pm25", "base": "group_mean",
+                              "tiers": [{"upto": 5, "rate": 10}, {"rate": 20}],
+                              "rewards": [{"rate": 5}]}]}
+    a = agreement("air_ladder", params, party="410100")
+    d = data(("410100", M(2020, 5), {"pm25": 40}), ("410200", M(2020, 5), {"pm25": 50}),
+             ("410300", M(2020, 5), {"pm25": 51}))
+    (ob,) = run("air_ladder", a, d, Period(2020, 5))
+    # mean 47: 7 below, rewarded at 5 per μg
+    assert (ob.payer, ob.amount) == (PROVINCE, Decimal("350000.00"))
+    assert ob.basis["indicators"][0]["base"] == "47"
+
+
+def test_ladder_steps_must_rise() -> None:
+    bad = {"indicators": [{"code": "pm25", "base": 35,
+                           "tiers": [{"upto": 5, "rate": 10}, {"upto": 3, "rate": 20},
+                                     {"rate": 30}]}]}
+    with pytest.raises(ValidationFailed, match=r"params\.indicators\.0\.tiers\.1\.upto"):
+        agreement("air_ladder", bad)
+
+
+def test_cap_bounds_either_way() -> None:
+    a = agreement("air_ladder", {**ZHENGZHOU, "cap": 100}, party="410100")
+    (ob,) = run("air_ladder", a, data(("410100", M(2020, 5), {"pm25": 58})), Period(2020, 5))
+    assert ob.amount == Decimal("1000000.00") and ob.basis["capped"] is True
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_spans_and_standard_by_date() -> None:
+    assert [str(s) for s in spans("quarter", Period(2018))] == [
+        "2018-Q1", "2018-Q2", "2018-Q3", "2018-Q4"]
+    assert spans("quarter", Period(2018, 8)) == []
+    assert next(s.booked for s in spans("month", Period(2018))) == Period(2018, 1)
+    assert resolve_standard("by_date", Period(2026).end) == "GB3095-2026"
+    assert resolve_standard("GB3095-2012", Period(2026).end) == "GB3095-2012"
+
+
+@given(st.fractions(min_value=0, max_value=200, max_denominator=10),
+       st.fractions(min_value=0, max_value=50, max_denominator=10))
+def test_ladder_amount_is_monotone_and_stepwise(excess: Fraction, more: Fraction) -> None:
+    tiers = [{"upto": Decimal(5), "rate": Decimal(10)}, {"rate": Decimal(20)}]
+    low, _ = ladder_amount(excess, tiers)
+    high, _steps = ladder_amount(excess + more, tiers)
+    assert low <= high
+    assert low == 10 * min(excess, 5) + 20 * max(excess - 5, 0)
+
+
+# --------------------------------------------------------------------------- properties
+
+CONC = ("pm25", "pm10", "so2", "no2")
+
+
+@st.composite
+def _change_case(draw: st.DrawFn) -> tuple[Any, dict[str, Decimal], dict[str, Decimal]]:
+    codes = draw(st.lists(st.sampled_from((*CONC, "good_ratio")), min_size=1, unique=True))
+    indicators = [{"code": c, "weight": str(draw(st.decimals("0", "1", places=2))),
+                   "coefficient": str(draw(st.decimals("0", "100", places=1)))} for c in codes]
+    params = {"period": "year", "indicators": indicators,
+              "k": {CITY: str(draw(st.decimals("0.5", "2", places=1)))}}
+    if draw(st.booleans()):
+        params["cap"] = str(draw(st.decimals("1", "500", places=2)))
+    before = {c: draw(st.decimals("1", "150", places=1)) for c in codes}
+    now = {c: draw(st.decimals("1", "150", places=1)) for c in codes}
+    return agreement("air_change", params), before, now
+
+
+def _signed(obs: list[Any], city: str = CITY) -> Decimal:
+    return party_nets(obs).get(city, Decimal(0))
+
+
+@settings(max_examples=80, deadline=None)
+@given(_change_case(), st.data())
+def test_improvement_reward_monotone_in_each_indicator(case: Any, draw: st.DataObject) -> None:
+    a, before, now = case
+    code = draw.draw(st.sampled_from(sorted(now)))
+    step = draw.draw(st.decimals("0.1", "30", places=1))
+    better = dict(now)
+    better[code] = now[code] + step if code == "good_ratio" else max(Decimal(0), now[code] - step)
+    obs = run("air_change", a, data((CITY, Y(2022), before), (CITY, Y(2023), now)), Period(2023))
+    improved = run("air_change", a, data((CITY, Y(2022), before), (CITY, Y(2023), better)),
+                   Period(2023))
+    assert _signed(improved) >= _signed(obs)
+    cap = a.params.get("cap")
+    for ob in obs + improved:
+        assert cap is None or ob.amount <= a.to_yuan(cap)
+        assert ob.amount == ob.amount.quantize(Decimal("0.01"))
+    assert sum(party_nets(obs).values(), Decimal(0)) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.decimals("20", "80", places=1), st.decimals("20", "80", places=1)),
+                min_size=4, max_size=4))
+def test_quarterly_amounts_sum_to_the_year(quarters: list[tuple[Decimal, Decimal]]) -> None:
+    a = agreement("air_change", {**ANHUI, "target_correction": {**ANHUI["target_correction"],
+                                                                 "target": 200}}, party=ANQING)
+    rows = []
+    for q, (last, now) in enumerate(quarters, start=1):
+        rows += [(ANQING, Q(2017, q), {"pm25": last, "pm10": 50}),
+                 (ANQING, Q(2018, q), {"pm25": now, "pm10": 50})]
+    d = data(*rows)
+    year = run("air_change", a, d, Period(2018))
+    by_quarter = [ob for m in (3, 6, 9, 12) for ob in run("air_change", a, d, Period(2018, m))]
+    assert year == by_quarter
+    net = _signed(year, ANQING)
+    exact = sum((Fraction(last - now) * Fraction("0.75") * 18 for last, now in quarters),
+                Fraction(0))
+    assert abs(Fraction(net) - exact * 10000) <= Fraction(len(quarters), 200)  # ≤ ½ fen each
+
+
+# --------------------------------------------------------------------------- A1 湖南
+
+
+HUNAN = {"standard": "by_date", "grade": "II", "attain_reward": 500,
+         "first_attain_reward": 1000, "zero_heavy_reward": 200, "exclusive": "max"}
+#: Annual statistics that attain grade II of both GB 3095 versions.
+CLEAN = {"pm25": 28, "pm10": 55, "so2": 8, "no2": 25, "co_p95": "1.2", "o3_8h_p90": 150,
+         "good_days": 330, "valid_days": 365, "heavy_days": 0}
+
+
+@pytest.fixture
+def attains(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GB 3095 grade II annual limits (PM2.5 35 in 2012, 30 in 2026 phase 1) until the
+    standards' data is merged: the formula's own logic is what these tests check."""
+    limits = {"pm25": 35, "pm10": 70, "so2": 60, "no2": 40, "co_p95": 4, "o3_8h_p90": 160}
+
+    def fake(stats: Stats, *, standard: str, grade: str) -> tuple[bool, tuple[str, ...]]:
+        own = {**limits, "pm25": 30 if standard == "GB3095-2026" else 35}
+        failing = tuple(k for k, v in own.items() if stats.values[k] > v)
+        return not failing, failing
+
+    monkeypatch.setattr("ecocomp.formulas.air._attains",
+                        lambda stats, standard, grade: fake(stats, standard=standard,
+                                                            grade=grade))
+
+
+@pytest.mark.usefixtures("attains")
+@pytest.mark.parametrize(("city", "values", "history", "expected"), [
+    ("430800", CLEAN | {"heavy_days": 2}, [], "10000000.00"),        # 张家界 first: 1000万
+    ("430100", CLEAN | {"heavy_days": 3}, [2020], "5000000.00"),     # P: 500万
+    ("430300", CLEAN | {"pm25": 40}, [], "2000000.00"),              # Q misses, 0 heavy: 200万
+    ("430400", CLEAN, [2018], "5000000.00"),                         # R: max(500, 200)
+])
+def test_a1_hunan_attainment(city: str, values: dict[str, Any], history: list[int],
+                             expected: str) -> None:
+    a = agreement("air_attainment", {**HUNAN, "attained_years": history}, party=city)
+    (ob,) = run("air_attainment", a, data((city, Y(2021), values)), Period(2021))
+    assert (ob.payer, ob.payee, ob.amount) == (PROVINCE, city, Decimal(expected))
+    assert ob.basis["standard"] == "GB3095-2012" and ob.basis["confidence"] == "inferred"
+
+
+@pytest.mark.usefixtures("attains")
+def test_a1_province_total_2200_wan_and_sum_mode() -> None:
+    cases = [("430800", CLEAN | {"heavy_days": 2}, []), ("430100", CLEAN | {"heavy_days": 3},
+             [2020]), ("430300", CLEAN | {"pm25": 40}, []), ("430400", CLEAN, [2018])]
+    total = Decimal(0)
+    for city, values, history in cases:
+        a = agreement("air_attainment", {**HUNAN, "attained_years": history}, party=city)
+        total += run("air_attainment", a, data((city, Y(2021), values)), Period(2021))[0].amount
+    assert total == Decimal("22000000.00")
+    a = agreement("air_attainment", {**HUNAN, "attained_years": [2018], "exclusive": "sum"},
+                  party="430400")
+    (ob,) = run("air_attainment", a, data(("430400", Y(2021), CLEAN)), Period(2021))
+    assert ob.amount == Decimal("7000000.00")
+
+
+@pytest.mark.usefixtures("attains")
+def test_a1_by_date_2026_uses_gb3095_2026_pm25_30() -> None:
+    a = agreement("air_attainment", {**HUNAN, "attained_years": [2024]}, party="430100")
+    at_32 = CLEAN | {"pm25": 32, "heavy_days": 1}
+    (ob,) = run("air_attainment", a, data(("430100", Y(2025), at_32)), Period(2025))
+    assert ob.amount == Decimal("5000000.00")  # 2025: GB 3095-2012, 32 ≤ 35 attains
+    (ob,) = run("air_attainment", a, data(("430100", Y(2026), at_32)), Period(2026))
+    assert ob.amount == Decimal("0.00") and ob.basis["standard"] == "GB3095-2026"
+    assert ob.basis["failing"] == ("pm25",)
+
+
+def test_attainment_missing_year_skip_or_error() -> None:
+    a = agreement("air_attainment", HUNAN)
+    (ob,) = run("air_attainment", a, AirData(), Period(2021))
+    assert ob.amount == 0 and "skipped" in ob.basis["rule"]
+    assert run("air_attainment", a, AirData(), Period(2021, 5)) == []
+    a = agreement("air_attainment", {**HUNAN, "missing_year": "error"})
+    with pytest.raises(FormulaError, match="430800 in 2021"):
+        run("air_attainment", a, AirData(), Period(2021))
+
+
+def test_first_attain_reward_below_attain_reward_is_refused() -> None:
+    with pytest.raises(ValidationFailed, match="first_attain_reward"):
+        agreement("air_attainment", {**HUNAN, "first_attain_reward": 100})
