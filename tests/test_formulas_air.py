@@ -318,7 +318,7 @@ def test_quarterly_amounts_sum_to_the_year(quarters: list[tuple[Decimal, Decimal
 # --------------------------------------------------------------------------- A1 湖南
 
 
-HUNAN = {"standard": "by_date", "grade": "II", "attain_reward": 500,
+HUNAN = {"standard": "by_date", "grade": "II", "attain_reward": 500, "attained_years": [],
          "first_attain_reward": 1000, "zero_heavy_reward": 200, "exclusive": "max"}
 #: Annual statistics that attain grade II of both GB 3095 versions.
 CLEAN = {"pm25": 28, "pm10": 55, "so2": 8, "no2": 25, "co_p95": "1.2", "o3_8h_p90": 150,
@@ -395,3 +395,48 @@ def test_attainment_missing_year_skip_or_error() -> None:
 def test_first_attain_reward_below_attain_reward_is_refused() -> None:
     with pytest.raises(ValidationFailed, match="first_attain_reward"):
         agreement("air_attainment", {**HUNAN, "first_attain_reward": 100})
+
+
+# --------------------------------------------------------------------------- the presets
+
+
+def test_presets_reproduce_the_worked_examples() -> None:
+    from ecocomp.agreements import preset
+
+    anhui = preset("anhui-air-2018")
+    d = data(("340800", Q(2017, 3), {"pm25": 30, "pm10": 47}),
+             ("340800", Q(2018, 3), {"pm25": 24, "pm10": 44}))
+    (ob,) = run("air_change", anhui, d, Period(2018, 9))
+    assert (ob.payer, ob.payee, ob.amount) == ("340000", "340800", Decimal("945000.00"))
+    assert [ob.basis["split"][k] for k in ("40%", "30%", "20%", "10%")] == [
+        "378000.00", "283500.00", "189000.00", "94500.00"]  # 37.80/28.35/18.90/9.45万
+
+    shandong = preset("shandong-air-2017")
+    d = data(("370100", Q(2016, 2), {"pm25": 60, "pm10": 110, "so2": 20, "no2": 40,
+                                     "good_ratio": "50.0"}),
+             ("370100", Q(2017, 2), {"pm25": 56, "pm10": 100, "so2": 18, "no2": 43,
+                                     "good_ratio": "52.5"}))
+    (ob,) = run("air_change", shandong, d, Period(2017, 6))
+    assert ob.amount == Decimal("3620000.00") and ob.payee == "370100"
+
+    hubei = preset("hubei-air")
+    d = data(("420100", Y(2018), {"pm10": 80, "pm25": 45}),
+             ("420100", Y(2019), {"pm10": 83, "pm25": 46}))
+    (ob,) = run("air_change", hubei, d, Period(2019))
+    assert (ob.payer, ob.amount) == ("420100", Decimal("1200000.00"))
+
+    ladder = preset("zhengzhou-air-ladder")
+    (ob,) = run("air_ladder", ladder, data(("410102", M(2021, 1), {"pm25": 58})),
+                Period(2021, 1))
+    assert (ob.payer, ob.payee, ob.amount) == ("410102", "410100", Decimal("1100000.00"))
+
+
+def test_hunan_attainment_is_a_template_needing_the_city_history() -> None:
+    from ecocomp.agreements import preset, presets
+
+    assert "hunan-air-2019-attainment" not in presets()
+    assert "hunan-air-2019-attainment" in presets(templates=True)
+    with pytest.raises(ValidationFailed, match="attained_years"):
+        preset("hunan-air-2019-attainment")
+    a = preset("hunan-air-2019-attainment", params={"attained_years": [2019]})
+    assert a.params["exclusive"] == "max" and a.confidence == "inferred"
