@@ -13,7 +13,8 @@ The public API (everything else is importable but not promised)::
 is imported on demand because it needs hypothesis.
 """
 
-from ecocomp.agreements import Agreement, load_agreement, load_agreements, preset, presets
+from ecocomp.agreement_files import load_agreement, load_agreements, preset, presets
+from ecocomp.agreements import Agreement
 from ecocomp.assessment import (
     Assessments,
     ItemAssessment,

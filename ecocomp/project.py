@@ -19,7 +19,8 @@ from pathlib import Path
 
 import attrs
 
-from ecocomp.agreements import Agreement, load_agreements
+from ecocomp.agreement_files import load_agreements
+from ecocomp.agreements import Agreement
 from ecocomp.errors import EcocompError, Problem, ValidationFailed
 from ecocomp.readings import check_readings, declared_supersedes
 from ecocomp.watershed import Party, Section, Watershed, load_parties, load_sections

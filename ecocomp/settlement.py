@@ -52,6 +52,7 @@ from ecocomp.evidence import InputsDigest, last_import, record_inputs, require_u
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
 from ecocomp.identity import ProjectIdentity, check_identity, record_identity
+from ecocomp.inputs import build_inputs, register_inputs
 from ecocomp.ledger import (
     Batch,
     Ledger,
@@ -87,6 +88,7 @@ __all__ = [
     "payment_key",
     "reconcile",
     "recorded_payment",
+    "register_inputs",
     "require_in_force",
     "require_intact",
     "require_vouched",
@@ -571,17 +573,47 @@ def assess_project(
     return Assessments(sections=parts, daily_flows=flows)
 
 
+def _water_inputs(
+    project: Project, store: ReadingStore, year: int, *,
+    progress: Callable[[str, int], None] | None = None, evidence: InputsDigest | None = None,
+) -> Assessments:
+    """The ``water`` inputs: every section assessed for ``year`` and the year before."""
+    return assess_project(project, store, year, evidence=evidence)
+
+
+register_inputs("water", _water_inputs, evidence=True)
+
+
+def input_kinds_needed(project: Project, year: int) -> set[str]:
+    """The kinds of inputs the agreements in force in ``year`` read (their formulas')."""
+    return {get_formula(a.formula).inputs for a in project.agreements
+            if a.in_force(Period(year))}
+
+
 def compute(
-    project: Project, assessments: Assessments, year: int
+    project: Project, inputs: Assessments | Mapping[str, object], year: int
 ) -> tuple[list[Obligation], list[NetDue]]:
-    """Run every agreement in force in ``year`` (pure): obligations and nets."""
+    """Run every agreement in force in ``year`` (pure): obligations and nets.
+
+    ``inputs`` maps each kind of inputs to what its builder built (:mod:`ecocomp.inputs`);
+    an :class:`Assessments` alone is the ``water`` inputs.
+    """
     period = Period(year)
+    by_kind: Mapping[str, object] = (
+        {"water": inputs} if isinstance(inputs, Assessments) else inputs
+    )
     obligations: list[Obligation] = []
     for agreement in project.agreements:
         if not agreement.in_force(period):
             continue
+        formula = get_formula(agreement.formula)
+        if formula.inputs not in by_kind and formula.inputs != "none":
+            raise SettlementError(
+                f"agreement {agreement.id} ({agreement.formula}), {year}: its formula reads "
+                f"{formula.inputs!r} inputs, which were not built for this run"
+            )
         try:
-            found = get_formula(agreement.formula)(agreement, assessments, period)
+            found = formula(agreement, by_kind.get(formula.inputs), period)
             # a newer agreement that supersedes this one settles the periods it is in force
             obligations.extend(o for o in found
                                if not superseded(agreement, o.period, project.agreements))
@@ -833,8 +865,9 @@ def _compute_year(
     in_force = [a for a in project.agreements if a.in_force(Period(year))
                 and not _superseded_all_year(a, year, project)]
     evidence = InputsDigest()
-    assessments = assess_project(project, store, year, evidence=evidence)
-    if not _has_data(assessments, year):
+    inputs = build_inputs(project, store, year, input_kinds_needed(project, year),
+                          progress=progress, evidence=evidence)
+    if "water" in inputs and not _has_data(inputs["water"], year):  # type: ignore[arg-type]
         raise SettlementError(
             f"no readings for {year} at any section of project {project.root}; check "
             "the year and that its readings files are in readings/"
@@ -842,7 +875,7 @@ def _compute_year(
     corrections = store.corrections(Period(year - 1)) + store.corrections(Period(year))
     if progress is not None:
         progress("computing", -1)
-    obligations, nets = compute(project, assessments, year)
+    obligations, nets = compute(project, inputs, year)
     desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
     # grouped once: filtering every obligation per agreement was quadratic
     own: dict[str, list[Obligation]] = defaultdict(list)

@@ -30,7 +30,8 @@ import attrs
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ecocomp.agreements import Agreement, agreement_from_dict
+from ecocomp.agreement_files import agreement_from_dict
+from ecocomp.agreements import Agreement
 from ecocomp.assessment import Assessments, SectionAssessment, item_assessment
 from ecocomp.formulas import FormulaSpec, Obligation, get_spec, net_obligations
 from ecocomp.formulas.base import _REGISTRY, party_nets

@@ -37,9 +37,10 @@ import attrs
 
 from ecocomp.agreements import Agreement
 from ecocomp.errors import FormulaError
-from ecocomp.formulas.base import Obligation, register_formula
-from ecocomp.formulas.xiangjiang import fraction_text
+from ecocomp.formulas.registry import register_formula
+from ecocomp.formulas.shared import fraction_text
 from ecocomp.money import WAN, split_largest_remainder, to_yuan
+from ecocomp.obligations import Obligation
 from ecocomp.periods import Period
 
 __all__ = [
@@ -281,8 +282,9 @@ def _heavy_days(assessments: Any, city: str, year: int, stats: Any, above: int
     return Fraction(sum(1 for d in days if d.aqi > above)), f"days with AQI > {above}"
 
 
-@register_formula("air_attainment", roles=_ROLES, params_schema="params.air_attainment",
-                  check=_attainment_check, cap=_attainment_cap)
+@register_formula("air_attainment", roles=_ROLES, inputs="air",
+                  params_schema="params.air_attainment", check=_attainment_check,
+                  cap=_attainment_cap)
 def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
     """The year's attainment reward (component ``attainment``); a month period gives none.
 
@@ -443,8 +445,9 @@ def _split(agreement: Agreement, yuan: Decimal) -> dict[str, Decimal] | None:
     return split_largest_remainder(yuan, list(shares.items()))
 
 
-@register_formula("air_change", roles=_ROLES, params_schema="params.air_change",
-                  check=_change_check, cap=_change_cap, lookback=_change_lookback)
+@register_formula("air_change", roles=_ROLES, inputs="air",
+                  params_schema="params.air_change", check=_change_check, cap=_change_cap,
+                  lookback=_change_lookback)
 def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
     """Per span: ``M = Σᵢ wᵢ·sᵢ·(Bᵢ − Xᵢ)·cᵢ · k · f`` (component ``change``).
 
@@ -575,8 +578,8 @@ def _ladder_cap(agreement: Agreement, _ob: Obligation) -> Decimal | None:
     return None if cap is None else agreement.to_yuan(cap)
 
 
-@register_formula("air_ladder", roles=_ROLES, params_schema="params.air_ladder",
-                  check=_ladder_check, cap=_ladder_cap)
+@register_formula("air_ladder", roles=_ROLES, inputs="air",
+                  params_schema="params.air_ladder", check=_ladder_check, cap=_ladder_cap)
 def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
     """Per span: the steps above the base the party pays, rewards below it (``ladder``)."""
     params: Mapping[str, Any] = agreement.params

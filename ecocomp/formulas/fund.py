@@ -21,15 +21,10 @@ from typing import Any
 from ecocomp.agreements import Agreement
 from ecocomp.assessment import Assessments
 from ecocomp.errors import FormulaError
-from ecocomp.formulas.base import (
-    Obligation,
-    class_problems,
-    factor_problems,
-    factors_of,
-    register_formula,
-    settle_nets,
-)
+from ecocomp.formulas.registry import register_formula
+from ecocomp.formulas.shared import class_problems, factor_problems, factors_of
 from ecocomp.money import split_largest_remainder, to_yuan
+from ecocomp.obligations import Obligation, settle_nets
 from ecocomp.periods import Period
 from ecocomp.standards import WaterClass
 

@@ -16,9 +16,9 @@ from typing import Any
 from ecocomp.agreements import Agreement
 from ecocomp.assessment import Assessments
 from ecocomp.errors import FormulaError
-from ecocomp.formulas.base import Obligation, register_formula
-from ecocomp.formulas.ladder import pay_by_role
-from ecocomp.formulas.xiangjiang import fraction_text, fraction_to_decimal
+from ecocomp.formulas.registry import register_formula
+from ecocomp.formulas.shared import fraction_text, fraction_to_decimal, pay_by_role
+from ecocomp.obligations import Obligation
 from ecocomp.periods import Period
 from ecocomp.standards import gb3838
 

@@ -12,38 +12,17 @@ from decimal import Decimal
 from typing import Any
 
 from ecocomp.agreements import Agreement
-from ecocomp.assessment import Assessments, SectionAssessment
+from ecocomp.assessment import Assessments
 from ecocomp.errors import FormulaError
-from ecocomp.formulas.base import (
-    Obligation,
-    factor_problems,
-    factors_of,
-    register_formula,
-)
+from ecocomp.formulas.registry import register_formula
+from ecocomp.formulas.shared import evidence, factor_problems, factors_of, pay_by_role
+from ecocomp.obligations import Obligation
 from ecocomp.periods import Period
 from ecocomp.standards import WaterClass
 
 __all__ = ["class_ladder", "evidence", "pay_by_role"]
 
 _ROLES = ("upstream", "downstream")
-
-
-def evidence(sa: SectionAssessment, factors: tuple[str, ...]) -> dict[str, Any]:
-    """Per-item means, sample counts and classes of the factors with data, and those missing."""
-    items = {
-        code: {"value": sa.items[code].value, "samples": sa.items[code].samples,
-               "class": sa.items[code].cls}
-        for code in factors if code in sa.items
-    }  # fmt: skip
-    return {"items": items, "missing_items": [c for c in factors if c not in sa.items]}
-
-
-def pay_by_role(agreement: Agreement, payer_role: str, roles: tuple[str, str]) -> tuple[str, str]:
-    """(payer, payee) codes for a payer role; ``none`` gives the second role → first (amount 0)."""
-    first, second = roles
-    if payer_role == first:
-        return agreement.party_for(first), agreement.party_for(second)
-    return agreement.party_for(second), agreement.party_for(first)
 
 
 def _unit_text(agreement: Agreement) -> str:

@@ -24,14 +24,16 @@ from typing import Any
 from ecocomp.agreements import Agreement
 from ecocomp.assessment import Assessments, SectionAssessment
 from ecocomp.errors import FormulaError
-from ecocomp.formulas.base import (
-    Obligation,
+from ecocomp.formulas.registry import register_formula
+from ecocomp.formulas.shared import (
     class_problems,
+    evidence,
     factor_problems,
     factors_of,
-    register_formula,
+    fraction_text,
+    fraction_to_decimal,
 )
-from ecocomp.formulas.ladder import evidence
+from ecocomp.obligations import Obligation
 from ecocomp.periods import Period
 from ecocomp.standards import WaterClass, classify_item, gb3838
 
@@ -47,30 +49,6 @@ def penalty_steps(multiple: Decimal, step_size: Decimal) -> int:
     (4, 8)
     """
     return math.ceil(Fraction(multiple) / Fraction(step_size))
-
-
-def fraction_text(value: Fraction) -> str:
-    """An exact rational as decimal text when it terminates, else ``"n/d"``.
-
-    >>> fraction_text(Fraction(5, 2)), fraction_text(Fraction(7, 3))
-    ('2.5', '7/3')
-    """
-    den = value.denominator
-    for p in (2, 5):
-        while den % p == 0:
-            den //= p
-    if den != 1:
-        return f"{value.numerator}/{value.denominator}"
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return f"{(Decimal(value.numerator) / Decimal(value.denominator)).normalize():f}"
-
-
-def fraction_to_decimal(value: Fraction) -> Decimal:
-    """A rational as a 40-significant-digit Decimal (exact when it terminates that soon)."""
-    with localcontext() as ctx:
-        ctx.prec = 40
-        return Decimal(value.numerator) / Decimal(value.denominator)
 
 
 def _obligation(
