@@ -35,6 +35,7 @@ __all__ = [
     "attains",
     "city_day",
     "composite_index",
+    "exact_decimal",
     "percentile",
     "period_statistics",
     "round_concentration",
@@ -57,7 +58,7 @@ STATISTICS = (*MEAN_STATISTICS, *PERCENTILE_STATISTICS, "good_days", "valid_days
 _PLACES = Decimal(10) ** -20  # a mean that is not a finite decimal keeps 20 decimals
 
 
-def _exact_decimal(value: Fraction) -> Decimal:
+def exact_decimal(value: Fraction) -> Decimal:
     """``value`` as a Decimal: exact when it is a finite decimal, else 20 decimals half-even."""
     with localcontext() as ctx:
         ctx.prec = 60
@@ -265,7 +266,7 @@ def period_statistics(days: Iterable[CityDay], *, city: str, period: AirPeriod,
             continue
         total = sum((d.values[key] for d in with_value), Decimal(0))
         mean = Fraction(total) / len(with_value)
-        values[name] = finish(name, _exact_decimal(mean))
+        values[name] = finish(name, exact_decimal(mean))
         valid[name], why = _valid_count((d.day for d in with_value), period)
         evidence[name] = (f"mean of {len(with_value)} daily values: {total}/{len(with_value)}"
                           + (f"; not valid: {why}" if why else ""))
