@@ -1,4 +1,7 @@
-"""Assessment and settlement periods: a month ("2023-01") or a year ("2023")."""
+"""Assessment and settlement periods: a month ("2023-01") or a year ("2023"); quarters.
+
+A :class:`Quarter` ("2023-Q3") is the period of quarterly air statistics (山东, 安徽).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from datetime import date, datetime
 
 import attrs
 
-__all__ = ["Period"]
+__all__ = ["Period", "Quarter"]
 
 _PATTERN = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 
 
 @attrs.frozen(order=True)
@@ -90,3 +94,58 @@ class Period:
 
     def __str__(self) -> str:
         return f"{self.year:04d}" if self.month is None else f"{self.year:04d}-{self.month:02d}"
+
+
+@attrs.frozen(order=True)
+class Quarter:
+    """A calendar quarter (``quarter`` 1–4), with the same reading API as :class:`Period`.
+
+    >>> Quarter.parse("2026-Q3").months()[0], Quarter(2026, 1).days, str(Quarter(2026, 4))
+    (Period(year=2026, month=7), 90, '2026-Q4')
+    """
+
+    year: int = attrs.field(validator=attrs.validators.instance_of(int))
+    quarter: int = attrs.field(validator=attrs.validators.in_((1, 2, 3, 4)))
+
+    @classmethod
+    def parse(cls, text: str | Quarter) -> Quarter:
+        """Parse ``YYYY-Qn`` (or ``YYYYQn``)."""
+        if isinstance(text, Quarter):
+            return text
+        match = _QUARTER.match(str(text).strip())
+        if not match:
+            raise ValueError(f"quarter {text!r} is not YYYY-Q1..YYYY-Q4")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @classmethod
+    def of(cls, moment: date | datetime) -> Quarter:
+        return cls(moment.year, (moment.month - 1) // 3 + 1)
+
+    @property
+    def start(self) -> date:
+        return date(self.year, 3 * self.quarter - 2, 1)
+
+    @property
+    def end(self) -> date:
+        return Period(self.year, 3 * self.quarter).end
+
+    @property
+    def days(self) -> int:
+        return self.end.toordinal() - self.start.toordinal() + 1
+
+    def months(self) -> tuple[Period, ...]:
+        return tuple(Period(self.year, m) for m in range(3 * self.quarter - 2,
+                                                         3 * self.quarter + 1))
+
+    def year_period(self) -> Period:
+        return Period(self.year)
+
+    def shift_years(self, years: int) -> Quarter:
+        return Quarter(self.year + years, self.quarter)
+
+    def contains(self, moment: date | datetime) -> bool:
+        d = moment.date() if isinstance(moment, datetime) else moment
+        return self.start <= d <= self.end
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-Q{self.quarter}"
