@@ -13,40 +13,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecocomp.agreements import agreement_from_dict
+from ecocomp.air import AirAssessments, AirStatistics
 from ecocomp.errors import FormulaError, ValidationFailed
 from ecocomp.formulas import get_formula, party_nets
-from ecocomp.formulas.air import Span, ladder_amount, resolve_standard, spans, statistics_key
-from ecocomp.periods import Period
+from ecocomp.formulas.air import booked, ladder_amount, spans
+from ecocomp.periods import Period, Quarter
 
 PROVINCE, CITY = "430000", "430800"
 
 
-@attrs.frozen
-class Stats:
-    """A test double of ``ecocomp.air.AirStatistics`` (the fields formulas read)."""
-
-    city: str
-    period: Any
-    standard: str = "GB3095-2012"
-    values: Mapping[str, Decimal] = attrs.field(factory=dict)
-    valid: Mapping[str, bool] = attrs.field(factory=dict)
-
-
-@attrs.frozen
-class AirData:
-    """A test double of ``ecocomp.air.AirAssessments``."""
-
-    statistics: Mapping[Any, Stats] = attrs.field(factory=dict)
-    daily: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict)
-
-
-def data(*rows: tuple[str, Span, Mapping[str, object]]) -> AirData:
+def data(*rows: tuple[str, Any, Mapping[str, object]]) -> AirAssessments:
+    """Statistics as given, every one valid (the formulas read nothing else)."""
     stats = {}
     for city, span, values in rows:
-        key = statistics_key(city, span)
-        stats[key] = Stats(city, key[1], values={k: Decimal(str(v)) for k, v in values.items()},
-                           valid={k: True for k in values})
-    return AirData(statistics=stats)
+        stats[(city, span)] = AirStatistics(
+            city, span, "GB3095-2012", values={k: Decimal(str(v)) for k, v in values.items()},
+            valid={k: True for k in values})
+    return AirAssessments(statistics=stats, daily={})
 
 
 def agreement(formula: str, params: Mapping[str, Any], *, party: str = CITY,
@@ -59,13 +42,11 @@ def agreement(formula: str, params: Mapping[str, Any], *, party: str = CITY,
     })  # fmt: skip
 
 
-def run(formula: str, a: Any, d: AirData, period: Period) -> list[Any]:
+def run(formula: str, a: Any, d: AirAssessments, period: Period) -> list[Any]:
     return get_formula(formula)(a, d, period)
 
 
-Q = lambda y, q: Span("quarter", y, q)  # noqa: E731
-Y = lambda y: Span("year", y)  # noqa: E731
-M = lambda y, m: Span("month", y, m)  # noqa: E731
+Q, Y, M = Quarter, Period, Period
 
 
 # --------------------------------------------------------------------------- A2 安徽
@@ -83,7 +64,7 @@ ANHUI = {"period": "quarter", "basis": "same_period_last_year",
 ANQING = "340800"
 
 
-def anqing(pm25_now: int, target: int) -> tuple[Any, AirData]:
+def anqing(pm25_now: int, target: int) -> tuple[Any, AirAssessments]:
     params = {**ANHUI, "target_correction": {**ANHUI["target_correction"], "target": target},
               "group": [ANQING, "340100"]}
     a = agreement("air_change", params, party=ANQING)
@@ -234,13 +215,12 @@ def test_cap_bounds_either_way() -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def test_spans_and_standard_by_date() -> None:
+def test_spans_and_where_they_are_booked() -> None:
     assert [str(s) for s in spans("quarter", Period(2018))] == [
         "2018-Q1", "2018-Q2", "2018-Q3", "2018-Q4"]
     assert spans("quarter", Period(2018, 8)) == []
-    assert next(s.booked for s in spans("month", Period(2018))) == Period(2018, 1)
-    assert resolve_standard("by_date", Period(2026).end) == "GB3095-2026"
-    assert resolve_standard("GB3095-2012", Period(2026).end) == "GB3095-2012"
+    assert booked(spans("month", Period(2018))[0]) == Period(2018, 1)
+    assert booked(Quarter(2018, 4)) == Period(2018, 12)
 
 
 @given(st.fractions(min_value=0, max_value=200, max_denominator=10),
@@ -325,23 +305,6 @@ CLEAN = {"pm25": 28, "pm10": 55, "so2": 8, "no2": 25, "co_p95": "1.2", "o3_8h_p9
          "good_days": 330, "valid_days": 365, "heavy_days": 0}
 
 
-@pytest.fixture
-def attains(monkeypatch: pytest.MonkeyPatch) -> None:
-    """GB 3095 grade II annual limits (PM2.5 35 in 2012, 30 in 2026 phase 1) until the
-    standards' data is merged: the formula's own logic is what these tests check."""
-    limits = {"pm25": 35, "pm10": 70, "so2": 60, "no2": 40, "co_p95": 4, "o3_8h_p90": 160}
-
-    def fake(stats: Stats, *, standard: str, grade: str) -> tuple[bool, tuple[str, ...]]:
-        own = {**limits, "pm25": 30 if standard == "GB3095-2026" else 35}
-        failing = tuple(k for k, v in own.items() if stats.values[k] > v)
-        return not failing, failing
-
-    monkeypatch.setattr("ecocomp.formulas.air._attains",
-                        lambda stats, standard, grade: fake(stats, standard=standard,
-                                                            grade=grade))
-
-
-@pytest.mark.usefixtures("attains")
 @pytest.mark.parametrize(("city", "values", "history", "expected"), [
     ("430800", CLEAN | {"heavy_days": 2}, [], "10000000.00"),        # 张家界 first: 1000万
     ("430100", CLEAN | {"heavy_days": 3}, [2020], "5000000.00"),     # P: 500万
@@ -356,7 +319,6 @@ def test_a1_hunan_attainment(city: str, values: dict[str, Any], history: list[in
     assert ob.basis["standard"] == "GB3095-2012" and ob.basis["confidence"] == "inferred"
 
 
-@pytest.mark.usefixtures("attains")
 def test_a1_province_total_2200_wan_and_sum_mode() -> None:
     cases = [("430800", CLEAN | {"heavy_days": 2}, []), ("430100", CLEAN | {"heavy_days": 3},
              [2020]), ("430300", CLEAN | {"pm25": 40}, []), ("430400", CLEAN, [2018])]
@@ -371,7 +333,6 @@ def test_a1_province_total_2200_wan_and_sum_mode() -> None:
     assert ob.amount == Decimal("7000000.00")
 
 
-@pytest.mark.usefixtures("attains")
 def test_a1_by_date_2026_uses_gb3095_2026_pm25_30() -> None:
     a = agreement("air_attainment", {**HUNAN, "attained_years": [2024]}, party="430100")
     at_32 = CLEAN | {"pm25": 32, "heavy_days": 1}
@@ -379,17 +340,18 @@ def test_a1_by_date_2026_uses_gb3095_2026_pm25_30() -> None:
     assert ob.amount == Decimal("5000000.00")  # 2025: GB 3095-2012, 32 ≤ 35 attains
     (ob,) = run("air_attainment", a, data(("430100", Y(2026), at_32)), Period(2026))
     assert ob.amount == Decimal("0.00") and ob.basis["standard"] == "GB3095-2026"
-    assert ob.basis["failing"] == ("pm25",)
+    (failing,) = ob.basis["failing"]
+    assert failing.startswith("pm25 32 > 30 (GB3095-2026")
 
 
 def test_attainment_missing_year_skip_or_error() -> None:
     a = agreement("air_attainment", HUNAN)
-    (ob,) = run("air_attainment", a, AirData(), Period(2021))
+    (ob,) = run("air_attainment", a, AirAssessments({}, {}), Period(2021))
     assert ob.amount == 0 and "skipped" in ob.basis["rule"]
-    assert run("air_attainment", a, AirData(), Period(2021, 5)) == []
+    assert run("air_attainment", a, AirAssessments({}, {}), Period(2021, 5)) == []
     a = agreement("air_attainment", {**HUNAN, "missing_year": "error"})
     with pytest.raises(FormulaError, match="430800 in 2021"):
-        run("air_attainment", a, AirData(), Period(2021))
+        run("air_attainment", a, AirAssessments({}, {}), Period(2021))
 
 
 def test_first_attain_reward_below_attain_reward_is_refused() -> None:

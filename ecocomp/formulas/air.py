@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -36,12 +35,13 @@ from typing import Any
 import attrs
 
 from ecocomp.agreements import Agreement
+from ecocomp.air import attains, periods_of, resolve_standard
 from ecocomp.errors import FormulaError
 from ecocomp.formulas.registry import register_formula
 from ecocomp.formulas.shared import fraction_text
 from ecocomp.money import WAN, split_largest_remainder, to_yuan
 from ecocomp.obligations import Obligation
-from ecocomp.periods import Period
+from ecocomp.periods import Period, Quarter
 
 __all__ = [
     "HIGHER_IS_BETTER",
@@ -49,69 +49,24 @@ __all__ = [
     "air_attainment",
     "air_change",
     "air_ladder",
+    "booked",
     "ladder_amount",
-    "resolve_standard",
     "spans",
 ]
 
 _ROLES = ("party", "counterparty")
 #: Statistics where a higher value is better air (the difference is reversed: X − B).
 HIGHER_IS_BETTER = frozenset({"good_ratio", "good_days"})
-#: GB 3095-2026 phase 1 applies from this day (air-and-park.md §4.1).
-_GB3095_2026_FROM = date(2026, 3, 1)
 
 
 # --------------------------------------------------------------------------- periods
 
-
-@attrs.frozen
-class Span:
-    """One settlement period of an air formula: a month, a quarter or a year.
-
-    ``booked`` is the :class:`Period` the obligation is booked in (a quarter's last month).
-
-    >>> [str(s) for s in spans("quarter", Period(2018))][2]
-    '2018-Q3'
-    """
-
-    kind: str
-    year: int
-    index: int | None = None  # month 1–12 or quarter 1–4
-
-    @property
-    def months(self) -> tuple[Period, ...]:
-        if self.kind == "year":
-            return tuple(Period(self.year).months())
-        if self.kind == "quarter":
-            assert self.index is not None
-            return tuple(Period(self.year, 3 * self.index - 2 + i) for i in range(3))
-        return (Period(self.year, self.index),)
-
-    @property
-    def booked(self) -> Period:
-        return Period(self.year) if self.kind == "year" else self.months[-1]
-
-    @property
-    def start(self) -> date:
-        return self.months[0].start
-
-    @property
-    def end(self) -> date:
-        return self.months[-1].end
-
-    def shift_years(self, years: int) -> Span:
-        return attrs.evolve(self, year=self.year + years)
-
-    def __str__(self) -> str:
-        if self.kind == "year":
-            return f"{self.year:04d}"
-        if self.kind == "quarter":
-            return f"{self.year:04d}-Q{self.index}"
-        return f"{self.year:04d}-{self.index:02d}"
+#: A settlement period of an air formula: a month or a year (:class:`Period`) or a quarter.
+Span = Period | Quarter
 
 
 def spans(kind: str, period: Period) -> list[Span]:
-    """The spans of ``kind`` booked within ``period`` (a year or a month).
+    """The months, quarters or years (``kind``) booked within ``period`` (a year or a month).
 
     >>> [str(s) for s in spans("quarter", Period(2018, 9))]
     ['2018-Q3']
@@ -119,29 +74,26 @@ def spans(kind: str, period: Period) -> list[Span]:
     []
     """
     if kind == "year":
-        return [Span("year", period.year)] if not period.is_month else []
-    if kind == "quarter":
-        found = [Span("quarter", period.year, q) for q in range(1, 5)]
-    else:
-        found = [Span("month", period.year, m) for m in range(1, 13)]
-    return [s for s in found if period.start <= s.booked.start and s.booked.end <= period.end]
+        return [Period(period.year)] if not period.is_month else []
+    found = periods_of(period.year, kind)
+    return [s for s in found if period.start <= booked(s).start and booked(s).end <= period.end]
+
+
+def booked(span: Span) -> Period:
+    """The period a span's obligation is booked in: itself, or a quarter's last month.
+
+    >>> booked(Quarter(2018, 3))
+    Period(year=2018, month=9)
+    """
+    return span.months()[-1] if isinstance(span, Quarter) else span
 
 
 def _in_force(agreement: Agreement, span: Span) -> bool:
     return span.start <= agreement.end and span.end >= agreement.start
 
 
-def statistics_key(city: str, span: Span) -> tuple[str, Any]:
-    """The key of a span's statistics in ``AirAssessments.statistics``."""
-    if span.kind == "year":
-        return (city, Period(span.year))
-    if span.kind == "month":
-        return (city, Period(span.year, span.index))
-    return (city, str(span))
-
-
 def _statistics(assessments: Any, city: str, span: Span) -> Any:
-    return assessments.statistics.get(statistics_key(city, span))
+    return assessments.statistics.get((city, span))
 
 
 def _value(stats: Any, code: str) -> Fraction | None:
@@ -152,17 +104,6 @@ def _value(stats: Any, code: str) -> Fraction | None:
     if value is None or not stats.valid.get(code, True):
         return None
     return Fraction(value)
-
-
-def resolve_standard(standard: str, day: date) -> str:
-    """``by_date``: the GB 3095 version in force on ``day``; a named version as it is.
-
-    >>> [resolve_standard("by_date", date(y, 12, 31)) for y in (2025, 2026)]
-    ['GB3095-2012', 'GB3095-2026']
-    """
-    if standard != "by_date":
-        return standard
-    return "GB3095-2026" if day >= _GB3095_2026_FROM else "GB3095-2012"
 
 
 # --------------------------------------------------------------------------- amounts
@@ -239,18 +180,13 @@ def _group_mean(assessments: Any, group: Iterable[str], span: Span, code: str
 
 
 def _evidence(stats: Any) -> dict[str, Any]:
-    return {"standard": getattr(stats, "standard", None),
+    return {"standard": stats.standard,
             "values": {k: v for k, v in sorted(stats.values.items())},
-            "valid": {k: bool(v) for k, v in sorted(stats.valid.items())}}
+            "valid": {k: bool(v) for k, v in sorted(stats.valid.items())},
+            "how": {k: v for k, v in sorted(getattr(stats, "evidence", {}).items())}}
 
 
 # --------------------------------------------------------------------------- attainment
-
-
-def _attains(stats: Any, standard: str, grade: str) -> tuple[bool, tuple[str, ...]]:
-    from ecocomp.air import attains  # the air package reads the standards' data
-
-    return attains(stats, standard=standard, grade=grade)
 
 
 def _attainment_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
@@ -276,7 +212,7 @@ def _heavy_days(assessments: Any, city: str, year: int, stats: Any, above: int
     if above == 200:
         return _value(stats, "heavy_days"), "heavy_days statistic (AQI > 200)"
     days = [d for d in (getattr(assessments, "daily", {}) or {}).get(city, ())
-            if d.date.year == year and d.aqi is not None]
+            if d.day.year == year and d.aqi is not None]
     if not days:
         return None, f"daily AQI (> {above})"
     return Fraction(sum(1 for d in days if d.aqi > above)), f"days with AQI > {above}"
@@ -294,7 +230,7 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
         return []
     params: Mapping[str, Any] = agreement.params
     city = agreement.party_for("party")
-    span = Span("year", period.year)
+    span = Period(period.year)
     stats = _statistics(assessments, city, span)
     standard = resolve_standard(params["standard"], period.end)
     basis: dict[str, Any] = {
@@ -306,7 +242,7 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
         basis["rule"] = _missing(agreement, span, ["annual statistics"], "missing_year")
         return [_obligation(agreement, period, "attainment", Fraction(0), basis)]
     basis["evidence"] = _evidence(stats)
-    attained, failing = _attains(stats, standard, params["grade"])
+    attained, failing = attains(stats, standard=standard, grade=params["grade"])
     heavy, heavy_from = _heavy_days(assessments, city, period.year, stats,
                                     params["heavy_aqi_above"])
     earlier = [y for y in params["attained_years"] if y < period.year]
@@ -463,8 +399,9 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
             continue
         stats = _statistics(assessments, city, span)
         basis: dict[str, Any] = {
-            "formula": "air_change", "city": city, "span": str(span), "period_kind": span.kind,
-            "basis_kind": params["basis"], "k": _text(k), "round_result": params["round_result"],
+            "formula": "air_change", "city": city, "span": str(span),
+            "period_kind": params["period"], "basis_kind": params["basis"], "k": _text(k),
+            "round_result": params["round_result"],
         }  # fmt: skip
         if stats is not None:
             basis["evidence"] = _evidence(stats)
@@ -496,7 +433,7 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
         if missing:
             basis["missing"] = missing
             basis["rule"] = _missing(agreement, span, missing, "missing_period")
-            result.append(_obligation(agreement, span.booked, "change", Fraction(0), basis))
+            result.append(_obligation(agreement, booked(span), "change", Fraction(0), basis))
             continue
         f, correction = _correction(agreement, assessments, span, stats)
         signed = (score_k * k + score_plain) * f
@@ -511,7 +448,7 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
                      + f" × f {_text(f)} = {_text(exact)} {unit}"
                      + (f", rounded to whole 万: {_text(signed)}" if exact != signed else "")),
         })  # fmt: skip
-        ob = _obligation(agreement, span.booked, "change", signed, basis, cap=params.get("cap"))
+        ob = _obligation(agreement, booked(span), "change", signed, basis, cap=params.get("cap"))
         split = _split(agreement, ob.amount)
         if split is not None:
             ob = attrs.evolve(ob, basis={**ob.basis, "split": split})
@@ -591,7 +528,7 @@ def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[O
             continue
         stats = _statistics(assessments, city, span)
         basis: dict[str, Any] = {"formula": "air_ladder", "city": city, "span": str(span),
-                                 "period_kind": span.kind}
+                                 "period_kind": params["period"]}
         if stats is not None:
             basis["evidence"] = _evidence(stats)
         parts, missing, signed = [], [], Fraction(0)
@@ -627,7 +564,7 @@ def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[O
         if missing:
             basis["missing"] = missing
             basis["rule"] = _missing(agreement, span, missing, "missing_period")
-            result.append(_obligation(agreement, span.booked, "ladder", Fraction(0), basis))
+            result.append(_obligation(agreement, booked(span), "ladder", Fraction(0), basis))
             continue
         described = "; ".join(
             f"{p['code']} {p['value']} vs base {p['base']}: "
@@ -635,6 +572,6 @@ def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[O
                + f" = {p['amount']}" if p.get("steps") else "0")
             for p in parts)
         basis["rule"] = f"{described} {unit} (negative: the party pays)"
-        result.append(_obligation(agreement, span.booked, "ladder", signed, basis,
+        result.append(_obligation(agreement, booked(span), "ladder", signed, basis,
                                   cap=params.get("cap")))
     return result
