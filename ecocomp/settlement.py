@@ -38,6 +38,7 @@ from typing import Any
 import attrs
 
 from ecocomp.agreements import Agreement, superseded
+from ecocomp.air.inputs import import_air
 from ecocomp.assessment import Assessments, assess
 from ecocomp.catalog import write_catalog, write_zero_amounts
 from ecocomp.dependencies import depends_on_previous_year
@@ -713,6 +714,10 @@ def settle(
         # a run waits for another run's import (which holds the write lock) to finish
         store = ReadingStore.open(path, busy_timeout_ms=RUN_LOCK_WAIT_MS)
     by_id = {a.id: a for a in project.agreements}
+    if not dry_run and store.path != ":memory:":
+        # the air files (air-readings/), all or none, before the run's transaction: the
+        # "air" inputs builder reads them through the run's connection (ecocomp.air.inputs)
+        import_air(project, store.path)
     try:
         # All of the project's files are imported, or none: the imports are committed only
         # once every file is in and the year computes, so a bad file or a formula that

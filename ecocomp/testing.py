@@ -32,15 +32,20 @@ from hypothesis import strategies as st
 
 from ecocomp.agreement_files import agreement_from_dict
 from ecocomp.agreements import Agreement
+from ecocomp.air import AirAssessments, AirStatistics
 from ecocomp.assessment import Assessments, SectionAssessment, item_assessment
 from ecocomp.formulas import FormulaSpec, Obligation, get_spec, net_obligations
 from ecocomp.formulas.base import _REGISTRY, party_nets
-from ecocomp.periods import Period
+from ecocomp.periods import Period, Quarter
 from ecocomp.readings import Reading
 from ecocomp.standards import ASSESSED_ITEMS, Waterbody, WaterClass, gb3838
 
 __all__ = [
     "agreements",
+    "air_assessments",
+    "air_reordered",
+    "air_statistics",
+    "assert_air_monotone",
     "assert_caps_respected",
     "assert_deterministic",
     "assert_money_conserved",
@@ -51,6 +56,7 @@ __all__ = [
     "check_formula",
     "decimals_for",
     "improve",
+    "improve_air",
     "monthly",
     "readings",
     "reordered",
@@ -440,7 +446,11 @@ _PRESET_SHAPES: dict[str, tuple[str, tuple[int, int]]] = {
     "min_flow": ("party_counterparty", (1, 2)),
     "pollution_index": ("upstream_downstream", (1, 1)),
     "fund_split": ("parties", (1, 3)),
+    "air_attainment": ("party_counterparty", (1, 1)),
+    "air_change": ("party_counterparty", (1, 1)),
+    "air_ladder": ("party_counterparty", (1, 1)),
 }
+_AIR_FORMULAS = ("air_attainment", "air_change", "air_ladder")
 
 
 @st.composite
@@ -471,6 +481,9 @@ def agreements(
     n_parties = draw(st.integers(2, 4)) if shape == "parties" else 2
     parties = draw(st.lists(st.sampled_from(PARTY_POOL), min_size=n_parties,
                             max_size=n_parties, unique=True))
+    if formula in _AIR_FORMULAS:  # a city and its province
+        codes = ["air"]
+        parties = [draw(st.sampled_from(AIR_PARTY_POOL)), "430000"]
     start = draw(st.sampled_from((date(year - 3, 1, 1), date(year, 1, 1), date(year, 4, 16))))
     end = draw(st.sampled_from((date(year, 12, 31), date(year + 2, 12, 31), date(year, 9, 14))))
     data: dict[str, Any] = {
@@ -494,13 +507,243 @@ def agreements(
         make = {"class_ladder": _ladder_params, "target_reward_penalty": _target_params,
                 "class_change": _change_params, "min_flow": _flow_params,
                 "pollution_index": _index_params}
+        air = {"air_attainment": _attainment_params, "air_change": _air_change_params,
+               "air_ladder": _air_ladder_params}
         if formula == "fund_split":
             data["params"] = draw(_fund_params(codes, parties))
+        elif formula in air:
+            data["params"] = draw(air[formula](parties))
         elif formula in make:
             data["params"] = draw(make[formula](codes))
         else:
             data["params"] = {}
     return agreement_from_dict(data)
+
+
+# --------------------------------------------------------------------------- air
+
+#: Levels of air quality: index 0 is the cleanest. Each level gives a set of statistics
+#: worse than the level before in every one (so a lower level is cleaner air everywhere).
+_AIR_BASE = {"pm25": Decimal("18"), "pm10": Decimal("35"), "so2": Decimal("5"),
+             "no2": Decimal("15"), "co_p95": Decimal("0.6"), "o3_8h_p90": Decimal("100")}
+_AIR_STEP = {"pm25": Decimal("3.5"), "pm10": Decimal("6"), "so2": Decimal("2"),
+             "no2": Decimal("2.5"), "co_p95": Decimal("0.2"), "o3_8h_p90": Decimal("6.5")}
+
+
+def _air_values(level: int, variant: int, days: int) -> dict[str, Decimal]:
+    values = {k: v + _AIR_STEP[k] * level + Decimal(variant) / 10 for k, v in _AIR_BASE.items()}
+    good = max(0, days - days * (level + variant) // 24)
+    heavy = max(0, level - 12) + (variant if level > 12 else 0)
+    values.update({
+        "good_days": Decimal(good), "valid_days": Decimal(days), "heavy_days": Decimal(heavy),
+        "good_ratio": (Decimal(good) * 100 / Decimal(days)).quantize(Decimal("0.0001")),
+        "composite_index": (Decimal("2.5") + Decimal(level) / 4).quantize(Decimal("0.0001")),
+    })  # fmt: skip
+    return values
+
+
+def air_statistics(city: str, period: Period | Quarter, level: int, variant: int = 0,
+                   *, invalid: Sequence[str] = ()) -> AirStatistics:
+    """A city's statistics at an air-quality ``level`` (0 cleanest, every statistic worse as
+    it grows); ``invalid`` statistics are flagged not valid under HJ 663.
+
+    >>> air_statistics("430100", Period(2023), 3).values["pm25"]
+    Decimal('28.5')
+    """
+    values = _air_values(level, variant, period.days)
+    return AirStatistics(city, period, "GB3095-2012", values,
+                         {k: k not in invalid for k in values})
+
+
+def _air_periods(year: int) -> list[Period | Quarter]:
+    return [Period(year), *(Quarter(year, q) for q in range(1, 5)), *Period(year).months()]
+
+
+@st.composite
+def air_assessments(
+    draw: st.DrawFn,
+    cities: Sequence[str] = ("430100",),
+    year: int = 2023,
+    *,
+    previous_year: bool = True,
+    gaps: bool = True,
+) -> AirAssessments:
+    """Statistics of ``cities`` for every year, quarter and month of ``year`` (and the year
+    before), at drawn air-quality levels, with gaps and invalid statistics when ``gaps``.
+
+    >>> a = air_assessments(cities=("430100",), gaps=False).example()
+    >>> a.get("430100", "2023-Q2") is not None
+    True
+    """
+    years = (year - 1, year) if previous_year else (year,)
+    stats: dict[tuple[str, Period | Quarter], AirStatistics] = {}
+    cells = st.tuples(st.integers(0 if gaps else 1, 18), st.integers(0, 3),
+                      st.integers(0, 12 if gaps else 0))
+    for city in cities:
+        periods = [p for y in years for p in _air_periods(y)]
+        drawn = draw(st.lists(cells, min_size=len(periods), max_size=len(periods)))
+        for period, (level, variant, flag) in zip(periods, drawn, strict=True):
+            if level:
+                invalid = ("pm25",) if flag == 1 else ("o3_8h_p90", "good_ratio") if flag == 2 \
+                    else ()
+                stats[(city, period)] = air_statistics(city, period, level - 1, variant,
+                                                       invalid=invalid)
+    return AirAssessments(stats, {})
+
+
+def air_reordered(data: AirAssessments) -> AirAssessments:
+    """The same air data with every mapping in reverse insertion order."""
+    return AirAssessments(dict(reversed(list(data.statistics.items()))),
+                          {c: d for c, d in reversed(list(data.daily.items()))})
+
+
+def improve_air(stats: AirStatistics) -> AirStatistics:
+    """The same statistics one level cleaner in every statistic (ratios and counts too)."""
+    values = dict(stats.values)
+    for key, step in _AIR_STEP.items():
+        if key in values:
+            values[key] = max(Decimal(0), values[key] - step)
+    days = values.get("valid_days", Decimal(stats.period.days))
+    if "good_days" in values:
+        values["good_days"] = min(days, values["good_days"] + 10)
+        values["good_ratio"] = (values["good_days"] * 100 / days).quantize(Decimal("0.0001"))
+    if "heavy_days" in values:
+        values["heavy_days"] = max(Decimal(0), values["heavy_days"] - 1)
+    if "composite_index" in values:
+        values["composite_index"] = max(Decimal(0), values["composite_index"] - Decimal("0.25"))
+    return attrs.evolve(stats, values=values)
+
+
+_AIR_CODES = ("pm25", "pm10", "so2", "no2", "co_p95", "o3_8h_p90", "good_ratio", "heavy_days")
+
+
+@st.composite
+def _attainment_params(draw: st.DrawFn, parties: Sequence[str]) -> dict[str, Any]:
+    attain = draw(_amounts)
+    params: dict[str, Any] = {
+        "standard": draw(st.sampled_from(("by_date", "GB3095-2012", "GB3095-2026"))),
+        "grade": draw(st.sampled_from(("II", "II", "I"))), "attain_reward": attain,
+        "attained_years": draw(st.lists(st.integers(2019, 2024), unique=True, max_size=3)),
+        "exclusive": draw(st.sampled_from(("max", "sum"))),
+    }  # fmt: skip
+    if draw(st.booleans()):
+        params["first_attain_reward"] = str(_value(attain) + _value(draw(_amounts)))
+    if draw(st.booleans()):
+        params["zero_heavy_reward"] = draw(_amounts)
+    return params
+
+
+def _positive_decimal(lo: str, hi: str, places: int = 2) -> st.SearchStrategy[str]:
+    return st.decimals(lo, hi, places=places).map(str)
+
+
+@st.composite
+def _air_change_params(draw: st.DrawFn, parties: Sequence[str]) -> dict[str, Any]:
+    party = parties[0]
+    codes = draw(st.lists(st.sampled_from(_AIR_CODES), min_size=1, max_size=4, unique=True))
+    basis = draw(st.sampled_from(("same_period_last_year", "annual_target", "group_mean")))
+    indicators = []
+    for code in codes:
+        ind: dict[str, Any] = {"code": code, "weight": draw(_positive_decimal("0", "1")),
+                               "coefficient": draw(_positive_decimal("0", "80", 1))}
+        if basis == "annual_target":
+            ind["target"] = draw(_positive_decimal("0", "120", 1))
+        if draw(st.integers(0, 4)) == 0:
+            ind["apply_k"] = False
+        indicators.append(ind)
+    params: dict[str, Any] = {
+        "period": draw(st.sampled_from(("month", "quarter", "year"))), "basis": basis,
+        "indicators": indicators,
+        "round_result": draw(st.sampled_from(("fen", "fen", "wan"))),
+    }  # fmt: skip
+    others = [p for p in AIR_PARTY_POOL if p not in parties]
+    group = [party, *draw(st.lists(st.sampled_from(others), max_size=2, unique=True))]
+    if basis == "group_mean" or draw(st.booleans()):
+        params["group"] = group
+    if draw(st.booleans()):
+        params["k"] = {party: draw(_positive_decimal("0.5", "2", 1))}
+    if draw(st.booleans()):
+        params["cap"] = draw(_amounts)
+    if draw(st.booleans()):
+        # factors that never fall as the target indicator improves (a ≥ b ≥ c)
+        a, b, c = sorted((draw(_positive_decimal("0", "1")) for _ in range(3)),
+                         key=Decimal, reverse=True)
+        rules: list[dict[str, Any]] = [{"target_met": True, "factor": a}]
+        if "group" in params:
+            rules.append({"target_met": False, "fall_above_group_mean": True, "factor": b})
+        rules.append({"target_met": False, "factor": c})
+        params["target_correction"] = {"indicator": draw(st.sampled_from(codes)),
+                                       "target": draw(_positive_decimal("10", "120", 1)),
+                                       "rules": rules}
+    return params
+
+
+@st.composite
+def _tiers(draw: st.DrawFn) -> list[dict[str, Any]]:
+    uptos = sorted(set(draw(st.lists(st.integers(1, 30), max_size=3))))
+    return [*({"upto": u, "rate": draw(_positive_decimal("0", "30", 1))} for u in uptos),
+            {"rate": draw(_positive_decimal("0", "30", 1))}]
+
+
+@st.composite
+def _air_ladder_params(draw: st.DrawFn, parties: Sequence[str]) -> dict[str, Any]:
+    codes = draw(st.lists(st.sampled_from(_AIR_CODES[:6]), min_size=1, max_size=2, unique=True))
+    group_base = draw(st.booleans())
+    indicators = []
+    for code in codes:
+        ind: dict[str, Any] = {
+            "code": code, "tiers": draw(_tiers()),
+            "base": "group_mean" if group_base else draw(_positive_decimal("5", "120", 1)),
+        }  # fmt: skip
+        if draw(st.booleans()):
+            ind["rewards"] = draw(_tiers())
+        indicators.append(ind)
+    params: dict[str, Any] = {"period": draw(st.sampled_from(("month", "quarter", "year"))),
+                              "indicators": indicators}
+    if group_base:
+        others = [p for p in AIR_PARTY_POOL if p not in parties]
+        params["group"] = [parties[0], *draw(st.lists(st.sampled_from(others), min_size=1,
+                                                     max_size=2, unique=True))]
+    if draw(st.booleans()):
+        params["cap"] = draw(_amounts)
+    return params
+
+
+#: City codes air agreements are drawn from (Hunan's 市州 and the province).
+AIR_PARTY_POOL = ("430100", "430200", "430300", "430400", "430800", "431200")
+
+
+def _air_cities(agreement: Agreement) -> tuple[str, ...]:
+    """The cities an air agreement reads: its party and its group."""
+    group = agreement.params.get("group") or ()
+    return tuple(dict.fromkeys((agreement.party_for("party"), *group)))
+
+
+def _air_relevant(agreement: Agreement, span: Period | Quarter, period: Period) -> bool:
+    """Whether an air agreement settles ``span`` in a run of ``period``."""
+    kind = agreement.params.get("period", "year")
+    if kind == "quarter":
+        if not isinstance(span, Quarter):
+            return False
+        last = span.months()[-1]
+    elif isinstance(span, Quarter) or (kind == "year") != (span.month is None):
+        return False
+    else:
+        last = span
+    return period.start <= last.start and last.end <= period.end
+
+
+def _air_outside(data: AirAssessments, year: int, lookback: int, cities: Sequence[str],
+                 level: int) -> AirAssessments:
+    """``data`` with every period outside ``year`` and its look-back replaced."""
+    far = (year + 1, year - 1 - lookback)
+    kept = {k: v for k, v in data.statistics.items()
+            if year - lookback <= k[1].year <= year}
+    for city in cities:
+        for y in far:
+            for period in _air_periods(y):
+                kept[(city, period)] = air_statistics(city, period, level)
+    return AirAssessments(kept, data.daily)
 
 
 # --------------------------------------------------------------------------- invariants
@@ -538,8 +781,10 @@ def improve(
     return attrs.evolve(sa, items=items)
 
 
-def reordered(assessments: Assessments) -> Assessments:
+def reordered(assessments: Any) -> Any:
     """The same data with every mapping in reverse insertion order (for determinism checks)."""
+    if isinstance(assessments, AirAssessments):
+        return air_reordered(assessments)
     return Assessments(
         sections=dict(reversed(list(assessments.sections.items()))),
         daily_flows={s: dict(reversed(list(d.items())))
@@ -626,6 +871,29 @@ def _factors(agreement: Agreement) -> tuple[str, ...]:
     return ASSESSED_ITEMS if factors == "standard" else tuple(factors)
 
 
+def assert_air_monotone(
+    spec: FormulaSpec,
+    agreement: Agreement,
+    data: AirAssessments,
+    period: Period,
+    key: tuple[str, Any],
+    before: Sequence[Obligation] | None = None,
+) -> None:
+    """Cleaner air in city-period ``key`` never lowers the beneficiary's net."""
+    if spec.beneficiary is None or key not in data.statistics:
+        return
+    party = spec.beneficiary(agreement, key[0])
+    if party is None:
+        return
+    before = spec(agreement, data, period) if before is None else before
+    better = improve_air(data.statistics[key])
+    after = spec(agreement, attrs.evolve(data, statistics={**data.statistics, key: better}),
+                 period)
+    assert _net(after, party) >= _net(before, party), (
+        f"cleaner air in {key[0]} in {key[1]} lowered {party}'s net from "
+        f"{_net(before, party)} to {_net(after, party)}")
+
+
 def assert_period_isolated(
     spec: FormulaSpec,
     agreement: Agreement,
@@ -693,10 +961,12 @@ def check_formula(
     >>> check_formula("class_ladder", max_examples=5)
     """
     spec = _spec(formula)
+    air = spec.inputs == "air"
     agreement_strategy = agreements if agreements is not None else globals()["agreements"](
         spec.name, year=year)
     data_for = assessments if assessments is not None else (
-        lambda a: globals()["assessments"](sections=a.sections, year=year))
+        (lambda a: air_assessments(cities=_air_cities(a), year=year)) if air else
+        (lambda a: globals()["assessments"](sections=a.sections, year=year)))
 
     @settings(max_examples=max_examples, deadline=None, database=None,
               report_multiple_bugs=False,
@@ -715,11 +985,24 @@ def check_formula(
             assert_obligations_valid(agreement, obligations)
             assert_money_conserved(obligations)
             assert_caps_respected(spec, agreement, obligations)
-            keys = [k for k in inputs.sections if k[1].year == year and k[0] in agreement.sections]
+            if air:
+                party = agreement.party_for("party")
+                keys = [k for k in inputs.statistics
+                        if k[0] == party and _air_relevant(agreement, k[1], period)]
+            else:
+                keys = [k for k in inputs.sections
+                        if k[1].year == year and k[0] in agreement.sections]
             if keys:
                 key = data.draw(st.sampled_from(sorted(keys, key=str)), label="improved")
-                assert_monotone(spec, agreement, inputs, period, key, obligations)
-            changed = data.draw(_outside(spec, agreement, inputs, year), label="outside data")
+                check = assert_air_monotone if air else assert_monotone
+                check(spec, agreement, inputs, period, key, obligations)
+            if air:
+                lookback = spec.lookback(agreement) if spec.lookback is not None else 0
+                changed = _air_outside(inputs, year, lookback, _air_cities(agreement),
+                                       data.draw(st.integers(0, 18), label="outside level"))
+            else:
+                changed = data.draw(_outside(spec, agreement, inputs, year),
+                                    label="outside data")
             assert_period_isolated(spec, agreement, inputs, changed, period, obligations)
         except AssertionError as exc:
             raise AssertionError(f"formula {spec.name}, agreement {agreement.id}, period "

@@ -58,8 +58,7 @@ ANHUI = {"period": "quarter", "basis": "same_period_last_year",
          "target_correction": {"indicator": "pm25", "target": 35, "rules": [
              {"target_met": True, "factor": 1},
              {"target_met": False, "fall_above_group_mean": True, "factor": "0.5"},
-             {"target_met": False, "improved": True, "factor": "0.2"},
-             {"factor": 1}]},
+             {"target_met": False, "improved": True, "factor": "0.2"}]},
          "split": {"a": 40, "b": 30, "c": 20, "d": 10}}
 ANQING = "340800"
 
@@ -402,3 +401,12 @@ def test_hunan_attainment_is_a_template_needing_the_city_history() -> None:
         preset("hunan-air-2019-attainment")
     a = preset("hunan-air-2019-attainment", params={"attained_years": [2019]})
     assert a.params["exclusive"] == "max" and a.confidence == "inferred"
+
+
+def test_a_penalty_is_not_target_corrected() -> None:
+    a = agreement("air_change", {**ANHUI, "group": [ANQING]}, party=ANQING)
+    d = data((ANQING, Q(2017, 3), {"pm25": 30, "pm10": 47}),
+             (ANQING, Q(2018, 3), {"pm25": 40, "pm10": 47}))  # worse, and the target missed
+    (ob,) = run("air_change", a, d, Period(2018, 9))
+    assert (ob.payer, ob.amount) == (ANQING, Decimal("1350000.00"))  # 0.75·10·18, f = 1
+    assert ob.basis["f"] == "1" and ob.basis["target_correction"] is None

@@ -186,6 +186,12 @@ def _evidence(stats: Any) -> dict[str, Any]:
             "how": {k: v for k, v in sorted(getattr(stats, "evidence", {}).items())}}
 
 
+def _beneficiary(agreement: Agreement, city: str) -> str | None:
+    """Cleaner air in the party's own city never lowers the party's net."""
+    party = agreement.party_for("party")
+    return party if city == party else None
+
+
 # --------------------------------------------------------------------------- attainment
 
 
@@ -220,7 +226,7 @@ def _heavy_days(assessments: Any, city: str, year: int, stats: Any, above: int
 
 @register_formula("air_attainment", roles=_ROLES, inputs="air",
                   params_schema="params.air_attainment", check=_attainment_check,
-                  cap=_attainment_cap)
+                  cap=_attainment_cap, beneficiary=_beneficiary)
 def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
     """The year's attainment reward (component ``attainment``); a month period gives none.
 
@@ -383,7 +389,7 @@ def _split(agreement: Agreement, yuan: Decimal) -> dict[str, Decimal] | None:
 
 @register_formula("air_change", roles=_ROLES, inputs="air",
                   params_schema="params.air_change", check=_change_check, cap=_change_cap,
-                  lookback=_change_lookback)
+                  lookback=_change_lookback, beneficiary=_beneficiary)
 def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
     """Per span: ``M = Σᵢ wᵢ·sᵢ·(Bᵢ − Xᵢ)·cᵢ · k · f`` (component ``change``).
 
@@ -435,8 +441,12 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
             basis["rule"] = _missing(agreement, span, missing, "missing_period")
             result.append(_obligation(agreement, booked(span), "change", Fraction(0), basis))
             continue
-        f, correction = _correction(agreement, assessments, span, stats)
-        signed = (score_k * k + score_plain) * f
+        uncorrected = score_k * k + score_plain
+        if uncorrected > 0:
+            f, correction = _correction(agreement, assessments, span, stats)
+        else:  # the target correction scales rewards; a penalty is paid in full [I]
+            f, correction = Fraction(1), None
+        signed = uncorrected * f
         exact = signed
         if params["round_result"] == "wan":
             signed = _round_wan(signed, agreement)
@@ -516,7 +526,8 @@ def _ladder_cap(agreement: Agreement, _ob: Obligation) -> Decimal | None:
 
 
 @register_formula("air_ladder", roles=_ROLES, inputs="air",
-                  params_schema="params.air_ladder", check=_ladder_check, cap=_ladder_cap)
+                  params_schema="params.air_ladder", check=_ladder_check, cap=_ladder_cap,
+                  beneficiary=_beneficiary)
 def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
     """Per span: the steps above the base the party pays, rewards below it (``ladder``)."""
     params: Mapping[str, Any] = agreement.params

@@ -1,0 +1,83 @@
+"""The ``air`` inputs of a settlement run: the project's air readings and their statistics.
+
+:func:`import_air` imports a project's ``air-readings/`` (and ``air_stations.toml``) into the
+run's database before the run's own transaction begins (all of the air files or none);
+:func:`air_inputs`, registered as the builder of ``air`` inputs (:mod:`ecocomp.inputs`),
+assesses every city for the settlement year and the year before at each granularity the air
+agreements in force settle by (month, quarter, year), reading through the run's own
+connection so that it sees exactly what the run sees.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ecocomp.air.assess import assess_air
+from ecocomp.air.project import AIR_READINGS, STATIONS_FILE, import_project_air
+from ecocomp.air.statistics import AirAssessments
+from ecocomp.air.store import AirImportResult, AirStore
+from ecocomp.inputs import register_inputs
+from ecocomp.periods import Period
+
+__all__ = ["air_inputs", "has_air_data", "import_air", "periods_needed"]
+
+
+def has_air_data(root: str | Path) -> bool:
+    """Whether a project folder has air data (``air-readings/`` or ``air_stations.toml``)."""
+    root = Path(root)
+    return (root / AIR_READINGS).is_dir() or (root / STATIONS_FILE).is_file()
+
+
+def import_air(project: Any, db: str | Path) -> list[AirImportResult]:
+    """Import the project's air data into ``db`` (nothing when it has none)."""
+    if not has_air_data(project.root):
+        return []
+    cities = {code: party.name for code, party in project.parties.items()}
+    return import_project_air(project.root, db, cities=cities)
+
+
+def periods_needed(project: Any, year: int) -> set[str]:
+    """The granularities (``year``, ``quarter``, ``month``) the air agreements in force use."""
+    from ecocomp.formulas import get_formula
+
+    found = set()
+    for agreement in project.agreements:
+        if agreement.in_force(Period(year)) and get_formula(agreement.formula).inputs == "air":
+            found.add(agreement.params.get("period", "year"))
+    return found
+
+
+def _air_tables(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'air_schema_version'"
+                        ).fetchone() is not None
+
+
+def air_inputs(
+    project: Any, store: Any, year: int, *,
+    progress: Callable[[str, int], None] | None = None,
+) -> AirAssessments:
+    """Every city's air statistics for ``year`` and the year before (no tables: none)."""
+    conn = store.db.conn if hasattr(store, "db") else None
+    if conn is None:
+        air, owned = AirStore.of(store)
+    else:
+        if not _air_tables(conn):
+            return AirAssessments({}, {})
+        air, owned = AirStore(conn, store.path), False
+    try:
+        statistics: dict[Any, Any] = {}
+        daily: dict[str, Any] = {}
+        for kind in sorted(periods_needed(project, year)) or ["year"]:
+            found = assess_air(air, year=year, periods=kind, years_back=1)
+            statistics.update(found.statistics)
+            daily.update(found.daily)
+        return AirAssessments(statistics, daily)
+    finally:
+        if owned:
+            air.close()
+
+
+register_inputs("air", air_inputs)
