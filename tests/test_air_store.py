@@ -232,3 +232,33 @@ def test_stray_files_in_air_readings_are_problems(tmp_path):
     (root / "air-readings" / ".DS_Store").write_text("x", encoding="utf-8")
     problems = check_air(root)
     assert len(problems) == 1 and "notes.txt" in str(problems[0])
+
+
+def test_cli_air_import_and_aqi(tmp_path):
+    from click.testing import CliRunner
+
+    from ecocomp.cli import main
+
+    root = _project(tmp_path)
+    db = str(tmp_path / "cli.db")
+    runner = CliRunner()
+    first = runner.invoke(main, ["air", "import", str(root), "--db", db])
+    assert first.exit_code == 0, first.output
+    assert "4,380 new" in first.output
+    again = runner.invoke(main, ["air", "import", str(root), "--db", db, "--json"])
+    assert '"skipped": true' in again.output
+    table = runner.invoke(main, ["air", "aqi", "--db", db, "--year", "2026"])
+    assert table.exit_code == 0 and "430800  2026" in table.output
+    assert "GB3095-2026" in table.output
+    data = runner.invoke(main, ["air", "aqi", "--db", db, "--year", "2026", "--json",
+                                "--periods", "month", "--standard", "GB3095-2012"])
+    import json
+    months = json.loads(data.output)
+    assert len(months) == 12 and months[0]["values"]["pm25"] == "32"
+    missing = runner.invoke(main, ["air", "aqi", "--db", db, "--year", "2024"])
+    assert missing.exit_code == 1 and "no air values for 2024" in missing.output
+    (root / "air-readings" / "bad.csv").write_text("city,date,parameter,value\n"
+                                                   "430800,2026-13-01,pm25,1\n",
+                                                   encoding="utf-8")
+    bad = runner.invoke(main, ["air", "import", str(root), "--db", db])
+    assert bad.exit_code == 1 and "bad.csv:2:time" in bad.output
