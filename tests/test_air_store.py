@@ -262,3 +262,20 @@ def test_cli_air_import_and_aqi(tmp_path):
                                                    encoding="utf-8")
     bad = runner.invoke(main, ["air", "import", str(root), "--db", db])
     assert bad.exit_code == 1 and "bad.csv:2:time" in bad.output
+
+
+def test_the_air_import_joins_the_readings_stores_transaction(tmp_path, catalog):
+    from ecocomp.store import ReadingStore
+
+    path = write(tmp_path, "a.csv", "station,date,parameter,value\n1339A,2026-01-01,pm25,40\n")
+    db = tmp_path / "run.db"
+    with ReadingStore.open(db) as readings:
+        with readings.transaction(keep=False):  # a trial: rolled back at the end
+            store, _ = AirStore.of(readings)
+            assert store.import_file(path, stations=catalog).inserted == 1
+            store.close()  # leaves the readings store's connection open
+        with readings.transaction():
+            store, _ = AirStore.of(readings)
+            assert store.import_file(path, stations=catalog).inserted == 1
+    with AirStore.open(db) as store:
+        assert len(store.imported_files()) == 1
