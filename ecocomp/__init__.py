@@ -15,6 +15,7 @@ is imported on demand because it needs hypothesis.
 
 from ecocomp.agreement_files import load_agreement, load_agreements, preset, presets
 from ecocomp.agreements import Agreement
+from ecocomp.air import AirAssessments, AirStatistics, AirStore, assess_air, attains, iaqi
 from ecocomp.assessment import (
     Assessments,
     ItemAssessment,
@@ -68,7 +69,7 @@ from ecocomp.ledger import (
     verify_inclusion,
 )
 from ecocomp.money import split_largest_remainder, to_fen, to_yuan
-from ecocomp.periods import Period
+from ecocomp.periods import Period, Quarter
 from ecocomp.project import Project, check_project, load_project
 from ecocomp.readings import Reading, check_readings, load_readings, read_readings
 from ecocomp.references import normalise_reference
@@ -98,6 +99,9 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Agreement",
     "AgreementError",
+    "AirAssessments",
+    "AirStatistics",
+    "AirStore",
     "AssessmentError",
     "Assessments",
     "Classification",
@@ -122,6 +126,7 @@ __all__ = [
     "Problem",
     "Project",
     "ProjectMismatch",
+    "Quarter",
     "Reading",
     "ReadingStore",
     "RiverEvaluation",
@@ -141,10 +146,12 @@ __all__ = [
     "__version__",
     "aggregate",
     "assess",
+    "assess_air",
     "assess_month",
     "assess_readings",
     "assess_year",
     "assessment_table",
+    "attains",
     "build_report",
     "check_project",
     "check_readings",
@@ -157,6 +164,7 @@ __all__ = [
     "formula_names",
     "gb3838",
     "get_formula",
+    "iaqi",
     "load_agreement",
     "load_agreements",
     "load_parties",

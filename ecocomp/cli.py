@@ -602,6 +602,80 @@ def readings_forget(file: str, db: Path) -> None:
 
 
 @main.group()
+def air() -> None:
+    """Air quality (大气): import station and city-day readings, show AQI statistics."""
+
+
+@air.command("import")
+@click.argument("project", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The SQLite file to import into (the project database).")
+@click.option("--json", "as_json", is_flag=True, help="Print the import results as JSON.")
+@friendly
+def air_import(project: Path, db: Path, as_json: bool) -> None:
+    """Import PROJECT's air_stations.toml and air-readings/ into DB, all files or none."""
+    from ecocomp.air import import_project_air
+    from ecocomp.watershed import load_parties
+
+    parties = project / "parties.toml"
+    cities = ({code: p.name for code, p in load_parties(parties).items()}
+              if parties.is_file() else None)
+    results = import_project_air(project, db, cities=cities)
+    if as_json:
+        _print_json([{"file": r.file, "rows": r.rows, "inserted": r.inserted,
+                      "unchanged": r.unchanged, "skipped": r.skipped} for r in results])
+        return
+    if not results:
+        click.echo(f"no air readings files in {_t(str(project / 'air-readings'))}")
+    for r in results:
+        what = ("already imported (same bytes)" if r.skipped
+                else f"{r.inserted:,} new, {r.unchanged:,} unchanged of {r.rows:,} values")
+        click.echo(f"{_t(r.file)}: {what}")
+
+
+_AIR_COLUMNS = ("pm25", "pm10", "so2", "no2", "co_p95", "o3_8h_p90", "good_days",
+                "valid_days", "good_ratio", "heavy_days", "composite_index")
+
+
+@air.command("aqi")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="The SQLite file the air readings were imported into.")
+@click.option("--year", type=YEAR, required=True, help="The year to assess.")
+@click.option("--city", multiple=True, help="A city's party code (repeatable; default: all).")
+@click.option("--periods", type=click.Choice(["year", "quarter", "month"]), default="year",
+              show_default=True, help="Statistics per year, quarter or month.")
+@click.option("--standard", default="by_date", show_default=True,
+              help="GB3095-2012, GB3095-2026, or by_date (in force at each period's end).")
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+@friendly
+def air_aqi(db: Path, year: int, city: tuple[str, ...], periods: str, standard: str,
+            as_json: bool) -> None:
+    """Air statistics of YEAR per city: means, CO p95, O3-8h p90, good days, 综合指数."""
+    from ecocomp.air import assess_air
+
+    found = assess_air(db, year=year, periods=periods, standard=standard,
+                       cities=city or None, years_back=0)
+    if not found.statistics:
+        raise EcocompError(f"{db}: no air values for {year}"
+                           + (f" for {', '.join(city)}" if city else "")
+                           + "; import them with `ecocomp air import PROJECT --db DB`")
+    rows = sorted(found.statistics.values(), key=lambda s: (s.city, s.period.start))
+    if as_json:
+        _print_json([{"city": s.city, "period": str(s.period), "standard": s.standard,
+                      "values": {k: str(v) for k, v in s.values.items()},
+                      "valid": dict(s.valid), "evidence": dict(s.evidence)} for s in rows])
+        return
+    head = ["city", "period", *_AIR_COLUMNS]
+    table = [[_t(s.city), str(s.period)] + [
+        (str(s.values[c]) + ("" if s.valid.get(c, False) else "*")) if c in s.values else "—"
+        for c in _AIR_COLUMNS] for s in rows]
+    widths = [max(_width(r[i]) for r in [head, *table]) for i in range(len(head))]
+    for r in [head, *table]:
+        click.echo("  ".join(_pad(cell, w) for cell, w in zip(r, widths, strict=True)).rstrip())
+    click.echo(f"standard: {rows[0].standard}; * = not valid under HJ 663 (too few days)")
+
+
+@main.group()
 def ledger() -> None:
     """Inspect and verify the settlement ledger."""
 

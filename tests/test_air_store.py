@@ -232,3 +232,50 @@ def test_stray_files_in_air_readings_are_problems(tmp_path):
     (root / "air-readings" / ".DS_Store").write_text("x", encoding="utf-8")
     problems = check_air(root)
     assert len(problems) == 1 and "notes.txt" in str(problems[0])
+
+
+def test_cli_air_import_and_aqi(tmp_path):
+    from click.testing import CliRunner
+
+    from ecocomp.cli import main
+
+    root = _project(tmp_path)
+    db = str(tmp_path / "cli.db")
+    runner = CliRunner()
+    first = runner.invoke(main, ["air", "import", str(root), "--db", db])
+    assert first.exit_code == 0, first.output
+    assert "4,380 new" in first.output
+    again = runner.invoke(main, ["air", "import", str(root), "--db", db, "--json"])
+    assert '"skipped": true' in again.output
+    table = runner.invoke(main, ["air", "aqi", "--db", db, "--year", "2026"])
+    assert table.exit_code == 0 and "430800  2026" in table.output
+    assert "GB3095-2026" in table.output
+    data = runner.invoke(main, ["air", "aqi", "--db", db, "--year", "2026", "--json",
+                                "--periods", "month", "--standard", "GB3095-2012"])
+    import json
+    months = json.loads(data.output)
+    assert len(months) == 12 and months[0]["values"]["pm25"] == "32"
+    missing = runner.invoke(main, ["air", "aqi", "--db", db, "--year", "2024"])
+    assert missing.exit_code == 1 and "no air values for 2024" in missing.output
+    (root / "air-readings" / "bad.csv").write_text("city,date,parameter,value\n"
+                                                   "430800,2026-13-01,pm25,1\n",
+                                                   encoding="utf-8")
+    bad = runner.invoke(main, ["air", "import", str(root), "--db", db])
+    assert bad.exit_code == 1 and "bad.csv:2:time" in bad.output
+
+
+def test_the_air_import_joins_the_readings_stores_transaction(tmp_path, catalog):
+    from ecocomp.store import ReadingStore
+
+    path = write(tmp_path, "a.csv", "station,date,parameter,value\n1339A,2026-01-01,pm25,40\n")
+    db = tmp_path / "run.db"
+    with ReadingStore.open(db) as readings:
+        with readings.transaction(keep=False):  # a trial: rolled back at the end
+            store, _ = AirStore.of(readings)
+            assert store.import_file(path, stations=catalog).inserted == 1
+            store.close()  # leaves the readings store's connection open
+        with readings.transaction():
+            store, _ = AirStore.of(readings)
+            assert store.import_file(path, stations=catalog).inserted == 1
+    with AirStore.open(db) as store:
+        assert len(store.imported_files()) == 1

@@ -26,6 +26,7 @@ import unicodedata
 from collections.abc import Collection, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 
 import attrs
@@ -144,13 +145,21 @@ def _when(text: str, hour_label: str | None) -> tuple[datetime, str] | str:
 
 
 def _value(text: str) -> Decimal | str:
-    cell = unicodedata.normalize("NFKC", text).strip()
-    if not cell:
-        return "value is empty; write the concentration, or leave the row out"
     try:
-        value = Decimal(cell)
+        value = Decimal(text) if text and "_" not in text else None
     except InvalidOperation:
-        return f"value {text!r} is not a number; write the concentration or leave the row out"
+        value = None
+    if value is None:  # full-width digits and such: read the NFKC form once more
+        cell = unicodedata.normalize("NFKC", text).strip()
+        if not cell:
+            return "value is empty; write the concentration, or leave the row out"
+        try:
+            value = Decimal(cell) if "_" not in cell else None
+        except InvalidOperation:
+            value = None
+        if value is None:
+            return (f"value {text!r} is not a number; write the concentration or leave the "
+                    "row out")
     if not value.is_finite() or value < 0:
         return f"value {text!r} must be a finite number ≥ 0"
     if value > 100_000:
@@ -158,6 +167,7 @@ def _value(text: str) -> Decimal | str:
     return value
 
 
+@cache
 def _unit_factor(base: str, unit: str) -> Decimal | str:
     u = unicodedata.normalize("NFKC", unit).strip().lower().replace("µ", "μ")
     if base == "co":
@@ -252,36 +262,54 @@ def read_air_readings(
     def problem(message: str, line: int, field: str) -> None:
         problems.append(Problem(message, file=file, row=line, field=field))
 
+    width = len(header)
+    index = {field: columns.get(field, width) for field in _HEADERS}  # width: the empty cell
+    site_at, time_at, param_at, value_at = (index[scope], index["time"], index["parameter"],
+                                            index["value"])
+    unit_at, flag_at = index["unit"], index["flag"]
+    # the same few sites, parameters, units, flags and (per file) times repeat on every row
+    site_cache: dict[str, str | None] = {}
+    param_cache: dict[str, tuple[str, str | None] | str] = {}
+    when_cache: dict[str, tuple[datetime, str] | str] = {}
+    flag_cache: dict[str, str | None] = {}
     for line, row in rows:
         if len(problems) >= _MAX_PROBLEMS:
             break
-        if not any(c.strip() for c in row):
+        cells = [c.strip() for c in row]
+        if not any(cells):
             continue
-
-        def cell(field: str, row: list[str] = row) -> str:
-            i = columns.get(field)
-            return row[i].strip() if i is not None and i < len(row) else ""
-
+        cells += [""] * (width + 1 - len(cells))
         before = len(problems)
-        site_text = cell(scope)
-        site = sites.get(site_text) or sites.get(_key(site_text)) if sites else site_text
+        site_text = cells[site_at]
+        site = site_cache.get(site_text, "")
+        if site == "":
+            site = (sites.get(site_text) or sites.get(_key(site_text))) if sites else site_text
+            site_cache[site_text] = site
         if not site:
             what = "station" if scope == "station" else "city (party code)"
             problem(f"unknown {what} {site_text!r}" if site_text else f"{scope} is empty",
                     line, scope)
-        param = _parameter(cell("parameter"))
+        param = param_cache.get(cells[param_at])
+        if param is None:
+            param = param_cache[cells[param_at]] = _parameter(cells[param_at])
         if isinstance(param, str):
             problem(param, line, "parameter")
-        when = _when(cell("time"), hour_label)
+        when = when_cache.get(cells[time_at])
+        if when is None:
+            if len(when_cache) > 4096:
+                when_cache.clear()
+            when = when_cache[cells[time_at]] = _when(cells[time_at], hour_label)
         if isinstance(when, str):
             problem(when, line, "time")
-        value = _value(cell("value"))
+        value = _value(cells[value_at])
         if isinstance(value, str):
             problem(value, line, "value")
-        flag = _FLAGS.get(_key(cell("flag")))
+        flag_text = cells[flag_at]
+        flag = flag_cache.get(flag_text, "?")
+        if flag == "?":
+            flag = flag_cache[flag_text] = _FLAGS.get(_key(flag_text))
         if flag is None:
-            problem(f"flag {cell('flag')!r} is not empty, valid, suspect or invalid", line,
-                    "flag")
+            problem(f"flag {flag_text!r} is not empty, valid, suspect or invalid", line, "flag")
         if len(problems) > before:
             continue
         assert not isinstance(param, str) and not isinstance(when, str)
@@ -309,7 +337,7 @@ def read_air_readings(
                     f"write {need} in the time column, or the other averaging", line,
                     "parameter")
             continue
-        factor = _unit_factor(base, cell("unit"))
+        factor = _unit_factor(base, cells[unit_at])
         if isinstance(factor, str):
             problem(factor, line, "unit")
             continue

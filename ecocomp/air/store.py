@@ -89,7 +89,7 @@ class AirStore:
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self._conn = conn
         self.path = path
-        self._depth = 0
+        self._borrowed = False
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, busy_timeout_ms: int = 30_000) -> AirStore:
@@ -99,40 +99,46 @@ class AirStore:
             conn = (sqlite3.connect(name, isolation_level=None) if name == ":memory:"
                     else database.connect(name, busy_timeout_ms=busy_timeout_ms,
                                           synchronous="NORMAL"))
-            found = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'air_schema_version'").fetchone()
-            if found:
-                version = conn.execute("SELECT max(version) FROM air_schema_version").fetchone()[0]
-                if version is not None and version > SCHEMA_VERSION:
-                    conn.close()
-                    raise AirStoreError(
-                        f"{name}: the air tables are schema version {version}, newer than this "
-                        f"ecocomp reads ({SCHEMA_VERSION}); upgrade ecocomp")
-            else:
-                conn.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("INSERT INTO air_schema_version VALUES (?)", (SCHEMA_VERSION,))
-                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise AirStoreError(database.describe(exc, name)) from None
+        try:
+            _ensure_schema(conn, name)
+        except BaseException:
+            conn.close()
+            raise
         return cls(conn, name)
 
     @classmethod
+    def on(cls, conn: sqlite3.Connection, path: str = "<connection>") -> AirStore:
+        """The air tables over an open connection (the caller's; closing the store leaves it
+        open). Inside the caller's transaction, imports are savepoints of it."""
+        _ensure_schema(conn, path)
+        store = cls(conn, path)
+        store._borrowed = True
+        return store
+
+    @classmethod
     def of(cls, db_or_store: Any) -> tuple[AirStore, bool]:
-        """An AirStore for a path, an AirStore, or any store with a ``path``; (store, owned)."""
+        """An AirStore for a database path, an AirStore, a ``sqlite3.Connection`` or the
+        readings store of the same run (its connection, so its transaction is shared);
+        ``(store, owned)`` — close it when ``owned``."""
         if isinstance(db_or_store, AirStore):
             return db_or_store, False
         if isinstance(db_or_store, str | os.PathLike):
             return cls.open(db_or_store), True
+        if isinstance(db_or_store, sqlite3.Connection):
+            return cls.on(db_or_store), True
+        conn = getattr(getattr(db_or_store, "db", None), "conn", None)
+        if isinstance(conn, sqlite3.Connection):  # ReadingStore: share its connection
+            return cls.on(conn, str(getattr(db_or_store, "path", "<store>"))), True
         path = getattr(db_or_store, "path", None)
         if isinstance(path, str | os.PathLike):
             return cls.open(path), True
         raise TypeError(f"expected a database path or a store, not {type(db_or_store).__name__}")
 
     def close(self) -> None:
-        self._conn.close()
+        if not self._borrowed:
+            self._conn.close()
 
     def __enter__(self) -> AirStore:
         return self
@@ -144,6 +150,16 @@ class AirStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        if self._conn.in_transaction:  # the caller's run: a savepoint of it
+            self._conn.execute("SAVEPOINT air_import")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK TO air_import")
+                self._conn.execute("RELEASE air_import")
+                raise
+            self._conn.execute("RELEASE air_import")
+            return
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -298,6 +314,33 @@ class AirStore:
             for parameter, value in values.items():
                 result[(city, day)].setdefault(parameter, value)
         return dict(result)
+
+
+def _ensure_schema(conn: sqlite3.Connection, name: str) -> None:
+    """Create the air tables if they are missing; refuse a newer schema."""
+    outer = conn.in_transaction
+    try:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'air_schema_version'").fetchone()
+        if found:
+            version = conn.execute("SELECT max(version) FROM air_schema_version").fetchone()[0]
+            if version is not None and version > SCHEMA_VERSION:
+                raise AirStoreError(
+                    f"{name}: the air tables are schema version {version}, newer than this "
+                    f"ecocomp reads ({SCHEMA_VERSION}); upgrade ecocomp")
+            return
+        if not outer:
+            conn.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT INTO air_schema_version VALUES (?)", (SCHEMA_VERSION,))
+        if not outer:
+            conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction and not outer:
+            conn.execute("ROLLBACK")
+        raise AirStoreError(database.describe(exc, name)) from None
 
 
 def _mean(values: Sequence[Decimal]) -> Decimal:
