@@ -714,10 +714,6 @@ def settle(
         # a run waits for another run's import (which holds the write lock) to finish
         store = ReadingStore.open(path, busy_timeout_ms=RUN_LOCK_WAIT_MS)
     by_id = {a.id: a for a in project.agreements}
-    if not dry_run and store.path != ":memory:":
-        # the air files (air-readings/), all or none, before the run's transaction: the
-        # "air" inputs builder reads them through the run's connection (ecocomp.air.inputs)
-        import_air(project, store.path)
     try:
         # All of the project's files are imported, or none: the imports are committed only
         # once every file is in and the year computes, so a bad file or a formula that
@@ -730,6 +726,7 @@ def settle(
                 imports.append(_import(store, file, names, False, progress))
             for file in project.correction_files:
                 imports.append(_import(store, file, names, True, progress, corrected))
+            import_air(project, store)  # air-readings/, in this same transaction
             conflicts = correction_conflicts(project, corrected)
             if conflicts:
                 raise ValidationFailed(conflicts, what=f"corrections of project {project.root}")

@@ -1,16 +1,15 @@
 """The ``air`` inputs of a settlement run: the project's air readings and their statistics.
 
-:func:`import_air` imports a project's ``air-readings/`` (and ``air_stations.toml``) into the
-run's database before the run's own transaction begins (all of the air files or none);
+:func:`import_air` imports a project's ``air-readings/`` (and ``air_stations.toml``) inside
+the run's transaction, through the run's own connection, so that the water and the air files
+of a run are imported together or not at all (and a dry run's imports are rolled back);
 :func:`air_inputs`, registered as the builder of ``air`` inputs (:mod:`ecocomp.inputs`),
 assesses every city for the settlement year and the year before at each granularity the air
-agreements in force settle by (month, quarter, year), reading through the run's own
-connection so that it sees exactly what the run sees.
+agreements in force settle by (month, quarter, year), reading what the run sees.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,13 @@ def has_air_data(root: str | Path) -> bool:
     return (root / AIR_READINGS).is_dir() or (root / STATIONS_FILE).is_file()
 
 
-def import_air(project: Any, db: str | Path) -> list[AirImportResult]:
-    """Import the project's air data into ``db`` (nothing when it has none)."""
+def import_air(project: Any, store: Any) -> list[AirImportResult]:
+    """Import the project's air data through ``store`` (a path, or the run's readings store,
+    whose transaction it joins); nothing when the project has no air data."""
     if not has_air_data(project.root):
         return []
     cities = {code: party.name for code, party in project.parties.items()}
-    return import_project_air(project.root, db, cities=cities)
+    return import_project_air(project.root, store, cities=cities)
 
 
 def periods_needed(project: Any, year: int) -> set[str]:
@@ -50,23 +50,12 @@ def periods_needed(project: Any, year: int) -> set[str]:
     return found
 
 
-def _air_tables(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'air_schema_version'"
-                        ).fetchone() is not None
-
-
 def air_inputs(
     project: Any, store: Any, year: int, *,
     progress: Callable[[str, int], None] | None = None,
 ) -> AirAssessments:
-    """Every city's air statistics for ``year`` and the year before (no tables: none)."""
-    conn = store.db.conn if hasattr(store, "db") else None
-    if conn is None:
-        air, owned = AirStore.of(store)
-    else:
-        if not _air_tables(conn):
-            return AirAssessments({}, {})
-        air, owned = AirStore(conn, store.path), False
+    """Every city's air statistics for ``year`` and the year before."""
+    air, owned = AirStore.of(store)
     try:
         statistics: dict[Any, Any] = {}
         daily: dict[str, Any] = {}
