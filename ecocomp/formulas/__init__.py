@@ -6,13 +6,14 @@ in :mod:`ecocomp.obligations` (re-exported here, where they always were); each f
 through :mod:`ecocomp.formulas.shared` only.
 
 Importing this package registers the shipped presets — ``class_ladder``,
-``target_reward_penalty``, ``class_change``, ``min_flow``, ``pollution_index`` and
-``fund_split`` — and users add their own with :func:`register_formula`.
+``target_reward_penalty``, ``class_change``, ``min_flow``, ``pollution_index``,
+``fund_split`` and ``area_rate`` — and users add their own with :func:`register_formula`.
 
 >>> sorted(formula_names())[:2]
 ['class_change', 'class_ladder']
 """
 
+from ecocomp.formulas.area import area_rate
 from ecocomp.formulas.fund import fund_split
 from ecocomp.formulas.index import pollution_index
 from ecocomp.formulas.ladder import class_ladder
@@ -34,6 +35,7 @@ __all__ = [
     "FormulaSpec",
     "Net",
     "Obligation",
+    "area_rate",
     "class_change",
     "class_ladder",
     "formula_names",
