@@ -138,7 +138,7 @@ def agreement_problems(
             known.append(problem(key, f"unknown party {code}; add it to parties.toml or fix the "
                                  "code"))
     if sections is not None:
-        for i, code in enumerate(plain["sections"]):
+        for i, code in enumerate(plain.get("sections", ())):
             if code not in sections:
                 known.append(problem(("sections", i), f"unknown section {code!r}; add it to "
                                      "sections.toml or fix the code"))
@@ -147,6 +147,7 @@ def agreement_problems(
     if known:
         # the formula's own checks need a built agreement; report what it refuses before them
         found += value_problems(plain, file=file, locate=locate)
+        found += spec.sections_problems(plain, file=file, locate=locate)
         found += [problem((k,), m) for k, m in spec.role_problems(plain)]
         found += known
         found += spec.admit_params(plain.get("params", {}), plain["unit"], file=file,

@@ -46,7 +46,8 @@ Confidence = Literal["confirmed", "inferred", "placeholder"]
 Unit = Literal["yuan", "wan"]
 CONFIDENCES: tuple[str, ...] = ("confirmed", "inferred", "placeholder")
 #: Top-level keys of an agreement file that name parties (SPEC §4).
-ROLE_KEYS: tuple[str, ...] = ("upstream", "downstream", "party", "counterparty", "parties")
+ROLE_KEYS: tuple[str, ...] = (
+    "upstream", "downstream", "party", "counterparty", "parties", "payer")
 _CLEARING = re.compile(r"^(\d{2})-(\d{2})$")
 #: What ``from ecocomp.agreements import load_agreements`` (and the like) still finds: the
 #: loading lives a floor above the formula registry, in :mod:`ecocomp.agreement_files`.
@@ -141,7 +142,8 @@ class Agreement:
     id: str = attrs.field(validator=[attrs.validators.instance_of(str), _non_empty])
     name: str = attrs.field(validator=[attrs.validators.instance_of(str), _non_empty])
     formula: str = attrs.field(validator=[attrs.validators.instance_of(str), _non_empty])
-    sections: tuple[str, ...] = attrs.field(converter=tuple, validator=_non_empty)
+    #: The sections the formula reads (none for a formula that reads no measurements).
+    sections: tuple[str, ...] = attrs.field(converter=tuple)
     parties: Mapping[str, str] = attrs.field(converter=freeze, validator=_non_empty)
     start: date = attrs.field(validator=attrs.validators.instance_of(date))
     end: date = attrs.field(validator=attrs.validators.instance_of(date))
@@ -205,9 +207,12 @@ def clearing_due_problem(value: str) -> str | None:
 
 
 def roles_of(data: Mapping[str, Any]) -> dict[str, str]:
+    """Role → party code of agreement data: ``payer`` first, then ``parties[0]``, … or the
+    named roles."""
+    payer = {"payer": str(data["payer"])} if "payer" in data else {}
     if "parties" in data:
-        return {f"parties[{i}]": str(code) for i, code in enumerate(data["parties"])}
-    return {r: str(data[r]) for r in ROLE_KEYS[:4] if r in data}
+        return payer | {f"parties[{i}]": str(code) for i, code in enumerate(data["parties"])}
+    return payer | {r: str(data[r]) for r in ROLE_KEYS[:4] if r in data}
 
 
 def overlap_problems(agreements: Collection[Agreement]) -> list[Problem]:
@@ -236,11 +241,11 @@ def overlap_problems(agreements: Collection[Agreement]) -> list[Problem]:
     for i, a in enumerate(ordered):
         for b in ordered[i + 1:]:
             if (a.formula != b.formula or dict(a.parties) != dict(b.parties)
-                    or not set(a.sections) & set(b.sections)
+                    or ((a.sections or b.sections) and not set(a.sections) & set(b.sections))
                     or b.start > a.end or a.start > b.end
                     or a.supersedes == b.id or b.supersedes == a.id):
                 continue
-            shared = ", ".join(repr(c) for c in a.sections if c in b.sections)
+            shared = ", ".join(repr(c) for c in a.sections if c in b.sections) or "(none)"
             first, last = max(a.start, b.start), min(a.end, b.end)
             found.append(Problem(
                 f"agreement {b.id!r} overlaps agreement {a.id!r} ({a.file or 'same project'}) "

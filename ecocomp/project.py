@@ -2,9 +2,10 @@
 
 ```
 parties.toml        [[party]] tables
-sections.toml       [[section]] tables
+sections.toml       [[section]] tables (not needed when no agreement reads water)
 agreements/*.toml   one agreement per file (JSON also accepted)
-readings/*.csv|xlsx any number of readings files (long or wide; CSV or Excel)
+readings/*.csv|xlsx any number of readings files (long or wide; CSV or Excel); none needed
+                    when no agreement reads water (e.g. only area_rate agreements)
 corrections/*.csv|xlsx revised readings, imported explicitly as corrections (optional)
 ```
 
@@ -22,6 +23,7 @@ import attrs
 from ecocomp.agreement_files import load_agreements
 from ecocomp.agreements import Agreement
 from ecocomp.errors import EcocompError, Problem, ValidationFailed
+from ecocomp.formulas import get_spec
 from ecocomp.readings import check_readings, declared_supersedes
 from ecocomp.watershed import Party, Section, Watershed, load_parties, load_sections
 
@@ -139,6 +141,13 @@ def _supersedes(files: tuple[Path, ...], problems: list[Problem]) -> dict[str, t
     return found
 
 
+def _reads_water(agreements: object) -> bool:
+    """Whether any of the loaded agreements reads water (True when they did not load)."""
+    if not isinstance(agreements, list):
+        return True
+    return any(get_spec(a.formula).inputs == "water" for a in agreements)
+
+
 def _collect(problems: list[Problem], load: Callable[[], object]) -> object | None:
     try:
         return load()
@@ -167,11 +176,16 @@ def _scan(
     if not (root / "agreements").is_dir():
         problems.append(Problem("folder is missing; put one agreement per file in it",
                                 file=str(root / "agreements")))
-    if problems:
+    # a project whose agreements read no water (南山 area_rate) needs no sections.toml
+    no_sections = [p.file for p in problems] == [str(root / "sections.toml")] and \
+        not _reads_water(_collect([], lambda: load_agreements(root / "agreements")))
+    if problems and not no_sections:
         return None, problems
+    problems = []
 
     parties = _collect(problems, lambda: load_parties(root / "parties.toml"))
-    sections = _collect(problems, lambda: load_sections(root / "sections.toml"))
+    sections = {} if no_sections else _collect(
+        problems, lambda: load_sections(root / "sections.toml"))
     if isinstance(parties, dict) and isinstance(sections, dict):
         network = Watershed(parties=parties, sections=sections)
         problems.extend(network.problems())
@@ -196,7 +210,7 @@ def _scan(
     correction_files = _readings_files(root / "corrections", problems, skipped)
     if warnings is not None:
         warnings.extend(skipped)
-    if not readings_files:
+    if not readings_files and _reads_water(agreements):
         problems.append(Problem("no readings files (*.csv, *.xlsx) found",
                                 file=str(root / "readings")))
     supersedes = _supersedes(correction_files, problems)

@@ -47,6 +47,8 @@ from ecocomp.validation import (
 __all__ = [
     "BASINS",
     "CONFIDENCES",
+    "GOVERNMENT_LEVELS",
+    "NON_GOVERNMENT_LEVELS",
     "PARTY_LEVELS",
     "SECTION_LEVELS",
     "WATERBODIES",
@@ -61,12 +63,22 @@ __all__ = [
     "reference_watershed",
 ]
 
-PartyLevel = Literal["province", "city", "county"]
+PartyLevel = Literal["province", "city", "county", "collective", "household", "agency"]
 Basin = Literal["湘江", "资水", "沅江", "澧水", "洞庭湖", "长江", "other"]
 SectionLevel = Literal["national", "provincial", "city"]
 Confidence = Literal["confirmed", "partial", "inferred", "unknown"]
 
-PARTY_LEVELS: tuple[str, ...] = ("province", "city", "county")
+PARTY_LEVELS: tuple[str, ...] = (
+    "province", "city", "county", "collective", "household", "agency")
+#: Governments, coded by GB/T 2260.
+GOVERNMENT_LEVELS: tuple[str, ...] = ("province", "city", "county")
+#: Payees that are not governments (生态保护补偿条例 Art. 2): a village collective (村集体), a
+#: household (农户) and an agency (e.g. a national park's 管理局). Each has a code of its own:
+#: its parent's code, ``-`` and a slug, e.g. ``430529-baiyun-cun`` under 城步县 430529.
+NON_GOVERNMENT_LEVELS: tuple[str, ...] = ("collective", "household", "agency")
+#: The levels a non-government party's parent may have.
+_PARENT_LEVELS = {"collective": ("county",), "household": ("county", "collective"),
+                  "agency": ("province", "city", "county")}
 BASINS: tuple[str, ...] = ("湘江", "资水", "沅江", "澧水", "洞庭湖", "长江", "other")
 WATERBODIES: tuple[str, ...] = ("river", "lake")
 SECTION_LEVELS: tuple[str, ...] = ("national", "provincial", "city")
@@ -80,6 +92,8 @@ _PROVINCES = frozenset({
     "65", "71", "81", "82",
 })  # fmt: skip
 _PARTY_CODE = re.compile(r"^[0-9]{6}$")
+#: A non-government party's code: a GB/T 2260 code, then up to 4 ``-slug`` parts.
+_OWN_CODE = re.compile(r"^[0-9]{6}(?:-[a-z0-9]{1,24}){1,4}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
@@ -109,8 +123,15 @@ def level_of_code(code: str) -> PartyLevel:
     return "county"
 
 
-def _party_code_problem(value: object) -> str | None:
-    if not isinstance(value, str) or not _PARTY_CODE.match(value):
+def _party_code_problem(value: object, *, own: bool = False) -> str | None:
+    """Why ``value`` is not a party code (``own``: a non-government party's code is allowed)."""
+    if own and isinstance(value, str) and _OWN_CODE.match(value):
+        value = value[:6]
+    elif not isinstance(value, str) or not _PARTY_CODE.match(value):
+        if own:
+            return (f"{value!r} is not a 6-digit GB/T 2260 code such as '430700', nor a "
+                    "collective's, household's or agency's code such as '430529-baiyun-cun' "
+                    "(its parent's code, '-', and lower-case letters and digits)")
         return f"{value!r} is not a 6-digit GB/T 2260 code such as '430700'"
     if value[:2] not in _PROVINCES:
         return (
@@ -165,13 +186,30 @@ class Origin:
 
 
 def _check_party_code(instance: Party, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
-    problem = _party_code_problem(value)
+    problem = _party_code_problem(value, own=True)
     if problem:
         raise _FieldError("code", f"party code {problem}")
 
 
 def _check_party_level(instance: Party, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
     _one_of(PARTY_LEVELS)(instance, attribute, value)
+    own = not _PARTY_CODE.match(instance.code)
+    if own and value in GOVERNMENT_LEVELS:
+        raise _FieldError(
+            "level",
+            f"party {instance.code}: a code with a name part is a collective's, household's or "
+            f"agency's, not a {value}'s; give level = \"collective\", \"household\" or "
+            "\"agency\", or write the 6-digit GB/T 2260 code",
+        )
+    if value in NON_GOVERNMENT_LEVELS:
+        if not own:
+            raise _FieldError(
+                "level",
+                f"party {instance.code}: a {value} has a code of its own, its parent's code, '-' "
+                f"and a name, e.g. '{instance.code}-baiyun-cun' (the 6-digit code stays the "
+                "government's); fix the code or the level",
+            )
+        return
     shape = level_of_code(instance.code)
     if value != shape:
         raise _FieldError(
@@ -182,7 +220,32 @@ def _check_party_level(instance: Party, attribute: attrs.Attribute, value: objec
         )
 
 
+def _check_own_parent(instance: Party, value: object) -> None:
+    """The parent of a collective, household or agency: required, and its code's prefix."""
+    allowed = _PARENT_LEVELS[instance.level]
+    kinds = " or ".join(allowed)
+    if value is None:
+        raise _FieldError("parent", f"party {instance.code} ({instance.level}) needs a parent: "
+                                    f"the {kinds} it belongs to, e.g. parent = "
+                                    f"\"{instance.code[:6]}\"")
+    problem = _party_code_problem(value, own="collective" in allowed)
+    if problem:
+        raise _FieldError("parent", f"party {instance.code}: parent {problem}")
+    assert isinstance(value, str)
+    level = level_of_code(value) if _PARTY_CODE.match(value) else "collective"
+    if level not in allowed or not instance.code.startswith(value + "-"):
+        raise _FieldError(
+            "parent",
+            f"party {instance.code} ({instance.level}): {value} cannot be its parent; the "
+            f"parent of a {instance.level} is the {kinds} it belongs to, and the party's code "
+            f"is the parent's code, '-' and a name (e.g. {value}-{instance.code.split('-')[-1]})",
+        )
+
+
 def _check_parent(instance: Party, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
+    if instance.level in NON_GOVERNMENT_LEVELS:
+        _check_own_parent(instance, value)
+        return
     if value is None:
         return
     problem = _party_code_problem(value)
@@ -208,13 +271,17 @@ def _check_parent(instance: Party, attribute: attrs.Attribute, value: object) ->
 
 @attrs.frozen
 class Party:
-    """A government that pays or receives compensation (结算主体), by GB/T 2260 code.
+    """A party that pays or receives compensation (结算主体).
 
-    The level must match the shape of the code, and a parent must contain the party
-    (430281 醴陵市 → 430200 株洲市 → 430000 湖南省).
+    A government by GB/T 2260 code: the level must match the shape of the code, and a parent
+    must contain the party (430281 醴陵市 → 430200 株洲市 → 430000 湖南省). A collective,
+    household or agency (:data:`NON_GOVERNMENT_LEVELS`) has a code of its own, its parent's
+    code, ``-`` and a name, and must name that parent (a county, for a village collective).
 
     >>> Party("430700", "常德市", "city", parent="430000").level
     'city'
+    >>> Party("430529-baiyun-cun", "白云村", "collective", parent="430529").parent
+    '430529'
     """
 
     code: str = attrs.field(validator=_check_party_code)

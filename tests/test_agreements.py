@@ -424,7 +424,8 @@ def test_every_money_parameter_of_every_preset_is_checked(tmp_path: Path) -> Non
             data.update({("parties" if r.startswith("parties[") else r): c
                          for r, c in agreement.parties.items()})
             if "parties" in data:
-                data["parties"] = list(agreement.party_codes)
+                data["parties"] = [c for r, c in agreement.parties.items()
+                                   if r.startswith("parties[")]
             params = thaw(agreement.params)
             target = params
             for part in path[:-1]:

@@ -38,7 +38,8 @@ def kinds_formulas():
 
 def _agreement(formula: str, id_: str):
     return agreement_from_dict({
-        "id": id_, "name": "fee", "formula": formula, "sections": ["s"],
+        "id": id_, "name": "fee", "formula": formula,
+        "sections": [] if formula.endswith("none") else ["s"],
         "upstream": "430100", "downstream": "430200", "start": "2021-01-01",
         "end": "2021-12-31", "unit": "yuan", "clearing_due": "04-30", "source": "test",
         "confidence": "placeholder",

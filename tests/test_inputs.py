@@ -480,8 +480,8 @@ def test_the_shipped_presets_agree_with_the_reference_sections_sides_and_waterbo
     for name in presets():
         text = resources.files("ecocomp.presets").joinpath(f"{name}.toml").read_text("utf-8")
         data = tomllib.loads(text, parse_float=Decimal)
-        if not set(data["sections"]) <= set(reference.sections):
-            continue  # 赤水河, 新安江: outside the bundled Hunan dataset
+        if not data.get("sections") or not set(data["sections"]) <= set(reference.sections):
+            continue  # 赤水河, 新安江: outside the bundled Hunan dataset; 南山 reads no water
         result = agreement_problems(data, name, parties=dict(reference.parties),
                                     sections=dict(reference.sections))
         assert isinstance(result, Agreement), [str(p) for p in result]

@@ -548,3 +548,49 @@ def test_inputs_digests_of_the_shortest_and_longest_length_pass(tmp_path: Path, 
                                    transfers=[Transfer.between(A, B, "1.00", purpose="accrued")]))
         report = ledger.verify()
     assert report.ok, report.problems
+
+
+# --------------------------------------------------------------------------- own party codes
+#: A village collective's own code (南山): its county's GB/T 2260 code, '-', a slug.
+VILLAGE = "430529-baiyun-cun"
+
+
+def test_a_ledger_with_a_collectives_own_code_verifies_strictly(tmp_path: Path):
+    db = tmp_path / "own.db"
+    with Ledger.open(db, clock=clock) as ledger:
+        ledger.post(NewTransaction(key="v", kind="accrual", booked_on=date(2026, 12, 31),
+                                   transfers=[Transfer.between(C, VILLAGE, "287342.47",
+                                                               purpose="accrued")]))
+        ledger.checkpoint()
+        assert ledger.verify().ok
+        assert ledger.balances()[VILLAGE] > 0
+    assert verify_only(db).ok
+
+
+@pytest.mark.parametrize("value", [
+    "'430529-Baiyun'",          # upper case
+    "'430529-'",                # nothing after the dash
+    "'430529--baiyun'",         # an empty part
+    "'430529-baiyun-'",         # a trailing dash
+    "'430529-baiyun cun'",      # a space
+    "'43052-baiyun'",           # five digits
+    "'430529-a-b-c-d-e'",       # more than 4 parts
+    "'430529-' || char(31)",    # a control character
+])
+def test_a_party_code_that_only_looks_like_an_own_code_is_found(path: Path, value: str):
+    with opened_without_triggers(path) as conn:
+        conn.execute(f"UPDATE ledger_transfers SET credit_party = {value} "
+                     "WHERE seq = 3 AND idx = 0")
+        rehash(conn)
+    report = verify_only(path)
+    assert (report.ok, report.first_bad_seq) == (False, 3), report.problems
+    assert "is not a 6-digit GB/T 2260 code or a party's own code" in (report.reason or "")
+
+
+@pytest.mark.parametrize("code", ["430529-Baiyun", "430529-", "430529--x", "430529-a-b-c-d-e",
+                                  "430529-" + "x" * 25])
+def test_the_model_refuses_what_verify_refuses(code: str):
+    from ecocomp.ledger.model import InvalidTransaction
+
+    with pytest.raises(InvalidTransaction, match="party's own code"):
+        Transfer.between(C, code, "1.00", purpose="accrued")

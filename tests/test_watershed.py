@@ -198,8 +198,8 @@ def test_reference_matches_the_hunan_agreement_presets() -> None:
     checked = 0
     for name in presets():
         agreement = preset(name)
-        if not all(code in ws.sections for code in agreement.sections):
-            continue  # 新安江 and 赤水河 are templates from outside Hunan
+        if not agreement.sections or not all(code in ws.sections for code in agreement.sections):
+            continue  # 新安江 and 赤水河 are templates from outside Hunan; 南山 reads no water
         checked += 1
         assert all(code in ws.parties for code in agreement.party_codes), name
         roles = dict(agreement.parties)
@@ -750,3 +750,68 @@ def test_schema_problems_of_sections_are_in_plain_words(tmp_path: Path) -> None:
               "is not one of [")
     assert [p for p in problems if any(j in p.message for j in jargon)] == []
     assert all(";" in p.message for p in problems)  # each says how to write it
+
+
+# --------------------------------------------------------------------------- non-government parties
+
+VILLAGE_TOML = '''
+[[party]]
+code = "430529"
+name = "城步苗族自治县"
+level = "county"
+
+[[party]]
+code = "430529-baiyun-cun"
+name = "白云村"
+level = "collective"
+parent = "430529"
+
+[[party]]
+code = "430529-baiyun-cun-hu1"
+name = "一户"
+level = "household"
+parent = "430529-baiyun-cun"
+
+[[party]]
+code = "430000-nanshan-glj"
+name = "南山国家公园管理局"
+level = "agency"
+parent = "430000"
+
+[[party]]
+code = "430000"
+name = "湖南省"
+level = "province"
+'''
+
+
+def test_collectives_households_and_agencies_load_with_their_own_codes(tmp_path: Path) -> None:
+    parties = load_parties(write(tmp_path, "parties.toml", VILLAGE_TOML))
+    assert parties["430529-baiyun-cun"].level == "collective"
+    assert parties["430529-baiyun-cun-hu1"].parent == "430529-baiyun-cun"
+    assert Watershed(parties=parties, sections={}).problems() == []
+    assert Watershed(parties=parties, sections={}).is_within("430529-baiyun-cun-hu1", "430529")
+
+
+@pytest.mark.parametrize(("replace", "field", "words"), [
+    ('level = "collective"\nparent = "430529"', "party.1.parent", "needs a parent"),
+    ('parent = "430529"\n\n[[party]]\ncode = "430529-baiyun-cun-hu1"',
+     "party.1.parent", "430528 cannot be its parent"),
+    ('code = "430529-baiyun-cun"', "party.1.code", "'430529-Baiyun' is not a 6-digit"),
+    ('level = "agency"', "party.3.level", "not a county's"),
+    ('code = "430529"\nname = "城步苗族自治县"\nlevel = "county"', "party.0.level",
+     "a collective has a code of its own"),
+])
+def test_a_bad_non_government_party_is_located(tmp_path: Path, replace: str, field: str,
+                                               words: str) -> None:
+    new = {
+        "party.1.parent": replace.replace('parent = "430529"', "")
+        if "needs" in words else replace.replace('parent = "430529"', 'parent = "430528"'),
+        "party.1.code": 'code = "430529-Baiyun"',
+        "party.3.level": 'level = "county"',
+        "party.0.level": 'code = "430529"\nname = "城步苗族自治县"\nlevel = "collective"',
+    }[field]
+    text = VILLAGE_TOML.replace(replace, new, 1)
+    problems = problems_of(load_parties, write(tmp_path, "parties.toml", text))
+    assert any(p.field == field and words in p.message and p.row for p in problems), [
+        str(p) for p in problems]

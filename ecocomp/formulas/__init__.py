@@ -7,14 +7,15 @@ helpers through :mod:`ecocomp.formulas.shared` only.
 
 Importing this package registers the shipped presets — ``class_ladder``,
 ``target_reward_penalty``, ``class_change``, ``min_flow``, ``pollution_index``,
-``fund_split`` and the air formulas ``air_attainment``, ``air_change`` and ``air_ladder`` —
-and users add their own with :func:`register_formula`.
+``fund_split``, ``area_rate`` and the air formulas ``air_attainment``, ``air_change`` and
+``air_ladder`` — and users add their own with :func:`register_formula`.
 
 >>> sorted(formula_names())[:4]
-['air_attainment', 'air_change', 'air_ladder', 'class_change']
+['air_attainment', 'air_change', 'air_ladder', 'area_rate']
 """
 
 from ecocomp.formulas.air import air_attainment, air_change, air_ladder
+from ecocomp.formulas.area import area_rate
 from ecocomp.formulas.fund import fund_split
 from ecocomp.formulas.index import pollution_index
 from ecocomp.formulas.ladder import class_ladder
@@ -39,6 +40,7 @@ __all__ = [
     "air_attainment",
     "air_change",
     "air_ladder",
+    "area_rate",
     "class_change",
     "class_ladder",
     "formula_names",

@@ -269,11 +269,34 @@ class FormulaSpec:
                  for r in self.roles if r not in data]
         found += [(r, f"formula {self.name} does not use {r!r}; its roles are {wanted}")
                   for r in ROLE_KEYS if r in data and r not in self.roles]
+        listed = data.get("parties")
+        if self.roles == ("parties",) and isinstance(listed, list) and len(listed) == 1:
+            found.append(("parties", "the list has 1 entry; it needs at least 2; list the "
+                                     "party codes, e.g. [\"530000\", \"520000\"]"))
         return found
 
     def semantic_problems(self, agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
         """The formula's own checks of a schema-valid agreement."""
         return list(self.check(agreement)) if self.check is not None else []
+
+    def sections_problems(
+        self, raw: Mapping[str, Any], *, file: str | None = None,
+        locate: TomlLocator | None = None,
+    ) -> list[Problem]:
+        """A water formula reads sections: they must be listed; a formula that reads no
+        measurements lists none."""
+        sections = raw.get("sections")
+        if self.inputs == "water":
+            if sections is None:
+                return [Problem("'sections' is required but missing", file=file)]
+            if not sections:
+                return [_located(("sections",), "the list is empty; list the codes of the "
+                                 "sections the formula reads, e.g. [\"zhutingzhen\"]", file,
+                                 locate)]
+        elif self.inputs == "none" and sections:
+            return [_located(("sections",), f"formula {self.name} reads no measurements, so "
+                             "its agreements list no sections; remove sections", file, locate)]
+        return []
 
     def admit_params(
         self,
@@ -321,6 +344,7 @@ class FormulaSpec:
         (party and section codes, the sections' sides) is the loader's.
         """
         found = value_problems(raw, file=file, locate=locate)
+        found += self.sections_problems(raw, file=file, locate=locate)
         found += [_located((k,), m, file, locate) for k, m in self.role_problems(raw)]
         params, params_found = self.admit_params(raw.get("params", {}), raw["unit"],
                                                  file=file, locate=locate)
@@ -329,8 +353,9 @@ class FormulaSpec:
             return found
         agreement = Agreement(
             id=raw["id"], name=raw["name"], formula=raw["formula"],
-            sections=raw["sections"], parties=roles_of(raw), start=date.fromisoformat(raw["start"]),
-            end=date.fromisoformat(raw["end"]), unit=raw["unit"],
+            sections=raw.get("sections", ()), parties=roles_of(raw),
+            start=date.fromisoformat(raw["start"]), end=date.fromisoformat(raw["end"]),
+            unit=raw["unit"],
             clearing_due=raw["clearing_due"], params=params, source=raw["source"],
             confidence=raw["confidence"], file=file, supersedes=raw.get("supersedes"),
             parties_override=(raw.get("parties_override") or {}).get("reason"),
@@ -414,9 +439,11 @@ def register_formula(
         if not isinstance(inputs, str) or not _KIND.match(inputs):
             raise FormulaError(f"formula {name!r}: inputs {inputs!r} is not a kind of inputs; "
                                f"use one of {', '.join(INPUT_KINDS)}")
-        if tuple(roles) != ("parties",) and (len(roles) < 2 or "parties" in roles):
-            raise FormulaError(f"formula {name!r}: roles must be ('parties',) or two or more "
-                               "role names such as ('upstream', 'downstream')")
+        if tuple(roles) not in (("parties",), ("payer", "parties")) and (
+                len(roles) < 2 or "parties" in roles):
+            raise FormulaError(f"formula {name!r}: roles must be ('parties',), ('payer', "
+                               "'parties') or two or more role names such as ('upstream', "
+                               "'downstream')")
         _REGISTRY[name] = FormulaSpec(
             name=name, func=f, roles=tuple(roles), params_schema=freeze_schema(params_schema),
             check=check, beneficiary=beneficiary, cap=cap, lookback=lookback, inputs=inputs,

@@ -38,8 +38,10 @@ KINDS: frozenset[str] = frozenset({"accrual", "clearing", "payment", "reversal",
 #: Kinds that correct an earlier transaction: they need ``corrects`` and a ``reason``.
 CORRECTION_KINDS: frozenset[str] = frozenset({"reversal", "adjustment"})
 
-# ASCII digits only: ``\d`` would also accept other scripts' digits.
-_PARTY = re.compile(r"[0-9]{6}")
+# ASCII digits only: ``\d`` would also accept other scripts' digits. A party is a 6-digit
+# GB/T 2260 code, or a collective's, household's or agency's own code: the code of the
+# division it lies in, then up to 4 ``-slug`` parts of lower-case ASCII (``430529-baiyun-cun``).
+_PARTY = re.compile(r"[0-9]{6}(?:-[a-z0-9]{1,24}){0,4}")
 _PURPOSE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _DIGEST = re.compile(r"[0-9a-f]{16,128}")
 # C0 control characters separate fields in the canonical encoding; lone surrogates cannot
@@ -69,7 +71,8 @@ def _check_party(value: object, what: str) -> None:
     if not isinstance(value, str) or not _PARTY.fullmatch(value):
         raise InvalidTransaction(
             "invalid_party",
-            f"{what} {value!r} is not a 6-digit GB/T 2260 code such as '430700'",
+            f"{what} {value!r} is not a 6-digit GB/T 2260 code such as '430700' or a "
+            "party's own code such as '430529-baiyun-cun'",
         )
 
 
@@ -201,7 +204,8 @@ def _meta(value: object) -> dict[str, Any]:
 
 @attrs.frozen(order=True)
 class Account:
-    """An account: a party (6-digit GB/T 2260 code) and a purpose slug.
+    """An account: a party (a 6-digit GB/T 2260 code, or a collective's, household's or
+    agency's own code such as ``430529-baiyun-cun``) and a purpose slug.
 
     >>> str(Account("430700", "accrued"))
     '430700:accrued'

@@ -140,6 +140,7 @@ _HEX64 = re.compile(rb"[0-9a-f]{64}")
 # the model's own rules, as bytes patterns (they are ASCII-only)
 _DIGEST = re.compile(model._DIGEST.pattern.encode())
 _PARTY = re.compile(model._PARTY.pattern.encode())
+_PARTY_WHAT = "a 6-digit GB/T 2260 code or a party's own code such as '430529-baiyun-cun'"
 _PURPOSE = re.compile(model._PURPOSE.pattern.encode())
 _CONTROL = re.compile(rb"[\x00-\x1f]")
 # the scan checks inputs_digest without the regular expression (3× faster): its length,
@@ -1009,8 +1010,8 @@ def _diagnose_transfer(row: tuple[Any, ...], expected: int, seen: _Seen) -> _Pro
         return _Problem(seq, f"transfer {idx}: amount_fen {fen} is not between 1 and "
                              f"{_MAX_FEN:,} fen")
     for name, value, known, pattern, what in (
-        ("debit_party", debit_party, seen.parties, _PARTY, "a 6-digit GB/T 2260 code"),
-        ("credit_party", credit_party, seen.parties, _PARTY, "a 6-digit GB/T 2260 code"),
+        ("debit_party", debit_party, seen.parties, _PARTY, _PARTY_WHAT),
+        ("credit_party", credit_party, seen.parties, _PARTY, _PARTY_WHAT),
         ("debit_purpose", debit_purpose, seen.purposes, _PURPOSE,
          "a lowercase slug such as 'accrued'"),
         ("credit_purpose", credit_purpose, seen.purposes, _PURPOSE,
