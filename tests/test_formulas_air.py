@@ -36,7 +36,7 @@ def agreement(formula: str, params: Mapping[str, Any], *, party: str = CITY,
               unit: str = "wan", start: str = "2014-01-01", end: str = "2030-12-31") -> Any:
     return agreement_from_dict({
         "id": f"test-{formula.replace('_', '-')}", "name": "test", "formula": formula,
-        "sections": ["air"], "party": party, "counterparty": PROVINCE, "start": start,
+        "party": party, "counterparty": PROVINCE, "start": start,
         "end": end, "unit": unit, "clearing_due": "12-31", "source": "test",
         "confidence": "inferred", "params": dict(params),
     })  # fmt: skip
