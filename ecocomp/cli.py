@@ -39,6 +39,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 YEAR = click.IntRange(1900, 2999)
 EXAMPLE = "hunan-2021"
 EXAMPLE_YEAR = 2021
+#: The bundled air example (`ecocomp demo --air`): 湖南's 14 市州, synthetic city-day data.
+AIR_EXAMPLE = "hunan-air-2021"
 #: The project id `ecocomp demo` settles under: what marks a file as a demo database.
 DEMO_ID = "ecocomp-demo"
 
@@ -491,21 +493,31 @@ def _summary(result: Any, db: Path | None, *, daxie: bool = False) -> None:
                                  "folder of them).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {settlement, verify, db, report} as JSON instead of the summary.")
+@click.option("--air", is_flag=True,
+              help="Settle the bundled air example instead: 湖南's 14 市州 under the 2019 air "
+                   "rewards, with synthetic city-day data (default --db ecocomp-air-demo.db).")
 @friendly
-def demo(db: Path, report_path: Path | None, as_json: bool = False) -> None:
+def demo(db: Path, report_path: Path | None, as_json: bool = False, air: bool = False) -> None:
     """Settle the bundled example year (湘江 chain, 渌水, 酉水, 澧水) end to end."""
     from ecocomp.packagedata import data_folder
 
-    source = data_folder("examples").joinpath(EXAMPLE)
+    example = AIR_EXAMPLE if air else EXAMPLE
+    if air and db == Path("ecocomp-demo.db"):
+        db = Path("ecocomp-air-demo.db")
+    source = data_folder("examples").joinpath(example)
     _require_demo_file(db)
     with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp) / EXAMPLE
+        project = Path(tmp) / example
         with resources.as_file(source) as folder:
             shutil.copytree(folder, project)
+        if air:  # the example ships without its (large) synthetic data: generate it
+            from ecocomp.examples.air_synth import generate
+
+            generate(project)
         # the demo's own identity marks the files it creates (and may write into again)
         (project / "project.toml").write_text(f'id = "{DEMO_ID}"\n', encoding="utf-8")
-        click.echo(f"Bundled example: {EXAMPLE} (settling {EXAMPLE_YEAR} into {db})",
-                   err=as_json)
+        click.echo(f"Bundled example: {example} (settling {EXAMPLE_YEAR} into {db})"
+                   + (" — synthetic air data" if air else ""), err=as_json)
         result = _settle(project, EXAMPLE_YEAR, db, dry_run=False, progress=not as_json)
     if not as_json:
         _summary(result, db)
@@ -528,7 +540,8 @@ def demo(db: Path, report_path: Path | None, as_json: bool = False) -> None:
                      "verify": {"ok": report.ok, "count": report.count},
                      "report": str(report_path) if report_path is not None else None})
         return
-    click.echo(f"Next: ecocomp statement 430700 --db {db} --year {EXAMPLE_YEAR}")
+    click.echo(f"Next: ecocomp statement {'430800' if air else '430700'} --db {db} "
+               f"--year {EXAMPLE_YEAR}")
 
 
 def _require_demo_file(db: Path) -> None:

@@ -14,6 +14,7 @@ import csv
 import html
 import io
 import json
+import sqlite3
 import unicodedata
 import zipfile
 from collections import defaultdict
@@ -139,6 +140,8 @@ class Report:
     nets: tuple[ObligationRow, ...]
     statements: tuple[PartyStatement, ...]
     changes: tuple[ObligationRow, ...]
+    #: Each air city's days of the year with their AQI (the AQI calendar); empty without air.
+    air_days: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict)
 
     def __repr__(self) -> str:
         return (f"<Report {self.year} as of {self.generated}: {len(self.classes.rows)} sections, "
@@ -228,7 +231,30 @@ def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Rep
                        for p in parties)
     return Report(year=year, generated=today, catalog=catalog, classes=classes,
                   obligations=tuple(obligations), nets=tuple(nets), statements=statements,
-                  changes=tuple(changes))
+                  changes=tuple(changes), air_days=air_days(db, year))
+
+
+def air_days(db: str | Path, year: int) -> dict[str, tuple[Any, ...]]:
+    """Each city's days of ``year`` with their AQI (HJ 633 of the GB 3095 version in force at
+    the year's end), from the database's air tables; empty when it has none."""
+    from ecocomp.air import AirStore, city_day, resolve_standard
+    from ecocomp.air.standards import PAIRED
+
+    conn = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'air_schema_version'"
+                             ).fetchone()
+    finally:
+        conn.close()
+    if found is None:
+        return {}
+    version = PAIRED[resolve_standard("by_date", date(year, 12, 31))]
+    days: dict[str, list[Any]] = defaultdict(list)
+    with AirStore.open(db) as store:
+        values = store.city_values(start=date(year, 1, 1), end=date(year, 12, 31))
+    for (city, day), concentrations in sorted(values.items()):
+        days[city].append(city_day(city, day, concentrations, version=version))
+    return {city: tuple(found) for city, found in days.items()}
 
 
 #: What ``--out`` may name: a file of one of these suffixes, a ``.zip`` of CSV tables, or a
@@ -660,6 +686,44 @@ def _heatmap_svg(report: Report) -> str:
     return "".join(parts)
 
 
+#: HJ 633 category colours, level 1 (优) to 6 (严重污染).
+AQI_COLOURS = ("#00E400", "#FFFF00", "#FF7E00", "#FF0000", "#99004C", "#7E0023")
+
+
+def _aqi_calendar_html(report: Report) -> str:
+    """Per city, a month × day grid of the daily AQI category (plain HTML and CSS)."""
+    if not report.air_days:
+        return ""
+    parts = []
+    head = "".join(f"<th>{d}</th>" for d in range(1, 32))
+    for city, days in sorted(report.air_days.items()):
+        by_day = {d.day: d for d in days}
+        good = sum(1 for d in days if d.aqi is not None and d.category.good)
+        rated = sum(1 for d in days if d.aqi is not None)
+        name = html.escape(_who(report, city))
+        parts.append(f'<h3>{name}</h3><p>优良天数 good days {good} / {rated} 有效 valid'
+                     f'</p><table class="aqi"><thead><tr><th></th>{head}</tr></thead><tbody>')
+        for month in range(1, 13):
+            cells = []
+            for d in range(1, 32):
+                try:
+                    day = date(report.year, month, d)
+                except ValueError:
+                    cells.append('<td class="qx"></td>')
+                    continue
+                found = by_day.get(day)
+                if found is None or found.aqi is None:
+                    cells.append(f'<td class="qn" title="{day} 无数据 no data"></td>')
+                    continue
+                primary = "、".join(found.primary) or "—"
+                cells.append(f'<td class="q{found.category.level}" title="{day} AQI '
+                             f'{found.aqi} {html.escape(found.category.name)} 首要 '
+                             f'{html.escape(primary)}"></td>')
+            parts.append(f"<tr><th>{month}月</th>{''.join(cells)}</tr>")
+        parts.append("</tbody></table>")
+    return "".join(parts)
+
+
 def _flows_svg(report: Report) -> str:
     flows = sorted(report.flows().items(), key=lambda kv: -kv[1])
     if not flows:
@@ -774,6 +838,8 @@ def _html_context(report: Report) -> dict[str, Any]:
         "legend": [{"roman": c.roman, "descriptor": c.descriptor, "colour": c.colour}
                    for c in WaterClass],
         "heatmap": Markup(_heatmap_svg(report)),  # built with every text escaped
+        "aqi_calendar": Markup(_aqi_calendar_html(report)),  # every text escaped too
+        "aqi_colours": AQI_COLOURS,
         "flows": Markup(_flows_svg(report)),
         "nets": [{"agreement": n.agreement, "anchor": agreement_ids.get(n.agreement, ""),
                   "confidence": CONFIDENCE_LABEL.get(_confidence(report, n.agreement), ""),

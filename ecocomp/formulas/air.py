@@ -153,7 +153,7 @@ def _obligation(
         "amount_yuan": yuan, "source": agreement.source, "confidence": agreement.confidence,
     })  # fmt: skip
     if "explanation" not in basis:
-        outcome = (f"{payer} pays {payee} {_text(amount)} {unit}" if yuan
+        outcome = (f"{payer} pays {payee} {yuan} yuan ({_text(amount)} {unit})" if yuan
                    else "no payment")
         basis["explanation"] = f"{basis.get('span', period)}: {basis['rule']} → {outcome}" + (
             f" (capped at {cap} {unit}; uncapped {_text(abs(signed))})" if capped else "")
