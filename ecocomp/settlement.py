@@ -467,7 +467,8 @@ def import_problems(project: Project) -> list[Problem]:
     (on disk, so memory stays flat however many readings there are).
 
     Each file is checked on its own by :func:`ecocomp.project.check_project`; this adds the
-    files taken together, in the order a run imports them (readings, then corrections).
+    files taken together, in the order a run imports them (readings, then corrections, then
+    the air readings, which are checked here).
     """
     names = {code: s.name for code, s in project.sections.items()}
     plan = [(f, False) for f in project.readings_files]
@@ -481,6 +482,10 @@ def import_problems(project: Project) -> list[Problem]:
             except ValidationFailed as exc:
                 problems.extend(exc.problems)
         problems.extend(correction_conflicts(project, store.corrections()))
+        try:  # the air files (air-readings/) as a run imports them, all together
+            import_air(project, store)
+        except ValidationFailed as exc:
+            problems.extend(exc.problems)
     return problems
 
 

@@ -116,3 +116,15 @@ def test_the_air_year_resettles_unchanged_and_a_changed_value_is_refused_whole(
         settle(load_project(project), year=2021, ledger=ledger)
     with Ledger.open(db) as ledger:
         assert len(ledger) == 38 and ledger.verify().ok
+
+
+def test_check_reports_a_bad_air_value_with_its_place(tmp_path: Path) -> None:
+    project = tmp_path / "air"
+    shutil.copytree(EXAMPLE, project)
+    data = generate(project, years=(2021,))[0]
+    lines = data.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[4] = "430100,2021-01-02,pm25,abc\n"
+    data.write_text("".join(lines), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(project)])
+    assert result.exit_code == 1
+    assert "synthetic-city-days-2021.csv:5:value: value 'abc' is not a number" in result.output
