@@ -27,7 +27,7 @@ A quarter's amount is booked in the quarter's last month (``2018-09`` for 2018 Q
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -184,6 +184,30 @@ def _evidence(stats: Any) -> dict[str, Any]:
             "values": {k: v for k, v in sorted(stats.values.items())},
             "valid": {k: bool(v) for k, v in sorted(stats.valid.items())},
             "how": {k: v for k, v in sorted(getattr(stats, "evidence", {}).items())}}
+
+
+def _settled(
+    agreement: Agreement, assessments: Any, period: Period, formula: str,
+) -> Iterator[tuple[Span, Any, dict[str, Any]]]:
+    """The spans the agreement settles in ``period``, the party's statistics of each (None:
+    none) and the start of each obligation's basis."""
+    city = agreement.party_for("party")
+    kind = agreement.params["period"]
+    for span in spans(kind, period):
+        if not _in_force(agreement, span):
+            continue
+        stats = _statistics(assessments, city, span)
+        basis: dict[str, Any] = {"formula": formula, "city": city, "span": str(span),
+                                 "period_kind": kind}
+        if stats is not None:
+            basis["evidence"] = _evidence(stats)
+        yield span, stats, basis
+
+
+def _cap(agreement: Agreement, _ob: Obligation) -> Decimal | None:
+    """The ``cap`` param in yuan (None: no cap)."""
+    cap = agreement.params.get("cap")
+    return None if cap is None else agreement.to_yuan(cap)
 
 
 def _beneficiary(agreement: Agreement, city: str) -> str | None:
@@ -375,11 +399,6 @@ def _change_lookback(agreement: Agreement) -> int:
     return 1 if agreement.params["basis"] == "same_period_last_year" else 0
 
 
-def _change_cap(agreement: Agreement, _ob: Obligation) -> Decimal | None:
-    cap = agreement.params.get("cap")
-    return None if cap is None else agreement.to_yuan(cap)
-
-
 def _split(agreement: Agreement, yuan: Decimal) -> dict[str, Decimal] | None:
     shares = agreement.params.get("split")
     if shares is None:
@@ -388,7 +407,7 @@ def _split(agreement: Agreement, yuan: Decimal) -> dict[str, Decimal] | None:
 
 
 @register_formula("air_change", roles=_ROLES, inputs="air",
-                  params_schema="params.air_change", check=_change_check, cap=_change_cap,
+                  params_schema="params.air_change", check=_change_check, cap=_cap,
                   lookback=_change_lookback, beneficiary=_beneficiary)
 def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
     """Per span: ``M = Σᵢ wᵢ·sᵢ·(Bᵢ − Xᵢ)·cᵢ · k · f`` (component ``change``).
@@ -396,21 +415,12 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
     M > 0: the counterparty pays the party; M < 0: the party pays |M|.
     """
     params: Mapping[str, Any] = agreement.params
-    city = agreement.party_for("party")
     k = _k(agreement)
     unit = _unit_text(agreement)
     result = []
-    for span in spans(params["period"], period):
-        if not _in_force(agreement, span):
-            continue
-        stats = _statistics(assessments, city, span)
-        basis: dict[str, Any] = {
-            "formula": "air_change", "city": city, "span": str(span),
-            "period_kind": params["period"], "basis_kind": params["basis"], "k": _text(k),
-            "round_result": params["round_result"],
-        }  # fmt: skip
-        if stats is not None:
-            basis["evidence"] = _evidence(stats)
+    for span, stats, basis in _settled(agreement, assessments, period, "air_change"):
+        basis.update({"basis_kind": params["basis"], "k": _text(k),
+                      "round_result": params["round_result"]})
         terms, missing = [], []
         score_k, score_plain = Fraction(0), Fraction(0)
         for ind in params["indicators"]:
@@ -520,28 +530,15 @@ def _ladder_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str
     return found
 
 
-def _ladder_cap(agreement: Agreement, _ob: Obligation) -> Decimal | None:
-    cap = agreement.params.get("cap")
-    return None if cap is None else agreement.to_yuan(cap)
-
-
 @register_formula("air_ladder", roles=_ROLES, inputs="air",
-                  params_schema="params.air_ladder", check=_ladder_check, cap=_ladder_cap,
+                  params_schema="params.air_ladder", check=_ladder_check, cap=_cap,
                   beneficiary=_beneficiary)
 def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
     """Per span: the steps above the base the party pays, rewards below it (``ladder``)."""
     params: Mapping[str, Any] = agreement.params
-    city = agreement.party_for("party")
     unit = _unit_text(agreement)
     result = []
-    for span in spans(params["period"], period):
-        if not _in_force(agreement, span):
-            continue
-        stats = _statistics(assessments, city, span)
-        basis: dict[str, Any] = {"formula": "air_ladder", "city": city, "span": str(span),
-                                 "period_kind": params["period"]}
-        if stats is not None:
-            basis["evidence"] = _evidence(stats)
+    for span, stats, basis in _settled(agreement, assessments, period, "air_ladder"):
         parts, missing, signed = [], [], Fraction(0)
         for ind in params["indicators"]:
             code = ind["code"]
