@@ -410,3 +410,32 @@ def test_a_penalty_is_not_target_corrected() -> None:
     (ob,) = run("air_change", a, d, Period(2018, 9))
     assert (ob.payer, ob.amount) == (ANQING, Decimal("1350000.00"))  # 0.75·10·18, f = 1
     assert ob.basis["f"] == "1" and ob.basis["target_correction"] is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(level=st.integers(0, 18), variant=st.integers(0, 3),
+       history=st.lists(st.integers(2017, 2022), unique=True, max_size=3),
+       exclusive=st.sampled_from(["max", "sum"]), zero=st.sampled_from([None, 200, 700]))
+def test_attainment_pays_one_reward_at_most_under_max(level: int, variant: int,
+                                                      history: list[int], exclusive: str,
+                                                      zero: int | None) -> None:
+    from ecocomp.testing import air_statistics, improve_air
+
+    params: dict[str, Any] = {**HUNAN, "attained_years": history, "exclusive": exclusive}
+    if zero is None:
+        del params["zero_heavy_reward"]
+    else:
+        params["zero_heavy_reward"] = zero
+    a = agreement("air_attainment", params)
+    stats = air_statistics(CITY, Period(2021), level, variant)
+    (ob,) = run("air_attainment", a, AirAssessments({(CITY, Period(2021)): stats}, {}),
+                Period(2021))
+    paid = [Decimal(v) for v in ob.basis["rewards"].values()]
+    amount = ob.amount / 10000
+    assert amount == (max(paid, default=Decimal(0)) if exclusive == "max" else sum(paid))
+    if exclusive == "max":
+        assert amount in {Decimal(0), Decimal(500), Decimal(1000), Decimal(zero or 0)}
+    better = improve_air(stats)
+    (after,) = run("air_attainment", a, AirAssessments({(CITY, Period(2021)): better}, {}),
+                   Period(2021))
+    assert after.amount >= ob.amount  # cleaner air never earns less
