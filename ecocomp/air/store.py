@@ -79,8 +79,9 @@ class AirImportResult:
 
 
 def _at(reading: AirReading) -> str:
-    return (reading.at.strftime("%Y-%m-%dT%H:00") if reading.kind == "hour"
-            else reading.at.strftime("%Y-%m-%d"))
+    """The stored time: ``YYYY-MM-DDTHH:00`` for an hour, ``YYYY-MM-DD`` for a day."""
+    return (reading.at.isoformat(timespec="minutes") if reading.kind == "hour"
+            else reading.at.date().isoformat())
 
 
 class AirStore:
