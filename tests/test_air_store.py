@@ -294,3 +294,12 @@ def test_hours_with_different_station_counts_average_exactly(tmp_path, catalog):
     # hours 0..19: (10 + 20)/2 = 15; hours 20..23: 10 → (20·15 + 4·10)/24 = 340/24
     expected = (D(340) / 24).quantize(D(10) ** -20)
     assert values[("430800", date(2026, 1, 1))]["pm25_24h"] == expected
+
+
+def test_the_air_benchmark_runs_at_a_tiny_size():
+    from benchmarks import bench_air
+
+    lines = []
+    figures = bench_air.run(stations=2, days=2, repeat=1, say=lines.append)
+    assert figures["values"] == 2 * 2 * 24 * 6
+    assert any("read_air_readings" in line and "ratio" in line for line in lines)
