@@ -197,3 +197,11 @@ def test_quarters_are_periods_of_three_months():
     assert Quarter.of(date(2026, 8, 15)) == Quarter(2026, 3) and Quarter(2026, 3).contains(
         date(2026, 9, 30))
     assert doctest.testmod(__import__("ecocomp.periods").periods).failed == 0
+
+
+def test_days_are_rated_under_the_hj633_version_of_the_statistics_standard():
+    days = year_of_days(2026, {**CLEAN, "pm25_24h": D(70)})  # built under HJ 633-2012
+    old = period_statistics(days, city=CITY, period=Period(2026), standard="GB3095-2012")
+    new = period_statistics(days, city=CITY, period=Period(2026), standard="by_date")
+    assert old.values["good_days"] == 365  # IAQI 94: 良
+    assert new.values["good_days"] == 0  # IAQI 110 under HJ 633-2026: 轻度污染

@@ -279,3 +279,27 @@ def test_the_air_import_joins_the_readings_stores_transaction(tmp_path, catalog)
             assert store.import_file(path, stations=catalog).inserted == 1
     with AirStore.open(db) as store:
         assert len(store.imported_files()) == 1
+
+
+def test_hours_with_different_station_counts_average_exactly(tmp_path, catalog):
+    rows = ["station,time,parameter,value"]
+    for h in range(24):
+        rows.append(f"1339A,2026-01-01 {h:02d}:00,pm25,10")
+        if h < 20:
+            rows.append(f"1340A,2026-01-01 {h:02d}:00,pm25,20")
+    path = write(tmp_path, "h.csv", "\n".join(rows) + "\n")
+    with AirStore.open(":memory:") as store:
+        store.import_file(path, stations=catalog)
+        values = store.city_values(start=date(2026, 1, 1), end=date(2026, 1, 1))
+    # hours 0..19: (10 + 20)/2 = 15; hours 20..23: 10 → (20·15 + 4·10)/24 = 340/24
+    expected = (D(340) / 24).quantize(D(10) ** -20)
+    assert values[("430800", date(2026, 1, 1))]["pm25_24h"] == expected
+
+
+def test_the_air_benchmark_runs_at_a_tiny_size():
+    from benchmarks import bench_air
+
+    lines = []
+    figures = bench_air.run(stations=2, days=2, repeat=1, say=lines.append)
+    assert figures["values"] == 2 * 2 * 24 * 6
+    assert any("read_air_readings" in line and "ratio" in line for line in lines)

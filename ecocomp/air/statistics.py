@@ -249,7 +249,8 @@ def period_statistics(days: Iterable[CityDay], *, city: str, period: AirPeriod,
     version = resolve_standard(standard, period.end)
     aqi_version = PAIRED[version]
     rules = hj663()
-    own = [city_day(d.city, d.day, d.values, version=aqi_version,
+    own = [d if d.version == aqi_version and round_concentrations == "none" else
+           city_day(d.city, d.day, d.values, version=aqi_version,
                     round_concentrations=round_concentrations)
            for d in days if d.city == city and period.contains(d.day)]
     values: dict[str, Decimal] = {}

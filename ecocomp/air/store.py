@@ -79,8 +79,9 @@ class AirImportResult:
 
 
 def _at(reading: AirReading) -> str:
-    return (reading.at.strftime("%Y-%m-%dT%H:00") if reading.kind == "hour"
-            else reading.at.strftime("%Y-%m-%d"))
+    """The stored time: ``YYYY-MM-DDTHH:00`` for an hour, ``YYYY-MM-DD`` for a day."""
+    return (reading.at.isoformat(timespec="minutes") if reading.kind == "hour"
+            else reading.at.date().isoformat())
 
 
 class AirStore:
@@ -291,20 +292,34 @@ class AirStore:
         city_rows: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(dict)
         station_days: dict[tuple[str, date, str], list[Decimal]] = defaultdict(list)
         hourly: dict[tuple[str, datetime, str], list[Decimal]] = defaultdict(list)
-        for r in self.readings(start=start, end=end):
-            if r.scope == "city":
-                if wanted is None or r.site in wanted:
-                    city_rows[(r.site, r.day)][r.parameter] = r.value
+        rows = self._conn.execute(
+            "SELECT scope, site, at, kind, parameter, value FROM air_readings "
+            "WHERE at >= ? AND at < ? AND flag <> 'invalid'",
+            (start.isoformat(), (end + timedelta(days=1)).isoformat()))
+        days: dict[str, date] = {}
+        moments: dict[str, datetime] = {}
+        for scope, site, at, kind, parameter, text in rows:
+            day = days.get(at[:10])
+            if day is None:
+                day = days[at[:10]] = date.fromisoformat(at[:10])
+            if scope == "city":
+                if wanted is None or site in wanted:
+                    city_rows[(site, day)][parameter] = Decimal(text)
                 continue
-            station = stations.get(r.site)
-            if station is None or not station.counts_on(r.day):
+            station = stations.get(site)
+            if station is None or not station.counts_on(day):
                 continue
             if wanted is not None and station.city not in wanted:
                 continue
-            if r.kind == "day":
-                station_days[(station.city, r.day, r.parameter)].append(r.value)
+            if kind == "day":
+                station_days[(station.city, day, parameter)].append(Decimal(text))
             else:
-                hourly[(station.city, r.at, r.parameter)].append(r.value)
+                moment = moments.get(at)
+                if moment is None:
+                    if len(moments) > 100_000:
+                        moments.clear()
+                    moment = moments[at] = datetime.fromisoformat(at)
+                hourly[(station.city, moment, parameter)].append(Decimal(text))
         result: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(dict)
         for key, values in city_rows.items():
             result[key].update(values)
@@ -349,28 +364,44 @@ def _mean(values: Sequence[Decimal]) -> Decimal:
 
 def _daily_from_hours(hourly: Mapping[tuple[str, datetime, str], list[Decimal]],
                       ) -> dict[tuple[str, date], dict[str, Decimal]]:
-    """City daily values from the city's hourly means, under the HJ 663 counts."""
+    """City daily values from the city's hourly means, under the HJ 663 counts.
+
+    An hour's city value is the mean of its stations' values. While every hour of a day has
+    the same number of stations n (the usual case) the sums are added as Decimal (exact)
+    and divided once; otherwise each hour is an exact fraction.
+    """
     rules = hj663()
     per_day = rules.threshold("hourly_values_per_day")
     per_8h = rules.threshold("hourly_values_per_8h")
     windows_needed = rules.threshold("o3_8h_values_per_day")
-    series: dict[tuple[str, date, str], dict[int, Fraction]] = defaultdict(dict)
+    series: dict[tuple[str, date, str], dict[int, list[Decimal]]] = defaultdict(dict)
     for (city, moment, parameter), values in hourly.items():
-        series[(city, moment.date(), parameter)][moment.hour] = (
-            Fraction(sum(values, Decimal(0))) / len(values))
+        series[(city, moment.date(), parameter)][moment.hour] = values
     out: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(dict)
     for (city, day, parameter), hours in series.items():
         base = parameter[:-3]
-        if base in _BASES_24H and len(hours) >= per_day:
-            out[(city, day)][f"{base}_24h"] = exact_decimal(sum(hours.values()) / len(hours))
+        counts = {len(v) for v in hours.values()}
+        if len(counts) == 1:
+            n = counts.pop()
+            sums: dict[int, Decimal | Fraction] = {h: sum(v, Decimal(0))
+                                                   for h, v in hours.items()}
+        else:
+            n = 1
+            sums = {h: Fraction(sum(v, Decimal(0))) / len(v) for h, v in hours.items()}
+        if base in _BASES_24H and len(sums) >= per_day:
+            out[(city, day)][f"{base}_24h"] = exact_decimal(
+                Fraction(sum(sums.values())) / (n * len(sums)))
         if base == "o3":
-            if len(hours) >= per_day:
-                out[(city, day)]["o3_1h"] = exact_decimal(max(hours.values()))
-            windows = []
+            if len(sums) >= per_day:
+                out[(city, day)]["o3_1h"] = exact_decimal(Fraction(max(sums.values())) / n)
+            best: Fraction | None = None
+            valid = 0
             for first in range(0, 17):  # 8 h means ending 08:00 .. 24:00
-                inside = [hours[h] for h in range(first, first + 8) if h in hours]
+                inside = [sums[h] for h in range(first, first + 8) if h in sums]
                 if len(inside) >= per_8h:
-                    windows.append(sum(inside) / len(inside))
-            if len(windows) >= windows_needed:
-                out[(city, day)]["o3_8h"] = exact_decimal(max(windows))
+                    valid += 1
+                    mean = Fraction(sum(inside)) / (n * len(inside))
+                    best = mean if best is None or mean > best else best
+            if valid >= windows_needed and best is not None:
+                out[(city, day)]["o3_8h"] = exact_decimal(best)
     return out
