@@ -437,6 +437,31 @@ def _fund_params(draw: st.DrawFn, codes: Sequence[str], parties: Sequence[str]) 
             "deductions": deductions}
 
 
+@st.composite
+def _area_params(draw: st.DrawFn, payees: Sequence[str], year: int) -> dict[str, Any]:
+    def area() -> str:
+        return str(draw(st.decimals("0", "20000", places=draw(st.integers(0, 2)))))
+
+    categories = {
+        f"c{i}": {"rate": str(draw(st.decimals("0", "500", places=2))),
+                  "area_by_party": {p: area() for p in payees}}
+        for i in range(draw(st.integers(1, 3)))
+    }
+    terms = {}
+    for p in payees:
+        if draw(st.booleans()):
+            first = date(year, 1, 1) + timedelta(days=draw(st.integers(0, 364)))
+            terms[p] = {"from": first.isoformat()}
+    params: dict[str, Any] = {"categories": categories, "terms": terms,
+                              "proration": draw(st.sampled_from(("days", "none")))}
+    if draw(st.booleans()):
+        params["fund_cap"] = draw(st.integers(0, 5_000_000))
+        params["fund_cap_scope"] = draw(st.sampled_from(("term", "year")))
+    if draw(st.booleans()):
+        params["in_kind"] = [{"party": payees[0], "description": "生态管护员岗位"}]
+    return params
+
+
 _ROLE_KEYS = {"upstream_downstream": ("upstream", "downstream"),
               "party_counterparty": ("party", "counterparty")}
 _PRESET_SHAPES: dict[str, tuple[str, tuple[int, int]]] = {
@@ -446,6 +471,7 @@ _PRESET_SHAPES: dict[str, tuple[str, tuple[int, int]]] = {
     "min_flow": ("party_counterparty", (1, 2)),
     "pollution_index": ("upstream_downstream", (1, 1)),
     "fund_split": ("parties", (1, 3)),
+    "area_rate": ("payer_parties", (0, 0)),
     "air_attainment": ("party_counterparty", (0, 0)),
     "air_change": ("party_counterparty", (0, 0)),
     "air_ladder": ("party_counterparty", (0, 0)),
@@ -478,7 +504,7 @@ def agreements(
         shape, (lo, hi) = ("parties" if spec_roles == ("parties",) else "custom"), (1, 2)
     codes = draw(st.lists(st.sampled_from(list(section_codes)), min_size=lo, max_size=hi,
                           unique=True))
-    n_parties = draw(st.integers(2, 4)) if shape == "parties" else 2
+    n_parties = draw(st.integers(2, 4)) if shape in ("parties", "payer_parties") else 2
     parties = draw(st.lists(st.sampled_from(PARTY_POOL), min_size=n_parties,
                             max_size=n_parties, unique=True))
     if formula in _AIR_FORMULAS:  # a city and its province; no sections
@@ -498,6 +524,8 @@ def agreements(
         data["sections"] = codes
     if shape == "parties":
         data["parties"] = parties
+    elif shape == "payer_parties":
+        data["payer"], data["parties"] = parties[0], parties[1:]
     elif shape == "custom":
         spec_roles = tuple(roles) if roles is not None else get_spec(formula).roles
         data.update(dict(zip(spec_roles, parties, strict=False)))
@@ -515,6 +543,8 @@ def agreements(
             data["params"] = draw(_fund_params(codes, parties))
         elif formula in air:
             data["params"] = draw(air[formula](parties))
+        elif formula == "area_rate":
+            data["params"] = draw(_area_params(parties[1:], year))
         elif formula in make:
             data["params"] = draw(make[formula](codes))
         else:

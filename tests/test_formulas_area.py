@@ -329,3 +329,9 @@ def test_the_park_year_settles_with_the_water_commands(tmp_path: Path):
     assert verified.exit_code == 0, verified.output
     again = run(main, ["--lang", "en", "settle", str(folder), "--year", "2026", "--db", db])
     assert again.exit_code == 0 and "0 posted, 3 unchanged" in again.output, again.output
+
+
+def test_area_rate_keeps_every_invariant_of_the_checker():
+    from ecocomp.testing import check_formula
+
+    check_formula("area_rate", max_examples=25)
