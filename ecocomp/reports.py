@@ -837,6 +837,7 @@ def _html_context(report: Report) -> dict[str, Any]:
         "sources": [{"tag": s.tag, "title": s.title, "urls": list(s.urls)} for s in cited],
         "legend": [{"roman": c.roman, "descriptor": c.descriptor, "colour": c.colour}
                    for c in WaterClass],
+        "has_classes": bool(report.classes.rows),  # a project with water sections
         "heatmap": Markup(_heatmap_svg(report)),  # built with every text escaped
         "aqi_calendar": Markup(_aqi_calendar_html(report)),  # every text escaped too
         "aqi_colours": AQI_COLOURS,

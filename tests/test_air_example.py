@@ -128,3 +128,11 @@ def test_check_reports_a_bad_air_value_with_its_place(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", str(project)])
     assert result.exit_code == 1
     assert "synthetic-city-days-2021.csv:5:value: value 'abc' is not a number" in result.output
+
+
+def test_an_air_only_report_leaves_out_the_water_classes(demo_db: Path) -> None:
+    from ecocomp.reports import render_report
+
+    page = render_report(demo_db, 2021).decode("utf-8")
+    assert 'id="classes"' not in page and 'href="#classes"' not in page
+    assert 'href="#aqi"' in page
