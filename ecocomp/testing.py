@@ -6,7 +6,8 @@ Public so users can test their own formulas with the same checks as the shipped 
     check_formula("class_ladder", max_examples=50)   # raises AssertionError on a violation
 
 Strategies build valid inputs (classes, concentrations per parameter, section assessments,
-whole years of :class:`~ecocomp.assessment.Assessments` with gaps, random valid agreements of a
+whole years of :class:`~ecocomp.assessment.Assessments` with gaps, a city's air statistics per
+year, quarter and month as :class:`~ecocomp.air.AirAssessments`, random valid agreements of a
 preset type). The invariants (each also usable alone in a user's test):
 
 - amounts are non-negative Decimals exact to the fen, payer ≠ payee, both parties of the agreement;
@@ -15,6 +16,8 @@ preset type). The invariants (each also usable alone in a user's test):
 - determinism: the same inputs give the same outputs, also with inputs in another order;
 - monotonicity: improving one section-period by one class never lowers the net of the party
   the formula declares as benefiting from clean water (e.g. the upstream party of a ladder);
+  for an air formula (``inputs="air"``), cleaner air in one of the party's city-periods
+  (:func:`improve_air`) never lowers its net;
 - period isolation: data of years outside the formula's window never change its obligations.
 """
 
