@@ -27,6 +27,14 @@ from pathlib import Path
 import pytest
 
 ENV = "ECOCOMP_TEST_POSTGRES"
+#: Set (by .ci/run, where PostgreSQL installed) to fail instead of skipping.
+REQUIRE = "ECOCOMP_REQUIRE_POSTGRES"
+
+
+def _skip(reason: str) -> None:
+    if os.environ.get(REQUIRE):
+        pytest.fail(f"{reason} (and {REQUIRE} is set)")
+    pytest.skip(reason)
 
 
 def _bindir() -> Path | None:
@@ -48,7 +56,7 @@ def _cluster() -> Iterator[str]:
     """Start a throw-away cluster; yields the URL of its superuser's ``postgres`` database."""
     bindir = _bindir()
     if bindir is None:
-        pytest.skip(f"PostgreSQL tests need a server: set {ENV} or install PostgreSQL "
+        _skip(f"PostgreSQL tests need a server: set {ENV} or install PostgreSQL "
                     "(initdb and pg_ctl were not found)")
     folder = Path(tempfile.mkdtemp(prefix="ecocomp-pg-"))
     run_as: list[str] = []
@@ -57,7 +65,7 @@ def _cluster() -> Iterator[str]:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip(f"PostgreSQL tests need a server: set {ENV}, or create a "
+            _skip(f"PostgreSQL tests need a server: set {ENV}, or create a "
                         "'postgres' user so a cluster can be started as non-root")
         shutil.chown(folder, "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
@@ -77,7 +85,7 @@ def _cluster() -> Iterator[str]:
     except (OSError, subprocess.CalledProcessError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
         detail = getattr(exc, "stderr", b"") or b""
-        pytest.skip(f"PostgreSQL tests need a server: starting one failed ({exc}; "
+        _skip(f"PostgreSQL tests need a server: starting one failed ({exc}; "
                     f"{detail.decode(errors='replace').strip()[:200]})")
     try:
         yield f"postgresql://{user}@127.0.0.1:{port}/postgres"
@@ -90,8 +98,10 @@ def _cluster() -> Iterator[str]:
 @contextlib.contextmanager
 def server() -> Iterator[str]:
     """The admin URL of a PostgreSQL server for this test session."""
-    pytest.importorskip("psycopg", reason="PostgreSQL tests need psycopg: "
-                        "pip install 'ecocomp[postgres]'")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _skip("PostgreSQL tests need psycopg: pip install 'ecocomp[postgres]'")
     url = os.environ.get(ENV)
     if url:
         yield url
