@@ -132,7 +132,7 @@ class Ledger:
             from ecocomp.ledger import postgres as pg_ledger
 
             conn = pg_ledger.open_connection(
-                name, now=lambda: _store.utc_stamp(the_clock()))
+                name, now=lambda: _store.utc_stamp(the_clock()), create=create)
             return cls(conn, postgres.redacted(name), the_clock)
         try:
             if not create and not database.has_table(name, _store.VERSIONS):

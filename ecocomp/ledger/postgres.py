@@ -22,8 +22,10 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
+
 from ecocomp import postgres
-from ecocomp.errors import EcocompError, LedgerError
+from ecocomp.errors import EcocompError, LedgerError, LedgerIntegrityError
 from ecocomp.ledger import _store
 from ecocomp.ledger._store import (
     CHECKPOINTS,
@@ -33,15 +35,18 @@ from ecocomp.ledger._store import (
     TRANSFERS,
     VERSIONS,
 )
+from ecocomp.ledger.checkpoints import CATALOG_TABLES
 from ecocomp.ledger.hashing import GENESIS, transaction_message
 from ecocomp.ledger.merkle import leaf_hash
 from ecocomp.ledger.verify import VerifyReport, _check_checkpoints
 
 __all__ = [
     "TABLES",
+    "Migrated",
     "copy_ledger",
     "grant_writer",
     "migrate",
+    "migrate_ledger",
     "schema_version",
     "verify_ledger",
 ]
@@ -72,7 +77,7 @@ def _append_only(table: str) -> list[str]:
 SCHEMA: tuple[str, ...] = (
     _FUNCTION,
     f"""CREATE TABLE {VERSIONS} (
-        version INTEGER PRIMARY KEY CHECK (version >= 1),
+        version BIGINT PRIMARY KEY CHECK (version >= 1),
         description {_T} NOT NULL,
         applied_at {_T} NOT NULL
     )""",
@@ -122,7 +127,7 @@ SCHEMA: tuple[str, ...] = (
     )""",
     f"CREATE INDEX {CHECKPOINTS}_seq ON {CHECKPOINTS} (seq)",
     f"""CREATE TABLE {ENCODINGS} (
-        encoding INTEGER PRIMARY KEY CHECK (encoding >= 2),
+        encoding BIGINT PRIMARY KEY CHECK (encoding >= 2),
         from_seq BIGINT NOT NULL UNIQUE CHECK (from_seq >= 1)
     )""",
     f"INSERT INTO {ENCODINGS} (encoding, from_seq) VALUES (2, 1)",
@@ -372,11 +377,74 @@ def copy_ledger(source: Any, target: Any) -> tuple[int, int]:
         _bulk(target, TRANSACTIONS, _store.TX_COLUMNS, txs)
         _bulk(target, TRANSFERS, _store.TRANSFER_COLUMNS, transfers)
         _bulk(target, CHECKPOINTS, _store.CHECKPOINT_COLUMNS, cps[have_cp:])
+        _copy_catalog(source, target)
         target.execute("COMMIT")
     except BaseException:
         target.execute("ROLLBACK")
         raise
     return len(txs), len(cps) - have_cp
+
+
+@attrs.frozen
+class Migrated:
+    """What :func:`migrate_ledger` copied, and the head both ledgers verify to."""
+
+    transactions: int
+    checkpoints: int
+    count: int
+    head: str | None
+    checkpoint: str | None
+
+
+def migrate_ledger(source: str, target: str) -> Migrated:
+    """Copy the ledger in ``source`` to ``target`` (SQLite file or postgresql:// URL each).
+
+    The source must verify; the target is created if empty, and must otherwise hold the
+    start of the same ledger (:func:`copy_ledger`). After the copy both are verified and
+    must end at the same chain head and the same latest checkpoint, else
+    :class:`LedgerIntegrityError`. Running it again copies only what is new.
+    """
+    from ecocomp.ledger.ledger import Ledger
+
+    with Ledger.open(source, create=False) as src:
+        before = src.verify()
+        if not before.ok:
+            raise LedgerIntegrityError(
+                before.first_bad_seq, f"{src.path}: the source ledger does not verify "
+                f"({before.reason}); fix or restore it before migrating")
+        with Ledger.open(target) as dst:
+            copied, checkpoints = copy_ledger(src.connection, dst.connection)
+            after = dst.verify()
+            theirs = src.checkpoints()[-1:]
+            mine = dst.checkpoints()[-1:]
+            if not after.ok or after.head != before.head or mine != theirs:
+                raise LedgerIntegrityError(
+                    after.first_bad_seq, f"{dst.path}: the copy does not verify to the "
+                    f"source's head ({after.reason or 'a different head'}); the copy "
+                    "was committed, so inspect it with `ecocomp ledger verify`")
+    return Migrated(copied, checkpoints, after.count, after.head,
+                    mine[0].hash if mine else None)
+
+
+def _copy_catalog(source: Any, target: Any) -> None:
+    """Replace the target's catalog (the names the latest checkpoint commits to) with the
+    source's, so that the copy verifies like the source."""
+    from ecocomp.catalog import _DDL as CATALOG_DDL
+
+    present = {row[0] for row in source.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not present & set(CATALOG_TABLES):
+        return
+    for statement in CATALOG_DDL.split(";"):
+        if statement.strip():
+            target.execute(statement)
+    for table in CATALOG_TABLES:
+        target.execute(f"DELETE FROM {table}")
+        if table in present:
+            columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
+            quoted = [f'"{c}"' for c in columns]
+            rows = source.execute(f"SELECT {', '.join(quoted)} FROM {table}").fetchall()
+            _bulk(target, table, quoted, rows)
 
 
 def _bulk(conn: Any, table: str, columns: Sequence[str], rows: list[Any]) -> None:
@@ -389,8 +457,11 @@ def _bulk(conn: Any, table: str, columns: Sequence[str], rows: list[Any]) -> Non
                          f"VALUES ({', '.join('?' * len(columns))})", rows)
 
 
-def open_connection(url: str, *, now: Callable[[], str]) -> Any:
-    """Connect to ``url`` and create the ledger tables if needed; errors as LedgerError."""
+def open_connection(url: str, *, now: Callable[[], str], create: bool = True) -> Any:
+    """Connect to ``url`` and create the ledger tables if needed; errors as LedgerError.
+
+    With ``create=False`` the database must already hold a ledger (nothing is created).
+    """
     try:
         conn = postgres.connect(url)
     except EcocompError:
@@ -398,6 +469,11 @@ def open_connection(url: str, *, now: Callable[[], str]) -> Any:
     except Exception as exc:  # the driver's OperationalError and friends
         raise LedgerError(f"cannot open ledger: {postgres.describe(exc, url)}") from exc
     try:
+        if not create and schema_version(conn) == 0:
+            raise LedgerError(
+                f"{postgres.redacted(url)}: no ecocomp ledger in this database; check the "
+                "--db URL (a ledger is created by `ecocomp settle` or `ecocomp ledger migrate`)"
+            )
         migrate(conn, now=now)
     except LedgerError:
         conn.close()
