@@ -428,23 +428,27 @@ def migrate_ledger(source: str, target: str) -> Migrated:
 
 def _copy_catalog(source: Any, target: Any) -> None:
     """Replace the target's catalog (the names the latest checkpoint commits to) with the
-    source's, so that the copy verifies like the source."""
-    from ecocomp.catalog import _DDL as CATALOG_DDL
+    source's, so that the copy verifies like the source.
 
+    A missing catalog table is created with the source's columns (text, as the catalog
+    stores them) and primary key; the digest reads the columns in that order.
+    """
     present = {row[0] for row in source.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not present & set(CATALOG_TABLES):
-        return
-    for statement in CATALOG_DDL.split(";"):
-        if statement.strip():
-            target.execute(statement)
     for table in CATALOG_TABLES:
+        if table not in present:
+            continue
+        info = source.execute(f"PRAGMA table_info({table})").fetchall()
+        quoted = [f'"{row[1]}"' for row in info]
+        keys = [f'"{row[1]}"' for row in sorted(info, key=lambda r: r[5]) if row[5]]
+        columns = [f"{q} TEXT{' NOT NULL' if row[3] else ''}"
+                   for q, row in zip(quoted, info, strict=True)]
+        if keys:
+            columns.append(f"PRIMARY KEY ({', '.join(keys)})")
+        target.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})")
         target.execute(f"DELETE FROM {table}")
-        if table in present:
-            columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
-            quoted = [f'"{c}"' for c in columns]
-            rows = source.execute(f"SELECT {', '.join(quoted)} FROM {table}").fetchall()
-            _bulk(target, table, quoted, rows)
+        rows = source.execute(f"SELECT {', '.join(quoted)} FROM {table}").fetchall()
+        _bulk(target, table, quoted, rows)
 
 
 def _bulk(conn: Any, table: str, columns: Sequence[str], rows: list[Any]) -> None:
