@@ -226,8 +226,12 @@ def _special(sql: str) -> list[tuple[str, tuple[Any, ...] | None]] | None:
     text = sql.strip().rstrip(";").strip()
     upper = text.upper()
     if upper == "BEGIN IMMEDIATE":
+        # after the lock, a first relation lock makes the server read the catalog changes
+        # committed while we waited (a table another writer just created), which taking an
+        # advisory lock alone does not
         return [("BEGIN ISOLATION LEVEL READ COMMITTED", None),
-                ("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))]
+                ("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,)),
+                ("SELECT 1 FROM pg_catalog.pg_namespace WHERE false", None)]
     if upper in ("BEGIN", "BEGIN DEFERRED"):
         return [("BEGIN ISOLATION LEVEL REPEATABLE READ", None)]
     found = _TABLE_INFO.match(text)

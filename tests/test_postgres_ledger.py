@@ -247,6 +247,28 @@ def test_concurrent_writer_processes_never_fork_or_double_post(pg_url: str, tmp_
         assert sum(ledger.balances().values()) == 0
 
 
+OPEN_WORKER = """
+import sys
+from ecocomp.ledger import Ledger
+with Ledger.open(sys.argv[1]) as ledger, ledger.batch():
+    ledger.connection.execute("CREATE TABLE IF NOT EXISTS beside_the_ledger (a TEXT)")
+print("ok")
+"""
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(pg_server: str):
+    # the first opener creates the tables while the others wait on the lock; they must see
+    # the new tables then, not the catalog as it was when they started waiting
+    for _ in range(4):
+        with database(pg_server) as url:
+            workers = [_spawn(OPEN_WORKER, url) for _ in range(8)]
+            outcomes = [w.communicate(timeout=120) for w in workers]
+            assert [out.strip() for out, _ in outcomes] == ["ok"] * 8, [
+                err[-300:] for out, err in outcomes if not out.strip()]
+            with Ledger.open(url) as ledger:
+                assert ledger.verify().ok
+
+
 def test_a_client_killed_mid_batch_leaves_all_or_nothing(pg_url: str):
     Ledger.open(pg_url).close()
     rng = random.Random(20240131)

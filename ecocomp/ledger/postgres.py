@@ -138,8 +138,12 @@ TRIGGERS = {table: (f"{table}_no_change", f"{table}_no_truncate") for table in T
 
 
 def _exists(conn: Any, table: str) -> bool:
-    row = conn.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()
-    return bool(row and row[0])
+    # a scan of pg_class sees what is committed now (to_regclass may read a cached catalog)
+    row = conn.execute(
+        "SELECT 1 FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n "
+        "ON n.oid = c.relnamespace WHERE c.relname = ? AND n.nspname = current_schema()",
+        (table,)).fetchone()
+    return row is not None
 
 
 def schema_version(conn: Any) -> int:
