@@ -19,6 +19,8 @@ dialect live here, in one place:
   identity, ``INTEGER`` ``bigint``, ``TEXT`` ``text COLLATE "C"`` (code-point order, as
   SQLite sorts), ``STRICT``/``WITHOUT ROWID`` go; ``rowid`` (insertion order of a table
   that is only ever inserted into and emptied) becomes ``ctid``;
+- ``CREATE TABLE IF NOT EXISTS`` of a table that exists does nothing, without asking the
+  server (which would require the right to create tables, which a writer role lacks);
 - ``INSERT OR REPLACE`` becomes a plain ``INSERT``: ecocomp uses it only into tables it
   has just emptied, and a clash then fails loudly instead of replacing a row;
 - a ``numeric`` result holding a whole number (``sum`` of ``bigint`` fen) comes back as an
@@ -50,17 +52,23 @@ WRITE_LOCK = 0x65636F63_6F6D7001
 
 _SCHEMES = ("postgresql://", "postgres://")
 
+# pg_class and pg_attribute, not information_schema: the latter hides the tables and
+# columns of tables the role holds no privilege on, and a reader must see them all
 _MASTER = (
-    "(SELECT 'table'::text AS type, table_name::text AS name, table_name::text AS tbl_name, "
-    "NULL::text AS sql FROM information_schema.tables "
-    "WHERE table_schema = current_schema()) AS sqlite_master"
+    "(SELECT 'table'::text AS type, c.relname::text AS name, c.relname::text AS tbl_name, "
+    "NULL::text AS sql FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n "
+    "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+    "AND c.relkind IN ('r', 'p')) AS sqlite_master"
 )
 _TABLE_INFO = re.compile(r"^\s*PRAGMA\s+table_info\(\s*(\w+)\s*\)\s*$", re.IGNORECASE)
 _TABLE_INFO_SQL = (
-    "SELECT ordinal_position - 1, column_name::text, data_type::text, "
-    "CASE WHEN is_nullable = 'NO' THEN 1 ELSE 0 END, column_default::text, 0 "
-    "FROM information_schema.columns WHERE table_schema = current_schema() "
-    "AND table_name = %s ORDER BY ordinal_position"
+    "SELECT row_number() OVER (ORDER BY a.attnum) - 1, a.attname::text, "
+    "format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN 1 ELSE 0 END, "
+    "NULL::text, 0 FROM pg_catalog.pg_attribute AS a "
+    "JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid "
+    "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND c.relname = %s AND a.attnum > 0 "
+    "AND NOT a.attisdropped ORDER BY a.attnum"
 )
 
 
@@ -161,6 +169,10 @@ class Connection:
 
     def execute(self, sql: str, params: Sequence[Any] | None = ()) -> Cursor:
         cursor = self.raw.cursor()
+        created = _CREATE_IF_MISSING.match(sql)
+        if created and self._has_table(created.group(1)):
+            cursor.execute("SELECT 1 WHERE false")  # a writer without CREATE may run it
+            return Cursor(cursor)
         special = _special(sql)
         if special is not None:
             for statement, args in special:
@@ -171,6 +183,13 @@ class Connection:
         else:
             cursor.execute(_translated(sql, placeholders=False))
         return Cursor(cursor)
+
+    def _has_table(self, name: str) -> bool:
+        found = self.raw.execute(
+            "SELECT 1 FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n "
+            "ON n.oid = c.relnamespace WHERE c.relname = %s AND n.nspname = current_schema()",
+            (name,)).fetchone()
+        return found is not None
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Cursor:
         cursor = self.raw.cursor()
@@ -271,6 +290,8 @@ def _translated(sql: str, *, placeholders: bool = True) -> str:
     return re.sub(r"\bsqlite_master\b", _MASTER, text)
 
 
+_CREATE_IF_MISSING = re.compile(r"^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)",
+                                re.IGNORECASE)
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+(TEMP\s+|TEMPORARY\s+)?TABLE\b", re.IGNORECASE)
 _OR_REPLACE = re.compile(r"\bINSERT\s+OR\s+REPLACE\s+INTO\b", re.IGNORECASE)
 _DDL = (

@@ -72,6 +72,32 @@ def test_the_example_year_settles_to_the_same_obligations_nets_and_head(
         assert pg.verify().ok
 
 
+def test_a_writer_role_settles_once_the_owner_made_the_tables(pg_url: str, tmp_path: Path):
+    from ecocomp.ledger.postgres import grant_writer
+
+    first, owner = _settle(pg_url, tmp_path / "readings.db")
+    owner.close()
+    conn = postgres.connect(pg_url)
+    try:
+        conn.execute("CREATE ROLE ecocomp_settler LOGIN")
+        grant_writer(conn, "ecocomp_settler")
+    finally:
+        conn.close()
+    writer = pg_url.replace("://postgres@", "://ecocomp_settler@", 1)
+    try:
+        again, ledger = _settle(writer, tmp_path / "readings.db")
+        with ledger:
+            assert again.unchanged == first.posted and again.head == first.head
+            assert ledger.verify().ok
+    finally:
+        conn = postgres.connect(pg_url)
+        try:
+            conn.execute("DROP OWNED BY ecocomp_settler")
+            conn.execute("DROP ROLE ecocomp_settler")
+        finally:
+            conn.close()
+
+
 def test_settle_asks_for_a_readings_store_beside_a_postgres_ledger(pg_url: str):
     with ecocomp.Ledger.open(pg_url) as ledger, pytest.raises(SettlementError,
                                                               match="readings store"):

@@ -188,17 +188,33 @@ def migrate(conn: Any, *, now: Callable[[], str]) -> int:
     return target
 
 
+#: Tables a settlement run rewrites beside the ledger (catalog, identity, inputs digests):
+#: not part of the append-only record, so a writer may also empty them.
+BESIDE = (
+    *CATALOG_TABLES, "catalog_runs", "catalog_zero_amounts", "project_identity",
+    "settlement_inputs",
+)
+
+
 def grant_writer(conn: Any, role: str) -> None:
     """Let ``role`` read and append to the ledger, nothing more (no UPDATE/DELETE/TRUNCATE).
 
-    Run as the owner of the tables. The role also needs ``CONNECT`` on the database.
+    Run as the owner of the tables. On the tables a settlement rewrites beside the ledger
+    (:data:`BESIDE`, those that exist: run one settlement as the owner first) the role may
+    also DELETE. The role also needs ``CONNECT`` on the database.
     """
     if not role.replace("_", "").isalnum():
         raise LedgerError(f"role name {role!r}: use letters, digits and _ only")
+    schema = _current_schema(conn)
     tables = ", ".join(TABLES)
     conn.execute(f"REVOKE ALL ON {tables} FROM {role}")
     conn.execute(f"GRANT SELECT, INSERT ON {tables} TO {role}")
-    conn.execute(f"GRANT USAGE ON SCHEMA {_current_schema(conn)} TO {role}")
+    conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+    beside = [t for t in BESIDE if _exists(conn, t)]
+    if beside:
+        conn.execute(f"REVOKE ALL ON {', '.join(beside)} FROM {role}")
+        conn.execute(f"GRANT SELECT, INSERT, DELETE ON {', '.join(beside)} TO {role}")
+        conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
 
 
 def _current_schema(conn: Any) -> str:
