@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 import attrs
@@ -36,7 +37,7 @@ from ecocomp.ledger._store import (
     VERSIONS,
 )
 from ecocomp.ledger.checkpoints import CATALOG_TABLES
-from ecocomp.ledger.hashing import GENESIS, transaction_message
+from ecocomp.ledger.hashing import GENESIS, encode_v2, transaction_message
 from ecocomp.ledger.merkle import leaf_hash
 from ecocomp.ledger.verify import VerifyReport, _check_checkpoints
 
@@ -321,6 +322,9 @@ def _schema_problems(conn: Any, version: int) -> list[str]:
             if (table, name) not in present]
 
 
+_DAYS = tuple(_store.TX_COLUMNS.index(c) for c in ("booked_on", "due"))
+
+
 def _checked_row(
     row: Sequence[Any], transfers: Sequence[Sequence[Any]], expected: int, prev: str,
     tx2_from: int | None,
@@ -336,12 +340,18 @@ def _checked_row(
     if [t[0] for t in transfers] != list(range(len(transfers))):
         return seq, "transfers are not numbered 0, 1, 2, …"
     try:
-        tx = _store.transaction_from_row(row, [t[1:] for t in transfers],
-                                         _store.encoding_of(seq, tx2_from))
-        digest = hashlib.sha256(transaction_message(tx)).digest()
+        for at in _DAYS:
+            if row[at] is not None:
+                date.fromisoformat(row[at])
+        if _store.encoding_of(seq, tx2_from) == 2:  # the row's values are the tx/2 header
+            message = encode_v2(row[:-1], [t[1:] for t in transfers])
+        else:
+            message = transaction_message(_store.transaction_from_row(
+                row, [t[1:] for t in transfers], 1))
     except (TypeError, ValueError) as exc:
         return seq, f"a field cannot be read ({exc})"
-    if digest.hex() != tx.hash:
+    digest = hashlib.sha256(message).digest()
+    if digest.hex() != row[-1]:
         return seq, "hash does not match its contents (the row was changed)"
     return digest
 
