@@ -161,6 +161,9 @@ class Connection:
         self.raw = raw
         self.url = url
 
+    def __str__(self) -> str:  # in messages: the database, without its password
+        return redacted(self.url)
+
     @property
     def in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus

@@ -665,7 +665,9 @@ def settle(
     identity: ProjectIdentity | None = None
     if ledger is not None:
         require_intact(ledger)
-        identity = check_identity(ledger.path, project, same_project=same_project)
+        identity = check_identity(
+            ledger.connection if is_url(ledger.path) else ledger.path, project,
+            same_project=same_project)
     own_store = store is None
     if store is None and ledger is not None and is_url(ledger.path):
         raise SettlementError(

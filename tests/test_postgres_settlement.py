@@ -8,6 +8,7 @@ the demo's SQLite file to PostgreSQL, then ``ledger verify/head/balances`` on th
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from postgres_server import database, server
 import ecocomp
 from ecocomp import postgres
 from ecocomp.cli import main
-from ecocomp.errors import SettlementError
+from ecocomp.errors import ProjectMismatch, SettlementError
 from ecocomp.store import ReadingStore
 
 pytestmark = pytest.mark.slow
@@ -96,6 +97,19 @@ def test_a_writer_role_settles_once_the_owner_made_the_tables(pg_url: str, tmp_p
             conn.execute("DROP ROLE ecocomp_settler")
         finally:
             conn.close()
+
+
+def test_another_project_is_refused_as_on_sqlite(pg_url: str, tmp_path: Path):
+    _settle(pg_url, tmp_path / "readings.db")[1].close()
+    other = tmp_path / "other"
+    shutil.copytree(EXAMPLE, other)
+    (other / "project.toml").write_text('id = "another-project"\n', encoding="utf-8")
+    with ecocomp.Ledger.open(pg_url, clock=clock) as ledger, \
+            ReadingStore.open(tmp_path / "other.db") as store, \
+            pytest.raises(ProjectMismatch, match="hunan-2021-example") as caught:
+        ecocomp.settle(ecocomp.load_project(other), year=2021, ledger=ledger, store=store,
+                       today=TODAY)
+    assert "postgresql://" in str(caught.value) and "object at" not in str(caught.value)
 
 
 def test_settle_asks_for_a_readings_store_beside_a_postgres_ledger(pg_url: str):

@@ -117,6 +117,9 @@ class Ledger:
     ) -> Ledger:
         """Open (creating or migrating) the ledger in ``path``; ``":memory:"`` works too.
 
+        A ``postgresql://`` URL opens the ledger in that PostgreSQL database instead
+        (``ecocomp[postgres]``; docs/postgres.md), with the same tables and guarantees.
+
         ``busy_timeout_ms`` is how long a write waits for another writer. ``clock`` returns
         the aware datetime stamped as ``posted_at`` (default: now, UTC). With
         ``create=False`` the file must already hold a ledger: a wrong path is an error that
