@@ -21,7 +21,10 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from postgres_server import database, server
+from test_ledger_properties import new_transactions
 from test_ledger_reliability import CONCURRENT_WORKER, CRASH_WORKER, _spawn
 
 from ecocomp import postgres
@@ -104,6 +107,22 @@ def test_the_same_transactions_get_byte_identical_hashes_on_both_backends(
     on_postgres = _history(pg_url)
     assert on_postgres == on_sqlite
     assert len(on_sqlite[0]) == 41
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(new_transactions().filter(lambda tx: tx.corrects is None), max_size=6))
+def test_any_transactions_hash_alike_on_both_backends(pg_server: str, txs):
+    outcomes = []
+    with database(pg_server) as url:
+        for db in (":memory:", url):
+            with Ledger.open(db, clock=clock) as ledger:
+                try:
+                    ledger.post_many(txs)
+                except LedgerError as exc:  # the same refusal on both (a key reused)
+                    outcomes.append(type(exc).__name__)
+                    continue
+                outcomes.append([(t.seq, t.hash) for t in ledger.transactions()])
+    assert outcomes[0] == outcomes[1]
 
 
 def test_reads_match_sqlite_statements_filters_and_exports(pg_url: str, tmp_path: Path):

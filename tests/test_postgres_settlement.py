@@ -141,6 +141,9 @@ def test_ledger_migrate_copies_the_demo_to_postgres_and_proves_the_same_head(
     assert code == 0 and out.startswith("OK:"), err
     assert _run("ledger", "balances", "--db", pg_url, "--json")[1] == _run(
         "ledger", "balances", "--db", str(db), "--json")[1]
+    for where, out in ((str(db), tmp_path / "lite.json"), (pg_url, tmp_path / "pg.json")):
+        assert _run("ledger", "export", "--db", where, "--out", str(out))[0] == 0
+    assert (tmp_path / "pg.json").read_bytes() == (tmp_path / "lite.json").read_bytes()
     # again: nothing new to copy, the same head
     code, out, _ = _run("ledger", "migrate", "--from", str(db), "--to", pg_url)
     assert code == 0 and out.startswith("copied 0 transactions and 0 checkpoints")
