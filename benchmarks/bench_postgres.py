@@ -35,13 +35,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmarks.baselines import raw_import
 from benchmarks.bench_ledger import make_transactions
-from benchmarks.pgserver import throwaway_cluster
+from benchmarks.pgserver import scratch_database, throwaway_cluster
 from benchmarks.project import write_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,21 +59,6 @@ with ecocomp.Ledger.open(ledger_db, busy_timeout_ms=600_000) as ledger, \\
                             store=store, today=date(2022, 3, 1), same_project=True)
 print(time.perf_counter() - start, result.posted)
 """
-
-
-@contextlib.contextmanager
-def _database(admin: str) -> Iterator[str]:
-    import psycopg
-
-    name = f"ecocomp_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" LC_COLLATE "C" LC_CTYPE "C" '
-                     "TEMPLATE template0")
-    try:
-        yield f"{admin.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _ledger(db: str, n: int) -> dict[str, float]:
@@ -182,7 +166,7 @@ def _concurrent(copies: list[Path], ledger_db: str, work: Path) -> float:
 def run(admin: str, sections: int, n: int, settlers: int, work: Path) -> list[tuple[str, Any,
                                                                                      Any]]:
     rows: list[tuple[str, Any, Any]] = []
-    with _database(admin) as url:
+    with scratch_database(admin) as url:
         lite, pg = _ledger(str(work / "ledger.db"), n), _ledger(url, n)
     rows.append((f"ledger append ({n:,} tx, one batch), tx/s", lite["append"], pg["append"]))
     rows.append(("ledger verify (with a checkpoint), tx/s", lite["verify"], pg["verify"]))
@@ -190,11 +174,11 @@ def run(admin: str, sections: int, n: int, settlers: int, work: Path) -> list[tu
     counts = write_project(project, sections, (YEAR - 1, YEAR))
     files = sorted((project / "readings").glob("*.csv"))
     raw = raw_import(work / "raw.db", files)
-    with _database(admin) as url:
+    with scratch_database(admin) as url:
         copy = _copy_import(url, files)
     rows.append((f"raw import ({counts['readings']:,} readings), rows/s",
                  raw["rows"] / raw["seconds"], copy))
-    with _database(admin) as url:
+    with scratch_database(admin) as url:
         lite_s = _settle(project, str(work / "settle.db"), work / "settle.db")
         pg_s = _settle(project, url, work / "readings-pg.db")
     rows.append((f"settle {YEAR} end to end ({sections} sections), s", lite_s, pg_s))
@@ -202,7 +186,7 @@ def run(admin: str, sections: int, n: int, settlers: int, work: Path) -> list[tu
     shared = work / "shared.db"
     one_lite = _settle(copies[0], str(work / "alone.db"), work / "alone-readings.db")
     many_lite = _concurrent(copies, str(shared), work)
-    with _database(admin) as url:
+    with scratch_database(admin) as url:
         many_pg = _concurrent(copies, url, work)
     rows.append((f"{settlers} concurrent settlers, one ledger, wall s", many_lite, many_pg))
     rows.append((f"  against {settlers} × one settler alone ({one_lite:.1f} s)",

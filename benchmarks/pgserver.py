@@ -17,10 +17,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ServerUnavailable", "throwaway_cluster"]
+__all__ = ["ServerUnavailable", "scratch_database", "throwaway_cluster"]
 
 
 class ServerUnavailable(Exception):
@@ -83,3 +84,19 @@ def throwaway_cluster(*, fsync: bool = False) -> Iterator[str]:
         subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                         "-w", "stop"], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str, prefix: str = "ecocomp_scratch") -> Iterator[str]:
+    """A new empty database (C collation) on the server of ``admin_url``; dropped after."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" LC_COLLATE "C" LC_CTYPE "C" '
+                     "TEMPLATE template0")
+    try:
+        yield f"{admin_url.rpartition('/')[0]}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from benchmarks.pgserver import ServerUnavailable, throwaway_cluster
+from benchmarks.pgserver import ServerUnavailable, scratch_database, throwaway_cluster
 
 ENV = "ECOCOMP_TEST_POSTGRES"
 #: Set (by .ci/run, where PostgreSQL installed) to fail instead of skipping.
@@ -51,22 +50,8 @@ def server() -> Iterator[str]:
         _skip(f"PostgreSQL tests need a server: set {ENV}, or {exc}")
 
 
-def _with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
-
-
 @contextlib.contextmanager
 def database(admin_url: str) -> Iterator[str]:
     """A new empty database on the server of ``admin_url``; dropped afterwards."""
-    import psycopg
-
-    name = f"ecocomp_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" LC_COLLATE "C" LC_CTYPE "C" '
-                     "TEMPLATE template0")
-    try:
-        yield _with_database(admin_url, name)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(admin_url, "ecocomp_test") as url:
+        yield url

@@ -9,12 +9,8 @@ throw-away cluster (tests/postgres_server.py).
 
 from __future__ import annotations
 
-import json
 import random
-import signal
-import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,9 +19,9 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from postgres_server import database, server
+from postgres_server import database
 from test_ledger_properties import new_transactions
-from test_ledger_reliability import CONCURRENT_WORKER, CRASH_WORKER, _spawn
+from test_ledger_reliability import _spawn, kill_mid_batch, run_concurrent
 
 from ecocomp import postgres
 from ecocomp.errors import IdempotencyConflict, LedgerError
@@ -40,18 +36,6 @@ UP, DOWN, PROVINCE = "430800", "430700", "430000"
 
 def clock() -> datetime:
     return datetime(2024, 2, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    with server() as admin:
-        yield admin
-
-
-@pytest.fixture
-def pg_url(pg_server: str) -> Iterator[str]:
-    with database(pg_server) as url:
-        yield url
 
 
 def _sql(url: str, statement: str) -> None:
@@ -240,17 +224,7 @@ def test_verify_finds_a_rewritten_chain_by_its_checkpoint(pg_url: str):
 
 def test_concurrent_writer_processes_never_fork_or_double_post(pg_url: str, tmp_path: Path):
     Ledger.open(pg_url).close()
-    go = tmp_path / "go"
-    workers = [_spawn(CONCURRENT_WORKER, pg_url, str(w), str(go)) for w in range(8)]
-    for w in workers:
-        assert w.stdout is not None
-        assert w.stdout.readline().strip() == "ready", w.stderr.read()  # type: ignore
-    go.touch()
-    results = []
-    for w in workers:
-        out, err = w.communicate(timeout=300)
-        assert w.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    results = run_concurrent(pg_url, 8, tmp_path / "go")
     for i in range(30):
         statuses = Counter(r[f"shared/{i}"] for r in results)
         assert statuses == {"posted": 1, "unchanged": 7}, (i, statuses)
@@ -294,16 +268,7 @@ def test_a_client_killed_mid_batch_leaves_all_or_nothing(pg_url: str):
     n, outcomes = 40, Counter[str]()
     for trial in range(6):
         mode = ("one", "many", "checkpoint")[trial % 3]
-        worker = _spawn(CRASH_WORKER, pg_url, str(trial), str(n), mode)
-        assert worker.stdout is not None and worker.stderr is not None
-        assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
-        assert worker.stdout.readline().strip() == "begin"
-        time.sleep(rng.uniform(0, 0.02))
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
-        finished = worker.stdout.read().strip() == "committed"
-        worker.stdout.close()
-        worker.stderr.close()
+        finished = kill_mid_batch(pg_url, trial, n, mode, rng)
         with Ledger.open(pg_url) as ledger:  # the dead client's lock is gone with it
             posted = len([t for t in ledger.transactions() if t.key.startswith(f"trial{trial}/")])
             assert posted in (0, n), (trial, mode, posted)

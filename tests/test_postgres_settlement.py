@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLE
-from postgres_server import database, server
 
 import ecocomp
 from ecocomp import postgres
@@ -31,18 +29,6 @@ TODAY = date(2022, 3, 1)
 
 def clock() -> datetime:
     return datetime(2022, 3, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    with server() as admin:
-        yield admin
-
-
-@pytest.fixture
-def pg_url(pg_server: str) -> Iterator[str]:
-    with database(pg_server) as url:
-        yield url
 
 
 def _settle(db: str, readings: Path) -> tuple[ecocomp.SettlementResult, ecocomp.Ledger]:
