@@ -47,7 +47,7 @@ __all__ = [
     "redacted",
 ]
 
-#: The advisory lock every ecocomp writer takes (``BEGIN IMMEDIATE``): 0x65636f63 "ecoc".
+#: The advisory lock every ecocomp writer takes (``BEGIN IMMEDIATE``): b"ecocomp\x01".
 WRITE_LOCK = 0x65636F63_6F6D7001
 
 _SCHEMES = ("postgresql://", "postgres://")
