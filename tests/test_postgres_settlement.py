@@ -154,3 +154,13 @@ def test_commands_without_postgres_support_say_so(pg_url: str):
     code, _, err = _run("ledger", "head", "--db", pg_url)  # an empty database: no ledger
     assert code == 1 and "no ecocomp ledger in this database" in err
     assert postgres.redacted(pg_url) in err
+
+
+def test_the_postgres_benchmark_runs_and_prints_both_backends(pg_server: str, capsys):
+    from benchmarks.bench_postgres import main as bench
+
+    assert bench(["--url", pg_server, "--sections", "1", "--ledger", "50",
+                  "--settlers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "SQLite" in out and "PostgreSQL" in out
+    assert len([line for line in out.splitlines() if line.strip()]) == 7  # heading + 6
