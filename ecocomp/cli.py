@@ -33,6 +33,7 @@ from ecocomp.errors import EcocompError, InputError
 from ecocomp.formatting import format_wan, format_yuan_grouped, parse_amount, parse_day
 from ecocomp.i18n import LANGS, amount_texts, daxie_line, default_lang, message, named
 from ecocomp.outputs import terminal_text as _t
+from ecocomp.postgres import is_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -227,7 +228,7 @@ def _party_names(db: Path | None) -> Callable[[str], str]:
     """Code -> name from the database's catalog (codes as they are when there is none)."""
     from ecocomp.catalog import load_catalog
 
-    if db is not None and db.is_file():
+    if db is not None and not is_url(str(db)) and Path(db).is_file():
         try:
             return load_catalog(db).party_name
         except (EcocompError, sqlite3.Error):  # nothing settled in it yet: show the codes
@@ -732,9 +733,18 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
     if db is None:
         _verify_receipt_offline(held, public_key, as_json)
         return
-    report = verify_file(db, quick=quick, jobs=jobs)
-    with Ledger.open_read_only(db) as opened:
-        report = catalog_checked(opened.connection, report)
+    if is_url(str(db)):  # PostgreSQL: the server's own file checks are pg_amcheck's
+        if with_readings:
+            raise InputError("--with-readings reads the readings of an SQLite file; the "
+                             "readings of a PostgreSQL database are not checked here yet",
+                             field="--with-readings")
+        opening, report = Ledger.open(str(db), create=False), None
+    else:
+        report = verify_file(db, quick=quick, jobs=jobs)
+        opening = Ledger.open_read_only(db)
+    with opening as opened:
+        report = (catalog_checked(opened.connection, report) if report is not None
+                  else opened.verify())
         check = _held_check(opened, held, seq, root, public_key) if report.ok else None
         unvouched, checkpoints = opened.unvouched(), len(opened.checkpoints())
     tail = _tail_problem(unvouched, checkpoints, report.count, db) if check is None else None
@@ -1028,6 +1038,31 @@ def ledger_backup(db: Path, out: Path) -> None:
                f"{result.checkpoints} checkpoints, verified")
     if result.head is not None:
         click.echo(result.head.describe())
+
+
+@ledger.command("migrate")
+@click.option("--from", "source", required=True,
+              help="The ledger to copy: an SQLite file or a postgresql:// URL.")
+@click.option("--to", "target", required=True,
+              help="Where to copy it: a postgresql:// URL (or an SQLite file), empty or "
+                   "holding the start of the same ledger.")
+@friendly
+def ledger_migrate(source: str, target: str) -> None:
+    """Copy a ledger to another database (SQLite to PostgreSQL) and prove the same head.
+
+    The source must verify; the copy keeps every row, hash and checkpoint, and is verified
+    to end at the same chain head and checkpoint. A target that already holds other
+    transactions is refused; one holding the start of this ledger gets the rest.
+    """
+    from ecocomp.ledger.postgres import migrate_ledger
+
+    if not is_url(source) and not Path(source).is_file():
+        raise InputError(f"{source}: no such file; give the SQLite ledger to copy",
+                         field="--from")
+    result = migrate_ledger(source, target)
+    click.echo(f"copied {result.transactions} transactions and {result.checkpoints} "
+               f"checkpoints; both ledgers verify: {result.count} transactions, chain head "
+               f"{result.head or '(empty)'}, latest checkpoint {result.checkpoint or '(none)'}")
 
 
 @ledger.command("export")
@@ -1363,6 +1398,33 @@ _COMMON_HELP = {
     "year": "The settled year.",
     "by": "Balances per party (received minus paid) or per account (party:purpose).",
 }
+#: Commands whose --db may be a postgresql:// URL (the ledger on PostgreSQL).
+_POSTGRES_READY = frozenset({
+    ("ledger", "verify"), ("ledger", "head"), ("ledger", "checkpoint"), ("ledger", "export"),
+    ("ledger", "balances"),
+})
+
+
+class _Database(click.ParamType):
+    """--db: an SQLite file (checked by the option's own type) or a postgresql:// URL."""
+
+    name = "db"
+
+    def __init__(self, file_type: click.ParamType, postgres_ready: bool) -> None:
+        self.file_type = file_type
+        self.postgres_ready = postgres_ready
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if is_url(str(value)):
+            if self.postgres_ready:
+                return str(value)
+            self.fail("this command reads an SQLite file; a postgresql:// database works "
+                      "with `ecocomp ledger verify/head/checkpoint/balances/export` so far "
+                      "(docs/postgres.md)", param, ctx)
+        return self.file_type.convert(value, param, ctx)
+
+
 #: Commands whose --db is not read from $ECOCOMP_DB: the demo writes a file of its own.
 _OWN_DB = frozenset({"demo"})
 
@@ -1405,6 +1467,7 @@ def _apply_conventions(group: click.Group) -> None:
             if isinstance(param.type, click.DateTime):  # 2022/04/20, 2022年4月20日 too
                 param.type = DAY
             if param.name == "db" and path[-1] not in _OWN_DB:
+                param.type = _Database(param.type, path in _POSTGRES_READY)
                 param.envvar = "ECOCOMP_DB"
                 if param.help and "ECOCOMP_DB" not in param.help:
                     param.help = f"{param.help.rstrip('.')} (default: $ECOCOMP_DB)."

@@ -122,9 +122,13 @@ def project_identity(project: Project) -> ProjectIdentity:
 def recorded_identity(path: str | Path) -> ProjectIdentity | None:
     """The identity recorded in the database ``path`` (read-only), or None.
 
+    ``path`` may also be an open connection (the ledger's, on PostgreSQL).
+
     A database settled before identities were recorded has none in the table; its ledger's
     agreement ids stand for it then (None when it holds no ledger entries either).
     """
+    if hasattr(path, "execute"):  # an open connection (a ledger on PostgreSQL)
+        return _read(path)
     if str(path) == ":memory:" or not Path(path).is_file():
         return None
     try:

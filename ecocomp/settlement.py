@@ -65,6 +65,7 @@ from ecocomp.ledger import (
 )
 from ecocomp.ledger.checkpoints import signed_by
 from ecocomp.periods import Period
+from ecocomp.postgres import is_url
 from ecocomp.project import Project
 from ecocomp.readings import shown
 from ecocomp.references import normalise_reference
@@ -702,8 +703,15 @@ def settle(
     identity: ProjectIdentity | None = None
     if ledger is not None:
         require_intact(ledger)
-        identity = check_identity(ledger.path, project, same_project=same_project)
+        identity = check_identity(
+            ledger.connection if is_url(ledger.path) else ledger.path, project,
+            same_project=same_project)
     own_store = store is None
+    if store is None and ledger is not None and is_url(ledger.path):
+        raise SettlementError(
+            f"{ledger.path}: the ledger is on PostgreSQL and the readings store is not yet; "
+            "pass the readings store: settle(..., store=ReadingStore.open('readings.db'))"
+        )
     if store is None:
         path = ledger.path if ledger is not None else ":memory:"
         if dry_run and path != ":memory:":

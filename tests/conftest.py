@@ -9,6 +9,7 @@ replay is reported as flaky). Every other health check stays on.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -67,3 +68,21 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The admin URL of a PostgreSQL server for the session (tests/postgres_server.py)."""
+    from postgres_server import server
+
+    with server() as admin:
+        yield admin
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A new empty PostgreSQL database for one test."""
+    from postgres_server import database
+
+    with database(pg_server) as url:
+        yield url

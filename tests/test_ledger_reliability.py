@@ -111,6 +111,22 @@ def _keys(path: Path, prefix: str) -> list[str]:
         return [t.key for t in ledger.transactions() if t.key.startswith(prefix)]
 
 
+def kill_mid_batch(db: str, trial: int, n: int, mode: str, rng: random.Random) -> bool:
+    """Run a CRASH_WORKER on ``db`` and kill -9 it once its batch has begun (after a random
+    pause); whether it had committed first."""
+    worker = _spawn(CRASH_WORKER, db, str(trial), str(n), mode)
+    assert worker.stdout is not None and worker.stderr is not None
+    assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
+    assert worker.stdout.readline().strip() == "begin"
+    time.sleep(rng.uniform(0, 0.02))
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    finished = worker.stdout.read().strip() == "committed"
+    worker.stdout.close()
+    worker.stderr.close()
+    return finished
+
+
 def test_a_batch_killed_at_any_point_leaves_all_or_nothing(tmp_path: Path):
     path = tmp_path / "crash.db"
     with Ledger.open(path) as ledger:
@@ -120,17 +136,7 @@ def test_a_batch_killed_at_any_point_leaves_all_or_nothing(tmp_path: Path):
     n = 40
     for trial in range(24):
         mode = ("one", "many", "checkpoint")[trial % 3]
-        worker = _spawn(CRASH_WORKER, str(path), str(trial), str(n), mode)
-        assert worker.stdout is not None
-        assert worker.stdout.readline().strip() == "ready", worker.stderr.read()  # type: ignore
-        assert worker.stdout.readline().strip() == "begin"
-        time.sleep(rng.uniform(0, 0.02))
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
-        finished = worker.stdout.read().strip() == "committed"
-        worker.stdout.close()
-        assert worker.stderr is not None
-        worker.stderr.close()
+        finished = kill_mid_batch(str(path), trial, n, mode, rng)
         posted = len(_keys(path, f"trial{trial}/"))
         assert posted in (0, n), f"trial {trial} ({mode}): {posted} of {n} survived the kill"
         if finished:
@@ -145,19 +151,25 @@ def test_a_batch_killed_at_any_point_leaves_all_or_nothing(tmp_path: Path):
     print(f"kill -9 outcomes over 24 trials: {dict(outcomes)}")
 
 
-def test_concurrent_writers_never_fork_or_double_post(tmp_path: Path):
-    path = tmp_path / "concurrent.db"  # created by whichever worker opens it first
-    go = tmp_path / "go"
-    workers = [_spawn(CONCURRENT_WORKER, str(path), str(w), str(go)) for w in range(4)]
+def run_concurrent(db: str, writers: int, go: Path, timeout: int = 300) -> list[dict[str, str]]:
+    """Start ``writers`` CONCURRENT_WORKER processes on ``db``, release them together once
+    all are ready, and return each one's statuses by key."""
+    workers = [_spawn(CONCURRENT_WORKER, db, str(w), str(go)) for w in range(writers)]
     for w in workers:
         assert w.stdout is not None
         assert w.stdout.readline().strip() == "ready", w.stderr.read()  # type: ignore
     go.touch()
     results = []
     for w in workers:
-        out, err = w.communicate(timeout=120)
+        out, err = w.communicate(timeout=timeout)
         assert w.returncode == 0, err
         results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def test_concurrent_writers_never_fork_or_double_post(tmp_path: Path):
+    path = tmp_path / "concurrent.db"  # created by whichever worker opens it first
+    results = run_concurrent(str(path), 4, tmp_path / "go")
     for i in range(30):
         statuses = sorted(r[f"shared/{i}"] for r in results)
         assert statuses == ["posted", "unchanged", "unchanged", "unchanged"], (i, statuses)

@@ -33,7 +33,7 @@ from typing import IO, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ecocomp import database
+from ecocomp import database, postgres
 from ecocomp.errors import IdempotencyConflict, LedgerError, LedgerIntegrityError
 from ecocomp.ledger import _store
 from ecocomp.ledger._store import CHECKPOINTS, TRANSACTIONS, TRANSFERS
@@ -117,6 +117,9 @@ class Ledger:
     ) -> Ledger:
         """Open (creating or migrating) the ledger in ``path``; ``":memory:"`` works too.
 
+        A ``postgresql://`` URL opens the ledger in that PostgreSQL database instead
+        (``ecocomp[postgres]``; docs/postgres.md), with the same tables and guarantees.
+
         ``busy_timeout_ms`` is how long a write waits for another writer. ``clock`` returns
         the aware datetime stamped as ``posted_at`` (default: now, UTC). With
         ``create=False`` the file must already hold a ledger: a wrong path is an error that
@@ -128,6 +131,12 @@ class Ledger:
         """
         name = os.fspath(path)
         the_clock = clock or (lambda: datetime.now(UTC))
+        if postgres.is_url(name):  # the PostgreSQL backend (docs/postgres.md)
+            from ecocomp.ledger import postgres as pg_ledger
+
+            conn = pg_ledger.open_connection(
+                name, now=lambda: _store.utc_stamp(the_clock()), create=create)
+            return cls(conn, postgres.redacted(name), the_clock)
         try:
             if not create and not database.has_table(name, _store.VERSIONS):
                 raise LedgerError(
@@ -312,7 +321,7 @@ class Ledger:
                 signer is None or signed_by([latest], signer.public_key)
             ):
                 return latest
-            verify_ledger(self._conn).raise_for_problem()
+            _verify_ledger(self._conn).raise_for_problem()
             tree = self._tree(head)
             number = latest.number + 1 if latest else 1
             prev = latest.hash if latest else GENESIS
@@ -377,7 +386,7 @@ class Ledger:
         if seq is None or root is None:
             raise LedgerError("verify_against needs a head, or both seq and root")
         with self._reading() as conn:
-            if verify_ledger(conn).ok:  # every stored hash was just recomputed from its row
+            if _verify_ledger(conn).ok:  # every stored hash was just recomputed from its row
                 hashes = [row[0] for row in conn.execute(
                     f"SELECT hash FROM {TRANSACTIONS} ORDER BY seq")]
                 problems: list[str] = []
@@ -714,7 +723,7 @@ class Ledger:
         committed = not self._conn.in_transaction  # else a batch's writes are pending
         with self._reading() as conn:
             report = catalog_checked(
-                conn, verify_ledger(conn, quick=quick, committed=committed))
+                conn, _verify_ledger(conn, quick=quick, committed=committed))
         if raise_on_error:
             report.raise_for_problem()
         return report
@@ -975,6 +984,15 @@ def _filters(
         clauses.append("t.seq <= ?")
         params.append(int(upto_seq))
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _verify_ledger(conn: Any, **options: Any) -> VerifyReport:
+    """:func:`verify_ledger` of the connection's backend (SQLite or PostgreSQL)."""
+    if getattr(conn, "dialect", None) == "postgresql":
+        from ecocomp.ledger import postgres as pg_ledger
+
+        return pg_ledger.verify_ledger(conn, **options)
+    return verify_ledger(conn, **options)
 
 
 def _sha256_hex(message: bytes) -> str:

@@ -1,0 +1,166 @@
+"""The bundled example year settled with its ledger on PostgreSQL equals the SQLite run.
+
+Issue 15's "done when": identical obligations, nets and ledger head (chain hash, Merkle
+root, catalog digest, checkpoint hash). Also the command line: ``ledger migrate`` from
+the demo's SQLite file to PostgreSQL, then ``ledger verify/head/balances`` on the URL.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import EXAMPLE
+
+import ecocomp
+from ecocomp import postgres
+from ecocomp.cli import main
+from ecocomp.errors import ProjectMismatch, SettlementError
+from ecocomp.store import ReadingStore
+
+pytestmark = pytest.mark.slow
+
+TODAY = date(2022, 3, 1)
+
+
+def clock() -> datetime:
+    return datetime(2022, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def _settle(db: str, readings: Path) -> tuple[ecocomp.SettlementResult, ecocomp.Ledger]:
+    ledger = ecocomp.Ledger.open(db, clock=clock)
+    with ReadingStore.open(readings) as store:
+        result = ecocomp.settle(ecocomp.load_project(EXAMPLE), year=2021, ledger=ledger,
+                                store=store, today=TODAY)
+    return result, ledger
+
+
+def test_the_example_year_settles_to_the_same_obligations_nets_and_head(
+    pg_url: str, tmp_path: Path
+):
+    on_sqlite, lite = _settle(str(tmp_path / "settle.db"), tmp_path / "settle.db")
+    on_postgres, pg = _settle(pg_url, tmp_path / "readings.db")
+    with lite, pg:
+        assert on_postgres.posted == on_sqlite.posted > 0
+        assert on_postgres.obligations == on_sqlite.obligations
+        assert on_postgres.nets == on_sqlite.nets
+        assert on_postgres.head == on_sqlite.head is not None
+        assert pg.verify().head == lite.verify().head
+        assert pg.net(agreement="lvshui-jx-hn-2019") == lite.net(agreement="lvshui-jx-hn-2019")
+        assert pg.balances() == lite.balances()
+    again, pg = _settle(pg_url, tmp_path / "readings.db")  # idempotent on PostgreSQL too
+    with pg:
+        assert again.posted == 0 and again.unchanged == on_sqlite.posted
+        assert again.head == on_sqlite.head
+        assert pg.verify().ok
+
+
+def test_a_writer_role_settles_once_the_owner_made_the_tables(pg_url: str, tmp_path: Path):
+    from ecocomp.ledger.postgres import grant_writer
+
+    first, owner = _settle(pg_url, tmp_path / "readings.db")
+    owner.close()
+    conn = postgres.connect(pg_url)
+    try:
+        conn.execute("CREATE ROLE ecocomp_settler LOGIN")
+        grant_writer(conn, "ecocomp_settler")
+    finally:
+        conn.close()
+    writer = pg_url.replace("://postgres@", "://ecocomp_settler@", 1)
+    try:
+        again, ledger = _settle(writer, tmp_path / "readings.db")
+        with ledger:
+            assert again.unchanged == first.posted and again.head == first.head
+            assert ledger.verify().ok
+    finally:
+        conn = postgres.connect(pg_url)
+        try:
+            conn.execute("DROP OWNED BY ecocomp_settler")
+            conn.execute("DROP ROLE ecocomp_settler")
+        finally:
+            conn.close()
+
+
+def test_another_project_is_refused_as_on_sqlite(pg_url: str, tmp_path: Path):
+    _settle(pg_url, tmp_path / "readings.db")[1].close()
+    other = tmp_path / "other"
+    shutil.copytree(EXAMPLE, other)
+    (other / "project.toml").write_text('id = "another-project"\n', encoding="utf-8")
+    with ecocomp.Ledger.open(pg_url, clock=clock) as ledger, \
+            ReadingStore.open(tmp_path / "other.db") as store, \
+            pytest.raises(ProjectMismatch, match="hunan-2021-example") as caught:
+        ecocomp.settle(ecocomp.load_project(other), year=2021, ledger=ledger, store=store,
+                       today=TODAY)
+    assert "postgresql://" in str(caught.value) and "object at" not in str(caught.value)
+
+
+def test_settle_asks_for_a_readings_store_beside_a_postgres_ledger(pg_url: str):
+    with ecocomp.Ledger.open(pg_url) as ledger, pytest.raises(SettlementError,
+                                                              match="readings store"):
+        ecocomp.settle(ecocomp.load_project(EXAMPLE), year=2021, ledger=ledger, today=TODAY)
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_ledger_migrate_copies_the_demo_to_postgres_and_proves_the_same_head(
+    pg_url: str, tmp_path: Path
+):
+    db = tmp_path / "demo.db"
+    assert _run("demo", "--db", str(db))[0] == 0
+    code, out, err = _run("ledger", "migrate", "--from", str(db), "--to", pg_url)
+    assert code == 0, err
+    assert "both ledgers verify" in out
+    heads = []
+    for where in (str(db), pg_url):
+        code, out, err = _run("ledger", "head", "--db", where, "--json")
+        assert code == 0, err
+        heads.append(json.loads(out))
+    assert heads[0] == heads[1]
+    code, out, err = _run("ledger", "verify", "--db", pg_url)
+    assert code == 0 and out.startswith("OK:"), err
+    assert _run("ledger", "balances", "--db", pg_url, "--json")[1] == _run(
+        "ledger", "balances", "--db", str(db), "--json")[1]
+    for where, out in ((str(db), tmp_path / "lite.json"), (pg_url, tmp_path / "pg.json")):
+        assert _run("ledger", "export", "--db", where, "--out", str(out))[0] == 0
+    assert (tmp_path / "pg.json").read_bytes() == (tmp_path / "lite.json").read_bytes()
+    # again: nothing new to copy, the same head
+    code, out, _ = _run("ledger", "migrate", "--from", str(db), "--to", pg_url)
+    assert code == 0 and out.startswith("copied 0 transactions and 0 checkpoints")
+
+
+def test_ledger_migrate_refuses_a_target_holding_another_ledger(pg_url: str, tmp_path: Path):
+    db = tmp_path / "demo.db"
+    assert _run("demo", "--db", str(db))[0] == 0
+    with ecocomp.Ledger.open(pg_url) as ledger:
+        ledger.post(ecocomp.NewTransaction(
+            key="other", kind="payment", booked_on=date(2022, 1, 1),
+            transfers=[ecocomp.Transfer.between("430700", "430800", 1, purpose="paid")]))
+    code, _, err = _run("ledger", "migrate", "--from", str(db), "--to", pg_url)
+    assert code == 1 and "not the start of the source" in err and "Traceback" not in err
+    with ecocomp.Ledger.open(pg_url) as ledger:
+        assert len(ledger) == 1
+
+
+def test_commands_without_postgres_support_say_so(pg_url: str):
+    code, _, err = _run("statement", "430700", "--db", pg_url, "--year", "2021")
+    assert code == 2 and "reads an SQLite file" in err
+    code, _, err = _run("ledger", "head", "--db", pg_url)  # an empty database: no ledger
+    assert code == 1 and "no ecocomp ledger in this database" in err
+    assert postgres.redacted(pg_url) in err
+
+
+def test_the_postgres_benchmark_runs_and_prints_both_backends(pg_server: str, capsys):
+    from benchmarks.bench_postgres import main as bench
+
+    assert bench(["--url", pg_server, "--sections", "1", "--ledger", "50",
+                  "--settlers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "SQLite" in out and "PostgreSQL" in out
+    assert len([line for line in out.splitlines() if line.strip()]) == 7  # heading + 6
