@@ -66,6 +66,7 @@ from ecocomp.periods import Period
 from ecocomp.project import Project
 from ecocomp.readings import shown
 from ecocomp.references import normalise_reference
+from ecocomp.runs import RecordedRun, fingerprint, latest_run, posted_since, record_run
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore, file_sha256
 
@@ -699,17 +700,29 @@ def settle(
             warnings = [str(w) for w in project.warnings]
             if store.path != ":memory:":
                 warnings += [str(w) for w in missing_files(project, store, store.path)]
-            this = _compute_year(project, store, year, by_id, progress)
-            obligations, nets = this.obligations, this.nets
-            desired, corrections = this.desired, this.corrections
-            followers = (_followers(project, store, ledger, year, by_id, strict=cascade)
-                         if ledger is not None else [])
-            if ledger is not None:  # sums edited behind ecocomp's back: refuse, name them
-                require_unchanged(ledger.connection, this.last_import, this.evidence,
-                                  db=ledger.path)
+            # what this run's amounts depend on, to record with its posts (None: a formula
+            # from outside ecocomp, so every run settles in full)
+            prints: dict[int, str | None] = {}
+            reused: list[RecordedRun] | None = None
+            if ledger is not None and not dry_run and _same_file(store.path, ledger.path):
+                prints = _fingerprints(project, store, ledger, year, identity)
+                reused = _reusable(ledger, prints)
+            if reused is None:
+                this = _compute_year(project, store, year, by_id, progress)
+                obligations, nets = this.obligations, this.nets
+                desired, corrections = this.desired, this.corrections
+                followers = (_followers(project, store, ledger, year, by_id, strict=cascade)
+                             if ledger is not None else [])
+                if ledger is not None:  # sums edited behind ecocomp's back: refuse them
+                    require_unchanged(ledger.connection, this.last_import, this.evidence,
+                                      db=ledger.path)
     finally:
         if own_store:
             store.close()
+    if reused is not None:  # nothing new since the recorded run: its result stands
+        assert ledger is not None
+        return _settled_again(project, ledger, reused, identity=identity, imports=imports,
+                              warnings=warnings, signer=signer)
     if ledger is None:  # a dry run without a ledger: everything would be new
         to_post, _, _ = reconcile(list(desired), {}, {}, today=today)
         return SettlementResult(
@@ -720,7 +733,7 @@ def settle(
     plan = functools.partial(_plan, desired=desired, year=year, today=today, by_id=by_id,
                              corrections=corrections, inputs=this.evidence.hexdigest())
     if dry_run:  # what a real run would do, from the ledger as it is
-        to_post, unchanged, changes = plan(ledger)
+        to_post, unchanged, changes, _ = plan(ledger)
         later = _later_years(ledger, followers, today=today, by_id=by_id, post=False)
         return SettlementResult(
             year=year, obligations=tuple(obligations), nets=tuple(nets),
@@ -733,7 +746,7 @@ def settle(
         progress("posting", -1)
     with ledger.batch() as batch:
         require_vouched(ledger, signer)
-        to_post, unchanged, changes = plan(batch)
+        to_post, unchanged, changes, keys = plan(batch)
         for tx in to_post:
             batch.post(tx)
         # the later years that read this one: re-settled in the same batch, or reported
@@ -743,6 +756,9 @@ def settle(
         # what the posted amounts were computed from (docs/ledger.md, "inputs digest")
         for run in [this, *(followers if cascade else ())]:
             record_inputs(ledger.connection, run.year, run.last_import, run.evidence)
+        # what this run read and computed, so that a run with nothing new can reuse it
+        _record_runs(ledger, batch.head_seq, prints, [(this, keys)] + (
+            [(run, _year_keys(batch, run.year)) for run in followers] if cascade else []))
         adjusted = len(changes)
         if ledger.path != ":memory:":
             write_catalog(ledger.connection, project, year=year,
@@ -767,6 +783,115 @@ def settle(
         stale=() if cascade else tuple(later),
         cascaded=tuple(later) if cascade else (),
     )
+
+
+def _same_file(a: str, b: str) -> bool:
+    return a != ":memory:" and b != ":memory:" and Path(a).resolve() == Path(b).resolve()
+
+
+def _fingerprints(
+    project: Project, store: ReadingStore, ledger: Ledger, year: int,
+    identity: ProjectIdentity | None,
+) -> dict[int, str | None]:
+    """The fingerprint (:mod:`ecocomp.runs`) of ``year`` and of each later settled year
+    that reads the year before it, in a chain, as :func:`_followers` finds them."""
+    specs = [get_formula(a.formula) for a in project.agreements]
+    formulas = [f for spec in specs for f in (spec.func, spec.check, spec.lookback)
+                if f is not None]
+    identities = _identity_text(identity)
+    prints: dict[int, str | None] = {}
+    later = year
+    while True:
+        prints[later] = fingerprint(year=later, project=project, store=store,
+                                    identity=identities, formulas=formulas)
+        later += 1
+        if not (depends_on_previous_year(project.agreements, later)
+                and _settled(ledger, later)):
+            return prints
+
+
+def _identity_text(identity: ProjectIdentity | None) -> str:
+    if identity is None:
+        return "-"
+    return repr((identity.id, sorted(identity.agreements)))  # the folder: messages only
+
+
+def _reusable(ledger: Ledger, prints: Mapping[int, str | None]) -> list[RecordedRun] | None:
+    """The recorded runs of the years in ``prints`` when every one of them read exactly
+    what a run would read now and nothing of its year was posted since; else None."""
+    runs = []
+    for year, wanted in prints.items():
+        run = latest_run(ledger.connection, year)
+        if wanted is None or run is None or run.fingerprint != wanted or posted_since(
+                ledger.connection, year, run.ledger_seq):
+            return None
+        runs.append(run)
+    return runs
+
+
+def _record_runs(
+    ledger: Ledger, seq: int, prints: Mapping[int, str | None],
+    runs: Sequence[tuple[_YearRun, int]],
+) -> None:
+    """Record each run that has a fingerprint, with the ledger's length ``seq`` after
+    the batch's posts and how many keys of its year the ledger then holds."""
+    for run, keys in runs:
+        found = prints.get(run.year)
+        if found is None:
+            continue
+        record_run(ledger.connection, year=run.year, fingerprint=found,
+                   ledger_seq=seq, unchanged=keys,
+                   obligations=[o.to_json() for o in run.obligations],
+                   nets=[n.to_json() for n in run.nets])
+
+
+def _year_keys(source: Ledger | Batch, year: int) -> int:
+    """How many keys (an original and its adjustments count once) the year holds."""
+    return len(_keys(_year_transactions(source, year)))
+
+
+def _settled_again(
+    project: Project, ledger: Ledger, runs: Sequence[RecordedRun], *,
+    identity: ProjectIdentity | None, imports: Sequence[Mapping[str, Any]],
+    warnings: Sequence[str], signer: Signer | None,
+) -> SettlementResult:
+    """A run with nothing new: the recorded result, the run logged, the head returned
+    (checkpointed only if the latest checkpoint does not already cover everything)."""
+    run = runs[0]
+    with ledger.batch():
+        require_vouched(ledger, signer)
+        latest = latest_run(ledger.connection, run.year)
+        if latest is None or latest.id != run.id or posted_since(
+                ledger.connection, run.year, run.ledger_seq):
+            raise SettlementError(
+                f"{ledger.path}: another run settled {run.year} while this one was "
+                "reading; settle again"
+            )
+        assert identity is not None
+        record_identity(ledger.connection, identity)  # e.g. the project's folder moved
+        if ledger.path != ":memory:":
+            write_catalog(ledger.connection, project, year=run.year,
+                          counts=(0, run.unchanged, 0))
+        head = seal(ledger, signer)
+    return SettlementResult(
+        year=run.year,
+        obligations=tuple(_obligation(o) for o in run.obligations),
+        nets=tuple(_net(n) for n in run.nets),
+        posted=0, unchanged=run.unchanged, adjusted=0, imports=tuple(imports),
+        warnings=tuple(warnings), head=head,
+    )
+
+
+def _obligation(data: Mapping[str, Any]) -> Obligation:
+    """An obligation from its ``to_json()`` (the same object: its basis is JSON data)."""
+    return Obligation(data["agreement"], Period.parse(data["period"]), data["component"],
+                      data["payer"], data["payee"], Decimal(data["amount"]), data["basis"])
+
+
+def _net(data: Mapping[str, Any]) -> NetDue:
+    return NetDue(agreement=data["agreement"], year=data["year"], payer=data["payer"],
+                  payee=data["payee"], amount=Decimal(data["amount"]),
+                  due=date.fromisoformat(data["due"]))
 
 
 def require_vouched(ledger: Ledger, signer: Signer | None = None) -> None:
@@ -897,7 +1022,7 @@ def _later_years(
     whose ledger entries no longer equal a fresh computation."""
     results = []
     for run in runs:
-        to_post, unchanged, changes = _plan(
+        to_post, unchanged, changes, _ = _plan(
             source, desired=run.desired, year=run.year, today=today, by_id=by_id,
             corrections=run.corrections, inputs=run.evidence.hexdigest())
         if not to_post:
@@ -923,8 +1048,9 @@ def _plan(
     by_id: Mapping[str, Agreement],
     corrections: Sequence[Correction],
     inputs: str | None = None,
-) -> tuple[list[NewTransaction], int, list[Change]]:
-    """What to post so the ledger's year equals ``desired``: (to post, unchanged, changes).
+) -> tuple[list[NewTransaction], int, list[Change], int]:
+    """What to post so the ledger's year equals ``desired``: (to post, unchanged, changes,
+    and how many keys of the year the ledger holds once they are posted).
 
     ``inputs``: the digest of the readings the run read, recorded as every posted
     transaction's ``inputs_digest`` (otherwise the digest of its basis).
@@ -943,7 +1069,8 @@ def _plan(
                                             why=_explain_changes(corrections))
     if inputs is not None:
         to_post = [attrs.evolve(tx, inputs_digest=inputs) for tx in to_post]
-    return to_post, unchanged, changes
+    keys = _keys(existing_txs) | {_root_key(tx.corrects or tx.key) for tx in to_post}
+    return to_post, unchanged, changes, len(keys)
 
 
 def _explain_changes(corrections: Sequence[Correction]) -> Callable[[_Desired], str]:
