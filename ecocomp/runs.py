@@ -52,6 +52,7 @@ __all__ = [
     "latest_run",
     "posted_since",
     "record_run",
+    "recorded_result",
 ]
 
 #: The name of the fingerprint definition; a different scheme never matches.
@@ -68,15 +69,14 @@ _CODE_SUFFIXES = (".py", ".toml", ".json", ".csv")
 
 @attrs.frozen
 class RecordedRun:
-    """One recorded run of a year: its fingerprint, where the ledger ended, its result."""
+    """One recorded run of a year: its fingerprint, where the ledger ended, and how many
+    keys of the year it left (its result: :func:`recorded_result`)."""
 
     id: int
     year: int
     fingerprint: str
     ledger_seq: int
     unchanged: int
-    obligations: Sequence[Mapping[str, Any]]
-    nets: Sequence[Mapping[str, Any]]
 
 
 def _files_digest(folder: Any, into: Any, prefix: str) -> None:
@@ -189,14 +189,22 @@ def latest_run(conn: sqlite3.Connection, year: int) -> RecordedRun | None:
                         (_TABLE,)).fetchone():
         return None
     row = conn.execute(
-        f"SELECT id, year, fingerprint, seq, unchanged, result FROM {_TABLE} "
+        f"SELECT id, year, fingerprint, seq, unchanged FROM {_TABLE} "
         "WHERE year = ? ORDER BY id DESC LIMIT 1", (year,),
     ).fetchone()
     if row is None:
         return None
-    data = json.loads(zlib.decompress(row[5]))
     return RecordedRun(id=row[0], year=row[1], fingerprint=row[2], ledger_seq=row[3],
-                       unchanged=row[4], obligations=data["obligations"], nets=data["nets"])
+                       unchanged=row[4])
+
+
+def recorded_result(
+    conn: sqlite3.Connection, run: RecordedRun
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The obligations and nets ``run`` computed, as their ``to_json()`` data."""
+    row = conn.execute(f"SELECT result FROM {_TABLE} WHERE id = ?", (run.id,)).fetchone()
+    data = json.loads(zlib.decompress(row[0]))
+    return data["obligations"], data["nets"]
 
 
 def posted_since(conn: sqlite3.Connection, year: int, seq: int) -> bool:

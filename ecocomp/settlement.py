@@ -66,7 +66,14 @@ from ecocomp.periods import Period
 from ecocomp.project import Project
 from ecocomp.readings import shown
 from ecocomp.references import normalise_reference
-from ecocomp.runs import RecordedRun, fingerprint, latest_run, posted_since, record_run
+from ecocomp.runs import (
+    RecordedRun,
+    fingerprint,
+    latest_run,
+    posted_since,
+    record_run,
+    recorded_result,
+)
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore, file_sha256
 
@@ -703,7 +710,7 @@ def settle(
             # what this run's amounts depend on, to record with its posts (None: a formula
             # from outside ecocomp, so every run settles in full)
             prints: dict[int, str | None] = {}
-            reused: list[RecordedRun] | None = None
+            reused: _Reused | None = None
             if ledger is not None and not dry_run and _same_file(store.path, ledger.path):
                 prints = _fingerprints(project, store, ledger, year, identity)
                 reused = _reusable(ledger, prints)
@@ -816,9 +823,19 @@ def _identity_text(identity: ProjectIdentity | None) -> str:
     return repr((identity.id, sorted(identity.agreements)))  # the folder: messages only
 
 
-def _reusable(ledger: Ledger, prints: Mapping[int, str | None]) -> list[RecordedRun] | None:
-    """The recorded runs of the years in ``prints`` when every one of them read exactly
-    what a run would read now and nothing of its year was posted since; else None."""
+@attrs.frozen
+class _Reused:
+    """A recorded run whose result stands: its record, obligations and nets."""
+
+    run: RecordedRun
+    obligations: tuple[Obligation, ...]
+    nets: tuple[NetDue, ...]
+
+
+def _reusable(ledger: Ledger, prints: Mapping[int, str | None]) -> _Reused | None:
+    """The recorded run of the first year in ``prints`` when every year there was recorded
+    reading exactly what a run would read now and nothing of its year was posted since,
+    and the recorded amounts are the ledger's; else None (settle in full)."""
     runs = []
     for year, wanted in prints.items():
         run = latest_run(ledger.connection, year)
@@ -826,7 +843,45 @@ def _reusable(ledger: Ledger, prints: Mapping[int, str | None]) -> list[Recorded
                 ledger.connection, year, run.ledger_seq):
             return None
         runs.append(run)
-    return runs
+    found, owed = recorded_result(ledger.connection, runs[0])
+    obligations = tuple(_obligation(o) for o in found)
+    if not _is_the_ledgers(ledger, runs[0].year, obligations):
+        return None  # the record does not match the hash-chained ledger: recompute
+    return _Reused(runs[0], obligations, tuple(_net(n) for n in owed))
+
+
+def _is_the_ledgers(ledger: Ledger, year: int, obligations: Sequence[Obligation]) -> bool:
+    """Whether the ledger's net per key of ``year`` (accrued per obligation, payable per
+    agreement's clearing) is exactly what ``obligations`` give: what a full run checks
+    before it posts nothing. Reads only the transfers, in fen."""
+    have: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rows = ledger.connection.execute(
+        "SELECT t.key, t.corrects, t.component, x.debit_party, x.debit_purpose, "
+        "x.credit_party, x.credit_purpose, x.amount_fen FROM ledger_transactions AS t "
+        "JOIN ledger_transfers AS x ON x.seq = t.seq WHERE t.agreement IS NOT NULL AND "
+        "(t.period = ? OR t.period LIKE ?)", (str(year), f"{year}-%"))
+    for key, corrects, component, dparty, dpurpose, cparty, cpurpose, fen in rows:
+        if component == "payment" or SETTLED in (dpurpose, cpurpose):
+            continue  # payments: not what a run reconciles (see is_payment)
+        root = _root_key(corrects or key)
+        purpose = PAYABLE if root.endswith(f"/{CLEARING}") else ACCRUED
+        if cpurpose == purpose:
+            have[root][cparty] += fen
+        if dpurpose == purpose:
+            have[root][dparty] -= fen
+    want: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for o in obligations:
+        fen = int(o.amount * 100)
+        for key in (obligation_key(o.agreement, o.period, o.component),
+                    obligation_key(o.agreement, Period(year), CLEARING)):
+            want[key][o.payer] -= fen
+            want[key][o.payee] += fen
+
+    def clean(vectors: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+        found = {k: {p: v for p, v in vector.items() if v} for k, vector in vectors.items()}
+        return {k: v for k, v in found.items() if v}
+
+    return clean(have) == clean(want)
 
 
 def _record_runs(
@@ -851,13 +906,13 @@ def _year_keys(source: Ledger | Batch, year: int) -> int:
 
 
 def _settled_again(
-    project: Project, ledger: Ledger, runs: Sequence[RecordedRun], *,
+    project: Project, ledger: Ledger, reused: _Reused, *,
     identity: ProjectIdentity | None, imports: Sequence[Mapping[str, Any]],
     warnings: Sequence[str], signer: Signer | None,
 ) -> SettlementResult:
     """A run with nothing new: the recorded result, the run logged, the head returned
     (checkpointed only if the latest checkpoint does not already cover everything)."""
-    run = runs[0]
+    run = reused.run
     with ledger.batch():
         require_vouched(ledger, signer)
         latest = latest_run(ledger.connection, run.year)
@@ -874,9 +929,7 @@ def _settled_again(
                           counts=(0, run.unchanged, 0))
         head = seal(ledger, signer)
     return SettlementResult(
-        year=run.year,
-        obligations=tuple(_obligation(o) for o in run.obligations),
-        nets=tuple(_net(n) for n in run.nets),
+        year=run.year, obligations=reused.obligations, nets=reused.nets,
         posted=0, unchanged=run.unchanged, adjusted=0, imports=tuple(imports),
         warnings=tuple(warnings), head=head,
     )

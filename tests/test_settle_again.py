@@ -6,8 +6,10 @@ later year. Each of those re-runs in full and posts what it posted before this s
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
+import zlib
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -318,3 +320,26 @@ def test_a_formula_from_outside_ecocomp_is_never_reused(workspace, computed, mon
     for _ in range(2):
         assert settle(project, db).posted == 0
     assert computed == [YEAR, YEAR]
+
+
+def test_a_recorded_result_edited_in_the_file_is_not_shown_but_recomputed(
+    workspace, computed, tmp_path
+):
+    """The record lives beside the ledger, not in its chain: its amounts are checked
+    against the ledger's transfers before they are shown."""
+    project, db = workspace
+    reference = tmp_path / "reference.db"
+    shutil.copy(db, reference)
+    conn = sqlite3.connect(db)
+    run_id, blob = conn.execute("SELECT id, result FROM settlement_runs WHERE year = ? "
+                                "ORDER BY id DESC LIMIT 1", (YEAR,)).fetchone()
+    data = json.loads(zlib.decompress(blob))
+    paid = next(o for o in data["obligations"] if o["amount"] != "0.00")
+    paid["amount"] = "1.00"
+    with conn:
+        conn.execute("UPDATE settlement_runs SET result = ? WHERE id = ?",
+                     (zlib.compress(json.dumps(data).encode()), run_id))
+    conn.close()
+    result = settle(project, db)
+    assert computed == [YEAR] and result.posted == 0
+    assert result.to_json() == full(project, reference).to_json()
