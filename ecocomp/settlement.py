@@ -290,8 +290,12 @@ def reconcile(
     *,
     today: date,
     why: Callable[[_Desired], str] | None = None,
+    inputs: str | None = None,
 ) -> tuple[list[NewTransaction], int, list[Change]]:
     """What to post so that the ledger's net per key equals ``desired`` (pure).
+
+    ``inputs`` is every new transaction's ``inputs_digest`` (default: the digest of its
+    basis).
 
     Returns the new transactions, the number of unchanged keys and the changes (adjustments).
     A key the ledger lacks is posted as computed; a key whose net differs gets an adjustment
@@ -306,7 +310,8 @@ def reconcile(
         if have is None:
             if not target:
                 continue
-            to_post.append(_transaction(want, want.key, target, kind=want.kind))
+            to_post.append(_transaction(want, want.key, target, kind=want.kind,
+                                        inputs=inputs))
             continue
         if dict(have) == target:
             unchanged += 1
@@ -324,7 +329,7 @@ def reconcile(
             )
         to_post.append(
             _transaction(want, key, _clean(diff), kind="adjustment", corrects=want.key,
-                         reason=reason, booked_on=today)
+                         reason=reason, booked_on=today, inputs=inputs)
         )
         changes.append(Change(key=key, corrects=want.key, before=dict(have), after=target,
                               reason=reason))
@@ -347,6 +352,7 @@ def _transaction(
     corrects: str | None = None,
     reason: str | None = None,
     booked_on: date | None = None,
+    inputs: str | None = None,
 ) -> NewTransaction:
     if want.component == CLEARING:
         # the clearing moves the year's net out of "accrued" into "payable"
@@ -366,7 +372,7 @@ def _transaction(
         due=want.due,
         reason=reason,
         corrects=corrects,
-        inputs_digest=digest(want.meta),
+        inputs_digest=inputs if inputs is not None else digest(want.meta),
         meta=want.meta,
     )
 
@@ -1119,9 +1125,7 @@ def _plan(
     existing = _existing_vectors(existing_txs, lambda k: purpose.get(k, ACCRUED))
     counts = _adjustment_counts(existing_txs)
     to_post, unchanged, changes = reconcile(wanted, existing, counts, today=today,
-                                            why=_explain_changes(corrections))
-    if inputs is not None:
-        to_post = [attrs.evolve(tx, inputs_digest=inputs) for tx in to_post]
+                                            why=_explain_changes(corrections), inputs=inputs)
     keys = _keys(existing_txs) | {_root_key(tx.corrects or tx.key) for tx in to_post}
     return to_post, unchanged, changes, len(keys)
 
