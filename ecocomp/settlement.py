@@ -900,9 +900,10 @@ def _record_runs(
         found = prints.get(run.year)
         if found is None:
             continue
+        # the obligations' to_json() is their accruals' meta, computed once already
         record_run(ledger.connection, year=run.year, fingerprint=found,
                    ledger_seq=seq, unchanged=keys,
-                   obligations=[o.to_json() for o in run.obligations],
+                   obligations=[d.meta for d in run.desired[:len(run.obligations)]],
                    nets=[n.to_json() for n in run.nets])
 
 
@@ -1027,6 +1028,7 @@ def _compute_year(
     if progress is not None:
         progress("computing", -1)
     obligations, nets = compute(project, assessments, year)
+    # one per obligation, in the same order (_record_runs relies on it), then the clearings
     desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
     # grouped once: filtering every obligation per agreement was quadratic
     own: dict[str, list[Obligation]] = defaultdict(list)
