@@ -760,8 +760,7 @@ def settle(
     with ledger.batch() as batch:
         require_vouched(ledger, signer)
         to_post, unchanged, changes, keys = plan(batch)
-        for tx in to_post:
-            batch.post(tx)
+        batch.post_many(to_post)  # one insert, one posting time for the run's posts
         # the later years that read this one: re-settled in the same batch, or reported
         later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
         assert identity is not None
@@ -1090,8 +1089,7 @@ def _later_years(
             continue
         if post:
             assert isinstance(source, Batch)
-            for tx in to_post:
-                source.post(tx)
+            source.post_many(to_post)
         results.append(SettlementResult(
             year=run.year, obligations=tuple(run.obligations), nets=tuple(run.nets),
             posted=len(to_post) - len(changes), unchanged=unchanged, adjusted=len(changes),
