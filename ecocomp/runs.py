@@ -7,7 +7,7 @@ posting run records, in the same transaction as its posts (table ``settlement_ru
 beside the ledger, not part of its chain):
 
 - the **fingerprint** of everything the run's amounts depend on (:func:`fingerprint`): the
-  year; the readings' state (the last import, the highest reading id and a checksum of the
+  year; the readings' state (the last import and a checksum of the
   stored monthly sums of the year and the year before, so that sums edited behind
   ecocomp's back are not taken for unchanged); the project as loaded (parties, sections,
   agreements with their parameters, corrections declarations, file names — not the folder
@@ -140,7 +140,6 @@ def fingerprint(
         return None
     conn = store._conn  # the run's own transaction: it sees the imports just made
     last_import = conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0]
-    last_reading = conn.execute("SELECT max(id) FROM readings").fetchone()[0]
     parts = [
         SCHEME, str(year), code_digest(), repr(identity),
         _values(sorted(project.parties.values(), key=lambda p: p.code)),
@@ -148,7 +147,7 @@ def fingerprint(
         _values(project.agreements), repr(sorted(project.supersedes.items())),
         repr([_relative(f, project.root) for f in project.readings_files]),
         repr([_relative(f, project.root) for f in project.correction_files]),
-        repr([last_import, last_reading, *_monthly_checksum(conn, year)]),
+        repr([last_import, *_monthly_checksum(conn, year)]),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
