@@ -860,14 +860,17 @@ def _is_the_ledgers(ledger: Ledger, year: int, obligations: Sequence[Obligation]
     agreement's clearing) is exactly what ``obligations`` give: what a full run checks
     before it posts nothing. Reads only the transfers, in fen."""
     have: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    # the year's transactions as _year_transactions selects them: payments (is_payment)
+    # are not what a run reconciles
     rows = ledger.connection.execute(
-        "SELECT t.key, t.corrects, t.component, x.debit_party, x.debit_purpose, "
-        "x.credit_party, x.credit_purpose, x.amount_fen FROM ledger_transactions AS t "
+        "SELECT t.key, t.corrects, x.debit_party, x.debit_purpose, x.credit_party, "
+        "x.credit_purpose, x.amount_fen FROM ledger_transactions AS t "
         "JOIN ledger_transfers AS x ON x.seq = t.seq WHERE t.agreement IS NOT NULL AND "
-        "(t.period = ? OR t.period LIKE ?)", (str(year), f"{year}-%"))
-    for key, corrects, component, dparty, dpurpose, cparty, cpurpose, fen in rows:
-        if component == "payment" or SETTLED in (dpurpose, cpurpose):
-            continue  # payments: not what a run reconciles (see is_payment)
+        "(t.period = ? OR t.period LIKE ?) AND t.kind <> 'payment' AND "
+        "(t.component IS NULL OR t.component <> 'payment') AND NOT EXISTS (SELECT 1 FROM "
+        "ledger_transfers AS y WHERE y.seq = t.seq AND (y.debit_purpose = ? OR "
+        "y.credit_purpose = ?))", (str(year), f"{year}-%", SETTLED, SETTLED))
+    for key, corrects, dparty, dpurpose, cparty, cpurpose, fen in rows:
         root = _root_key(corrects or key)
         purpose = PAYABLE if root.endswith(f"/{CLEARING}") else ACCRUED
         if cpurpose == purpose:
