@@ -810,6 +810,10 @@ def _fingerprints(
     specs = [get_formula(a.formula) for a in project.agreements]
     formulas = [f for spec in specs for f in (spec.func, spec.check, spec.lookback)
                 if f is not None]
+    # the fingerprint covers the readings (water) and formulas that read nothing; a formula
+    # reading another kind of inputs (``FormulaSpec.inputs``) makes every run a full one
+    if any(getattr(spec, "inputs", "water") not in ("water", "none") for spec in specs):
+        return {year: None}
     identities = _identity_text(identity)
     prints: dict[int, str | None] = {}
     later = year
@@ -897,12 +901,14 @@ def _record_runs(
     runs: Sequence[tuple[_YearRun, int]],
 ) -> None:
     """Record each run that has a fingerprint, with the ledger's length ``seq`` after
-    the batch's posts and how many keys of its year the ledger then holds."""
+    the batch's posts and how many keys of its year the ledger then holds.
+
+    A run's ``desired`` starts with one entry per obligation, in order (then the
+    clearings), whose meta is the obligation's ``to_json()``: recorded as it is."""
     for run, keys in runs:
         found = prints.get(run.year)
         if found is None:
             continue
-        # the obligations' to_json() is their accruals' meta, computed once already
         record_run(ledger.connection, year=run.year, fingerprint=found,
                    ledger_seq=seq, unchanged=keys,
                    obligations=[d.meta for d in run.desired[:len(run.obligations)]],
@@ -1030,7 +1036,6 @@ def _compute_year(
     if progress is not None:
         progress("computing", -1)
     obligations, nets = compute(project, assessments, year)
-    # one per obligation, in the same order (_record_runs relies on it), then the clearings
     desired = [_desired_obligation(o, by_id[o.agreement].sections) for o in obligations]
     # grouped once: filtering every obligation per agreement was quadratic
     own: dict[str, list[Obligation]] = defaultdict(list)

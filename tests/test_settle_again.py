@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import attrs
@@ -343,3 +344,21 @@ def test_a_recorded_result_edited_in_the_file_is_not_shown_but_recomputed(
     result = settle(project, db)
     assert computed == [YEAR] and result.posted == 0
     assert result.to_json() == full(project, reference).to_json()
+
+
+def test_a_formula_reading_other_inputs_than_water_is_never_reused(workspace, monkeypatch):
+    """Formulas that read other kinds of inputs (air, say) read what the fingerprint does
+    not cover: no fingerprint, so every run is a full one."""
+    project, db = workspace
+    real = ecocomp.settlement.get_formula
+
+    def other_kind(name: str) -> Any:
+        spec = real(name)
+        return SimpleNamespace(func=spec.func, check=spec.check, lookback=spec.lookback,
+                               inputs="air" if name == "class_ladder" else "water")
+
+    monkeypatch.setattr(ecocomp.settlement, "get_formula", other_kind)
+    with ecocomp.Ledger.open(db) as ledger, ecocomp.ReadingStore.open(db) as store:
+        prints = ecocomp.settlement._fingerprints(ecocomp.load_project(project), store,
+                                                  ledger, YEAR, None)
+    assert prints == {YEAR: None}
