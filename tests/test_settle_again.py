@@ -24,7 +24,7 @@ import ecocomp
 import ecocomp.runs
 import ecocomp.settlement
 from ecocomp.errors import LedgerIntegrityError, SettlementError
-from ecocomp.formulas.base import get_spec
+from ecocomp.formulas import get_formula
 from ecocomp.ledger import NewTransaction, Transfer
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
@@ -201,20 +201,27 @@ def test_a_change_of_the_inputs_settles_in_full_and_posts_the_adjustment(
     assert again.to_json()["obligations"] == result.to_json()["obligations"]
 
 
+def _replaced(monkeypatch: pytest.MonkeyPatch, name: str, func: Callable[..., Any]) -> None:
+    """The run finds ``func`` as formula ``name`` (as a user's register_formula would)."""
+    spec = get_formula(name)
+
+    def lookup(wanted: str) -> Any:
+        return attrs.evolve(spec, func=func) if wanted == name else get_formula(wanted)
+
+    monkeypatch.setattr(ecocomp.settlement, "get_formula", lookup)
+
+
 def test_a_changed_formula_settles_in_full_and_posts_the_adjustment(
     workspace, computed, monkeypatch
 ):
     project, db = workspace
-    spec = get_spec("class_ladder")
-    real = spec.func
+    real = get_formula("class_ladder").func
 
     def doubled(agreement: Any, assessments: Any, period: Any) -> Any:
         return [attrs.evolve(o, amount=o.amount * 2) for o in real(agreement, assessments,
                                                                    period)]
 
-    monkeypatch.setattr(ecocomp.formulas.base, "_REGISTRY",
-                        {**ecocomp.formulas.base._REGISTRY,
-                         "class_ladder": attrs.evolve(spec, func=doubled)})
+    _replaced(monkeypatch, "class_ladder", doubled)
     result = settle(project, db)
     assert computed == [YEAR] and result.adjusted >= 1
     assert any(c.corrects.startswith(LISHUI) for c in result.changes)
@@ -310,14 +317,12 @@ def test_a_later_year_left_stale_is_reported_again_not_reused(workspace, compute
 
 def test_a_formula_from_outside_ecocomp_is_never_reused(workspace, computed, monkeypatch):
     project, db = workspace
-    spec = get_spec("class_ladder")
+    real = get_formula("class_ladder").func
 
     def same(agreement: Any, assessments: Any, period: Any) -> Any:
-        return spec.func(agreement, assessments, period)
+        return real(agreement, assessments, period)
 
-    monkeypatch.setattr(ecocomp.formulas.base, "_REGISTRY",
-                        {**ecocomp.formulas.base._REGISTRY,
-                         "class_ladder": attrs.evolve(spec, func=same)})
+    _replaced(monkeypatch, "class_ladder", same)
     for _ in range(2):
         assert settle(project, db).posted == 0
     assert computed == [YEAR, YEAR]
@@ -350,10 +355,8 @@ def test_a_formula_reading_other_inputs_than_water_is_never_reused(workspace, mo
     """Formulas that read other kinds of inputs (air, say) read what the fingerprint does
     not cover: no fingerprint, so every run is a full one."""
     project, db = workspace
-    real = ecocomp.settlement.get_formula
-
     def other_kind(name: str) -> Any:
-        spec = real(name)
+        spec = get_formula(name)
         return SimpleNamespace(func=spec.func, check=spec.check, lookback=spec.lookback,
                                inputs="air" if name == "class_ladder" else "water")
 
