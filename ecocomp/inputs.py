@@ -25,7 +25,7 @@ import attrs
 
 from ecocomp.errors import SettlementError
 
-__all__ = ["InputsProvider", "build_inputs", "input_kinds", "register_inputs"]
+__all__ = ["InputsProvider", "build_inputs", "input_kinds", "provider_of", "register_inputs"]
 
 Builder = Callable[..., object]
 
@@ -52,6 +52,11 @@ def register_inputs(kind: str, builder: Builder, *, evidence: bool = False) -> N
     if not kind or not isinstance(kind, str):
         raise ValueError(f"an inputs kind is a name such as 'water', not {kind!r}")
     _PROVIDERS[kind] = InputsProvider(kind, builder, evidence)
+
+
+def provider_of(kind: str) -> InputsProvider | None:
+    """The builder registered for ``kind``, or None."""
+    return _PROVIDERS.get(kind)
 
 
 def input_kinds() -> list[str]:

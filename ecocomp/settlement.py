@@ -53,7 +53,7 @@ from ecocomp.evidence import InputsDigest, last_import, record_inputs, require_u
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
 from ecocomp.identity import ProjectIdentity, check_identity, record_identity
-from ecocomp.inputs import build_inputs, register_inputs
+from ecocomp.inputs import build_inputs, provider_of, register_inputs
 from ecocomp.ledger import (
     Batch,
     Ledger,
@@ -69,6 +69,14 @@ from ecocomp.postgres import is_url
 from ecocomp.project import Project
 from ecocomp.readings import shown
 from ecocomp.references import normalise_reference
+from ecocomp.runs import (
+    RecordedRun,
+    fingerprint,
+    latest_run,
+    posted_since,
+    record_run,
+    recorded_result,
+)
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore, file_sha256
 
@@ -286,8 +294,12 @@ def reconcile(
     *,
     today: date,
     why: Callable[[_Desired], str] | None = None,
+    inputs: str | None = None,
 ) -> tuple[list[NewTransaction], int, list[Change]]:
     """What to post so that the ledger's net per key equals ``desired`` (pure).
+
+    ``inputs`` is every new transaction's ``inputs_digest`` (default: the digest of its
+    basis).
 
     Returns the new transactions, the number of unchanged keys and the changes (adjustments).
     A key the ledger lacks is posted as computed; a key whose net differs gets an adjustment
@@ -302,7 +314,8 @@ def reconcile(
         if have is None:
             if not target:
                 continue
-            to_post.append(_transaction(want, want.key, target, kind=want.kind))
+            to_post.append(_transaction(want, want.key, target, kind=want.kind,
+                                        inputs=inputs))
             continue
         if dict(have) == target:
             unchanged += 1
@@ -320,7 +333,7 @@ def reconcile(
             )
         to_post.append(
             _transaction(want, key, _clean(diff), kind="adjustment", corrects=want.key,
-                         reason=reason, booked_on=today)
+                         reason=reason, booked_on=today, inputs=inputs)
         )
         changes.append(Change(key=key, corrects=want.key, before=dict(have), after=target,
                               reason=reason))
@@ -343,6 +356,7 @@ def _transaction(
     corrects: str | None = None,
     reason: str | None = None,
     booked_on: date | None = None,
+    inputs: str | None = None,
 ) -> NewTransaction:
     if want.component == CLEARING:
         # the clearing moves the year's net out of "accrued" into "payable"
@@ -362,7 +376,7 @@ def _transaction(
         due=want.due,
         reason=reason,
         corrects=corrects,
-        inputs_digest=digest(want.meta),
+        inputs_digest=inputs if inputs is not None else digest(want.meta),
         meta=want.meta,
     )
 
@@ -746,17 +760,29 @@ def settle(
             warnings = [str(w) for w in project.warnings]
             if store.path != ":memory:":
                 warnings += [str(w) for w in missing_files(project, store, store.path)]
-            this = _compute_year(project, store, year, by_id, progress)
-            obligations, nets = this.obligations, this.nets
-            desired, corrections = this.desired, this.corrections
-            followers = (_followers(project, store, ledger, year, by_id, strict=cascade)
-                         if ledger is not None else [])
-            if ledger is not None:  # sums edited behind ecocomp's back: refuse, name them
-                require_unchanged(ledger.connection, this.last_import, this.evidence,
-                                  db=ledger.path)
+            # what this run's amounts depend on, to record with its posts (None: a formula
+            # from outside ecocomp, so every run settles in full)
+            prints: dict[int, str | None] = {}
+            reused: _Reused | None = None
+            if ledger is not None and not dry_run and _same_file(store.path, ledger.path):
+                prints = _fingerprints(project, store, ledger, year, identity)
+                reused = _reusable(ledger, prints)
+            if reused is None:
+                this = _compute_year(project, store, year, by_id, progress)
+                obligations, nets = this.obligations, this.nets
+                desired, corrections = this.desired, this.corrections
+                followers = (_followers(project, store, ledger, year, by_id, strict=cascade)
+                             if ledger is not None else [])
+                if ledger is not None:  # sums edited behind ecocomp's back: refuse them
+                    require_unchanged(ledger.connection, this.last_import, this.evidence,
+                                      db=ledger.path)
     finally:
         if own_store:
             store.close()
+    if reused is not None:  # nothing new since the recorded run: its result stands
+        assert ledger is not None
+        return _settled_again(project, ledger, reused, identity=identity, imports=imports,
+                              warnings=warnings, signer=signer)
     if ledger is None:  # a dry run without a ledger: everything would be new
         to_post, _, _ = reconcile(list(desired), {}, {}, today=today)
         return SettlementResult(
@@ -767,7 +793,7 @@ def settle(
     plan = functools.partial(_plan, desired=desired, year=year, today=today, by_id=by_id,
                              corrections=corrections, inputs=this.evidence.hexdigest())
     if dry_run:  # what a real run would do, from the ledger as it is
-        to_post, unchanged, changes = plan(ledger)
+        to_post, unchanged, changes, _ = plan(ledger)
         later = _later_years(ledger, followers, today=today, by_id=by_id, post=False)
         return SettlementResult(
             year=year, obligations=tuple(obligations), nets=tuple(nets),
@@ -780,9 +806,8 @@ def settle(
         progress("posting", -1)
     with ledger.batch() as batch:
         require_vouched(ledger, signer)
-        to_post, unchanged, changes = plan(batch)
-        for tx in to_post:
-            batch.post(tx)
+        to_post, unchanged, changes, keys = plan(batch)
+        batch.post_many(to_post)  # one insert, one posting time for the run's posts
         # the later years that read this one: re-settled in the same batch, or reported
         later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
         assert identity is not None
@@ -790,6 +815,9 @@ def settle(
         # what the posted amounts were computed from (docs/ledger.md, "inputs digest")
         for run in [this, *(followers if cascade else ())]:
             record_inputs(ledger.connection, run.year, run.last_import, run.evidence)
+        # what this run read and computed, so that a run with nothing new can reuse it
+        _record_runs(ledger, batch.head_seq, prints, [(this, keys)] + (
+            [(run, _year_keys(batch, run.year)) for run in followers] if cascade else []))
         adjusted = len(changes)
         if ledger.path != ":memory:":
             write_catalog(ledger.connection, project, year=year,
@@ -814,6 +842,175 @@ def settle(
         stale=() if cascade else tuple(later),
         cascaded=tuple(later) if cascade else (),
     )
+
+
+def _same_file(a: str, b: str) -> bool:
+    return a != ":memory:" and b != ":memory:" and Path(a).resolve() == Path(b).resolve()
+
+
+def _fingerprints(
+    project: Project, store: ReadingStore, ledger: Ledger, year: int,
+    identity: ProjectIdentity | None,
+) -> dict[int, str | None]:
+    """The fingerprint (:mod:`ecocomp.runs`) of ``year`` and of each later settled year
+    that reads the year before it, in a chain, as :func:`_followers` finds them."""
+    specs = [get_formula(a.formula) for a in project.agreements]
+    formulas = [f for spec in specs for f in (spec.func, spec.check, spec.lookback)
+                if f is not None]
+    # the builders of their inputs too: one a user registered in place of ecocomp's own
+    # (``register_inputs``) cannot be pinned either, so it makes every run a full one
+    providers = {provider_of(getattr(spec, "inputs", "water")) for spec in specs}
+    formulas += [p.builder for p in providers if p is not None]
+    # the fingerprint covers the readings (water) and formulas that read nothing; a formula
+    # reading another kind of inputs (``FormulaSpec.inputs``) makes every run a full one
+    if any(getattr(spec, "inputs", "water") not in ("water", "none") for spec in specs):
+        return {year: None}
+    identities = _identity_text(identity)
+    prints: dict[int, str | None] = {}
+    later = year
+    while True:
+        prints[later] = fingerprint(year=later, project=project, store=store,
+                                    identity=identities, formulas=formulas)
+        later += 1
+        if not (depends_on_previous_year(project.agreements, later)
+                and _settled(ledger, later)):
+            return prints
+
+
+def _identity_text(identity: ProjectIdentity | None) -> str:
+    if identity is None:
+        return "-"
+    return repr((identity.id, sorted(identity.agreements)))  # the folder: messages only
+
+
+@attrs.frozen
+class _Reused:
+    """A recorded run whose result stands: its record, obligations and nets."""
+
+    run: RecordedRun
+    obligations: tuple[Obligation, ...]
+    nets: tuple[NetDue, ...]
+
+
+def _reusable(ledger: Ledger, prints: Mapping[int, str | None]) -> _Reused | None:
+    """The recorded run of the first year in ``prints`` when every year there was recorded
+    reading exactly what a run would read now and nothing of its year was posted since,
+    and the recorded amounts are the ledger's; else None (settle in full)."""
+    runs = []
+    for year, wanted in prints.items():
+        run = latest_run(ledger.connection, year)
+        if wanted is None or run is None or run.fingerprint != wanted or posted_since(
+                ledger.connection, year, run.ledger_seq):
+            return None
+        runs.append(run)
+    found, owed = recorded_result(ledger.connection, runs[0])
+    obligations = tuple(_obligation(o) for o in found)
+    if not _is_the_ledgers(ledger, runs[0].year, obligations):
+        return None  # the record does not match the hash-chained ledger: recompute
+    return _Reused(runs[0], obligations, tuple(_net(n) for n in owed))
+
+
+def _is_the_ledgers(ledger: Ledger, year: int, obligations: Sequence[Obligation]) -> bool:
+    """Whether the ledger's net per key of ``year`` (accrued per obligation, payable per
+    agreement's clearing) is exactly what ``obligations`` give: what a full run checks
+    before it posts nothing. Reads only the transfers, in fen."""
+    have: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    # the year's transactions as _year_transactions selects them: payments (is_payment)
+    # are not what a run reconciles
+    rows = ledger.connection.execute(
+        "SELECT t.key, t.corrects, x.debit_party, x.debit_purpose, x.credit_party, "
+        "x.credit_purpose, x.amount_fen FROM ledger_transactions AS t "
+        "JOIN ledger_transfers AS x ON x.seq = t.seq WHERE t.agreement IS NOT NULL AND "
+        "(t.period = ? OR t.period LIKE ?) AND t.kind <> 'payment' AND "
+        "(t.component IS NULL OR t.component <> 'payment') AND NOT EXISTS (SELECT 1 FROM "
+        "ledger_transfers AS y WHERE y.seq = t.seq AND (y.debit_purpose = ? OR "
+        "y.credit_purpose = ?))", (str(year), f"{year}-%", SETTLED, SETTLED))
+    for key, corrects, dparty, dpurpose, cparty, cpurpose, fen in rows:
+        root = _root_key(corrects or key)
+        purpose = PAYABLE if root.endswith(f"/{CLEARING}") else ACCRUED
+        if cpurpose == purpose:
+            have[root][cparty] += fen
+        if dpurpose == purpose:
+            have[root][dparty] -= fen
+    want: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for o in obligations:
+        fen = int(o.amount * 100)
+        for key in (obligation_key(o.agreement, o.period, o.component),
+                    obligation_key(o.agreement, Period(year), CLEARING)):
+            want[key][o.payer] -= fen
+            want[key][o.payee] += fen
+
+    def clean(vectors: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+        found = {k: {p: v for p, v in vector.items() if v} for k, vector in vectors.items()}
+        return {k: v for k, v in found.items() if v}
+
+    return clean(have) == clean(want)
+
+
+def _record_runs(
+    ledger: Ledger, seq: int, prints: Mapping[int, str | None],
+    runs: Sequence[tuple[_YearRun, int]],
+) -> None:
+    """Record each run that has a fingerprint, with the ledger's length ``seq`` after
+    the batch's posts and how many keys of its year the ledger then holds.
+
+    A run's ``desired`` starts with one entry per obligation, in order (then the
+    clearings), whose meta is the obligation's ``to_json()``: recorded as it is."""
+    for run, keys in runs:
+        found = prints.get(run.year)
+        if found is None:
+            continue
+        record_run(ledger.connection, year=run.year, fingerprint=found,
+                   ledger_seq=seq, unchanged=keys,
+                   obligations=[d.meta for d in run.desired[:len(run.obligations)]],
+                   nets=[n.to_json() for n in run.nets])
+
+
+def _year_keys(source: Ledger | Batch, year: int) -> int:
+    """How many keys (an original and its adjustments count once) the year holds."""
+    return len(_keys(_year_transactions(source, year)))
+
+
+def _settled_again(
+    project: Project, ledger: Ledger, reused: _Reused, *,
+    identity: ProjectIdentity | None, imports: Sequence[Mapping[str, Any]],
+    warnings: Sequence[str], signer: Signer | None,
+) -> SettlementResult:
+    """A run with nothing new: the recorded result, the run logged, the head returned
+    (checkpointed only if the latest checkpoint does not already cover everything)."""
+    run = reused.run
+    with ledger.batch():
+        require_vouched(ledger, signer)
+        latest = latest_run(ledger.connection, run.year)
+        if latest is None or latest.id != run.id or posted_since(
+                ledger.connection, run.year, run.ledger_seq):
+            raise SettlementError(
+                f"{ledger.path}: another run settled {run.year} while this one was "
+                "reading; settle again"
+            )
+        assert identity is not None
+        record_identity(ledger.connection, identity)  # e.g. the project's folder moved
+        if ledger.path != ":memory:":
+            write_catalog(ledger.connection, project, year=run.year,
+                          counts=(0, run.unchanged, 0))
+        head = seal(ledger, signer)
+    return SettlementResult(
+        year=run.year, obligations=reused.obligations, nets=reused.nets,
+        posted=0, unchanged=run.unchanged, adjusted=0, imports=tuple(imports),
+        warnings=tuple(warnings), head=head,
+    )
+
+
+def _obligation(data: Mapping[str, Any]) -> Obligation:
+    """An obligation from its ``to_json()`` (the same object: its basis is JSON data)."""
+    return Obligation(data["agreement"], Period.parse(data["period"]), data["component"],
+                      data["payer"], data["payee"], Decimal(data["amount"]), data["basis"])
+
+
+def _net(data: Mapping[str, Any]) -> NetDue:
+    return NetDue(agreement=data["agreement"], year=data["year"], payer=data["payer"],
+                  payee=data["payee"], amount=Decimal(data["amount"]),
+                  due=date.fromisoformat(data["due"]))
 
 
 def require_vouched(ledger: Ledger, signer: Signer | None = None) -> None:
@@ -945,15 +1142,14 @@ def _later_years(
     whose ledger entries no longer equal a fresh computation."""
     results = []
     for run in runs:
-        to_post, unchanged, changes = _plan(
+        to_post, unchanged, changes, _ = _plan(
             source, desired=run.desired, year=run.year, today=today, by_id=by_id,
             corrections=run.corrections, inputs=run.evidence.hexdigest())
         if not to_post:
             continue
         if post:
             assert isinstance(source, Batch)
-            for tx in to_post:
-                source.post(tx)
+            source.post_many(to_post)
         results.append(SettlementResult(
             year=run.year, obligations=tuple(run.obligations), nets=tuple(run.nets),
             posted=len(to_post) - len(changes), unchanged=unchanged, adjusted=len(changes),
@@ -971,8 +1167,9 @@ def _plan(
     by_id: Mapping[str, Agreement],
     corrections: Sequence[Correction],
     inputs: str | None = None,
-) -> tuple[list[NewTransaction], int, list[Change]]:
-    """What to post so the ledger's year equals ``desired``: (to post, unchanged, changes).
+) -> tuple[list[NewTransaction], int, list[Change], int]:
+    """What to post so the ledger's year equals ``desired``: (to post, unchanged, changes,
+    and how many keys of the year the ledger holds once they are posted).
 
     ``inputs``: the digest of the readings the run read, recorded as every posted
     transaction's ``inputs_digest`` (otherwise the digest of its basis).
@@ -988,10 +1185,9 @@ def _plan(
     existing = _existing_vectors(existing_txs, lambda k: purpose.get(k, ACCRUED))
     counts = _adjustment_counts(existing_txs)
     to_post, unchanged, changes = reconcile(wanted, existing, counts, today=today,
-                                            why=_explain_changes(corrections))
-    if inputs is not None:
-        to_post = [attrs.evolve(tx, inputs_digest=inputs) for tx in to_post]
-    return to_post, unchanged, changes
+                                            why=_explain_changes(corrections), inputs=inputs)
+    keys = _keys(existing_txs) | {_root_key(tx.corrects or tx.key) for tx in to_post}
+    return to_post, unchanged, changes, len(keys)
 
 
 def _explain_changes(corrections: Sequence[Correction]) -> Callable[[_Desired], str]:

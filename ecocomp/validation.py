@@ -120,9 +120,14 @@ def _is_number(_checker: object, instance: object) -> bool:
 def validator_for_schema(sch: Mapping[str, Any]) -> jsonschema.protocols.Validator:
     """A validator for a schema document: format checking on, Decimal counts as a number."""
     cls = validator_for(sch)
+    return _decimal_aware(cls)(sch, format_checker=cls.FORMAT_CHECKER)
+
+
+@cache
+def _decimal_aware(cls: Any) -> Any:
+    """``cls`` with Decimal counted as a number (a new class: made once per draft)."""
     checker = cls.TYPE_CHECKER.redefine("number", _is_number)
-    typed = jsonschema.validators.extend(cls, type_checker=checker)
-    return typed(sch, format_checker=cls.FORMAT_CHECKER)
+    return jsonschema.validators.extend(cls, type_checker=checker)
 
 
 @cache

@@ -63,7 +63,12 @@ from ecocomp.ledger.model import (
     Transaction,
 )
 from ecocomp.ledger.signing import Signer
-from ecocomp.ledger.verify import VerifyReport, connect_read_only, verify_ledger
+from ecocomp.ledger.verify import (
+    VerifyReport,
+    connect_read_only,
+    verify_appended,
+    verify_ledger,
+)
 from ecocomp.money import from_fen
 from ecocomp.outputs import replaced, spreadsheet_text
 
@@ -101,6 +106,8 @@ class Ledger:
         self._path = path
         self._clock = clock
         self._batch: Batch | None = None
+        # the state the last successful verify() saw (see checkpoint)
+        self._verified: tuple[Any, ...] | None = None
         # where tx/2 starts; fixed once the schema is migrated (the table is append-only)
         self._tx2_from = _store.tx2_from(conn)
 
@@ -305,7 +312,9 @@ class Ledger:
         when it already covers every transaction with the same catalog (and, with
         ``signer``, is signed with that key). Inside an open batch it joins the batch, so
         the checkpoint commits with the posts or not at all. Refuses to certify a ledger
-        that fails :meth:`verify`.
+        that fails :meth:`verify`: it verifies the whole ledger, or — when :meth:`verify`
+        passed on exactly the ledger the open batch started from (settle and pay verify
+        first) — only the transactions the batch appended, so one run verifies once.
 
         >>> cp = ledger.checkpoint()  # doctest: +SKIP
         >>> cp.seq, cp.root           # doctest: +SKIP
@@ -321,7 +330,12 @@ class Ledger:
                 signer is None or signed_by([latest], signer.public_key)
             ):
                 return latest
-            _verify_ledger(self._conn).raise_for_problem()
+            if batch.start_state is not None and batch.start_state == self._verified:
+                # verify() passed on exactly the ledger this batch started from, and the
+                # write lock kept everyone else out since: check only what it appended
+                verify_appended(self._conn, batch.start_seq + 1).raise_for_problem()
+            else:
+                _verify_ledger(self._conn).raise_for_problem()
             tree = self._tree(head)
             number = latest.number + 1 if latest else 1
             prev = latest.hash if latest else GENESIS
@@ -339,6 +353,22 @@ class Ledger:
                 (number, head, root, created_at, prev, digest, catalog, signature, kid),
             )
             return checkpoint
+
+    def _state(self) -> tuple[Any, ...] | None:
+        """What changes whenever the ledger's tables change through SQLite: the schema
+        cookie (editing a row means dropping the append-only triggers first), the last
+        transaction and the last checkpoint. None on PostgreSQL, which has no schema
+        cookie: there every checkpoint verifies the whole ledger."""
+        conn = self._conn
+        if getattr(conn, "dialect", None) == "postgresql":
+            return None
+        return (
+            conn.execute("PRAGMA schema_version").fetchone()[0],
+            conn.execute(f"SELECT seq, hash FROM {TRANSACTIONS} ORDER BY seq DESC "
+                         "LIMIT 1").fetchone(),
+            conn.execute(f"SELECT number, hash FROM {CHECKPOINTS} ORDER BY number DESC "
+                         "LIMIT 1").fetchone(),
+        )
 
     def head(self) -> LedgerHead | None:
         """The latest checkpoint as a party keeps it (see :class:`LedgerHead`), or None.
@@ -724,6 +754,7 @@ class Ledger:
         with self._reading() as conn:
             report = catalog_checked(
                 conn, _verify_ledger(conn, quick=quick, committed=committed))
+            self._verified = self._state() if report.ok else None
         if raise_on_error:
             report.raise_for_problem()
         return report
@@ -792,6 +823,9 @@ class Batch:
         ).fetchone()
         self.head_seq: int = row[0] if row else 0
         self.head_hash: str = row[1] if row else GENESIS
+        #: where the batch started, and the ledger's state then (see Ledger.checkpoint)
+        self.start_seq: int = self.head_seq
+        self.start_state: tuple[Any, ...] | None = ledger._state()
 
     # reads delegate to the ledger: same connection, same transaction
     def get(self, key: str) -> Transaction | None:

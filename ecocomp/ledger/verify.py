@@ -67,7 +67,7 @@ from ecocomp.ledger.merkle import MerkleTree
 from ecocomp.ledger.model import CORRECTION_KINDS, KINDS, Checkpoint
 from ecocomp.money import MAX_YUAN
 
-__all__ = ["VerifyReport", "verify_file", "verify_ledger"]
+__all__ = ["VerifyReport", "verify_appended", "verify_file", "verify_ledger"]
 
 # The loop below unpacks columns by position; this pins the order it was written for.
 if TX_FIELDS != (
@@ -287,6 +287,40 @@ def verify_ledger(
 
 #: From this many transactions on, :func:`verify_ledger` checks the file in a thread.
 BESIDE_FROM = 5_000
+
+
+def verify_appended(conn: sqlite3.Connection, first: int) -> VerifyReport:
+    """Check transactions ``first``.. (those a batch just appended) as :func:`verify_ledger`
+    checks each one, for a caller that verified transactions 1..``first - 1`` in full
+    inside the same write transaction (nothing else could write in between).
+
+    Each link from the stored hash of ``first - 1``, every field and transfer, the hash
+    recomputed from the row; keys new (in the range and before it); every ``corrects``
+    naming an earlier key; no transfer row beyond the last transaction. The schema, the
+    file check and the checkpoints are the full verification's.
+    """
+    count = conn.execute(f"SELECT count(*) FROM {_TX}").fetchone()[0]
+    before = conn.execute(f"SELECT hash FROM {_TX} WHERE seq = ?", (first - 1,)).fetchone()
+    prev = before[0].encode() if before else GENESIS.encode()
+    tx2_from = _store.tx2_from(conn)
+    unresolved: list[tuple[int, bytes]] = []
+    factory = conn.text_factory
+    conn.text_factory = bytes
+    try:
+        scanned = _scan(conn, first, count, prev, tx2_from, set(), unresolved)
+    finally:
+        conn.text_factory = factory
+    problems = [scanned.problem] if scanned.problem else []
+    problems += _check_hashes(scanned.digests, scanned.hashes, first)
+    earlier = f"SELECT 1 FROM {_TX} WHERE key = ? AND seq < ?"
+    if len(scanned.keys) != len(scanned.hashes) or any(
+            conn.execute(earlier, (key.decode(), first)).fetchone() for key in scanned.keys):
+        problems += _duplicate_keys(conn)
+    problems += [_Problem(seq, _not_earlier(corrects)) for seq, corrects in unresolved
+                 if not conn.execute(earlier, (corrects.decode(), seq)).fetchone()]
+    problems += _orphans(conn, count)
+    head = scanned.hashes[-1].decode() if scanned.hashes and not problems else None
+    return _report(problems, count, 0, head, None, tx2_from, False)
 
 
 def _beside_file(conn: sqlite3.Connection) -> str | None:

@@ -1,0 +1,217 @@
+"""The record of each settlement run: what it read, as a fingerprint, and what it computed.
+
+Settling a year again when nothing is new — the same readings, project and code — posts
+nothing, since the ledger already equals that computation. A full run proves it by
+assessing and computing the whole year again (seconds for a province). Instead, every
+posting run records, in the same transaction as its posts (table ``settlement_runs``,
+beside the ledger, not part of its chain):
+
+- the **fingerprint** of everything the run's amounts depend on (:func:`fingerprint`): the
+  year; the readings' state (the last import and a checksum of the
+  stored monthly sums of the year and the year before, so that sums edited behind
+  ecocomp's back are not taken for unchanged); the project as loaded (parties, sections,
+  agreements with their parameters, corrections declarations, file names — not the folder
+  it is in); the project's identity; and the code that computes the amounts (every file
+  of the ecocomp package and its schemas, which hold the standard's limits, the formulas
+  and the parameter defaults). A project whose agreements use a formula registered outside ecocomp
+  has no fingerprint: its code cannot be pinned, so it is always settled in full;
+- the ledger's length after the run's posts, and how many of the year's keys the ledger
+  then holds (what a re-run counts as unchanged);
+- the obligations and nets it computed, as JSON (compressed).
+
+A later run whose fingerprint is the recorded one, with no accrual, clearing or adjustment
+of the year posted since, returns the recorded result instead of assessing
+(:func:`ecocomp.settlement.settle`); anything else settles in full, exactly as before.
+docs/architecture.md ("Issue 12: settle") says what is and is not covered.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+import ecocomp
+from ecocomp.packagedata import data_folder
+from ecocomp.project import Project
+from ecocomp.store import ReadingStore
+
+__all__ = [
+    "SCHEME",
+    "RecordedRun",
+    "code_digest",
+    "fingerprint",
+    "latest_run",
+    "posted_since",
+    "record_run",
+    "recorded_result",
+]
+
+#: The name of the fingerprint definition; a different scheme never matches.
+SCHEME = "run/1"
+_TABLE = "settlement_runs"
+_DDL = f"""CREATE TABLE IF NOT EXISTS {_TABLE} (
+    id INTEGER PRIMARY KEY, year INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+    seq INTEGER NOT NULL, unchanged INTEGER NOT NULL, result BLOB NOT NULL,
+    recorded_at TEXT NOT NULL)"""
+# (no column may mention the ledger's table prefix: ledger verify refuses any object that
+# does, so that nothing can hide in or about a ledger table)
+_CODE_SUFFIXES = (".py", ".toml", ".json", ".csv")
+
+
+@attrs.frozen
+class RecordedRun:
+    """One recorded run of a year: its fingerprint, where the ledger ended, and how many
+    keys of the year it left (its result: :func:`recorded_result`)."""
+
+    id: int
+    year: int
+    fingerprint: str
+    ledger_seq: int
+    unchanged: int
+
+
+def _files_digest(folder: Any, into: Any, prefix: str) -> None:
+    """Hash every code or data file under ``folder`` (path and bytes), in path order."""
+    found = []
+    stack = [(folder, prefix)]
+    while stack:
+        node, name = stack.pop()
+        for child in node.iterdir():
+            path = f"{name}/{child.name}"
+            if child.is_dir():
+                if child.name != "__pycache__":
+                    stack.append((child, path))
+            elif child.name.endswith(_CODE_SUFFIXES):
+                found.append((path, child))
+    for path, child in sorted(found, key=lambda item: item[0]):
+        data = child.read_bytes()
+        into.update(f"{path}\t{len(data)}\n".encode())
+        into.update(data)
+
+
+@functools.cache
+def code_digest() -> str:
+    """SHA-256 over the ecocomp package's code and data files and its schemas.
+
+    Anything that computes an amount — the standard's limits, assessment, the formulas,
+    the parameter schemas and their defaults — is in these files, so an upgrade or an edit
+    of any of them changes the digest. Computed once per process.
+    """
+    h = hashlib.sha256(f"ecocomp {ecocomp.__version__}\n".encode())
+    _files_digest(Path(ecocomp.__file__).resolve().parent, h, "ecocomp")
+    _files_digest(data_folder("schemas"), h, "schemas")
+    return h.hexdigest()
+
+
+def _monthly_checksum(conn: sqlite3.Connection, year: int) -> list[Any]:
+    """Counts and sums over the stored monthly sums of ``year - 1`` and ``year``: any sum
+    edited in place changes them (the full check is ``ledger verify --with-readings``)."""
+    wrap = 1_000_000_007  # keeps every SUM far from 64-bit overflow
+    row = conn.execute(
+        "SELECT count(*), sum(count), sum(high % ?), sum(low % ?), sum(inexact), "
+        "sum(exponent), sum(nondetects), sum(suspect), sum(invalid), "
+        "sum(length(section) + length(parameter) + length(source) + unicode(month)) "
+        "FROM readings_monthly WHERE month >= ? AND month < ?",
+        (wrap, wrap, f"{year - 1}-01", f"{year + 1}-01"),
+    ).fetchone()
+    return list(row)
+
+
+def fingerprint(
+    *, year: int, project: Project, store: ReadingStore, identity: object,
+    formulas: Iterable[Callable[..., Any]],
+) -> str | None:
+    """The fingerprint of what settling ``year`` of ``project`` from ``store`` depends on.
+
+    ``formulas`` are the functions of the formulas the project's agreements use; None when
+    one of them is not part of ecocomp (its code cannot be pinned). Read inside the run's
+    store transaction, after its imports.
+    """
+    if any(not getattr(f, "__module__", "").startswith("ecocomp.") for f in formulas):
+        return None
+    conn = store._conn  # the run's own transaction: it sees the imports just made
+    last_import = conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0]
+    parts = [
+        SCHEME, str(year), code_digest(), repr(identity),
+        _values(sorted(project.parties.values(), key=lambda p: p.code)),
+        _values(sorted(project.sections.values(), key=lambda s: s.code)),
+        _values(project.agreements), repr(sorted(project.supersedes.items())),
+        repr([_relative(f, project.root) for f in project.readings_files]),
+        repr([_relative(f, project.root) for f in project.correction_files]),
+        repr([last_import, *_monthly_checksum(conn, year)]),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _values(items: Iterable[Any]) -> str:
+    """The compared fields of attrs objects (not where they were read from), as text."""
+    return repr([[(f.name, getattr(item, f.name)) for f in attrs.fields(type(item)) if f.eq]
+                 for item in items])
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def record_run(
+    conn: sqlite3.Connection, *, year: int, fingerprint: str, ledger_seq: int,
+    unchanged: int, obligations: Sequence[Mapping[str, Any]],
+    nets: Sequence[Mapping[str, Any]],
+) -> None:
+    """Record a run (inside the caller's transaction, the one that posted)."""
+    conn.execute(_DDL)
+    text = json.dumps({"obligations": list(obligations), "nets": list(nets)},
+                      ensure_ascii=False, separators=(",", ":"))
+    conn.execute(
+        f"INSERT INTO {_TABLE} (year, fingerprint, seq, unchanged, result, "
+        "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (year, fingerprint, ledger_seq, unchanged, zlib.compress(text.encode(), 1),
+         datetime.now(UTC).isoformat(timespec="seconds")),
+    )
+
+
+def latest_run(conn: sqlite3.Connection, year: int) -> RecordedRun | None:
+    """The latest recorded run of ``year``, or None."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (_TABLE,)).fetchone():
+        return None
+    row = conn.execute(
+        f"SELECT id, year, fingerprint, seq, unchanged FROM {_TABLE} "
+        "WHERE year = ? ORDER BY id DESC LIMIT 1", (year,),
+    ).fetchone()
+    if row is None:
+        return None
+    return RecordedRun(id=row[0], year=row[1], fingerprint=row[2], ledger_seq=row[3],
+                       unchanged=row[4])
+
+
+def recorded_result(
+    conn: sqlite3.Connection, run: RecordedRun
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The obligations and nets ``run`` computed, as their ``to_json()`` data."""
+    row = conn.execute(f"SELECT result FROM {_TABLE} WHERE id = ?", (run.id,)).fetchone()
+    data = json.loads(zlib.decompress(row[0]))
+    return data["obligations"], data["nets"]
+
+
+def posted_since(conn: sqlite3.Connection, year: int, seq: int) -> bool:
+    """Whether a transaction of ``year`` other than a payment was posted after ``seq``
+    (an accrual, clearing or adjustment: the ledger's year may no longer be the run's)."""
+    row = conn.execute(
+        "SELECT 1 FROM ledger_transactions WHERE seq > ? AND (period = ? OR period LIKE ?) "
+        "AND (component IS NULL OR component <> 'payment') LIMIT 1",
+        (seq, str(year), f"{year}-%"),
+    ).fetchone()
+    return row is not None
