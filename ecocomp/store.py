@@ -73,6 +73,9 @@ _BATCH = 5_000
 #: Whether import_file tries the columnar reader (ecocomp.columnar) first; tests turn it off
 #: to compare it with the row parser.
 _COLUMNAR = True
+#: Files smaller than this (one block of the columnar reader, ≈ 20 000 readings) take the row
+#: parser: it is as fast for them, and a run of small files does not pay pyarrow's import.
+_COLUMNAR_MIN_BYTES = 1 << 20
 #: Daily means: the exact quotient, rounded only if it does not terminate (50 digits).
 _DAILY_MEAN = Context(prec=50)
 
@@ -429,8 +432,9 @@ class ReadingStore:
             if progress is not None:
                 progress(done.rows)
             return done
-        columns = self._write_columns(file, sections, name, digest, correction, progress) \
-            if _COLUMNAR else "other"
+        columns = "other"
+        if _COLUMNAR and digest and file.stat().st_size >= _COLUMNAR_MIN_BYTES:
+            columns = self._write_columns(file, sections, name, digest, correction, progress)
         if isinstance(columns, ImportResult):
             return columns
         if columns == "other":  # a file the columns do not read: the row parser, directly

@@ -40,6 +40,7 @@ def imported(store: ReadingStore, path: Path, way: str, monkeypatch: Any,
         else:
             with monkeypatch.context() as m:
                 m.setattr(store_module, "_COLUMNAR", way == "columns")
+                m.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)  # small files too
                 result = store.import_file(path, sections=NAMES, correction=correction)
     except ValidationFailed as exc:
         return [str(p) for p in exc.problems]

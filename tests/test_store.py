@@ -347,6 +347,7 @@ def test_import_memory_does_not_grow_with_file_size(tmp_path, monkeypatch, reade
         monkeypatch.setattr(store_module, "_COLUMNAR", False)
     else:  # blocks of 64 KiB (about 2 000 rows here) instead of 1 MiB, so both files span many
         monkeypatch.setattr(columnar, "BLOCK_BYTES", 64 << 10)
+        monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
     peaks = []
     for rows in (6_000, 24_000):  # both above the staging batch of 5 000 rows
         path = tmp_path / f"{rows}.csv"
