@@ -746,17 +746,11 @@ class ReadingStore:
         )
         if progress is not None:
             progress(0)
-        self._begin(immediate=True)
+        started = self._start_direct(name, digest, correction)
+        if isinstance(started, ImportResult):
+            return started
+        import_id = started
         try:
-            done = self._already_imported(digest, name, correction)  # another process won?
-            if done is not None:
-                self._end(commit=False)
-                return done
-            import_id = conn.execute(
-                "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
-                "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, 0, 0, 0, 0, 0, ?)",
-                (name, digest, int(correction), _now()),
-            ).lastrowid
             sums = _MonthlySums(conn)
             groups = sums.groups
             batch: list[tuple[Any, ...]] = []
@@ -813,10 +807,7 @@ class ReadingStore:
             if batch:
                 conn.executemany(insert, batch)
                 count += len(batch)
-            sums.flush()
-            conn.execute("UPDATE readings_imports SET rows = ?, inserted = ? WHERE id = ?",
-                         (count, count, import_id))
-            self._end(commit=True)
+            self._finish_direct(sums, import_id, count)
         except sqlite3.IntegrityError:  # a sample repeated in the file, or already stored
             self._end(commit=False)
             return None
@@ -826,6 +817,31 @@ class ReadingStore:
         if progress is not None:
             progress(count)
         return ImportResult(file=name, rows=count, inserted=count, unchanged=0)
+
+    def _start_direct(self, name: str, digest: str, correction: bool) -> ImportResult | int:
+        """Open the import step of a direct write and record the import: its id, or the
+        earlier import of the same bytes when another process won the race (step closed)."""
+        self._begin(immediate=True)
+        try:
+            done = self._already_imported(digest, name, correction)
+            if done is not None:
+                self._end(commit=False)
+                return done
+            return int(self._conn.execute(
+                "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
+                "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, 0, 0, 0, 0, 0, ?)",
+                (name, digest, int(correction), _now()),
+            ).lastrowid or 0)
+        except BaseException:
+            self._end(commit=False)
+            raise
+
+    def _finish_direct(self, sums: _MonthlySums, import_id: int, count: int) -> None:
+        """Add the file's monthly sums, record its count, and commit the import step."""
+        sums.flush()
+        self._conn.execute("UPDATE readings_imports SET rows = ?, inserted = ? WHERE id = ?",
+                           (count, count, import_id))
+        self._end(commit=True)
 
     def _write_columns(
         self,
@@ -862,18 +878,13 @@ class ReadingStore:
             return "general" if exc.bad else "other"
         except OSError:
             return "other"  # the row parser says why the file cannot be read
-        self._begin(immediate=True)
+        started = self._start_direct(name, digest, correction)
+        if isinstance(started, ImportResult):
+            blocks.close()
+            return started
+        import_id = started
         try:
-            done = self._already_imported(digest, name, correction)  # another process won?
-            if done is not None:
-                self._end(commit=False)
-                return done
-            import_id = conn.execute(
-                "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
-                "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, 0, 0, 0, 0, 0, ?)",
-                (name, digest, int(correction), _now()),
-            ).lastrowid
-            insert = insert.format(id=int(import_id or 0))
+            insert = insert.format(id=import_id)
             sums = _MonthlySums(conn)
             count = 0
             batch = first
@@ -890,10 +901,7 @@ class ReadingStore:
                 for group in batch.monthly:
                     sums.merge(group)
                 batch = next(blocks, None)
-            sums.flush()
-            conn.execute("UPDATE readings_imports SET rows = ?, inserted = ? WHERE id = ?",
-                         (count, count, import_id))
-            self._end(commit=True)
+            self._finish_direct(sums, import_id, count)
         except columnar.Declined as exc:
             self._end(commit=False)
             return "general" if exc.bad else "other"
