@@ -14,8 +14,8 @@ text, and each block is checked and converted column by column:
   Never a float;
 - every other value cell (non-detects, exponents, unit factors, signs, pH checks, spaces) is
   converted one by one with the row parser's own functions;
-- the monthly sums of the block are grouped with ``pyarrow`` (``Table.group_by``), the same
-  integers ``store._MONTHLY_SELECT`` computes in SQL.
+- the monthly sums of the block are added up with ``pyarrow.compute`` (rows sorted by group,
+  cumulative sums), the same integers ``store._MONTHLY_SELECT`` computes in SQL.
 
 Whatever the columns cannot decide exactly like the row parser — a bad cell, a quote
 anywhere in the file, a blank line, GB18030, a wide or an Excel file, a header with empty
@@ -121,36 +121,58 @@ def batches(
             raise Declined("GB18030")
         binary.seek(0)
         prefix = binary.read(_PREFIX_BYTES)
-    lines = _lines(path)
     params = _Params()
     header_line, offset, layout = _header(prefix, name, params)
+    if b'"' in prefix[:offset]:
+        raise Declined("a quote before the data")
     reader = _Reader(layout, sections, params, name, scale, exact_parts)
-    read = pcsv.ReadOptions(block_size=BLOCK_BYTES,
-                            column_names=[f"c{i}" for i in range(layout.width)])
-    parse = pcsv.ParseOptions(quote_char=False, newlines_in_values=False,
-                              ignore_empty_lines=True)
-    convert = pcsv.ConvertOptions(
-        column_types={f"c{i}": pa.string() for i in range(layout.width)},
-        strings_can_be_null=False, quoted_strings_can_be_null=False, check_utf8=True,
+    options = (
+        pcsv.ReadOptions(use_threads=False, block_size=2 * BLOCK_BYTES,
+                         column_names=[f"c{i}" for i in range(layout.width)]),
+        pcsv.ParseOptions(quote_char=False, newlines_in_values=False,
+                          ignore_empty_lines=False),
+        pcsv.ConvertOptions(
+            column_types={f"c{i}": pa.string() for i in range(layout.width)},
+            strings_can_be_null=False, quoted_strings_can_be_null=False, check_utf8=True),
     )
     row = header_line + 1
-    with pa.OSFile(os.fspath(path)) as source:
-        source.seek(offset)
+    for data in _blocks(path, offset):
+        # One row per line is what makes row numbers line numbers: a quote could let a row
+        # span lines, a blank line would be skipped by the row parser.
+        if b'"' in data:
+            raise Declined("the file holds quotes")
+        lines = data.count(b"\n") + (not data.endswith(b"\n"))
         try:
-            stream = pcsv.open_csv(source, read_options=read, parse_options=parse,
-                                   convert_options=convert)
-            for block in stream:
-                if block.num_rows:
-                    batch = reader.convert(block, row)
-                    row += batch.count
-                    yield batch
+            table = pcsv.read_csv(pa.py_buffer(data), read_options=options[0],
+                                  parse_options=options[1], convert_options=options[2])
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            # a row with more or fewer cells than the header, invalid UTF-8, ...
+            # a row with more or fewer cells than the header, a blank line, invalid UTF-8
             raise Declined(f"pyarrow: {exc}") from None
+        if table.num_rows != lines:
+            raise Declined("a line break that is not the end of a row (a lone CR)")
+        for block in table.to_batches():
+            batch = reader.convert(block, row)
+            row += batch.count
+            yield batch
     if row == header_line + 1:
         raise Declined("no data rows")
-    if row - 1 != lines:
-        raise Declined("the file has blank lines or rows over several lines")
+
+
+def _blocks(path: str | os.PathLike[str], offset: int) -> Iterator[bytes]:
+    """The file's bytes from ``offset`` on, about BLOCK_BYTES at a time, cut after a line."""
+    rest = b""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        while chunk := f.read(BLOCK_BYTES):
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:]
+            if len(rest) > BLOCK_BYTES:
+                raise Declined("a line longer than a block")
+            if data:
+                yield data
+    if rest:
+        yield rest  # the last line, without a line break
 
 
 def plain_units(cells: Any, scale: int) -> tuple[Any, Any, Any]:
@@ -194,23 +216,6 @@ def _header(prefix: bytes, name: str, params: _Params) -> tuple[int, int, _Layou
     return number, offset, layout
 
 
-def _lines(path: str | os.PathLike[str]) -> int:
-    """Lines of the file as the csv module counts them (without trailing blank lines);
-    declines a file holding a quote, the one thing that lets a row span lines."""
-    newlines = 0
-    tail = b""
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            if b'"' in chunk:
-                raise Declined("the file holds quotes")
-            newlines += chunk.count(b"\n")
-            tail = (tail + chunk)[-4096:]
-    stripped = tail.rstrip(b"\r\n")
-    if not stripped:
-        raise Declined("nothing but line breaks at the end of the file")
-    return newlines - tail[len(stripped):].count(b"\n") + 1
-
-
 class _Reader:
     """Converts blocks of one file; holds the resolvers (and their caches) across blocks."""
 
@@ -227,7 +232,7 @@ class _Reader:
         self.sections = _Sections(sections)
         self.times = _Times()
         self.isos: dict[str, str | _Err] = {}
-        self.ids: dict[str, int] = {}  # group key part → small integer, for group_by
+        self.ids: dict[str, int] = {}  # group key part → small integer (monthly sums)
         self.params = params
         self.name = name
         self.scale = scale
@@ -370,26 +375,43 @@ class _Reader:
                        pc.add(key(codes, par_idx, 16), key(src, src_idx, 0)))
         if len(ids) >= 1 << 15:
             raise Declined("too many distinct sections, months, parameters and sources")
-        table = pa.table({
-            "g": group,
-            "n": valid.cast(pa.int64()),
-            "h": pc.if_else(valid, high, none), "l": pc.if_else(valid, low, none),
-            "x": pc.and_(valid, pc.is_null(units)).cast(pa.int64()),
-            "e": pc.if_else(valid, exponent, none),
-            "d": pc.and_(valid, pc.not_equal(below, 0)).cast(pa.int64()),
-            "q": pc.equal(flag, "suspect").cast(pa.int64()),
-            "z": pc.equal(flag, "invalid").cast(pa.int64()),
-        })
-        grouped = table.group_by("g", use_threads=False).aggregate([
-            ("n", "sum"), ("h", "sum"), ("l", "sum"), ("x", "sum"), ("e", "min"),
-            ("d", "sum"), ("q", "sum"), ("z", "sum"),
-        ])
-        names = ["g", "n_sum", "h_sum", "l_sum", "x_sum", "e_min", "d_sum", "q_sum", "z_sum"]
+        masked = pc.if_else(valid, exponent, none)
+        # Rows sorted by group, then exponent (nulls last, the default): each group is one
+        # run, whose first row holds its smallest exponent. Sums are differences of cumulative
+        # sums at the runs' ends. (Not Table.group_by: measured no faster, and it loads a
+        # query engine of its own.)
+        order = pc.sort_indices(pa.table({"g": group, "e": masked}),
+                                sort_keys=[("g", "ascending"), ("e", "ascending")])
+        keys = pc.take(group, order)
+        ends = [*pc.indices_nonzero(pc.not_equal(keys.slice(1), keys.slice(0, n - 1)))
+                .to_pylist(), n - 1]
+        starts = [0, *(e + 1 for e in ends[:-1])]
+        at_ends = pa.array(ends, pa.int64())
+
+        def sums(values: Any) -> list[int]:
+            totals = pc.take(pc.cumulative_sum(pc.take(values, order)), at_ends).to_pylist()
+            return [b - a for a, b in zip([0, *totals[:-1]], totals, strict=True)]
+
+        def nullable(values: Any) -> list[int | None]:
+            """Sums of a column with nulls: None for a group with none (as SQL's SUM)."""
+            counts = sums(pc.is_valid(values).cast(pa.int64()))
+            totals = sums(pc.fill_null(values, 0))
+            return [t if c else None for c, t in zip(counts, totals, strict=True)]
+
         text = {number: value for value, number in ids.items()}
         mask = (1 << 16) - 1
+        columns = (
+            pc.take(keys, pa.array(starts, pa.int64())).to_pylist(),
+            sums(valid.cast(pa.int64())),
+            nullable(pc.if_else(valid, high, none)), nullable(pc.if_else(valid, low, none)),
+            sums(pc.and_(valid, pc.is_null(units)).cast(pa.int64())),
+            pc.take(pc.take(masked, order), pa.array(starts, pa.int64())).to_pylist(),
+            sums(pc.and_(valid, pc.not_equal(below, 0)).cast(pa.int64())),
+            sums(pc.equal(flag, "suspect").cast(pa.int64())),
+            sums(pc.equal(flag, "invalid").cast(pa.int64())),
+        )
         return [(text[g >> 48], text[(g >> 32) & mask], text[(g >> 16) & mask], text[g & mask],
-                 *sums) for g, *sums in zip(*(grouped.column(c).to_pylist() for c in names),
-                                            strict=True)]
+                 *rest) for g, *rest in zip(*columns, strict=True)]
 
 
 def _repeat(value: str, n: int) -> list[str]:
