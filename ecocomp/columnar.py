@@ -1,7 +1,8 @@
 """Readings files read by whole columns with pyarrow: the import's fast path.
 
-A long-format UTF-8 CSV file is read by ``pyarrow.csv`` in blocks of rows, every cell as
-text, and each block is checked and converted column by column:
+A long-format UTF-8 CSV file is read in blocks of about :data:`BLOCK_BYTES`, cut at line
+ends and parsed by ``pyarrow.csv.read_csv`` with every cell as text, and each block is
+checked and converted column by column:
 
 - section, sampled_at, parameter with unit, source and flag cells go through the very
   resolvers of the row parser (:mod:`ecocomp.readings`), once per *distinct* text of the
@@ -83,10 +84,11 @@ class Declined(Exception):
 class Batch:
     """One block of readings, checked and converted, ready to insert.
 
-    ``rows``: the insert's parameters per reading except ``import_id`` — section,
+    ``columns``: the insert's parameters per reading except ``import_id`` — section,
     sampled_at, parameter, source, value, below_dl, flag, eff_units, eff_exp, row — as
     parallel sequences (zip them). ``monthly``: the block's monthly sums, one tuple per
-    (section, month, parameter, source) with the columns of ``readings_monthly``.
+    (section, month, parameter, source) with the columns of ``readings_monthly``;
+    ``count``: the readings in the block.
     """
 
     __slots__ = ("columns", "count", "monthly")

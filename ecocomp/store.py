@@ -13,10 +13,14 @@ Each value is stored twice, in two exact forms (docs/readings.md explains why):
 Imports are atomic per file: the file is parsed into a temporary staging table (on disk,
 so memory stays flat), checked completely — every problem of the file, repeats within it
 and contradictions with stored readings — and only then written in one transaction; nothing
-is written when anything is wrong. A file whose exact bytes were imported before is skipped.
-A corrected value supersedes the stored one only when imported with ``correction=True``;
-the old row stays, pointing at its successor (``superseded_by``), and queries read the
-current revision only.
+is written when anything is wrong. A file whose readings are all good and all new — most
+imports — takes a direct path instead: read by whole columns (:mod:`ecocomp.columnar`, a
+long UTF-8 CSV file of 1 MiB or more) or by the row parser, written straight into
+``readings`` with its monthly sums, and rolled back to the general path at the first
+problem or repeat. A file whose exact bytes were imported before is skipped. A corrected
+value supersedes the stored one only when imported with ``correction=True``; the old row
+stays, pointing at its successor (``superseded_by``), and queries read the current revision
+only.
 
 The tables live beside the ledger's in the same database file and are named ``readings*``.
 """
@@ -856,8 +860,9 @@ class ReadingStore:
         good and all new, written straight into ``readings``; or why not.
 
         :mod:`ecocomp.columnar` checks and converts each block of rows by columns, with
-        the row parser's own resolvers, and groups the block's monthly sums; the rows go in
-        with one ``executemany`` per block. Returns "other" when the file is not one the
+        the row parser's own resolvers, and adds up the block's monthly sums; the rows go in
+        with ``executemany``, :data:`_BATCH` at a time (so progress moves). The first block
+        is read before the write lock is taken. Returns "other" when the file is not one the
         columns read (the row parser's direct path may take it), "general" when a cell
         failed a check or the unique index refused a row (repeated or stored samples: the
         general path decides, with every message). Nothing is written in either case.
