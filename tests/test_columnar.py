@@ -231,3 +231,17 @@ def test_the_columns_take_a_cell_only_as_the_row_parser_reads_it(text):
         stored = str(value) if "E" not in str(value) else format(value, "f")  # as the store
         assert not below and stored == text
         assert (units, exponent) == _exact_parts(text, False)[:2]
+
+
+def test_inside_a_transaction_a_bad_later_file_undoes_the_columnar_import(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text(HEADER + "zhuting,2023-01-09,tp,0.1,,,\n", encoding="utf-8")
+    bad.write_text(HEADER + "zhuting,2023-01-10,tp,ND,,,\n", encoding="utf-8")
+    with ReadingStore.open(tmp_path / "t.db") as s:
+        with pytest.raises(ValidationFailed), s.transaction():
+            assert s.import_file(good, sections=NAMES).inserted == 1
+            assert len(state(s)["readings"]) == 1  # visible inside the block
+            s.import_file(bad, sections=NAMES)
+        assert state(s) == {"readings": [], "monthly": [], "imports": []}
