@@ -8,6 +8,12 @@
   CSV files into a bare table of text columns (no checks, no index, no conversion): the
   floor of getting these rows into SQLite at all. Needs the ``sqlite3`` program on PATH
   (``apt-get install sqlite3``); returns None without it.
+- :func:`pyarrow_parse` — ``pyarrow.csv.read_csv`` of the same files, every column as text,
+  nothing checked or stored: the floor of reading these files at all with the columnar
+  library ecocomp's import uses (multi-threaded C++).
+- :func:`columnar_alone` — ecocomp's own columnar reader (``ecocomp.columnar``: every check
+  and conversion, the rows materialised for ``executemany``) without SQLite: what the import
+  costs before the database, so the suite can say where the time goes.
 - :func:`duckdb_pipeline` — DuckDB storing every reading exactly (``DECIMAL(38,10)``, a
   primary key on the sample, so a repeated sample is refused) in a database file, then the
   exact monthly sums and counts per section, month, parameter and source that assessment
@@ -34,7 +40,10 @@ from typing import Any
 from ecocomp.standards import ASSESSED_ITEMS, gb3838
 from ecocomp.store import ReadingStore
 
-__all__ = ["duckdb_pipeline", "pandas_assessment", "raw_import", "sqlite_cli_import"]
+__all__ = [
+    "columnar_alone", "duckdb_pipeline", "pandas_assessment", "pyarrow_parse", "raw_import",
+    "sqlite_cli_import",
+]
 
 _CHUNK = 50_000
 _INSERT = (
@@ -112,6 +121,37 @@ def sqlite_cli_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, 
     done = subprocess.run([program, str(db), "SELECT count(*) FROM readings"], text=True,
                           check=True, capture_output=True)
     return {"rows": int(done.stdout.strip()), "seconds": seconds}
+
+
+def pyarrow_parse(files: Sequence[str | Path]) -> dict[str, Any]:
+    """Read the files with ``pyarrow.csv.read_csv``, every column as text; rows and seconds."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    start = time.perf_counter()
+    rows = 0
+    for file in files:
+        with open(file, encoding="utf-8") as f:
+            names = f.readline().strip().split(",")
+        table = pcsv.read_csv(file, convert_options=pcsv.ConvertOptions(
+            column_types={name: pa.string() for name in names}, strings_can_be_null=False))
+        rows += table.num_rows
+        del table
+    return {"rows": rows, "seconds": time.perf_counter() - start}
+
+
+def columnar_alone(files: Sequence[str | Path]) -> dict[str, Any]:
+    """ecocomp's columnar reader over the files, rows built as for the insert, no SQLite."""
+    from ecocomp import columnar
+    from ecocomp.store import SCALE, _exact_parts
+
+    start = time.perf_counter()
+    rows = 0
+    for file in files:
+        for batch in columnar.batches(file, None, str(file), SCALE, _exact_parts):
+            for _row in zip(*batch.columns):  # noqa: B905 (columns of equal length)
+                rows += 1
+    return {"rows": rows, "seconds": time.perf_counter() - start}
 
 
 def duckdb_pipeline(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any] | None:

@@ -59,6 +59,8 @@ def test_suite_measures_every_figure_in_child_processes(tmp_path: Path) -> None:
     duck = result["duckdb"]
     assert "skipped" in duck or duck["rows"] == result["readings"]
     assert result["import"]["rows"] == result["raw_import"]["rows"] == result["readings"]
+    assert result["pyarrow_parse"]["rows"] == result["columnar"]["rows"] == result["readings"]
+    assert result["import"]["load"] >= 0
     assert result["settle"]["obligations"] == result["assess"]["obligations"] > 0
     table = suite.format_table({"sizes": [result]})
     assert "import rows/s" in table and "targets:" in table
@@ -106,3 +108,13 @@ def test_targets_compare_same_sections_for_assessment_memory() -> None:
     assert found["province re-settle, nothing new (s)"]["met"] is False
     assert found["import rate / sqlite3 CLI .import (city)"]["value"] == pytest.approx(1 / 3)
     assert found["assessment time / pandas time (province)"]["value"] == pytest.approx(0.5)
+
+
+def test_figures_measured_under_load_say_so() -> None:
+    city = _figures("city", 100, 50.0, 40.0)
+    city["import"]["load"] = 3.5  # type: ignore[index]
+    found = {t["target"]: t for t in suite.targets({"cpus": 2, "sizes": [city]})}
+    assert "measured under load 3.5" in found["import rate / sqlite3 CLI .import (city)"]["note"]
+    city["import"]["load"] = 0.4  # type: ignore[index]
+    found = {t["target"]: t for t in suite.targets({"cpus": 2, "sizes": [city]})}
+    assert "under load" not in found["import rate / sqlite3 CLI .import (city)"]["note"]

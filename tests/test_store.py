@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecocomp import assessment
+import ecocomp.store as store_module
+from ecocomp import assessment, columnar
 from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import ValidationFailed
 from ecocomp.periods import Period
@@ -340,7 +341,13 @@ def test_export_then_import_round_trips_the_sample_files(store, tmp_path):
     assert store.export_csv(buffer, period="2023-02") == 5
 
 
-def test_import_memory_does_not_grow_with_file_size(tmp_path):
+@pytest.mark.parametrize("reader", ["columns", "rows"])
+def test_import_memory_does_not_grow_with_file_size(tmp_path, monkeypatch, reader):
+    if reader == "rows":
+        monkeypatch.setattr(store_module, "_COLUMNAR", False)
+    else:  # blocks of 64 KiB (about 2 000 rows here) instead of 1 MiB, so both files span many
+        monkeypatch.setattr(columnar, "BLOCK_BYTES", 64 << 10)
+        monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
     peaks = []
     for rows in (6_000, 24_000):  # both above the staging batch of 5 000 rows
         path = tmp_path / f"{rows}.csv"

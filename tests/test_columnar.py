@@ -1,0 +1,247 @@
+"""The columnar reader (pyarrow) against the row parser: the same stored data, the same errors.
+
+Three ways into the store: ``columns`` (import_file as users call it: the columnar reader
+first), ``rows`` (import_file with the columnar reader turned off: the row parser writing
+directly) and ``general`` (the staging path alone). Every fixture and every generated file
+must leave the same rows, monthly sums and import records, and the same messages.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from test_import_paths import NAMES, state, sums_agree_with_sql
+
+import ecocomp.store as store_module
+from ecocomp import columnar
+from ecocomp.errors import ValidationFailed
+from ecocomp.readings import _Err, _rows, _value_cell
+from ecocomp.store import SCALE, ReadingStore, _exact_parts, file_sha256
+
+DATA = Path(__file__).parent / "data" / "readings"
+FIXTURES = sorted(p.name for p in DATA.iterdir() if p.suffix in (".csv", ".xlsx"))
+HEADER = "section,sampled_at,parameter,value,unit,source,flag\n"
+
+
+def imported(store: ReadingStore, path: Path, way: str, monkeypatch: Any,
+             correction: bool = False) -> Any:
+    """What one import returns (its counts, or its messages), by one of the three ways."""
+    name = str(path)
+    try:
+        if way == "general":
+            result = store._ingest(_rows(path, NAMES, name), name, file_sha256(path),
+                                   correction, None)
+        else:
+            with monkeypatch.context() as m:
+                m.setattr(store_module, "_COLUMNAR", way == "columns")
+                m.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)  # small files too
+                result = store.import_file(path, sections=NAMES, correction=correction)
+    except ValidationFailed as exc:
+        return [str(p) for p in exc.problems]
+    return (result.rows, result.inserted, result.unchanged, result.skipped,
+            len(result.corrected))
+
+
+def taken(store: ReadingStore, path: Path) -> bool:
+    """Whether the columnar reader wrote the file (and did: the store now holds it)."""
+    result = store._write_columns(path, NAMES, str(path), file_sha256(path), False, None)
+    return isinstance(result, store_module.ImportResult)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_every_fixture_stores_and_reports_the_same_by_every_way(fixture, monkeypatch):
+    path = DATA / fixture
+    outcomes, states = [], []
+    for way in ("columns", "rows", "general"):
+        with ReadingStore.open(":memory:") as s:
+            outcomes.append(imported(s, path, way, monkeypatch))
+            states.append(state(s))
+            assert sums_agree_with_sql(s)
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert states[0] == states[1] == states[2]
+
+
+@pytest.mark.parametrize("fixture", ["long.csv", "long_bom.csv"])
+def test_good_long_utf8_files_take_the_columnar_reader(fixture):
+    with ReadingStore.open(":memory:") as s:
+        assert taken(s, DATA / fixture)
+        assert state(s)["readings"]  # written
+
+
+@pytest.mark.parametrize("fixture", ["bad.csv", "long_utf16.csv", "wide_gb18030.csv",
+                                     "wide_utf8_bom.csv"])
+def test_other_files_are_declined_and_nothing_is_written(fixture):
+    with ReadingStore.open(":memory:") as s:
+        assert not taken(s, DATA / fixture)
+        assert state(s) == {"readings": [], "monthly": [], "imports": []}
+
+
+@pytest.mark.parametrize("text", [
+    HEADER + '"zhuting",2023-01-09,tp,0.1,,,\n',  # a quote
+    HEADER + "zhuting,2023-01-09,tp,0.1,,,\n\nzhuting,2023-01-10,tp,0.1,,,\n",  # blank line
+    HEADER + "zhuting,2023-01-09,tp,0.1,,,\rzhuting,2023-01-10,tp,0.1,,,\r",  # old Mac lines
+    HEADER + "zhuting,2023-01-09,tp,0.1,,\n",  # a short row (the row parser pads it)
+    HEADER.strip() + ",\nzhuting,2023-01-09,tp,0.1,,,,\n",  # an empty header cell
+    HEADER,  # no data rows
+])
+def test_what_only_the_row_parser_reads_right_is_left_to_it(tmp_path, monkeypatch, text):
+    path = tmp_path / "r.csv"
+    path.write_bytes(text.encode())
+    with ReadingStore.open(":memory:") as s:
+        assert not taken(s, path)
+    outcomes = []
+    for way in ("columns", "rows"):
+        with ReadingStore.open(":memory:") as s:
+            outcomes.append((imported(s, path, way, monkeypatch), state(s)))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_row_numbers_count_comment_lines_before_the_header(tmp_path, monkeypatch):
+    path = tmp_path / "c.csv"
+    path.write_text("# supersedes: a.csv\n# checked by 李工\n" + HEADER +
+                    "zhuting,2023-01-09,tp,0.1,,,\nzhuting,2023-01-10,tp,<0.02,,,\n",
+                    encoding="utf-8")
+    with ReadingStore.open(":memory:") as s:
+        assert taken(s, path)
+        assert [r[-1] for r in state(s)["readings"]] == [4, 5]
+
+
+def test_a_bad_cell_after_the_first_block_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(columnar, "BLOCK_BYTES", 4096)
+    lines = [f"zhuting,2023-01-{1 + i % 28:02d}T{i // 28 % 24:02d}:00,tp,0.{i % 97:02d},,,\n"
+             for i in range(600)]
+    lines[550] = "zhuting,2023-03-01,tp,1e400000000000000000000,,,\n"
+    path = tmp_path / "late.csv"
+    path.write_text(HEADER + "".join(lines), encoding="utf-8")
+    with ReadingStore.open(":memory:") as s:
+        assert not taken(s, path)
+        assert state(s) == {"readings": [], "monthly": [], "imports": []}
+        messages = imported(s, path, "columns", monkeypatch)
+    assert messages == [f"{path}:552:value: '1e400000000000000000000' is too large to be a "
+                        "measured value; check the exponent"]
+
+
+# --------------------------------------------------------------------------- generated files
+
+_SECTIONS = st.sampled_from(["zhuting", "朱亭镇", " zhuting", "pingtang", "坪塘", "nowhere"])
+_TIMES = st.sampled_from(["2023-01-09", "2023-01-09T08:00", "2023/1/9 8:00",
+                          "2023-01-09 09:00:00+08:00", "2023-02-30", "2023-01-10 00:00",
+                          " 2023-03-01"])
+_PARAMS = st.sampled_from([("tp", ""), ("tp", "mg/L"), ("tp", "µg/L"), ("总磷", ""),
+                           ("nh3n", "mg/L"), ("ph", ""), ("temp", "℃"), ("do", "g/L"),
+                           ("cu", "µg/L"), ("flow", "m³/s"), ("氨氮(mg/L)", "")])
+_PLAIN_VALUES = st.builds(
+    lambda digits, places: format(Decimal(digits).scaleb(-places), "f"),
+    st.integers(0, 10**12), st.integers(0, 12))
+_VALUES = st.one_of(
+    _PLAIN_VALUES, _PLAIN_VALUES.map(lambda v: "<" + v), _PLAIN_VALUES.map(lambda v: "-" + v),
+    st.sampled_from(["15", "14.0000000001", "1.5E+3", "2e-5", "NaN", "ND", "<0", "0.10 ",
+                     "00.5", ".5", "5.", "1,5", "", "1e-30", "-0", "0.000000000001"]),
+)
+_SOURCES = st.sampled_from(["", "manual", "automatic", "自动", "Manual", "robot"])
+_FLAGS = st.sampled_from(["", "", "", "suspect", "invalid", "有效", "bad"])
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(_SECTIONS, _TIMES, _PARAMS, _VALUES, _SOURCES, _FLAGS),
+                     min_size=1, max_size=25),
+       correction=st.booleans())
+def test_generated_files_store_and_report_the_same_both_ways(tmp_path_factory, monkeypatch,
+                                                             rows, correction):
+    folder = tmp_path_factory.mktemp("gen")
+    path = folder / "g.csv"
+    path.write_text(HEADER + "".join(f"{s},{t},{p},{v},{u},{o},{f}\n"
+                                     for s, t, (p, u), v, o, f in rows), encoding="utf-8")
+    outcomes, states = [], []
+    for way in ("columns", "rows"):
+        with ReadingStore.open(":memory:") as s:
+            outcomes.append(imported(s, path, way, monkeypatch, correction))
+            states.append(state(s))
+            assert sums_agree_with_sql(s)
+    assert outcomes[0] == outcomes[1]
+    assert states[0] == states[1]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(values=st.lists(st.tuples(_PLAIN_VALUES, st.booleans(),
+                                 st.sampled_from(["", "suspect", "invalid"])),
+                       min_size=1, max_size=40))
+def test_good_new_files_are_written_by_the_columns_exactly_as_by_the_rows(
+        tmp_path_factory, monkeypatch, values):
+    path = tmp_path_factory.mktemp("good") / "g.csv"
+    path.write_text(HEADER + "".join(
+        f"zhuting,2023-{1 + i % 3:02d}-{1 + i // 3 % 28:02d}T{i // 84:02d}:00,"
+        f"{'temp' if i % 2 else 'tp'},{'<' if below and v.strip('0.') else ''}{v},,,{flag}\n"
+        for i, (v, below, flag) in enumerate(values)), encoding="utf-8")
+    with ReadingStore.open(":memory:") as a, ReadingStore.open(":memory:") as b:
+        assert taken(a, path)
+        assert imported(b, path, "rows", monkeypatch) == (len(values), len(values), 0, 0, 0)
+        assert state(a)["readings"] == state(b)["readings"]
+        assert state(a)["monthly"] == state(b)["monthly"]
+        assert sums_agree_with_sql(a)
+
+
+# --------------------------------------------------------------------------- exact units
+
+
+def units_of(texts: list[str]) -> list[tuple[bool, int | None, int | None]]:
+    taken_, units, exponent = columnar.plain_units(pa.array(texts, pa.string()), SCALE)
+    return list(zip(taken_.to_pylist(), units.to_pylist(), exponent.to_pylist(), strict=True))
+
+
+@given(digits=st.integers(0, 10**18 - 1), places=st.integers(0, SCALE))
+def test_plain_decimal_text_becomes_its_exact_integer_units(digits, places):
+    value = Decimal(digits).scaleb(-places)
+    text = format(value, "f")
+    assume(len(text.partition(".")[0]) <= 18 - SCALE)
+    [(ok, units, exponent)] = units_of([text])
+    assert ok
+    assert Decimal(units).scaleb(-SCALE) == Decimal(text)  # round trip, no float anywhere
+    assert exponent == Decimal(text).as_tuple().exponent
+    assert (units, exponent) == _exact_parts(text, False)[:2]  # the store's own definition
+    assert text == format(Decimal(text), "f")  # the cell is stored as it is
+
+
+@pytest.mark.parametrize("text", [
+    "1e5", "1E-3", "1.5E+3", "NaN", "nan", "inf", "-1", "+1", "1,000", "1 000", "01", "00.5",
+    "1.", ".5", " 1", "1 ", "<0.1", "１", "0.12345678901", "123456789", "0x10", "", "-0",
+    "1_000", "٣",
+])
+def test_what_is_not_a_plain_decimal_is_left_to_the_row_parser(text):
+    [(ok, units, _exponent)] = units_of([text])
+    assert not ok and units is None
+
+
+@given(text=st.text(alphabet="0123456789.-+eE<, ", max_size=14))
+def test_the_columns_take_a_cell_only_as_the_row_parser_reads_it(text):
+    [(ok, units, exponent)] = units_of([text])
+    parsed = _value_cell(text.strip(), False)
+    if isinstance(parsed, _Err):
+        assert not ok  # what the row parser rejects, the columns never take
+    if ok:
+        value, below = parsed  # type: ignore[misc]
+        stored = str(value) if "E" not in str(value) else format(value, "f")  # as the store
+        assert not below and stored == text
+        assert (units, exponent) == _exact_parts(text, False)[:2]
+
+
+def test_inside_a_transaction_a_bad_later_file_undoes_the_columnar_import(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text(HEADER + "zhuting,2023-01-09,tp,0.1,,,\n", encoding="utf-8")
+    bad.write_text(HEADER + "zhuting,2023-01-10,tp,ND,,,\n", encoding="utf-8")
+    with ReadingStore.open(tmp_path / "t.db") as s:
+        with pytest.raises(ValidationFailed), s.transaction():
+            assert s.import_file(good, sections=NAMES).inserted == 1
+            assert len(state(s)["readings"]) == 1  # visible inside the block
+            s.import_file(bad, sections=NAMES)
+        assert state(s) == {"readings": [], "monthly": [], "imports": []}
