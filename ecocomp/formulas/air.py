@@ -36,6 +36,7 @@ import attrs
 
 from ecocomp.agreements import Agreement
 from ecocomp.air import attains, periods_of, resolve_standard
+from ecocomp.air.statistics import LIMIT_OF
 from ecocomp.errors import FormulaError
 from ecocomp.formulas.registry import register_formula
 from ecocomp.formulas.shared import fraction_text
@@ -248,6 +249,16 @@ def _heavy_days(assessments: Any, city: str, year: int, stats: Any, above: int
     return Fraction(sum(1 for d in days if d.aqi > above)), f"days with AQI > {above}"
 
 
+def _undecided(stats: Any) -> list[str]:
+    """The six attainment statistics that are absent or flagged invalid (HJ 663)."""
+    return [name for name in LIMIT_OF if _value(stats, name) is None]
+
+
+def _above_limit(reason: str) -> bool:
+    """Whether an :func:`attains` reason is a valid statistic above its limit."""
+    return " > " in reason and "not a valid statistic" not in reason and "no data" not in reason
+
+
 @register_formula("air_attainment", roles=_ROLES, inputs="air",
                   params_schema="params.air_attainment", check=_attainment_check,
                   cap=_attainment_cap, beneficiary=_beneficiary)
@@ -273,6 +284,13 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
         return [_obligation(agreement, period, "attainment", Fraction(0), basis)]
     basis["evidence"] = _evidence(stats)
     attained, failing = attains(stats, standard=standard, grade=params["grade"])
+    unknown = _undecided(stats)
+    if unknown and not any(_above_limit(reason) for reason in failing):
+        # an invalid or absent statistic (HJ 663: too few days) is missing, not a miss: the
+        # year cannot be judged, so missing_year decides (docs/air-formulas.md)
+        basis.update({"missing": unknown, "failing": list(failing)})
+        basis["rule"] = _missing(agreement, span, unknown, "missing_year")
+        return [_obligation(agreement, period, "attainment", Fraction(0), basis)]
     heavy, heavy_from = _heavy_days(assessments, city, period.year, stats,
                                     params["heavy_aqi_above"])
     earlier = [y for y in params["attained_years"] if y < period.year]
@@ -287,8 +305,8 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
                         f" (attained before: {', '.join(map(str, earlier))})" if earlier
                         else "") + f": {key} {params[key]}")
     else:
-        rules.append(f"misses grade {params['grade']} of {standard} ({', '.join(failing)} "
-                     "above the limit): no attainment reward")
+        rules.append(f"misses grade {params['grade']} of {standard} ({', '.join(failing)}): "
+                     "no attainment reward")
     zero = params.get("zero_heavy_reward")
     if heavy is None:
         rules.append(f"no valid {heavy_from}: no heavy-day reward")
