@@ -51,3 +51,99 @@ def test_attainment_a_valid_statistic_above_the_limit_is_a_miss_whatever_else_is
                  Period(2021), "so2")
     (ob,) = run("air_attainment", a, d, Period(2021))
     assert ob.amount == Decimal("2000000.00") and ob.payer == PROVINCE
+
+
+# --------------------------------------------------------------------------- readings files
+
+STATIONS = """hour_label = "start"
+
+[[station]]
+code = "1339A"
+name = "市监测站"
+city = "430800"
+"""
+
+
+def _catalog(tmp_path: Any) -> Any:
+    from ecocomp.air import load_stations
+
+    path = tmp_path / "air_stations.toml"
+    path.write_text(STATIONS, encoding="utf-8")
+    return load_stations(path)
+
+
+def _problems(tmp_path: Any, text: str, **kw: Any) -> list[tuple[int | None, str | None, str]]:
+    from ecocomp.air import read_air_readings
+    from ecocomp.errors import ValidationFailed
+
+    path = tmp_path / "odd.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValidationFailed) as info:
+        read_air_readings(path, **kw)
+    for p in info.value.problems:
+        assert p.file == str(path)
+    return [(p.row, p.field, p.message) for p in info.value.problems]
+
+
+@pytest.mark.parametrize(("time", "why"), [("2026-01-01 24:00", "24:00 only with hour_label"),
+                                            ("2026-01-01 25:00", "not a real hour"),
+                                            ("2026-02-29", "not a real date")])
+def test_hours_24_and_25_and_a_false_29_february_are_refused(tmp_path: Any, time: str,
+                                                              why: str) -> None:
+    got = _problems(tmp_path, f"station,time,parameter,value\n1339A,{time},pm25,40\n",
+                    stations=_catalog(tmp_path))
+    assert [(row, field) for row, field, _ in got] == [(2, "time")] and why in got[0][2]
+
+
+def test_29_february_of_a_leap_year_is_a_day(tmp_path: Any) -> None:
+    from ecocomp.air import read_air_readings
+
+    path = tmp_path / "leap.csv"
+    path.write_text("city,date,parameter,value\n430800,2024-02-29,pm25,40\n", encoding="utf-8")
+    (reading,) = read_air_readings(path, cities=["430800"])
+    assert reading.day.isoformat() == "2024-02-29"
+
+
+def test_co_in_micrograms_is_refused_at_its_unit(tmp_path: Any) -> None:
+    got = _problems(tmp_path, "city,date,parameter,value,unit\n430800,2026-01-01,co,900,μg/m³\n",
+                    cities=["430800"])
+    assert [(row, field) for row, field, _ in got] == [(2, "unit")]
+
+
+def test_co_without_a_unit_beyond_the_aqi_scale_is_refused_not_read_as_mg(tmp_path: Any
+                                                                         ) -> None:
+    """1200 without a unit is CO in μg/m³ (1.2 mg/m³), not a 1200 mg/m³ day of AQI 500."""
+    got = _problems(tmp_path, "city,date,parameter,value\n430800,2026-01-01,co,1.1\n"
+                    "430800,2026-01-02,co,1200\n", cities=["430800"])
+    assert [(row, field) for row, field, _ in got] == [(3, "value")]
+    assert "mg/m³" in got[0][2] and "unit" in got[0][2]
+
+
+def test_particles_in_mg_without_a_unit_are_refused_not_read_as_clean_air(tmp_path: Any
+                                                                          ) -> None:
+    """A file of PM2.5 at 0.035 (mg/m³, no unit column) would be a year of AQI 1."""
+    got = _problems(tmp_path, "city,date,parameter,value\n430800,2026-01-01,pm25,0.035\n"
+                    "430800,2026-01-02,pm25,0.041\n", cities=["430800"])
+    assert [(row, field) for row, field, _ in got] == [(3, "value")]
+    assert "mg/m³" in got[0][2]
+
+
+def test_a_station_of_a_city_that_is_not_a_party_is_refused(tmp_path: Any) -> None:
+    from ecocomp.air import load_stations
+    from ecocomp.errors import ValidationFailed
+
+    path = tmp_path / "air_stations.toml"
+    path.write_text(STATIONS, encoding="utf-8")
+    with pytest.raises(ValidationFailed) as info:
+        load_stations(path, cities=["430100"])
+    (p,) = info.value.problems
+    assert (p.row, p.field) == (1, "city") and "430800" in p.message
+
+
+def test_an_unknown_station_and_a_repeated_hour_with_another_value_are_located(
+        tmp_path: Any) -> None:
+    got = _problems(tmp_path, "station,time,parameter,value\n1339A,2026-01-01 08:00,pm25,40\n"
+                    "9999A,2026-01-01 08:00,pm25,40\n1339A,2026-01-01 08:00,pm25_1h,41\n",
+                    stations=_catalog(tmp_path))
+    assert [(row, field) for row, field, _ in got] == [(3, "station"), (4, "value")]
+    assert "41 here and 40 on row 2" in got[1][2]
