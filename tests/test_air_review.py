@@ -147,3 +147,25 @@ def test_an_unknown_station_and_a_repeated_hour_with_another_value_are_located(
                     stations=_catalog(tmp_path))
     assert [(row, field) for row, field, _ in got] == [(3, "station"), (4, "value")]
     assert "41 here and 40 on row 2" in got[1][2]
+
+
+# --------------------------------------------------------------------------- the money
+
+
+def test_air_change_pays_on_the_exact_good_ratio_not_its_four_place_display() -> None:
+    """good_ratio is shown to 4 places (300/366 % = 81.9672 %); the amount is computed on the
+    exact ratio, so rounding happens once, to the fen (10万 per point: 5 yuan per 0.00005)."""
+    params = {"period": "year", "basis": "same_period_last_year",
+              "indicators": [{"code": "good_ratio", "weight": 1, "coefficient": 10}]}
+    a = agreement("air_change", params, party="430100")
+    d = data(("430100", Period(2020), {"good_ratio": "81.9672", "good_days": 300,
+                                        "valid_days": 366}),
+             ("430100", Period(2021), {"good_ratio": "82.1918", "good_days": 300,
+                                        "valid_days": 365}))
+    (ob,) = run("air_change", a, d, Period(2021))
+    from fractions import Fraction
+
+    exact = (Fraction(300 * 100, 365) - Fraction(300 * 100, 366)) * 10 * 10000
+    assert ob.amount == Decimal(int(exact * 100 + Fraction(1, 2))) / 100 == Decimal("22456.77")
+    (term,) = ob.basis["indicators"]
+    assert term["value"] == "6000/73" and term["basis_value"] == "5000/61"

@@ -104,6 +104,10 @@ def _value(stats: Any, code: str) -> Fraction | None:
     value = stats.values.get(code)
     if value is None or not stats.valid.get(code, True):
         return None
+    if code == "good_ratio":  # shown to 4 places; paid on the exact good_days/valid_days
+        good, days = _value(stats, "good_days"), _value(stats, "valid_days")
+        if good is not None and days:
+            return good * 100 / days
     return Fraction(value)
 
 
