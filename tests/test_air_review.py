@@ -169,3 +169,23 @@ def test_air_change_pays_on_the_exact_good_ratio_not_its_four_place_display() ->
     assert ob.amount == Decimal(int(exact * 100 + Fraction(1, 2))) / 100 == Decimal("22456.77")
     (term,) = ob.basis["indicators"]
     assert term["value"] == "6000/73" and term["basis_value"] == "5000/61"
+
+
+def test_the_explanation_a_statement_shows_names_each_value_and_basis_value() -> None:
+    """The one line a statement prints carries every indicator's X, B, weight, coefficient
+    and term, readable (≈ 4 places where the exact value is long), and the amount."""
+    from tests.test_formulas_air import anqing
+
+    a, d = anqing(24, target=35)
+    (ob,) = run("air_change", a, d, Period(2018, 9))
+    text = ob.basis["explanation"]
+    assert text.startswith("2018-Q3: pm25 B − X = 30 − 24 = 6, × w 0.75 × c 18 = 81; "
+                           "pm10 B − X = 47 − 44 = 3, × w 0.25 × c 18 = 13.5; ")
+    assert text.endswith("= 94.5 万元 → 430000 pays 340800 945000.00 yuan (94.5 万元)")
+    params = {"period": "year", "basis": "same_period_last_year",
+              "indicators": [{"code": "pm25", "weight": 1, "coefficient": 1}]}
+    d = data(("430100", Period(2020), {"pm25": "40"}), ("430100", Period(2021), {"pm25": "37"}))
+    d = attrs.evolve(d, statistics={**d.statistics, ("430100", Period(2021)): attrs.evolve(
+        d.statistics[("430100", Period(2021))], values={"pm25": Decimal(112) / 3})})
+    (ob,) = run("air_change", agreement("air_change", params, party="430100"), d, Period(2021))
+    assert "pm25 B − X = 40 − ≈37.3333 = ≈2.6667" in ob.basis["explanation"]

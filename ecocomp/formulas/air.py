@@ -131,6 +131,19 @@ def _text(value: Fraction | None) -> str | None:
     return None if value is None else fraction_text(value)
 
 
+def _short(value: Fraction) -> str:
+    """``value`` for reading: exact when it has at most 4 decimals, else ``≈`` 4 decimals.
+
+    >>> _short(Fraction(189, 2)), _short(Fraction(2, 3))
+    ('94.5', '≈0.6667')
+    """
+    text = fraction_text(value)
+    if "/" not in text and len(text.partition(".")[2]) <= 4:
+        return text
+    fen = math.floor(abs(value) * 10000 + Fraction(1, 2))
+    return f"≈{'-' if value < 0 else ''}{fen // 10000}.{fen % 10000:04d}"
+
+
 def _unit_text(agreement: Agreement) -> str:
     return "万元" if agreement.unit == "wan" else "元"
 
@@ -158,10 +171,11 @@ def _obligation(
         "amount_yuan": yuan, "source": agreement.source, "confidence": agreement.confidence,
     })  # fmt: skip
     if "explanation" not in basis:
-        outcome = (f"{payer} pays {payee} {yuan} yuan ({_text(amount)} {unit})" if yuan
+        outcome = (f"{payer} pays {payee} {yuan} yuan ({_short(amount)} {unit})" if yuan
                    else "no payment")
-        basis["explanation"] = f"{basis.get('span', period)}: {basis['rule']} → {outcome}" + (
-            f" (capped at {cap} {unit}; uncapped {_text(abs(signed))})" if capped else "")
+        rule = basis.get("readable", basis["rule"])
+        basis["explanation"] = f"{basis.get('span', period)}: {rule} → {outcome}" + (
+            f" (capped at {cap} {unit}; uncapped {_short(abs(signed))})" if capped else "")
     return Obligation(agreement.id, period, component, payer, payee, yuan, basis)
 
 
@@ -482,6 +496,19 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
         exact = signed
         if params["round_result"] == "wan":
             signed = _round_wan(signed, agreement)
+        readable = "; ".join(
+            f"{t['code']} {'X − B' if t['sign'] < 0 else 'B − X'} = "
+            + (f"{_short(Fraction(t['value']))} − {_short(Fraction(t['basis_value']))}"
+               if t["sign"] < 0 else
+               f"{_short(Fraction(t['basis_value']))} − {_short(Fraction(t['value']))}")
+            + f" = {_short(Fraction(t['difference']))}, × w {t['weight']} × c "
+            f"{t['coefficient']} = {_short(Fraction(t['term']))}"
+            for t in terms)
+        basis["readable"] = (
+            f"{readable}; M = {_short(score_k)} × k {_text(k)}"
+            + (f" + {_short(score_plain)}" if score_plain else "")
+            + f" × f {_text(f)} = {_short(exact)} {unit}"
+            + (f", rounded to whole 万: {_text(signed)}" if exact != signed else ""))
         basis.update({
             "sum_with_k": _text(score_k), "sum_without_k": _text(score_plain), "f": _text(f),
             "target_correction": correction, "exact_amount": _text(exact),
