@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecocomp.errors import FormulaError
 from ecocomp.periods import Period
@@ -189,3 +191,37 @@ def test_the_explanation_a_statement_shows_names_each_value_and_basis_value() ->
         d.statistics[("430100", Period(2021))], values={"pm25": Decimal(112) / 3})})
     (ob,) = run("air_change", agreement("air_change", params, party="430100"), d, Period(2021))
     assert "pm25 B − X = 40 − ≈37.3333 = ≈2.6667" in ob.basis["explanation"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(now=st.integers(10, 60), last=st.integers(10, 60), target=st.integers(20, 60),
+       cap=st.one_of(st.none(), st.decimals("0.01", "200", places=2)))
+def test_target_correction_cap_and_split_conserve_money(now: int, last: int, target: int,
+                                                        cap: Decimal | None) -> None:
+    """安徽-shaped agreement: f scales rewards only, the cap bounds the amount, and the
+    40/30/20/10 split sums to the amount to the fen."""
+    from fractions import Fraction
+
+    from tests.test_formulas_air import ANHUI, ANQING, Q
+
+    params = {**ANHUI, "target_correction": {**ANHUI["target_correction"], "target": target}}
+    if cap is not None:
+        params["cap"] = str(cap)
+    a = agreement("air_change", params, party=ANQING)
+    d = data((ANQING, Q(2017, 3), {"pm25": last, "pm10": 50}),
+             (ANQING, Q(2018, 3), {"pm25": now, "pm10": 50}))
+    (ob,) = run("air_change", a, d, Period(2018, 9))
+    uncorrected = Fraction(last - now) * Fraction("0.75") * 18 * 10000
+    f = Fraction(ob.basis["f"])
+    if uncorrected <= 0:
+        assert f == 1
+    elif now <= target:
+        assert f == 1
+    else:
+        assert f in (Fraction(1, 5), Fraction(1, 2), 1)  # improved, not met: 0.2 (no group)
+    exact = abs(uncorrected * f)
+    if cap is not None:
+        exact = min(exact, Fraction(cap) * 10000)
+    assert abs(Fraction(ob.amount) - exact) <= Fraction(1, 200)
+    assert sum((Decimal(v) for v in ob.basis["split"].values()), Decimal(0)) == ob.amount
+    assert (ob.payer == ANQING) == (uncorrected < 0) or ob.amount == 0
