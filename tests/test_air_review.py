@@ -225,3 +225,34 @@ def test_target_correction_cap_and_split_conserve_money(now: int, last: int, tar
     assert abs(Fraction(ob.amount) - exact) <= Fraction(1, 200)
     assert sum((Decimal(v) for v in ob.basis["split"].values()), Decimal(0)) == ob.amount
     assert (ob.payer == ANQING) == (uncorrected < 0) or ob.amount == 0
+
+
+# --------------------------------------------------------------------------- 南山
+
+
+def test_a_statement_before_the_year_is_booked_says_what_it_leaves_out(tmp_path: Any) -> None:
+    """The park README's `ecocomp statement … --year 2026` run in December 2026 showed
+    "net +0.00" and no line: the year's lines are booked on 31 December. It must say so."""
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from ecocomp.cli import main
+    from tests.test_formulas_area import PARK, V
+
+    folder = tmp_path / "park"
+    shutil.copytree(PARK, folder)
+    db = str(tmp_path / "park.db")
+    run = CliRunner().invoke
+    assert run(main, ["settle", str(folder), "--year", "2026", "--db", db]).exit_code == 0
+    early = run(main, ["--lang", "en", "statement", V, "--db", db, "--year", "2026",
+                       "--as-of", "2026-12-06"])
+    assert early.exit_code == 0, early.output
+    assert "booked after 2026-12-06" in early.output and "--as-of 2026-12-31" in early.output
+    data = json.loads(run(main, ["statement", V, "--db", db, "--year", "2026", "--as-of",
+                                 "2026-12-06", "--json"]).output)
+    assert data["net"] == "0.00" and data["booked_later"] >= 2
+    late = run(main, ["--lang", "en", "statement", V, "--db", db, "--year", "2026",
+                      "--as-of", "2027-01-31"])
+    assert "booked after" not in late.output and "+287,342.47" in late.output
