@@ -256,3 +256,42 @@ def test_a_statement_before_the_year_is_booked_says_what_it_leaves_out(tmp_path:
     late = run(main, ["--lang", "en", "statement", V, "--db", db, "--year", "2026",
                       "--as-of", "2027-01-31"])
     assert "booked after" not in late.output and "+287,342.47" in late.output
+
+
+def test_area_rate_prorates_a_leap_year_by_366_days_and_its_parts_add_up() -> None:
+    """36,600 yuan a year in 2028 (366 days): leaving on 29 February pays 60/366 = 6,000.00,
+    joining on 1 March 306/366 = 30,600.00; together exactly the year."""
+    from tests.test_formulas_area import V, W
+    from tests.test_formulas_area import agreement as park
+    from tests.test_formulas_area import paid as park_paid
+
+    params = {"categories": {"forest": {"rate": "36.6", "area_by_party": {V: 1000, W: 1000}}},
+              "terms": {V: {"to": "2028-02-29"}, W: {"from": "2028-03-01"}}}
+    a = park(params, start="2026-01-01")
+    assert park_paid(a, 2028) == {V: Decimal("6000.00"), W: Decimal("30600.00")}
+    assert park_paid(a, 2027) == {V: Decimal("36600.00")}  # W not yet in, V the whole year
+
+
+# --------------------------------------------------------------------------- re-settling
+
+
+def test_a_changed_air_value_is_refused_at_its_row_saying_how_to_proceed(tmp_path: Any
+                                                                         ) -> None:
+    from ecocomp.air import AirStore
+    from ecocomp.errors import ValidationFailed
+
+    first = tmp_path / "a.csv"
+    first.write_text("city,date,parameter,value\n430100,2021-03-04,pm25,60\n"
+                     "430100,2021-03-05,pm25,67\n", encoding="utf-8")
+    with AirStore.open(tmp_path / "air.db") as store:
+        store.import_file(first, cities=["430100"])
+        first.write_text("city,date,parameter,value\n430100,2021-03-04,pm25,60\n"
+                         "430100,2021-03-05,pm25,107\n", encoding="utf-8")
+        with pytest.raises(ValidationFailed) as info:
+            store.import_file(first, cities=["430100"])
+        (p,) = info.value.problems
+        assert (p.file, p.row, p.field) == (str(first), 3, "value")
+        assert "107 here but 67" in p.message and "--db" in p.message
+        again = store.city_values(start=__import__("datetime").date(2021, 3, 5),
+                                  end=__import__("datetime").date(2021, 3, 5))
+    assert again[("430100", __import__("datetime").date(2021, 3, 5))]["pm25_24h"] == 67

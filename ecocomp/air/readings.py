@@ -36,7 +36,7 @@ import attrs
 from ecocomp.air.stations import StationCatalog
 from ecocomp.errors import Problem, ValidationFailed
 
-__all__ = ["BASES", "AirReading", "read_air_readings"]
+__all__ = ["BASES", "AirReading", "read_air_readings", "read_air_rows"]
 
 BASES = ("pm25", "pm10", "so2", "no2", "co", "o3")
 _HOURLY = {f"{b}_1h" for b in BASES}
@@ -208,6 +208,18 @@ def read_air_readings(
     (party codes, or code → name) checks city cells. Identical repeated rows collapse; a
     repeat with another value is a problem naming both rows.
     """
+    return [reading for _line, reading in read_air_rows(source, stations=stations,
+                                                         cities=cities, name=name)]
+
+
+def read_air_rows(
+    source: str | Path,
+    *,
+    stations: StationCatalog | None = None,
+    cities: Collection[str] | Mapping[str, str] | None = None,
+    name: str | None = None,
+) -> list[tuple[int, AirReading]]:
+    """:func:`read_air_readings` with each value's row in the file (for located problems)."""
     file = name or str(source)
     try:
         data = Path(source).read_bytes()
@@ -377,4 +389,4 @@ def read_air_readings(
     if not found:
         raise ValidationFailed([Problem("the file has a header but no values", file=file)],
                                what=file)
-    return [reading for _line, reading in found.values()]
+    return list(found.values())

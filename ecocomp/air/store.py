@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 
 from ecocomp import database
-from ecocomp.air.readings import AirReading, read_air_readings
+from ecocomp.air.readings import AirReading, read_air_rows
 from ecocomp.air.standards import hj663
 from ecocomp.air.stations import Station, StationCatalog
 from ecocomp.air.statistics import exact_decimal
@@ -224,29 +224,33 @@ class AirStore:
         if self._conn.execute("SELECT 1 FROM air_imports WHERE sha256 = ?",
                               (digest,)).fetchone():
             return AirImportResult(name, 0, 0, 0, skipped=True)
-        readings = read_air_readings(path, stations=stations, cities=cities, name=name)
+        rows = read_air_rows(path, stations=stations, cities=cities, name=name)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         import_id = self._conn.execute(
             "INSERT INTO air_imports (file, sha256, imported_at, rows) VALUES (?, ?, ?, ?)",
-            (name, digest, now, len(readings))).lastrowid
+            (name, digest, now, len(rows))).lastrowid
         self._conn.execute("DROP TABLE IF EXISTS temp.air_staging")
         self._conn.execute(
             "CREATE TEMP TABLE air_staging (scope TEXT, site TEXT, at TEXT, kind TEXT, "
-            "parameter TEXT, value TEXT, flag TEXT, PRIMARY KEY (scope, site, at, parameter))")
+            "parameter TEXT, value TEXT, flag TEXT, line INTEGER, "
+            "PRIMARY KEY (scope, site, at, parameter))")
         self._conn.executemany(
-            "INSERT INTO air_staging VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(r.scope, r.site, _at(r), r.kind, r.parameter, str(r.value), r.flag)
-             for r in readings])
+            "INSERT INTO air_staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r.scope, r.site, _at(r), r.kind, r.parameter, str(r.value), r.flag, line)
+             for line, r in rows])
         stored = self._conn.execute(
-            "SELECT s.site, s.at, s.parameter, s.value, s.flag, r.value, r.flag, i.file "
-            "FROM air_staging s JOIN air_readings r USING (scope, site, at, parameter) "
-            "JOIN air_imports i ON i.id = r.import_id").fetchall()
+            "SELECT s.site, s.at, s.parameter, s.value, s.flag, r.value, r.flag, i.file, "
+            "s.line FROM air_staging s JOIN air_readings r USING (scope, site, at, parameter) "
+            "JOIN air_imports i ON i.id = r.import_id ORDER BY s.line").fetchall()
         problems = [
             Problem(f"{parameter} at {at} for {site} is {value}{' ' + flag if flag else ''} "
                     f"here but {old}{' ' + old_flag if old_flag else ''} from {old_file}, "
-                    "imported before; fix the file that is wrong (corrections of air values "
-                    "are not supported yet)", file=name, field="value")
-            for site, at, parameter, value, flag, old, old_flag, old_file in stored
+                    "imported before. Corrections of stored air values are not supported "
+                    "yet: if this file is wrong, restore the value imported before; if the "
+                    "new value is right, settle from the corrected files into a new database "
+                    "(ecocomp settle PROJECT --year Y --db NEW.db)", file=name, row=line,
+                    field="value")
+            for site, at, parameter, value, flag, old, old_flag, old_file, line in stored
             if Decimal(value) != Decimal(old) or flag != old_flag]
         if problems:
             self._conn.execute("DROP TABLE temp.air_staging")
@@ -256,7 +260,7 @@ class AirStore:
             "import_id) SELECT scope, site, at, kind, parameter, value, flag, ? "
             "FROM air_staging", (import_id,)).rowcount
         self._conn.execute("DROP TABLE temp.air_staging")
-        return AirImportResult(name, len(readings), inserted, len(readings) - inserted)
+        return AirImportResult(name, len(rows), inserted, len(rows) - inserted)
 
     # ------------------------------------------------------------------ reading
 
