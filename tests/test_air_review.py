@@ -42,6 +42,7 @@ def test_attainment_on_a_year_with_too_few_valid_days_honours_missing_year(polic
     assert "missing_year = skip" in ob.basis["rule"]
     assert "above the limit" not in ob.basis["rule"]
     assert list(ob.basis["missing"]) == ["pm25"]
+    assert "pm25 not valid under HJ 663: 200 daily values < 324 a year" in ob.basis["rule"]
 
 
 def test_attainment_a_valid_statistic_above_the_limit_is_a_miss_whatever_else_is_invalid(
@@ -295,3 +296,19 @@ def test_a_changed_air_value_is_refused_at_its_row_saying_how_to_proceed(tmp_pat
         again = store.city_values(start=__import__("datetime").date(2021, 3, 5),
                                   end=__import__("datetime").date(2021, 3, 5))
     assert again[("430100", __import__("datetime").date(2021, 3, 5))]["pm25_24h"] == 67
+
+
+@pytest.mark.parametrize(("pm25", "aqi", "good", "heavy"), [
+    ("75", 100, True, False), ("75.01", 101, False, False), ("150", 200, False, False),
+    ("150.01", 201, False, True)])
+def test_days_at_exact_breakpoints_are_rated_on_the_right_side(pm25: str, aqi: int, good: bool,
+                                                               heavy: bool) -> None:
+    from datetime import date
+
+    from ecocomp.air.statistics import city_day
+
+    values = {"so2_24h": 5, "no2_24h": 10, "pm10_24h": 20, "pm25_24h": Decimal(pm25),
+              "co_24h": Decimal("0.5"), "o3_8h": 50}
+    day = city_day("430100", date(2021, 1, 1), values, version="HJ633-2012")
+    assert (day.aqi, day.good, day.heavy) == (aqi, good, heavy)
+    assert day.primary == ("pm25_24h",)

@@ -179,14 +179,26 @@ def _obligation(
     return Obligation(agreement.id, period, component, payer, payee, yuan, basis)
 
 
-def _missing(agreement: Agreement, span: Span, what: Iterable[str], key: str) -> str:
+def _why(stats: Any, what: Iterable[str]) -> str:
+    """Why the first of ``what`` that has data is not valid (HJ 663 counts), or ""."""
+    for name in what:
+        text = (getattr(stats, "evidence", None) or {}).get(name.split(" ")[0], "")
+        if "not valid: " in text:
+            return f" ({name} not valid under HJ 663: {text.split('not valid: ', 1)[1]})"
+    return ""
+
+
+def _missing(agreement: Agreement, span: Span, what: Iterable[str], key: str,
+             stats: Any = None) -> str:
+    what = list(what)
     names = ", ".join(what)
+    why = _why(stats, what) if stats is not None else ""
     if agreement.params[key] == "error":
         raise FormulaError(
             f"agreement {agreement.id}: no valid {names} for {agreement.party_for('party')} in "
-            f"{span}; import its air readings or set params.{key} = \"skip\""
+            f"{span}{why}; import its air readings or set params.{key} = \"skip\""
         )
-    return f"no valid {names}: skipped ({key} = skip)"
+    return f"no valid {names}{why}: skipped ({key} = skip)"
 
 
 def _group_mean(assessments: Any, group: Iterable[str], span: Span, code: str
@@ -307,7 +319,7 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
         # an invalid or absent statistic (HJ 663: too few days) is missing, not a miss: the
         # year cannot be judged, so missing_year decides (docs/air-formulas.md)
         basis.update({"missing": unknown, "failing": list(failing)})
-        basis["rule"] = _missing(agreement, span, unknown, "missing_year")
+        basis["rule"] = _missing(agreement, span, unknown, "missing_year", stats)
         return [_obligation(agreement, period, "attainment", Fraction(0), basis)]
     heavy, heavy_from = _heavy_days(assessments, city, period.year, stats,
                                     params["heavy_aqi_above"])
@@ -484,7 +496,7 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
         basis["indicators"] = terms
         if missing:
             basis["missing"] = missing
-            basis["rule"] = _missing(agreement, span, missing, "missing_period")
+            basis["rule"] = _missing(agreement, span, missing, "missing_period", stats)
             result.append(_obligation(agreement, booked(span), "change", Fraction(0), basis))
             continue
         uncorrected = score_k * k + score_plain
@@ -620,7 +632,7 @@ def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[O
         basis["indicators"] = parts
         if missing:
             basis["missing"] = missing
-            basis["rule"] = _missing(agreement, span, missing, "missing_period")
+            basis["rule"] = _missing(agreement, span, missing, "missing_period", stats)
             result.append(_obligation(agreement, booked(span), "ladder", Fraction(0), basis))
             continue
         described = "; ".join(
