@@ -279,6 +279,24 @@ def _heavy_days(assessments: Any, city: str, year: int, stats: Any, above: int
     return Fraction(sum(1 for d in days if d.aqi > above)), f"days with AQI > {above}"
 
 
+def _check_history(agreement: Agreement, assessments: Any, city: str, year: int) -> None:
+    """Refuse a first-time reward when the air data of ``year`` (the year before) attain."""
+    stats = _statistics(assessments, city, Period(year))
+    if stats is None:
+        return
+    params = agreement.params
+    standard = resolve_standard(params["standard"], Period(year).end)
+    attained, _failing = attains(stats, standard=standard, grade=params["grade"])
+    if attained:
+        raise FormulaError(
+            f"agreement {agreement.id}: {city}'s imported air data for {year} attain grade "
+            f"{params['grade']} of {standard}, but params.attained_years does not list {year}, "
+            f"so {year + 1} would be paid as the first attaining year "
+            f"(first_attain_reward {params['first_attain_reward']} instead of attain_reward "
+            f"{params['attain_reward']}); add {year} to attained_years, or check the "
+            f"{year} air readings")
+
+
 def _undecided(stats: Any) -> list[str]:
     """The six attainment statistics that are absent or flagged invalid (HJ 663)."""
     return [name for name in LIMIT_OF if _value(stats, name) is None]
@@ -325,6 +343,8 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
                                     params["heavy_aqi_above"])
     earlier = [y for y in params["attained_years"] if y < period.year]
     first = attained and not earlier and params.get("first_attain_reward") is not None
+    if first:
+        _check_history(agreement, assessments, city, period.year - 1)
     rewards: dict[str, Fraction] = {}
     rules = []
     if attained:
