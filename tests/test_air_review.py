@@ -327,3 +327,38 @@ def test_first_time_attainment_is_refused_when_last_years_data_attain_too() -> N
     missed = data(("431200", Period(2020), CLEAN | {"pm25": 40}), ("431200", Period(2021), CLEAN))
     (ob,) = run("air_attainment", a, missed, Period(2021))
     assert ob.amount == Decimal("10000000.00") and ob.basis["first_time"] is True
+
+
+TWO_STATIONS = STATIONS + """
+[[station]]
+code = "1340A"
+name = "永定区"
+city = "430800"
+"""
+
+
+def test_a_city_day_from_one_stations_daily_and_anothers_hourly_values_is_refused(
+        tmp_path: Any) -> None:
+    """1339A gives a daily PM2.5, 1340A only hours: the city day was 1339A's value alone,
+    silently leaving 1340A out. It is refused, naming both stations."""
+    from datetime import date
+
+    from ecocomp.air import AirStore, load_stations
+    from ecocomp.errors import AssessmentError
+
+    (tmp_path / "air_stations.toml").write_text(TWO_STATIONS, encoding="utf-8")
+    catalog = load_stations(tmp_path / "air_stations.toml")
+    rows = ["station,time,parameter,value", "1339A,2026-01-01,pm25,40"]
+    rows += [f"1340A,2026-01-01 {h:02d}:00,pm25,80" for h in range(24)]
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with AirStore.open(":memory:") as store:
+        store.import_file(path, stations=catalog)
+        with pytest.raises(AssessmentError, match=r"430800 2026-01-01 pm25_24h.*1339A.*1340A"):
+            store.city_values(start=date(2026, 1, 1), end=date(2026, 1, 1))
+        city = tmp_path / "city.csv"  # a city value for the day settles it
+        city.write_text("city,date,parameter,value\n430800,2026-01-01,pm25,60\n",
+                        encoding="utf-8")
+        store.import_file(city, cities=["430800"])
+        got = store.city_values(start=date(2026, 1, 1), end=date(2026, 1, 1))
+    assert got[("430800", date(2026, 1, 1))] == {"pm25_24h": 60}

@@ -9,7 +9,9 @@ value for a stored (site, time, parameter) is a problem naming both files.
 
 The city days an assessment reads (:meth:`AirStore.city_values`) are built in this order,
 each filling only what the one before left empty [I]: pre-aggregated city-day values;
-the mean of the city's evaluation stations' daily values; the city's hourly means (the mean
+the mean of the city's evaluation stations' daily values (refused, AssessmentError, when
+other evaluation stations of the city give only hourly values for that day and parameter:
+they would be left out); the city's hourly means (the mean
 of its evaluation stations each hour), turned into daily values under the HJ 663 counts
 (24 h mean from ≥ 20 hours; O3 daily max 8 h from ≥ 14 valid 8 h means, each from ≥ 6 hours;
 O3 daily max hour from ≥ 20 hours [I]).
@@ -35,7 +37,7 @@ from ecocomp.air.readings import AirReading, read_air_rows
 from ecocomp.air.standards import hj663
 from ecocomp.air.stations import Station, StationCatalog
 from ecocomp.air.statistics import exact_decimal
-from ecocomp.errors import EcocompError, Problem, ValidationFailed
+from ecocomp.errors import AssessmentError, EcocompError, Problem, ValidationFailed
 from ecocomp.store import file_sha256
 
 __all__ = ["SCHEMA_VERSION", "AirImportResult", "AirStore", "AirStoreError"]
@@ -295,6 +297,8 @@ class AirStore:
         stations = self.stations()
         city_rows: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(dict)
         station_days: dict[tuple[str, date, str], list[Decimal]] = defaultdict(list)
+        daily_sites: dict[tuple[str, date, str], set[str]] = defaultdict(set)
+        hourly_sites: dict[tuple[str, date, str], set[str]] = defaultdict(set)
         hourly: dict[tuple[str, datetime, str], list[Decimal]] = defaultdict(list)
         rows = self._conn.execute(
             "SELECT scope, site, at, kind, parameter, value FROM air_readings "
@@ -317,7 +321,9 @@ class AirStore:
                 continue
             if kind == "day":
                 station_days[(station.city, day, parameter)].append(Decimal(text))
+                daily_sites[(station.city, day, parameter)].add(site)
             else:
+                hourly_sites[(station.city, day, parameter[:-3])].add(site)
                 moment = moments.get(at)
                 if moment is None:
                     if len(moments) > 100_000:
@@ -327,8 +333,23 @@ class AirStore:
         result: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(dict)
         for key, values in city_rows.items():
             result[key].update(values)
+        mixed = []
         for (city, day, parameter), values in station_days.items():
-            result[(city, day)].setdefault(parameter, _mean(values))
+            if parameter in result[(city, day)]:
+                continue  # a city value settles the day
+            hours_only = hourly_sites.get((city, day, parameter.split("_")[0]), set()) - \
+                daily_sites[(city, day, parameter)]
+            if hours_only:
+                mixed.append(f"{city} {day} {parameter}: daily values from "
+                             f"{', '.join(sorted(daily_sites[(city, day, parameter)]))}, only "
+                             f"hourly values from {', '.join(sorted(hours_only))}")
+            result[(city, day)][parameter] = _mean(values)
+        if mixed:
+            raise AssessmentError(
+                "a city day would leave stations out: " + "; ".join(mixed[:5])
+                + (f" (and {len(mixed) - 5} more)" if len(mixed) > 5 else "")
+                + ". Give every evaluation station of the city the same kind of value for the "
+                "day (daily, or hourly), or import the city's day value (a city file)")
         for (city, day), values in _daily_from_hours(hourly).items():
             for parameter, value in values.items():
                 result[(city, day)].setdefault(parameter, value)
