@@ -314,13 +314,16 @@ def test_days_at_exact_breakpoints_are_rated_on_the_right_side(pm25: str, aqi: i
     assert day.primary == ("pm25_24h",)
 
 
-def test_first_time_attainment_is_refused_when_last_years_data_attain_too() -> None:
-    """attained_years = [] but the imported 2020 statistics attain grade II: paying the
-    2021 first-time reward (1000万 instead of 500万) would contradict the data."""
+def test_first_time_attainment_is_not_paid_when_last_years_data_attain_too() -> None:
+    """attained_years = [] but the imported 2020 statistics attain grade II: the 2021
+    first-time reward (1000万 instead of 500万) would contradict the data; 2020 counts as
+    attained and the basis says so."""
     a = agreement("air_attainment", {**HUNAN, "attained_years": []}, party="431200")
     d = data(("431200", Period(2020), CLEAN), ("431200", Period(2021), CLEAN))
-    with pytest.raises(FormulaError, match=r"2020 .*attain.*attained_years"):
-        run("air_attainment", a, d, Period(2021))
+    (ob,) = run("air_attainment", a, d, Period(2021))
+    assert ob.amount == Decimal("5000000.00") and ob.basis["first_time"] is False
+    assert "not in attained_years" in ob.basis["history_note"]
+    assert "by the air data, not in attained_years" in ob.basis["explanation"]
     listed = agreement("air_attainment", {**HUNAN, "attained_years": [2020]}, party="431200")
     (ob,) = run("air_attainment", listed, d, Period(2021))
     assert ob.amount == Decimal("5000000.00")

@@ -279,22 +279,19 @@ def _heavy_days(assessments: Any, city: str, year: int, stats: Any, above: int
     return Fraction(sum(1 for d in days if d.aqi > above)), f"days with AQI > {above}"
 
 
-def _check_history(agreement: Agreement, assessments: Any, city: str, year: int) -> None:
-    """Refuse a first-time reward when the air data of ``year`` (the year before) attain."""
+def _attained_by_data(agreement: Agreement, assessments: Any, city: str, year: int) -> bool:
+    """Whether the imported air data of ``year`` (valid statistics) attain the grade."""
     stats = _statistics(assessments, city, Period(year))
-    if stats is None:
-        return
+    if stats is None or agreement.params.get("first_attain_reward") is None:
+        return False
     params = agreement.params
     standard = resolve_standard(params["standard"], Period(year).end)
-    attained, _failing = attains(stats, standard=standard, grade=params["grade"])
-    if attained:
-        raise FormulaError(
-            f"agreement {agreement.id}: {city}'s imported air data for {year} attain grade "
-            f"{params['grade']} of {standard}, but params.attained_years does not list {year}, "
-            f"so {year + 1} would be paid as the first attaining year "
-            f"(first_attain_reward {params['first_attain_reward']} instead of attain_reward "
-            f"{params['attain_reward']}); add {year} to attained_years, or check the "
-            f"{year} air readings")
+    return attains(stats, standard=standard, grade=params["grade"])[0]
+
+
+def _attainment_lookback(agreement: Agreement) -> int:
+    """A first-time reward reads the year before (did it attain?)."""
+    return 1 if agreement.params.get("first_attain_reward") is not None else 0
 
 
 def _undecided(stats: Any) -> list[str]:
@@ -309,7 +306,8 @@ def _above_limit(reason: str) -> bool:
 
 @register_formula("air_attainment", roles=_ROLES, inputs="air",
                   params_schema="params.air_attainment", check=_attainment_check,
-                  cap=_attainment_cap, beneficiary=_beneficiary)
+                  cap=_attainment_cap, lookback=_attainment_lookback,
+                  beneficiary=_beneficiary)
 def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
     """The year's attainment reward (component ``attainment``); a month period gives none.
 
@@ -342,9 +340,14 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
     heavy, heavy_from = _heavy_days(assessments, city, period.year, stats,
                                     params["heavy_aqi_above"])
     earlier = [y for y in params["attained_years"] if y < period.year]
+    by_data = _attained_by_data(agreement, assessments, city, period.year - 1)
+    if by_data and period.year - 1 not in earlier:
+        # the history omits a year the imported data show attained: not a first time
+        earlier.append(period.year - 1)
+        basis["history_note"] = (
+            f"{period.year - 1} attains grade {params['grade']} by the imported air data but "
+            f"is not in attained_years; counted as attained (add it to attained_years)")
     first = attained and not earlier and params.get("first_attain_reward") is not None
-    if first:
-        _check_history(agreement, assessments, city, period.year - 1)
     rewards: dict[str, Fraction] = {}
     rules = []
     if attained:
@@ -352,8 +355,10 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
         rewards[key] = Fraction(params[key])
         rules.append(f"attains grade {params['grade']} of {standard}"
                      + (" for the first time" if first else
-                        f" (attained before: {', '.join(map(str, earlier))})" if earlier
-                        else "") + f": {key} {params[key]}")
+                        f" (attained before: {', '.join(map(str, sorted(earlier)))}"
+                        + (" — by the air data, not in attained_years" if by_data and
+                           period.year - 1 not in params["attained_years"] else "") + ")"
+                        if earlier else "") + f": {key} {params[key]}")
     else:
         rules.append(f"misses grade {params['grade']} of {standard} ({', '.join(failing)}): "
                      "no attainment reward")
