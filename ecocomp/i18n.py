@@ -45,6 +45,9 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
                 "{year}年度对账单 — {party}，截至 {as_of}"),
     "st.net": ("net for the year: {amount} yuan ({wan}万, positive = receives)",
                "全年净额：{amount} 元（{wan}万元，正数为应收）"),
+    "st.later": ("  ({count} line(s) of the year are booked after {as_of} and not counted; "
+                 "see them with --as-of {end})",
+                 "  （本年有 {count} 笔记录入账日期晚于 {as_of}，未计入；用 --as-of {end} 查看）"),
     "st.agreements": ("agreements:", "协议："),
     "st.agreement": ("  {agreement} {name} [{confidence}]: accrued {accrued}, cleared "
                      "{cleared}, paid {paid}, open {open}{due} — {state}",
@@ -170,6 +173,10 @@ def render_statement(st: Any, lang: str, *, names: Callable[[str], str] = str,
     party = named(st.party, lambda c: st.name if c == st.party else names(c), "zh")
     out = [message("st.head", lang, year=st.year, party=party, as_of=st.as_of)]
     out.append(message("st.net", lang, **amount_texts(st.net, sign=True)))
+    if getattr(st, "booked_later", 0):
+        from ecocomp.statements import later_note
+
+        out.append(later_note(st, lang))
     if st.agreements:
         out.append(message("st.agreements", lang))
     for a in st.agreements:

@@ -151,6 +151,12 @@ class PartyStatement:
     #: and later checks with ``ecocomp ledger verify --against`` (signed when the operator
     #: signs checkpoints).
     receipt: LedgerHead | None = None
+    #: How many of the year's ledger lines of the party are booked after ``as_of`` and left
+    #: out (a year's lines are booked at its end: a statement made during the year shows
+    #: them only with a later ``as_of``).
+    booked_later: int = 0
+    #: The last booking date of those lines (None: none left out).
+    booked_until: date | None = None
 
     @property
     def net(self) -> Decimal:
@@ -174,6 +180,8 @@ class PartyStatement:
             "lines": [line.to_json() for line in self.lines],
             "zero_amounts": [z.to_json() for z in self.zero],
             "receipt": self.receipt.to_json() if self.receipt else None,
+            "booked_later": self.booked_later,
+            "booked_until": self.booked_until.isoformat() if self.booked_until else None,
         }
 
     def __repr__(self) -> str:
@@ -190,6 +198,8 @@ class PartyStatement:
         """Plain text for the terminal: balances first, then every line with its basis."""
         out = [f"Statement {self.year} — {self.name} ({self.party}), as of {self.as_of}"]
         out.append(f"net for the year: {self.net:+,.2f} yuan (positive = receives)")
+        if self.booked_later:
+            out.append(later_note(self))
         for a in self.agreements:
             state = a.state
             due = f", due {a.due}" if a.due else ""
@@ -268,6 +278,14 @@ def _in_year(tx: Transaction, year: int) -> bool:
     return bool(tx.period) and Period.parse(tx.period).year == year  # type: ignore[arg-type]
 
 
+def later_note(st: PartyStatement, lang: str = "en") -> str:
+    """The line saying how many of the year's lines are booked after the statement's date."""
+    from ecocomp.i18n import message
+
+    return message("st.later", lang, count=st.booked_later, as_of=st.as_of,
+                   end=st.booked_until)
+
+
 def build_statement(
     transactions: Sequence[Transaction],
     party: str,
@@ -288,11 +306,16 @@ def build_statement(
     cleared: dict[str, Decimal] = defaultdict(lambda: _ZERO)
     paid: dict[str, Decimal] = defaultdict(lambda: _ZERO)
     due: dict[str, date] = {}
+    later, until = 0, None
     for tx in transactions:
-        if not _in_year(tx, year) or tx.booked_on > as_of:
+        if not _in_year(tx, year):
             continue
         other = _counterparty(tx, party)
         if other is None:
+            continue
+        if tx.booked_on > as_of:
+            later += 1
+            until = tx.booked_on if until is None else max(until, tx.booked_on)
             continue
         total, payable = tx.effect(party), tx.effect(party, PAYABLE)
         agreement = tx.agreement or ""
@@ -336,7 +359,8 @@ def build_statement(
     name = catalog.party_name(party) if catalog else party
     return PartyStatement(party=party, name=name, year=year, as_of=as_of, lines=tuple(lines),
                           agreements=tuple(balances),
-                          zero=tuple(_zero_lines(zero, party, year, as_of, catalog)))
+                          zero=tuple(_zero_lines(zero, party, year, as_of, catalog)),
+                          booked_later=later, booked_until=until)
 
 
 def party_statement(db: str | Path, party: str, year: int, *, as_of: date) -> PartyStatement:

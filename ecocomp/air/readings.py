@@ -3,7 +3,7 @@
 ```
 station,time,parameter,value,unit,flag          city,date,parameter,value
 1339A,2026-01-01 08:00,pm25_1h,41,μg/m³,         430800,2026-01-01,pm25,35
-1339A,2026-01-01,o3_8h,0.088,mg/m³,              430800,2026-01-01,o3_8h,102
+1339A,2026-01-01,o3_8h,88,μg/m³,                 430800,2026-01-01,o3_8h,102
 ```
 
 A file has a ``station`` column (station values, resolved through ``air_stations.toml``) or a
@@ -13,8 +13,10 @@ daily value. Parameters: ``pm25``, ``pm10``, ``so2``, ``no2``, ``co``, ``o3`` wi
 averaging as a suffix (``_1h``, ``_24h``, ``o3_8h``; without a suffix a daily value is the
 24 h mean and an hourly one the 1 h value; ``o3_1h`` on a date is the day's maximum hour).
 Units μg/m³ (CO mg/m³); PM2.5, PM10, SO2 and NO2 are also accepted in mg/m³ and converted
-exactly. Values are read as Decimal from the text. Every problem of a file is reported with
-file:row:field, and nothing is returned when there is one.
+exactly. A unit read wrongly is refused where it shows: CO above 150 mg/m³ (beyond the AQI
+scale: μg/m³ read as mg/m³), and PM2.5 or PM10 without a unit whose every value in the file
+is below 1 (mg/m³ read as μg/m³). Values are read as Decimal from the text. Every problem
+of a file is reported with file:row:field, and nothing is returned when there is one.
 """
 
 from __future__ import annotations
@@ -34,13 +36,18 @@ import attrs
 from ecocomp.air.stations import StationCatalog
 from ecocomp.errors import Problem, ValidationFailed
 
-__all__ = ["BASES", "AirReading", "read_air_readings"]
+__all__ = ["BASES", "AirReading", "read_air_readings", "read_air_rows"]
 
 BASES = ("pm25", "pm10", "so2", "no2", "co", "o3")
 _HOURLY = {f"{b}_1h" for b in BASES}
 _DAILY = {f"{b}_24h" for b in BASES if b != "o3"} | {"o3_8h", "o3_1h"}
 _MAX_PROBLEMS = 1000
 _THOUSAND = Decimal(1000)
+#: CO above this (mg/m³) is beyond HJ 633's scale (the top CO 1 h breakpoint): in practice a
+#: CO column in μg/m³ read as mg/m³, so it is refused rather than rated AQI 500.
+_CO_MAX_MG = Decimal(150)
+#: Particles (μg/m³) whose every unit-less value in a file is below this are in mg/m³.
+_PARTICLES = ("pm25", "pm10")
 
 _HEADERS = {
     "station": ("station", "站点", "站点编码", "站点代码", "站点名称", "监测点位", "点位",
@@ -201,6 +208,18 @@ def read_air_readings(
     (party codes, or code → name) checks city cells. Identical repeated rows collapse; a
     repeat with another value is a problem naming both rows.
     """
+    return [reading for _line, reading in read_air_rows(source, stations=stations,
+                                                         cities=cities, name=name)]
+
+
+def read_air_rows(
+    source: str | Path,
+    *,
+    stations: StationCatalog | None = None,
+    cities: Collection[str] | Mapping[str, str] | None = None,
+    name: str | None = None,
+) -> list[tuple[int, AirReading]]:
+    """:func:`read_air_readings` with each value's row in the file (for located problems)."""
     file = name or str(source)
     try:
         data = Path(source).read_bytes()
@@ -258,6 +277,7 @@ def read_air_readings(
     hour_label = stations.hour_label if stations is not None else None
     found: dict[tuple[str, datetime, str], tuple[int, AirReading]] = {}
     hour_label_told = False
+    unitless: dict[str, tuple[Decimal, int]] = {}  # particles without a unit: largest, row
 
     def problem(message: str, line: int, field: str) -> None:
         problems.append(Problem(message, file=file, row=line, field=field))
@@ -341,6 +361,15 @@ def read_air_readings(
         if isinstance(factor, str):
             problem(factor, line, "unit")
             continue
+        if base == "co" and value > _CO_MAX_MG:
+            problem(f"CO {value} mg/m³ is beyond the AQI scale ({_CO_MAX_MG} mg/m³); check the "
+                    "unit: CO is read in mg/m³, so a file in μg/m³ needs its values divided by "
+                    "1000", line, "value")
+            continue
+        if base in _PARTICLES and not cells[unit_at]:
+            top = unitless.get(base)
+            if top is None or value > top[0]:
+                unitless[base] = (value, line)
         reading = AirReading(scope, site, moment, kind, key, value * factor, flag)
         earlier = found.get((site, moment, key))
         if earlier is not None:
@@ -350,9 +379,14 @@ def read_air_readings(
                         f"and {other.value} on row {other_line}; keep one", line, "value")
             continue
         found[(site, moment, key)] = (line, reading)
+    for base, (top, line) in unitless.items():
+        if top < 1:
+            problem(f"every {base} value of the file without a unit is below 1 (the largest "
+                    f"is {top}): these are mg/m³, not μg/m³; write the unit column (mg/m³) "
+                    "or the values in μg/m³", line, "value")
     if problems:
         raise ValidationFailed(problems, what=file)
     if not found:
         raise ValidationFailed([Problem("the file has a header but no values", file=file)],
                                what=file)
-    return [reading for _line, reading in found.values()]
+    return list(found.values())

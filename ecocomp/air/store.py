@@ -9,7 +9,9 @@ value for a stored (site, time, parameter) is a problem naming both files.
 
 The city days an assessment reads (:meth:`AirStore.city_values`) are built in this order,
 each filling only what the one before left empty [I]: pre-aggregated city-day values;
-the mean of the city's evaluation stations' daily values; the city's hourly means (the mean
+the mean of the city's evaluation stations' daily values (refused, AssessmentError, when
+other evaluation stations of the city give only hourly values for that day and parameter:
+they would be left out); the city's hourly means (the mean
 of its evaluation stations each hour), turned into daily values under the HJ 663 counts
 (24 h mean from ≥ 20 hours; O3 daily max 8 h from ≥ 14 valid 8 h means, each from ≥ 6 hours;
 O3 daily max hour from ≥ 20 hours [I]).
@@ -31,11 +33,11 @@ from typing import Any
 import attrs
 
 from ecocomp import database
-from ecocomp.air.readings import AirReading, read_air_readings
+from ecocomp.air.readings import AirReading, read_air_rows
 from ecocomp.air.standards import hj663
 from ecocomp.air.stations import Station, StationCatalog
 from ecocomp.air.statistics import exact_decimal
-from ecocomp.errors import EcocompError, Problem, ValidationFailed
+from ecocomp.errors import AssessmentError, EcocompError, Problem, ValidationFailed
 from ecocomp.store import file_sha256
 
 __all__ = ["SCHEMA_VERSION", "AirImportResult", "AirStore", "AirStoreError"]
@@ -224,29 +226,33 @@ class AirStore:
         if self._conn.execute("SELECT 1 FROM air_imports WHERE sha256 = ?",
                               (digest,)).fetchone():
             return AirImportResult(name, 0, 0, 0, skipped=True)
-        readings = read_air_readings(path, stations=stations, cities=cities, name=name)
+        rows = read_air_rows(path, stations=stations, cities=cities, name=name)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         import_id = self._conn.execute(
             "INSERT INTO air_imports (file, sha256, imported_at, rows) VALUES (?, ?, ?, ?)",
-            (name, digest, now, len(readings))).lastrowid
+            (name, digest, now, len(rows))).lastrowid
         self._conn.execute("DROP TABLE IF EXISTS temp.air_staging")
         self._conn.execute(
             "CREATE TEMP TABLE air_staging (scope TEXT, site TEXT, at TEXT, kind TEXT, "
-            "parameter TEXT, value TEXT, flag TEXT, PRIMARY KEY (scope, site, at, parameter))")
+            "parameter TEXT, value TEXT, flag TEXT, line INTEGER, "
+            "PRIMARY KEY (scope, site, at, parameter))")
         self._conn.executemany(
-            "INSERT INTO air_staging VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(r.scope, r.site, _at(r), r.kind, r.parameter, str(r.value), r.flag)
-             for r in readings])
+            "INSERT INTO air_staging VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r.scope, r.site, _at(r), r.kind, r.parameter, str(r.value), r.flag, line)
+             for line, r in rows])
         stored = self._conn.execute(
-            "SELECT s.site, s.at, s.parameter, s.value, s.flag, r.value, r.flag, i.file "
-            "FROM air_staging s JOIN air_readings r USING (scope, site, at, parameter) "
-            "JOIN air_imports i ON i.id = r.import_id").fetchall()
+            "SELECT s.site, s.at, s.parameter, s.value, s.flag, r.value, r.flag, i.file, "
+            "s.line FROM air_staging s JOIN air_readings r USING (scope, site, at, parameter) "
+            "JOIN air_imports i ON i.id = r.import_id ORDER BY s.line").fetchall()
         problems = [
             Problem(f"{parameter} at {at} for {site} is {value}{' ' + flag if flag else ''} "
                     f"here but {old}{' ' + old_flag if old_flag else ''} from {old_file}, "
-                    "imported before; fix the file that is wrong (corrections of air values "
-                    "are not supported yet)", file=name, field="value")
-            for site, at, parameter, value, flag, old, old_flag, old_file in stored
+                    "imported before. Corrections of stored air values are not supported "
+                    "yet: if this file is wrong, restore the value imported before; if the "
+                    "new value is right, settle from the corrected files into a new database "
+                    "(ecocomp settle PROJECT --year Y --db NEW.db)", file=name, row=line,
+                    field="value")
+            for site, at, parameter, value, flag, old, old_flag, old_file, line in stored
             if Decimal(value) != Decimal(old) or flag != old_flag]
         if problems:
             self._conn.execute("DROP TABLE temp.air_staging")
@@ -256,7 +262,7 @@ class AirStore:
             "import_id) SELECT scope, site, at, kind, parameter, value, flag, ? "
             "FROM air_staging", (import_id,)).rowcount
         self._conn.execute("DROP TABLE temp.air_staging")
-        return AirImportResult(name, len(readings), inserted, len(readings) - inserted)
+        return AirImportResult(name, len(rows), inserted, len(rows) - inserted)
 
     # ------------------------------------------------------------------ reading
 
@@ -291,6 +297,8 @@ class AirStore:
         stations = self.stations()
         city_rows: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(dict)
         station_days: dict[tuple[str, date, str], list[Decimal]] = defaultdict(list)
+        daily_sites: dict[tuple[str, date, str], set[str]] = defaultdict(set)
+        hourly_sites: dict[tuple[str, date, str], set[str]] = defaultdict(set)
         hourly: dict[tuple[str, datetime, str], list[Decimal]] = defaultdict(list)
         rows = self._conn.execute(
             "SELECT scope, site, at, kind, parameter, value FROM air_readings "
@@ -313,7 +321,9 @@ class AirStore:
                 continue
             if kind == "day":
                 station_days[(station.city, day, parameter)].append(Decimal(text))
+                daily_sites[(station.city, day, parameter)].add(site)
             else:
+                hourly_sites[(station.city, day, parameter[:-3])].add(site)
                 moment = moments.get(at)
                 if moment is None:
                     if len(moments) > 100_000:
@@ -323,8 +333,23 @@ class AirStore:
         result: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(dict)
         for key, values in city_rows.items():
             result[key].update(values)
+        mixed = []
         for (city, day, parameter), values in station_days.items():
-            result[(city, day)].setdefault(parameter, _mean(values))
+            if parameter in result[(city, day)]:
+                continue  # a city value settles the day
+            hours_only = hourly_sites.get((city, day, parameter.split("_")[0]), set()) - \
+                daily_sites[(city, day, parameter)]
+            if hours_only:
+                mixed.append(f"{city} {day} {parameter}: daily values from "
+                             f"{', '.join(sorted(daily_sites[(city, day, parameter)]))}, only "
+                             f"hourly values from {', '.join(sorted(hours_only))}")
+            result[(city, day)][parameter] = _mean(values)
+        if mixed:
+            raise AssessmentError(
+                "a city day would leave stations out: " + "; ".join(mixed[:5])
+                + (f" (and {len(mixed) - 5} more)" if len(mixed) > 5 else "")
+                + ". Give every evaluation station of the city the same kind of value for the "
+                "day (daily, or hourly), or import the city's day value (a city file)")
         for (city, day), values in _daily_from_hours(hourly).items():
             for parameter, value in values.items():
                 result[(city, day)].setdefault(parameter, value)

@@ -36,6 +36,7 @@ import attrs
 
 from ecocomp.agreements import Agreement
 from ecocomp.air import attains, periods_of, resolve_standard
+from ecocomp.air.statistics import LIMIT_OF
 from ecocomp.errors import FormulaError
 from ecocomp.formulas.registry import register_formula
 from ecocomp.formulas.shared import fraction_text
@@ -103,6 +104,10 @@ def _value(stats: Any, code: str) -> Fraction | None:
     value = stats.values.get(code)
     if value is None or not stats.valid.get(code, True):
         return None
+    if code == "good_ratio":  # shown to 4 places; paid on the exact good_days/valid_days
+        good, days = _value(stats, "good_days"), _value(stats, "valid_days")
+        if good is not None and days:
+            return good * 100 / days
     return Fraction(value)
 
 
@@ -124,6 +129,19 @@ def _round_wan(amount: Fraction, agreement: Agreement) -> Fraction:
 
 def _text(value: Fraction | None) -> str | None:
     return None if value is None else fraction_text(value)
+
+
+def _short(value: Fraction) -> str:
+    """``value`` for reading: exact when it has at most 4 decimals, else ``≈`` 4 decimals.
+
+    >>> _short(Fraction(189, 2)), _short(Fraction(2, 3))
+    ('94.5', '≈0.6667')
+    """
+    text = fraction_text(value)
+    if "/" not in text and len(text.partition(".")[2]) <= 4:
+        return text
+    fen = math.floor(abs(value) * 10000 + Fraction(1, 2))
+    return f"≈{'-' if value < 0 else ''}{fen // 10000}.{fen % 10000:04d}"
 
 
 def _unit_text(agreement: Agreement) -> str:
@@ -153,21 +171,34 @@ def _obligation(
         "amount_yuan": yuan, "source": agreement.source, "confidence": agreement.confidence,
     })  # fmt: skip
     if "explanation" not in basis:
-        outcome = (f"{payer} pays {payee} {yuan} yuan ({_text(amount)} {unit})" if yuan
+        outcome = (f"{payer} pays {payee} {yuan} yuan ({_short(amount)} {unit})" if yuan
                    else "no payment")
-        basis["explanation"] = f"{basis.get('span', period)}: {basis['rule']} → {outcome}" + (
-            f" (capped at {cap} {unit}; uncapped {_text(abs(signed))})" if capped else "")
+        rule = basis.get("readable", basis["rule"])
+        basis["explanation"] = f"{basis.get('span', period)}: {rule} → {outcome}" + (
+            f" (capped at {cap} {unit}; uncapped {_short(abs(signed))})" if capped else "")
     return Obligation(agreement.id, period, component, payer, payee, yuan, basis)
 
 
-def _missing(agreement: Agreement, span: Span, what: Iterable[str], key: str) -> str:
+def _why(stats: Any, what: Iterable[str]) -> str:
+    """Why the first of ``what`` that has data is not valid (HJ 663 counts), or ""."""
+    for name in what:
+        text = (getattr(stats, "evidence", None) or {}).get(name.split(" ")[0], "")
+        if "not valid: " in text:
+            return f" ({name} not valid under HJ 663: {text.split('not valid: ', 1)[1]})"
+    return ""
+
+
+def _missing(agreement: Agreement, span: Span, what: Iterable[str], key: str,
+             stats: Any = None) -> str:
+    what = list(what)
     names = ", ".join(what)
+    why = _why(stats, what) if stats is not None else ""
     if agreement.params[key] == "error":
         raise FormulaError(
             f"agreement {agreement.id}: no valid {names} for {agreement.party_for('party')} in "
-            f"{span}; import its air readings or set params.{key} = \"skip\""
+            f"{span}{why}; import its air readings or set params.{key} = \"skip\""
         )
-    return f"no valid {names}: skipped ({key} = skip)"
+    return f"no valid {names}{why}: skipped ({key} = skip)"
 
 
 def _group_mean(assessments: Any, group: Iterable[str], span: Span, code: str
@@ -248,9 +279,35 @@ def _heavy_days(assessments: Any, city: str, year: int, stats: Any, above: int
     return Fraction(sum(1 for d in days if d.aqi > above)), f"days with AQI > {above}"
 
 
+def _attained_by_data(agreement: Agreement, assessments: Any, city: str, year: int) -> bool:
+    """Whether the imported air data of ``year`` (valid statistics) attain the grade."""
+    stats = _statistics(assessments, city, Period(year))
+    if stats is None or agreement.params.get("first_attain_reward") is None:
+        return False
+    params = agreement.params
+    standard = resolve_standard(params["standard"], Period(year).end)
+    return attains(stats, standard=standard, grade=params["grade"])[0]
+
+
+def _attainment_lookback(agreement: Agreement) -> int:
+    """A first-time reward reads the year before (did it attain?)."""
+    return 1 if agreement.params.get("first_attain_reward") is not None else 0
+
+
+def _undecided(stats: Any) -> list[str]:
+    """The six attainment statistics that are absent or flagged invalid (HJ 663)."""
+    return [name for name in LIMIT_OF if _value(stats, name) is None]
+
+
+def _above_limit(reason: str) -> bool:
+    """Whether an :func:`attains` reason is a valid statistic above its limit."""
+    return " > " in reason and "not a valid statistic" not in reason and "no data" not in reason
+
+
 @register_formula("air_attainment", roles=_ROLES, inputs="air",
                   params_schema="params.air_attainment", check=_attainment_check,
-                  cap=_attainment_cap, beneficiary=_beneficiary)
+                  cap=_attainment_cap, lookback=_attainment_lookback,
+                  beneficiary=_beneficiary)
 def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
     """The year's attainment reward (component ``attainment``); a month period gives none.
 
@@ -273,9 +330,23 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
         return [_obligation(agreement, period, "attainment", Fraction(0), basis)]
     basis["evidence"] = _evidence(stats)
     attained, failing = attains(stats, standard=standard, grade=params["grade"])
+    unknown = _undecided(stats)
+    if unknown and not any(_above_limit(reason) for reason in failing):
+        # an invalid or absent statistic (HJ 663: too few days) is missing, not a miss: the
+        # year cannot be judged, so missing_year decides (docs/air-formulas.md)
+        basis.update({"missing": unknown, "failing": list(failing)})
+        basis["rule"] = _missing(agreement, span, unknown, "missing_year", stats)
+        return [_obligation(agreement, period, "attainment", Fraction(0), basis)]
     heavy, heavy_from = _heavy_days(assessments, city, period.year, stats,
                                     params["heavy_aqi_above"])
     earlier = [y for y in params["attained_years"] if y < period.year]
+    by_data = _attained_by_data(agreement, assessments, city, period.year - 1)
+    if by_data and period.year - 1 not in earlier:
+        # the history omits a year the imported data show attained: not a first time
+        earlier.append(period.year - 1)
+        basis["history_note"] = (
+            f"{period.year - 1} attains grade {params['grade']} by the imported air data but "
+            f"is not in attained_years; counted as attained (add it to attained_years)")
     first = attained and not earlier and params.get("first_attain_reward") is not None
     rewards: dict[str, Fraction] = {}
     rules = []
@@ -284,11 +355,13 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
         rewards[key] = Fraction(params[key])
         rules.append(f"attains grade {params['grade']} of {standard}"
                      + (" for the first time" if first else
-                        f" (attained before: {', '.join(map(str, earlier))})" if earlier
-                        else "") + f": {key} {params[key]}")
+                        f" (attained before: {', '.join(map(str, sorted(earlier)))}"
+                        + (" — by the air data, not in attained_years" if by_data and
+                           period.year - 1 not in params["attained_years"] else "") + ")"
+                        if earlier else "") + f": {key} {params[key]}")
     else:
-        rules.append(f"misses grade {params['grade']} of {standard} ({', '.join(failing)} "
-                     "above the limit): no attainment reward")
+        rules.append(f"misses grade {params['grade']} of {standard} ({', '.join(failing)}): "
+                     "no attainment reward")
     zero = params.get("zero_heavy_reward")
     if heavy is None:
         rules.append(f"no valid {heavy_from}: no heavy-day reward")
@@ -448,7 +521,7 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
         basis["indicators"] = terms
         if missing:
             basis["missing"] = missing
-            basis["rule"] = _missing(agreement, span, missing, "missing_period")
+            basis["rule"] = _missing(agreement, span, missing, "missing_period", stats)
             result.append(_obligation(agreement, booked(span), "change", Fraction(0), basis))
             continue
         uncorrected = score_k * k + score_plain
@@ -460,6 +533,19 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
         exact = signed
         if params["round_result"] == "wan":
             signed = _round_wan(signed, agreement)
+        readable = "; ".join(
+            f"{t['code']} {'X − B' if t['sign'] < 0 else 'B − X'} = "
+            + (f"{_short(Fraction(t['value']))} − {_short(Fraction(t['basis_value']))}"
+               if t["sign"] < 0 else
+               f"{_short(Fraction(t['basis_value']))} − {_short(Fraction(t['value']))}")
+            + f" = {_short(Fraction(t['difference']))}, × w {t['weight']} × c "
+            f"{t['coefficient']} = {_short(Fraction(t['term']))}"
+            for t in terms)
+        basis["readable"] = (
+            f"{readable}; M = {_short(score_k)} × k {_text(k)}"
+            + (f" + {_short(score_plain)}" if score_plain else "")
+            + f" × f {_text(f)} = {_short(exact)} {unit}"
+            + (f", rounded to whole 万: {_text(signed)}" if exact != signed else ""))
         basis.update({
             "sum_with_k": _text(score_k), "sum_without_k": _text(score_plain), "f": _text(f),
             "target_correction": correction, "exact_amount": _text(exact),
@@ -571,7 +657,7 @@ def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[O
         basis["indicators"] = parts
         if missing:
             basis["missing"] = missing
-            basis["rule"] = _missing(agreement, span, missing, "missing_period")
+            basis["rule"] = _missing(agreement, span, missing, "missing_period", stats)
             result.append(_obligation(agreement, booked(span), "ladder", Fraction(0), basis))
             continue
         described = "; ".join(
