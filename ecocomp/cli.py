@@ -893,10 +893,13 @@ def _verify_readings(db: Path, as_json: bool, ledger_json: Mapping[str, Any]) ->
         _print_json({**ledger_json, "ok": found.ok, "readings": {
             "ok": found.ok, "problems": list(found.problems), "monthly_sums": found.sums,
             "settlements": found.runs, "covered": found.covered,
-            "uncovered": found.uncovered}})
+            "uncovered": found.uncovered, "no_measurements": found.no_measurements}})
     elif found.ok:
         click.echo(f"OK: ledger verified; {found.sums:,} monthly sums match the stored "
-                   f"readings, {found.runs} settlement(s) re-derived, {found.covered} "
+                   f"readings, {found.runs} settlement(s) re-derived"
+                   + (f" ({found.no_measurements} read no measurements)"
+                      if found.no_measurements else "")
+                   + f", {found.covered} "
                    "transactions covered by an inputs digest"
                    + (f" ({found.uncovered} posted before digests were recorded)"
                       if found.uncovered else ""))

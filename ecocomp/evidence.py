@@ -40,6 +40,7 @@ from urllib.parse import quote
 import attrs
 
 from ecocomp import database
+from ecocomp.air.evidence import is_air_key, rederive_air
 from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import SettlementError
 from ecocomp.periods import Period
@@ -105,6 +106,11 @@ class InputsDigest:
                 iso = day.isoformat()
                 self._block(section, iso[:7]).update(
                     f"flow-day\t{iso}\t{_plain(days[day])}\n".encode())
+
+    def add(self, section: str, month: str, line: str) -> None:
+        """Hash one ``line`` into the block of ``section`` and ``month`` (other kinds of
+        inputs, such as the air city days of :mod:`ecocomp.air.evidence`)."""
+        self._block(section, month).update(line.encode())
 
     def section_months(self) -> dict[str, str]:
         """``{"section/YYYY-MM": hex digest}`` of every section-month read."""
@@ -208,6 +214,9 @@ class ReadingsReport:
     runs: int
     covered: int
     uncovered: int
+    #: Recorded runs that read no measurements (only formulas with ``inputs = "none"``,
+    #: such as 南山's ``area_rate``): their digest is the SHA-256 of empty text.
+    no_measurements: int = 0
 
     @property
     def ok(self) -> bool:
@@ -322,15 +331,27 @@ def verify_readings(path: str | Path) -> ReadingsReport:
             key = (run.year, run.last_import, run.digest)
             if key in checked or run.scheme != SCHEME:
                 continue
-            sections = sorted({k.split("/", 1)[0] for k in run.section_months})
-            if run.last_import == current and not found:
-                # nothing imported since: the stored sums (just checked against the raw
-                # readings) are the state the run read
-                store = ReadingStore(database.open_read_only(name), name)
-            else:
-                store = _rebuilt(name, Path(tmp), run.last_import, run.year, sections)
-            with store:
-                now = digest_of(store, run.year, sections).section_months()
+            sections = sorted({k.split("/", 1)[0] for k in run.section_months
+                               if not is_air_key(k)})
+            now = {}
+            if sections:
+                if run.last_import == current and not found:
+                    # nothing imported since: the stored sums (just checked against the raw
+                    # readings) are the state the run read
+                    store = ReadingStore(database.open_read_only(name), name)
+                else:
+                    store = _rebuilt(name, Path(tmp), run.last_import, run.year, sections)
+                with store:
+                    now = digest_of(store, run.year, sections).section_months()
+            air = [k for k in run.section_months if is_air_key(k)]
+            if air:  # the air city days it read (ecocomp.air.evidence)
+                conn = database.open_read_only(name)
+                try:
+                    derived, air_problems = rederive_air(conn, run.year, air)
+                finally:
+                    conn.close()
+                now.update(derived)
+                problems += air_problems
             differ = sorted(k for k in {*now, *run.section_months}
                             if now.get(k) != run.section_months.get(k))
             checked[key] = differ
@@ -359,4 +380,5 @@ def verify_readings(path: str | Path) -> ReadingsReport:
                     f"its inputs digest {tx.inputs_digest[:12]}…; the settlement_inputs "
                     "records were changed or deleted — restore the database from a backup")
     return ReadingsReport(problems=tuple(problems), sums=sums, runs=len(runs),
-                          covered=covered, uncovered=uncovered)
+                          covered=covered, uncovered=uncovered,
+                          no_measurements=sum(1 for r in runs if not r.section_months))

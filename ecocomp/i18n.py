@@ -40,6 +40,15 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "summary.would_adjust": ("  would adjust {corrects}: {reason}",
                              "  将调整 {corrects}：{reason}"),
     "daxie": ("    in words (大写): 人民币{words}", "    大写：人民币{words}"),
+    # report heading, by what the ledger holds (ecocomp.reports.report_title)
+    "report.title.water": ("Watershed ecological compensation settlement report",
+                           "流域生态保护补偿结算报告"),
+    "report.title.air": ("Air quality ecological compensation settlement report",
+                         "大气生态保护补偿结算报告"),
+    "report.title.park": ("Nanshan National Park ecological compensation settlement report",
+                          "南山国家公园生态保护补偿结算报告"),
+    "report.title.mixed": ("Ecological compensation settlement report",
+                           "生态保护补偿结算报告"),
     # statement
     "st.head": ("Statement {year} — {party}, as of {as_of}",
                 "{year}年度对账单 — {party}，截至 {as_of}"),

@@ -676,10 +676,15 @@ def _is_workbook(source: object, name: str | None) -> bool:
 
 
 class _SheetReader:
-    """One worksheet's rows as lists of text cells, like ``csv.reader`` (with ``line_num``)."""
+    """One worksheet's rows as lists of text cells, like ``csv.reader`` (with ``line_num``).
 
-    def __init__(self, rows: Iterator[tuple[Any, ...]]) -> None:
+    With ``formats``, ``rows`` are cells (not values) and a date-time cell at midnight whose
+    number format shows no time is read as the date Excel shows.
+    """
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]], *, formats: bool = False) -> None:
         self._rows = rows
+        self._formats = formats
         self.line_num = 0
 
     def __iter__(self) -> _SheetReader:
@@ -688,18 +693,34 @@ class _SheetReader:
     def __next__(self) -> list[str]:
         row = next(self._rows)
         self.line_num += 1
+        if self._formats:
+            return [_cell_text(cell.value, getattr(cell, "number_format", None))
+                    for cell in row]
         return [_cell_text(value) for value in row]
 
 
-def _cell_text(value: object) -> str:
+_QUOTED_FORMAT = re.compile(r'"[^"]*"|\\.|\[\$[^\]]*\]')
+
+
+def _shows_time(number_format: str) -> bool:
+    """Whether an Excel number format shows hours or seconds (``yyyy-mm-dd hh:mm``)."""
+    plain = _QUOTED_FORMAT.sub("", number_format).lower()
+    return "h" in plain or "s" in plain
+
+
+def _cell_text(value: object, number_format: str | None = None) -> str:
     """A cell as the text a CSV export would hold: numbers exactly as Excel shows them.
 
     Excel stores numbers as binary doubles; the shortest text that reads back as the same
     double (Python's ``repr``) is what was typed (Excel keeps 15 significant digits), so
-    0.15 stays 0.15, never 0.1499999999999999944….
+    0.15 stays 0.15, never 0.1499999999999999944…. Given the cell's ``number_format``, a
+    date-time at midnight formatted as a date is that date (``2026-01-01``).
     """
     if value is None:
         return ""
+    if (number_format is not None and isinstance(value, datetime)
+            and value.time() == datetime.min.time() and not _shows_time(number_format)):
+        return value.date().isoformat()
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
@@ -724,6 +745,24 @@ def _workbook_rows(
     Read with openpyxl in read-only mode (rows stream; memory stays flat). Problems are
     located as ``file:sheet:row:field``. Formulas are read as the values Excel saved.
     """
+    for item in workbook_sheets(source, name):
+        if isinstance(item, Problem):
+            yield item
+        else:
+            title, reader = item
+            yield from _parse(None, sections, f"{name}:{title}", reader=reader)
+
+
+def workbook_sheets(
+    source: str | os.PathLike[str] | IO[bytes], name: str, *, formats: bool = False,
+) -> Iterator[tuple[str, _SheetReader] | Problem]:
+    """Each non-empty sheet of an .xlsx workbook: ``(title, rows)``, the rows like
+    ``csv.reader``'s (text cells, ``line_num`` the sheet's own row number), or a Problem
+    (the file is not a workbook, or no sheet has data). Also used by the air readings.
+
+    Read with openpyxl in read-only mode (rows stream; memory stays flat); formulas are read
+    as the values Excel saved. ``formats``: dates as Excel shows them (see _SheetReader).
+    """
     import zipfile
 
     from openpyxl import load_workbook
@@ -743,9 +782,10 @@ def _workbook_rows(
             if first is None:
                 continue  # an empty sheet: nothing to read
             sheets += 1
-            reader = _SheetReader(sheet.iter_rows(min_row=first, values_only=True))
+            reader = _SheetReader(sheet.iter_rows(min_row=first, values_only=not formats),
+                                  formats=formats)
             reader.line_num = first - 1  # row numbers are the sheet's own
-            yield from _parse(None, sections, f"{name}:{sheet.title}", reader=reader)
+            yield sheet.title, reader
         if not sheets:
             yield Problem("the workbook has no sheet with data; it needs a header row and at "
                           "least one data row", file=name)

@@ -29,7 +29,9 @@ import attrs
 from ecocomp.assessment import SectionAssessment, assess, assessment_table
 from ecocomp.catalog import Catalog, load_catalog, load_zero_amounts
 from ecocomp.errors import EcocompError
+from ecocomp.formulas import get_formula
 from ecocomp.formulas.base import settle_nets
+from ecocomp.i18n import message
 from ecocomp.ledger import Ledger, Transaction
 from ecocomp.money import WAN
 from ecocomp.outputs import replaced, spreadsheet_text
@@ -355,6 +357,28 @@ def _replace_file(out: Path, data: bytes) -> None:
 
 # --------------------------------------------------------------------------- helpers
 
+#: The scheme a formula's kind of inputs stands for in a report's heading: water formulas
+#: settle watersheds (流域), air formulas 大气, and formulas that read no measurements
+#: (``area_rate``) 南山国家公园.
+_SCHEME_OF_INPUTS = {"water": "water", "air": "air", "none": "park"}
+
+
+def report_title(report: Report, lang: str = "zh") -> str:
+    """The report's heading by what its ledger holds: one scheme (流域, 大气, 南山国家公园)
+    or, when it holds several (or none known), the neutral 生态保护补偿结算报告.
+
+    ``lang`` is ``zh`` or ``en``; the HTML and xlsx reports show both, Chinese first.
+    """
+    schemes = set()
+    for info in report.catalog.agreements.values():
+        try:
+            schemes.add(_SCHEME_OF_INPUTS.get(get_formula(info.formula).inputs, "mixed"))
+        except EcocompError:  # a formula this ecocomp does not know
+            schemes.add("mixed")
+    scheme = schemes.pop() if len(schemes) == 1 else "mixed"
+    return message(f"report.title.{scheme}", lang)
+
+
 
 def _name(report: Report, code: str) -> str:
     return report.catalog.party_name(code) if code else ""
@@ -583,8 +607,11 @@ def _xlsx_bytes(report: Report) -> bytes:
 
     tables = _tables(report)
     classes = tables[0]
+    title = f"{report_title(report, 'zh')} {report.year} {report_title(report, 'en')}"
+    wb.properties.title = title
     ws = wb.create_sheet(SHEET_TITLES["classes"])
-    put(ws, [f"{report.year}年 断面水质类别 (GB 3838-2002)；粗框 = 劣于目标 worse than target"])
+    put(ws, [f"{title} — {report.year}年 断面水质类别 (GB 3838-2002)；"
+             "粗框 = 劣于目标 worse than target"])
     ws.append(["断面", "名称", "目标", *[f"{m}月" for m in range(1, 13)], "年度"])
     thick = Side(style="thick", color="000000")
     for row, values in zip(report.classes.rows, classes.rows, strict=True):
@@ -829,6 +856,7 @@ def _html_context(report: Report) -> dict[str, Any]:
     cited = cited_sources(" ".join(a.source or "" for a in report.catalog.agreements.values()))
     return {
         "year": report.year, "as_of": report.generated.isoformat(),
+        "title": report_title(report, "zh"), "title_en": report_title(report, "en"),
         "agreements": [{"id": a.id, "anchor": agreement_ids.get(a.id, ""), "name": a.name,
                         "formula": a.formula,
                         "confidence": CONFIDENCE_LABEL.get(a.confidence, a.confidence),

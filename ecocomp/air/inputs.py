@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ecocomp.air.assess import assess_air
+from ecocomp.air.evidence import hash_city_days
 from ecocomp.air.project import AIR_READINGS, STATIONS_FILE, import_project_air
 from ecocomp.air.statistics import AirAssessments
 from ecocomp.air.store import AirImportResult, AirStore
@@ -52,9 +53,14 @@ def periods_needed(project: Any, year: int) -> set[str]:
 
 def air_inputs(
     project: Any, store: Any, year: int, *,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Callable[[str, int], None] | None = None, evidence: Any = None,
 ) -> AirAssessments:
-    """Every city's air statistics for ``year`` and the year before."""
+    """Every city's air statistics for ``year`` and the year before.
+
+    ``evidence`` (the run's :class:`~ecocomp.evidence.InputsDigest`) hashes the city days
+    read, and the run is refused if they were edited outside ecocomp
+    (:mod:`ecocomp.air.evidence`).
+    """
     air, owned = AirStore.of(store)
     try:
         statistics: dict[Any, Any] = {}
@@ -63,10 +69,13 @@ def air_inputs(
             found = assess_air(air, year=year, periods=kind, years_back=1)
             statistics.update(found.statistics)
             daily.update(found.daily)
+        if evidence is not None:
+            names = {code: party.name for code, party in project.parties.items()}
+            hash_city_days(air, daily, evidence, first=year - 1, last=year, names=names)
         return AirAssessments(statistics, daily)
     finally:
         if owned:
             air.close()
 
 
-register_inputs("air", air_inputs)
+register_inputs("air", air_inputs, evidence=True)

@@ -1,8 +1,9 @@
 """A project folder's air data: ``air_stations.toml`` and the files in ``air-readings/``.
 
-``air-readings/`` follows the rules of ``readings/`` (docs/project.md): only ``*.csv`` files
-are read; any other file or a sub-folder there is a problem (its data would otherwise be left
-out without a word); hidden files and Excel lock files are skipped with a warning.
+``air-readings/`` follows the rules of ``readings/`` (docs/project.md): only ``*.csv`` and
+``*.xlsx`` files are read (every sheet of a workbook with data, like a CSV file); any other
+file or a sub-folder there is a problem (its data would otherwise be left out without a word);
+hidden files and Excel lock files are skipped with a warning.
 """
 
 from __future__ import annotations
@@ -51,12 +52,7 @@ def _scan(root: Path, cities: Collection[str] | None) -> tuple[AirProject, list[
             stations = load_stations(root / STATIONS_FILE, cities=cities)
         except ValidationFailed as exc:
             problems.extend(exc.problems)
-    files = _readings_files(root / AIR_READINGS, problems, warnings)
-    for file in files:
-        if file.suffix.lower() != ".csv":
-            problems.append(Problem("air readings are read from CSV files only; save the "
-                                    "workbook as CSV (UTF-8)", file=str(file)))
-    files = tuple(f for f in files if f.suffix.lower() == ".csv")
+    files = tuple(_readings_files(root / AIR_READINGS, problems, warnings))  # .csv, .xlsx
     return AirProject(root, stations, files, tuple(warnings)), problems
 
 

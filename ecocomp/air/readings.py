@@ -1,4 +1,4 @@
-"""Air readings files: long CSV of station hourly/daily values or pre-aggregated city days.
+"""Air readings files: long CSV (or .xlsx) of station hourly/daily values or city days.
 
 ```
 station,time,parameter,value,unit,flag          city,date,parameter,value
@@ -16,7 +16,10 @@ Units μg/m³ (CO mg/m³); PM2.5, PM10, SO2 and NO2 are also accepted in mg/m³ 
 exactly. A unit read wrongly is refused where it shows: CO above 150 mg/m³ (beyond the AQI
 scale: μg/m³ read as mg/m³), and PM2.5 or PM10 without a unit whose every value in the file
 is below 1 (mg/m³ read as μg/m³). Values are read as Decimal from the text. Every problem
-of a file is reported with file:row:field, and nothing is returned when there is one.
+of a file is reported with file:row:field, and nothing is returned when there is one. An
+.xlsx workbook is read sheet by sheet with the water readings' workbook reader
+(:func:`ecocomp.readings.workbook_sheets`), each sheet like a CSV file, problems located
+file:sheet:row:field.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import attrs
 
 from ecocomp.air.stations import StationCatalog
 from ecocomp.errors import Problem, ValidationFailed
+from ecocomp.readings import workbook_sheets  # water's workbook reader, shared
 
 __all__ = ["BASES", "AirReading", "read_air_readings", "read_air_rows"]
 
@@ -202,7 +206,8 @@ def read_air_readings(
     cities: Collection[str] | Mapping[str, str] | None = None,
     name: str | None = None,
 ) -> list[AirReading]:
-    """Parse one air readings CSV file; raise ValidationFailed listing every problem.
+    """Parse one air readings file (CSV, or an .xlsx workbook: every sheet with data);
+    raise ValidationFailed listing every problem.
 
     ``stations`` resolves station codes or names (and gives ``hour_label``); ``cities``
     (party codes, or code → name) checks city cells. Identical repeated rows collapse; a
@@ -221,14 +226,56 @@ def read_air_rows(
 ) -> list[tuple[int, AirReading]]:
     """:func:`read_air_readings` with each value's row in the file (for located problems)."""
     file = name or str(source)
+    if str(source).lower().endswith(".xlsx"):
+        return _read_workbook(source, file, stations, cities)
     try:
         data = Path(source).read_bytes()
     except OSError as exc:
         raise ValidationFailed([Problem(f"cannot read the file: {exc.strerror}", file=file)],
                                what=file) from None
-    text = _decode(data, file)
+    return _read_rows(_rows(_decode(data, file)), file, stations, cities)
+
+
+def _read_workbook(source: str | Path, file: str, stations: StationCatalog | None,
+                   cities: Collection[str] | Mapping[str, str] | None,
+                   ) -> list[tuple[int, AirReading]]:
+    """Every non-empty sheet of an .xlsx workbook, read like a CSV file; problems located
+    ``file:sheet:row:field``; a value repeated on another sheet with another value is one."""
     problems: list[Problem] = []
-    rows = _rows(text)
+    found: dict[tuple[str, datetime, str], tuple[str, int, AirReading]] = {}
+    for item in workbook_sheets(source, file, formats=True):
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        title, reader = item
+        where = f"{file}:{title}"
+        try:
+            readings = _read_rows(((reader.line_num, row) for row in reader), where, stations,
+                                  cities)
+        except ValidationFailed as exc:
+            problems.extend(exc.problems)
+            continue
+        for line, reading in readings:
+            key = (reading.site, reading.at, reading.parameter)
+            earlier = found.get(key)
+            if earlier is None:
+                found[key] = (title, line, reading)
+            elif earlier[2].value != reading.value or earlier[2].flag != reading.flag:
+                problems.append(Problem(
+                    f"{reading.parameter} at {reading.at:%Y-%m-%d %H:%M} for {reading.site} is "
+                    f"{reading.value} here and {earlier[2].value} on sheet {earlier[0]}; keep "
+                    "one", file=where, row=line, field="value"))
+    if problems:
+        raise ValidationFailed(problems[:_MAX_PROBLEMS], what=file)
+    return [(line, reading) for _title, line, reading in found.values()]
+
+
+def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
+               stations: StationCatalog | None,
+               cities: Collection[str] | Mapping[str, str] | None,
+               ) -> list[tuple[int, AirReading]]:
+    """Parse the rows of one CSV file or sheet (``file`` locates its problems)."""
+    problems: list[Problem] = []
     header: list[str] | None = None
     for _line, row in rows:
         if row and any(c.strip() for c in row) and not row[0].lstrip("\ufeff").startswith("#"):
