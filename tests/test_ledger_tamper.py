@@ -479,6 +479,8 @@ def test_a_correction_of_a_later_transaction_is_found(path: Path):
     (3, "meta", """'{"net":"\\u0031"}'""", "not canonical JSON"),
     (3, "meta", "'[]'", "not canonical JSON"),
     (3, "key", "'full' || char(10)", "key 'full\\n' contains a control character"),
+    # #4 repeats #1's values: the scan's own check, not a first-seen value's diagnosis
+    (4, "key", "'c' || char(31)", "key 'c\\x1f' contains a control character"),
     (3, "reason", "'bad ' || char(0) || ' byte'", "contains a control character"),
     (3, "agreement", "'lishui' || char(31)", "agreement 'lishui\\x1f' contains a control"),
 ])

@@ -143,6 +143,7 @@ _PARTY = re.compile(model._PARTY.pattern.encode())
 _PARTY_WHAT = "a 6-digit GB/T 2260 code or a party's own code such as '430529-baiyun-cun'"
 _PURPOSE = re.compile(model._PURPOSE.pattern.encode())
 _CONTROL = re.compile(rb"[\x00-\x1f]")
+_CONTROLS = bytes(range(0x20))
 # the scan checks inputs_digest without the regular expression (3× faster): its length,
 # then nothing left once the hex digits are deleted; this pins the rule it was written for
 _HEX_DIGITS = b"0123456789abcdef"
@@ -158,6 +159,11 @@ _TAG2 = b"T%d:%b" % (len(TX_TAG_V2), TX_TAG_V2.encode())
 _NULL = b"N"
 _EMPTY = b""
 _KINDS = frozenset(k.encode() for k in KINDS)
+# tx/2 length prefixes of text (T) and integer (I) values, by length: the scan looks them
+# up instead of formatting them (an integer has at most 20 digits and a sign; the digest,
+# 16–128 characters once checked, always finds its prefix here)
+_T_PREFIX = tuple(b"T%d:" % n for n in range(4096))
+_I_PREFIX = tuple(b"I%d:" % n for n in range(22))
 
 
 def _field(value: bytes) -> bytes:
@@ -754,9 +760,11 @@ def _scan(
     rs = _RS
     tag1, tag2, null, e = _TAG1, _TAG2, _NULL, _EMPTY
     corrections = _CORRECTIONS
-    control = _CONTROL.search
+    controls = _CONTROLS  # translate deletes them: a key unchanged holds none
     max_fen = _MAX_FEN
     hex_digits = _HEX_DIGITS
+    join = _EMPTY.join
+    t_prefix, i_prefix, n_prefix = _T_PREFIX, _I_PREFIX, len(_T_PREFIX)
     meta_ok = _canonical_meta_check()
     last_meta = b"{}"
     v2_from = tx2_from if tx2_from is not None else last + 1
@@ -802,7 +810,7 @@ def _scan(
                 if (seq != expected or prev_hash != prev or idx != 0 or e_kind is None
                         or (corrects is not None and corrects not in keys)
                         or e_booked is None or e_due is None or e_posted is None
-                        or not key or control(key) is not None
+                        or not key or key.translate(None, controls) != key
                         or not 0 < fen <= max_fen
                         or e_agreement is None or e_period is None or e_component is None
                         or e_reason is None or e_reference is None
@@ -830,16 +838,19 @@ def _scan(
                 if seq >= v2_from:
                     v2 = True
                     seqb, fenb = b"%d" % seq, b"%d" % fen
-                    message = (
-                        b"%bT%d:%bI%d:%bT%d:%b%b%b%b%b%b%b%b%b%b%bT%d:%b%b%b%b%b%bI%d:%b" % (
-                        tag2, len(prev_hash), prev_hash, len(seqb), seqb, len(key), key,
+                    # joined from pieces: the length prefixes come from tables
+                    n_key, n_meta = len(key), len(meta)
+                    message = join((
+                        tag2, t_prefix[len(prev_hash)] if len(prev_hash) < n_prefix
+                        else b"T%d:" % len(prev_hash), prev_hash, i_prefix[len(seqb)], seqb,
+                        t_prefix[n_key] if n_key < n_prefix else b"T%d:" % n_key, key,
                         e_kind, e_booked, e_due, e_agreement, e_period, e_component,
                         null if corrects is None else b"T%d:%b" % (len(corrects), corrects),
                         e_reason, e_reference,
-                        null if digest is None else b"T%d:%b" % (len(digest), digest),
-                        len(meta), meta, e_posted, e_dparty, e_dpurpose, e_cparty,
-                        e_cpurpose, len(fenb), fenb)
-                    )
+                        null if digest is None else t_prefix[len(digest)] + digest,
+                        t_prefix[n_meta] if n_meta < n_prefix else b"T%d:" % n_meta, meta,
+                        e_posted, e_dparty, e_dpurpose, e_cparty, e_cpurpose,
+                        i_prefix[len(fenb)], fenb))
                 else:
                     v2 = False
                     message = us_join((
@@ -869,8 +880,8 @@ def _scan(
                     e_cparty, e_cpurpose = parties[credit_party], purposes[credit_purpose]
                 if v2:
                     fenb = b"%d" % fen
-                    message += b"%b%b%b%bI%d:%b" % (
-                        e_dparty, e_dpurpose, e_cparty, e_cpurpose, len(fenb), fenb)
+                    message = join((message, e_dparty, e_dpurpose, e_cparty, e_cpurpose,
+                                    i_prefix[len(fenb)], fenb))
                 else:
                     message += rs + us_join(
                         (debit_party, debit_purpose, credit_party, credit_purpose,
@@ -895,7 +906,61 @@ def _scan(
 
 
 def _canonical_meta_check() -> Callable[[bytes], bool]:
-    """A fast test: is this stored ``meta`` the canonical JSON of a dict without floats?"""
+    """A fast test: is this stored ``meta`` the canonical JSON of a dict without floats?
+
+    Canonical is what :func:`ecocomp.ledger.model.canonical_meta` writes. The full test
+    parses the text and compares it with the parsed value encoded again. Most texts take
+    a shorter way with the same answer (a property test compares the two): when the text
+    holds no backslash, no tab, CR or LF and no space next to a ``{ } [ ] , :`` or at
+    either end, its strings need no escape and nothing separates its tokens, so a parse
+    that refuses floats, ``-0``, integers beyond ±(2**53-1), and objects whose keys are not
+    strictly increasing (unsorted or repeated) proves it canonical without encoding it.
+    """
+    full = _full_meta_check()
+    decoder = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float,
+                               parse_int=_canonical_int, object_pairs_hook=_sorted_object)
+    scan = json.scanner.make_scanner(decoder)
+    maybe_spaced = _SPACED.search
+
+    def ok(meta: bytes) -> bool:
+        # (find, not "in": "in" first tries the needle as an integer, and fails slowly)
+        find = meta.find
+        if (find(b"\\") >= 0 or find(b"\n") >= 0 or find(b"\r") >= 0 or find(b"\t") >= 0
+                or (find(b" ") >= 0 and maybe_spaced(meta) is not None)):
+            return full(meta)
+        try:
+            text = meta.decode()
+            value, end = scan(text, 0)
+        except (ValueError, StopIteration, RecursionError):
+            return False
+        return end == len(text) and type(value) is dict
+
+    return ok
+
+
+# the fast meta check leaves a text with a space next to a separator or at either end
+# to the full check
+_SPACED = re.compile(rb"\A |[\[\]{},:] | [\[\]{},:]| \Z")
+
+
+def _sorted_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are strictly increasing, as canonical JSON has them."""
+    value = dict(pairs)
+    if len(value) != len(pairs) or list(value) != sorted(value):
+        raise ValueError("keys not sorted or repeated")
+    return value
+
+
+def _canonical_int(text: str) -> int:
+    """:func:`_safe_int`, refusing ``-0`` too (canonical JSON writes 0)."""
+    value = int(text)
+    if not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT or text == "-0":
+        raise ValueError(f"integer {text} is beyond ±(2**53-1) or not canonical")
+    return value
+
+
+def _full_meta_check() -> Callable[[bytes], bool]:
+    """Parse ``meta``, encode the value again canonically and compare the two texts."""
     decoder = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float,
                                parse_int=_safe_int)
     scan = json.scanner.make_scanner(decoder)
