@@ -500,7 +500,7 @@ def _summary(result: Any, db: Path | None, *, daxie: bool = False) -> None:
 @friendly
 def demo(db: Path, report_path: Path | None, as_json: bool = False, air: bool = False) -> None:
     """Settle the bundled example year (湘江 chain, 渌水, 酉水, 澧水) end to end."""
-    from ecocomp.packagedata import data_folder
+    from ecocomp.packagedata import data_folder, example_module
 
     example = AIR_EXAMPLE if air else EXAMPLE
     if air and db == Path("ecocomp-demo.db"):
@@ -512,9 +512,7 @@ def demo(db: Path, report_path: Path | None, as_json: bool = False, air: bool = 
         with resources.as_file(source) as folder:
             shutil.copytree(folder, project)
         if air:  # the example ships without its (large) synthetic data: generate it
-            from ecocomp.examples.air_synth import generate
-
-            generate(project)
+            example_module("air_synth").generate(project)
         # the demo's own identity marks the files it creates (and may write into again)
         (project / "project.toml").write_text(f'id = "{DEMO_ID}"\n', encoding="utf-8")
         click.echo(f"Bundled example: {example} (settling {EXAMPLE_YEAR} into {db})"

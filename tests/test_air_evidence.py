@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from ecocomp.examples.air_synth import generate
 
 from ecocomp.cli import main
 from ecocomp.errors import SettlementError
 from ecocomp.evidence import recorded_inputs, verify_readings
 from ecocomp.ledger import Ledger
+from ecocomp.packagedata import example_module
 from ecocomp.project import load_project
 from ecocomp.settlement import settle
+
+generate = example_module("air_synth").generate  # installed, or examples/ of this checkout
 
 ROOT = Path(__file__).resolve().parent.parent
 AIR = ROOT / "examples" / "hunan-air-2021"

@@ -13,13 +13,16 @@ from statistics import mean
 
 import pytest
 from click.testing import CliRunner
-from ecocomp.examples.air_synth import CITIES, HEADER, generate, rows
 
 from ecocomp.cli import main
 from ecocomp.errors import ValidationFailed
 from ecocomp.ledger import Ledger
+from ecocomp.packagedata import example_module
 from ecocomp.project import load_project
 from ecocomp.settlement import settle
+
+_SYNTH = example_module("air_synth")  # installed, or examples/ of this checkout
+CITIES, HEADER, generate, rows = _SYNTH.CITIES, _SYNTH.HEADER, _SYNTH.generate, _SYNTH.rows
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "hunan-air-2021"
