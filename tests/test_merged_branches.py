@@ -121,3 +121,29 @@ def test_monthly_sums_swapped_between_months_stop_a_rerun(tmp_path: Path) -> Non
                                                           match="changed outside ecocomp"):
         ecocomp.settle(ecocomp.load_project(EXAMPLE), year=2021, ledger=ledger,
                        today=date(2022, 3, 1))
+
+
+def test_a_quick_verify_does_not_stand_in_for_the_checkpoints_full_one(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify(quick=True) runs only SQLite's quick_check: a checkpoint after it checks the
+    whole ledger (integrity_check), not just what its batch appended."""
+    from decimal import Decimal
+
+    from ecocomp.ledger import NewTransaction, Transfer
+
+    seen: list[str] = []
+    real_appended, real_whole = ledger_module.verify_appended, ledger_module._verify_ledger
+    monkeypatch.setattr(ledger_module, "verify_appended",
+                        lambda conn, seq: seen.append("appended") or real_appended(conn, seq))
+    monkeypatch.setattr(ledger_module, "_verify_ledger",
+                        lambda conn, **k: seen.append(f"whole quick={k.get('quick', False)}")
+                        or real_whole(conn, **k))
+    with ecocomp.Ledger.open(db) as ledger:
+        assert ledger.verify(quick=True).ok
+        with ledger.batch() as batch:
+            batch.post(NewTransaction(
+                key="x/2021/quick", kind="accrual", booked_on=date(2021, 12, 31),
+                transfers=[Transfer.between("430700", "430800", Decimal("1.00"),
+                                            purpose="accrued")]))
+            ledger.checkpoint()
+    assert seen == ["whole quick=True", "whole quick=False"]
