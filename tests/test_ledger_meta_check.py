@@ -58,7 +58,7 @@ def metas(draw: st.DrawFn) -> bytes:
     return raw
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(metas())
 @example(b'{"a":-0}')
 @example(b'{"a":[-0]}')
