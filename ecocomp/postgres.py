@@ -43,6 +43,7 @@ __all__ = [
     "Connection",
     "connect",
     "describe",
+    "is_connection",
     "is_url",
     "redacted",
 ]
@@ -79,6 +80,11 @@ def is_url(db: object) -> bool:
     (True, False)
     """
     return isinstance(db, str) and db.startswith(_SCHEMES)
+
+
+def is_connection(conn: object) -> bool:
+    """Whether ``conn`` is a PostgreSQL connection of this module (not an sqlite3 one)."""
+    return isinstance(conn, Connection)
 
 
 def redacted(url: str) -> str:

@@ -361,7 +361,7 @@ class Ledger:
         transaction and the last checkpoint. None on PostgreSQL, which has no schema
         cookie: there every checkpoint verifies the whole ledger."""
         conn = self._conn
-        if getattr(conn, "dialect", None) == "postgresql":
+        if postgres.is_connection(conn):
             return None
         return (
             conn.execute("PRAGMA schema_version").fetchone()[0],
@@ -1025,7 +1025,7 @@ def _filters(
 
 def _verify_ledger(conn: Any, **options: Any) -> VerifyReport:
     """:func:`verify_ledger` of the connection's backend (SQLite or PostgreSQL)."""
-    if getattr(conn, "dialect", None) == "postgresql":
+    if postgres.is_connection(conn):
         from ecocomp.ledger import postgres as pg_ledger
 
         return pg_ledger.verify_ledger(conn, **options)
