@@ -201,6 +201,15 @@ def _missing(agreement: Agreement, span: Span, what: Iterable[str], key: str,
     return f"no valid {names}{why}: skipped ({key} = skip)"
 
 
+def _skipped(agreement: Agreement, period: Period, component: str, span: Span,
+             missing: list[str], stats: Any, basis: dict[str, Any]) -> Obligation:
+    """A period without valid statistics: amount 0, the reason in its basis (or the
+    ``missing_period = "error"`` stop)."""
+    basis["missing"] = missing
+    basis["rule"] = _missing(agreement, span, missing, "missing_period", stats)
+    return _obligation(agreement, period, component, Fraction(0), basis)
+
+
 def _group_mean(assessments: Any, group: Iterable[str], span: Span, code: str
                 ) -> tuple[Fraction | None, dict[str, str | None]]:
     """The mean of ``code`` over the group's cities with a valid value, and each value."""
@@ -520,9 +529,8 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
             })  # fmt: skip
         basis["indicators"] = terms
         if missing:
-            basis["missing"] = missing
-            basis["rule"] = _missing(agreement, span, missing, "missing_period", stats)
-            result.append(_obligation(agreement, booked(span), "change", Fraction(0), basis))
+            result.append(_skipped(agreement, booked(span), "change", span, missing, stats,
+                                   basis))
             continue
         uncorrected = score_k * k + score_plain
         if uncorrected > 0:
@@ -656,9 +664,8 @@ def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[O
             parts.append(part)
         basis["indicators"] = parts
         if missing:
-            basis["missing"] = missing
-            basis["rule"] = _missing(agreement, span, missing, "missing_period", stats)
-            result.append(_obligation(agreement, booked(span), "ladder", Fraction(0), basis))
+            result.append(_skipped(agreement, booked(span), "ladder", span, missing, stats,
+                                   basis))
             continue
         described = "; ".join(
             f"{p['code']} {p['value']} vs base {p['base']}: "
