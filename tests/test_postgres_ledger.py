@@ -9,6 +9,7 @@ throw-away cluster (tests/postgres_server.py).
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -27,7 +28,7 @@ from ecocomp import postgres
 from ecocomp.errors import IdempotencyConflict, LedgerError
 from ecocomp.ledger import Ledger, NewTransaction, Transfer
 from ecocomp.ledger import postgres as pg_ledger
-from ecocomp.ledger.hashing import transaction_hash
+from ecocomp.ledger.hashing import TRANSFER_FIELDS, TX_FIELDS, encode_v2, transaction_hash
 
 pytestmark = pytest.mark.slow
 
@@ -333,3 +334,60 @@ def test_the_dialect_differences_are_translated_in_one_place():
     assert "pg_advisory_xact_lock" in str(_special("BEGIN IMMEDIATE"))
     assert "REPEATABLE READ" in str(_special("BEGIN"))
     assert _special("SELECT 1") is None
+
+
+def _rewrite_last(url: str, change: dict[str, object], transfer: dict[str, object]) -> int:
+    """Rewrite the last transaction's row (and its first transfer) consistently: the hash
+    is recomputed from the changed values, as an owner who drops the triggers could."""
+    conn = postgres.connect(url)
+    try:
+        fields = ", ".join(TX_FIELDS)
+        header = list(conn.execute(f"SELECT {fields} FROM ledger_transactions "
+                                   "ORDER BY seq DESC LIMIT 1").fetchone())
+        seq = header[TX_FIELDS.index("seq")]
+        transfers = [list(row) for row in conn.execute(
+            f"SELECT {', '.join(TRANSFER_FIELDS)} FROM ledger_transfers WHERE seq = ? "
+            "ORDER BY idx", (seq,))]
+        for name, value in change.items():
+            header[TX_FIELDS.index(name)] = value
+        for name, value in transfer.items():
+            transfers[0][TRANSFER_FIELDS.index(name)] = value
+        digest = hashlib.sha256(encode_v2(header, transfers)).hexdigest()
+        for table in ("ledger_transactions", "ledger_transfers"):
+            conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_no_change")
+        conn.execute("ALTER TABLE ledger_transactions DROP CONSTRAINT ledger_transactions_key_key")
+        sets = ", ".join(f"{name} = ?" for name in change)
+        conn.execute(f"UPDATE ledger_transactions SET {sets}{', ' if sets else ''}hash = ? "
+                     "WHERE seq = ?", (*change.values(), digest, seq))
+        if transfer:
+            sets = ", ".join(f"{name} = ?" for name in transfer)
+            conn.execute(f"UPDATE ledger_transfers SET {sets} WHERE seq = ? AND idx = 0",
+                         (*transfer.values(), seq))
+        for table in ("ledger_transactions", "ledger_transfers"):
+            conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_no_change")
+    finally:
+        conn.close()
+    return seq
+
+
+@pytest.mark.parametrize(("change", "transfer", "expected"), [
+    ({}, {"debit_party": "43X700"}, "party"),
+    ({}, {"credit_party": DOWN}, "to itself"),
+    ({"meta": '{"n": 1}'}, {}, "meta"),
+    ({"key": "湘江/2023-04/39\x1f"}, {}, "control character"),
+    ({"key": "湘江/2021-01/0"}, {}, "key already used"),
+    ({"kind": "reversal", "corrects": "no-such-key", "reason": "x"}, {}, "earlier"),
+], ids=["party-code", "same-account", "meta-not-canonical", "key-control-char",
+        "key-reused", "corrects-unknown"])
+def test_verify_checks_every_field_as_on_sqlite(pg_url: str, change, transfer, expected):
+    """A row rewritten with its hash recomputed (no checkpoint to compare with) still
+    fails verify when a field breaks the model's rules: PostgreSQL's verify runs the
+    SQLite scan's field checks, not only the hash chain."""
+    with Ledger.open(pg_url, clock=clock) as ledger:
+        ledger.post_many(_transactions(7))
+        assert ledger.verify().ok
+    seq = _rewrite_last(pg_url, change, transfer)
+    with Ledger.open(pg_url) as ledger:
+        report = ledger.verify()
+    assert not report.ok and report.first_bad_seq == seq, report
+    assert expected in (report.reason or ""), report.reason

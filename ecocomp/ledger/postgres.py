@@ -18,16 +18,14 @@ fork the chain; the primary key on ``seq`` and the unique ``key`` are the last l
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
-from datetime import date
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
 
 from ecocomp import postgres
 from ecocomp.errors import EcocompError, LedgerError, LedgerIntegrityError
-from ecocomp.ledger import _store
+from ecocomp.ledger import _store, verify
 from ecocomp.ledger._store import (
     CHECKPOINTS,
     ENCODINGS,
@@ -37,9 +35,8 @@ from ecocomp.ledger._store import (
     VERSIONS,
 )
 from ecocomp.ledger.checkpoints import CATALOG_TABLES
-from ecocomp.ledger.hashing import GENESIS, encode_v2, transaction_message
-from ecocomp.ledger.merkle import leaf_hash
-from ecocomp.ledger.verify import VerifyReport, _check_checkpoints
+from ecocomp.ledger.hashing import GENESIS
+from ecocomp.ledger.verify import VerifyReport
 
 __all__ = [
     "TABLES",
@@ -226,13 +223,18 @@ def _current_schema(conn: Any) -> str:
 
 
 def verify_ledger(conn: Any, *, quick: bool = False, committed: bool | None = None) -> VerifyReport:
-    """Check every hash, chain link, transfer and checkpoint of a PostgreSQL ledger.
+    """Check every transaction, transfer and checkpoint of a PostgreSQL ledger.
 
-    The same checks as on SQLite where they mean the same thing: schema version and the
-    append-only triggers present, transactions numbered 1..n without a gap, every hash
-    recomputed from its row (tx/2) and linked to the one before, every transaction with
-    its transfers numbered from 0 and no transfer without its transaction, and every
-    checkpoint's number, chain, hash and Merkle root. The file checks of SQLite
+    The rows go through the very scan that checks an SQLite ledger
+    (:func:`ecocomp.ledger.verify._scan`): transactions numbered 1..n without a gap, each
+    hash recomputed from its row (tx/2) and linked to the one before, every field checked
+    against the model's rules (kind, dates, ``posted_at``, party codes, purposes, inputs
+    digest, ``meta`` canonical JSON, no control characters, amounts integer fen in range,
+    corrections with ``corrects`` naming an earlier key and a ``reason``), transfers
+    numbered from 0 between two different accounts, keys never used twice — none of it
+    taken on trust from the table's constraints, which an owner can drop. Also: schema
+    version and the append-only triggers present, no transfer without its transaction,
+    and every checkpoint's number, chain, hash and Merkle root. The file checks of SQLite
     (``integrity_check``) belong to the server (``pg_amcheck``). Reads one snapshot.
     """
     del quick, committed  # SQLite's file checks have no PostgreSQL counterpart here
@@ -245,6 +247,28 @@ def verify_ledger(conn: Any, *, quick: bool = False, committed: bool | None = No
         conn.execute("COMMIT")
 
 
+def _bytes(column: str) -> str:
+    return f"convert_to({column}, 'UTF8')"
+
+
+# the columns of verify._SCAN, texts as bytes (bytea) as the scan reads them from SQLite
+_SCAN = (
+    "SELECT t.seq, " + ", ".join(_bytes(f"t.{c}") for c in (
+        "hash", "prev_hash", "key", "kind", "booked_on", "due", "agreement", "period",
+        "component", "corrects", "reason", "reference", "inputs_digest", "meta",
+        "posted_at")) + ", x.idx, " + ", ".join(_bytes(f"x.{c}") for c in (
+        "debit_party", "debit_purpose", "credit_party", "credit_purpose")) +
+    f", x.amount_fen FROM {TRANSACTIONS} AS t LEFT JOIN {TRANSFERS} AS x ON x.seq = t.seq "
+    "WHERE t.seq BETWEEN ? AND ? ORDER BY t.seq, x.idx"
+)
+
+
+def _rows(conn: Any, count: int) -> Iterator[tuple[Any, ...]]:
+    """The rows of transactions 1..count with their transfers, a chunk at a time."""
+    for first in range(1, count + 1, _CHUNK):
+        yield from conn.execute(_SCAN, (first, min(first + _CHUNK - 1, count)))
+
+
 def _verify(conn: Any) -> VerifyReport:
     version = schema_version(conn)
     schema = _schema_problems(conn, version)
@@ -253,56 +277,35 @@ def _verify(conn: Any) -> VerifyReport:
                             problems=tuple(schema), schema_version=version or None)
     tx2_from = _store.tx2_from(conn)
     count = int(conn.execute(f"SELECT count(*) FROM {TRANSACTIONS}").fetchone()[0])
-    digests: list[bytes] = []
-    problem: tuple[int, str] | None = None
-    prev, expected = GENESIS, 1
-    for first in range(1, count + 1, _CHUNK):
-        last = first + _CHUNK - 1
-        rows = conn.execute(
-            f"SELECT {', '.join(_store.TX_COLUMNS)} FROM {TRANSACTIONS} "
-            "WHERE seq BETWEEN ? AND ? ORDER BY seq", (first, last)).fetchall()
-        transfers: dict[int, list[tuple[Any, ...]]] = {}
-        for row in conn.execute(
-                f"SELECT seq, idx, debit_party, debit_purpose, credit_party, credit_purpose, "
-                f"amount_fen FROM {TRANSFERS} WHERE seq BETWEEN ? AND ? ORDER BY seq, idx",
-                (first, last)):
-            transfers.setdefault(row[0], []).append(row[1:])
-        for row in rows:
-            seq = row[_store.TX_SEQ]
-            checked = _checked_row(row, transfers.get(seq, []), expected, prev, tx2_from)
-            if isinstance(checked, tuple):
-                problem = checked
+    scanned = verify._scan(_rows(conn, count), 1, count, GENESIS.encode(), tx2_from, set())
+    problems = [scanned.problem] if scanned.problem else []
+    problems += verify._check_hashes(scanned.digests, scanned.hashes)
+    if len(scanned.keys) != len(scanned.hashes):
+        seen: set[bytes] = set()
+        for seq, key in conn.execute(f"SELECT seq, {_bytes('key')} FROM {TRANSACTIONS} "
+                                     "ORDER BY seq"):
+            if key in seen:
+                problems.append(verify._Problem(seq, "key already used by an earlier "
+                                                     "transaction"))
                 break
-            digests.append(checked)
-            prev, expected = row[-1], expected + 1
-        if problem is not None:
-            break
-    if problem is None and expected != count + 1:
-        problem = (expected, f"transaction #{expected} is missing")
-    if problem is None:
-        orphans = conn.execute(
-            f"SELECT min(x.seq) FROM {TRANSFERS} AS x LEFT JOIN {TRANSACTIONS} AS t "
-            "ON t.seq = x.seq WHERE t.seq IS NULL").fetchone()[0]
-        if orphans is not None:
-            problem = (int(orphans), "transfers without their transaction")
+            seen.add(key)
+    orphans = conn.execute(
+        f"SELECT min(x.seq) FROM {TRANSFERS} AS x LEFT JOIN {TRANSACTIONS} AS t "
+        "ON t.seq = x.seq WHERE t.seq IS NULL").fetchone()[0]
+    if orphans is not None:
+        problems.append(verify._Problem(int(orphans), f"transfer rows for transaction "
+                                                      f"#{orphans}, which does not exist"))
+    good = len(scanned.digests)
+    first_bad = min((p.seq for p in problems if p.seq), default=None)
+    if first_bad is not None:
+        good = min(good, first_bad - 1)
     rows = conn.execute(
         f"SELECT {', '.join(_store.CHECKPOINT_COLUMNS)} FROM {CHECKPOINTS} ORDER BY number"
     ).fetchall()
-    head = prev if problem is None else None
-    if problem is not None:
-        return VerifyReport(ok=False, count=count, checkpoints=len(rows),
-                            first_bad_seq=problem[0], reason=problem[1],
-                            problems=(f"transaction #{problem[0]}: {problem[1]}",),
-                            schema_version=version, tx2_from_seq=tx2_from)
-    found = _check_checkpoints(rows, digests, count, [leaf_hash(d) for d in digests])
-    if found:
-        first = found[0]
-        return VerifyReport(ok=False, count=count, checkpoints=len(rows), first_bad_seq=first.seq,
-                            reason=first.reason, first_bad_checkpoint=first.checkpoint,
-                            problems=tuple(p.line() for p in found), schema_version=version,
-                            tx2_from_seq=tx2_from)
-    return VerifyReport(ok=True, count=count, checkpoints=len(rows), head=head,
-                        schema_version=version, tx2_from_seq=tx2_from)
+    digests = scanned.digests[:good]
+    problems += verify._check_checkpoints(rows, digests, count, verify._leaves(digests))
+    head = scanned.hashes[-1].decode() if scanned.hashes and not problems else None
+    return verify._report(problems, count, len(rows), head, version, tx2_from, False)
 
 
 def _schema_problems(conn: Any, version: int) -> list[str]:
@@ -320,40 +323,6 @@ def _schema_problems(conn: Any, version: int) -> list[str]:
             "with the owner's rights removed it); restore it and verify again"
             for table, names in TRIGGERS.items() for name in names
             if (table, name) not in present]
-
-
-_DAYS = tuple(_store.TX_COLUMNS.index(c) for c in ("booked_on", "due"))
-
-
-def _checked_row(
-    row: Sequence[Any], transfers: Sequence[Sequence[Any]], expected: int, prev: str,
-    tx2_from: int | None,
-) -> tuple[int, str] | bytes:
-    """The SHA-256 digest of a sound transaction row, else (seq, what is wrong)."""
-    seq = row[_store.TX_SEQ]
-    if seq != expected:
-        return expected, f"transaction #{expected} is missing (the next one is #{seq})"
-    if row[0] != prev:
-        return seq, "prev_hash does not match the hash of the transaction before"
-    if not transfers:
-        return seq, "has no transfers"
-    if [t[0] for t in transfers] != list(range(len(transfers))):
-        return seq, "transfers are not numbered 0, 1, 2, …"
-    try:
-        for at in _DAYS:
-            if row[at] is not None:
-                date.fromisoformat(row[at])
-        if _store.encoding_of(seq, tx2_from) == 2:  # the row's values are the tx/2 header
-            message = encode_v2(row[:-1], [t[1:] for t in transfers])
-        else:
-            message = transaction_message(_store.transaction_from_row(
-                row, [t[1:] for t in transfers], 1))
-    except (TypeError, ValueError) as exc:
-        return seq, f"a field cannot be read ({exc})"
-    digest = hashlib.sha256(message).digest()
-    if digest.hex() != row[-1]:
-        return seq, "hash does not match its contents (the row was changed)"
-    return digest
 
 
 # --------------------------------------------------------------------------- migrate

@@ -40,7 +40,7 @@ import os
 import re
 import sqlite3
 from binascii import hexlify
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import nullcontext
 from datetime import date, datetime
@@ -313,7 +313,8 @@ def verify_appended(conn: sqlite3.Connection, first: int) -> VerifyReport:
     factory = conn.text_factory
     conn.text_factory = bytes
     try:
-        scanned = _scan(conn, first, count, prev, tx2_from, set(), unresolved)
+        scanned = _scan(conn.execute(_SCAN, (first, count)), first, count, prev, tx2_from,
+                        set(), unresolved)
     finally:
         conn.text_factory = factory
     problems = [scanned.problem] if scanned.problem else []
@@ -731,11 +732,12 @@ class _Seen:
 
 
 def _scan_here(conn: sqlite3.Connection, count: int, tx2_from: int | None) -> _Scanned:
-    return _scan(conn, 1, max(count, 1) if count else 0, GENESIS.encode(), tx2_from, set())
+    last = max(count, 1) if count else 0
+    return _scan(conn.execute(_SCAN, (1, last)), 1, last, GENESIS.encode(), tx2_from, set())
 
 
 def _scan(
-    conn: sqlite3.Connection,
+    rows: Iterable[tuple[Any, ...]],
     first: int,
     last: int,
     prev: bytes,
@@ -745,6 +747,8 @@ def _scan(
 ) -> _Scanned:
     """The hot loop over transactions ``first..last``: links, fields and encodings.
 
+    ``rows`` are those of :data:`_SCAN` for the range (texts as bytes), in its order: from
+    SQLite, or from any other backend that returns the same columns (PostgreSQL).
     ``prev`` is the stored hash of transaction ``first - 1`` and ``keys`` the keys before
     ``first`` (genesis and empty for the whole ledger); with ``unresolved`` (a worker's
     range), a ``corrects`` naming no key of the range is listed there for the join instead
@@ -784,7 +788,7 @@ def _scan(
     problem: _Problem | None = None
     row: tuple[Any, ...] | None = None
     try:
-        for row in conn.execute(_SCAN, (first, last)):
+        for row in rows:
             (seq, hash_, prev_hash, key, kind, booked_on, due, agreement, period, component,
              corrects, reason, reference, digest, meta, posted_at,
              idx, debit_party, debit_purpose, credit_party, credit_purpose, fen) = row
@@ -1252,7 +1256,8 @@ def _scan_parallel(
                       [r[0] for r in ranges[1:]], [r[1] for r in ranges[1:]], starts[1:],
                       [tx2_from] * (jobs - 1))
     # the first range here, on this connection, while the workers scan theirs
-    here = _scan(conn, ranges[0][0], ranges[0][1], starts[0], tx2_from, set())
+    here = _scan(conn.execute(_SCAN, ranges[0]), ranges[0][0], ranges[0][1], starts[0],
+                 tx2_from, set())
     problem = (here.problem.seq, here.problem.reason) if here.problem else None
     parts = [(problem, here.digests, here.hashes, here.keys, [], _leaves(here.digests)),
              *others]
@@ -1286,7 +1291,8 @@ def _scan_range(
     unresolved: list[tuple[int, bytes]] = []
     try:
         conn.execute("BEGIN")
-        scanned = _scan(conn, first, last, prev, tx2_from, set(), unresolved)
+        scanned = _scan(conn.execute(_SCAN, (first, last)), first, last, prev, tx2_from,
+                        set(), unresolved)
     finally:
         conn.close()
     problem = scanned.problem
