@@ -12,6 +12,10 @@ the same machine:
   schema, ``PRAGMA integrity_check``, every field against the model's rules);
 * ``verify_file`` as ``ecocomp ledger verify`` runs it (read-only; SQLite's file check in a
   thread beside the scan), with ``--quick`` and with ``--jobs 2``.
+* the floor any Python verify of this ledger stands on, in the same run: fetching the rows
+  verify reads (the same joined query, texts as bytes) and doing nothing with them, then
+  fetching them and parsing each ``meta`` with the C JSON parser (no other check, no hash).
+  If the floor itself is below the target, no pure-Python verify can reach it.
 
 Transaction objects are built before the append is timed (building them is reported
 separately): the comparison is between two ways of storing the same data.
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import sqlite3
 import sys
 import tempfile
 import time
@@ -31,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ecocomp.ledger import Ledger, NewTransaction, Transfer, _store
-from ecocomp.ledger.verify import verify_file
+from ecocomp.ledger.verify import _SCAN, verify_file
 
 APPEND_TARGET = Decimal("0.25")
 VERIFY_TARGET = 150_000
@@ -136,7 +142,40 @@ def bench_verify(path: Path, repeat: int = 3) -> dict[str, float]:
     seconds["file"] = _best(lambda: verify_file(path), repeat)
     seconds["quick"] = _best(lambda: verify_file(path, quick=True), repeat)
     seconds["jobs2"] = _best(lambda: verify_file(path, jobs=2), repeat)
+    seconds.update(bench_floor(path, repeat))
     return seconds
+
+
+def bench_floor(path: Path, repeat: int = 3) -> dict[str, float]:
+    """Best CPU seconds of the work under any Python verify: ``fetch`` reads every row of
+    verify's own query (texts as bytes) and drops it; ``fetch_meta`` also parses each
+    transaction's ``meta`` with the C JSON parser."""
+    conn = sqlite3.connect(path)
+    conn.text_factory = bytes
+    loads = json.loads
+    at_meta = 14  # the position of meta in verify._SCAN's columns
+
+    def fetch() -> None:
+        for _row in conn.execute(_SCAN, (1, 2**62)):
+            pass
+
+    def fetch_meta() -> None:
+        for row in conn.execute(_SCAN, (1, 2**62)):
+            loads(row[at_meta])
+
+    try:
+        return {"fetch": _best_cpu(fetch, repeat), "fetch_meta": _best_cpu(fetch_meta, repeat)}
+    finally:
+        conn.close()
+
+
+def _best_cpu(action: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.thread_time()
+        action()
+        best = min(best, time.thread_time() - start)
+    return best
 
 
 def _best(verify: Callable[[], Any], repeat: int, cpu: list[float] | None = None) -> float:
@@ -201,6 +240,11 @@ def main(argv: list[str] | None = None) -> int:
           "(file check in a thread)")
     print(f"  ledger verify --quick        : {_rate(n, verify['quick']):>10,} tx/s")
     print(f"  ledger verify --jobs 2       : {_rate(n, verify['jobs2']):>10,} tx/s")
+    print(f"  floor: fetch the rows only   : {_rate(n, verify['fetch']):>10,} tx/s  "
+          "(CPU; verify's query, nothing checked)")
+    print(f"  floor: fetch + parse meta    : {_rate(n, verify['fetch_meta']):>10,} tx/s  "
+          f"(CPU; verify's scanning thread runs at "
+          f"{Decimal(verify['fetch_meta']) / Decimal(verify['merkle_cpu']):.2f} x this)")
     missed = ratio < APPEND_TARGET or verify_rate < VERIFY_TARGET
     if missed:
         print("  TARGET MISSED")
