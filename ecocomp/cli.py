@@ -742,7 +742,7 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
         opening = Ledger.open_read_only(db)
     with opening as opened:
         report = (catalog_checked(opened.connection, report) if report is not None
-                  else opened.verify())
+                  else _verify_postgres(opened.connection, jobs))
         check = _held_check(opened, held, seq, root, public_key) if report.ok else None
         unvouched, checkpoints = opened.unvouched(), len(opened.checkpoints())
     tail = _tail_problem(unvouched, checkpoints, report.count, db) if check is None else None
@@ -783,6 +783,19 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
 
 
 _MAX_PROBLEM_LINES = 10
+
+
+def _verify_postgres(conn: Any, jobs: int) -> Any:
+    """Verify a PostgreSQL ledger and its catalog digest in one snapshot, the scan split
+    over ``jobs`` processes that share it."""
+    from ecocomp.ledger import postgres as pg_ledger
+    from ecocomp.ledger.checkpoints import catalog_checked
+
+    conn.execute("BEGIN")
+    try:
+        return catalog_checked(conn, pg_ledger.verify_ledger(conn, jobs=jobs))
+    finally:
+        conn.execute("COMMIT")
 
 
 def _held_head(against: Path | None, seq: int | None, root: str | None) -> Any:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from postgres_server import database
@@ -25,6 +26,7 @@ from test_ledger_properties import new_transactions
 from test_ledger_reliability import _spawn, kill_mid_batch, run_concurrent
 
 from ecocomp import postgres
+from ecocomp.cli import main
 from ecocomp.errors import IdempotencyConflict, LedgerError
 from ecocomp.ledger import Ledger, NewTransaction, Transfer
 from ecocomp.ledger import postgres as pg_ledger
@@ -379,15 +381,41 @@ def _rewrite_last(url: str, change: dict[str, object], transfer: dict[str, objec
     ({"kind": "reversal", "corrects": "no-such-key", "reason": "x"}, {}, "earlier"),
 ], ids=["party-code", "same-account", "meta-not-canonical", "key-control-char",
         "key-reused", "corrects-unknown"])
-def test_verify_checks_every_field_as_on_sqlite(pg_url: str, change, transfer, expected):
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_verify_checks_every_field_as_on_sqlite(pg_url: str, change, transfer, expected, jobs):
     """A row rewritten with its hash recomputed (no checkpoint to compare with) still
     fails verify when a field breaks the model's rules: PostgreSQL's verify runs the
-    SQLite scan's field checks, not only the hash chain."""
+    SQLite scan's field checks, not only the hash chain — also split over 3 processes,
+    where the reused key and the correction naming no earlier key cross ranges."""
     with Ledger.open(pg_url, clock=clock) as ledger:
         ledger.post_many(_transactions(7))
-        assert ledger.verify().ok
+        assert pg_ledger.verify_ledger(ledger.connection, jobs=jobs).ok
     seq = _rewrite_last(pg_url, change, transfer)
     with Ledger.open(pg_url) as ledger:
-        report = ledger.verify()
+        report = pg_ledger.verify_ledger(ledger.connection, jobs=jobs)
     assert not report.ok and report.first_bad_seq == seq, report
     assert expected in (report.reason or ""), report.reason
+
+
+def test_verify_split_over_processes_reads_one_snapshot_and_agrees(pg_url: str):
+    """--jobs N on PostgreSQL: workers joined to the coordinator's snapshot give the
+    report of one job, also while a writer appends meanwhile; and the command runs it."""
+    with Ledger.open(pg_url, clock=clock) as ledger:
+        ledger.post_many(_transactions(7))
+        ledger.checkpoint()
+        one = pg_ledger.verify_ledger(ledger.connection)
+        conn = ledger.connection
+        conn.execute("BEGIN")
+        try:
+            with Ledger.open(pg_url, clock=clock) as other:  # a writer after the snapshot
+                conn.execute("SELECT 1").fetchone()  # the snapshot is taken here
+                other.post(attrs.evolve(_transactions(7)[0], key="appended-later"))
+            split = pg_ledger.verify_ledger(conn, jobs=4)
+        finally:
+            conn.execute("COMMIT")
+    assert one.ok and split == one, (one, split)
+    with Ledger.open(pg_url, clock=clock) as ledger:
+        ledger.checkpoint()
+    result = CliRunner().invoke(main, ["ledger", "verify", "--db", pg_url, "--jobs", "3"])
+    assert result.exit_code == 0, result.output
+    assert "OK: 41 transactions" in result.output

@@ -18,7 +18,8 @@ fork the chain; the primary key on ``seq`` and the unique ``key`` are the last l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import attrs
@@ -222,7 +223,9 @@ def _current_schema(conn: Any) -> str:
 # --------------------------------------------------------------------------- verify
 
 
-def verify_ledger(conn: Any, *, quick: bool = False, committed: bool | None = None) -> VerifyReport:
+def verify_ledger(
+    conn: Any, *, quick: bool = False, committed: bool | None = None, jobs: int = 1
+) -> VerifyReport:
     """Check every transaction, transfer and checkpoint of a PostgreSQL ledger.
 
     The rows go through the very scan that checks an SQLite ledger
@@ -236,13 +239,20 @@ def verify_ledger(conn: Any, *, quick: bool = False, committed: bool | None = No
     version and the append-only triggers present, no transfer without its transaction,
     and every checkpoint's number, chain, hash and Merkle root. The file checks of SQLite
     (``integrity_check``) belong to the server (``pg_amcheck``). Reads one snapshot.
+
+    ``jobs`` > 1 splits the transactions into that many ranges: this process scans the
+    first, worker processes the others, each in its own connection joined to this one's
+    snapshot (``pg_export_snapshot``), so all read the same ledger; the ranges are then
+    joined as on SQLite (:func:`ecocomp.ledger.verify.scan_split`).
     """
     del quick, committed  # SQLite's file checks have no PostgreSQL counterpart here
+    if jobs < 1:
+        raise LedgerError(f"--jobs {jobs}: use 1 or more processes")
     if conn.in_transaction:
-        return _verify(conn)
+        return _verify(conn, jobs)
     conn.execute("BEGIN")
     try:
-        return _verify(conn)
+        return _verify(conn, jobs)
     finally:
         conn.execute("COMMIT")
 
@@ -263,13 +273,59 @@ _SCAN = (
 )
 
 
-def _rows(conn: Any, count: int) -> Iterator[tuple[Any, ...]]:
-    """The rows of transactions 1..count with their transfers, a chunk at a time."""
-    for first in range(1, count + 1, _CHUNK):
-        yield from conn.execute(_SCAN, (first, min(first + _CHUNK - 1, count)))
+def _rows(conn: Any, first: int, last: int) -> Iterator[tuple[Any, ...]]:
+    """The rows of transactions first..last with their transfers, a chunk at a time."""
+    for start in range(first, last + 1, _CHUNK):
+        yield from conn.execute(_SCAN, (start, min(start + _CHUNK - 1, last)))
 
 
-def _verify(conn: Any) -> VerifyReport:
+def _scanned(conn: Any, count: int, tx2_from: int | None, jobs: int) -> Any:
+    """Scan transactions 1..count: here, or split over ``jobs`` processes."""
+    if jobs < 2 or count < 2 * jobs:
+        return verify._scan(_rows(conn, 1, count), 1, count, GENESIS.encode(), tx2_from,
+                            set())
+    snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=verify._MP_CONTEXT) as pool:
+        def elsewhere(ranges: list[tuple[int, int, bytes]]) -> Iterable[tuple[Any, ...]]:
+            n = len(ranges)
+            return pool.map(_scan_range, [conn.url] * n, [snapshot] * n,
+                            [r[0] for r in ranges], [r[1] for r in ranges],
+                            [r[2] for r in ranges], [tx2_from] * n)
+
+        def stored_hash(seq: int) -> bytes:
+            row = conn.execute(f"SELECT {_bytes('hash')} FROM {TRANSACTIONS} WHERE seq = ?",
+                               (seq,)).fetchone()
+            return bytes(row[0]) if row else b""
+
+        return verify.scan_split(count, jobs, tx2_from, stored_hash=stored_hash,
+                                 rows=lambda first, last: _rows(conn, first, last),
+                                 elsewhere=elsewhere)
+
+
+def _scan_range(url: str, snapshot: str, first: int, last: int, prev: bytes,
+                tx2_from: int | None) -> tuple[Any, ...]:
+    """Worker: scan transactions ``first..last`` in the coordinator's snapshot."""
+    conn = postgres.connect(url)
+    try:
+        conn.execute("BEGIN")
+        conn.execute("SET TRANSACTION SNAPSHOT " + _literal(snapshot))
+        unresolved: list[tuple[int, bytes]] = []
+        scanned = verify._scan(_rows(conn, first, last), first, last, prev, tx2_from, set(),
+                               unresolved)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return verify.range_result(scanned, unresolved)
+
+
+def _literal(text: str) -> str:
+    """A snapshot id as an SQL string literal (the server's own id: digits, hex and '-')."""
+    if not text or any(c not in "0123456789ABCDEFabcdef-" for c in text):
+        raise LedgerError(f"unexpected snapshot id {text!r} from the server")
+    return f"'{text}'"
+
+
+def _verify(conn: Any, jobs: int = 1) -> VerifyReport:
     version = schema_version(conn)
     schema = _schema_problems(conn, version)
     if schema:
@@ -277,7 +333,7 @@ def _verify(conn: Any) -> VerifyReport:
                             problems=tuple(schema), schema_version=version or None)
     tx2_from = _store.tx2_from(conn)
     count = int(conn.execute(f"SELECT count(*) FROM {TRANSACTIONS}").fetchone()[0])
-    scanned = verify._scan(_rows(conn, count), 1, count, GENESIS.encode(), tx2_from, set())
+    scanned = _scanned(conn, count, tx2_from, jobs)
     problems = [scanned.problem] if scanned.problem else []
     problems += verify._check_hashes(scanned.digests, scanned.hashes)
     if len(scanned.keys) != len(scanned.hashes):

@@ -1236,31 +1236,53 @@ def _scan_parallel(
     name: str, mode: str, jobs: int, pool: Executor, conn: sqlite3.Connection, count: int,
     tx2_from: int | None,
 ) -> _Scanned:
-    """Split 1..count into ``jobs`` ranges, scan them, then join them: the first one here
-    on ``conn``, the others in the worker processes of ``pool``.
+    """:func:`scan_split` of an SQLite file: the first range here on ``conn``, the others
+    in the worker processes of ``pool``, each on its own read-only connection."""
+    if count < 2 * jobs:
+        return _scan_here(conn, count, tx2_from)
+
+    def stored_hash(seq: int) -> bytes:
+        row = conn.execute(f"SELECT hash FROM {_TX} WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row else b""
+
+    def elsewhere(ranges: list[tuple[int, int, bytes]]) -> Iterable[tuple[Any, ...]]:
+        n = len(ranges)
+        return pool.map(_scan_range, [name] * n, [mode] * n, [r[0] for r in ranges],
+                        [r[1] for r in ranges], [r[2] for r in ranges], [tx2_from] * n)
+
+    return scan_split(count, jobs, tx2_from, stored_hash=stored_hash,
+                      rows=lambda first, last: conn.execute(_SCAN, (first, last)),
+                      elsewhere=elsewhere)
+
+
+def scan_split(
+    count: int, jobs: int, tx2_from: int | None, *,
+    stored_hash: Callable[[int], bytes],
+    rows: Callable[[int, int], Iterable[tuple[Any, ...]]],
+    elsewhere: Callable[[list[tuple[int, int, bytes]]], Iterable[tuple[Any, ...]]],
+) -> _Scanned:
+    """Split transactions 1..count into ``jobs`` ranges, scan them, then join them.
+
+    ``elsewhere`` starts the scans of ranges 2..jobs, given as (first, last, stored hash
+    before first), each returning :func:`range_result`'s tuple; meanwhile the first range
+    is scanned here from ``rows(first, last)`` (rows of :data:`_SCAN`). ``stored_hash(seq)``
+    reads a stored hash (bytes). The backend (SQLite file, PostgreSQL snapshot) only
+    supplies rows: every check is :func:`_scan`'s.
 
     Each range's scan checks its links, fields and hashes from the stored hash just before
     it; joining the ranges checks what crosses a boundary: a key used in two ranges
     and a ``corrects`` naming no key of an earlier range (each worker lists the corrections
     it could not resolve inside its own range).
     """
-    if count < 2 * jobs:
-        return _scan_here(conn, count, tx2_from)
     bounds = [1 + count * i // jobs for i in range(jobs)] + [count + 1]
     ranges = list(zip(bounds[:-1], [b - 1 for b in bounds[1:]], strict=True))
-    starts = [GENESIS.encode()]
-    for first, _last in ranges[1:]:
-        row = conn.execute(f"SELECT hash FROM {_TX} WHERE seq = ?", (first - 1,)).fetchone()
-        starts.append(row[0] if row else b"")
-    others = pool.map(_scan_range, [name] * (jobs - 1), [mode] * (jobs - 1),
-                      [r[0] for r in ranges[1:]], [r[1] for r in ranges[1:]], starts[1:],
-                      [tx2_from] * (jobs - 1))
-    # the first range here, on this connection, while the workers scan theirs
-    here = _scan(conn.execute(_SCAN, ranges[0]), ranges[0][0], ranges[0][1], starts[0],
-                 tx2_from, set())
-    problem = (here.problem.seq, here.problem.reason) if here.problem else None
-    parts = [(problem, here.digests, here.hashes, here.keys, [], _leaves(here.digests)),
-             *others]
+    starts = [GENESIS.encode(), *(stored_hash(first - 1) for first, _last in ranges[1:])]
+    others = elsewhere([(first, last, start) for (first, last), start
+                        in zip(ranges[1:], starts[1:], strict=True)])
+    # the first range here, while the workers scan theirs
+    first, last = ranges[0]
+    here = _scan(rows(first, last), first, last, starts[0], tx2_from, set())
+    parts = [range_result(here, []), *others]
     digests: list[bytes] = []
     hashes: list[bytes] = []
     keys: set[bytes] = set()
@@ -1278,8 +1300,17 @@ def _scan_parallel(
         hashes += part_hashes
         keys |= part_keys
         if len(keys) != len(hashes):
-            break  # a key repeated across ranges: _duplicate_keys names it
+            break  # a key repeated across ranges: the caller's duplicate check names it
     return _Scanned(None, digests, hashes, keys, leaves)
+
+
+def range_result(scanned: _Scanned, unresolved: list[tuple[int, bytes]]) -> tuple[Any, ...]:
+    """What a worker sends back for :func:`scan_split` (plain values, picklable): the
+    problem as (seq, reason), digests, hashes, keys, unresolved corrections and the Merkle
+    leaves (so that the parent does not hash them one after the other)."""
+    problem = scanned.problem
+    return ((problem.seq, problem.reason) if problem else None, scanned.digests,
+            scanned.hashes, scanned.keys, unresolved, _leaves(scanned.digests))
 
 
 def _scan_range(
@@ -1295,10 +1326,7 @@ def _scan_range(
                         set(), unresolved)
     finally:
         conn.close()
-    problem = scanned.problem
-    # the Merkle leaves too, so that the parent does not hash them one after the other
-    return ((problem.seq, problem.reason) if problem else None, scanned.digests,
-            scanned.hashes, scanned.keys, unresolved, _leaves(scanned.digests))
+    return range_result(scanned, unresolved)
 
 
 def _leaves(digests: list[bytes]) -> list[bytes]:
