@@ -20,7 +20,14 @@ import ecocomp.cli as cli
 import ecocomp.store as store_module
 from ecocomp.errors import ValidationFailed
 from ecocomp.readings import _rows
-from ecocomp.store import _MIGRATIONS, _MONTHLY_GROUP, _MONTHLY_SELECT, ReadingStore, file_sha256
+from ecocomp.store import (
+    _MIGRATIONS,
+    _MONTHLY_GROUP,
+    _MONTHLY_SELECT,
+    SCHEMA_VERSION,
+    ReadingStore,
+    file_sha256,
+)
 
 DATA = Path(__file__).parent / "data" / "readings"
 NAMES = {"zhuting": "朱亭镇", "zhangshugang": "樟树港", "pingtang": "坪塘"}
@@ -201,12 +208,12 @@ def test_a_version_2_database_is_upgraded_and_keeps_its_readings(tmp_path):
     _version_2(db)
     assert ReadingStore.version_in(db) == 2
     with ReadingStore.open(db) as s:
-        assert s.schema_version == 3
+        assert s.schema_version == SCHEMA_VERSION
         sql = s._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'readings'").fetchone()[0]
         assert " IN (" not in sql and "flag = '' OR flag = 'suspect'" in sql
         indexes = {r[0] for r in s._conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings'")}
-        assert {"readings_current", "readings_history"} <= indexes
+        assert {"readings_current", "readings_history", "readings_flow"} <= indexes
         got = [(r.parameter, r.value, r.below_dl, r.flag) for r in s.readings()]
         assert got == [("tp", Decimal("0.10"), False, ""), ("tp", Decimal("0.02"), True,
                                                              "suspect")]
@@ -221,7 +228,7 @@ def test_a_version_2_database_is_upgraded_and_keeps_its_readings(tmp_path):
         result = s.import_file(path)
         assert (result.inserted, result.unchanged) == (1, 1)
         assert sums_agree_with_sql(s)
-    assert ReadingStore.version_in(db) == 3
+    assert ReadingStore.version_in(db) == SCHEMA_VERSION
 
 
 # --------------------------------------------------------------------------- progress
