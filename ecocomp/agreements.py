@@ -239,13 +239,16 @@ def overlap_problems(agreements: Collection[Agreement]) -> list[Problem]:
                                  "supersedes in the newer one only", file=a.file,
                                  field="supersedes"))
     ordered = sorted(agreements, key=lambda a: (a.start, a.file or "", a.id))
-    # only agreements of one formula and the same parties can overlap: compare within
-    # those groups (a province's agreements are mostly one per section), in the same order
-    groups: dict[tuple[str, frozenset[tuple[str, str]]], list[int]] = defaultdict(list)
+    # only agreements of one formula and the same parties that share a section (or both
+    # name none) can overlap: compare those pairs alone, in the order of every pair
+    groups: dict[tuple[str, frozenset[tuple[str, str]], str | None], list[int]] = (
+        defaultdict(list))
     for i, a in enumerate(ordered):
-        groups[a.formula, frozenset(a.parties.items())].append(i)
-    pairs = sorted((i, j) for group in groups.values() if len(group) > 1
-                   for n, i in enumerate(group) for j in group[n + 1:])
+        key = a.formula, frozenset(a.parties.items())
+        for code in set(a.sections) or (None,):
+            groups[(*key, code)].append(i)
+    pairs = sorted({(i, j) for group in groups.values() if len(group) > 1
+                    for n, i in enumerate(group) for j in group[n + 1:]})
     for i, j in pairs:
         a, b = ordered[i], ordered[j]
         if (a.formula != b.formula or dict(a.parties) != dict(b.parties)
