@@ -1212,7 +1212,11 @@ class ReadingStore:
         code = gb3838().resolve(parameter) or parameter
         where, args = self._where(period, sections=None if sections is None else list(sections))
         table = "readings"
-        if code == "flow":  # the index's own condition, so that SQLite must use it
+        # the index's own condition, so that SQLite must use it; a file of schema version 3
+        # or older opened read-only (verify --with-readings) has no index: the walk
+        if code == "flow" and self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+                (_FLOW_INDEX,)).fetchone():
             table = f"readings INDEXED BY {_FLOW_INDEX}"
             where += " AND parameter = 'flow'"
         else:

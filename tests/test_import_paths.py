@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,27 @@ def test_progress_is_silent_with_quiet_even_on_a_terminal(tmp_path, monkeypatch)
     result = _settle(tmp_path, "--quiet")
     assert result.exit_code == 0, result.output
     assert "\r" not in result.stderr and "importing" not in result.stderr
+
+
+def test_daily_flow_means_of_a_version_3_file_opened_read_only_walk_without_the_index(
+        tmp_path):
+    """``ledger verify --with-readings`` opens the readings read-only, without upgrading."""
+    from ecocomp import database
+    from ecocomp.periods import Period
+    from ecocomp.readings import Reading
+
+    db = tmp_path / "v3.db"
+    day = datetime(2023, 7, 1)
+    with ReadingStore.open(db) as s:
+        s.add([Reading("zhuting", day + timedelta(hours=h), "flow", Decimal(v))
+               for h, v in ((0, "10"), (6, "11"), (30, "12"))])
+        want = s.daily_means("flow", Period(2023))
+        s._conn.execute("DROP INDEX readings_flow")  # the file as version 3 left it
+        s._conn.execute("DELETE FROM readings_schema_version WHERE version = 4")
+    assert want == {"zhuting": {date(2023, 7, 1): Decimal("10.5"),
+                                date(2023, 7, 2): Decimal("12")}}
+    assert ReadingStore.version_in(db) == 3
+    store = ReadingStore(database.open_read_only(str(db)), str(db))
+    with store:
+        assert store.daily_means("flow", Period(2023)) == want
+    assert ReadingStore.version_in(db) == 3  # nothing written
