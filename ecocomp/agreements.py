@@ -18,6 +18,7 @@ as before; they are looked up in :mod:`ecocomp.agreement_files` when first asked
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
@@ -238,22 +239,32 @@ def overlap_problems(agreements: Collection[Agreement]) -> list[Problem]:
                                  "supersedes in the newer one only", file=a.file,
                                  field="supersedes"))
     ordered = sorted(agreements, key=lambda a: (a.start, a.file or "", a.id))
+    # only agreements of one formula and the same parties that share a section (or both
+    # name none) can overlap: compare those pairs alone, in the order of every pair
+    groups: dict[tuple[str, frozenset[tuple[str, str]], str | None], list[int]] = (
+        defaultdict(list))
     for i, a in enumerate(ordered):
-        for b in ordered[i + 1:]:
-            if (a.formula != b.formula or dict(a.parties) != dict(b.parties)
-                    or ((a.sections or b.sections) and not set(a.sections) & set(b.sections))
-                    or b.start > a.end or a.start > b.end
-                    or a.supersedes == b.id or b.supersedes == a.id):
-                continue
-            shared = ", ".join(repr(c) for c in a.sections if c in b.sections) or "(none)"
-            first, last = max(a.start, b.start), min(a.end, b.end)
-            found.append(Problem(
-                f"agreement {b.id!r} overlaps agreement {a.id!r} ({a.file or 'same project'}) "
-                f"from {first} to {last}: same formula {a.formula}, same parties, section "
-                f"{shared}, so those months would be settled twice; end one before the other "
-                f"starts, or write supersedes = \"{a.id}\" in {b.id!r} if it replaces it",
-                file=b.file, field="supersedes" if b.supersedes else "start",
-            ))
+        key = a.formula, frozenset(a.parties.items())
+        for code in set(a.sections) or (None,):
+            groups[(*key, code)].append(i)
+    pairs = sorted({(i, j) for group in groups.values() if len(group) > 1
+                    for n, i in enumerate(group) for j in group[n + 1:]})
+    for i, j in pairs:
+        a, b = ordered[i], ordered[j]
+        if (a.formula != b.formula or dict(a.parties) != dict(b.parties)
+                or ((a.sections or b.sections) and not set(a.sections) & set(b.sections))
+                or b.start > a.end or a.start > b.end
+                or a.supersedes == b.id or b.supersedes == a.id):
+            continue
+        shared = ", ".join(repr(c) for c in a.sections if c in b.sections) or "(none)"
+        first, last = max(a.start, b.start), min(a.end, b.end)
+        found.append(Problem(
+            f"agreement {b.id!r} overlaps agreement {a.id!r} ({a.file or 'same project'}) "
+            f"from {first} to {last}: same formula {a.formula}, same parties, section "
+            f"{shared}, so those months would be settled twice; end one before the other "
+            f"starts, or write supersedes = \"{a.id}\" in {b.id!r} if it replaces it",
+            file=b.file, field="supersedes" if b.supersedes else "start",
+        ))
     return found
 
 

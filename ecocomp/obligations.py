@@ -61,6 +61,39 @@ def _basis_value(value: Any, where: str = "basis") -> Any:
     raise TypeError(f"{where}: {type(value).__name__} is not JSON-able; use str, int or Decimal")
 
 
+class _Unusual(Exception):
+    """A basis value :func:`_frozen_basis` leaves to :func:`_basis_value`."""
+
+
+_AS_IS = frozenset({str, int, bool, type(None)})
+
+
+def _plain_basis(value: Any) -> Any:
+    # _basis_value for the exact JSON types (what formulas and recorded runs hold), without
+    # building the location of every value for a message that is never needed
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is dict or kind is FrozenDict:
+        return FrozenDict({k if type(k) is str else str(k): _plain_basis(v)
+                           for k, v in value.items()})
+    if kind is list or kind is tuple:
+        return tuple([_plain_basis(v) for v in value])
+    if kind is Decimal:
+        return decimal_text(value)
+    raise _Unusual
+
+
+def _frozen_basis(value: Any) -> Any:
+    """An obligation's basis as stored: exactly :func:`_basis_value`'s result or error
+    (anything but plain JSON types, Decimals and tuples is converted by it, with the
+    location of a refused value)."""
+    try:
+        return _plain_basis(value)
+    except _Unusual:
+        return _basis_value(value)
+
+
 def _check_amount(_instance: object, _attribute: object, value: Decimal) -> None:
     if not isinstance(value, Decimal) or not value.is_finite():
         raise TypeError(f"obligation amount must be a finite Decimal, not {value!r}")
@@ -88,7 +121,7 @@ class Obligation:
     payer: str
     payee: str
     amount: Decimal = attrs.field(validator=_check_amount)
-    basis: Mapping[str, Any] = attrs.field(factory=FrozenDict, converter=_basis_value)
+    basis: Mapping[str, Any] = attrs.field(factory=FrozenDict, converter=_frozen_basis)
 
     def __attrs_post_init__(self) -> None:
         if self.payer == self.payee:

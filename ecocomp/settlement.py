@@ -461,9 +461,28 @@ def _has_data(assessments: Assessments, year: int) -> bool:
         day.year == year for days in assessments.daily_flows.values() for day in days)
 
 
-def _superseded_all_year(agreement: Agreement, year: int, project: Project) -> bool:
-    """Whether a superseding agreement settles every month ``agreement`` is in force in."""
-    return all(superseded(agreement, m, project.agreements)
+def _superseding(project: Project) -> dict[str, list[Agreement]]:
+    """For each agreement id, the project's agreements naming it in ``supersedes``: all
+    that :func:`~ecocomp.agreements.superseded` looks at, found in one pass (asking it with
+    every agreement of a province for every obligation was quadratic)."""
+    found: dict[str, list[Agreement]] = defaultdict(list)
+    for a in project.agreements:
+        if a.supersedes is not None:
+            found[a.supersedes].append(a)
+    return found
+
+
+def _in_force(project: Project, year: int) -> list[Agreement]:
+    """The agreements in force in ``year``, less those superseded in every month of it."""
+    newer = _superseding(project)
+    return [a for a in project.agreements if a.in_force(Period(year))
+            and not _superseded_all_year(a, year, newer.get(a.id, []))]
+
+
+def _superseded_all_year(agreement: Agreement, year: int, newer: Sequence[Agreement]) -> bool:
+    """Whether a superseding agreement (of ``newer``) settles every month ``agreement`` is
+    in force in."""
+    return all(superseded(agreement, m, newer)
                for m in agreement.months_in_force(Period(year)))
 
 
@@ -624,9 +643,11 @@ def compute(
         {"water": inputs} if isinstance(inputs, Assessments) else inputs
     )
     obligations: list[Obligation] = []
+    superseding = _superseding(project)
     for agreement in project.agreements:
         if not agreement.in_force(period):
             continue
+        newer = superseding.get(agreement.id, [])
         formula = get_formula(agreement.formula)
         if formula.inputs not in by_kind and formula.inputs != "none":
             raise SettlementError(
@@ -637,7 +658,7 @@ def compute(
             found = formula(agreement, by_kind.get(formula.inputs), period)
             # a newer agreement that supersedes this one settles the periods it is in force
             obligations.extend(o for o in found
-                               if not superseded(agreement, o.period, project.agreements))
+                               if not newer or not superseded(agreement, o.period, newer))
         except (ValueError, ArithmeticError) as exc:  # e.g. an amount beyond MAX_YUAN
             advice = "" if "; check" in str(exc) else "; check the agreement's parameters"
             raise SettlementError(
@@ -701,8 +722,7 @@ def settle(
     ``"computing"`` and (unless a dry run) ``"posting"``.
     """
     today = today or date.today()
-    in_force = [a for a in project.agreements if a.in_force(Period(year))
-                and not _superseded_all_year(a, year, project)]
+    in_force = _in_force(project, year)
     if not in_force and (ledger is None or not _year_transactions(ledger, year)):
         require_in_force(project, year)
     for agreement in in_force:
@@ -1074,8 +1094,7 @@ def _compute_year(
     """Assess and compute ``year`` from the stored readings (pure but for the reads)."""
     if progress is not None:
         progress("assessing", -1)
-    in_force = [a for a in project.agreements if a.in_force(Period(year))
-                and not _superseded_all_year(a, year, project)]
+    in_force = _in_force(project, year)
     evidence = InputsDigest()
     inputs = build_inputs(project, store, year, input_kinds_needed(project, year),
                           progress=progress, evidence=evidence)

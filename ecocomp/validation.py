@@ -158,9 +158,16 @@ def schema_problems(
         return Problem(message, file=file, row=line, field=key)
 
     clean, bad = finite_copy(instance)
+    known = None if bad else _exact_key(clean)
+    if known is not None and (name, known) in _VALID:
+        return []
     sch = schema(name)
     errors = [(tuple(sub.absolute_path), sub)
               for err in validator(name).iter_errors(clean) for sub in errors_of(err)]
+    if known is not None and not errors:
+        if len(_VALID) >= _VALID_MAX:
+            _VALID.clear()
+        _VALID.add((name, known))
     # a value of the wrong kind that holds a nan (river = [nan]) is one mistake, not two
     wrong = {path for path, sub in errors if sub.validator in _VALUE_KEYWORDS}
     bad = [(b, v) for b, v in bad if not any(len(w) < len(b) and b[: len(w)] == w for w in wrong)]
@@ -173,6 +180,33 @@ def schema_problems(
 
 
 _VALUE_KEYWORDS = frozenset({"type", "enum", "const", "anyOf", "oneOf", "pattern", "format"})
+
+#: Instances a packaged schema found valid in this process, by :func:`_exact_key`: a
+#: province's agreements repeat the same params table, and validating one costs ~0.5 ms.
+_VALID: set[tuple[str, object]] = set()
+_VALID_MAX = 10_000
+_SCALARS = frozenset({str, int, bool, Decimal, type(None), float, date, datetime, time})
+
+
+def _exact_key(value: object) -> object:
+    """A hashable key equal for two values only if they are the same data of the same
+    types (``1``, ``True``, ``Decimal('1')`` and ``Decimal('1.0')`` all differ; a list is
+    not a tuple); None for anything but parsed TOML/JSON data, which is never cached."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return kind, repr(value)
+    if kind is dict:
+        items = []
+        for k, v in value.items():  # type: ignore[attr-defined]
+            inner = _exact_key(v)
+            if inner is None or type(k) is not str:
+                return None
+            items.append((k, inner))
+        return dict, tuple(items)
+    if kind is list or kind is tuple:
+        inner = [_exact_key(v) for v in value]  # type: ignore[attr-defined]
+        return None if any(i is None for i in inner) else (kind, tuple(inner))
+    return None
 
 
 # --------------------------------------------------------------------------- nan and inf

@@ -514,3 +514,26 @@ def test_policy_terms_of_the_shipped_presets() -> None:
         if name.startswith("xiangjiang-2014-"):
             a = preset(name)
             assert a.clearing_due == "12-31" and a.due_date(2014) == date(2015, 12, 31), name
+
+
+@pytest.mark.parametrize(("valid", "invalid", "message"), [
+    (1, True, "true is a yes/no value"),  # 1 == True, and their hashes are equal
+    (Decimal(80), 80.0, "80.0 is a number"),  # equal too
+    ({"payer": "upstream", "amount": Decimal(80)}, [("payer", "upstream")], "is a list"),
+])
+def test_a_value_remembered_as_valid_never_stands_for_an_equal_value_of_another_type(
+        valid: object, invalid: object, message: str) -> None:
+    from ecocomp import validation
+
+    def params(amount: object) -> dict[str, object]:
+        rule = amount if isinstance(amount, dict | list) else {"payer": "upstream",
+                                                               "amount": amount}
+        rules = {k: rule for k in ("I", "II", "III", "IV", "V", "worse_than_V")}
+        return {"factors": "standard", "missing_month": "skip", "rules": rules}
+
+    validation._VALID.clear()
+    for _ in range(2):  # the second time from what the first remembered
+        assert validation.schema_problems("params.class_ladder", params(valid)) == []
+        problems = validation.schema_problems("params.class_ladder", params(invalid))
+        assert problems and message in problems[0].message, problems
+    assert len(validation._VALID) == 1

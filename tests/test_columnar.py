@@ -245,3 +245,27 @@ def test_inside_a_transaction_a_bad_later_file_undoes_the_columnar_import(tmp_pa
             assert len(state(s)["readings"]) == 1  # visible inside the block
             s.import_file(bad, sections=NAMES)
         assert state(s) == {"readings": [], "monthly": [], "imports": []}
+
+
+def test_the_columnar_import_reports_its_rows_as_they_are_stored(tmp_path, monkeypatch):
+    """The terminal's display moves on the path large files take (issue 12)."""
+    monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
+    monkeypatch.setattr(columnar, "BLOCK_BYTES", 16 << 10)
+    monkeypatch.setattr(store_module, "_BATCH", 500)
+    path = tmp_path / "big.csv"
+    path.write_text(HEADER + "".join(
+        f"zhuting,2023-01-{1 + i // 1440:02d}T{i // 60 % 24:02d}:{i % 60:02d},tp,0.{i:05d},,,\n"
+        for i in range(3_000)), encoding="utf-8")
+    written = []
+    real = ReadingStore._write_columns
+
+    def spy(self: ReadingStore, *args: Any) -> Any:
+        written.append(result := real(self, *args))
+        return result
+
+    monkeypatch.setattr(ReadingStore, "_write_columns", spy)
+    seen: list[int] = []
+    with ReadingStore.open(tmp_path / "t.db") as s:
+        assert s.import_file(path, sections=NAMES, progress=seen.append).inserted == 3_000
+    assert [type(w).__name__ for w in written] == ["ImportResult"]  # the columns wrote it
+    assert seen[0] == 0 and seen[-1] == 3_000 and seen == sorted(seen) and len(seen) >= 5

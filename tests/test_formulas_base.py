@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ecocomp.agreements import preset
+from ecocomp.agreements import FrozenDict, preset
 from ecocomp.assessment import Assessments
 from ecocomp.errors import FormulaError
 from ecocomp.formulas import (
@@ -19,7 +23,9 @@ from ecocomp.formulas import (
     settle_nets,
 )
 from ecocomp.formulas.base import _REGISTRY
+from ecocomp.obligations import _basis_value, _frozen_basis
 from ecocomp.periods import Period
+from ecocomp.standards import WaterClass
 
 JAN = Period(2023, 1)
 
@@ -47,6 +53,43 @@ def test_basis_is_deep_frozen_json_and_refuses_floats() -> None:
         o.basis["m"] = "1"  # type: ignore[index]
     with pytest.raises(TypeError, match="float"):
         Obligation("a", JAN, "c", "x", "y", Decimal("1.00"), {"m": 0.8})
+
+
+class _Named(str):
+    """A str subclass: converted by the general path, not the plain one."""
+
+
+_LEAVES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=3),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3),
+    st.floats(allow_nan=False), st.sampled_from(list(WaterClass)),
+    st.builds(Period, st.integers(2000, 2030), st.integers(1, 12)),
+    st.dates(), st.builds(_Named, st.text(max_size=2)), st.just(object()),
+)
+_BASES = st.recursive(_LEAVES, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.lists(inner, max_size=3).map(tuple),
+    st.dictionaries(st.one_of(st.text(max_size=2), st.integers(0, 9)), inner, max_size=3),
+    st.dictionaries(st.text(max_size=2), inner, max_size=3).map(FrozenDict),
+), max_leaves=12)
+
+
+def _converted(convert: Callable[[Any], Any], value: Any) -> str:
+    try:
+        return repr(convert(value))  # repr tells a tuple from a list, FrozenDict from dict
+    except TypeError as exc:
+        return f"TypeError: {exc}"
+
+
+@given(_BASES)
+def test_the_plain_basis_path_converts_and_refuses_exactly_as_the_general_one(
+        value: Any) -> None:
+    assert _converted(_frozen_basis, value) == _converted(_basis_value, value)
+
+
+def test_the_plain_basis_path_names_a_float_deep_inside_as_the_general_one() -> None:
+    basis = {"months": [{"a": Decimal("1.5")}, {"a": 0.5}]}
+    with pytest.raises(TypeError, match=r"^basis\.months\[1\]\.a: 0\.5 is a float"):
+        Obligation("a", JAN, "c", "x", "y", Decimal("1.00"), basis)
 
 
 def test_nets_are_per_agreement_and_year() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,14 @@ import ecocomp.cli as cli
 import ecocomp.store as store_module
 from ecocomp.errors import ValidationFailed
 from ecocomp.readings import _rows
-from ecocomp.store import _MIGRATIONS, _MONTHLY_GROUP, _MONTHLY_SELECT, ReadingStore, file_sha256
+from ecocomp.store import (
+    _MIGRATIONS,
+    _MONTHLY_GROUP,
+    _MONTHLY_SELECT,
+    SCHEMA_VERSION,
+    ReadingStore,
+    file_sha256,
+)
 
 DATA = Path(__file__).parent / "data" / "readings"
 NAMES = {"zhuting": "朱亭镇", "zhangshugang": "樟树港", "pingtang": "坪塘"}
@@ -201,12 +209,12 @@ def test_a_version_2_database_is_upgraded_and_keeps_its_readings(tmp_path):
     _version_2(db)
     assert ReadingStore.version_in(db) == 2
     with ReadingStore.open(db) as s:
-        assert s.schema_version == 3
+        assert s.schema_version == SCHEMA_VERSION
         sql = s._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'readings'").fetchone()[0]
         assert " IN (" not in sql and "flag = '' OR flag = 'suspect'" in sql
         indexes = {r[0] for r in s._conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings'")}
-        assert {"readings_current", "readings_history"} <= indexes
+        assert {"readings_current", "readings_history", "readings_flow"} <= indexes
         got = [(r.parameter, r.value, r.below_dl, r.flag) for r in s.readings()]
         assert got == [("tp", Decimal("0.10"), False, ""), ("tp", Decimal("0.02"), True,
                                                              "suspect")]
@@ -221,7 +229,7 @@ def test_a_version_2_database_is_upgraded_and_keeps_its_readings(tmp_path):
         result = s.import_file(path)
         assert (result.inserted, result.unchanged) == (1, 1)
         assert sums_agree_with_sql(s)
-    assert ReadingStore.version_in(db) == 3
+    assert ReadingStore.version_in(db) == SCHEMA_VERSION
 
 
 # --------------------------------------------------------------------------- progress
@@ -259,3 +267,27 @@ def test_progress_is_silent_with_quiet_even_on_a_terminal(tmp_path, monkeypatch)
     result = _settle(tmp_path, "--quiet")
     assert result.exit_code == 0, result.output
     assert "\r" not in result.stderr and "importing" not in result.stderr
+
+
+def test_daily_flow_means_of_a_version_3_file_opened_read_only_walk_without_the_index(
+        tmp_path):
+    """``ledger verify --with-readings`` opens the readings read-only, without upgrading."""
+    from ecocomp import database
+    from ecocomp.periods import Period
+    from ecocomp.readings import Reading
+
+    db = tmp_path / "v3.db"
+    day = datetime(2023, 7, 1)
+    with ReadingStore.open(db) as s:
+        s.add([Reading("zhuting", day + timedelta(hours=h), "flow", Decimal(v))
+               for h, v in ((0, "10"), (6, "11"), (30, "12"))])
+        want = s.daily_means("flow", Period(2023))
+        s._conn.execute("DROP INDEX readings_flow")  # the file as version 3 left it
+        s._conn.execute("DELETE FROM readings_schema_version WHERE version = 4")
+    assert want == {"zhuting": {date(2023, 7, 1): Decimal("10.5"),
+                                date(2023, 7, 2): Decimal("12")}}
+    assert ReadingStore.version_in(db) == 3
+    store = ReadingStore(database.open_read_only(str(db)), str(db))
+    with store:
+        assert store.daily_means("flow", Period(2023)) == want
+    assert ReadingStore.version_in(db) == 3  # nothing written

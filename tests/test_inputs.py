@@ -9,14 +9,18 @@ conflicting corrections, deep nesting and over-long names.
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from conftest import edit
+from hypothesis import given
+from hypothesis import strategies as st
 
 import ecocomp
+from ecocomp.agreements import Agreement, overlap_problems
 from ecocomp.cli import main
 from ecocomp.errors import ValidationFailed
 from ecocomp.settlement import settle
@@ -487,3 +491,40 @@ def test_the_shipped_presets_agree_with_the_reference_sections_sides_and_waterbo
         assert isinstance(result, Agreement), [str(p) for p in result]
         checked += 1
     assert checked >= 9
+
+
+def _overlaps_pair_by_pair(agreements: list[Agreement]) -> list[str]:
+    """The oracle: every pair compared, as overlap_problems did before it grouped them."""
+    found = []
+    ordered = sorted(agreements, key=lambda a: (a.start, a.file or "", a.id))
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1:]:
+            if (a.formula != b.formula or dict(a.parties) != dict(b.parties)
+                    or ((a.sections or b.sections) and not set(a.sections) & set(b.sections))
+                    or b.start > a.end or a.start > b.end
+                    or a.supersedes == b.id or b.supersedes == a.id):
+                continue
+            found.append(f"{b.file}: {b.id} overlaps {a.id}")
+    return found
+
+
+_SOME_AGREEMENTS = st.lists(st.builds(
+    lambda n, formula, parties, sections, start, days, supersedes: Agreement(
+        id=f"a{n}", name="x", formula=formula, sections=sections,
+        parties=dict(zip(("upstream", "downstream"), parties, strict=True)),
+        start=date(2020, 1, 1) + timedelta(days=start),
+        end=date(2020, 1, 1) + timedelta(days=start + days), file=f"f{n % 3}.toml",
+        supersedes=None if supersedes is None else f"a{supersedes}"),
+    st.integers(0, 30), st.sampled_from(["class_ladder", "min_flow"]),
+    st.sampled_from([("p", "q"), ("q", "p"), ("p", "r")]),
+    st.lists(st.sampled_from(["s1", "s2", "s3"]), max_size=2, unique=True).map(tuple),
+    st.integers(0, 700), st.integers(0, 700), st.none() | st.integers(0, 30),
+), max_size=12, unique_by=lambda a: a.id)
+
+
+@given(_SOME_AGREEMENTS)
+def test_overlaps_found_within_groups_are_every_pair_compared(agreements):
+    found = [f"{p.file}: {p.message.split(' (')[0]}" for p in overlap_problems(agreements)
+             if " overlaps " in p.message]
+    assert [f.replace("agreement '", "").replace("'", "") for f in found] == \
+        _overlaps_pair_by_pair(agreements)

@@ -327,6 +327,42 @@ def test_daily_means_are_exact_and_exclude_invalid_samples(store):
     assert store.daily_means("流量", "2023-07")["pingtang"] == {date(2023, 7, 1): Decimal("10")}
 
 
+def _daily_means_by_hand(store: ReadingStore, period: Period) -> dict:
+    """The oracle: every current flow reading read back, grouped and averaged here."""
+    days: dict = {}
+    for r in store.readings(parameter="flow", period=period):
+        if r.flag != "invalid":
+            days.setdefault(r.section, {}).setdefault(r.sampled_at.date(), []).append(r.value)
+    with localcontext() as ctx:
+        ctx.prec = 50
+        return {s: {d: sum(v, Decimal(0)) / len(v) for d, v in by_day.items()}
+                for s, by_day in days.items()}
+
+
+def test_daily_flow_means_read_through_the_flow_index_equal_the_readings(store):
+    day = datetime(2023, 7, 1)
+    store.add([Reading(s, day + timedelta(hours=h), p, Decimal(v), source=src, flag=f)
+               for s, h, p, v, src, f in [
+                   ("zhuting", 0, "flow", "100.5", "manual", ""),
+                   ("zhuting", 4, "flow", "101", "automatic", ""),
+                   ("zhuting", 4, "tp", "0.1", "manual", ""),
+                   ("zhuting", 8, "flow", "7", "manual", "invalid"),
+                   ("zhuting", 30, "flow", "1E+2", "manual", "suspect"),
+                   ("pingtang", 1, "flow", "3", "manual", ""),
+                   ("pingtang", 1, "nh3n", "3", "manual", "")]])
+    # a correction supersedes one flow reading: only the current one may count
+    store.add([Reading("zhuting", day, "flow", Decimal("90.5"))], correction=True)
+    plan = " ".join(str(row) for row in store._conn.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM readings INDEXED BY readings_flow WHERE "
+        "superseded_by IS NULL AND parameter = 'flow' AND section = 'zhuting'"))
+    assert "readings_flow" in plan
+    want = _daily_means_by_hand(store, Period(2023, 7))
+    assert want["zhuting"][date(2023, 7, 1)] == Decimal("95.75")
+    assert store.daily_means("flow", Period(2023, 7)) == want
+    assert store.daily_means("flow", Period(2023), sections=["pingtang"]) == {
+        "pingtang": want["pingtang"]}
+
+
 def test_export_then_import_round_trips_the_sample_files(store, tmp_path):
     store.import_file(DATA / "long.csv", sections=NAMES)
     store.import_file(DATA / "wide_gb18030.csv", sections=NAMES)
