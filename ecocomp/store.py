@@ -265,6 +265,9 @@ class ImportedFile:
 
 #: Prefix of the digest of an import to be read again in full (after ``forget``).
 _REREAD = "reread:"
+#: The digest of the row a ``forget`` leaves in ``readings_imports`` (it holds no readings):
+#: the forget is a new state of the readings, and no later import takes a forgotten id.
+_FORGOTTEN = "forgotten"
 
 
 def _exact(text: str, below: bool) -> tuple[int | None, int]:
@@ -1301,7 +1304,8 @@ class ReadingStore:
         """
         skip = set(besides)
         imports = [row for row in self._conn.execute(
-            "SELECT id, file, sha256, correction, imported_at FROM readings_imports ORDER BY id")
+            "SELECT id, file, sha256, correction, imported_at FROM readings_imports "
+            "WHERE sha256 <> ? ORDER BY id", (_FORGOTTEN,))
             if os.path.basename(row[1]) not in skip]
         rows = []
         for import_id, *rest in imports:
@@ -1324,11 +1328,14 @@ class ReadingStore:
         For a readings file deleted from the project on purpose: its readings stop counting.
         A value it corrected is restored; a value that corrected it stays. Files imported
         after it that restated some of its samples are read again in full on their next
-        import, so those samples come back from them. Raises StoreError when no import has
-        that name (the message lists the names that have one).
+        import, so those samples come back from them. The forget leaves a row without
+        readings in ``readings_imports`` (digest ``forgotten``): a new state of the readings,
+        so the next settlement recomputes, and no later import takes a forgotten id. Raises
+        StoreError when no import has that name (the message lists the names that have one).
         """
         conn = self._conn
-        names = [r[0] for r in conn.execute("SELECT DISTINCT file FROM readings_imports")]
+        names = [r[0] for r in conn.execute(
+            "SELECT DISTINCT file FROM readings_imports WHERE sha256 <> ?", (_FORGOTTEN,))]
         name = file if file in names else None
         if name is None:
             same = [n for n in names if os.path.basename(n) == os.path.basename(file)]
@@ -1342,7 +1349,8 @@ class ReadingStore:
                                  f"{which}; imported files: {known}")
         with self.transaction():
             ids = [r[0] for r in conn.execute(
-                "SELECT id FROM readings_imports WHERE file = ? ORDER BY id", (name,))]
+                "SELECT id FROM readings_imports WHERE file = ? AND sha256 <> ? ORDER BY id",
+                (name, _FORGOTTEN))]
             conn.execute("DROP TABLE IF EXISTS temp.forget_months")
             conn.execute(
                 "CREATE TEMP TABLE forget_months AS SELECT DISTINCT section, "
@@ -1368,6 +1376,13 @@ class ReadingStore:
                 (ids[0],))
             conn.execute(f"DELETE FROM readings_imports WHERE id IN ({', '.join('?' * len(ids))})",
                          ids)
+            # the forget itself is the readings' latest state (ecocomp.evidence.last_import):
+            # without this row the next import would take the forgotten id, and a run after
+            # it would look like the one recorded before the forget (same last import)
+            conn.execute(
+                "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
+                "unchanged, corrected, skipped, imported_at) VALUES (?, ?, 0, 0, 0, 0, 0, 0, ?)",
+                (name, _FORGOTTEN, _now()))
             conn.execute("DELETE FROM readings_monthly WHERE (section, month) IN "
                          "(SELECT section, month FROM temp.forget_months)")
             conn.execute(

@@ -385,3 +385,55 @@ def test_a_water_builder_from_outside_ecocomp_is_never_reused(workspace, compute
     for _ in range(2):
         assert settle(project, db).posted == 0
     assert computed == [YEAR, YEAR]
+
+
+# --------------------------------------------------------------------------- forget
+
+
+def _fresh(project: Path, db: Path) -> ecocomp.SettlementResult:
+    """The project settled into a new database: what its readings give now."""
+    settle(project, db, 2020)
+    return settle(project, db)
+
+
+def test_a_file_forgotten_and_imported_again_fixed_settles_in_full(workspace, computed,
+                                                                   tmp_path):
+    """The last file imported, forgotten and imported again with its values fixed (two
+    rows' values were in the wrong months): its new import must not take the forgotten
+    one's id, or the run looks like the recorded one (same last import, same totals) and
+    keeps the old amounts."""
+    project, db = workspace
+    wide = project / "readings" / "2021-wide-lishui.csv"
+    lines = wide.read_bytes().split(b"\n")
+    jan, apr = lines[1].split(b","), lines[4].split(b",")
+    assert jan[1] == b"2021/1/7" and apr[1] == b"2021/4/12"
+    lines[1], lines[4] = b",".join(jan[:2] + apr[2:]), b",".join(apr[:2] + jan[2:])
+    wide.write_bytes(b"\n".join(lines))
+    with ecocomp.ReadingStore.open(db) as store:
+        assert store.forget(str(wide)) == 264
+    result = settle(project, db)
+    assert computed == [YEAR] and result.adjusted >= 1
+    reference = _fresh(project, tmp_path / "fresh.db")
+    assert result.to_json()["obligations"] == reference.to_json()["obligations"]
+    assert settle(project, db).adjusted == 0  # and then nothing new again
+
+
+def test_a_file_forgotten_before_the_last_import_settles_in_full(workspace, computed,
+                                                                  tmp_path):
+    """Forgetting changes the readings: a run after it is not one "with nothing imported
+    since" whose readings were edited behind ecocomp's back (the stored months a run read
+    then differ from what the last run with the same last import read)."""
+    project, db = workspace
+    extra, later = project / "readings" / "2021-extra.csv", project / "readings" / "z.csv"
+    extra.write_text(HEADER + "jinyushi,2021-03-25,cd,0.0200,mg/L,manual,\n", encoding="utf-8")
+    assert settle(project, db).adjusted >= 1
+    later.write_text(HEADER + "jinyushi,2021-05-25,cd,0.0020,mg/L,manual,\n", encoding="utf-8")
+    settle(project, db)
+    extra.unlink()  # removed on purpose: not the last file imported
+    with ecocomp.ReadingStore.open(db) as store:
+        assert store.forget(str(extra)) == 1
+    del computed[:]
+    result = settle(project, db)
+    assert computed == [YEAR] and result.adjusted >= 1
+    reference = _fresh(project, tmp_path / "fresh.db")
+    assert result.to_json()["obligations"] == reference.to_json()["obligations"]
