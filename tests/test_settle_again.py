@@ -6,6 +6,7 @@ later year. Each of those re-runs in full and posts what it posted before this s
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sqlite3
@@ -327,6 +328,28 @@ def test_a_formula_from_outside_ecocomp_is_never_reused(workspace, computed, mon
         assert settle(project, db).posted == 0
     assert computed == [YEAR, YEAR]
 
+
+
+def test_a_users_formula_wrapping_an_ecocomp_one_is_never_reused(workspace, computed,
+                                                                  monkeypatch):
+    """A user's formula decorated with functools.wraps(an ecocomp formula) carries that
+    formula's ``__module__``; its own code is not in ecocomp's files, so a change of it
+    (here a factor) must settle in full, not return the amounts recorded before."""
+    project, db = workspace
+    real = get_formula("class_ladder").func
+    factor = [Decimal(1)]
+
+    @functools.wraps(real)
+    def scaled(agreement: Any, assessments: Any, period: Any) -> Any:
+        return [attrs.evolve(o, amount=o.amount * factor[0])
+                for o in real(agreement, assessments, period)]
+
+    assert scaled.__module__.startswith("ecocomp.")
+    _replaced(monkeypatch, "class_ladder", scaled)
+    assert settle(project, db).posted == 0
+    factor[0] = Decimal(2)
+    result = settle(project, db)
+    assert computed == [YEAR, YEAR] and result.adjusted >= 1
 
 def test_a_recorded_result_edited_in_the_file_is_not_shown_but_recomputed(
     workspace, computed, tmp_path
