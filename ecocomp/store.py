@@ -1379,10 +1379,13 @@ class ReadingStore:
             # the forget itself is the readings' latest state (ecocomp.evidence.last_import):
             # without this row the next import would take the forgotten id, and a run after
             # it would look like the one recorded before the forget (same last import)
+            # (its id above the forgotten ones too: SQLite would give the largest left + 1)
+            last = conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0
             conn.execute(
-                "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
-                "unchanged, corrected, skipped, imported_at) VALUES (?, ?, 0, 0, 0, 0, 0, 0, ?)",
-                (name, _FORGOTTEN, _now()))
+                "INSERT INTO readings_imports (id, file, sha256, correction, rows, inserted, "
+                "unchanged, corrected, skipped, imported_at) "
+                "VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0, ?)",
+                (max(last, *ids) + 1, name, _FORGOTTEN, _now()))
             conn.execute("DELETE FROM readings_monthly WHERE (section, month) IN "
                          "(SELECT section, month FROM temp.forget_months)")
             conn.execute(
