@@ -542,13 +542,13 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
 
     A readings file deleted (or moved away) after it was imported still counts: its readings
     are in the database. Renamed files (same content under another name) are not reported.
+    So do readings of an earlier content of a file still in the project that its current
+    content no longer holds (:func:`_edited_files`).
     """
     present = [*project.readings_files, *project.correction_files]
     names = {f.name for f in present}
     candidates = [i for i in store.imported_files(besides=names) if i.current and i.sha256]
-    if not candidates:
-        return []
-    digests = {file_sha256(f) for f in present}
+    digests = {file_sha256(f) for f in present} if candidates else set()
     found = []
     for item in candidates:
         if item.sha256 in digests:
@@ -560,7 +560,26 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
             f"removed on purpose, run `ecocomp readings forget '{item.file}' --db {db}` "
             "and settle again", file=item.file,
         ))
-    return found
+    return found + _edited_files(project, store, db)
+
+
+def _edited_files(project: Project, store: ReadingStore, db: str | Path) -> list[Problem]:
+    """Project files whose earlier content held readings the file no longer holds (a row
+    removed, or its section, time or parameter changed): imports only add, so those
+    readings still count (:meth:`ReadingStore.outdated_readings`)."""
+    files = [*((f, False) for f in project.readings_files),
+             *((f, True) for f in project.correction_files)]
+    problems = []
+    for path, extra, stored in store.outdated_readings(files):
+        problems.append(Problem(
+            f"{extra:,} reading{'s' if extra > 1 else ''} imported from an earlier version of "
+            f"the file {'are' if extra > 1 else 'is'} no longer in it (a row removed, or its "
+            "section, time or parameter changed) and still count: imports only add. If the "
+            f"file is right as it is now, run `ecocomp readings forget '{stored}' --db {db}` "
+            "and settle again (the file is imported again as it is now); to change a value, "
+            "use corrections/", file=str(path),
+        ))
+    return problems
 
 
 

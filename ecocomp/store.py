@@ -31,7 +31,7 @@ import csv
 import hashlib
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal, localcontext
@@ -1321,6 +1321,47 @@ class ReadingStore:
                 file=file, sha256=key[1], correction=key[2], imported_at=imported_at,
                 current=current + (earlier.current if earlier else 0))
         return list(found.values())
+
+    def outdated_readings(
+        self, files: Sequence[tuple[Path, bool]]
+    ) -> list[tuple[Path, int, str]]:
+        """Readings an earlier content of each file held that its content now does not.
+
+        ``files``: (path, whether a corrections file). Imports only add: a row removed from
+        a file (or whose section, time or parameter changed) stays stored and counts. For
+        each file whose name was imported with more than one content, and whose current
+        content is imported: (path, how many, the name to ``forget``) when the readings that
+        count from the name's imports outnumber the distinct readings of the current content
+        (its import's ``rows - skipped``). Readings the current content restates from
+        another file count for that file, so this may say too few, never too many.
+        """
+        imports: dict[tuple[str, bool], list[tuple[int, str, str, int]]] = {}
+        for import_id, file, digest, correction, held in self._conn.execute(
+                "SELECT id, file, sha256, correction, rows - skipped FROM readings_imports "
+                "WHERE sha256 <> ? ORDER BY id", (_FORGOTTEN,)):
+            imports.setdefault((os.path.basename(file), bool(correction)), []).append(
+                (import_id, file, digest.removeprefix(_REREAD), held))
+        edited = {}
+        for path, correction in files:
+            found = imports.get((Path(path).name, correction), [])
+            if len({digest for _, _, digest, _ in found}) > 1:
+                edited[Path(path)] = found
+        if not edited:
+            return []
+        ids = [item[0] for found in edited.values() for item in found]
+        counts = dict(self._conn.execute(
+            "SELECT import_id, count(*) FROM readings WHERE superseded_by IS NULL AND "
+            f"import_id IN ({', '.join('?' * len(ids))}) GROUP BY import_id", ids).fetchall())
+        result = []
+        for path, found in edited.items():
+            now = file_sha256(path)
+            held = [item[3] for item in found if item[2] == now]
+            if not held:
+                continue  # its content now is not imported yet, or was under another name
+            extra = sum(counts.get(item[0], 0) for item in found) - held[-1]
+            if extra > 0:
+                result.append((path, extra, found[-1][1]))
+        return result
 
     def forget(self, file: str) -> int:
         """Remove every reading imported from ``file`` (its name as imported); return how many.

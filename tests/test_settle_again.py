@@ -460,3 +460,27 @@ def test_a_file_forgotten_before_the_last_import_settles_in_full(workspace, comp
     assert computed == [YEAR] and result.adjusted >= 1
     reference = _fresh(project, tmp_path / "fresh.db")
     assert result.to_json()["obligations"] == reference.to_json()["obligations"]
+
+
+def test_a_row_removed_from_an_imported_file_is_reported_while_it_still_counts(workspace,
+                                                                               tmp_path):
+    """Imports only add: a row removed from a readings file (here a late sample added by
+    mistake, then deleted) stays in the database and still counts. Settling says so, with
+    the command that drops it; after that the year equals a fresh settlement."""
+    project, db = workspace
+    manual = project / "readings" / "2021-manual.csv"
+    before = manual.read_bytes()
+    _late_sample(project)
+    assert settle(project, db).adjusted >= 1
+    manual.write_bytes(before)  # the row removed again
+    result = settle(project, db)
+    reference = _fresh(project, tmp_path / "fresh.db")
+    assert result.to_json()["obligations"] != reference.to_json()["obligations"]
+    (warned,) = [w for w in result.warnings if "2021-manual.csv" in w]
+    assert "1 reading imported from an earlier version of the file" in warned
+    assert f"ecocomp readings forget '{manual}' --db {db}" in warned
+    with ecocomp.ReadingStore.open(db) as store:
+        store.forget(str(manual))
+    fixed = settle(project, db)
+    assert fixed.warnings == () and fixed.adjusted >= 1
+    assert fixed.to_json()["obligations"] == reference.to_json()["obligations"]
