@@ -536,8 +536,13 @@ class ReadingStore:
     ) -> ImportResult | None:
         """The earlier import of the same bytes, when importing them again would change nothing.
 
-        A correction file is applied again when a later correction superseded any value it
-        set: restoring a corrections file to earlier content must restore its values.
+        A correction file is applied again when a value it set was superseded by a file
+        that applies before it (corrections apply in name order: another content of the
+        same file, or a file whose name sorts first): restoring a corrections file to
+        earlier content must restore its values. A value superseded by a file that applies
+        after it (one that declares it supersedes this one) stays superseded: applying this
+        file again on every run, and that one over it, changed nothing but added revisions
+        and imports each time.
         """
         if not digest:
             return None
@@ -549,10 +554,12 @@ class ReadingStore:
         if row is None:
             return None
         rows, skipped, import_id = row
-        if correction and self._conn.execute(
-            "SELECT 1 FROM readings WHERE import_id = ? AND superseded_by IS NOT NULL LIMIT 1",
-            (import_id,),
-        ).fetchone():
+        if correction and any(
+            os.path.basename(file) <= os.path.basename(name)
+            for (file,) in self._conn.execute(
+                "SELECT DISTINCT i.file FROM readings AS r JOIN readings AS n ON n.id = "
+                "r.superseded_by JOIN readings_imports AS i ON i.id = n.import_id "
+                "WHERE r.import_id = ?", (import_id,))):
             return None
         return ImportResult(file=name, rows=rows, inserted=0, unchanged=rows - skipped,
                             skipped=skipped)

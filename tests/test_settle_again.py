@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import zlib
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -484,3 +484,57 @@ def test_a_row_removed_from_an_imported_file_is_reported_while_it_still_counts(w
     fixed = settle(project, db)
     assert fixed.warnings == () and fixed.adjusted >= 1
     assert fixed.to_json()["obligations"] == reference.to_json()["obligations"]
+
+
+def test_a_correction_superseded_by_a_later_file_is_not_applied_again_every_run(
+    workspace, computed
+):
+    """b.csv declares it supersedes a.csv: once both are in, nothing is new. Applying a.csv
+    again on every run (its value was superseded) and then b.csv over it gave the same
+    amounts but two new imports each time: the readings grew and no run was ever reused."""
+    project, db = workspace
+    folder = project / "corrections"
+    folder.mkdir()
+    (folder / "a.csv").write_text(HEADER + "guiyangzhen,2021-04-12,cd,0.0126,mg/L,manual,\n",
+                                  encoding="utf-8")
+    settle(project, db)
+    (folder / "b.csv").write_text("# supersedes: a.csv\n" + HEADER +
+                                  "guiyangzhen,2021-04-12,cd,0.0010,mg/L,manual,\n",
+                                  encoding="utf-8")
+    settle(project, db)
+    del computed[:]
+
+    def imports() -> int:
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute("SELECT count(*) FROM readings_imports").fetchone()[0]
+        finally:
+            conn.close()
+
+    before = imports()
+    again = settle(project, db)
+    assert imports() == before and computed == [] and again.posted == again.adjusted == 0
+
+
+def test_a_superseded_correction_restored_to_earlier_content_still_loses_to_the_later_file(
+    workspace,
+):
+    """a.csv edited, then superseded by b.csv, then a.csv restored to its first content:
+    a.csv applies again (its own later content had replaced it), and b.csv, which declares
+    it supersedes a.csv, still wins."""
+    project, db = workspace
+    folder = project / "corrections"
+    folder.mkdir()
+    row = HEADER + "guiyangzhen,2021-04-12,cd,{},mg/L,manual,\n"
+    first = row.format("0.0126")
+    for name, text in [("a.csv", first), ("a.csv", row.format("0.0050")),
+                       ("b.csv", "# supersedes: a.csv\n" + row.format("0.0010")),
+                       ("a.csv", first)]:
+        (folder / name).write_text(text, encoding="utf-8")
+        settle(project, db)
+    with ecocomp.ReadingStore.open(db) as store:
+        (cd,) = [r for r in store.readings("guiyangzhen", "cd", "2021-04")
+                 if r.sampled_at == datetime(2021, 4, 12) and r.source == "manual"]
+    assert cd.value == Decimal("0.0010")
+    again = settle(project, db)
+    assert again.posted == again.adjusted == 0
