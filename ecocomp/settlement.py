@@ -571,13 +571,14 @@ def _edited_files(project: Project, store: ReadingStore, db: str | Path) -> list
              *((f, True) for f in project.correction_files)]
     problems = []
     for path, extra, stored in store.outdated_readings(files):
+        one = extra == 1
         problems.append(Problem(
-            f"{extra:,} reading{'s' if extra > 1 else ''} imported from an earlier version of "
-            f"the file {'are' if extra > 1 else 'is'} no longer in it (a row removed, or its "
-            "section, time or parameter changed) and still count: imports only add. If the "
-            f"file is right as it is now, run `ecocomp readings forget '{stored}' --db {db}` "
-            "and settle again (the file is imported again as it is now); to change a value, "
-            "use corrections/", file=str(path),
+            f"{extra:,} reading{'' if one else 's'} imported from an earlier version of the "
+            f"file {'is' if one else 'are'} no longer in it (a row removed, or its section, "
+            f"time or parameter changed) and still count{'s' if one else ''}: imports only "
+            f"add. If the file is right as it is now, run `ecocomp readings forget '{stored}' "
+            f"--db {db}` and settle again (the file is imported again as it is now); to "
+            "change a value, use corrections/", file=str(path),
         ))
     return problems
 
