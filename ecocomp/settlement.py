@@ -93,6 +93,7 @@ __all__ = [
     "import_problems",
     "is_payment",
     "missing_files",
+    "missing_months",
     "obligation_key",
     "pay",
     "payment_key",
@@ -563,6 +564,52 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
     return found + _edited_files(project, store, db)
 
 
+
+def missing_months(project: Project, store: ReadingStore, year: int) -> list[Problem]:
+    """Sections read by the water agreements in force in ``year`` whose readings stop
+    before the year's end: no valid reading in the last month(s) an agreement settles, or
+    none in the whole year — a year settled before its readings were all in.
+
+    The agreements' missing-data rules (skip, penalise, …) settle those months; the amounts
+    follow the agreements, but settling half a year on no data should not pass in silence.
+    A month without data inside the year (a station down) is not reported: the statement
+    lists it with the rule that applied.
+    """
+    wanted: dict[str, set[Period]] = defaultdict(set)
+    readers: dict[str, set[str]] = defaultdict(set)
+    for agreement in project.agreements:
+        if get_formula(agreement.formula).inputs != "water":
+            continue
+        for month in agreement.months_in_force(Period(year)):
+            if superseded(agreement, month, project.agreements):
+                continue
+            for section in agreement.sections:
+                wanted[section].add(month)
+                readers[section].add(agreement.id)
+    if not wanted:
+        return []
+    have = set(store._conn.execute(
+        "SELECT DISTINCT section, month FROM readings_monthly WHERE month >= ? AND "
+        "month <= ? AND count > 0", (f"{year}-01", f"{year}-12")).fetchall())
+    problems = []
+    for section in sorted(wanted):
+        months = sorted(wanted[section], key=lambda m: m.start)
+        without = [m for m in months if (section, str(m)) not in have]
+        if not without or without[-1] != months[-1]:
+            continue
+        shown = (f"{without[0]} to {without[-1]}"
+                 if len(without) > 1 and len(without) == without[-1].month - without[0].month + 1
+                 else ", ".join(str(m) for m in without))
+        count = f"{len(without)} month{'s' if len(without) > 1 else ''}"
+        who = sorted(readers[section])
+        problems.append(Problem(
+            f"{section}: no valid readings in {shown} ({count}), which {', '.join(who)} "
+            f"settle{'s' if len(who) == 1 else ''} for {year}; the agreements' missing-data "
+            "rules settled "
+            f"{'it' if len(without) == 1 else 'them'} (see each obligation's basis). If the "
+            "readings are not all in yet, import them and settle again"))
+    return problems
+
 def _edited_files(project: Project, store: ReadingStore, db: str | Path) -> list[Problem]:
     """Project files whose earlier content held readings the file no longer holds (a row
     removed, or its section, time or parameter changed): imports only add, so those
@@ -778,6 +825,7 @@ def settle(
             if conflicts:
                 raise ValidationFailed(conflicts, what=f"corrections of project {project.root}")
             warnings = [str(w) for w in project.warnings]
+            warnings += [str(w) for w in missing_months(project, store, year)]
             if store.path != ":memory:":
                 warnings += [str(w) for w in missing_files(project, store, store.path)]
             # what this run's amounts depend on, to record with its posts (None: a formula

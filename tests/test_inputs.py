@@ -338,7 +338,10 @@ def test_a_readings_file_deleted_after_import_is_reported_with_the_command(proje
     assert "264 readings removed" in forgot.output
     after = run("settle", project, "--year", "2021", "--db", db, "--json")
     data = json.loads(after.stdout)
-    assert data["warnings"] == [] and data["adjusted"] > 0
+    # the file's warning is gone; its section now has no readings at all, which is said
+    (warning,) = data["warnings"]
+    assert warning.startswith("lishui-zjj-cd: no valid readings in 2021-01 to 2021-12")
+    assert data["adjusted"] > 0
     assert "lishui-zjj-cd-2020" in before
     assert "lishui-zjj-cd-2020" not in {n["agreement"] for n in data["nets"]}
     unknown = run("readings", "forget", "nope.csv", "--db", db)

@@ -538,3 +538,30 @@ def test_a_superseded_correction_restored_to_earlier_content_still_loses_to_the_
     assert cd.value == Decimal("0.0010")
     again = settle(project, db)
     assert again.posted == again.adjusted == 0
+
+
+def test_months_without_readings_are_named_not_settled_in_silence(tmp_path):
+    """Half a year's readings (the second half's file not delivered yet): every agreement
+    applies its missing-data rule (here: skip, nothing paid) to July–December. The amounts
+    follow the agreements, but a run that settles half a year on no data says so."""
+    project = _copy_project(tmp_path / "project")
+    (project / "readings" / "2021-wide-lishui.csv").unlink()
+    manual = project / "readings" / "2021-manual.csv"
+    lines = manual.read_text(encoding="utf-8").splitlines()
+    manual.write_text("\n".join([lines[0], *(line for line in lines[1:]
+                                            if line.split(",")[1] < "2021-07")]) + "\n",
+                      encoding="utf-8")
+    result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
+                            today=date(2022, 3, 15))
+    skipped = [o for o in result.obligations if str(o.period) >= "2021-07"]
+    assert skipped and all(o.amount == 0 for o in skipped)
+    (jinyushi,) = [w for w in result.warnings if "jinyushi:" in w]
+    assert "no valid readings in 2021-07 to 2021-12 (6 months)" in jinyushi
+    assert LISHUI in " ".join(result.warnings)  # its section has no readings at all
+    full_year = settle(*_fresh_pair(tmp_path))
+    assert full_year.warnings == ()
+
+
+def _fresh_pair(tmp_path: Path) -> tuple[Path, Path]:
+    project = _copy_project(tmp_path / "whole")
+    return project, tmp_path / "whole.db"
