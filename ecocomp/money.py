@@ -122,6 +122,11 @@ def split_largest_remainder(
     items = list(weights.items()) if isinstance(weights, Mapping) else list(weights)
     if not items:
         raise ValueError("split needs at least one weight")
+    seen: set[K] = set()
+    for key, _ in items:
+        if key in seen:  # the parts are a dict: one key's share would be lost
+            raise ValueError(f"split weights name {key!r} twice; give each key one weight")
+        seen.add(key)
     total_fen = to_fen(total)
     if total_fen < 0:
         raise ValueError(f"cannot split a negative amount {total}")

@@ -274,10 +274,24 @@ class _Times:
         return found
 
 
+def _footnote(text: str, what: str) -> _Err | None:
+    """A cell holding a superscript, subscript, circled or other such number (Unicode
+    category No): NFKC, which reads full-width digits, would read it as a digit too —
+    ``0.15①`` (a footnote mark) as 0.151, ``2023/1①/9`` as November."""
+    mark = next((c for c in text if unicodedata.category(c) == "No"), None)
+    if mark is None:
+        return None
+    return _Err(f"{_clip(text)} holds {mark!r}, a superscript, subscript or circled number (a "
+                f"footnote mark?) that would be read as a digit; write the {what} alone and "
+                "put the note in another column")
+
+
 def _parse_when(text: str) -> datetime | _Err:
     if not text:
         return _Err("sampled_at is empty; write the sampling date or date-time, e.g. 2023-01-09")
     if not _WHEN_RE.fullmatch(text):
+        if (mark := _footnote(text, "date or time")) is not None:
+            return mark
         normal = unicodedata.normalize("NFKC", text)
         if normal != text and _WHEN_RE.fullmatch(normal):
             return _parse_when(normal)
@@ -372,6 +386,8 @@ def _out_of_scale(text: str, small: bool) -> _Err:
 def _parse_value(text: str, wide: bool) -> tuple[Decimal, bool] | _Err:
     """The slow path for value cells the fast path did not take (Unicode, exponents, …)."""
     if not _VALUE_RE.fullmatch(text):
+        if (mark := _footnote(text, "value")) is not None:
+            return mark
         normal = unicodedata.normalize("NFKC", text).strip()
         if normal != text and _VALUE_RE.fullmatch(normal):
             text = normal

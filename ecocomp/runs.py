@@ -107,7 +107,7 @@ def code_digest() -> str:
     of any of them changes the digest. Computed once per process.
     """
     h = hashlib.sha256(f"ecocomp {ecocomp.__version__}\n".encode())
-    _files_digest(Path(ecocomp.__file__).resolve().parent, h, "ecocomp")
+    _files_digest(_package_folder(), h, "ecocomp")
     _files_digest(data_folder("schemas"), h, "schemas")
     return h.hexdigest()
 
@@ -136,7 +136,7 @@ def fingerprint(
     one of them is not part of ecocomp (its code cannot be pinned). Read inside the run's
     store transaction, after its imports.
     """
-    if any(not getattr(f, "__module__", "").startswith("ecocomp.") for f in formulas):
+    if not all(_in_package(f) for f in formulas):
         return None
     conn = store._conn  # the run's own transaction: it sees the imports just made
     last_import = conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0]
@@ -150,6 +150,24 @@ def fingerprint(
         repr([last_import, *_monthly_checksum(conn, year)]),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _in_package(func: Callable[..., Any]) -> bool:
+    """Whether the code of ``func`` is in a file :func:`code_digest` hashes.
+
+    By the file its code was compiled from, not ``__module__``: a user's function decorated
+    with ``functools.wraps(an ecocomp formula)`` carries that formula's ``__module__``. A
+    callable without code of its own (a ``functools.partial``, an object) cannot be pinned.
+    """
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return False
+    return Path(code.co_filename).resolve().is_relative_to(_package_folder())
+
+
+@functools.cache
+def _package_folder() -> Path:
+    return Path(ecocomp.__file__).resolve().parent
 
 
 def _values(items: Iterable[Any]) -> str:

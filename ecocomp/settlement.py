@@ -93,6 +93,7 @@ __all__ = [
     "import_problems",
     "is_payment",
     "missing_files",
+    "missing_months",
     "obligation_key",
     "pay",
     "payment_key",
@@ -561,13 +562,13 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
 
     A readings file deleted (or moved away) after it was imported still counts: its readings
     are in the database. Renamed files (same content under another name) are not reported.
+    So do readings of an earlier content of a file still in the project that its current
+    content no longer holds (:func:`_edited_files`).
     """
     present = [*project.readings_files, *project.correction_files]
     names = {f.name for f in present}
     candidates = [i for i in store.imported_files(besides=names) if i.current and i.sha256]
-    if not candidates:
-        return []
-    digests = {file_sha256(f) for f in present}
+    digests = {file_sha256(f) for f in present} if candidates else set()
     found = []
     for item in candidates:
         if item.sha256 in digests:
@@ -579,7 +580,73 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
             f"removed on purpose, run `ecocomp readings forget '{item.file}' --db {db}` "
             "and settle again", file=item.file,
         ))
-    return found
+    return found + _edited_files(project, store, db)
+
+
+
+def missing_months(project: Project, store: ReadingStore, year: int) -> list[Problem]:
+    """Sections read by the water agreements in force in ``year`` whose readings stop
+    before the year's end: no valid reading in the last month(s) an agreement settles, or
+    none in the whole year — a year settled before its readings were all in.
+
+    The agreements' missing-data rules (skip, penalise, …) settle those months; the amounts
+    follow the agreements, but settling half a year on no data should not pass in silence.
+    A month without data inside the year (a station down) is not reported: the statement
+    lists it with the rule that applied.
+    """
+    wanted: dict[str, set[Period]] = defaultdict(set)
+    readers: dict[str, set[str]] = defaultdict(set)
+    for agreement in project.agreements:
+        if get_formula(agreement.formula).inputs != "water":
+            continue
+        for month in agreement.months_in_force(Period(year)):
+            if superseded(agreement, month, project.agreements):
+                continue
+            for section in agreement.sections:
+                wanted[section].add(month)
+                readers[section].add(agreement.id)
+    if not wanted:
+        return []
+    have = set(store._conn.execute(
+        "SELECT DISTINCT section, month FROM readings_monthly WHERE month >= ? AND "
+        "month <= ? AND count > 0", (f"{year}-01", f"{year}-12")).fetchall())
+    problems = []
+    for section in sorted(wanted):
+        months = sorted(wanted[section], key=lambda m: m.start)
+        without = [m for m in months if (section, str(m)) not in have]
+        if not without or without[-1] != months[-1]:
+            continue
+        shown = (f"{without[0]} to {without[-1]}"
+                 if len(without) > 1 and len(without) == without[-1].month - without[0].month + 1
+                 else ", ".join(str(m) for m in without))
+        count = f"{len(without)} month{'s' if len(without) > 1 else ''}"
+        who = sorted(readers[section])
+        problems.append(Problem(
+            f"{section}: no valid readings in {shown} ({count}), which {', '.join(who)} "
+            f"settle{'s' if len(who) == 1 else ''} for {year}; the agreements' missing-data "
+            "rules settled "
+            f"{'it' if len(without) == 1 else 'them'} (see each obligation's basis). If the "
+            "readings are not all in yet, import them and settle again"))
+    return problems
+
+def _edited_files(project: Project, store: ReadingStore, db: str | Path) -> list[Problem]:
+    """Project files whose earlier content held readings the file no longer holds (a row
+    removed, or its section, time or parameter changed): imports only add, so those
+    readings still count (:meth:`ReadingStore.outdated_readings`)."""
+    files = [*((f, False) for f in project.readings_files),
+             *((f, True) for f in project.correction_files)]
+    problems = []
+    for path, extra, stored in store.outdated_readings(files):
+        one = extra == 1
+        problems.append(Problem(
+            f"{extra:,} reading{'' if one else 's'} imported from an earlier version of the "
+            f"file {'is' if one else 'are'} no longer in it (a row removed, or its section, "
+            f"time or parameter changed) and still count{'s' if one else ''}: imports only "
+            f"add. If the file is right as it is now, run `ecocomp readings forget '{stored}' "
+            f"--db {db}` and settle again (the file is imported again as it is now); to "
+            "change a value, use corrections/", file=str(path),
+        ))
+    return problems
 
 
 
@@ -778,6 +845,7 @@ def settle(
             if conflicts:
                 raise ValidationFailed(conflicts, what=f"corrections of project {project.root}")
             warnings = [str(w) for w in project.warnings]
+            warnings += [str(w) for w in missing_months(project, store, year)]
             if store.path != ":memory:":
                 warnings += [str(w) for w in missing_files(project, store, store.path)]
             # what this run's amounts depend on, to record with its posts (None: a formula

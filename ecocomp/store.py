@@ -31,7 +31,7 @@ import csv
 import hashlib
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal, localcontext
@@ -276,6 +276,9 @@ class ImportedFile:
 
 #: Prefix of the digest of an import to be read again in full (after ``forget``).
 _REREAD = "reread:"
+#: The digest of the row a ``forget`` leaves in ``readings_imports`` (it holds no readings):
+#: the forget is a new state of the readings, and no later import takes a forgotten id.
+_FORGOTTEN = "forgotten"
 
 
 def _exact(text: str, below: bool) -> tuple[int | None, int]:
@@ -544,8 +547,13 @@ class ReadingStore:
     ) -> ImportResult | None:
         """The earlier import of the same bytes, when importing them again would change nothing.
 
-        A correction file is applied again when a later correction superseded any value it
-        set: restoring a corrections file to earlier content must restore its values.
+        A correction file is applied again when a value it set was superseded by a file
+        that applies before it (corrections apply in name order: another content of the
+        same file, or a file whose name sorts first): restoring a corrections file to
+        earlier content must restore its values. A value superseded by a file that applies
+        after it (one that declares it supersedes this one) stays superseded: applying this
+        file again on every run, and that one over it, changed nothing but added revisions
+        and imports each time.
         """
         if not digest:
             return None
@@ -557,10 +565,12 @@ class ReadingStore:
         if row is None:
             return None
         rows, skipped, import_id = row
-        if correction and self._conn.execute(
-            "SELECT 1 FROM readings WHERE import_id = ? AND superseded_by IS NOT NULL LIMIT 1",
-            (import_id,),
-        ).fetchone():
+        if correction and any(
+            os.path.basename(file) <= os.path.basename(name)
+            for (file,) in self._conn.execute(
+                "SELECT DISTINCT i.file FROM readings AS r JOIN readings AS n ON n.id = "
+                "r.superseded_by JOIN readings_imports AS i ON i.id = n.import_id "
+                "WHERE r.import_id = ?", (import_id,))):
             return None
         return ImportResult(file=name, rows=rows, inserted=0, unchanged=rows - skipped,
                             skipped=skipped)
@@ -1322,7 +1332,8 @@ class ReadingStore:
         """
         skip = set(besides)
         imports = [row for row in self._conn.execute(
-            "SELECT id, file, sha256, correction, imported_at FROM readings_imports ORDER BY id")
+            "SELECT id, file, sha256, correction, imported_at FROM readings_imports "
+            "WHERE sha256 <> ? ORDER BY id", (_FORGOTTEN,))
             if os.path.basename(row[1]) not in skip]
         rows = []
         for import_id, *rest in imports:
@@ -1339,17 +1350,61 @@ class ReadingStore:
                 current=current + (earlier.current if earlier else 0))
         return list(found.values())
 
+    def outdated_readings(
+        self, files: Sequence[tuple[Path, bool]]
+    ) -> list[tuple[Path, int, str]]:
+        """Readings an earlier content of each file held that its content now does not.
+
+        ``files``: (path, whether a corrections file). Imports only add: a row removed from
+        a file (or whose section, time or parameter changed) stays stored and counts. For
+        each file whose name was imported with more than one content, and whose current
+        content is imported: (path, how many, the name to ``forget``) when the readings that
+        count from the name's imports outnumber the distinct readings of the current content
+        (its import's ``rows - skipped``). Readings the current content restates from
+        another file count for that file, so this may say too few, never too many.
+        """
+        imports: dict[tuple[str, bool], list[tuple[int, str, str, int]]] = {}
+        for import_id, file, digest, correction, held in self._conn.execute(
+                "SELECT id, file, sha256, correction, rows - skipped FROM readings_imports "
+                "WHERE sha256 <> ? ORDER BY id", (_FORGOTTEN,)):
+            imports.setdefault((os.path.basename(file), bool(correction)), []).append(
+                (import_id, file, digest.removeprefix(_REREAD), held))
+        edited = {}
+        for path, correction in files:
+            found = imports.get((Path(path).name, correction), [])
+            if len({digest for _, _, digest, _ in found}) > 1:
+                edited[Path(path)] = found
+        if not edited:
+            return []
+        ids = [item[0] for found in edited.values() for item in found]
+        counts = dict(self._conn.execute(
+            "SELECT import_id, count(*) FROM readings WHERE superseded_by IS NULL AND "
+            f"import_id IN ({', '.join('?' * len(ids))}) GROUP BY import_id", ids).fetchall())
+        result = []
+        for path, found in edited.items():
+            now = file_sha256(path)
+            held = [item[3] for item in found if item[2] == now]
+            if not held:
+                continue  # its content now is not imported yet, or was under another name
+            extra = sum(counts.get(item[0], 0) for item in found) - held[-1]
+            if extra > 0:
+                result.append((path, extra, found[-1][1]))
+        return result
+
     def forget(self, file: str) -> int:
         """Remove every reading imported from ``file`` (its name as imported); return how many.
 
         For a readings file deleted from the project on purpose: its readings stop counting.
         A value it corrected is restored; a value that corrected it stays. Files imported
         after it that restated some of its samples are read again in full on their next
-        import, so those samples come back from them. Raises StoreError when no import has
-        that name (the message lists the names that have one).
+        import, so those samples come back from them. The forget leaves a row without
+        readings in ``readings_imports`` (digest ``forgotten``): a new state of the readings,
+        so the next settlement recomputes, and no later import takes a forgotten id. Raises
+        StoreError when no import has that name (the message lists the names that have one).
         """
         conn = self._conn
-        names = [r[0] for r in conn.execute("SELECT DISTINCT file FROM readings_imports")]
+        names = [r[0] for r in conn.execute(
+            "SELECT DISTINCT file FROM readings_imports WHERE sha256 <> ?", (_FORGOTTEN,))]
         name = file if file in names else None
         if name is None:
             same = [n for n in names if os.path.basename(n) == os.path.basename(file)]
@@ -1363,7 +1418,8 @@ class ReadingStore:
                                  f"{which}; imported files: {known}")
         with self.transaction():
             ids = [r[0] for r in conn.execute(
-                "SELECT id FROM readings_imports WHERE file = ? ORDER BY id", (name,))]
+                "SELECT id FROM readings_imports WHERE file = ? AND sha256 <> ? ORDER BY id",
+                (name, _FORGOTTEN))]
             conn.execute("DROP TABLE IF EXISTS temp.forget_months")
             conn.execute(
                 "CREATE TEMP TABLE forget_months AS SELECT DISTINCT section, "
@@ -1389,6 +1445,16 @@ class ReadingStore:
                 (ids[0],))
             conn.execute(f"DELETE FROM readings_imports WHERE id IN ({', '.join('?' * len(ids))})",
                          ids)
+            # the forget itself is the readings' latest state (ecocomp.evidence.last_import):
+            # without this row the next import would take the forgotten id, and a run after
+            # it would look like the one recorded before the forget (same last import)
+            # (its id above the forgotten ones too: SQLite would give the largest left + 1)
+            last = conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0
+            conn.execute(
+                "INSERT INTO readings_imports (id, file, sha256, correction, rows, inserted, "
+                "unchanged, corrected, skipped, imported_at) "
+                "VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0, ?)",
+                (max(last, *ids) + 1, name, _FORGOTTEN, _now()))
             conn.execute("DELETE FROM readings_monthly WHERE (section, month) IN "
                          "(SELECT section, month FROM temp.forget_months)")
             conn.execute(

@@ -23,8 +23,9 @@ import ecocomp
 from ecocomp.agreements import Agreement, overlap_problems
 from ecocomp.cli import main
 from ecocomp.errors import ValidationFailed
+from ecocomp.evidence import last_import
 from ecocomp.settlement import settle
-from ecocomp.store import ReadingStore
+from ecocomp.store import ReadingStore, StoreError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
 HEADER = "section,sampled_at,parameter,value,unit,source,flag\n"
@@ -341,7 +342,10 @@ def test_a_readings_file_deleted_after_import_is_reported_with_the_command(proje
     assert "264 readings removed" in forgot.output
     after = run("settle", project, "--year", "2021", "--db", db, "--json")
     data = json.loads(after.stdout)
-    assert data["warnings"] == [] and data["adjusted"] > 0
+    # the file's warning is gone; its section now has no readings at all, which is said
+    (warning,) = data["warnings"]
+    assert warning.startswith("lishui-zjj-cd: no valid readings in 2021-01 to 2021-12")
+    assert data["adjusted"] > 0
     assert "lishui-zjj-cd-2020" in before
     assert "lishui-zjj-cd-2020" not in {n["agreement"] for n in data["nets"]}
     unknown = run("readings", "forget", "nope.csv", "--db", db)
@@ -374,6 +378,33 @@ def test_forget_restores_what_the_file_corrected_and_rereads_shared_samples(tmp_
         files = {Path(f.file).name: f.current for f in store.imported_files()}
         assert files == {"b.csv": 2}
 
+
+
+def test_forget_is_a_new_readings_state_and_no_import_number_is_used_twice(tmp_path):
+    """The readings' state is the latest import's number (ecocomp.evidence.last_import):
+    a forget must change it, and a later import must not take a forgotten number, or a run
+    after them looks like the run recorded before (same state) and is reused."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    row = "jinyushi,2021-03-{:02d},nh3n,0.2,mg/L,manual,\n"
+    for day, name in enumerate(("a", "b", "c"), start=1):
+        (folder / f"{name}.csv").write_text(HEADER + row.format(day), encoding="utf-8")
+    with ReadingStore.open(tmp_path / "r.db") as store:
+        store.import_file(folder / "a.csv")
+        store.import_file(folder / "b.csv")
+        states = [last_import(store)]
+        store.forget("b.csv")  # the latest import
+        states.append(last_import(store))
+        store.import_file(folder / "c.csv")
+        states.append(last_import(store))
+        store.forget("a.csv")  # not the latest
+        states.append(last_import(store))
+        store.import_file(folder / "b.csv")
+        states.append(last_import(store))
+        assert states == sorted(set(states))  # each one new and larger
+        assert [Path(f.file).name for f in store.imported_files()] == ["c.csv", "b.csv"]
+        with pytest.raises(StoreError, match=r"imported files: .*b\.csv, .*c\.csv$"):
+            store.forget("a.csv")
 
 # --------------------------------------------------------------------------- item 7: corrections
 

@@ -65,6 +65,13 @@ def test_split_thirds_gives_the_extra_fen_to_the_first_of_equal_remainders():
     assert parts == {"a": Decimal("33.34"), "b": Decimal("33.33"), "c": Decimal("33.33")}
 
 
+
+def test_a_split_naming_one_party_twice_is_refused_not_short():
+    # as (key, weight) pairs a key may repeat; a dict of parts would keep only the last
+    # share and the parts would no longer sum to the whole (33.33 of 100.00 lost)
+    with pytest.raises(ValueError, match="'a' twice"):
+        split_largest_remainder(Decimal("100.00"), [("a", 1), ("b", 1), ("a", 1)])
+
 @given(
     total=st.integers(min_value=0, max_value=10**13).map(from_fen),
     weights=st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=8).filter(

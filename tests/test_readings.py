@@ -193,6 +193,21 @@ def test_full_width_digits_and_exponents_are_read_exactly():
     assert hg.value == Decimal("0.0000005")
 
 
+
+@pytest.mark.parametrize("cell", ["0.15①", "0.15¹", "0.1⁵", "0.0₁", "⑩", "1½"])
+def test_a_footnote_mark_in_a_value_is_refused_not_read_as_a_digit(cell):
+    """NFKC (which reads full-width digits) also turns ① into 1 and ¹ into 1: 0.15① (a value
+    with a footnote mark, as Chinese tables write them) would be stored as 0.151."""
+    (found,) = problems(LONG_HEADER + f"zhuting,2023-01-09,tp,{cell},,,\n")
+    assert found[:2] == (2, "value") and "footnote" in found[2]
+
+
+@pytest.mark.parametrize("cell", ["2023/1①/9", "2023-01-0⑨", "2023/1/1¹"])
+def test_a_footnote_mark_in_a_time_is_refused_not_read_as_a_digit(cell):
+    # 2023/1①/9 would be 2023-11-09: another month
+    (found,) = problems(LONG_HEADER + f"zhuting,{cell},tp,0.15,,,\n")
+    assert found[:2] == (2, "sampled_at") and "footnote" in found[2]
+
 def test_non_detect_keeps_the_limit_and_counts_half_of_it():
     [r] = parse(LONG_HEADER + "zhuting,2023-01-09,nh3n,< 0.025,,,\n")
     assert (r.value, r.below_dl, r.effective_value) == (Decimal("0.025"), True, Decimal("0.0125"))

@@ -6,12 +6,13 @@ later year. Each of those re-runs in full and posts what it posted before this s
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sqlite3
 import zlib
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -328,6 +329,28 @@ def test_a_formula_from_outside_ecocomp_is_never_reused(workspace, computed, mon
     assert computed == [YEAR, YEAR]
 
 
+
+def test_a_users_formula_wrapping_an_ecocomp_one_is_never_reused(workspace, computed,
+                                                                  monkeypatch):
+    """A user's formula decorated with functools.wraps(an ecocomp formula) carries that
+    formula's ``__module__``; its own code is not in ecocomp's files, so a change of it
+    (here a factor) must settle in full, not return the amounts recorded before."""
+    project, db = workspace
+    real = get_formula("class_ladder").func
+    factor = [Decimal(1)]
+
+    @functools.wraps(real)
+    def scaled(agreement: Any, assessments: Any, period: Any) -> Any:
+        return [attrs.evolve(o, amount=o.amount * factor[0])
+                for o in real(agreement, assessments, period)]
+
+    assert scaled.__module__.startswith("ecocomp.")
+    _replaced(monkeypatch, "class_ladder", scaled)
+    assert settle(project, db).posted == 0
+    factor[0] = Decimal(2)
+    result = settle(project, db)
+    assert computed == [YEAR, YEAR] and result.adjusted >= 1
+
 def test_a_recorded_result_edited_in_the_file_is_not_shown_but_recomputed(
     workspace, computed, tmp_path
 ):
@@ -385,3 +408,160 @@ def test_a_water_builder_from_outside_ecocomp_is_never_reused(workspace, compute
     for _ in range(2):
         assert settle(project, db).posted == 0
     assert computed == [YEAR, YEAR]
+
+
+# --------------------------------------------------------------------------- forget
+
+
+def _fresh(project: Path, db: Path) -> ecocomp.SettlementResult:
+    """The project settled into a new database: what its readings give now."""
+    settle(project, db, 2020)
+    return settle(project, db)
+
+
+def test_a_file_forgotten_and_imported_again_fixed_settles_in_full(workspace, computed,
+                                                                   tmp_path):
+    """The last file imported, forgotten and imported again with its values fixed (two
+    rows' values were in the wrong months): its new import must not take the forgotten
+    one's id, or the run looks like the recorded one (same last import, same totals) and
+    keeps the old amounts."""
+    project, db = workspace
+    wide = project / "readings" / "2021-wide-lishui.csv"
+    lines = wide.read_bytes().split(b"\n")
+    jan, apr = lines[1].split(b","), lines[4].split(b",")
+    assert jan[1] == b"2021/1/7" and apr[1] == b"2021/4/12"
+    lines[1], lines[4] = b",".join(jan[:2] + apr[2:]), b",".join(apr[:2] + jan[2:])
+    wide.write_bytes(b"\n".join(lines))
+    with ecocomp.ReadingStore.open(db) as store:
+        assert store.forget(str(wide)) == 264
+    result = settle(project, db)
+    assert computed == [YEAR] and result.adjusted >= 1
+    reference = _fresh(project, tmp_path / "fresh.db")
+    assert result.to_json()["obligations"] == reference.to_json()["obligations"]
+    assert settle(project, db).adjusted == 0  # and then nothing new again
+
+
+def test_a_file_forgotten_before_the_last_import_settles_in_full(workspace, computed,
+                                                                  tmp_path):
+    """Forgetting changes the readings: a run after it is not one "with nothing imported
+    since" whose readings were edited behind ecocomp's back (the stored months a run read
+    then differ from what the last run with the same last import read)."""
+    project, db = workspace
+    extra, later = project / "readings" / "2021-extra.csv", project / "readings" / "z.csv"
+    extra.write_text(HEADER + "jinyushi,2021-03-25,cd,0.0200,mg/L,manual,\n", encoding="utf-8")
+    assert settle(project, db).adjusted >= 1
+    later.write_text(HEADER + "jinyushi,2021-05-25,cd,0.0020,mg/L,manual,\n", encoding="utf-8")
+    settle(project, db)
+    extra.unlink()  # removed on purpose: not the last file imported
+    with ecocomp.ReadingStore.open(db) as store:
+        assert store.forget(str(extra)) == 1
+    del computed[:]
+    result = settle(project, db)
+    assert computed == [YEAR] and result.adjusted >= 1
+    reference = _fresh(project, tmp_path / "fresh.db")
+    assert result.to_json()["obligations"] == reference.to_json()["obligations"]
+
+
+def test_a_row_removed_from_an_imported_file_is_reported_while_it_still_counts(workspace,
+                                                                               tmp_path):
+    """Imports only add: a row removed from a readings file (here a late sample added by
+    mistake, then deleted) stays in the database and still counts. Settling says so, with
+    the command that drops it; after that the year equals a fresh settlement."""
+    project, db = workspace
+    manual = project / "readings" / "2021-manual.csv"
+    before = manual.read_bytes()
+    _late_sample(project)
+    assert settle(project, db).adjusted >= 1
+    manual.write_bytes(before)  # the row removed again
+    result = settle(project, db)
+    reference = _fresh(project, tmp_path / "fresh.db")
+    assert result.to_json()["obligations"] != reference.to_json()["obligations"]
+    (warned,) = [w for w in result.warnings if "2021-manual.csv" in w]
+    assert "1 reading imported from an earlier version of the file" in warned
+    assert f"ecocomp readings forget '{manual}' --db {db}" in warned
+    with ecocomp.ReadingStore.open(db) as store:
+        store.forget(str(manual))
+    fixed = settle(project, db)
+    assert fixed.warnings == () and fixed.adjusted >= 1
+    assert fixed.to_json()["obligations"] == reference.to_json()["obligations"]
+
+
+def test_a_correction_superseded_by_a_later_file_is_not_applied_again_every_run(
+    workspace, computed
+):
+    """b.csv declares it supersedes a.csv: once both are in, nothing is new. Applying a.csv
+    again on every run (its value was superseded) and then b.csv over it gave the same
+    amounts but two new imports each time: the readings grew and no run was ever reused."""
+    project, db = workspace
+    folder = project / "corrections"
+    folder.mkdir()
+    (folder / "a.csv").write_text(HEADER + "guiyangzhen,2021-04-12,cd,0.0126,mg/L,manual,\n",
+                                  encoding="utf-8")
+    settle(project, db)
+    (folder / "b.csv").write_text("# supersedes: a.csv\n" + HEADER +
+                                  "guiyangzhen,2021-04-12,cd,0.0010,mg/L,manual,\n",
+                                  encoding="utf-8")
+    settle(project, db)
+    del computed[:]
+
+    def imports() -> int:
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute("SELECT count(*) FROM readings_imports").fetchone()[0]
+        finally:
+            conn.close()
+
+    before = imports()
+    again = settle(project, db)
+    assert imports() == before and computed == [] and again.posted == again.adjusted == 0
+
+
+def test_a_superseded_correction_restored_to_earlier_content_still_loses_to_the_later_file(
+    workspace,
+):
+    """a.csv edited, then superseded by b.csv, then a.csv restored to its first content:
+    a.csv applies again (its own later content had replaced it), and b.csv, which declares
+    it supersedes a.csv, still wins."""
+    project, db = workspace
+    folder = project / "corrections"
+    folder.mkdir()
+    row = HEADER + "guiyangzhen,2021-04-12,cd,{},mg/L,manual,\n"
+    first = row.format("0.0126")
+    for name, text in [("a.csv", first), ("a.csv", row.format("0.0050")),
+                       ("b.csv", "# supersedes: a.csv\n" + row.format("0.0010")),
+                       ("a.csv", first)]:
+        (folder / name).write_text(text, encoding="utf-8")
+        settle(project, db)
+    with ecocomp.ReadingStore.open(db) as store:
+        (cd,) = [r for r in store.readings("guiyangzhen", "cd", "2021-04")
+                 if r.sampled_at == datetime(2021, 4, 12) and r.source == "manual"]
+    assert cd.value == Decimal("0.0010")
+    again = settle(project, db)
+    assert again.posted == again.adjusted == 0
+
+
+def test_months_without_readings_are_named_not_settled_in_silence(tmp_path):
+    """Half a year's readings (the second half's file not delivered yet): every agreement
+    applies its missing-data rule (here: skip, nothing paid) to July–December. The amounts
+    follow the agreements, but a run that settles half a year on no data says so."""
+    project = _copy_project(tmp_path / "project")
+    (project / "readings" / "2021-wide-lishui.csv").unlink()
+    manual = project / "readings" / "2021-manual.csv"
+    lines = manual.read_text(encoding="utf-8").splitlines()
+    manual.write_text("\n".join([lines[0], *(line for line in lines[1:]
+                                            if line.split(",")[1] < "2021-07")]) + "\n",
+                      encoding="utf-8")
+    result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
+                            today=date(2022, 3, 15))
+    skipped = [o for o in result.obligations if str(o.period) >= "2021-07"]
+    assert skipped and all(o.amount == 0 for o in skipped)
+    (jinyushi,) = [w for w in result.warnings if "jinyushi:" in w]
+    assert "no valid readings in 2021-07 to 2021-12 (6 months)" in jinyushi
+    assert LISHUI in " ".join(result.warnings)  # its section has no readings at all
+    full_year = settle(*_fresh_pair(tmp_path))
+    assert full_year.warnings == ()
+
+
+def _fresh_pair(tmp_path: Path) -> tuple[Path, Path]:
+    project = _copy_project(tmp_path / "whole")
+    return project, tmp_path / "whole.db"
