@@ -904,10 +904,15 @@ def _verify_readings(db: Path, as_json: bool, ledger_json: Mapping[str, Any]) ->
         _print_json({**ledger_json, "ok": found.ok, "readings": {
             "ok": found.ok, "problems": list(found.problems), "monthly_sums": found.sums,
             "settlements": found.runs, "covered": found.covered,
-            "uncovered": found.uncovered, "no_measurements": found.no_measurements}})
+            "uncovered": found.uncovered, "no_measurements": found.no_measurements,
+            "notes": list(found.notes)}})
     elif found.ok:
+        for note in found.notes:
+            click.echo(f"note: {note}", err=True)
         click.echo(f"OK: ledger verified; {found.sums:,} monthly sums match the stored "
                    f"readings, {found.runs} settlement(s) re-derived"
+                   + (f" ({len(found.notes)} only in part: readings forgotten since)"
+                      if found.notes else "")
                    + (f" ({found.no_measurements} read no measurements)"
                       if found.no_measurements else "")
                    + f", {found.covered} "

@@ -44,7 +44,7 @@ from ecocomp.air.evidence import is_air_key, rederive_air
 from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import SettlementError
 from ecocomp.periods import Period
-from ecocomp.store import _MONTHLY_GROUP, _MONTHLY_SELECT, ReadingStore
+from ecocomp.store import _FORGOTTEN, _MONTHLY_GROUP, _MONTHLY_SELECT, ReadingStore
 
 __all__ = [
     "SCHEME",
@@ -217,6 +217,11 @@ class ReadingsReport:
     #: Recorded runs that read no measurements (only formulas with ``inputs = "none"``,
     #: such as 南山's ``area_rate``): their digest is the SHA-256 of empty text.
     no_measurements: int = 0
+    #: Recorded runs that read readings forgotten since (``ecocomp readings forget``), so
+    #: they can no longer be re-derived in full: one line each, naming the forget and the
+    #: section-months that differ. Not problems: the forget is an ecocomp operation, and
+    #: the settlement after it is re-derived; shown so a reader sees what changed.
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -319,12 +324,16 @@ def verify_readings(path: str | Path) -> ReadingsReport:
         problems += found
         runs = recorded_inputs(conn)
         current = int(conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0)
+        forgets = conn.execute(
+            "SELECT id, file, imported_at FROM readings_imports WHERE sha256 = ? ORDER BY id",
+            (_FORGOTTEN,)).fetchall()
     finally:
         conn.close()
     for run in runs:
         if year_digest(run.section_months) != run.digest:
             problems.append(f"settlement_inputs #{run.id} ({run.year}): its section-month "
                             "digests do not give its digest; the record was changed")
+    notes: list[str] = []
     checked: dict[tuple[int, int, str], list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="ecocomp-verify-") as tmp:
         for run in runs:
@@ -355,7 +364,18 @@ def verify_readings(path: str | Path) -> ReadingsReport:
             differ = sorted(k for k in {*now, *run.section_months}
                             if now.get(k) != run.section_months.get(k))
             checked[key] = differ
-            if differ:
+            since = [f for f in forgets if f[0] > run.last_import]
+            if differ and since:
+                shown = ", ".join(differ[:5]) + (
+                    f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+                what = "; ".join(f"{file} on {at[:10]} (#{number})"
+                                 for number, file, at in since)
+                notes.append(
+                    f"settlement of {run.year} recorded {run.recorded_at} (after import "
+                    f"#{run.last_import}) read readings forgotten since — {what} — so it "
+                    f"can no longer be re-derived at {shown} (section/month); a settlement "
+                    "after the forget is checked in full (settle again if none was made)")
+            elif differ:
                 shown = ", ".join(differ[:5]) + (
                     f" and {len(differ) - 5} more" if len(differ) > 5 else "")
                 problems.append(
@@ -381,4 +401,5 @@ def verify_readings(path: str | Path) -> ReadingsReport:
                     "records were changed or deleted — restore the database from a backup")
     return ReadingsReport(problems=tuple(problems), sums=sums, runs=len(runs),
                           covered=covered, uncovered=uncovered,
-                          no_measurements=sum(1 for r in runs if not r.section_months))
+                          no_measurements=sum(1 for r in runs if not r.section_months),
+                          notes=tuple(notes))

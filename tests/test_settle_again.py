@@ -20,10 +20,12 @@ from typing import Any
 
 import attrs
 import pytest
+from click.testing import CliRunner
 
 import ecocomp
 import ecocomp.runs
 import ecocomp.settlement
+from ecocomp.cli import main
 from ecocomp.errors import LedgerIntegrityError, SettlementError
 from ecocomp.formulas import get_formula
 from ecocomp.ledger import NewTransaction, Transfer
@@ -460,6 +462,40 @@ def test_a_file_forgotten_before_the_last_import_settles_in_full(workspace, comp
     assert computed == [YEAR] and result.adjusted >= 1
     reference = _fresh(project, tmp_path / "fresh.db")
     assert result.to_json()["obligations"] == reference.to_json()["obligations"]
+
+
+def test_verify_with_readings_after_a_forget_notes_it_and_still_finds_an_edit(workspace):
+    """A settlement recorded before ``readings forget`` cannot be re-derived where the
+    forgotten readings were: verify --with-readings says so as a note naming the forget and
+    the section-months, not as "changed outside ecocomp"; the settlement after the forget
+    is re-derived in full, so an edit behind ecocomp's back is still a problem."""
+    from ecocomp.evidence import verify_readings
+
+    project, db = workspace
+    extra = project / "readings" / "2021-extra.csv"
+    extra.write_text(HEADER + "jinyushi,2021-03-25,cd,0.0200,mg/L,manual,\n", encoding="utf-8")
+    settle(project, db)
+    extra.unlink()
+    with ecocomp.ReadingStore.open(db) as store:
+        assert store.forget(str(extra)) == 1
+    settle(project, db)
+    found = verify_readings(db)
+    assert found.ok, found.problems
+    assert len(found.notes) == 1 and "2021-extra.csv" in found.notes[0]
+    assert "jinyushi/2021-03" in found.notes[0]
+    result = CliRunner().invoke(main, ["ledger", "verify", "--db", str(db), "--with-readings"])
+    assert result.exit_code == 0, result.output
+    assert "note: settlement of 2021" in result.output and "only in part" in result.output
+    # an edit of a reading the last settlement read is still an error
+    conn = sqlite3.connect(db)
+    edited = conn.execute(
+        "UPDATE readings SET eff_units = eff_units + 1 WHERE rowid = (SELECT min(rowid) FROM "
+        "readings WHERE section = 'jinyushi' AND superseded_by IS NULL AND eff_units > 0 "
+        "AND sampled_at >= '2021-06')").rowcount
+    assert edited == 1
+    conn.commit()
+    conn.close()
+    assert not verify_readings(db).ok
 
 
 def test_a_row_removed_from_an_imported_file_is_reported_while_it_still_counts(workspace,
