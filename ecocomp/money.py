@@ -8,10 +8,20 @@ method so the parts always sum exactly to the whole.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import (
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from typing import TypeVar
 
 __all__ = [
+    "CONTEXT",
     "FEN",
     "MAX_YUAN",
     "WAN",
@@ -30,7 +40,14 @@ WAN = Decimal(10000)
 #: 新安江 scheme moves about 5 亿 a year), and small enough that the sum of a ledger's amounts
 #: in fen stays within SQLite's 64-bit integers for over 90,000 transfers of this size.
 MAX_YUAN = Decimal(10) ** 12
+#: The decimal arithmetic formulas and netting run under, whatever the caller's thread
+#: context is: Python's default context (28 digits, ROUND_HALF_EVEN, errors raised), so a
+#: caller who lowered the precision cannot round an intermediate amount in silence.
+CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999,
+                  capitals=1, clamp=0, flags=[], traps=[InvalidOperation, DivisionByZero,
+                                                        Overflow])
 _UNITS = {"yuan": Decimal(1), "wan": WAN}
+_HUNDRED = Decimal(100)
 
 K = TypeVar("K")
 
@@ -81,15 +98,15 @@ def unit_to_yuan(amount: object, unit: str) -> Decimal:
         factor = _UNITS[unit]
     except KeyError:
         raise ValueError(f"unknown money unit {unit!r}; use 'yuan' or 'wan'") from None
-    return to_yuan(as_decimal(amount, what="amount") * factor)
+    return to_yuan(CONTEXT.multiply(as_decimal(amount, what="amount"), factor))
 
 
 def to_fen(amount: object) -> int:
     """Yuan → integer fen. Refuses amounts that are not whole fen instead of rounding them."""
     value = as_decimal(amount, what="amount")
     _check_bound(value)
-    fen = value * 100
-    if fen != fen.to_integral_value():
+    fen = CONTEXT.multiply(value, _HUNDRED)  # not the caller's context: it may round
+    if fen != fen.to_integral_value(context=CONTEXT):
         raise ValueError(f"amount {value} is not a whole number of fen; round it with to_yuan()")
     return int(fen)
 
@@ -98,13 +115,13 @@ def from_fen(fen: int) -> Decimal:
     """Integer fen → Decimal yuan with 2 decimals."""
     if isinstance(fen, bool) or not isinstance(fen, int):
         raise TypeError(f"fen must be an int, not {type(fen).__name__}")
-    return (Decimal(fen) / 100).quantize(FEN)
+    return Decimal(fen).scaleb(-2, CONTEXT)
 
 
 def format_yuan(amount: Decimal, unit: str = "yuan") -> str:
     """Human text: ``1,234,567.89`` for yuan, ``123.456789`` for 万元 (no precision lost)."""
     if unit == "wan":
-        return f"{(amount / WAN).normalize():f}"
+        return f"{CONTEXT.divide(amount, WAN).normalize(CONTEXT):f}"
     return f"{to_yuan(amount):,}"
 
 

@@ -96,3 +96,19 @@ def test_amounts_beyond_the_largest_are_refused_not_rounded_or_overflowed():
             to_yuan(amount)
         with pytest.raises(ValueError, match="1万亿"):
             to_fen(amount)
+
+
+@pytest.mark.parametrize("prec", [3, 5, 9])
+def test_money_primitives_ignore_the_callers_decimal_precision(prec):
+    """to_fen, from_fen, unit_to_yuan and format_yuan are exact whatever the thread's
+    decimal context: 12,345,678.91 yuan has 10 digits, so a context of fewer digits would
+    round ``value * 100`` in silence (to_fen gave 1,234,500,000 fen at 5 digits, rounding
+    down)."""
+    import decimal
+
+    with decimal.localcontext(decimal.Context(prec=prec, rounding=decimal.ROUND_DOWN)):
+        assert to_fen(Decimal("12345678.91")) == 1_234_567_891
+        assert from_fen(1_234_567_891) == Decimal("12345678.91")
+        assert str(from_fen(1_234_567_891)) == "12345678.91"
+        assert unit_to_yuan("1234.56789", "wan") == Decimal("12345678.90")
+        assert format_yuan(Decimal("12345678.91"), "wan") == "1234.567891"

@@ -656,3 +656,17 @@ def test_a_year_without_any_readings_is_refused_not_settled_to_zero(tmp_path):
             ecocomp.settle(ecocomp.load_project(EXAMPLE), year=2022, ledger=ledger)
         assert len(ledger) == 0
     assert _readings_count(db) == 0
+
+
+def test_a_callers_lowered_decimal_precision_changes_no_amount(workspace, settled):
+    """Formulas and netting run under ecocomp's own decimal context: a caller whose thread
+    context holds 5 digits (8,000,000.00 has 9) gets the same obligations and nets, not
+    amounts rounded in silence or an arithmetic error."""
+    import decimal
+
+    project, db = workspace
+    with decimal.localcontext(decimal.Context(prec=5, rounding=decimal.ROUND_DOWN)):
+        again = resettle(project, db, dry_run=True)
+    assert [o.to_json() for o in again.obligations] == [
+        o.to_json() for o in settled[1].obligations]
+    assert [n.to_json() for n in again.nets] == [n.to_json() for n in settled[1].nets]

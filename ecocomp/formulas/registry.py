@@ -26,7 +26,7 @@ import attrs
 
 from ecocomp.agreements import ROLE_KEYS, Agreement, clearing_due_problem, roles_of
 from ecocomp.errors import AgreementError, FormulaError, Problem
-from ecocomp.money import MAX_YUAN, WAN, as_decimal
+from ecocomp.money import CONTEXT, MAX_YUAN, WAN, as_decimal
 from ecocomp.obligations import Obligation
 from ecocomp.periods import Period
 from ecocomp.validation import (
@@ -244,8 +244,12 @@ class FormulaSpec:
     inputs: str = "water"
 
     def __call__(self, agreement: Agreement, inputs: Any, period: Period) -> list[Obligation]:
-        """Run the formula and check what it returned (a safety net for users' formulas)."""
-        obligations = list(self.func(agreement, inputs, period))
+        """Run the formula and check what it returned (a safety net for users' formulas).
+
+        It runs under :data:`ecocomp.money.CONTEXT`, not the caller's decimal context.
+        """
+        with localcontext(CONTEXT):
+            obligations = list(self.func(agreement, inputs, period))
         seen: set[tuple[Period, str]] = set()
         for ob in obligations:
             where = f"formula {self.name} ({agreement.id}, {period})"
