@@ -21,6 +21,8 @@ dialect live here, in one place:
   that is only ever inserted into and emptied) becomes ``ctid``;
 - ``CREATE TABLE IF NOT EXISTS`` of a table that exists does nothing, without asking the
   server (which would require the right to create tables, which a writer role lacks);
+- ``temp.t`` (SQLite's schema of temporary tables) becomes ``pg_temp.t`` (an index of one
+  is named without it), and ``unicode(c)`` (a character's code point) ``ascii(c)``;
 - ``INSERT OR REPLACE`` becomes a plain ``INSERT``: ecocomp uses it only into tables it
   has just emptied, and a clash then fails loudly instead of replacing a row;
 - a ``numeric`` result holding a whole number (``sum`` of ``bigint`` fen) comes back as an
@@ -296,12 +298,18 @@ def _translated(sql: str, *, placeholders: bool = True) -> str:
             text = pattern.sub(replacement, text)
     text = _OR_REPLACE.sub("INSERT INTO", text)
     text = re.sub(r"\browid\b", "ctid", text)
+    text = _TEMP_INDEX.sub("CREATE INDEX ", text)
+    text = _TEMP.sub("pg_temp.", text)
+    text = _UNICODE.sub("ascii(", text)
     return re.sub(r"\bsqlite_master\b", _MASTER, text)
 
 
 _CREATE_IF_MISSING = re.compile(r"^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)",
                                 re.IGNORECASE)
 _CREATE_TABLE = re.compile(r"^\s*CREATE\s+(TEMP\s+|TEMPORARY\s+)?TABLE\b", re.IGNORECASE)
+_TEMP_INDEX = re.compile(r"\bCREATE\s+INDEX\s+temp\.", re.IGNORECASE)
+_TEMP = re.compile(r"(?<![\w.])temp\.(?=\w)")
+_UNICODE = re.compile(r"\bunicode\(", re.IGNORECASE)
 _OR_REPLACE = re.compile(r"\bINSERT\s+OR\s+REPLACE\s+INTO\b", re.IGNORECASE)
 _DDL = (
     (re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\b", re.IGNORECASE),
