@@ -365,7 +365,8 @@ def _write_head(head: Any, path: Path) -> None:
 @click.argument("project", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--year", type=YEAR, required=True, help="The year to settle.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="SQLite file holding readings and the ledger (created if missing).")
+              help="SQLite file holding readings and the ledger (created if missing), or a "
+                   "postgresql:// URL (docs/postgres.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--dry-run", is_flag=True,
               help="Preview: compute and show what a run would post or adjust in --db; "
@@ -442,7 +443,8 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
     from ecocomp.settlement import settle as run
 
     project = load_project(project_path)
-    new = not db.exists()
+    url = is_url(str(db))  # PostgreSQL: readings, ledger and catalog in that database
+    new = not url and not db.exists()
     if new:
         if not db.absolute().parent.is_dir():
             raise EcocompError(f"{db}: the folder {db.absolute().parent} does not exist; "
@@ -452,7 +454,8 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
         if new and dry_run:  # nothing settled yet: compute only
             result = run(project, year=year, dry_run=True, progress=report)
         else:
-            with Ledger.open(db, create=not dry_run, busy_timeout_ms=RUN_LOCK_WAIT_MS) as ledger:
+            with Ledger.open(str(db) if url else db, create=not dry_run,
+                             busy_timeout_ms=RUN_LOCK_WAIT_MS) as ledger:
                 result = run(project, year=year, ledger=ledger, dry_run=dry_run,
                              progress=report, signer=signer, cascade=cascade,
                              same_project=same_project)
@@ -1414,8 +1417,8 @@ _COMMON_HELP = {
 }
 #: Commands whose --db may be a postgresql:// URL (the ledger on PostgreSQL).
 _POSTGRES_READY = frozenset({
-    ("ledger", "verify"), ("ledger", "head"), ("ledger", "checkpoint"), ("ledger", "export"),
-    ("ledger", "balances"),
+    ("settle",), ("ledger", "verify"), ("ledger", "head"), ("ledger", "checkpoint"),
+    ("ledger", "export"), ("ledger", "balances"),
 })
 
 
@@ -1434,8 +1437,9 @@ class _Database(click.ParamType):
             if self.postgres_ready:
                 return str(value)
             self.fail("this command reads an SQLite file; a postgresql:// database works "
-                      "with `ecocomp ledger verify/head/checkpoint/balances/export` so far "
-                      "(docs/postgres.md)", param, ctx)
+                      "with `ecocomp settle` and `ecocomp ledger "
+                      "verify/head/checkpoint/balances/export` so far (docs/postgres.md)",
+                      param, ctx)
         return self.file_type.convert(value, param, ctx)
 
 

@@ -19,7 +19,7 @@ from conftest import EXAMPLE
 import ecocomp
 from ecocomp import postgres
 from ecocomp.cli import main
-from ecocomp.errors import ProjectMismatch, SettlementError
+from ecocomp.errors import ProjectMismatch
 from ecocomp.store import ReadingStore
 
 pytestmark = pytest.mark.slow
@@ -98,10 +98,26 @@ def test_another_project_is_refused_as_on_sqlite(pg_url: str, tmp_path: Path):
     assert "postgresql://" in str(caught.value) and "object at" not in str(caught.value)
 
 
-def test_settle_asks_for_a_readings_store_beside_a_postgres_ledger(pg_url: str):
-    with ecocomp.Ledger.open(pg_url) as ledger, pytest.raises(SettlementError,
-                                                              match="readings store"):
-        ecocomp.settle(ecocomp.load_project(EXAMPLE), year=2021, ledger=ledger, today=TODAY)
+def _count(url: str, table: str) -> int:
+    conn = postgres.connect(url)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_settle_keeps_the_readings_beside_a_postgres_ledger(pg_url: str, tmp_path: Path):
+    on_sqlite, lite = _settle(str(tmp_path / "settle.db"), tmp_path / "settle.db")
+    with ecocomp.Ledger.open(pg_url, clock=clock) as ledger:  # no store: the ledger's database
+        on_postgres = ecocomp.settle(ecocomp.load_project(EXAMPLE), year=2021, ledger=ledger,
+                                     today=TODAY)
+    with lite, ReadingStore.open(tmp_path / "settle.db") as stored:
+        assert on_postgres.obligations == on_sqlite.obligations
+        assert on_postgres.nets == on_sqlite.nets
+        assert on_postgres.head == on_sqlite.head
+        assert _count(pg_url, "readings") == len(list(stored.readings())) > 0
+        assert _count(pg_url, "readings_monthly") == len(list(stored.aggregates("2021"))) + len(
+            list(stored.aggregates("2020")))
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -164,3 +180,50 @@ def test_the_postgres_benchmark_runs_and_prints_both_backends(pg_server: str, ca
     out = capsys.readouterr().out
     assert "SQLite" in out and "PostgreSQL" in out
     assert len([line for line in out.splitlines() if line.strip()]) == 7  # heading + 6
+
+
+def test_the_example_year_settled_by_the_cli_into_postgres_equals_sqlite(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Issue 15's done-when, from the command line: readings, ledger and catalog in one
+    PostgreSQL database give the obligations and nets of the SQLite file (the head, which
+    hashes the time of posting, is compared under one clock in the test above)."""
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--db",
+                          str(tmp_path / "settle.db"), "--json")
+    assert code == 0, err
+    on_sqlite = json.loads(out)
+    monkeypatch.setenv("ECOCOMP_DB", pg_url)  # $ECOCOMP_DB names the database too
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--json")
+    assert code == 0, err
+    on_postgres = json.loads(out)
+    for key in ("obligations", "nets", "posted", "unchanged", "adjusted", "warnings"):
+        assert on_postgres[key] == on_sqlite[key], key
+    assert on_postgres["posted"] > 0
+    head = json.loads(_run("ledger", "head", "--db", pg_url, "--json")[1])
+    assert head["seq"] == on_sqlite["head"]["seq"]
+    assert head["chain"] == on_postgres["head"]["chain"] and head["unvouched"] == 0
+    code, out, err = _run("ledger", "verify", "--db", pg_url)
+    assert code == 0 and out.startswith("OK:"), err
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--json")  # idempotent
+    assert code == 0, err
+    assert json.loads(out)["posted"] == 0 and json.loads(out)["head"] == on_postgres["head"]
+
+
+def test_a_bad_file_in_a_run_on_postgres_writes_nothing(pg_url: str, tmp_path: Path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "readings" / "z-bad.csv").write_text(
+        "section,sampled_at,parameter,value,unit,source,flag\n"
+        "jinyushi,2021-13-01,nh3n,0.2,mg/L,manual,\n", encoding="utf-8")
+    code, out, err = _run("settle", str(project), "--year", "2021", "--db", pg_url)
+    assert code == 1 and "z-bad.csv:2" in out + err and "Traceback" not in out + err
+    for table in ("readings", "readings_imports", "readings_monthly"):
+        assert _count(pg_url, table) == 0, table  # the good files before it: rolled back too
+
+
+def test_a_project_with_air_data_is_refused_on_postgres(pg_url: str, tmp_path: Path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "air-readings").mkdir()
+    code, out, err = _run("settle", str(project), "--year", "2021", "--db", pg_url)
+    assert code == 1 and "air readings are kept in an SQLite file only" in out + err
