@@ -435,6 +435,24 @@ def _missing_in(project: Any, db: Path) -> list[Any]:
         store.close()
 
 
+def _holds_ledger(url: str) -> bool:
+    """Whether the PostgreSQL database ``url`` holds a ledger yet (as a file that exists)."""
+    from ecocomp import postgres
+    from ecocomp.ledger import LedgerError
+    from ecocomp.ledger.postgres import schema_version
+
+    try:
+        conn = postgres.connect(url)
+    except EcocompError:
+        raise
+    except Exception as exc:  # the driver's errors, in plain words
+        raise LedgerError(f"cannot open ledger: {postgres.describe(exc, url)}") from None
+    try:
+        return schema_version(conn) > 0
+    finally:
+        conn.close()
+
+
 def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress: bool,
             signer: Any = None, cascade: bool = False, same_project: bool = False) -> Any:
     from ecocomp.ledger import Ledger
@@ -444,9 +462,9 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
 
     project = load_project(project_path)
     url = is_url(str(db))  # PostgreSQL: readings, ledger and catalog in that database
-    new = not url and not db.exists()
+    new = not _holds_ledger(str(db)) if url else not db.exists()
     if new:
-        if not db.absolute().parent.is_dir():
+        if not url and not db.absolute().parent.is_dir():
             raise EcocompError(f"{db}: the folder {db.absolute().parent} does not exist; "
                                "create it or choose another path")
         require_in_force(project, year)  # before the file is created: no empty file left

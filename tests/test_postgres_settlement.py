@@ -193,6 +193,10 @@ def test_the_example_year_settled_by_the_cli_into_postgres_equals_sqlite(
     assert code == 0, err
     on_sqlite = json.loads(out)
     monkeypatch.setenv("ECOCOMP_DB", pg_url)  # $ECOCOMP_DB names the database too
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--json", "--dry-run")
+    assert code == 0, err  # an empty database: a preview that creates nothing
+    assert json.loads(out)["posted"] == on_sqlite["posted"] and _count(pg_url, "pg_class "
+        "WHERE relname = 'readings'") == 0
     code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--json")
     assert code == 0, err
     on_postgres = json.loads(out)
