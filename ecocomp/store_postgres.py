@@ -27,7 +27,10 @@ from typing import Any
 from ecocomp import postgres
 from ecocomp.store import ReadingStore, StoreError, _migrate, _version
 
-__all__ = ["SCHEMA", "PostgresReadingStore"]
+__all__ = ["SCHEMA", "PostgresReadingStore", "grant_readings", "partition"]
+
+#: The readings tables a role that imports needs rights on.
+TABLES = ("readings", "readings_imports", "readings_monthly")
 
 #: The readings tables on PostgreSQL: SQLite's schema version 3, with ``readings``
 #: partitioned by year. (The connection turns INTEGER into bigint and TEXT into
@@ -100,6 +103,27 @@ def partition(year: str) -> str:
             f"FOR VALUES FROM ('{year}') TO ('{year}~')")
 
 
+def grant_readings(conn: Any, role: str, *, years: Iterable[int] = ()) -> None:
+    """Let ``role`` import readings: read and write the readings tables (run as the owner).
+
+    Unlike the ledger, the readings store is not append-only: a correction marks the old
+    revision superseded (UPDATE) and ``forget`` removes a file's readings (DELETE). A
+    partition can only be created by the owner of ``readings``, so the owner creates the
+    partitions of ``years`` here; a role that imports a year without one is told to ask.
+    """
+    if not role.replace("_", "").isalnum():
+        raise StoreError(f"role name {role!r}: use letters, digits and _ only")
+    for year in years:
+        conn.execute(partition(f"{year:04d}"))
+    conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(TABLES)} TO {role}")
+    conn.execute(f"GRANT SELECT ON readings_schema_version TO {role}")
+    conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {_schema(conn)} TO {role}")
+
+
+def _schema(conn: Any) -> str:
+    return str(conn.execute("SELECT current_schema()").fetchone()[0])
+
+
 class PostgresReadingStore(ReadingStore):
     """The readings store in a PostgreSQL database (open it with ``ReadingStore.open(url)``)."""
 
@@ -163,8 +187,17 @@ class PostgresReadingStore(ReadingStore):
 
     def _partitions(self, years: Iterable[str]) -> None:
         """Create the partitions of ``years`` that do not exist yet."""
+        import psycopg
+
         for year in sorted(years):
-            self._conn.execute(partition(year))
+            try:
+                self._conn.execute(partition(year))
+            except psycopg.errors.InsufficientPrivilege:
+                raise StoreError(
+                    f"{self.path}: the readings of {year} need their partition "
+                    f"(readings_y{year}), which only the owner of the readings tables may "
+                    "create; nothing was imported. Ask the owner to run "
+                    f"grant_readings(conn, ROLE, years=[{year}]) (docs/postgres.md)") from None
 
 
 def _errors() -> tuple[type[BaseException], ...]:

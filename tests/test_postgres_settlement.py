@@ -179,7 +179,7 @@ def test_the_postgres_benchmark_runs_and_prints_both_backends(pg_server: str, ca
                   "--settlers", "2"]) == 0
     out = capsys.readouterr().out
     assert "SQLite" in out and "PostgreSQL" in out
-    assert len([line for line in out.splitlines() if line.strip()]) == 7  # heading + 6
+    assert len([line for line in out.splitlines() if line.strip()]) == 8  # heading + 7
 
 
 def test_the_example_year_settled_by_the_cli_into_postgres_equals_sqlite(
@@ -231,3 +231,43 @@ def test_a_project_with_air_data_is_refused_on_postgres(pg_url: str, tmp_path: P
     (project / "air-readings").mkdir()
     code, out, err = _run("settle", str(project), "--year", "2021", "--db", pg_url)
     assert code == 1 and "air readings are kept in an SQLite file only" in out + err
+
+
+def test_a_writer_role_settles_with_the_readings_once_granted(pg_url: str, tmp_path: Path):
+    from ecocomp.ledger.postgres import grant_writer
+    from ecocomp.store import StoreError
+    from ecocomp.store_postgres import grant_readings
+
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--db", pg_url, "--json")
+    assert code == 0, err  # as the owner: creates the tables
+    posted = json.loads(out)["posted"]
+    conn = postgres.connect(pg_url)
+    try:
+        conn.execute("CREATE ROLE ecocomp_importer LOGIN")
+        grant_writer(conn, "ecocomp_importer")
+        grant_readings(conn, "ecocomp_importer", years=[2022])
+    finally:
+        conn.close()
+    writer = pg_url.replace("://postgres@", "://ecocomp_importer@", 1)
+    try:
+        code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--db", writer,
+                              "--json")
+        assert code == 0, err
+        assert json.loads(out)["unchanged"] == posted
+        late = tmp_path / "late.csv"
+        late.write_text("section,sampled_at,parameter,value,unit,source,flag\n"
+                        "jinyushi,2022-01-05,nh3n,0.2,mg/L,manual,\n"
+                        "jinyushi,2019-01-05,nh3n,0.2,mg/L,manual,\n", encoding="utf-8")
+        with ReadingStore.open(writer) as store:
+            with pytest.raises(StoreError, match=r"readings_y2019.*grant_readings"):
+                store.import_file(late)
+            late.write_text(late.read_text(encoding="utf-8").rsplit("jinyushi,2019", 1)[0],
+                            encoding="utf-8")
+            assert store.import_file(late).inserted == 1  # 2022: the owner made its partition
+    finally:
+        conn = postgres.connect(pg_url)
+        try:
+            conn.execute("DROP OWNED BY ecocomp_importer")
+            conn.execute("DROP ROLE ecocomp_importer")
+        finally:
+            conn.close()
