@@ -7,8 +7,10 @@ the demo's SQLite file to PostgreSQL, then ``ledger verify/head/balances`` on th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -59,30 +61,37 @@ def test_the_example_year_settles_to_the_same_obligations_nets_and_head(
         assert pg.verify().ok
 
 
+@contextlib.contextmanager
+def _role(pg_url: str, name: str, grant: Callable[[postgres.Connection, str], None]
+          ) -> Iterator[str]:
+    """A login role ``name`` given its rights by ``grant`` as the owner; yields its URL."""
+    conn = postgres.connect(pg_url)
+    try:
+        conn.execute(f"CREATE ROLE {name} LOGIN")
+        grant(conn, name)
+    finally:
+        conn.close()
+    try:
+        yield pg_url.replace("://postgres@", f"://{name}@", 1)
+    finally:
+        conn = postgres.connect(pg_url)
+        try:
+            conn.execute(f"DROP OWNED BY {name}")
+            conn.execute(f"DROP ROLE {name}")
+        finally:
+            conn.close()
+
+
 def test_a_writer_role_settles_once_the_owner_made_the_tables(pg_url: str, tmp_path: Path):
     from ecocomp.ledger.postgres import grant_writer
 
     first, owner = _settle(pg_url, tmp_path / "readings.db")
     owner.close()
-    conn = postgres.connect(pg_url)
-    try:
-        conn.execute("CREATE ROLE ecocomp_settler LOGIN")
-        grant_writer(conn, "ecocomp_settler")
-    finally:
-        conn.close()
-    writer = pg_url.replace("://postgres@", "://ecocomp_settler@", 1)
-    try:
+    with _role(pg_url, "ecocomp_settler", grant_writer) as writer:
         again, ledger = _settle(writer, tmp_path / "readings.db")
         with ledger:
             assert again.unchanged == first.posted and again.head == first.head
             assert ledger.verify().ok
-    finally:
-        conn = postgres.connect(pg_url)
-        try:
-            conn.execute("DROP OWNED BY ecocomp_settler")
-            conn.execute("DROP ROLE ecocomp_settler")
-        finally:
-            conn.close()
 
 
 def test_another_project_is_refused_as_on_sqlite(pg_url: str, tmp_path: Path):
@@ -241,15 +250,12 @@ def test_a_writer_role_settles_with_the_readings_once_granted(pg_url: str, tmp_p
     code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--db", pg_url, "--json")
     assert code == 0, err  # as the owner: creates the tables
     posted = json.loads(out)["posted"]
-    conn = postgres.connect(pg_url)
-    try:
-        conn.execute("CREATE ROLE ecocomp_importer LOGIN")
-        grant_writer(conn, "ecocomp_importer")
-        grant_readings(conn, "ecocomp_importer", years=[2022])
-    finally:
-        conn.close()
-    writer = pg_url.replace("://postgres@", "://ecocomp_importer@", 1)
-    try:
+
+    def grant(conn: postgres.Connection, role: str) -> None:
+        grant_writer(conn, role)
+        grant_readings(conn, role, years=[2022])
+
+    with _role(pg_url, "ecocomp_importer", grant) as writer:
         code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--db", writer,
                               "--json")
         assert code == 0, err
@@ -264,10 +270,3 @@ def test_a_writer_role_settles_with_the_readings_once_granted(pg_url: str, tmp_p
             late.write_text(late.read_text(encoding="utf-8").rsplit("jinyushi,2019", 1)[0],
                             encoding="utf-8")
             assert store.import_file(late).inserted == 1  # 2022: the owner made its partition
-    finally:
-        conn = postgres.connect(pg_url)
-        try:
-            conn.execute("DROP OWNED BY ecocomp_importer")
-            conn.execute("DROP ROLE ecocomp_importer")
-        finally:
-            conn.close()
