@@ -1,4 +1,4 @@
-"""The readings store: readings in SQLite, exact, with every correction kept for audit.
+"""The readings store: readings in SQLite (or PostgreSQL), exact, with every correction kept.
 
 Each value is stored twice, in two exact forms (docs/readings.md explains why):
 
@@ -23,6 +23,8 @@ stays, pointing at its successor (``superseded_by``), and queries read the curre
 only.
 
 The tables live beside the ledger's in the same database file and are named ``readings*``.
+``ReadingStore.open("postgresql://…")`` opens them in a PostgreSQL database instead
+(:mod:`ecocomp.store_postgres`: the same store, written with COPY, partitioned by year).
 """
 
 from __future__ import annotations
@@ -563,9 +565,10 @@ class ReadingStore:
             conn.execute("ROLLBACK")
 
     # ------------------------------------------------------------ the storage boundary
-    # What differs between the backends, and nothing else: how a batch of rows is written,
-    # how a new row's id comes back, what must exist before staged rows are written.
-    # PostgresReadingStore (ecocomp.store_postgres) overrides these three.
+    # What differs between the backends, and nothing else: how a batch of rows is written
+    # (_put), what must exist before staged rows are written (_prepare_staged) and which
+    # error means the unique index refused a row (_refused, above). PostgresReadingStore
+    # (ecocomp.store_postgres) overrides these three; the SQL itself is read alike by both.
 
     def _put(self, insert: str, table: str, columns: tuple[str, ...],
              rows: Iterable[tuple[Any, ...]], *, also: int | None = None) -> None:

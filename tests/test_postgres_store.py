@@ -155,6 +155,17 @@ def test_corrections_forget_and_imported_files_match_sqlite(store: ReadingStore,
         assert store.daily_means("nh3n") == lite.daily_means("nh3n")
 
 
+def test_repeats_written_differently_beyond_the_sql_scale_collapse_as_on_sqlite(
+    store: ReadingStore, tmp_path: Path
+):
+    path = tmp_path / "a.csv"  # the same value twice, beyond eff_units: compared in Python
+    path.write_text(HEADER + "zhuting,2023-01-09,hg,0.000000000012,,,\n"
+                    "zhuting,2023-01-09,hg,0.0000000000120,,,\n", encoding="utf-8")
+    with ReadingStore.open(":memory:") as lite:
+        assert _outcome(store, path) == _outcome(lite, path) == (2, 1, 0, 1)
+        assert _stored(store) == _stored(lite)
+
+
 def _changes(store: ReadingStore) -> list[object]:
     return [attrs.evolve(c, imported_at="") for c in store.corrections()]
 
