@@ -616,7 +616,8 @@ def readings() -> None:
 @readings.command("forget")
 @click.argument("file")
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              required=True, help="The SQLite file the readings were imported into.")
+              required=True, help="The SQLite file (or postgresql:// URL) the readings were "
+                                  "imported into.")
 @friendly
 def readings_forget(file: str, db: Path) -> None:
     """Remove the readings imported from FILE (deleted from the project on purpose).
@@ -630,8 +631,8 @@ def readings_forget(file: str, db: Path) -> None:
         raise EcocompError(f"{db} holds no readings; check the --db path")
     with ReadingStore.open(db) as store:
         removed = store.forget(file)
-    click.echo(f"forgot {file}: {removed:,} readings removed from {db}; settle the affected "
-               "years again to recompute them")
+    click.echo(f"forgot {file}: {removed:,} readings removed from {store.path}; settle the "
+               "affected years again to recompute them")
 
 
 @main.group()
@@ -1435,8 +1436,8 @@ _COMMON_HELP = {
 }
 #: Commands whose --db may be a postgresql:// URL (the ledger on PostgreSQL).
 _POSTGRES_READY = frozenset({
-    ("settle",), ("ledger", "verify"), ("ledger", "head"), ("ledger", "checkpoint"),
-    ("ledger", "export"), ("ledger", "balances"),
+    ("settle",), ("readings", "forget"), ("ledger", "verify"), ("ledger", "head"),
+    ("ledger", "checkpoint"), ("ledger", "export"), ("ledger", "balances"),
 })
 
 
@@ -1455,7 +1456,7 @@ class _Database(click.ParamType):
             if self.postgres_ready:
                 return str(value)
             self.fail("this command reads an SQLite file; a postgresql:// database works "
-                      "with `ecocomp settle` and `ecocomp ledger "
+                      "with `ecocomp settle`, `readings forget` and `ecocomp ledger "
                       "verify/head/checkpoint/balances/export` so far (docs/postgres.md)",
                       param, ctx)
         return self.file_type.convert(value, param, ctx)

@@ -220,6 +220,8 @@ def test_the_example_year_settled_by_the_cli_into_postgres_equals_sqlite(
     code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--json")  # idempotent
     assert code == 0, err
     assert json.loads(out)["posted"] == 0 and json.loads(out)["head"] == on_postgres["head"]
+    code, out, err = _run("readings", "forget", "2021-wide-lishui.csv")
+    assert code == 0 and "264 readings removed from postgresql://" in out, err
 
 
 def test_a_bad_file_in_a_run_on_postgres_writes_nothing(pg_url: str, tmp_path: Path):
