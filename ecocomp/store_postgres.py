@@ -26,6 +26,7 @@ from typing import Any
 
 from ecocomp import postgres
 from ecocomp.store import (
+    _FLOW_INDEX,
     _MIGRATIONS,
     SCHEMA_VERSION,
     ReadingStore,
@@ -67,7 +68,7 @@ def _partitioned(create: str) -> str:
             .replace(") STRICT", ") PARTITION BY RANGE (sampled_at)", 1))
 
 
-#: The readings tables on PostgreSQL: SQLite's schema version 3 (the same statements), with
+#: The readings tables on PostgreSQL: SQLite's latest schema (the same statements), with
 #: ``readings`` partitioned by year. (The connection turns INTEGER into bigint and TEXT into
 #: ``text COLLATE "C"``, so rows sort and compare by code point, as in SQLite.)
 SCHEMA: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -82,6 +83,7 @@ SCHEMA: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             _sqlite_statement(3, "CREATE INDEX readings_history"),
             "CREATE INDEX readings_id ON readings (id)",
             _sqlite_statement(2, "CREATE TABLE readings_monthly"),
+            _sqlite_statement(4, f"CREATE INDEX {_FLOW_INDEX}"),
         ),
     ),
 )
