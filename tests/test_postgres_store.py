@@ -24,6 +24,9 @@ import pytest
 
 # the oracle tests of the SQLite store, collected again here with the PostgreSQL ``store``
 from test_store import (  # noqa: F401
+    DATA,
+    HEADER,
+    NAMES,
     test_a_changed_flag_or_non_detect_mark_is_a_conflict_too,
     test_a_conflicting_value_is_an_error_and_nothing_of_the_file_is_written,
     test_a_correction_supersedes_keeps_the_old_value_and_is_listed,
@@ -49,9 +52,6 @@ from ecocomp.errors import ValidationFailed
 from ecocomp.store import ReadingStore
 from ecocomp.store_postgres import PostgresReadingStore
 
-DATA = Path(__file__).parent / "data" / "readings"
-NAMES = {"zhuting": "朱亭镇", "zhangshugang": "樟树港", "pingtang": "坪塘"}
-HEADER = "section,sampled_at,parameter,value,unit,source,flag\n"
 _TABLES = "readings_monthly, readings, readings_imports"
 
 
