@@ -11,10 +11,12 @@ as durable as the SQLite ledger's ``synchronous=FULL``. It prints, SQLite then P
 * **raw import**: the readings files of a generated project of ``--sections`` sections
   stored with no checks: ``executemany`` into the store's own table (SQLite, the same
   baseline as ``python -m benchmarks``) against ``COPY`` into a table partitioned by year
-  with the same unique index (PostgreSQL) — the floor a PostgreSQL readings store would
-  start from; ecocomp's checked import does not run on PostgreSQL yet;
+  with the same unique index (PostgreSQL) — the floor of the store's import;
+* **store import**: the same files through the real readings store
+  (``ReadingStore.import_file``: parsing, checks, monthly sums, one transaction), into an
+  SQLite file or a PostgreSQL database (COPY into the year partitions);
 * **settle end to end**: that project's 2021 settled (import, assess, compute, post,
-  checkpoint), the readings in SQLite, the ledger in SQLite or PostgreSQL;
+  checkpoint), readings, ledger and catalog in one SQLite file or one PostgreSQL database;
 * **concurrent settlers**: ``--settlers`` processes settling copies of the project with
   their own agreements (ids suffixed) and readings stores into one shared ledger; the wall
   time against one settler alone.
@@ -123,7 +125,18 @@ def _copy_import(url: str, files: list[Path]) -> float:
         conn.close()
 
 
-def _settle(project: Path, ledger_db: str, store_db: Path) -> float:
+def _store_import(db: str, files: list[Path]) -> float:
+    """Readings per second through ``ReadingStore.import_file``, all files in one run."""
+    from ecocomp.store import ReadingStore
+
+    with ReadingStore.open(db) as store:
+        start = time.perf_counter()
+        with store.transaction():
+            rows = sum(store.import_file(f).inserted for f in files)
+        return rows / (time.perf_counter() - start)
+
+
+def _settle(project: Path, ledger_db: str, store_db: Path | str) -> float:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     done = subprocess.run([sys.executable, "-c", _SETTLE, str(project), ledger_db,
@@ -179,8 +192,11 @@ def run(admin: str, sections: int, n: int, settlers: int, work: Path) -> list[tu
     rows.append((f"raw import ({counts['readings']:,} readings), rows/s",
                  raw["rows"] / raw["seconds"], copy))
     with scratch_database(admin) as url:
+        rows.append(("store import (checked, monthly sums), rows/s",
+                     _store_import(str(work / "store.db"), files), _store_import(url, files)))
+    with scratch_database(admin) as url:
         lite_s = _settle(project, str(work / "settle.db"), work / "settle.db")
-        pg_s = _settle(project, url, work / "readings-pg.db")
+        pg_s = _settle(project, url, url)  # readings, ledger and catalog in one database
     rows.append((f"settle {YEAR} end to end ({sections} sections), s", lite_s, pg_s))
     copies = _copies(project, settlers, work)
     shared = work / "shared.db"

@@ -365,7 +365,8 @@ def _write_head(head: Any, path: Path) -> None:
 @click.argument("project", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--year", type=YEAR, required=True, help="The year to settle.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="SQLite file holding readings and the ledger (created if missing).")
+              help="SQLite file holding readings and the ledger (created if missing), or a "
+                   "postgresql:// URL (docs/postgres.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--dry-run", is_flag=True,
               help="Preview: compute and show what a run would post or adjust in --db; "
@@ -434,6 +435,24 @@ def _missing_in(project: Any, db: Path) -> list[Any]:
         store.close()
 
 
+def _holds_ledger(url: str) -> bool:
+    """Whether the PostgreSQL database ``url`` holds a ledger yet (as a file that exists)."""
+    from ecocomp import postgres
+    from ecocomp.ledger import LedgerError
+    from ecocomp.ledger.postgres import schema_version
+
+    try:
+        conn = postgres.connect(url)
+    except EcocompError:
+        raise
+    except Exception as exc:  # the driver's errors, in plain words
+        raise LedgerError(f"cannot open ledger: {postgres.describe(exc, url)}") from None
+    try:
+        return schema_version(conn) > 0
+    finally:
+        conn.close()
+
+
 def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress: bool,
             signer: Any = None, cascade: bool = False, same_project: bool = False) -> Any:
     from ecocomp.ledger import Ledger
@@ -442,9 +461,10 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
     from ecocomp.settlement import settle as run
 
     project = load_project(project_path)
-    new = not db.exists()
+    url = is_url(str(db))  # PostgreSQL: readings, ledger and catalog in that database
+    new = not _holds_ledger(str(db)) if url else not db.exists()
     if new:
-        if not db.absolute().parent.is_dir():
+        if not url and not db.absolute().parent.is_dir():
             raise EcocompError(f"{db}: the folder {db.absolute().parent} does not exist; "
                                "create it or choose another path")
         require_in_force(project, year)  # before the file is created: no empty file left
@@ -452,7 +472,8 @@ def _settle(project_path: Path, year: int, db: Path, *, dry_run: bool, progress:
         if new and dry_run:  # nothing settled yet: compute only
             result = run(project, year=year, dry_run=True, progress=report)
         else:
-            with Ledger.open(db, create=not dry_run, busy_timeout_ms=RUN_LOCK_WAIT_MS) as ledger:
+            with Ledger.open(str(db) if url else db, create=not dry_run,
+                             busy_timeout_ms=RUN_LOCK_WAIT_MS) as ledger:
                 result = run(project, year=year, ledger=ledger, dry_run=dry_run,
                              progress=report, signer=signer, cascade=cascade,
                              same_project=same_project)
@@ -595,7 +616,8 @@ def readings() -> None:
 @readings.command("forget")
 @click.argument("file")
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              required=True, help="The SQLite file the readings were imported into.")
+              required=True, help="The SQLite file (or postgresql:// URL) the readings were "
+                                  "imported into.")
 @friendly
 def readings_forget(file: str, db: Path) -> None:
     """Remove the readings imported from FILE (deleted from the project on purpose).
@@ -609,8 +631,8 @@ def readings_forget(file: str, db: Path) -> None:
         raise EcocompError(f"{db} holds no readings; check the --db path")
     with ReadingStore.open(db) as store:
         removed = store.forget(file)
-    click.echo(f"forgot {file}: {removed:,} readings removed from {db}; settle the affected "
-               "years again to recompute them")
+    click.echo(f"forgot {file}: {removed:,} readings removed from {store.path}; settle the "
+               "affected years again to recompute them")
 
 
 @main.group()
@@ -1419,8 +1441,8 @@ _COMMON_HELP = {
 }
 #: Commands whose --db may be a postgresql:// URL (the ledger on PostgreSQL).
 _POSTGRES_READY = frozenset({
-    ("ledger", "verify"), ("ledger", "head"), ("ledger", "checkpoint"), ("ledger", "export"),
-    ("ledger", "balances"),
+    ("settle",), ("readings", "forget"), ("ledger", "verify"), ("ledger", "head"),
+    ("ledger", "checkpoint"), ("ledger", "export"), ("ledger", "balances"),
 })
 
 
@@ -1439,8 +1461,9 @@ class _Database(click.ParamType):
             if self.postgres_ready:
                 return str(value)
             self.fail("this command reads an SQLite file; a postgresql:// database works "
-                      "with `ecocomp ledger verify/head/checkpoint/balances/export` so far "
-                      "(docs/postgres.md)", param, ctx)
+                      "with `ecocomp settle`, `readings forget` and `ecocomp ledger "
+                      "verify/head/checkpoint/balances/export` so far (docs/postgres.md)",
+                      param, ctx)
         return self.file_type.convert(value, param, ctx)
 
 

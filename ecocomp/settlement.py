@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 
 from ecocomp.agreements import Agreement, superseded
-from ecocomp.air.inputs import import_air
+from ecocomp.air.inputs import has_air_data, import_air
 from ecocomp.assessment import Assessments, assess
 from ecocomp.catalog import write_catalog, write_zero_amounts
 from ecocomp.dependencies import depends_on_previous_year
@@ -836,13 +836,10 @@ def _settle(
             ledger.connection if is_url(ledger.path) else ledger.path, project,
             same_project=same_project)
     own_store = store is None
-    if store is None and ledger is not None and is_url(ledger.path):
-        raise SettlementError(
-            f"{ledger.path}: the ledger is on PostgreSQL and the readings store is not yet; "
-            "pass the readings store: settle(..., store=ReadingStore.open('readings.db'))"
-        )
     if store is None:
-        path = ledger.path if ledger is not None else ":memory:"
+        # the ledger's database holds the readings too (on PostgreSQL: its URL, password and all)
+        path = ":memory:" if ledger is None else (
+            ledger.connection.url if is_url(ledger.path) else ledger.path)
         if dry_run and path != ":memory:":
             stored = ReadingStore.version_in(path)
             if stored == 0:
@@ -855,6 +852,13 @@ def _settle(
                 )
         # a run waits for another run's import (which holds the write lock) to finish
         store = ReadingStore.open(path, busy_timeout_ms=RUN_LOCK_WAIT_MS)
+    if is_url(store.path) and has_air_data(project.root):
+        if own_store:
+            store.close()
+        raise SettlementError(
+            f"{project.root}: has air data (air-readings/, air_stations.toml), and the air "
+            f"readings are kept in an SQLite file only; {store.path} is PostgreSQL. Settle "
+            "this project into an SQLite file (--db settle.db); see docs/postgres.md")
     by_id = {a.id: a for a in project.agreements}
     try:
         # All of the project's files are imported, or none: the imports are committed only
@@ -961,6 +965,9 @@ def _settle(
 
 
 def _same_file(a: str, b: str) -> bool:
+    """Whether the store and the ledger are one database (one file, or one URL)."""
+    if is_url(a) or is_url(b):
+        return a == b
     return a != ":memory:" and b != ":memory:" and Path(a).resolve() == Path(b).resolve()
 
 

@@ -1,4 +1,4 @@
-"""The readings store: readings in SQLite, exact, with every correction kept for audit.
+"""The readings store: readings in SQLite (or PostgreSQL), exact, with every correction kept.
 
 Each value is stored twice, in two exact forms (docs/readings.md explains why):
 
@@ -23,6 +23,8 @@ stays, pointing at its successor (``superseded_by``), and queries read the curre
 only.
 
 The tables live beside the ledger's in the same database file and are named ``readings*``.
+``ReadingStore.open("postgresql://…")`` opens them in a PostgreSQL database instead
+(:mod:`ecocomp.store_postgres`: the same store, written with COPY, partitioned by year).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from typing import IO, Any
 
 import attrs
 
-from ecocomp import database
+from ecocomp import database, postgres
 from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import EcocompError, Problem, ValidationFailed
 from ecocomp.periods import Period
@@ -90,12 +92,16 @@ SCHEMA_VERSION = 4
 # the unit assessment reads. Kept up to date inside every import's own transaction, so
 # assessing a year reads tens of thousands of sums instead of millions of readings.
 _VALID = "flag <> 'invalid'"
+# Counts are COUNT(*) FILTER (…), not SUM of a comparison: the same numbers in SQLite and
+# the SQL PostgreSQL accepts too (ecocomp.store_postgres), so both keep the sums one way.
 _MONTHLY_SELECT = (
     "SELECT section, substr(sampled_at, 1, 7), parameter, source, "
-    f"SUM({_VALID}), SUM(CASE WHEN {_VALID} THEN eff_units / {_SPLIT} END), "
+    f"COUNT(*) FILTER (WHERE {_VALID}), SUM(CASE WHEN {_VALID} THEN eff_units / {_SPLIT} END), "
     f"SUM(CASE WHEN {_VALID} THEN eff_units % {_SPLIT} END), "
-    f"SUM({_VALID} AND eff_units IS NULL), MIN(CASE WHEN {_VALID} THEN eff_exp END), "
-    f"SUM({_VALID} AND below_dl), SUM(flag = 'suspect'), SUM(flag = 'invalid') "
+    f"COUNT(*) FILTER (WHERE {_VALID} AND eff_units IS NULL), "
+    f"MIN(CASE WHEN {_VALID} THEN eff_exp END), "
+    f"COUNT(*) FILTER (WHERE {_VALID} AND below_dl = 1), "
+    "COUNT(*) FILTER (WHERE flag = 'suspect'), COUNT(*) FILTER (WHERE flag = 'invalid') "
     "FROM readings WHERE superseded_by IS NULL"
 )
 _MONTHLY_GROUP = " GROUP BY section, substr(sampled_at, 1, 7), parameter, source"
@@ -207,6 +213,11 @@ _STAGING = """CREATE TEMP TABLE staging (
     below_dl INTEGER NOT NULL, flag TEXT NOT NULL, eff_units INTEGER, eff_exp INTEGER NOT NULL
 )"""
 _COLUMNS = "section, sampled_at, parameter, source, value, below_dl, flag, eff_units, eff_exp"
+#: The columns of the rows each import path writes (in :meth:`ReadingStore._put`).
+_STAGED = ("row", "field", "section", "sampled_at", "parameter", "source", "value", "below_dl",
+           "flag", "eff_units", "eff_exp")
+_DIRECT = (*_COLUMNS.split(", "), "import_id", "row")
+_COLUMNAR_ROWS = (*_COLUMNS.split(", "), "row")
 _SAME_KEY = (
     "r.section = s.section AND r.parameter = s.parameter AND r.sampled_at = s.sampled_at "
     "AND r.source = s.source"
@@ -367,6 +378,10 @@ class ReadingStore:
     [(Period(year=2023, month=1), 1, Decimal('0.043'))]
     """
 
+    #: What the database raises when the unique index of current revisions refuses a row
+    #: (the direct paths then hand the file to the general path).
+    _refused: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
+
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self._conn = conn
         self.path = path
@@ -381,8 +396,14 @@ class ReadingStore:
         """Open (creating if needed) the readings tables in the SQLite file ``path``.
 
         WAL mode and a busy timeout let a settlement run and other readers share the file.
+        A ``postgresql://`` URL opens the readings in that PostgreSQL database instead
+        (:mod:`ecocomp.store_postgres`, docs/postgres.md), behind the same methods.
         """
         name = os.fspath(path)
+        if postgres.is_url(name):
+            from ecocomp.store_postgres import PostgresReadingStore
+
+            return PostgresReadingStore.open_url(name)
         conn: sqlite3.Connection | None = None
         try:
             conn = database.connect(name, busy_timeout_ms=busy_timeout_ms, synchronous="NORMAL")
@@ -480,6 +501,10 @@ class ReadingStore:
     def version_in(cls, path: str | os.PathLike[str]) -> int:
         """The readings schema version of the file ``path`` (0: no readings tables, or no
         database there), read without writing."""
+        if postgres.is_url(os.fspath(path)):
+            from ecocomp.store_postgres import PostgresReadingStore
+
+            return PostgresReadingStore.version_at(os.fspath(path))
         try:
             conn = database.open_read_only(path)
         except sqlite3.Error:
@@ -541,6 +566,26 @@ class ReadingStore:
             conn.execute("COMMIT")
         elif conn.in_transaction:
             conn.execute("ROLLBACK")
+
+    # ------------------------------------------------------------ the storage boundary
+    # What differs between the backends, and nothing else: how a batch of rows is written
+    # (_put), what must exist before staged rows are written (_prepare_staged) and which
+    # error means the unique index refused a row (_refused, above). PostgresReadingStore
+    # (ecocomp.store_postgres) overrides these three; the SQL itself is read alike by both.
+
+    def _put(self, insert: str, table: str, columns: tuple[str, ...],
+             rows: Iterable[tuple[Any, ...]], *, also: int | None = None) -> None:
+        """Write a batch of ``rows`` (values of ``columns``) into ``table`` with ``insert``
+        (which names the import id ``also`` itself, when given)."""
+        self._conn.executemany(insert, rows)
+
+    def _new_id(self, sql: str, args: tuple[Any, ...]) -> int:
+        """Run one INSERT of one row and return the row's ``id``."""
+        found = self._conn.execute(f"{sql} RETURNING id", args).fetchall()
+        return int(found[0][0])
+
+    def _prepare_staged(self) -> None:
+        """Before the staged rows go into ``readings`` (in the import step's transaction)."""
 
     def _already_imported(
         self, digest: str, name: str, correction: bool = False
@@ -609,7 +654,6 @@ class ReadingStore:
         self, items: Iterable[Any], name: str, progress: Callable[[int], None] | None
     ) -> tuple[list[Problem], int, int]:
         """Parse into the staging table: (parse problems, how many more, readings staged)."""
-        conn = self._conn
         insert = "INSERT INTO temp.staging VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         problems: list[Problem] = []
         more = 0
@@ -642,7 +686,7 @@ class ReadingStore:
                     batch.append((line, field, section, last_iso, code, source, text,
                                   int(below), flag, units, exponent))
                     if len(batch) >= _BATCH:
-                        conn.executemany(insert, batch)
+                        self._put(insert, "temp.staging", _STAGED, batch)
                         count += len(batch)
                         batch.clear()
                         if progress is not None:
@@ -652,7 +696,7 @@ class ReadingStore:
                 else:
                     more += 1
             if batch:
-                conn.executemany(insert, batch)
+                self._put(insert, "temp.staging", _STAGED, batch)
                 count += len(batch)
             self._end(commit=True)
         except BaseException:
@@ -683,7 +727,7 @@ class ReadingStore:
         dropped = conn.execute(
             f"DELETE FROM temp.staging WHERE rowid IN (SELECT s.rowid {pairs} "
             "WHERE s.below_dl = f.below_dl AND s.flag = f.flag "
-            "AND (s.value = f.value OR IFNULL(s.eff_units = f.eff_units, 0)))"
+            "AND (s.value = f.value OR coalesce(s.eff_units = f.eff_units, 1 = 0)))"
         ).rowcount
         # what is still repeated differs, or is one number written differently beyond SCALE
         rest = conn.execute(
@@ -724,18 +768,19 @@ class ReadingStore:
             if done is not None:
                 self._end(commit=False)
                 return done
-            import_id = conn.execute(
+            self._prepare_staged()
+            import_id = self._new_id(
                 "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
                 "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
                 (name, digest, int(correction), rows, rows, _now()),
-            ).lastrowid
+            )
             try:
                 inserted = conn.execute(
                     f"INSERT INTO readings ({_COLUMNS}, import_id, row) "
                     f"SELECT {_COLUMNS}, ?, row FROM temp.staging",
                     (import_id,),
                 ).rowcount
-            except sqlite3.IntegrityError:
+            except self._refused:
                 self._end(commit=False)
                 return None
             self._add_monthly()
@@ -824,16 +869,16 @@ class ReadingStore:
                 batch.append((section, last_iso, code, source, text, int(below), flag, units,
                               exponent, import_id, line))
                 if len(batch) >= _BATCH:
-                    conn.executemany(insert, batch)
+                    self._put(insert, "readings", _DIRECT, batch)
                     count += len(batch)
                     batch.clear()
                     if progress is not None:
                         progress(count)
             if batch:
-                conn.executemany(insert, batch)
+                self._put(insert, "readings", _DIRECT, batch)
                 count += len(batch)
             self._finish_direct(sums, import_id, count)
-        except sqlite3.IntegrityError:  # a sample repeated in the file, or already stored
+        except self._refused:  # a sample repeated in the file, or already stored
             self._end(commit=False)
             return None
         except BaseException:
@@ -852,11 +897,11 @@ class ReadingStore:
             if done is not None:
                 self._end(commit=False)
                 return done
-            return int(self._conn.execute(
+            return self._new_id(
                 "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
                 "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, 0, 0, 0, 0, 0, ?)",
                 (name, digest, int(correction), _now()),
-            ).lastrowid or 0)
+            )
         except BaseException:
             self._end(commit=False)
             raise
@@ -919,7 +964,8 @@ class ReadingStore:
                 left = batch.count
                 while left > 0:  # in steps of _BATCH, so the progress display moves
                     step = min(left, _BATCH)
-                    conn.executemany(insert, islice(rows, step))
+                    self._put(insert, "readings", _COLUMNAR_ROWS, islice(rows, step),
+                              also=import_id)
                     left -= step
                     count += step
                     if progress is not None:
@@ -931,7 +977,7 @@ class ReadingStore:
         except columnar.Declined as exc:
             self._end(commit=False)
             return "general" if exc.bad else "other"
-        except sqlite3.IntegrityError:  # a sample repeated in the file, or already stored
+        except self._refused:  # a sample repeated in the file, or already stored
             self._end(commit=False)
             return "general"
         except BaseException:
@@ -952,13 +998,14 @@ class ReadingStore:
                 self._end(commit=False)
                 return done
             skipped = repeats
+            self._prepare_staged()
             self._require_consistent_sums()
             imported_at = _now()
-            import_id = conn.execute(
+            import_id = self._new_id(
                 "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
                 "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, ?, 0, 0, 0, 0, ?)",
                 (name, digest, int(correction), rows, imported_at),
-            ).lastrowid
+            )
             existing = conn.execute(
                 f"SELECT COUNT(*) FROM temp.staging s JOIN readings r ON {_SAME_KEY} "
                 "AND r.superseded_by IS NULL"
@@ -970,7 +1017,7 @@ class ReadingStore:
                 f"FROM temp.staging s JOIN readings r ON {_SAME_KEY} AND r.superseded_by IS NULL "
                 "JOIN readings_imports i ON i.id = r.import_id "
                 "WHERE NOT (r.below_dl = s.below_dl AND r.flag = s.flag "
-                "AND (r.value = s.value OR IFNULL(r.eff_units = s.eff_units, 0)))"
+                "AND (r.value = s.value OR coalesce(r.eff_units = s.eff_units, 1 = 0)))"
             )  # iterated, not fetched: only corrections and (capped) problems are kept
             problems: list[Problem] = []
             to_correct: list[tuple[Any, ...]] = []
@@ -1041,13 +1088,13 @@ class ReadingStore:
         conn = self._conn
         # move the old row out of the one-current-revision index before its successor arrives
         conn.execute("UPDATE readings SET superseded_by = -1 WHERE id = ?", (old_id,))
-        new_id = conn.execute(
+        new_id = self._new_id(
             f"INSERT INTO readings ({_COLUMNS}, revision, import_id, row) "
             f"SELECT {_COLUMNS}, ?, ?, row FROM temp.staging WHERE rowid = ?",
             (revision + 1, import_id, rowid),
-        ).lastrowid
+        )
         conn.execute("UPDATE readings SET superseded_by = ? WHERE id = ?", (new_id, old_id))
-        return int(new_id or 0)
+        return new_id
 
     # ----------------------------------------------------------------------- queries
 
@@ -1057,9 +1104,9 @@ class ReadingStore:
         Cheaper than :meth:`_refresh_monthly`: it reads only the staged file, not the store.
         """
         staged = _MONTHLY_SELECT.replace("FROM readings WHERE superseded_by IS NULL",
-                                         "FROM temp.staging WHERE 1")
+                                         "FROM temp.staging WHERE 1 = 1")
         self._conn.execute(
-            f"INSERT INTO readings_monthly {staged}{_MONTHLY_GROUP} {_ADD_TO_MONTHLY}"
+            f"INSERT INTO readings_monthly AS m {staged}{_MONTHLY_GROUP} {_ADD_TO_MONTHLY}"
         )
 
     def _require_consistent_sums(self) -> None:
@@ -1071,10 +1118,10 @@ class ReadingStore:
                 "nondetects, suspect, invalid")
         stored = f"SELECT {cols} FROM readings_monthly WHERE (section, month) IN {staged}"
         fresh = (f"SELECT * FROM ({_MONTHLY_SELECT} AND (section, substr(sampled_at, 1, 7)) "
-                 f"IN {staged}{_MONTHLY_GROUP})")
+                 f"IN {staged}{_MONTHLY_GROUP}) AS fresh")
         bad = self._conn.execute(
             f"SELECT DISTINCT section, month FROM ({stored} EXCEPT {fresh} UNION ALL "
-            f"SELECT * FROM ({fresh} EXCEPT {stored})) ORDER BY section, month"
+            f"SELECT * FROM ({fresh} EXCEPT {stored}) AS gone) AS bad ORDER BY section, month"
         ).fetchall()
         if bad:
             shown = ", ".join(f"{s} {m}" for s, m in bad[:5])
@@ -1167,7 +1214,7 @@ class ReadingStore:
         cursor = self._conn.execute(
             "SELECT section, parameter, month, source, count, high, low, inexact, exponent, "
             "nondetects, suspect, invalid FROM readings_monthly "
-            f"WHERE {' AND '.join(clauses) or '1'} "
+            f"WHERE {' AND '.join(clauses) or '1 = 1'} "
             "ORDER BY section, parameter, month, source",
             margs,
         )
@@ -1234,8 +1281,8 @@ class ReadingStore:
             args.append(code)
         cursor = self._conn.execute(
             "SELECT section, substr(sampled_at, 1, 10) AS day, COUNT(*), "
-            f"SUM(eff_units / {_SPLIT}), SUM(eff_units % {_SPLIT}), SUM(eff_units IS NULL), "
-            "MIN(eff_exp) "
+            f"SUM(eff_units / {_SPLIT}), SUM(eff_units % {_SPLIT}), "
+            "COUNT(*) FILTER (WHERE eff_units IS NULL), MIN(eff_exp) "
             f"FROM {table} WHERE {where} AND flag <> 'invalid' "
             "GROUP BY section, day ORDER BY section, day",
             args,
@@ -1479,21 +1526,25 @@ class ReadingStore:
 
 
 #: Adds new sums to a month's stored ones (the table's key is the month's group).
+#: (Columns named with their table, and the smaller exponent by CASE: SQL that SQLite and
+#: PostgreSQL read alike.)
 _ADD_TO_MONTHLY = (
     "ON CONFLICT (section, month, parameter, source) DO UPDATE SET "
-    "count = count + excluded.count, "
-    "high = CASE WHEN high IS NULL THEN excluded.high "
-    "ELSE high + coalesce(excluded.high, 0) END, "
-    "low = CASE WHEN low IS NULL THEN excluded.low "
-    "ELSE low + coalesce(excluded.low, 0) END, "
-    "inexact = inexact + excluded.inexact, "
-    "exponent = min(coalesce(exponent, excluded.exponent), "
-    "coalesce(excluded.exponent, exponent)), "
-    "nondetects = nondetects + excluded.nondetects, "
-    "suspect = suspect + excluded.suspect, invalid = invalid + excluded.invalid"
+    "count = m.count + excluded.count, "
+    "high = CASE WHEN m.high IS NULL THEN excluded.high "
+    "ELSE m.high + coalesce(excluded.high, 0) END, "
+    "low = CASE WHEN m.low IS NULL THEN excluded.low "
+    "ELSE m.low + coalesce(excluded.low, 0) END, "
+    "inexact = m.inexact + excluded.inexact, "
+    "exponent = CASE WHEN m.exponent IS NULL THEN excluded.exponent "
+    "WHEN excluded.exponent IS NULL OR m.exponent <= excluded.exponent THEN m.exponent "
+    "ELSE excluded.exponent END, "
+    "nondetects = m.nondetects + excluded.nondetects, "
+    "suspect = m.suspect + excluded.suspect, invalid = m.invalid + excluded.invalid"
 )
 _UPSERT_MONTHLY = (
-    "INSERT INTO readings_monthly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " + _ADD_TO_MONTHLY
+    "INSERT INTO readings_monthly AS m VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    + _ADD_TO_MONTHLY
 )
 #: Monthly sums held in memory before they are added to the table (bounded memory).
 _MONTHLY_HELD = 20_000
@@ -1627,9 +1678,12 @@ def _version(conn: sqlite3.Connection) -> int:
     return int(conn.execute(f"SELECT max(version) FROM {_VERSIONS}").fetchone()[0] or 0)
 
 
-def _migrate(conn: sqlite3.Connection) -> int:
+def _migrate(
+    conn: sqlite3.Connection,
+    migrations: tuple[tuple[int, str, tuple[str, ...]], ...] = _MIGRATIONS,
+) -> int:
     """Create or upgrade the readings tables; safe when two processes open the file at once."""
-    target = _MIGRATIONS[-1][0]
+    target = migrations[-1][0]
     if _version(conn) == target:
         return target
     conn.execute("BEGIN IMMEDIATE")
@@ -1644,7 +1698,7 @@ def _migrate(conn: sqlite3.Connection) -> int:
                 f"readings schema version {current} is newer than this ecocomp supports "
                 f"({target}); upgrade ecocomp to open this database"
             )
-        for version, description, statements in _MIGRATIONS:
+        for version, description, statements in migrations:
             if version <= current:
                 continue
             for statement in statements:

@@ -57,6 +57,9 @@ NOT_RUN = {
         "needs a PostgreSQL server: tests/test_postgres_settlement.py runs these commands",
     ("docs/postgres.md", "from datetime import date"):
         "needs a PostgreSQL server: tests/test_postgres_settlement.py settles this way",
+    ("docs/postgres.md", "ecocomp settle my-project --year 2021 --db "
+                         "postgresql://ecocomp_owner@localhost/ecocomp"):
+        "needs a PostgreSQL server: tests/test_postgres_settlement.py runs this command",
 }
 #: Docs whose ``sh`` blocks another test runs in a real shell (pipes, environment variables).
 SHELL_RUN = {

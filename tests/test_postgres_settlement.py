@@ -7,8 +7,10 @@ the demo's SQLite file to PostgreSQL, then ``ledger verify/head/balances`` on th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from conftest import EXAMPLE
 import ecocomp
 from ecocomp import postgres
 from ecocomp.cli import main
-from ecocomp.errors import ProjectMismatch, SettlementError
+from ecocomp.errors import ProjectMismatch
 from ecocomp.store import ReadingStore
 
 pytestmark = pytest.mark.slow
@@ -59,30 +61,37 @@ def test_the_example_year_settles_to_the_same_obligations_nets_and_head(
         assert pg.verify().ok
 
 
+@contextlib.contextmanager
+def _role(pg_url: str, name: str, grant: Callable[[postgres.Connection, str], None]
+          ) -> Iterator[str]:
+    """A login role ``name`` given its rights by ``grant`` as the owner; yields its URL."""
+    conn = postgres.connect(pg_url)
+    try:
+        conn.execute(f"CREATE ROLE {name} LOGIN")
+        grant(conn, name)
+    finally:
+        conn.close()
+    try:
+        yield pg_url.replace("://postgres@", f"://{name}@", 1)
+    finally:
+        conn = postgres.connect(pg_url)
+        try:
+            conn.execute(f"DROP OWNED BY {name}")
+            conn.execute(f"DROP ROLE {name}")
+        finally:
+            conn.close()
+
+
 def test_a_writer_role_settles_once_the_owner_made_the_tables(pg_url: str, tmp_path: Path):
     from ecocomp.ledger.postgres import grant_writer
 
     first, owner = _settle(pg_url, tmp_path / "readings.db")
     owner.close()
-    conn = postgres.connect(pg_url)
-    try:
-        conn.execute("CREATE ROLE ecocomp_settler LOGIN")
-        grant_writer(conn, "ecocomp_settler")
-    finally:
-        conn.close()
-    writer = pg_url.replace("://postgres@", "://ecocomp_settler@", 1)
-    try:
+    with _role(pg_url, "ecocomp_settler", grant_writer) as writer:
         again, ledger = _settle(writer, tmp_path / "readings.db")
         with ledger:
             assert again.unchanged == first.posted and again.head == first.head
             assert ledger.verify().ok
-    finally:
-        conn = postgres.connect(pg_url)
-        try:
-            conn.execute("DROP OWNED BY ecocomp_settler")
-            conn.execute("DROP ROLE ecocomp_settler")
-        finally:
-            conn.close()
 
 
 def test_another_project_is_refused_as_on_sqlite(pg_url: str, tmp_path: Path):
@@ -98,10 +107,26 @@ def test_another_project_is_refused_as_on_sqlite(pg_url: str, tmp_path: Path):
     assert "postgresql://" in str(caught.value) and "object at" not in str(caught.value)
 
 
-def test_settle_asks_for_a_readings_store_beside_a_postgres_ledger(pg_url: str):
-    with ecocomp.Ledger.open(pg_url) as ledger, pytest.raises(SettlementError,
-                                                              match="readings store"):
-        ecocomp.settle(ecocomp.load_project(EXAMPLE), year=2021, ledger=ledger, today=TODAY)
+def _count(url: str, table: str) -> int:
+    conn = postgres.connect(url)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_settle_keeps_the_readings_beside_a_postgres_ledger(pg_url: str, tmp_path: Path):
+    on_sqlite, lite = _settle(str(tmp_path / "settle.db"), tmp_path / "settle.db")
+    with ecocomp.Ledger.open(pg_url, clock=clock) as ledger:  # no store: the ledger's database
+        on_postgres = ecocomp.settle(ecocomp.load_project(EXAMPLE), year=2021, ledger=ledger,
+                                     today=TODAY)
+    with lite, ReadingStore.open(tmp_path / "settle.db") as stored:
+        assert on_postgres.obligations == on_sqlite.obligations
+        assert on_postgres.nets == on_sqlite.nets
+        assert on_postgres.head == on_sqlite.head
+        assert _count(pg_url, "readings") == len(list(stored.readings())) > 0
+        assert _count(pg_url, "readings_monthly") == len(list(stored.aggregates("2021"))) + len(
+            list(stored.aggregates("2020")))
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -163,4 +188,87 @@ def test_the_postgres_benchmark_runs_and_prints_both_backends(pg_server: str, ca
                   "--settlers", "2"]) == 0
     out = capsys.readouterr().out
     assert "SQLite" in out and "PostgreSQL" in out
-    assert len([line for line in out.splitlines() if line.strip()]) == 7  # heading + 6
+    assert len([line for line in out.splitlines() if line.strip()]) == 8  # heading + 7
+
+
+def test_the_example_year_settled_by_the_cli_into_postgres_equals_sqlite(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Issue 15's done-when, from the command line: readings, ledger and catalog in one
+    PostgreSQL database give the obligations and nets of the SQLite file (the head, which
+    hashes the time of posting, is compared under one clock in the test above)."""
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--db",
+                          str(tmp_path / "settle.db"), "--json")
+    assert code == 0, err
+    on_sqlite = json.loads(out)
+    monkeypatch.setenv("ECOCOMP_DB", pg_url)  # $ECOCOMP_DB names the database too
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--json", "--dry-run")
+    assert code == 0, err  # an empty database: a preview that creates nothing
+    assert json.loads(out)["posted"] == on_sqlite["posted"] and _count(pg_url, "pg_class "
+        "WHERE relname = 'readings'") == 0
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--json")
+    assert code == 0, err
+    on_postgres = json.loads(out)
+    for key in ("obligations", "nets", "posted", "unchanged", "adjusted", "warnings"):
+        assert on_postgres[key] == on_sqlite[key], key
+    assert on_postgres["posted"] > 0
+    head = json.loads(_run("ledger", "head", "--db", pg_url, "--json")[1])
+    assert head["seq"] == on_sqlite["head"]["seq"]
+    assert head["chain"] == on_postgres["head"]["chain"] and head["unvouched"] == 0
+    code, out, err = _run("ledger", "verify", "--db", pg_url)
+    assert code == 0 and out.startswith("OK:"), err
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--json")  # idempotent
+    assert code == 0, err
+    assert json.loads(out)["posted"] == 0 and json.loads(out)["head"] == on_postgres["head"]
+    code, out, err = _run("readings", "forget", "2021-wide-lishui.csv")
+    assert code == 0 and "264 readings removed from postgresql://" in out, err
+
+
+def test_a_bad_file_in_a_run_on_postgres_writes_nothing(pg_url: str, tmp_path: Path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "readings" / "z-bad.csv").write_text(
+        "section,sampled_at,parameter,value,unit,source,flag\n"
+        "jinyushi,2021-13-01,nh3n,0.2,mg/L,manual,\n", encoding="utf-8")
+    code, out, err = _run("settle", str(project), "--year", "2021", "--db", pg_url)
+    assert code == 1 and "z-bad.csv:2" in out + err and "Traceback" not in out + err
+    for table in ("readings", "readings_imports", "readings_monthly"):
+        assert _count(pg_url, table) == 0, table  # the good files before it: rolled back too
+
+
+def test_a_project_with_air_data_is_refused_on_postgres(pg_url: str, tmp_path: Path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "air-readings").mkdir()
+    code, out, err = _run("settle", str(project), "--year", "2021", "--db", pg_url)
+    assert code == 1 and "air readings are kept in an SQLite file only" in out + err
+
+
+def test_a_writer_role_settles_with_the_readings_once_granted(pg_url: str, tmp_path: Path):
+    from ecocomp.ledger.postgres import grant_writer
+    from ecocomp.store import StoreError
+    from ecocomp.store_postgres import grant_readings
+
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--db", pg_url, "--json")
+    assert code == 0, err  # as the owner: creates the tables
+    posted = json.loads(out)["posted"]
+
+    def grant(conn: postgres.Connection, role: str) -> None:
+        grant_writer(conn, role)
+        grant_readings(conn, role, years=[2022])
+
+    with _role(pg_url, "ecocomp_importer", grant) as writer:
+        code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--db", writer,
+                              "--json")
+        assert code == 0, err
+        assert json.loads(out)["unchanged"] == posted
+        late = tmp_path / "late.csv"
+        late.write_text("section,sampled_at,parameter,value,unit,source,flag\n"
+                        "jinyushi,2022-01-05,nh3n,0.2,mg/L,manual,\n"
+                        "jinyushi,2019-01-05,nh3n,0.2,mg/L,manual,\n", encoding="utf-8")
+        with ReadingStore.open(writer) as store:
+            with pytest.raises(StoreError, match=r"readings_y2019.*grant_readings"):
+                store.import_file(late)
+            late.write_text(late.read_text(encoding="utf-8").rsplit("jinyushi,2019", 1)[0],
+                            encoding="utf-8")
+            assert store.import_file(late).inserted == 1  # 2022: the owner made its partition
