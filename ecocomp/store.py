@@ -584,6 +584,15 @@ class ReadingStore:
         found = self._conn.execute(f"{sql} RETURNING id", args).fetchall()
         return int(found[0][0])
 
+    def _record_forget(self, name: str, ids: list[int]) -> None:
+        """The row without readings a forget leaves, numbered above every import so far
+        (the forgotten ``ids`` included: SQLite would number it the largest left + 1)."""
+        last = self._conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0
+        self._conn.execute(
+            "INSERT INTO readings_imports (id, file, sha256, correction, rows, inserted, "
+            "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0, ?)",
+            (max(last, *ids) + 1, name, _FORGOTTEN, _now()))
+
     def _prepare_staged(self) -> None:
         """Before the staged rows go into ``readings`` (in the import step's transaction)."""
 
@@ -1496,12 +1505,7 @@ class ReadingStore:
             # without this row the next import would take the forgotten id, and a run after
             # it would look like the one recorded before the forget (same last import)
             # (its id above the forgotten ones too: SQLite would give the largest left + 1)
-            last = conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0
-            conn.execute(
-                "INSERT INTO readings_imports (id, file, sha256, correction, rows, inserted, "
-                "unchanged, corrected, skipped, imported_at) "
-                "VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0, ?)",
-                (max(last, *ids) + 1, name, _FORGOTTEN, _now()))
+            self._record_forget(name, ids)
             conn.execute("DELETE FROM readings_monthly WHERE (section, month) IN "
                          "(SELECT section, month FROM temp.forget_months)")
             conn.execute(

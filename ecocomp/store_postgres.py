@@ -27,11 +27,13 @@ from typing import Any
 from ecocomp import postgres
 from ecocomp.store import (
     _FLOW_INDEX,
+    _FORGOTTEN,
     _MIGRATIONS,
     SCHEMA_VERSION,
     ReadingStore,
     StoreError,
     _migrate,
+    _now,
     _version,
 )
 
@@ -181,6 +183,15 @@ class PostgresReadingStore(ReadingStore):
             self._partitions({row[1][:4] for row in batch})
         target = table.replace("temp.", "pg_temp.")
         self._conn.copy_rows(target, columns, batch)  # type: ignore[attr-defined]
+
+    def _record_forget(self, name: str, ids: list[int]) -> None:
+        # numbered by the identity's sequence, which never hands out a number twice
+        # (forgotten ones included); an explicit number would leave the sequence behind
+        # and the next import would collide with this row
+        self._new_id(
+            "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
+            "unchanged, corrected, skipped, imported_at) VALUES (?, ?, 0, 0, 0, 0, 0, 0, ?)",
+            (name, _FORGOTTEN, _now()))
 
     def _prepare_staged(self) -> None:
         self._partitions({r[0] for r in self._conn.execute(

@@ -250,3 +250,19 @@ def test_the_store_is_a_postgres_store_with_the_same_api(store: ReadingStore):
     assert store.add([]).inserted == 0
     assert store.aggregates("2023") is not None and list(store.aggregates("2023")) == []
     assert Decimal(0) == sum((a.total for a in store.aggregates("2023")), Decimal(0))
+
+
+def test_an_import_after_a_forget_takes_a_new_number(store: ReadingStore, tmp_path):
+    """The forget leaves a row numbered above every import; the next import on
+    PostgreSQL must not collide with it (nor take a forgotten number)."""
+    files = _files(tmp_path / "files")
+    with ReadingStore.open(":memory:") as lite:
+        for s in (lite, store):
+            s.import_file(files["a.csv"])
+            s.import_file(files["clash.csv"])
+            assert s.forget("clash.csv") == 1
+            s.import_file(files["fix.csv"], correction=True)
+        numbers = [r[0] for r in store._conn.execute(
+            "SELECT id FROM readings_imports ORDER BY id")]
+        assert len(numbers) == 3 and numbers == sorted(set(numbers)), numbers
+        assert _stored(store) == _stored(lite)
