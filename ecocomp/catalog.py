@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ecocomp import postgres
 from ecocomp.errors import EcocompError
 from ecocomp.project import Project
 from ecocomp.standards import WaterClass
@@ -193,11 +194,23 @@ def write_catalog(
     )
 
 
-def load_catalog(path: str | Path) -> Catalog:
-    """Read the project record a settlement run left in the database."""
+def _reading(path: str | Path) -> Any:
+    """A connection that only reads the database ``path``: an SQLite file opened
+    read-only, or a ``postgresql://`` URL."""
+    if postgres.is_url(str(path)):
+        try:
+            return postgres.connect(str(path))
+        except Exception as exc:  # the driver's own errors: said in plain words
+            raise EcocompError(postgres.describe(exc, str(path))) from exc
     if not Path(path).is_file():
         raise EcocompError(f"{path}: no such database; run `ecocomp settle` first")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+
+
+def load_catalog(path: str | Path) -> Catalog:
+    """Read the project record a settlement run left in the database (an SQLite file or a
+    ``postgresql://`` URL)."""
+    conn = _reading(path)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "catalog_sections" not in tables:
@@ -283,7 +296,7 @@ def write_zero_amounts(
 
 def load_zero_amounts(path: str | Path, year: int) -> list[ZeroAmount]:
     """The zero-amount periods the latest run of ``year`` recorded (none before such runs)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    conn = _reading(path)
     try:
         found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
                              "name = 'catalog_zero_amounts'").fetchone()

@@ -228,7 +228,7 @@ def _party_names(db: Path | None) -> Callable[[str], str]:
     """Code -> name from the database's catalog (codes as they are when there is none)."""
     from ecocomp.catalog import load_catalog
 
-    if db is not None and not is_url(str(db)) and Path(db).is_file():
+    if db is not None and (is_url(str(db)) or Path(db).is_file()):
         try:
             return load_catalog(db).party_name
         except (EcocompError, sqlite3.Error):  # nothing settled in it yet: show the codes
@@ -1443,6 +1443,7 @@ _COMMON_HELP = {
 _POSTGRES_READY = frozenset({
     ("settle",), ("readings", "forget"), ("ledger", "verify"), ("ledger", "head"),
     ("ledger", "checkpoint"), ("ledger", "export"), ("ledger", "balances"),
+    ("ledger", "transactions"), ("statement",), ("pay",), ("assess",), ("report",),
 })
 
 
@@ -1461,8 +1462,10 @@ class _Database(click.ParamType):
             if self.postgres_ready:
                 return str(value)
             self.fail("this command reads an SQLite file; a postgresql:// database works "
-                      "with `ecocomp settle`, `readings forget` and `ecocomp ledger "
-                      "verify/head/checkpoint/balances/export` so far (docs/postgres.md)",
+                      "with `ecocomp settle`, `statement`, `pay`, `assess`, `report`, "
+                      "`readings forget` and "
+                      "`ecocomp ledger verify/head/checkpoint/balances/export/transactions` "
+                      "so far (docs/postgres.md)",
                       param, ctx)
         return self.file_type.convert(value, param, ctx)
 

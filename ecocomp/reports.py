@@ -36,6 +36,7 @@ from ecocomp.ledger import Ledger, Transaction
 from ecocomp.money import WAN
 from ecocomp.outputs import replaced, spreadsheet_text
 from ecocomp.periods import Period
+from ecocomp.postgres import is_url
 from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE, SETTLED, is_payment, require_intact
 from ecocomp.sources import cited as cited_sources
 from ecocomp.standards import WaterClass
@@ -242,6 +243,8 @@ def air_days(db: str | Path, year: int) -> dict[str, tuple[Any, ...]]:
     from ecocomp.air import AirStore, city_day, resolve_standard
     from ecocomp.air.standards import PAIRED
 
+    if is_url(str(db)):
+        return {}  # air readings live in SQLite files only (docs/postgres.md)
     conn = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True)
     try:
         found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'air_schema_version'"

@@ -174,7 +174,7 @@ def test_ledger_migrate_refuses_a_target_holding_another_ledger(pg_url: str, tmp
 
 
 def test_commands_without_postgres_support_say_so(pg_url: str):
-    code, _, err = _run("statement", "430700", "--db", pg_url, "--year", "2021")
+    code, _, err = _run("air", "aqi", "--db", pg_url, "--year", "2021")
     assert code == 2 and "reads an SQLite file" in err
     code, _, err = _run("ledger", "head", "--db", pg_url)  # an empty database: no ledger
     assert code == 1 and "no ecocomp ledger in this database" in err
@@ -220,6 +220,34 @@ def test_the_example_year_settled_by_the_cli_into_postgres_equals_sqlite(
     code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--json")  # idempotent
     assert code == 0, err
     assert json.loads(out)["posted"] == 0 and json.loads(out)["head"] == on_postgres["head"]
+    # a finance office's day: a statement, a payment, the transactions — as on SQLite
+    for db in (str(tmp_path / "settle.db"), pg_url):
+        code, out, err = _run("pay", "--db", db, "--agreement", "lishui-zjj-cd-2020",
+                              "--year", "2021", "--payer", "常德市", "--payee", "430800",
+                              "--amount", "80万", "--date", "2022-04-20",
+                              "--reference", "GK2022-0042")
+        assert code == 0, err
+    shown = [json.loads(_run("statement", "常德", "--db", db, "--year", "2021",
+                             "--as-of", "2022-05-01", "--json")[1])
+             for db in (str(tmp_path / "settle.db"), pg_url)]
+    for st in shown:  # the receipt's head and each line's hash hash the time of posting
+        del st["receipt"]
+        for line in st["lines"]:
+            line.pop("hash", None)
+            line.pop("posted_at", None)
+    assert shown[0] == shown[1] and shown[0]["party"] == "430700"
+    assert any(line["kind"] == "payment" for line in shown[1]["lines"])
+    listed = [[{k: v for k, v in tx.items() if k not in ("hash", "prev_hash", "posted_at")}
+               for tx in json.loads(_run("ledger", "transactions", "--db", db, "--party",
+                                         "常德市", "--json")[1])["transactions"]]
+              for db in (str(tmp_path / "settle.db"), pg_url)]
+    assert listed[0] == listed[1] and any(tx["kind"] == "payment" for tx in listed[1])
+    classes = [json.loads(_run("assess", "--db", db, "--year", "2021", "--json")[1])
+               for db in (str(tmp_path / "settle.db"), pg_url)]
+    assert classes[0] == classes[1] and classes[0]["sections"]
+    code, out, err = _run("report", "--db", pg_url, "--year", "2021", "--out",
+                          str(tmp_path / "report.html"))
+    assert code == 0 and "常德市" in (tmp_path / "report.html").read_text(encoding="utf-8"), err
     code, out, err = _run("readings", "forget", "2021-wide-lishui.csv")
     assert code == 0 and "264 readings removed from postgresql://" in out, err
 
