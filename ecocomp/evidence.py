@@ -237,11 +237,14 @@ def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
         cols = ("section, month, parameter, source, count, high, low, inexact, exponent, "
                 "nondetects, suspect, invalid")
         stored = conn.execute("SELECT count(*) FROM readings_monthly").fetchone()[0]
+        # both differences, each in its own subquery: EXCEPT and UNION ALL have the same
+        # precedence, so "M EXCEPT R UNION ALL R EXCEPT M" would be ((M − R) ∪ R) − M = R − M
+        # and miss a stored sum that no reading gives (a row added to readings_monthly)
         bad = conn.execute(
-            f"SELECT section, month FROM (SELECT {cols} FROM main.readings_monthly EXCEPT "
-            f"SELECT {cols} FROM temp.recomputed UNION ALL SELECT {cols} FROM temp.recomputed "
-            f"EXCEPT SELECT {cols} FROM main.readings_monthly) GROUP BY section, month "
-            "ORDER BY section, month"
+            f"SELECT section, month FROM (SELECT * FROM (SELECT {cols} FROM "
+            f"main.readings_monthly EXCEPT SELECT {cols} FROM temp.recomputed) UNION ALL "
+            f"SELECT * FROM (SELECT {cols} FROM temp.recomputed EXCEPT SELECT {cols} FROM "
+            "main.readings_monthly)) GROUP BY section, month ORDER BY section, month"
         ).fetchall()
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.recomputed")

@@ -235,3 +235,23 @@ def test_a_ledger_without_readings_is_reported_not_a_traceback(tmp_path):
     result = run("ledger", "verify", "--db", bare, "--with-readings")
     assert result.exit_code == 1
     assert "holds no readings" in result.output and "Traceback" not in result.output
+
+
+def test_a_monthly_sum_no_reading_gives_is_named_even_after_a_settle_read_it(db, tmp_path):
+    """A row added to readings_monthly (an "automatic" tp sum for a section-month that has
+    only manual samples), then a settlement that read it (a new file of another section
+    was imported, so the run does not compare with the run before): the run's digest holds
+    the added sum, so only the check of the stored sums against the readings can tell — it
+    compared one difference only and missed rows with no readings behind them."""
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "readings" / "2021-extra.csv").write_text(
+        "section,sampled_at,parameter,value,unit,source,flag\n"
+        "jinyushi,2021-05-25,cd,0.0020,mg/L,manual,\n", encoding="utf-8")
+    execute(db, "INSERT INTO readings_monthly SELECT section, month, parameter, 'automatic', "
+                "count, high, low, inexact, exponent, nondetects, suspect, invalid FROM "
+                "readings_monthly WHERE section = 'lishui-zjj-cd' AND month = '2021-03' "
+                "AND parameter = 'tp' AND source = 'manual'")
+    settle(project, db)  # it reads the stored sums, the added one too
+    problems = verify_readings(db).problems
+    assert any("stored sums of lishui-zjj-cd 2021-03" in p for p in problems), problems
