@@ -754,10 +754,6 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
         _verify_receipt_offline(held, public_key, as_json)
         return
     if is_url(str(db)):  # PostgreSQL: the server's own file checks are pg_amcheck's
-        if with_readings:
-            raise InputError("--with-readings reads the readings of an SQLite file; the "
-                             "readings of a PostgreSQL database are not checked here yet",
-                             field="--with-readings")
         opening, report = Ledger.open(str(db), create=False), None
     else:
         report = verify_file(db, quick=quick, jobs=jobs)

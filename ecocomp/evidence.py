@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 import attrs
 
-from ecocomp import database
+from ecocomp import database, postgres
 from ecocomp.air.evidence import is_air_key, rederive_air
 from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import SettlementError
@@ -231,7 +231,7 @@ class ReadingsReport:
 def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
     """Stored monthly sums against sums recomputed from the current raw readings."""
     conn.execute("DROP TABLE IF EXISTS temp.recomputed")
-    conn.execute("CREATE TEMP TABLE recomputed AS SELECT * FROM main.readings_monthly WHERE 0")
+    conn.execute("CREATE TEMP TABLE recomputed AS SELECT * FROM readings_monthly WHERE 1 = 0")
     conn.execute(f"INSERT INTO temp.recomputed {_MONTHLY_SELECT}{_MONTHLY_GROUP}")
     try:
         cols = ("section, month, parameter, source, count, high, low, inexact, exponent, "
@@ -242,9 +242,10 @@ def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
         # and miss a stored sum that no reading gives (a row added to readings_monthly)
         bad = conn.execute(
             f"SELECT section, month FROM (SELECT * FROM (SELECT {cols} FROM "
-            f"main.readings_monthly EXCEPT SELECT {cols} FROM temp.recomputed) UNION ALL "
+            f"readings_monthly EXCEPT SELECT {cols} FROM temp.recomputed) AS extra UNION ALL "
             f"SELECT * FROM (SELECT {cols} FROM temp.recomputed EXCEPT SELECT {cols} FROM "
-            "main.readings_monthly)) GROUP BY section, month ORDER BY section, month"
+            "readings_monthly) AS missing) AS bad GROUP BY section, month "
+            "ORDER BY section, month"
         ).fetchall()
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.recomputed")
@@ -255,28 +256,47 @@ def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
     ]
 
 
+_AS_OF_COLUMNS = ("section, sampled_at, parameter, source, value, below_dl, flag, "
+                  "eff_units, eff_exp, revision, import_id, row")
+
+
+def _as_of(readings: str, marks: str) -> str:
+    """The rows of ``readings`` as they were right after an import (two ``?``), in two
+    years (two ``?``), of some sections (``marks``)."""
+    return (f"SELECT {_AS_OF_COLUMNS} FROM {readings} AS r WHERE r.import_id <= ? AND NOT "
+            f"EXISTS (SELECT 1 FROM {readings} AS n WHERE n.id = r.superseded_by AND "
+            "n.import_id <= ?) AND r.sampled_at >= ? AND r.sampled_at < ? "
+            f"AND r.section IN ({marks})")
+
+
 def _rebuilt(path: str, folder: Path, last: int, year: int,
              sections: Sequence[str]) -> ReadingStore:
     """A throw-away store holding ``sections``' readings of ``year - 1`` and ``year`` as
-    they were right after import ``last``, with freshly computed monthly sums."""
+    they were right after import ``last``, with freshly computed monthly sums (the
+    database ``path`` is an SQLite file or a ``postgresql://`` URL)."""
     store = ReadingStore.open(folder / f"asof-{last}-{year}.db")
     conn = store._conn  # the store's own connection: SQL-only copy, as its imports do
     conn.execute("PRAGMA synchronous = OFF")  # a throw-away file
-    conn.execute("ATTACH DATABASE ? AS src", (f"file:{quote(os.path.abspath(path))}?mode=ro",))
     marks = ", ".join("?" for _ in sections) or "NULL"
-    cols = ("section, sampled_at, parameter, source, value, below_dl, flag, eff_units, "
-            "eff_exp, revision, import_id, row")
+    args = (last, last, f"{year - 1}-01-01", f"{year + 1}-01-01", *sections)
     conn.execute("BEGIN")
-    conn.execute(
-        f"INSERT INTO readings ({cols}) SELECT {cols} FROM src.readings AS r "
-        "WHERE r.import_id <= ? AND NOT EXISTS (SELECT 1 FROM src.readings AS n "
-        "WHERE n.id = r.superseded_by AND n.import_id <= ?) "
-        f"AND r.sampled_at >= ? AND r.sampled_at < ? AND r.section IN ({marks})",
-        (last, last, f"{year - 1}-01-01", f"{year + 1}-01-01", *sections),
-    )
+    if postgres.is_url(path):
+        source = postgres.connect(path)
+        try:
+            rows = source.execute(_as_of("readings", marks), args)
+            conn.executemany(f"INSERT INTO readings ({_AS_OF_COLUMNS}) VALUES "
+                             f"({', '.join('?' * 12)})", rows)
+        finally:
+            source.close()
+    else:
+        conn.execute("ATTACH DATABASE ? AS src",
+                     (f"file:{quote(os.path.abspath(path))}?mode=ro",))
+        conn.execute(f"INSERT INTO readings ({_AS_OF_COLUMNS}) "
+                     f"{_as_of('src.readings', marks)}", args)
     conn.execute(f"INSERT INTO readings_monthly {_MONTHLY_SELECT}{_MONTHLY_GROUP}")
     conn.execute("COMMIT")
-    conn.execute("DETACH DATABASE src")
+    if not postgres.is_url(path):
+        conn.execute("DETACH DATABASE src")
     return store
 
 
@@ -300,6 +320,13 @@ def _basis_digest(meta: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _reading(name: str) -> Any:
+    """A connection that reads ``name`` (an SQLite file read-only, or a URL)."""
+    if postgres.is_url(name):
+        return postgres.connect(name)
+    return database.open_read_only(name)
+
+
 def verify_readings(path: str | Path) -> ReadingsReport:
     """Re-derive the readings evidence of the database ``path`` (read-only) and compare.
 
@@ -321,7 +348,7 @@ def verify_readings(path: str | Path) -> ReadingsReport:
             f"{name}: holds no readings, so there is nothing to re-derive; use the database "
             "`ecocomp settle` wrote (its readings and ledger are in one file)",),
             sums=0, runs=0, covered=0, uncovered=0)
-    conn = database.open_read_only(name)
+    conn = _reading(name)
     try:
         sums, found = _sums_problems(conn)
         problems += found
@@ -350,7 +377,8 @@ def verify_readings(path: str | Path) -> ReadingsReport:
                 if run.last_import == current and not found:
                     # nothing imported since: the stored sums (just checked against the raw
                     # readings) are the state the run read
-                    store = ReadingStore(database.open_read_only(name), name)
+                    store = (ReadingStore.open(name) if postgres.is_url(name)
+                             else ReadingStore(database.open_read_only(name), name))
                 else:
                     store = _rebuilt(name, Path(tmp), run.last_import, run.year, sections)
                 with store:

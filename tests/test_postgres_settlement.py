@@ -107,6 +107,14 @@ def test_another_project_is_refused_as_on_sqlite(pg_url: str, tmp_path: Path):
     assert "postgresql://" in str(caught.value) and "object at" not in str(caught.value)
 
 
+def _sql(url: str, statement: str) -> None:
+    conn = postgres.connect(url)
+    try:
+        conn.execute(statement)
+    finally:
+        conn.close()
+
+
 def _count(url: str, table: str) -> int:
     conn = postgres.connect(url)
     try:
@@ -248,8 +256,19 @@ def test_the_example_year_settled_by_the_cli_into_postgres_equals_sqlite(
     code, out, err = _run("report", "--db", pg_url, "--year", "2021", "--out",
                           str(tmp_path / "report.html"))
     assert code == 0 and "常德市" in (tmp_path / "report.html").read_text(encoding="utf-8"), err
+    code, out, err = _run("ledger", "verify", "--db", pg_url, "--with-readings")
+    assert code == 0 and "monthly sums match the stored readings" in out, out + err
     code, out, err = _run("readings", "forget", "2021-wide-lishui.csv")
     assert code == 0 and "264 readings removed from postgresql://" in out, err
+    code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--quiet")
+    assert code == 0, err
+    # the runs before the forget are rebuilt from PostgreSQL's rows (a note, as on SQLite)
+    code, out, err = _run("ledger", "verify", "--db", pg_url, "--with-readings")
+    assert code == 0 and "note: settlement of 2021" in err, out + err
+    _sql(pg_url, "UPDATE readings_monthly SET high = high + 1 WHERE section = 'jinyushi' "
+                 "AND month = '2021-03' AND parameter = 'cd'")
+    code, out, err = _run("ledger", "verify", "--db", pg_url, "--with-readings")
+    assert code == 1 and "stored sums of jinyushi 2021-03" in err, out + err
 
 
 def test_a_bad_file_in_a_run_on_postgres_writes_nothing(pg_url: str, tmp_path: Path):
