@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from postgres_server import database
 from test_ledger_properties import new_transactions
-from test_ledger_reliability import kill_mid_batch, run_concurrent
+from test_ledger_reliability import fork_server, kill_mid_batch, run_concurrent
 
 from ecocomp import postgres
 from ecocomp.errors import IdempotencyConflict, LedgerError
@@ -277,19 +277,21 @@ def test_clients_opening_a_new_database_at_once_all_succeed(pg_server: str):
                 assert ledger.verify().ok
 
 
-def test_a_client_killed_mid_batch_leaves_all_or_nothing(pg_url: str):
+def test_a_client_killed_mid_batch_leaves_all_or_nothing(pg_url: str, tmp_path: Path):
     Ledger.open(pg_url).close()
     rng = random.Random(20240131)
     n, outcomes = 40, Counter[str]()
-    for trial in range(6):
-        mode = ("one", "many", "checkpoint")[trial % 3]
-        finished = kill_mid_batch(pg_url, trial, n, mode, rng)
-        with Ledger.open(pg_url) as ledger:  # the dead client's lock is gone with it
-            posted = len([t for t in ledger.transactions() if t.key.startswith(f"trial{trial}/")])
-            assert posted in (0, n), (trial, mode, posted)
-            assert posted == n or not finished
-            assert ledger.verify().ok
-        outcomes["all" if posted else "none"] += 1
+    with fork_server(tmp_path) as forks:
+        for trial in range(6):
+            mode = ("one", "many", "checkpoint")[trial % 3]
+            finished = kill_mid_batch(forks, pg_url, trial, n, mode, rng, tmp_path)
+            with Ledger.open(pg_url) as ledger:  # the dead client's lock is gone with it
+                posted = len([t for t in ledger.transactions()
+                              if t.key.startswith(f"trial{trial}/")])
+                assert posted in (0, n), (trial, mode, posted)
+                assert posted == n or not finished
+                assert ledger.verify().ok
+            outcomes["all" if posted else "none"] += 1
     with Ledger.open(pg_url) as ledger:
         assert len(ledger) == n * outcomes["all"]
 
