@@ -1,11 +1,13 @@
 """Atomic runs under kill -9 and concurrent writers (SPEC §5.6 and §5.7).
 
-Writers are separate Python processes started with ``sys.executable -c``; the database is a
-real file in WAL mode, as in production.
+Writers are separate Python processes: concurrent writers started with ``sys.executable -c``,
+the writers killed with -9 forked one per trial from a process that imported ecocomp once
+(:func:`fork_server`). The database is a real file in WAL mode, as in production.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,13 +100,51 @@ print(json.dumps(statuses))
 """
 
 
-def _spawn(code: str, *args: str) -> subprocess.Popen[str]:
+FORK_SERVER = COMMON + f"""
+import gc, os, traceback
+WORKER = {CRASH_WORKER!r}
+gc.freeze()  # the imported modules stay shared with the workers (no copy on write)
+for line in sys.stdin:  # one JSON list per worker: its output file, then its arguments
+    out, *argv = json.loads(line)
+    pid = os.fork()
+    if pid == 0:  # the worker: a process of its own, which the test kills with -9
+        code = 1
+        try:
+            sys.argv = ["-c", *argv]
+            with open(out, "w", encoding="utf-8") as sys.stdout:
+                exec(compile(WORKER, "crash_worker", "exec"), {{"__name__": "__main__"}})
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    print(pid, flush=True)
+    print(os.waitpid(pid, 0)[1], flush=True)
+"""
+
+
+def _spawn(code: str, *args: str, stdin: int | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=env,
+        [sys.executable, "-c", code, *args], stdin=stdin, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env,
     )
+
+
+@contextlib.contextmanager
+def fork_server(folder: Path) -> Iterator[subprocess.Popen[str]]:
+    """A process that has imported ecocomp and forks a CRASH_WORKER for each trial of
+    :func:`kill_mid_batch`: a fork, not a new interpreter and half a second of imports."""
+    server = _spawn(FORK_SERVER, stdin=subprocess.PIPE)
+    try:
+        yield server
+    except BaseException:
+        server.kill()
+        server.communicate()
+        raise
+    _, err = server.communicate(timeout=60)  # closes its stdin: it ends
+    assert server.returncode == 0 and not err, err  # a worker's traceback, say
 
 
 def _keys(path: Path, prefix: str) -> list[str]:
@@ -111,19 +152,25 @@ def _keys(path: Path, prefix: str) -> list[str]:
         return [t.key for t in ledger.transactions() if t.key.startswith(prefix)]
 
 
-def kill_mid_batch(db: str, trial: int, n: int, mode: str, rng: random.Random) -> bool:
-    """Run a CRASH_WORKER on ``db`` and kill -9 it once its batch has begun (after a random
-    pause); whether it had committed first."""
-    worker = _spawn(CRASH_WORKER, db, str(trial), str(n), mode)
-    assert worker.stdout is not None and worker.stderr is not None
-    assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
-    assert worker.stdout.readline().strip() == "begin"
-    time.sleep(rng.uniform(0, 0.02))
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(timeout=30)
-    finished = worker.stdout.read().strip() == "committed"
-    worker.stdout.close()
-    worker.stderr.close()
+def kill_mid_batch(forks: subprocess.Popen[str], db: str, trial: int, n: int, mode: str,
+                   rng: random.Random, folder: Path) -> bool:
+    """Fork a CRASH_WORKER on ``db`` from ``forks`` (:func:`fork_server`) and kill -9 it
+    once its batch has begun (after a random pause); whether it had committed first."""
+    assert forks.stdin is not None and forks.stdout is not None
+    pipe = folder / f"worker-{trial}"  # the worker's stdout: a named pipe
+    os.mkfifo(pipe)
+    forks.stdin.write(json.dumps([str(pipe), db, str(trial), str(n), mode]) + "\n")
+    forks.stdin.flush()
+    pid = int(forks.stdout.readline())
+    with open(pipe, encoding="utf-8") as out:  # waits for the worker to open it
+        assert out.readline().strip() == "ready"
+        assert out.readline().strip() == "begin"
+        time.sleep(rng.uniform(0, 0.02))
+        with contextlib.suppress(ProcessLookupError):  # not yet reaped: still there
+            os.kill(pid, signal.SIGKILL)
+        status = int(forks.stdout.readline())  # reaped: the process is gone
+        finished = out.read().strip() == "committed"
+    assert os.WIFSIGNALED(status) or os.WEXITSTATUS(status) == 0, status
     return finished
 
 
@@ -134,17 +181,18 @@ def test_a_batch_killed_at_any_point_leaves_all_or_nothing(tmp_path: Path):
     rng = random.Random(20240131)
     outcomes: Counter[str] = Counter()
     n = 40
-    for trial in range(24):
-        mode = ("one", "many", "checkpoint")[trial % 3]
-        finished = kill_mid_batch(str(path), trial, n, mode, rng)
-        posted = len(_keys(path, f"trial{trial}/"))
-        assert posted in (0, n), f"trial {trial} ({mode}): {posted} of {n} survived the kill"
-        if finished:
-            assert posted == n
-        outcomes["all" if posted else "none"] += 1
-        with Ledger.open(path) as ledger:
-            report = ledger.verify()
-            assert report.ok, report
+    with fork_server(tmp_path) as forks:
+        for trial in range(24):
+            mode = ("one", "many", "checkpoint")[trial % 3]
+            finished = kill_mid_batch(forks, str(path), trial, n, mode, rng, tmp_path)
+            posted = len(_keys(path, f"trial{trial}/"))
+            assert posted in (0, n), f"trial {trial} ({mode}): {posted} of {n} survived the kill"
+            if finished:
+                assert posted == n
+            outcomes["all" if posted else "none"] += 1
+            with Ledger.open(path) as ledger:
+                report = ledger.verify()
+                assert report.ok, report
     with Ledger.open(path) as ledger:
         assert len(ledger) == n * outcomes["all"]
         assert sum(ledger.balances().values()) == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from collections import Counter
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -23,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from postgres_server import database
 from test_ledger_properties import new_transactions
-from test_ledger_reliability import _spawn, kill_mid_batch, run_concurrent
+from test_ledger_reliability import fork_server, kill_mid_batch, run_concurrent
 
 from ecocomp import postgres
 from ecocomp.cli import main
@@ -243,41 +244,57 @@ def test_concurrent_writer_processes_never_fork_or_double_post(pg_url: str, tmp_
         assert sum(ledger.balances().values()) == 0
 
 
-OPEN_WORKER = """
-import sys
-from ecocomp.ledger import Ledger
-with Ledger.open(sys.argv[1]) as ledger, ledger.batch():
-    ledger.connection.execute("CREATE TABLE IF NOT EXISTS beside_the_ledger (a TEXT)")
-print("ok")
-"""
+def _open_at_once(url: str, clients: int) -> list[str]:
+    """``clients`` threads, each with its own connection, released together to open the
+    ledger at ``url`` and write beside it; each one's outcome ("ok" or its error)."""
+    start = threading.Barrier(clients)
+    outcomes = ["did not finish"] * clients
+
+    def client(i: int) -> None:
+        start.wait()
+        try:
+            with Ledger.open(url) as ledger, ledger.batch():
+                ledger.connection.execute(
+                    "CREATE TABLE IF NOT EXISTS beside_the_ledger (a TEXT)")
+            outcomes[i] = "ok"
+        except Exception as exc:  # reported below with the others'
+            outcomes[i] = repr(exc)[-300:]
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes
 
 
-def test_processes_opening_a_new_database_at_once_all_succeed(pg_server: str):
+def test_clients_opening_a_new_database_at_once_all_succeed(pg_server: str):
     # the first opener creates the tables while the others wait on the lock; they must see
-    # the new tables then, not the catalog as it was when they started waiting
+    # the new tables then, not the catalog as it was when they started waiting. Threads
+    # released by a barrier (a connection each: the race is the server's) meet at the lock
+    # every round (processes, half a second each to import, met in about one round of three)
     for _ in range(4):
         with database(pg_server) as url:
-            workers = [_spawn(OPEN_WORKER, url) for _ in range(8)]
-            outcomes = [w.communicate(timeout=120) for w in workers]
-            assert [out.strip() for out, _ in outcomes] == ["ok"] * 8, [
-                err[-300:] for out, err in outcomes if not out.strip()]
+            assert _open_at_once(url, 8) == ["ok"] * 8
             with Ledger.open(url) as ledger:
                 assert ledger.verify().ok
 
 
-def test_a_client_killed_mid_batch_leaves_all_or_nothing(pg_url: str):
+def test_a_client_killed_mid_batch_leaves_all_or_nothing(pg_url: str, tmp_path: Path):
     Ledger.open(pg_url).close()
     rng = random.Random(20240131)
     n, outcomes = 40, Counter[str]()
-    for trial in range(6):
-        mode = ("one", "many", "checkpoint")[trial % 3]
-        finished = kill_mid_batch(pg_url, trial, n, mode, rng)
-        with Ledger.open(pg_url) as ledger:  # the dead client's lock is gone with it
-            posted = len([t for t in ledger.transactions() if t.key.startswith(f"trial{trial}/")])
-            assert posted in (0, n), (trial, mode, posted)
-            assert posted == n or not finished
-            assert ledger.verify().ok
-        outcomes["all" if posted else "none"] += 1
+    with fork_server(tmp_path) as forks:
+        for trial in range(6):
+            mode = ("one", "many", "checkpoint")[trial % 3]
+            finished = kill_mid_batch(forks, pg_url, trial, n, mode, rng, tmp_path)
+            with Ledger.open(pg_url) as ledger:  # the dead client's lock is gone with it
+                posted = len([t for t in ledger.transactions()
+                              if t.key.startswith(f"trial{trial}/")])
+                assert posted in (0, n), (trial, mode, posted)
+                assert posted == n or not finished
+                assert ledger.verify().ok
+            outcomes["all" if posted else "none"] += 1
     with Ledger.open(pg_url) as ledger:
         assert len(ledger) == n * outcomes["all"]
 
