@@ -7,7 +7,8 @@ method so the parts always sum exactly to the whole.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from decimal import (
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
@@ -18,7 +19,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "CONTEXT",
@@ -28,6 +29,7 @@ __all__ = [
     "as_decimal",
     "format_yuan",
     "from_fen",
+    "in_money_context",
     "split_largest_remainder",
     "to_fen",
     "to_yuan",
@@ -47,6 +49,16 @@ CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999,
                   capitals=1, clamp=0, flags=[], traps=[InvalidOperation, DivisionByZero,
                                                         Overflow])
 _UNITS = {"yuan": Decimal(1), "wan": WAN}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def in_money_context(func: _F) -> _F:
+    """Run ``func`` under :data:`CONTEXT` instead of the caller's decimal context."""
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with localcontext(CONTEXT):
+            return func(*args, **kwargs)
+    return run  # type: ignore[return-value]
 _HUNDRED = Decimal(100)
 
 K = TypeVar("K")

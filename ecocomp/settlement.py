@@ -31,7 +31,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ from ecocomp.ledger import (
     Transfer,
 )
 from ecocomp.ledger.checkpoints import signed_by
-from ecocomp.money import CONTEXT
+from ecocomp.money import in_money_context
 from ecocomp.periods import Period
 from ecocomp.postgres import is_url
 from ecocomp.project import Project
@@ -698,6 +698,7 @@ def input_kinds_needed(project: Project, year: int) -> set[str]:
             if a.in_force(Period(year))}
 
 
+@in_money_context
 def compute(
     project: Project, inputs: Assessments | Mapping[str, object], year: int
 ) -> tuple[list[Obligation], list[NetDue]]:
@@ -706,13 +707,6 @@ def compute(
     ``inputs`` maps each kind of inputs to what its builder built (:mod:`ecocomp.inputs`);
     an :class:`Assessments` alone is the ``water`` inputs.
     """
-    with localcontext(CONTEXT):  # not the caller's decimal context (netting sums amounts)
-        return _compute(project, inputs, year)
-
-
-def _compute(
-    project: Project, inputs: Assessments | Mapping[str, object], year: int
-) -> tuple[list[Obligation], list[NetDue]]:
     period = Period(year)
     by_kind: Mapping[str, object] = (
         {"water": inputs} if isinstance(inputs, Assessments) else inputs
@@ -756,6 +750,7 @@ def _compute(
     return obligations, nets
 
 
+@in_money_context
 def settle(
     project: Project,
     *,
@@ -796,26 +791,6 @@ def settle(
     imported so far; then ``progress(stage, -1)`` as each stage starts: ``"assessing"``,
     ``"computing"`` and (unless a dry run) ``"posting"``.
     """
-    with localcontext(CONTEXT):  # not the caller's decimal context: it may round amounts
-        return _settle(project, year=year, ledger=ledger, store=store, dry_run=dry_run,
-                       today=today, progress=progress, signer=signer, cascade=cascade,
-                       same_project=same_project)
-
-
-def _settle(
-    project: Project,
-    *,
-    year: int,
-    ledger: Ledger | None = None,
-    store: ReadingStore | None = None,
-    dry_run: bool = False,
-    today: date | None = None,
-    progress: Callable[[str, int], None] | None = None,
-    signer: Signer | None = None,
-    cascade: bool = False,
-    same_project: bool = False,
-) -> SettlementResult:
-    """:func:`settle`, under ecocomp's decimal context."""
     today = today or date.today()
     in_force = _in_force(project, year)
     if not in_force and (ledger is None or not _year_transactions(ledger, year)):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLE
+from test_postgres_ledger import _sql
 
 import ecocomp
 from ecocomp import postgres
@@ -105,14 +106,6 @@ def test_another_project_is_refused_as_on_sqlite(pg_url: str, tmp_path: Path):
         ecocomp.settle(ecocomp.load_project(other), year=2021, ledger=ledger, store=store,
                        today=TODAY)
     assert "postgresql://" in str(caught.value) and "object at" not in str(caught.value)
-
-
-def _sql(url: str, statement: str) -> None:
-    conn = postgres.connect(url)
-    try:
-        conn.execute(statement)
-    finally:
-        conn.close()
 
 
 def _count(url: str, table: str) -> int:
