@@ -1442,15 +1442,24 @@ _POSTGRES_READY = frozenset({
     ("ledger", "transactions"), ("statement",), ("pay",), ("assess",), ("report",),
 })
 
+#: What to do instead, for commands that have a PostgreSQL counterpart of their own.
+_POSTGRES_HINTS = {
+    ("ledger", "backup"): "; back a PostgreSQL database up with the server's own `pg_dump`",
+    ("air", "import"): "; air readings live in an SQLite file (settle the air project there)",
+    ("air", "aqi"): "; air readings live in an SQLite file (settle the air project there)",
+}
+
 
 class _Database(click.ParamType):
     """--db: an SQLite file (checked by the option's own type) or a postgresql:// URL."""
 
     name = "db"
 
-    def __init__(self, file_type: click.ParamType, postgres_ready: bool) -> None:
+    def __init__(self, file_type: click.ParamType, postgres_ready: bool,
+                 hint: str = "") -> None:
         self.file_type = file_type
         self.postgres_ready = postgres_ready
+        self.hint = hint
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
@@ -1461,7 +1470,7 @@ class _Database(click.ParamType):
                       "with `ecocomp settle`, `statement`, `pay`, `assess`, `report`, "
                       "`readings forget` and "
                       "`ecocomp ledger verify/head/checkpoint/balances/export/transactions` "
-                      "so far (docs/postgres.md)",
+                      f"so far (docs/postgres.md){self.hint}",
                       param, ctx)
         return self.file_type.convert(value, param, ctx)
 
@@ -1508,7 +1517,8 @@ def _apply_conventions(group: click.Group) -> None:
             if isinstance(param.type, click.DateTime):  # 2022/04/20, 2022年4月20日 too
                 param.type = DAY
             if param.name == "db" and path[-1] not in _OWN_DB:
-                param.type = _Database(param.type, path in _POSTGRES_READY)
+                param.type = _Database(param.type, path in _POSTGRES_READY,
+                                       _POSTGRES_HINTS.get(path, ""))
                 param.envvar = "ECOCOMP_DB"
                 if param.help and "ECOCOMP_DB" not in param.help:
                     param.help = f"{param.help.rstrip('.')} (default: $ECOCOMP_DB)."

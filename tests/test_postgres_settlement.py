@@ -176,7 +176,9 @@ def test_ledger_migrate_refuses_a_target_holding_another_ledger(pg_url: str, tmp
 
 def test_commands_without_postgres_support_say_so(pg_url: str):
     code, _, err = _run("air", "aqi", "--db", pg_url, "--year", "2021")
-    assert code == 2 and "reads an SQLite file" in err
+    assert code == 2 and "reads an SQLite file" in err and "air readings live in" in err
+    code, _, err = _run("ledger", "backup", "--db", pg_url, "out.db")
+    assert code == 2 and "pg_dump" in err
     code, _, err = _run("ledger", "head", "--db", pg_url)  # an empty database: no ledger
     assert code == 1 and "no ecocomp ledger in this database" in err
     assert postgres.redacted(pg_url) in err
