@@ -320,6 +320,30 @@ def _basis_digest(meta: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _forgets(imports: Sequence[tuple[int, str, str, str]]
+             ) -> tuple[list[tuple[int, str, str]], list[str]]:
+    """The rows ``readings forget`` left in ``readings_imports`` (id, file, when), and a
+    problem for each one it cannot have written: a forget removes every import of its file,
+    so an import of that file numbered below it means the row was added by hand."""
+    forgets: list[tuple[int, str, str]] = []
+    forged: list[str] = []
+    first: dict[str, int] = {}  # each file's first import still there
+    for number, file, digest, _at in imports:
+        if digest != _FORGOTTEN:
+            first.setdefault(file, number)
+    for number, file, digest, at in imports:
+        if digest != _FORGOTTEN:
+            continue
+        if first.get(file, number) < number:
+            forged.append(
+                f"readings_imports #{number}: a forget of {file}, whose import #{first[file]} is "
+                "still there; `ecocomp readings forget` removes every import of the file, so "
+                "the row was not written by it — restore the database from a backup")
+        else:
+            forgets.append((number, file, at))
+    return forgets, forged
+
+
 def _reading(name: str) -> Any:
     """A connection that reads ``name`` (an SQLite file read-only, or a URL)."""
     if postgres.is_url(name):
@@ -354,11 +378,12 @@ def verify_readings(path: str | Path) -> ReadingsReport:
         problems += found
         runs = recorded_inputs(conn)
         current = int(conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0)
-        forgets = conn.execute(
-            "SELECT id, file, imported_at FROM readings_imports WHERE sha256 = ? ORDER BY id",
-            (_FORGOTTEN,)).fetchall()
+        imports = [(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(
+            "SELECT id, file, sha256, imported_at FROM readings_imports ORDER BY id")]
     finally:
         conn.close()
+    forgets, forged = _forgets(imports)
+    problems += forged
     for run in runs:
         if year_digest(run.section_months) != run.digest:
             problems.append(f"settlement_inputs #{run.id} ({run.year}): its section-month "
@@ -395,7 +420,10 @@ def verify_readings(path: str | Path) -> ReadingsReport:
             differ = sorted(k for k in {*now, *run.section_months}
                             if now.get(k) != run.section_months.get(k))
             checked[key] = differ
-            since = [f for f in forgets if f[0] > run.last_import]
+            # a forget since excuses a difference only if it removed an import the run
+            # could have read: some id up to the run's last import is gone
+            since = [f for f in forgets if f[0] > run.last_import] if sum(
+                1 for i in imports if i[0] <= run.last_import) < run.last_import else []
             if differ and since:
                 shown = ", ".join(differ[:5]) + (
                     f" and {len(differ) - 5} more" if len(differ) > 5 else "")
