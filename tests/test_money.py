@@ -45,6 +45,15 @@ def test_fen_round_trip_and_refusal_of_fractions_of_a_fen():
         to_fen("0.001")
 
 
+@pytest.mark.parametrize("amount", ["0.0100000000000000000000000000001",
+                                    "123456789012.3400000000000000000001"])
+def test_a_fraction_of_a_fen_beyond_28_digits_is_refused_not_rounded(amount):
+    """value * 100 at 28 digits rounds the fraction away; the refusal must not depend on
+    how many digits the amount has."""
+    with pytest.raises(ValueError, match="whole number of fen"):
+        to_fen(amount)
+
+
 def test_format_yuan():
     assert format_yuan(Decimal("8000000")) == "8,000,000.00"
     assert format_yuan(Decimal("8000000"), "wan") == "800"
