@@ -25,12 +25,13 @@ difference means the database was edited outside ecocomp, and the run is refused
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -344,6 +345,25 @@ def _forgets(imports: Sequence[tuple[int, str, str, str]]
     return forgets, forged
 
 
+def _forgotten_before(last: int, imports: Sequence[tuple[int, str, str, str]],
+                      read_ids: Callable[[], frozenset[int]]) -> bool:
+    """Whether a forget removed an import numbered up to ``last`` (one a run after import
+    ``last`` could have read): such an id is gone from ``readings_imports`` and no reading
+    names it any more (a forget deletes the import's readings with it)."""
+    kept = {i[0] for i in imports}
+    gone = [n for n in range(1, last + 1) if n not in kept]
+    return bool(gone) and not set(gone) <= read_ids()
+
+
+def _import_ids(name: str) -> frozenset[int]:
+    conn = _reading(name)
+    try:
+        return frozenset(int(r[0]) for r in conn.execute(
+            "SELECT DISTINCT import_id FROM readings"))
+    finally:
+        conn.close()
+
+
 def _reading(name: str) -> Any:
     """A connection that reads ``name`` (an SQLite file read-only, or a URL)."""
     if postgres.is_url(name):
@@ -389,6 +409,12 @@ def verify_readings(path: str | Path) -> ReadingsReport:
             problems.append(f"settlement_inputs #{run.id} ({run.year}): its section-month "
                             "digests do not give its digest; the record was changed")
     notes: list[str] = []
+
+    @functools.cache
+    def read_ids() -> frozenset[int]:
+        """The import ids readings still name (read once, if a forget is to excuse)."""
+        return _import_ids(name)
+
     checked: dict[tuple[int, int, str], list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="ecocomp-verify-") as tmp:
         for run in runs:
@@ -420,10 +446,9 @@ def verify_readings(path: str | Path) -> ReadingsReport:
             differ = sorted(k for k in {*now, *run.section_months}
                             if now.get(k) != run.section_months.get(k))
             checked[key] = differ
-            # a forget since excuses a difference only if it removed an import the run
-            # could have read: some id up to the run's last import is gone
-            since = [f for f in forgets if f[0] > run.last_import] if sum(
-                1 for i in imports if i[0] <= run.last_import) < run.last_import else []
+            since = [f for f in forgets if f[0] > run.last_import]
+            if differ and since and not _forgotten_before(run.last_import, imports, read_ids):
+                since = []  # no forget explains it
             if differ and since:
                 shown = ", ".join(differ[:5]) + (
                     f" and {len(differ) - 5} more" if len(differ) > 5 else "")

@@ -625,21 +625,27 @@ def _edit_behind_ecocomps_back(db: Path, forged_file: str | None) -> None:
     conn.close()
 
 
-@pytest.mark.parametrize("forged_file", [None, "2021-nothing.csv", "imported"],
-                         ids=["no-forget", "forget-of-no-file", "forget-of-a-kept-file"])
+@pytest.mark.parametrize("forged_file", [None, "2021-nothing.csv", "imported", "unlisted"],
+                         ids=["no-forget", "forget-of-no-file", "forget-of-a-kept-file",
+                              "forget-of-an-import-row-deleted-readings-kept"])
 def test_a_forged_forget_row_does_not_turn_an_edit_into_a_note(workspace, forged_file):
     """A ``forgotten`` row added by hand after the settlement must not excuse readings
     changed behind ecocomp's back: no import the run could have read is gone (a real forget
-    removes the file's imports), or the file it names is still imported below it."""
+    removes the file's imports and their readings), or the file it names is still imported
+    below it."""
     from ecocomp.evidence import verify_readings
 
     project, db = workspace
     settle(project, db)
-    if forged_file == "imported":
+    if forged_file in ("imported", "unlisted"):
         conn = sqlite3.connect(db)
-        forged_file = conn.execute("SELECT file FROM readings_imports ORDER BY id "
-                                   "LIMIT 1").fetchone()[0]
+        number, file = conn.execute("SELECT id, file FROM readings_imports ORDER BY id "
+                                    "LIMIT 1").fetchone()
+        if forged_file == "unlisted":  # the import's row deleted, its readings left
+            conn.execute("DELETE FROM readings_imports WHERE id = ?", (number,))
+            conn.commit()
         conn.close()
+        forged_file = file
     _edit_behind_ecocomps_back(db, forged_file)
     found = verify_readings(db)
     assert not found.ok and not found.notes, found
