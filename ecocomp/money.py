@@ -138,6 +138,7 @@ def format_yuan(amount: Decimal, unit: str = "yuan") -> str:
     return f"{to_yuan(amount):,}"
 
 
+@in_money_context
 def split_largest_remainder(
     total: Decimal, weights: Mapping[K, object] | Sequence[tuple[K, object]]
 ) -> dict[K, Decimal]:

@@ -107,6 +107,16 @@ def test_amounts_beyond_the_largest_are_refused_not_rounded_or_overflowed():
             to_fen(amount)
 
 
+def test_a_split_sums_to_its_total_whatever_the_callers_decimal_precision():
+    """The weights' sum was taken at the caller's precision: at 3 digits 1.001 + 1.001 is
+    2.00, and 100.00 yuan split into 50.05 + 50.05 = 100.10 (10 fen made up)."""
+    import decimal
+
+    with decimal.localcontext(decimal.Context(prec=3)):
+        parts = split_largest_remainder(Decimal("100.00"), {"a": "1.001", "b": "1.001"})
+    assert parts == {"a": Decimal("50.00"), "b": Decimal("50.00")}
+
+
 @pytest.mark.parametrize("prec", [3, 5, 9])
 def test_money_primitives_ignore_the_callers_decimal_precision(prec):
     """to_fen, from_fen, unit_to_yuan and format_yuan are exact whatever the thread's
