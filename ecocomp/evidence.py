@@ -25,12 +25,13 @@ difference means the database was edited outside ecocomp, and the run is refused
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -320,6 +321,49 @@ def _basis_digest(meta: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _forgets(imports: Sequence[tuple[int, str, str, str]]
+             ) -> tuple[list[tuple[int, str, str]], list[str]]:
+    """The rows ``readings forget`` left in ``readings_imports`` (id, file, when), and a
+    problem for each one it cannot have written: a forget removes every import of its file,
+    so an import of that file numbered below it means the row was added by hand."""
+    forgets: list[tuple[int, str, str]] = []
+    forged: list[str] = []
+    first: dict[str, int] = {}  # each file's first import still there
+    for number, file, digest, _at in imports:
+        if digest != _FORGOTTEN:
+            first.setdefault(file, number)
+    for number, file, digest, at in imports:
+        if digest != _FORGOTTEN:
+            continue
+        if first.get(file, number) < number:
+            forged.append(
+                f"readings_imports #{number}: a forget of {file}, whose import #{first[file]} is "
+                "still there; `ecocomp readings forget` removes every import of the file, so "
+                "the row was not written by it — restore the database from a backup")
+        else:
+            forgets.append((number, file, at))
+    return forgets, forged
+
+
+def _forgotten_before(last: int, imports: Sequence[tuple[int, str, str, str]],
+                      read_ids: Callable[[], frozenset[int]]) -> bool:
+    """Whether a forget removed an import numbered up to ``last`` (one a run after import
+    ``last`` could have read): such an id is gone from ``readings_imports`` and no reading
+    names it any more (a forget deletes the import's readings with it)."""
+    kept = {i[0] for i in imports}
+    gone = [n for n in range(1, last + 1) if n not in kept]
+    return bool(gone) and not set(gone) <= read_ids()
+
+
+def _import_ids(name: str) -> frozenset[int]:
+    conn = _reading(name)
+    try:
+        return frozenset(int(r[0]) for r in conn.execute(
+            "SELECT DISTINCT import_id FROM readings"))
+    finally:
+        conn.close()
+
+
 def _reading(name: str) -> Any:
     """A connection that reads ``name`` (an SQLite file read-only, or a URL)."""
     if postgres.is_url(name):
@@ -354,16 +398,23 @@ def verify_readings(path: str | Path) -> ReadingsReport:
         problems += found
         runs = recorded_inputs(conn)
         current = int(conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0)
-        forgets = conn.execute(
-            "SELECT id, file, imported_at FROM readings_imports WHERE sha256 = ? ORDER BY id",
-            (_FORGOTTEN,)).fetchall()
+        imports = [(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(
+            "SELECT id, file, sha256, imported_at FROM readings_imports ORDER BY id")]
     finally:
         conn.close()
+    forgets, forged = _forgets(imports)
+    problems += forged
     for run in runs:
         if year_digest(run.section_months) != run.digest:
             problems.append(f"settlement_inputs #{run.id} ({run.year}): its section-month "
                             "digests do not give its digest; the record was changed")
     notes: list[str] = []
+
+    @functools.cache
+    def read_ids() -> frozenset[int]:
+        """The import ids readings still name (read once, if a forget is to excuse)."""
+        return _import_ids(name)
+
     checked: dict[tuple[int, int, str], list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="ecocomp-verify-") as tmp:
         for run in runs:
@@ -396,6 +447,8 @@ def verify_readings(path: str | Path) -> ReadingsReport:
                             if now.get(k) != run.section_months.get(k))
             checked[key] = differ
             since = [f for f in forgets if f[0] > run.last_import]
+            if differ and since and not _forgotten_before(run.last_import, imports, read_ids):
+                since = []  # no forget explains it
             if differ and since:
                 shown = ", ".join(differ[:5]) + (
                     f" and {len(differ) - 5} more" if len(differ) > 5 else "")

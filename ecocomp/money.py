@@ -117,10 +117,11 @@ def to_fen(amount: object) -> int:
     """Yuan → integer fen. Refuses amounts that are not whole fen instead of rounding them."""
     value = as_decimal(amount, what="amount")
     _check_bound(value)
-    fen = CONTEXT.multiply(value, _HUNDRED)  # not the caller's context: it may round
-    if fen != fen.to_integral_value(context=CONTEXT):
+    # whole fen: no digit below 0.01 (asked of the digits themselves: value * 100 in a
+    # 28-digit context would round a fraction far enough down the amount away)
+    if value.as_tuple().exponent < -2 and value != value.quantize(FEN, context=CONTEXT):
         raise ValueError(f"amount {value} is not a whole number of fen; round it with to_yuan()")
-    return int(fen)
+    return int(CONTEXT.multiply(value, _HUNDRED))
 
 
 def from_fen(fen: int) -> Decimal:
@@ -137,6 +138,7 @@ def format_yuan(amount: Decimal, unit: str = "yuan") -> str:
     return f"{to_yuan(amount):,}"
 
 
+@in_money_context
 def split_largest_remainder(
     total: Decimal, weights: Mapping[K, object] | Sequence[tuple[K, object]]
 ) -> dict[K, Decimal]:

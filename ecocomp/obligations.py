@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from ecocomp.agreements import FrozenDict, thaw
+from ecocomp.money import in_money_context
 from ecocomp.periods import Period
 from ecocomp.standards import WaterClass
 
@@ -156,6 +157,7 @@ class Net:
                 "payee": self.payee, "amount": f"{self.amount:.2f}"}
 
 
+@in_money_context
 def party_nets(obligations: Iterable[Obligation]) -> dict[str, Decimal]:
     """Per party: received minus paid over ``obligations`` (zero-sum by construction)."""
     nets: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
@@ -165,6 +167,7 @@ def party_nets(obligations: Iterable[Obligation]) -> dict[str, Decimal]:
     return dict(nets)
 
 
+@in_money_context
 def settle_nets(nets: Mapping[str, Decimal]) -> list[tuple[str, str, Decimal]]:
     """Turn per-party nets (summing to zero) into payer → payee transfers, exact to the fen.
 
@@ -190,6 +193,7 @@ def settle_nets(nets: Mapping[str, Decimal]) -> list[tuple[str, str, Decimal]]:
     return transfers
 
 
+@in_money_context
 def net_obligations(obligations: Iterable[Obligation]) -> list[Net]:
     """Net the obligations per agreement and year: who finally pays whom how much.
 

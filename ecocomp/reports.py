@@ -33,7 +33,7 @@ from ecocomp.formulas import get_formula
 from ecocomp.formulas.base import settle_nets
 from ecocomp.i18n import message
 from ecocomp.ledger import Ledger, Transaction
-from ecocomp.money import WAN
+from ecocomp.money import WAN, in_money_context
 from ecocomp.outputs import replaced, spreadsheet_text
 from ecocomp.periods import Period
 from ecocomp.postgres import is_url
@@ -192,6 +192,7 @@ def _nets(year: int, chains: Mapping[str, list[Transaction]]) -> list[Obligation
     return nets
 
 
+@in_money_context
 def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Report:
     """Collect the year's report data from a settlement database."""
     catalog = load_catalog(db)
@@ -267,6 +268,7 @@ def air_days(db: str | Path, year: int) -> dict[str, tuple[Any, ...]]:
 REPORT_FORMATS = (".html", ".htm", ".xlsx", ".zip")
 
 
+@in_money_context
 def write_report(
     db: str | Path,
     year: int,
@@ -313,6 +315,7 @@ def write_report(
     return out
 
 
+@in_money_context
 def render_report(
     db: str | Path,
     year: int,

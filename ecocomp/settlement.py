@@ -1379,6 +1379,7 @@ def _vanished(
     )
 
 
+@in_money_context
 def pay(
     ledger: Ledger,
     *,

@@ -18,6 +18,7 @@ import attrs
 from ecocomp.catalog import Catalog, ZeroAmount, load_catalog, load_zero_amounts
 from ecocomp.errors import EcocompError
 from ecocomp.ledger import Ledger, LedgerHead, Transaction
+from ecocomp.money import in_money_context
 from ecocomp.outputs import terminal_text
 from ecocomp.periods import Period
 from ecocomp.settlement import PAYABLE, SETTLED, is_payment, require_intact
@@ -159,11 +160,13 @@ class PartyStatement:
     booked_until: date | None = None
 
     @property
+    @in_money_context
     def net(self) -> Decimal:
         """What the party received minus what it paid over the year's obligations."""
         return sum((a.accrued for a in self.agreements), _ZERO)
 
     @property
+    @in_money_context
     def overdue(self) -> Decimal:
         """Open amounts the party owes whose due date has passed (a positive number)."""
         return sum((-a.open for a in self.agreements if a.overdue and a.open < 0), _ZERO)
@@ -286,6 +289,7 @@ def later_note(st: PartyStatement, lang: str = "en") -> str:
                    end=st.booked_until)
 
 
+@in_money_context
 def build_statement(
     transactions: Sequence[Transaction],
     party: str,

@@ -92,6 +92,24 @@ def test_the_plain_basis_path_names_a_float_deep_inside_as_the_general_one() -> 
         Obligation("a", JAN, "c", "x", "y", Decimal("1.00"), basis)
 
 
+def test_netting_called_directly_ignores_a_callers_lowered_decimal_precision() -> None:
+    """net_obligations, party_nets and settle_nets are public: called outside settle, under
+    a caller's 5 digits, 12,345,678.91 - 1.00 was netted to 1.2346E+7."""
+    import decimal
+
+    from ecocomp.obligations import party_nets, settle_nets
+
+    obs = [ob("x", "y", "12345678.91", 1), ob("y", "x", "1.00", 2)]
+    with decimal.localcontext(decimal.Context(prec=5)):
+        nets = net_obligations(obs)
+        parties = party_nets(obs)
+        pairs = settle_nets({"x": Decimal("-12345678.91"), "y": Decimal("12345677.91"),
+                             "z": Decimal("1.00")})
+    assert nets == [Net("a", 2023, "x", "y", Decimal("12345677.91"))]
+    assert parties == {"x": Decimal("-12345677.91"), "y": Decimal("12345677.91")}
+    assert sum(amount for _, _, amount in pairs) == Decimal("12345678.91")
+
+
 def test_nets_are_per_agreement_and_year() -> None:
     obs = [ob("x", "y", "5.00", 1), ob("y", "x", "7.00", 2), ob("x", "y", "2.00", 3),
            ob("x", "y", "9.00", 1, agreement="b")]

@@ -45,6 +45,15 @@ def test_fen_round_trip_and_refusal_of_fractions_of_a_fen():
         to_fen("0.001")
 
 
+@pytest.mark.parametrize("amount", ["0.0100000000000000000000000000001",
+                                    "123456789012.3400000000000000000001"])
+def test_a_fraction_of_a_fen_beyond_28_digits_is_refused_not_rounded(amount):
+    """value * 100 at 28 digits rounds the fraction away; the refusal must not depend on
+    how many digits the amount has."""
+    with pytest.raises(ValueError, match="whole number of fen"):
+        to_fen(amount)
+
+
 def test_format_yuan():
     assert format_yuan(Decimal("8000000")) == "8,000,000.00"
     assert format_yuan(Decimal("8000000"), "wan") == "800"
@@ -96,6 +105,16 @@ def test_amounts_beyond_the_largest_are_refused_not_rounded_or_overflowed():
             to_yuan(amount)
         with pytest.raises(ValueError, match="1万亿"):
             to_fen(amount)
+
+
+def test_a_split_sums_to_its_total_whatever_the_callers_decimal_precision():
+    """The weights' sum was taken at the caller's precision: at 3 digits 1.001 + 1.001 is
+    2.00, and 100.00 yuan split into 50.05 + 50.05 = 100.10 (10 fen made up)."""
+    import decimal
+
+    with decimal.localcontext(decimal.Context(prec=3)):
+        parts = split_largest_remainder(Decimal("100.00"), {"a": "1.001", "b": "1.001"})
+    assert parts == {"a": Decimal("50.00"), "b": Decimal("50.00")}
 
 
 @pytest.mark.parametrize("prec", [3, 5, 9])

@@ -436,3 +436,21 @@ def test_verify_split_over_processes_reads_one_snapshot_and_agrees(pg_url: str):
     result = CliRunner().invoke(main, ["ledger", "verify", "--db", pg_url, "--jobs", "3"])
     assert result.exit_code == 0, result.output
     assert "OK: 41 transactions" in result.output
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_verify_finds_an_amount_column_retyped_to_hold_fractions_of_a_fen(
+        pg_url: str, jobs: int):
+    """An owner who retypes amount_fen to NUMERIC can store 1.4 fen more without touching
+    the hash: the scan formats an amount with %d, which truncates 100.4 to the 100 that
+    was hashed. SQLite's verify refuses a non-integer amount (typeof); so must this one."""
+    _history(pg_url)
+    _sql(pg_url, "ALTER TABLE ledger_transfers DISABLE TRIGGER ledger_transfers_no_change")
+    _sql(pg_url, "ALTER TABLE ledger_transfers ALTER COLUMN amount_fen TYPE NUMERIC")
+    _sql(pg_url, "UPDATE ledger_transfers SET amount_fen = amount_fen + 0.4 "
+                 "WHERE seq = 17 AND idx = 0")
+    _sql(pg_url, "ALTER TABLE ledger_transfers ENABLE TRIGGER ledger_transfers_no_change")
+    with Ledger.open(pg_url) as ledger:
+        report = pg_ledger.verify_ledger(ledger.connection, jobs=jobs)
+    assert not report.ok, report
+    assert "amount_fen" in (report.reason or ""), report.reason

@@ -401,3 +401,29 @@ def test_the_report_goes_to_standard_output_with_out_dash(db, tmp_path):
     on_disk = tmp_path / "r.html"
     write_report(db, 2021, on_disk)
     assert on_disk.read_bytes() == html.stdout_bytes
+
+
+@pytest.mark.parametrize("suffix", ["report", "report.xlsx", "report.html"])
+def test_a_callers_lowered_decimal_precision_changes_no_figure_of_the_report(
+        db, tmp_path, suffix):
+    """The report's sums and 万元 figures run under ecocomp's decimal context: a caller
+    whose thread context holds 3 digits gets the same files byte for byte."""
+    import decimal
+
+    import openpyxl
+
+    def tables(out: Path) -> dict[str, bytes]:
+        if out.is_dir():
+            return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+        if out.suffix == ".xlsx":
+            book = openpyxl.load_workbook(out)
+            return {s.title: repr([[c.value for c in r] for r in s.iter_rows()]).encode()
+                    for s in book.worksheets}
+        return {out.name: out.read_bytes()}
+
+    for folder in ("plain", "low"):
+        (tmp_path / folder).mkdir()
+    plain = write_report(db, YEAR, tmp_path / "plain" / suffix, as_of=date(2022, 5, 1))
+    with decimal.localcontext(decimal.Context(prec=3, rounding=decimal.ROUND_UP)):
+        low = write_report(db, YEAR, tmp_path / "low" / suffix, as_of=date(2022, 5, 1))
+    assert tables(low) == tables(plain)

@@ -601,3 +601,53 @@ def test_months_without_readings_are_named_not_settled_in_silence(tmp_path):
 def _fresh_pair(tmp_path: Path) -> tuple[Path, Path]:
     project = _copy_project(tmp_path / "whole")
     return project, tmp_path / "whole.db"
+
+
+def _edit_behind_ecocomps_back(db: Path, forged_file: str | None) -> None:
+    """Change a reading the recorded 2021 settlement read, with the monthly sums made to
+    match, and (when ``forged_file``) a ``forgotten`` row written into readings_imports by
+    hand, as ``readings forget`` would leave it."""
+    from ecocomp.store import _MONTHLY_GROUP, _MONTHLY_SELECT
+
+    conn = sqlite3.connect(db)
+    assert conn.execute(
+        "UPDATE readings SET eff_units = eff_units * 2 WHERE rowid = (SELECT min(rowid) FROM "
+        "readings WHERE section = 'jinyushi' AND parameter = 'cd' AND superseded_by IS NULL "
+        "AND eff_units > 0 AND sampled_at BETWEEN '2021-06' AND '2021-07')").rowcount == 1
+    conn.execute("DELETE FROM readings_monthly")
+    conn.execute(f"INSERT INTO readings_monthly {_MONTHLY_SELECT}{_MONTHLY_GROUP}")
+    if forged_file is not None:
+        conn.execute(
+            "INSERT INTO readings_imports (id, file, sha256, correction, rows, inserted, "
+            "unchanged, corrected, skipped, imported_at) SELECT max(id) + 1, ?, 'forgotten', "
+            "0, 0, 0, 0, 0, 0, '2026-12-07T00:00:00Z' FROM readings_imports", (forged_file,))
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("forged_file", [None, "2021-nothing.csv", "imported", "unlisted"],
+                         ids=["no-forget", "forget-of-no-file", "forget-of-a-kept-file",
+                              "forget-of-an-import-row-deleted-readings-kept"])
+def test_a_forged_forget_row_does_not_turn_an_edit_into_a_note(workspace, forged_file):
+    """A ``forgotten`` row added by hand after the settlement must not excuse readings
+    changed behind ecocomp's back: no import the run could have read is gone (a real forget
+    removes the file's imports and their readings), or the file it names is still imported
+    below it."""
+    from ecocomp.evidence import verify_readings
+
+    project, db = workspace
+    settle(project, db)
+    if forged_file in ("imported", "unlisted"):
+        conn = sqlite3.connect(db)
+        number, file = conn.execute("SELECT id, file FROM readings_imports ORDER BY id "
+                                    "LIMIT 1").fetchone()
+        if forged_file == "unlisted":  # the import's row deleted, its readings left
+            conn.execute("DELETE FROM readings_imports WHERE id = ?", (number,))
+            conn.commit()
+        conn.close()
+        forged_file = file
+    _edit_behind_ecocomps_back(db, forged_file)
+    found = verify_readings(db)
+    assert not found.ok and not found.notes, found
+    assert any("changed outside ecocomp" in p or "not written by" in p
+               for p in found.problems), found.problems

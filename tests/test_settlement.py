@@ -524,6 +524,35 @@ def test_overpaying_is_refused_and_posts_nothing(workspace):
         assert len(ledger) == before
 
 
+def test_overpaying_is_refused_under_a_callers_lowered_decimal_precision(workspace):
+    """pay sums what is owed under ecocomp's decimal context, not the caller's: with 3
+    digits rounded up, 499,999.99 owed read as 500,000 and an over-payment of 0.01 passed."""
+    import decimal
+
+    _, db = workspace
+    pay(db, "300000.01", "GK-1")
+    with ecocomp.Ledger.open(db) as ledger:
+        before = len(ledger)
+    with decimal.localcontext(decimal.Context(prec=3, rounding=decimal.ROUND_UP)):
+        with pytest.raises(SettlementError, match=r"owes 499999\.99"):
+            pay(db, "500000.00", "GK-2")
+    with ecocomp.Ledger.open(db) as ledger:
+        assert len(ledger) == before
+
+
+def test_a_statement_under_a_callers_lowered_decimal_precision_is_to_the_fen(workspace):
+    """The statement's sums run under ecocomp's decimal context, not the caller's."""
+    import decimal
+
+    _, db = workspace
+    pay(db, "300000.01", "GK-1")
+    with decimal.localcontext(decimal.Context(prec=3, rounding=decimal.ROUND_UP)):
+        payer = lishui_balance(db, "430700", date(2022, 5, 1))
+        statement = party_statement(db, "430700", YEAR, as_of=date(2022, 5, 1))
+    assert payer["open"] == "-499999.99", payer
+    assert statement.overdue == Decimal("499999.99")
+
+
 def test_paying_as_the_party_that_is_owed_is_refused(workspace):
     _, db = workspace
     with pytest.raises(SettlementError, match="owes nothing"):

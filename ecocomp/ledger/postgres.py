@@ -132,6 +132,14 @@ SCHEMA: tuple[str, ...] = (
     f"INSERT INTO {ENCODINGS} (encoding, from_seq) VALUES (2, 1)",
     *(statement for table in TABLES for statement in _append_only(table)),
 )
+#: The integer columns :func:`verify_ledger` requires an integer type of (any other, such
+#: as NUMERIC, could hold a fraction the scan's %d would not see).
+_INTEGER_COLUMNS = (
+    (TRANSACTIONS, "seq"), (TRANSFERS, "seq"), (TRANSFERS, "idx"), (TRANSFERS, "amount_fen"),
+    (CHECKPOINTS, "number"), (CHECKPOINTS, "seq"), (ENCODINGS, "encoding"),
+    (ENCODINGS, "from_seq"),
+)
+_INTEGER_TYPES = frozenset({"smallint", "integer", "bigint"})
 #: The triggers :func:`verify_ledger` requires, by table.
 TRIGGERS = {table: (f"{table}_no_change", f"{table}_no_truncate") for table in TABLES}
 
@@ -375,10 +383,21 @@ def _schema_problems(conn: Any, version: int) -> list[str]:
             "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
             "AND NOT t.tgisinternal AND t.tgenabled <> 'D'")
     }
-    return [f"{table}: the append-only trigger {name} is missing or disabled (someone "
-            "with the owner's rights removed it); restore it and verify again"
-            for table, names in TRIGGERS.items() for name in names
-            if (table, name) not in present]
+    problems = [f"{table}: the append-only trigger {name} is missing or disabled (someone "
+                "with the owner's rights removed it); restore it and verify again"
+                for table, names in TRIGGERS.items() for name in names
+                if (table, name) not in present]
+    # the scan formats integers with %d, which truncates a NUMERIC 100.4 to the 100 hashed:
+    # a column retyped by an owner would pass with fractions of a fen (SQLite: typeof)
+    types = dict(((row[0], row[1]), row[2]) for row in conn.execute(
+        "SELECT table_name::text, column_name::text, data_type::text "
+        "FROM information_schema.columns WHERE table_schema = current_schema()"))
+    problems += [f"{table}.{column}: type {types.get((table, column), 'missing')}, expected "
+                 "an integer type (someone with the owner's rights changed the column); "
+                 "restore it and verify again"
+                 for table, column in _INTEGER_COLUMNS
+                 if types.get((table, column)) not in _INTEGER_TYPES]
+    return problems
 
 
 # --------------------------------------------------------------------------- migrate
