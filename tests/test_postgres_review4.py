@@ -99,18 +99,17 @@ def _story(project: Path, db: str) -> list[object]:
 
     settle(2021)
     manual = readings / "2021-manual.csv"
-    first = manual.read_text(encoding="utf-8").splitlines()[1]  # lvbutou 2021-01-12 ph
-    (project / "corrections").mkdir(exist_ok=True)
-    (project / "corrections" / "fix.csv").write_text(
-        "section,sampled_at,parameter,value,unit,source,flag\n"
-        + first.replace(",7.56,", ",6.10,") + "\n", encoding="utf-8")
-    settle(2021)
     wide = readings / "2021-wide-lishui.csv"
     raw = wide.read_bytes()
     wide.write_bytes(raw.replace(b",10.3,1.1,7,", b",10.3,4.9,7,", 1))  # another content
     settle(2021, "--dry-run")
-    settle(2021)
+    settle(2021)  # refused: a stored value differs
     seen.append(_cli("readings", "forget", "2021-wide-lishui.csv", "--db", db))
+    settle(2021)
+    (project / "corrections").mkdir(exist_ok=True)
+    fix = "section,sampled_at,parameter,value,unit,source,flag\n{}\n"
+    (project / "corrections" / "fix.csv").write_text(  # 澧水 in March: class V
+        fix.format("lishui-zjj-cd,2021-03-10,codmn,9.5,mg/L,manual,"), encoding="utf-8")
     settle(2021)
     # a second year, read against the first by the improvement rules
     text = manual.read_text(encoding="utf-8").replace(",2021-", ",2022-")
@@ -119,12 +118,22 @@ def _story(project: Path, db: str) -> list[object]:
     (readings / "2022-wide-lishui.csv").write_bytes(raw.replace(b",2021/", b",2022/"))
     settle(2022, "--dry-run")
     settle(2022)
+    # 2021 corrected again: 2022, which reads it, goes stale, then is settled with it
+    (project / "corrections" / "fix2.csv").write_text(  # and in May, with seconds
+        fix.format("lishui-zjj-cd,2021-05-07T00:00:00,codmn,12,mg/L,manual,"),
+        encoding="utf-8")
+    settle(2021, "--dry-run")
+    settle(2021, "--cascade", "--dry-run")
     settle(2021, "--cascade")
+    settle(2022)
     for year in ("2021", "2022"):
         seen.append(_cli("assess", "--db", db, "--year", year, "--json"))
         seen.append(_cli("statement", "常德", "--db", db, "--year", year, "--json"))
     seen.append(_cli("ledger", "transactions", "--db", db, "--json"))
     seen.append(_cli("ledger", "verify", "--db", db, "--with-readings"))
+    report = project.parent / "report.html"
+    seen.append(_cli("report", "--db", db, "--year", "2022", "--out", str(report)))
+    seen.append(report.read_text(encoding="utf-8") if report.exists() else None)
     return seen
 
 
