@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ecocomp import postgres
 from ecocomp.errors import EcocompError, InputError
 from ecocomp.formatting import format_wan, format_yuan_grouped, parse_amount, parse_day
 from ecocomp.i18n import LANGS, amount_texts, daxie_line, default_lang, message, named
@@ -47,7 +48,7 @@ DEMO_ID = "ecocomp-demo"
 
 
 def _fail(message: str) -> None:
-    for line in map(_t, message.splitlines()):
+    for line in map(_t, postgres.scrubbed(message).splitlines()):
         click.echo(f"error: {line}" if not line.startswith(("...", " ")) else line, err=True)
     sys.exit(1)
 
@@ -66,7 +67,7 @@ def friendly(func: F) -> F:
             if problems and len(problems) > 1:
                 click.echo(f"error: {len(problems)} problem(s); nothing was written:", err=True)
                 for p in problems:
-                    click.echo(f"  {_t(p)}", err=True)
+                    click.echo(f"  {postgres.scrubbed(_t(p))}", err=True)
                 sys.exit(1)
             _fail(str(exc))
         except sqlite3.Error as exc:

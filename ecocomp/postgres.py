@@ -49,6 +49,7 @@ __all__ = [
     "is_connection",
     "is_url",
     "redacted",
+    "scrubbed",
 ]
 
 #: The advisory lock every ecocomp writer takes (``BEGIN IMMEDIATE``): b"ecocomp\x01".
@@ -104,6 +105,19 @@ def redacted(url: str) -> str:
     if parts.port is not None:
         netloc += f":{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+_PASSWORD = re.compile(r"((?:postgresql|postgres)://[^\s:/@]*):[^\s@/]*@")
+
+
+def scrubbed(text: str) -> str:
+    """``text`` with the password of every ``postgresql://`` URL in it taken out (a message
+    that quotes the ``--db`` a user typed).
+
+    >>> scrubbed("error: postgresql://app:secret@db/ecocomp: no readings")
+    'error: postgresql://app@db/ecocomp: no readings'
+    """
+    return _PASSWORD.sub(r"\1@", text) if "://" in text else text
 
 
 def _driver() -> Any:

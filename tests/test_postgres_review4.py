@@ -210,3 +210,18 @@ def test_the_catalog_keeps_the_projects_section_order_on_postgres_after_vacuum(p
             assert list(load_catalog(pg_url).sections) == codes, run
     finally:
         conn.close()
+
+
+def test_no_command_prints_the_password_of_a_postgres_url(pg_url: str, tmp_path: Path):
+    secret = pg_url.replace("://postgres@", "://postgres:hunter2@", 1)  # trust: accepted
+    settled = _cli("settle", str(EXAMPLE), "--year", "2021", "--db", secret, "--quiet")
+    assert settled[0] == 0, settled
+    for args in (("assess", "--year", "2030"), ("report", "--year", "2030", "--out",
+                                                 str(tmp_path / "r.html")),
+                 ("statement", "常德", "--year", "2030"), ("statement", "nowhere"),
+                 ("ledger", "transactions", "--party", "nowhere"),
+                 ("ledger", "verify", "--with-readings"),
+                 ("settle", str(EXAMPLE), "--year", "2031"),
+                 ("readings", "forget", "nothing.csv")):
+        result = CliRunner().invoke(main, [*args, "--db", secret])
+        assert "hunter2" not in result.stdout + result.stderr, (args, result.stderr)
