@@ -18,8 +18,10 @@ dialect live here, in one place:
 - ``CREATE TABLE``: ``INTEGER PRIMARY KEY`` (SQLite's rowid alias) becomes a ``bigint``
   identity, ``INTEGER`` ``bigint``, ``TEXT`` ``text COLLATE "C"`` (code-point order, as
   SQLite sorts), ``BLOB`` ``bytea``, ``STRICT``/``WITHOUT ROWID`` go; ``rowid``
-  (insertion order of a table that is only ever inserted into and emptied) becomes
-  ``ctid``;
+  becomes ``ctid``, which is insertion order only until VACUUM reuses the space of
+  deleted rows: right for a fresh temporary table (the import's staging), not for a table
+  rewritten run after run (the catalog's sections, whose listed order may then change on
+  PostgreSQL; tests/test_postgres_review4.py holds it as a known failure);
 - ``CREATE TABLE IF NOT EXISTS`` of a table that exists does nothing, without asking the
   server (which would require the right to create tables, which a writer role lacks);
 - ``temp.t`` (SQLite's schema of temporary tables) becomes ``pg_temp.t`` (an index of one
