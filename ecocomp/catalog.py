@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ecocomp import postgres
+from ecocomp import database, postgres
 from ecocomp.errors import EcocompError
 from ecocomp.project import Project
 from ecocomp.standards import WaterClass
@@ -195,16 +195,10 @@ def write_catalog(
 
 
 def _reading(path: str | Path) -> Any:
-    """A connection that only reads the database ``path``: an SQLite file opened
-    read-only, or a ``postgresql://`` URL."""
-    if postgres.is_url(str(path)):
-        try:
-            return postgres.connect(str(path))
-        except Exception as exc:  # the driver's own errors: said in plain words
-            raise EcocompError(postgres.describe(exc, str(path))) from exc
-    if not Path(path).is_file():
+    """:func:`ecocomp.database.open_reading`, saying so when no file is there."""
+    if not postgres.is_url(str(path)) and not Path(path).is_file():
         raise EcocompError(f"{path}: no such database; run `ecocomp settle` first")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    return database.open_reading(path)
 
 
 def load_catalog(path: str | Path) -> Catalog:

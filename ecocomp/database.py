@@ -16,9 +16,13 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-__all__ = ["connect", "describe", "has_table", "open_read_only"]
+from ecocomp import postgres
+from ecocomp.errors import EcocompError
+
+__all__ = ["connect", "describe", "has_table", "open_read_only", "open_reading"]
 
 _SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 
@@ -62,6 +66,20 @@ def open_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
     if not Path(path).is_file():
         raise sqlite3.OperationalError("unable to open database file")
     return sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+
+
+def open_reading(path: str | os.PathLike[str]) -> Any:
+    """A connection that only reads ``path``: :func:`open_read_only` of an SQLite file, or
+    a ``postgresql://`` URL (the driver's errors said in plain words)."""
+    name = os.fspath(path)
+    if not postgres.is_url(name):
+        return open_read_only(name)
+    try:
+        return postgres.connect(name)
+    except EcocompError:
+        raise
+    except Exception as exc:  # the driver's own errors
+        raise EcocompError(postgres.describe(exc, name)) from None
 
 
 def has_table(path: str, table: str) -> bool:

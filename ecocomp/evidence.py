@@ -356,19 +356,12 @@ def _forgotten_before(last: int, imports: Sequence[tuple[int, str, str, str]],
 
 
 def _import_ids(name: str) -> frozenset[int]:
-    conn = _reading(name)
+    conn = database.open_reading(name)
     try:
         return frozenset(int(r[0]) for r in conn.execute(
             "SELECT DISTINCT import_id FROM readings"))
     finally:
         conn.close()
-
-
-def _reading(name: str) -> Any:
-    """A connection that reads ``name`` (an SQLite file read-only, or a URL)."""
-    if postgres.is_url(name):
-        return postgres.connect(name)
-    return database.open_read_only(name)
 
 
 def verify_readings(path: str | Path) -> ReadingsReport:
@@ -392,7 +385,7 @@ def verify_readings(path: str | Path) -> ReadingsReport:
             f"{name}: holds no readings, so there is nothing to re-derive; use the database "
             "`ecocomp settle` wrote (its readings and ledger are in one file)",),
             sums=0, runs=0, covered=0, uncovered=0)
-    conn = _reading(name)
+    conn = database.open_reading(name)
     try:
         sums, found = _sums_problems(conn)
         problems += found
