@@ -22,6 +22,8 @@ from typing import Any
 
 import attrs
 
+from ecocomp.ledger import compiled
+
 __all__ = [
     "EMPTY_ROOT",
     "ConsistencyProof",
@@ -56,6 +58,28 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 
 
+def _level_up_python(level: list[bytes]) -> list[bytes]:
+    """One level up: the node hash of each pair, an odd last node carried up as it is."""
+    sha = _sha256
+    upper = [sha(b"\x01" + a + b).digest()
+             for a, b in zip(level[0::2], level[1::2], strict=False)]
+    if len(level) % 2:
+        upper.append(level[-1])
+    return upper
+
+
+def _level_up(level: list[bytes]) -> list[bytes]:
+    """:func:`_level_up_python`, in C when the compiled part is there (it takes exact
+    ``bytes`` nodes only; anything else goes the Python way, which says what is wrong)."""
+    scanc = compiled.scanc
+    if scanc is not None:
+        try:
+            return scanc.merkle_level(level)  # type: ignore[no-any-return]
+        except TypeError:
+            pass
+    return _level_up_python(level)
+
+
 def _raw(value: Hash, what: str) -> bytes:
     """A 32-byte hash from bytes or lowercase/uppercase hex text."""
     raw = bytes.fromhex(value) if isinstance(value, str) else bytes(value)
@@ -85,14 +109,9 @@ class MerkleTree:
     def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
         level = list(leaf_hashes)
         self.levels: list[list[bytes]] = [level]
-        sha = _sha256
         while len(level) > 1:
-            pairs = zip(level[0::2], level[1::2], strict=False)  # odd last node: carried up
-            upper = [sha(b"\x01" + a + b).digest() for a, b in pairs]
-            if len(level) % 2:
-                upper.append(level[-1])
-            self.levels.append(upper)
-            level = upper
+            level = _level_up(level)
+            self.levels.append(level)
 
     @classmethod
     def from_data(cls, entries: Sequence[bytes]) -> MerkleTree:

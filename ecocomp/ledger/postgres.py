@@ -290,8 +290,8 @@ def _rows(conn: Any, first: int, last: int) -> Iterator[tuple[Any, ...]]:
 def _scanned(conn: Any, count: int, tx2_from: int | None, jobs: int) -> Any:
     """Scan transactions 1..count: here, or split over ``jobs`` processes."""
     if jobs < 2 or count < 2 * jobs:
-        return verify._scan(_rows(conn, 1, count), 1, count, GENESIS.encode(), tx2_from,
-                            set())
+        return verify._scan(lambda: _rows(conn, 1, count), 1, count, GENESIS.encode(),
+                            tx2_from, set())
     snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
     with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=verify._MP_CONTEXT) as pool:
         def elsewhere(ranges: list[tuple[int, int, bytes]]) -> Iterable[tuple[Any, ...]]:
@@ -318,8 +318,8 @@ def _scan_range(url: str, snapshot: str, first: int, last: int, prev: bytes,
         conn.execute("BEGIN")
         conn.execute("SET TRANSACTION SNAPSHOT " + _literal(snapshot))
         unresolved: list[tuple[int, bytes]] = []
-        scanned = verify._scan(_rows(conn, first, last), first, last, prev, tx2_from, set(),
-                               unresolved)
+        scanned = verify._scan(lambda: _rows(conn, first, last), first, last, prev,
+                               tx2_from, set(), unresolved)
         conn.execute("COMMIT")
     finally:
         conn.close()

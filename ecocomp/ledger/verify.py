@@ -52,7 +52,7 @@ from urllib.parse import quote
 import attrs
 
 from ecocomp.errors import LedgerError, LedgerIntegrityError
-from ecocomp.ledger import _store, model
+from ecocomp.ledger import _store, compiled, model
 from ecocomp.ledger.hashing import (
     GENESIS,
     RS,
@@ -241,6 +241,7 @@ class _Scanned:
     hashes: list[bytes]
     keys: set[bytes]
     leaves: list[bytes] | None = None  # RFC 6962 leaf hashes of the digests, if computed
+    hashes_checked: bool = False  # each digest already compared with its stored hash
 
 
 # --------------------------------------------------------------------------- entry points
@@ -313,12 +314,13 @@ def verify_appended(conn: sqlite3.Connection, first: int) -> VerifyReport:
     factory = conn.text_factory
     conn.text_factory = bytes
     try:
-        scanned = _scan(conn.execute(_SCAN, (first, count)), first, count, prev, tx2_from,
-                        set(), unresolved)
+        scanned = _scan(lambda: conn.execute(_SCAN, (first, count)), first, count, prev,
+                        tx2_from, set(), unresolved)
     finally:
         conn.text_factory = factory
     problems = [scanned.problem] if scanned.problem else []
-    problems += _check_hashes(scanned.digests, scanned.hashes, first)
+    if not scanned.hashes_checked:
+        problems += _check_hashes(scanned.digests, scanned.hashes, first)
     earlier = f"SELECT 1 FROM {_TX} WHERE key = ? AND seq < ?"
     if len(scanned.keys) != len(scanned.hashes) or any(
             conn.execute(earlier, (key.decode(), first)).fetchone() for key in scanned.keys):
@@ -509,7 +511,8 @@ def _verify(
     digests, hashes = scanned.digests, scanned.hashes
     if scanned.problem:
         problems.append(scanned.problem)
-    problems += _check_hashes(digests, hashes)
+    if not scanned.hashes_checked:
+        problems += _check_hashes(digests, hashes)
     if len(scanned.keys) != len(hashes):
         problems += _duplicate_keys(conn)
     problems += _orphans(conn, count)
@@ -733,10 +736,78 @@ class _Seen:
 
 def _scan_here(conn: sqlite3.Connection, count: int, tx2_from: int | None) -> _Scanned:
     last = max(count, 1) if count else 0
-    return _scan(conn.execute(_SCAN, (1, last)), 1, last, GENESIS.encode(), tx2_from, set())
+    return _scan(lambda: conn.execute(_SCAN, (1, last)), 1, last, GENESIS.encode(), tx2_from,
+                 set())
+
+
+Rows = Callable[[], Iterable[tuple[Any, ...]]]
 
 
 def _scan(
+    rows: Rows,
+    first: int,
+    last: int,
+    prev: bytes,
+    tx2_from: int | None,
+    keys: set[bytes],
+    unresolved: list[tuple[int, bytes]] | None = None,
+) -> _Scanned:
+    """Scan transactions ``first..last``: the compiled fast path if it can prove them
+    sound, else (or when a check fails) :func:`_scan_rows`, which names the problem.
+
+    ``rows()`` runs :data:`_SCAN` for the range (in the same snapshot each time: it is
+    called a second time when the fast path gives up). Both paths return the same digests,
+    hashes and keys for a sound range (a property test compares them); the fast path
+    only covers tx/2 transactions and never reports a problem itself.
+    """
+    if compiled.scanc is not None and tx2_from is not None and tx2_from <= first:
+        fast = _scan_compiled(rows(), first, last, prev, keys, unresolved)
+        if fast is not None:
+            return fast
+    return _scan_rows(rows(), first, last, prev, tx2_from, keys, unresolved)
+
+
+def _scan_compiled(
+    rows: Iterable[tuple[Any, ...]], first: int, last: int, prev: bytes, keys: set[bytes],
+    unresolved: list[tuple[int, bytes]] | None,
+) -> _Scanned | None:
+    """``_scanc.scan`` over the rows: a sound range's :class:`_Scanned` (with its Merkle
+    leaves), or None when it gave up. It asks :func:`_diagnose` and
+    :func:`_diagnose_transfer` about any value it has not seen valid yet, as the Python
+    loop does, and compares each digest with the stored hash. ``keys`` (the keys before
+    ``first``) is not changed: the result holds them and the range's; ``unresolved``
+    changes only if it succeeds."""
+    scanc = compiled.scanc
+    assert scanc is not None
+    seen = _Seen()
+    meta_ok = _canonical_meta_check()
+    mine = set(keys)
+    later: list[tuple[int, bytes]] | None = [] if unresolved is not None else None
+    digests: list[bytes] = []
+    hashes: list[bytes] = []
+    leaves: list[bytes] = []
+
+    def diagnose(row: tuple[Any, ...], expected: int, prev_hash: bytes) -> _Problem | None:
+        return _diagnose(row, expected, prev_hash, mine, seen, meta_ok, later)
+
+    def diagnose_transfer(row: tuple[Any, ...], expected: int) -> _Problem | None:
+        return _diagnose_transfer(row, expected, seen)
+
+    try:
+        sound = scanc.scan(
+            rows, first, last, prev, seen.kinds, seen.days, seen.stamps, seen.texts,
+            seen.parties, seen.purposes, mine, _CORRECTIONS, meta_ok, diagnose,
+            diagnose_transfer, _MAX_FEN, unresolved is not None, digests, hashes, leaves)
+    except Exception:  # anything unexpected in the rows: the Python scan decides
+        return None
+    if not sound:
+        return None
+    if unresolved is not None and later:
+        unresolved.extend(later)
+    return _Scanned(None, digests, hashes, mine, leaves, hashes_checked=True)
+
+
+def _scan_rows(
     rows: Iterable[tuple[Any, ...]],
     first: int,
     last: int,
@@ -1281,7 +1352,7 @@ def scan_split(
                         in zip(ranges[1:], starts[1:], strict=True)])
     # the first range here, while the workers scan theirs
     first, last = ranges[0]
-    here = _scan(rows(first, last), first, last, starts[0], tx2_from, set())
+    here = _scan(lambda: rows(first, last), first, last, starts[0], tx2_from, set())
     parts = [range_result(here, []), *others]
     digests: list[bytes] = []
     hashes: list[bytes] = []
@@ -1309,8 +1380,9 @@ def range_result(scanned: _Scanned, unresolved: list[tuple[int, bytes]]) -> tupl
     problem as (seq, reason), digests, hashes, keys, unresolved corrections and the Merkle
     leaves (so that the parent does not hash them one after the other)."""
     problem = scanned.problem
+    leaves = scanned.leaves if scanned.leaves is not None else _leaves(scanned.digests)
     return ((problem.seq, problem.reason) if problem else None, scanned.digests,
-            scanned.hashes, scanned.keys, unresolved, _leaves(scanned.digests))
+            scanned.hashes, scanned.keys, unresolved, leaves)
 
 
 def _scan_range(
@@ -1322,8 +1394,8 @@ def _scan_range(
     unresolved: list[tuple[int, bytes]] = []
     try:
         conn.execute("BEGIN")
-        scanned = _scan(conn.execute(_SCAN, (first, last)), first, last, prev, tx2_from,
-                        set(), unresolved)
+        scanned = _scan(lambda: conn.execute(_SCAN, (first, last)), first, last, prev,
+                        tx2_from, set(), unresolved)
     finally:
         conn.close()
     return range_result(scanned, unresolved)
