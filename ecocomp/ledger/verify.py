@@ -417,9 +417,16 @@ def _verify_open(
         raise LedgerError(f"cannot verify the ledger: {_describe(exc, name)}") from exc
 
 
+#: Page cache of the connection that runs SQLite's file check (KiB; a cap, allocated only
+#: as the file needs it): with the default 2 MB, integrity_check reads the same index pages
+#: from the OS again and again (100,000 transactions: 0.40 s of CPU against 0.24 s).
+INTEGRITY_CACHE_KIB = 65_536
+
+
 def _integrity_of_file(name: str, mode: str, existing: set[str], quick: bool) -> list[_Problem]:
     conn = _connect(name, mode)
     try:
+        conn.execute(f"PRAGMA cache_size = -{INTEGRITY_CACHE_KIB}")
         conn.execute("BEGIN")
         return _check_integrity(conn, existing, quick)
     finally:
