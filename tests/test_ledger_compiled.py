@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from test_ledger_meta_check import metas
 
 from ecocomp.ledger import GENESIS, Ledger, NewTransaction, Transfer, compiled
 from ecocomp.ledger.merkle import MerkleTree, _level_up_python, leaf_hash
@@ -33,7 +34,6 @@ from ecocomp.ledger.verify import (
     _scan_compiled,
     _scan_rows,
 )
-from test_ledger_meta_check import metas
 
 scanc = compiled.scanc
 FULL = _full_meta_check()
@@ -199,7 +199,8 @@ def _rehashed(rows: list[list[Any]], prev_of: dict[int, Any] | None = None
 
 
 _BAD_TEXT = [b"", b"a\x1fb", b"\x00", b"\xff", b"\xed\xa0\x80", b"x\xc3", 1, 1.5, "text"]
-_DAYS = [b"2023-01-28", b"2023-02-28", b"2024-02-29", b"2023-02-29", b"2023-13-01", b"2023-1-28", b"x"]
+_DAYS = [b"2023-01-28", b"2023-02-28", b"2024-02-29", b"2023-02-29", b"2023-13-01",
+         b"2023-1-28", b"x"]
 _PARTY_VALUES = [b"430100", b"430200", b"430521-baiyun-cun", b"43010", b"430100-",
                  b"430100-Baiyun", b"\xe6\xb0\xb4"]
 _PURPOSE_VALUES = [b"accrued", b"paid", b"Accrued", b"paid-", b"a b"]
