@@ -38,7 +38,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = {
     ("README.md", "python3 -m venv .venv && . .venv/bin/activate && pip install . && ecocomp demo"):
         "installs the package into a new venv: .ci/run runs exactly this command",
-    ("README.md", "python3 -m venv .venv && . .venv/bin/activate && pip install '.[test]' && "
+    ("README.md", "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && "
                   "python -m pytest"):
         "installs the package and runs these tests: .ci/run runs exactly this command",
     ("README.md", "pip install -e '.[test]' --config-settings editable_mode=compat"):
