@@ -35,8 +35,8 @@ from typing import Any
 import attrs
 
 from ecocomp.agreements import Agreement
-from ecocomp.air import attains, periods_of, resolve_standard
-from ecocomp.air.statistics import LIMIT_OF
+from ecocomp.air.standards import resolve_standard
+from ecocomp.air.statistics import LIMIT_OF, attains
 from ecocomp.errors import FormulaError
 from ecocomp.formulas.registry import register_formula
 from ecocomp.formulas.shared import fraction_text
@@ -76,6 +76,8 @@ def spans(kind: str, period: Period) -> list[Span]:
     """
     if kind == "year":
         return [Period(period.year)] if not period.is_month else []
+    from ecocomp.air.assess import periods_of  # the air store: only for air formulas
+
     found = periods_of(period.year, kind)
     return [s for s in found if period.start <= booked(s).start and booked(s).end <= period.end]
 
