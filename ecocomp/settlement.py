@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -59,7 +59,6 @@ from ecocomp.ledger import (
     Ledger,
     LedgerHead,
     NewTransaction,
-    Signer,
     Transaction,
     Transfer,
 )
@@ -80,6 +79,9 @@ from ecocomp.runs import (
 )
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore, file_sha256
+
+if TYPE_CHECKING:  # cryptography loads only when a key signs (ecocomp.ledger.signing)
+    from ecocomp.ledger.signing import Signer
 
 __all__ = [
     "ACCRUED",

@@ -32,12 +32,13 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ecocomp.air.assess import assess_air
-from ecocomp.air.statistics import CityDay
-from ecocomp.air.store import AirStore
 from ecocomp.errors import SettlementError
+
+if TYPE_CHECKING:  # the air store loads only when air data is checked
+    from ecocomp.air.statistics import CityDay
+    from ecocomp.air.store import AirStore
 
 __all__ = ["AIR_PREFIX", "air_state", "hash_city_days", "is_air_key", "rederive_air"]
 
@@ -169,6 +170,9 @@ def rederive_air(conn: sqlite3.Connection, year: int, keys: Iterable[str],
             problems.append(f"air_evidence_states: the record of air state {state} was "
                             "changed — restore the database from a backup")
             continue
+        from ecocomp.air.assess import assess_air
+        from ecocomp.air.store import AirStore
+
         with AirStore.open(":memory:") as rebuilt:
             target = rebuilt._conn
             target.executemany(

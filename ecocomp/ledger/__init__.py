@@ -48,7 +48,6 @@ from ecocomp.ledger.model import (
     Transfer,
     canonical_meta,
 )
-from ecocomp.ledger.signing import Signer, load_public_key
 from ecocomp.ledger.verify import VerifyReport
 
 __all__ = [
@@ -89,3 +88,12 @@ __all__ = [
     "verify_consistency",
     "verify_inclusion",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Signer and load_public_key load cryptography: only when asked for (PEP 562)
+    if name in ("Signer", "load_public_key"):
+        from ecocomp.ledger import signing
+
+        return getattr(signing, name)
+    raise AttributeError(f"module 'ecocomp.ledger' has no attribute {name!r}")

@@ -27,16 +27,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ecocomp.errors import LedgerError
 from ecocomp.ledger import _store
 from ecocomp.ledger.hashing import checkpoint_bytes, transaction_hash
 from ecocomp.ledger.merkle import MerkleTree, leaf_hash, verify_consistency
 from ecocomp.ledger.model import Checkpoint, Transaction
-from ecocomp.ledger.signing import key_id, verify_signature
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from ecocomp.ledger.verify import VerifyReport
 
 __all__ = [
@@ -181,7 +181,9 @@ def verify_head_signature(head: LedgerHead, public_key: Ed25519PublicKey) -> str
     Checks the fingerprint, the checkpoint hash against the head's fields and the
     signature over the checkpoint bytes. Needs no database.
     """
-    expected = key_id(public_key)
+    from ecocomp.ledger import signing  # cryptography only when a key is used
+
+    expected = signing.key_id(public_key)
     if not head.signature:
         return "the head carries no signature"
     if head.key_id != expected:
@@ -190,7 +192,7 @@ def verify_head_signature(head: LedgerHead, public_key: Ed25519PublicKey) -> str
     message = checkpoint_bytes(head.checkpoint())
     if _sha256(message).hexdigest() != head.hash:
         return "the head's hash does not match its fields (altered seq, root or catalog)"
-    if not verify_signature(public_key, message, head.signature):
+    if not signing.verify_signature(public_key, message, head.signature):
         return "the signature does not match the head's fields and the given public key"
     return None
 
@@ -199,10 +201,12 @@ def signed_by(
     checkpoints: Sequence[Checkpoint], public_key: Ed25519PublicKey
 ) -> list[Checkpoint]:
     """The checkpoints validly signed with ``public_key`` (fingerprint, hash and signature)."""
-    kid = key_id(public_key)
+    from ecocomp.ledger import signing  # cryptography only when a key is used
+
+    kid = signing.key_id(public_key)
     return [c for c in checkpoints if c.key_id == kid and c.signature
             and _sha256(checkpoint_bytes(c)).hexdigest() == c.hash
-            and verify_signature(public_key, checkpoint_bytes(c), c.signature)]
+            and signing.verify_signature(public_key, checkpoint_bytes(c), c.signature)]
 
 
 @attrs.frozen
@@ -303,7 +307,9 @@ def verify_against(
                         "(checkpoints deleted, or an older copy restored)")
     vouching = [c for c in checkpoints if c.seq <= count]
     if public_key is not None:
-        kid = key_id(public_key)
+        from ecocomp.ledger import signing  # cryptography only when a key is used
+
+        kid = signing.key_id(public_key)
         vouching = signed_by(vouching, public_key)
         forged = [c.number for c in checkpoints if c.key_id == kid
                   and c.number not in {v.number for v in vouching}]

@@ -29,9 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import IO, Any, Literal
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from ecocomp import database, postgres
 from ecocomp.errors import IdempotencyConflict, LedgerError, LedgerIntegrityError
@@ -62,13 +60,17 @@ from ecocomp.ledger.model import (
     StatementLine,
     Transaction,
 )
-from ecocomp.ledger.signing import Signer
 from ecocomp.ledger.verify import (
     VerifyReport,
     connect_read_only,
     verify_appended,
     verify_ledger,
 )
+
+if TYPE_CHECKING:  # cryptography loads only when a key is used (ecocomp.ledger.signing)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from ecocomp.ledger.signing import Signer
 from ecocomp.money import from_fen
 from ecocomp.outputs import replaced, spreadsheet_text
 
