@@ -599,11 +599,13 @@ def missing_months(project: Project, store: ReadingStore, year: int) -> list[Pro
     """
     wanted: dict[str, set[Period]] = defaultdict(set)
     readers: dict[str, set[str]] = defaultdict(set)
+    superseding = _superseding(project)
     for agreement in project.agreements:
         if get_formula(agreement.formula).inputs != "water":
             continue
+        newer = superseding.get(agreement.id, [])
         for month in agreement.months_in_force(Period(year)):
-            if superseded(agreement, month, project.agreements):
+            if newer and superseded(agreement, month, newer):
                 continue
             for section in agreement.sections:
                 wanted[section].add(month)

@@ -559,3 +559,22 @@ def test_overlaps_found_within_groups_are_every_pair_compared(agreements):
              if " overlaps " in p.message]
     assert [f.replace("agreement '", "").replace("'", "") for f in found] == \
         _overlaps_pair_by_pair(agreements)
+
+
+def test_superseding_index_gives_superseded_its_answer_for_every_month(project):
+    """settlement looks superseding agreements up by id (linear) instead of asking every
+    agreement of the project for every month: the same answers."""
+    from ecocomp.agreements import superseded
+    from ecocomp.periods import Period
+    from ecocomp.settlement import _superseding
+
+    _second_lishui(project, "2021-07-01", 90, "lishui-zjj-cd-2020")
+    loaded = ecocomp.load_project(project)
+    index = _superseding(loaded)
+    answers = []
+    for agreement in loaded.agreements:
+        for month in agreement.months_in_force(Period(2021)):
+            quick = superseded(agreement, month, index.get(agreement.id, []))
+            assert quick == superseded(agreement, month, loaded.agreements)
+            answers.append(quick)
+    assert answers.count(True) == 6  # lishui-zjj-cd-2020 from July on
