@@ -25,7 +25,9 @@ The report names the first bad sequence number and why, and lists every problem 
 The loop reads text as bytes and builds the encodings inline — it is the hot path (a few
 microseconds per transaction); values that repeat (dates, stamps, parties, purposes) are
 checked once and remembered. :mod:`ecocomp.ledger.hashing` is the readable definition of the
-encodings and tests keep the two identical. :func:`verify_file` opens a database file
+encodings and tests keep the two identical. Where the install has it, the compiled fast path
+(``_scanc.c``, :func:`_scan_compiled`) runs the same checks first and can only prove a range
+sound; any problem is found and named by the Python loop. :func:`verify_file` opens a database file
 read-only, never writes to it (nor creates ``-wal``/``-shm`` files next to it when it can
 avoid it) and can split the work over several processes.
 """
