@@ -1,0 +1,90 @@
+"""Inputs found by reviewing ``ecocomp/ledger/_scanc.c`` against the Python scan.
+
+Each case is one where the compiled scan must give up (return None) because the Python
+scan reports a problem, or must not rely on undefined C behaviour. The rows are a real
+ledger's (``sound_rows`` of test_ledger_compiled), rewritten and re-hashed as a forger
+would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+from test_ledger_compiled import _i, _python, _t, sound_rows  # noqa: F401 (a fixture)
+
+from ecocomp.ledger import GENESIS, compiled
+from ecocomp.ledger.verify import _leaves, _scan, _scan_compiled, _scan_rows
+
+pytestmark = pytest.mark.skipif(compiled.scanc is None, reason="the compiled part is not "
+                                "built here (no C compiler or OpenSSL headers at install)")
+
+
+def _chained(groups: list[list[list[Any]]], prefix: dict[int, bytes] | None = None,
+             prev: bytes = GENESIS.encode()) -> list[tuple[Any, ...]]:
+    """Rows of transactions (each a list of its rows) with prev_hash and hash recomputed
+    from the fields by tx/2 (docs/ledger.md); ``prefix`` puts bytes before one
+    transaction's encoding (what a forger would hash to match a broken scan)."""
+    for group in groups:
+        head = group[0]
+        parts = [_t(b"ecocomp.ledger.tx/2"), _t(prev), _i(head[0]), *map(_t, head[3:16])]
+        for row in group:
+            parts += [*map(_t, row[17:21]), _i(row[21])]
+        message = (prefix or {}).get(head[0], b"") + b"".join(parts)
+        digest = hashlib.sha256(message).hexdigest().encode()
+        for row in group:
+            row[1], row[2] = digest, prev
+        prev = digest
+    return [tuple(row) for group in groups for row in group]
+
+
+def _groups(rows: list[tuple[Any, ...]]) -> list[list[list[Any]]]:
+    by_seq: dict[int, list[list[Any]]] = {}
+    for row in rows:
+        by_seq.setdefault(row[0], []).append(list(row))
+    return list(by_seq.values())
+
+
+def test_a_transfer_row_before_the_first_transaction_is_not_hashed_into_it(
+    sound_rows: list[tuple[Any, ...]],  # noqa: F811
+) -> None:
+    """A row of seq 0 first (rows from any backend, not only SQLite's BETWEEN): the Python
+    scan calls it malformed. The compiled scan took it for a further transfer of a
+    transaction not yet open, hashed its legs in front of transaction 1's encoding and,
+    with transaction 1's hash forged to match that, said "sound"."""
+    last = max(r[0] for r in sound_rows)
+    junk = list(sound_rows[0])
+    junk[0] = 0
+    legs = b"".join([*map(_t, junk[17:21]), _i(junk[21])])
+    rows = [tuple(junk), *_chained(_groups(sound_rows), prefix={1: legs})]
+    assert _python(rows, last)[1], "the Python scan must refuse this"
+    assert _scan_compiled(iter(rows), 1, last, GENESIS.encode(), set(), None) is None
+    assert _scan(lambda: iter(rows), 1, last, GENESIS.encode(), 1, set()).problem is not None
+
+
+def test_the_largest_sequence_number_does_not_overflow(
+    sound_rows: list[tuple[Any, ...]],  # noqa: F811
+) -> None:
+    """seq 2**63-1 (SQLite's largest rowid): ``expected = seq + 1`` overflowed a C long long
+    (undefined behaviour, caught by UBSan). The compiled scan now gives up there and the
+    Python scan, which has no such limit, decides: sound."""
+    top = 2**63 - 1
+    group = [list(r) for r in sound_rows if r[0] == 1]
+    for row in group:
+        row[0] = top
+        row[10] = None  # corrects nothing (there is no earlier transaction here)
+    rows = _chained([group])
+    assert _scan_compiled(iter(rows), top, top, GENESIS.encode(), set(), None) is None
+    slow = _scan_rows(iter(rows), top, top, GENESIS.encode(), 1, set())
+    assert slow.problem is None
+    scanned = _scan(lambda: iter(rows), top, top, GENESIS.encode(), 1, set())
+    assert scanned.problem is None and scanned.digests == slow.digests
+
+
+def test_a_sound_range_still_goes_the_compiled_way(
+    sound_rows: list[tuple[Any, ...]],  # noqa: F811
+) -> None:
+    last = max(r[0] for r in sound_rows)
+    fast = _scan_compiled(iter(sound_rows), 1, last, GENESIS.encode(), set(), None)
+    assert fast is not None and fast.leaves == _leaves(fast.digests)
