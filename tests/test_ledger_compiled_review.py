@@ -66,9 +66,10 @@ def test_a_transfer_row_before_the_first_transaction_is_not_hashed_into_it(
 def test_the_largest_sequence_number_does_not_overflow(
     sound_rows: list[tuple[Any, ...]],  # noqa: F811
 ) -> None:
-    """seq 2**63-1 (SQLite's largest rowid): ``expected = seq + 1`` overflowed a C long long
-    (undefined behaviour, caught by UBSan). The compiled scan now gives up there and the
-    Python scan, which has no such limit, decides: sound."""
+    """seq 2**63-1 (SQLite's largest rowid): ``expected = seq + 1`` overflowed a C long long.
+    Extensions inherit CPython's ``-fwrapv``, so it wrapped and the scan gave up; it now
+    gives up there without relying on that flag, and the Python scan (no such limit)
+    decides: sound."""
     top = 2**63 - 1
     group = [list(r) for r in sound_rows if r[0] == 1]
     for row in group:
