@@ -9,13 +9,16 @@ would.
 from __future__ import annotations
 
 import hashlib
+import sys
 from typing import Any
 
 import pytest
-from test_ledger_compiled import _i, _python, _t, sound_rows  # noqa: F401 (a fixture)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_ledger_compiled import _i, _python, _t, sound_rows, tampered  # noqa: F401
 
 from ecocomp.ledger import GENESIS, compiled
-from ecocomp.ledger.verify import _leaves, _scan, _scan_compiled, _scan_rows
+from ecocomp.ledger.verify import _check_hashes, _leaves, _scan, _scan_compiled, _scan_rows
 
 pytestmark = pytest.mark.skipif(compiled.scanc is None, reason="the compiled part is not "
                                 "built here (no C compiler or OpenSSL headers at install)")
@@ -89,3 +92,50 @@ def test_a_sound_range_still_goes_the_compiled_way(
     last = max(r[0] for r in sound_rows)
     fast = _scan_compiled(iter(sound_rows), 1, last, GENESIS.encode(), set(), None)
     assert fast is not None and fast.leaves == _leaves(fast.digests)
+
+
+@settings(max_examples=600, deadline=None)
+@given(data=st.data())
+def test_a_worker_range_is_accepted_only_as_python_accepts_it(
+    sound_rows: list[tuple[Any, ...]], data: st.DataObject  # noqa: F811
+) -> None:
+    """The ``resolve_later`` mode (a worker's range, or verify_appended's): from a later
+    first transaction, with corrections outside the range left to the join. Where the
+    compiled scan accepts, the Python scan finds no problem, and both leave the same
+    corrections unresolved."""
+    rows = data.draw(tampered(sound_rows))
+    last = max(r[0] for r in sound_rows)
+    first = data.draw(st.integers(1, last))
+    part = [r for r in rows if not (type(r[0]) is int and r[0] < first)]
+    before = [r[1] for r in rows if r[0] == first - 1]
+    prev = before[0] if first > 1 and before else GENESIS.encode()
+    fast_later: list[tuple[int, bytes]] = []
+    slow_later: list[tuple[int, bytes]] = []
+    fast = _scan_compiled(iter(part), first, last, prev, set(), fast_later)
+    slow = _scan_rows(iter(part), first, last, prev, 1, set(), slow_later)
+    if fast is None:
+        assert fast_later == []  # changed only on success
+        return
+    assert slow.problem is None
+    assert not _check_hashes(slow.digests, slow.hashes, first)
+    assert (fast.digests, fast.hashes, fast.keys) == (slow.digests, slow.hashes, slow.keys)
+    assert fast.leaves == _leaves(slow.digests)
+    assert fast_later == slow_later
+
+
+def test_the_compiled_scan_keeps_no_reference_to_what_it_read(
+    sound_rows: list[tuple[Any, ...]],  # noqa: F811
+) -> None:
+    """Reference counts of the rows, their values and ``prev`` are the same after many
+    scans, sound and given up (a missing or extra DECREF in _scanc.c changes them)."""
+    last = max(r[0] for r in sound_rows)
+    prev = bytes(GENESIS.encode())
+    header = max(i for i, r in enumerate(sound_rows) if r[16] == 0)
+    forged = list(sound_rows)
+    forged[header] = (forged[header][0], b"0" * 64, *forged[header][2:])
+    objects = [prev, *sound_rows, *(v for r in sound_rows for v in r if type(v) is bytes)]
+    before = [sys.getrefcount(o) for o in objects]
+    for _ in range(20):
+        assert _scan_compiled(iter(sound_rows), 1, last, prev, set(), None) is not None
+        assert _scan_compiled(iter(forged), 1, last, prev, set(), None) is None
+    assert [sys.getrefcount(o) for o in objects] == before
