@@ -19,6 +19,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <openssl/evp.h>
+#include <limits.h>
 #include <string.h>
 
 #define N_COLUMNS 22
@@ -510,6 +511,7 @@ static int scan_rows(PyObject *iter, const Rules *r, long long first, long long 
                 }
                 open = 0;
             }
+            if (seq == LLONG_MAX) goto give_up; /* expected = seq + 1 would overflow */
             /* header columns: bytes where the schema says text, None only where optional */
             if (!PyBytes_CheckExact(c[1]) || !PyBytes_CheckExact(c[2]) ||
                 !PyBytes_CheckExact(c[3]) || !PyBytes_CheckExact(c[4]) ||
@@ -563,6 +565,10 @@ static int scan_rows(PyObject *iter, const Rules *r, long long first, long long 
             expected = seq + 1;
             Py_SETREF(prev, Py_NewRef(c[1]));
             nidx = 0;
+        } else if (!open) {
+            /* a transfer row before any transaction's first row (seq == 0 first): the
+             * Python scan calls it malformed; never let its legs prefix the next message */
+            goto give_up;
         } else if (idx != nidx || !legs_pass(c, &legs, fen, r->max_fen)) {
             PyObject *found = PyObject_CallFunction(r->diagnose_transfer, "OL", row, nidx);
             int fine = no_problem(found);
