@@ -746,7 +746,7 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
 
     Opens DB read-only and never writes to it (read-only media and copies work).
     """
-    from ecocomp.ledger import Ledger, compiled
+    from ecocomp.ledger import Ledger
     from ecocomp.ledger.checkpoints import catalog_checked
     from ecocomp.ledger.verify import verify_file
 
@@ -773,7 +773,7 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
                 "checkpoints": report.checkpoints, "problems": list(report.problems),
                 "schema_version": report.schema_version,
                 "tx2_from_seq": report.tx2_from_seq, "quick": report.quick,
-                "scan": compiled.describe()}
+                "scan": report.scan}
         data["unvouched"] = unvouched
         data["tail"] = tail
         if check is not None:

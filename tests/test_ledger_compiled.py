@@ -366,3 +366,23 @@ def test_every_rule_is_checked_by_the_compiled_scan_itself(
     last = max(r[0] for r in sound_rows)
     assert _python(tampered_rows, last)[1], "the Python scan must refuse this"
     assert _scan_compiled(iter(tampered_rows), 1, last, GENESIS.encode(), set(), None) is None
+
+
+def test_the_report_says_which_scan_ran(tmp_path: Path) -> None:
+    from ecocomp.ledger.verify import verify_file
+
+    path = tmp_path / "ledger.db"
+    with Ledger.open(path) as ledger:
+        ledger.post_many(_transactions())
+        assert ledger.verify().scan == "compiled"
+    assert verify_file(path).scan == "compiled"
+    assert verify_file(path, jobs=2).scan == "compiled"
+    conn = sqlite3.connect(path)  # a forged agreement name: the Python scan names it
+    for (name,) in conn.execute("SELECT name FROM sqlite_master "
+                                "WHERE type = 'trigger'").fetchall():
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("UPDATE ledger_transactions SET agreement = 'x' WHERE seq = 20")
+    conn.commit()
+    conn.close()
+    report = verify_file(path)
+    assert not report.ok and report.scan == "Python"

@@ -136,7 +136,7 @@ def test_quick_and_json_flags(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert '"quick": true' in result.stdout and '"tx2_from_seq": 1' in result.stdout
     from ecocomp.ledger import compiled
-    assert f'"scan": "{compiled.describe()}"' in result.stdout
+    assert f'"scan": "{compiled.describe()}"' in result.stdout  # a sound tx/2 ledger
 
 
 def test_a_damaged_file_is_reported_not_crashed_on(tmp_path: Path):

@@ -369,7 +369,8 @@ def _verify(conn: Any, jobs: int = 1) -> VerifyReport:
     digests = scanned.digests[:good]
     problems += verify._check_checkpoints(rows, digests, count, verify._leaves(digests))
     head = scanned.hashes[-1].decode() if scanned.hashes and not problems else None
-    return verify._report(problems, count, len(rows), head, version, tx2_from, False)
+    return verify._report(problems, count, len(rows), head, version, tx2_from, False,
+                          verify._scan_name(scanned))
 
 
 def _schema_problems(conn: Any, version: int) -> list[str]:

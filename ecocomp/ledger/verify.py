@@ -187,7 +187,10 @@ class VerifyReport:
     checkpoint covers, and ``first_bad_checkpoint`` its number). ``problems`` lists every
     problem found, the first first. ``schema_version`` is the ledger's schema version,
     ``tx2_from_seq`` the first transaction hashed with encoding tx/2 (None before the
-    upgrade), ``quick`` whether only ``PRAGMA quick_check`` ran.
+    upgrade), ``quick`` whether only ``PRAGMA quick_check`` ran. ``scan`` says which scan
+    checked the transactions: ``"compiled"`` when the compiled fast path proved them sound,
+    ``"Python"`` when the Python scan ran (always where it found a problem, for a tx/1
+    part, and without the compiled part).
     """
 
     ok: bool
@@ -201,6 +204,7 @@ class VerifyReport:
     schema_version: int | None = None
     tx2_from_seq: int | None = None
     quick: bool = False
+    scan: str = "Python"
 
     def raise_for_problem(self) -> None:
         """Raise :class:`LedgerIntegrityError` (``seq``, ``reason``) unless ``ok``.
@@ -244,6 +248,7 @@ class _Scanned:
     keys: set[bytes]
     leaves: list[bytes] | None = None  # RFC 6962 leaf hashes of the digests, if computed
     hashes_checked: bool = False  # each digest already compared with its stored hash
+    compiled: bool = False  # the compiled fast path proved the range sound
 
 
 # --------------------------------------------------------------------------- entry points
@@ -331,7 +336,7 @@ def verify_appended(conn: sqlite3.Connection, first: int) -> VerifyReport:
                  if not conn.execute(earlier, (corrects.decode(), seq)).fetchone()]
     problems += _orphans(conn, count)
     head = scanned.hashes[-1].decode() if scanned.hashes and not problems else None
-    return _report(problems, count, 0, head, None, tx2_from, False)
+    return _report(problems, count, 0, head, None, tx2_from, False, _scan_name(scanned))
 
 
 def _beside_file(conn: sqlite3.Connection) -> str | None:
@@ -538,16 +543,18 @@ def _verify(
         leaves = scanned.leaves[:good] if scanned.leaves is not None else None
         problems += _check_checkpoints(rows, digests[:good], count, leaves)
     head = hashes[-1].decode() if hashes and not problems else None
-    return _report(problems, count, len(rows), head, version, tx2_from, quick)
+    return _report(problems, count, len(rows), head, version, tx2_from, quick,
+                   _scan_name(scanned))
 
 
 def _report(
     problems: list[_Problem], count: int, checkpoints: int, head: str | None,
-    version: int | None, tx2_from: int | None, quick: bool,
+    version: int | None, tx2_from: int | None, quick: bool, scan: str = "Python",
 ) -> VerifyReport:
     if not problems:
         return VerifyReport(ok=True, count=count, checkpoints=checkpoints, head=head,
-                            schema_version=version, tx2_from_seq=tx2_from, quick=quick)
+                            schema_version=version, tx2_from_seq=tx2_from, quick=quick,
+                            scan=scan)
     ordered = sorted(problems, key=lambda p: p.order)
     first = ordered[0]
     bad = [p for p in ordered if p.rank == 2 and p.seq is not None]
@@ -556,7 +563,7 @@ def _report(
         first_bad_seq=bad[0].seq if bad else None, reason=first.reason,
         first_bad_checkpoint=bad[0].checkpoint if bad else None,
         problems=tuple(dict.fromkeys(p.line() for p in ordered)),
-        schema_version=version, tx2_from_seq=tx2_from, quick=quick,
+        schema_version=version, tx2_from_seq=tx2_from, quick=quick, scan=scan,
     )
 
 
@@ -813,7 +820,7 @@ def _scan_compiled(
         return None
     if unresolved is not None and later:
         unresolved.extend(later)
-    return _Scanned(None, digests, hashes, mine, leaves, hashes_checked=True)
+    return _Scanned(None, digests, hashes, mine, leaves, hashes_checked=True, compiled=True)
 
 
 def _scan_rows(
@@ -1367,7 +1374,10 @@ def scan_split(
     hashes: list[bytes] = []
     keys: set[bytes] = set()
     leaves: list[bytes] = []
-    for problem, part_digests, part_hashes, part_keys, unresolved, part_leaves in parts:
+    compiled = True
+    for (problem, part_digests, part_hashes, part_keys, unresolved, part_leaves,
+         part_compiled) in parts:
+        compiled = compiled and part_compiled
         found = [_Problem(*problem)] if problem is not None else []
         found += [_Problem(seq, _not_earlier(corrects)) for seq, corrects in unresolved
                   if corrects not in keys]
@@ -1381,7 +1391,7 @@ def scan_split(
         keys |= part_keys
         if len(keys) != len(hashes):
             break  # a key repeated across ranges: the caller's duplicate check names it
-    return _Scanned(None, digests, hashes, keys, leaves)
+    return _Scanned(None, digests, hashes, keys, leaves, compiled=compiled)
 
 
 def range_result(scanned: _Scanned, unresolved: list[tuple[int, bytes]]) -> tuple[Any, ...]:
@@ -1391,7 +1401,7 @@ def range_result(scanned: _Scanned, unresolved: list[tuple[int, bytes]]) -> tupl
     problem = scanned.problem
     leaves = scanned.leaves if scanned.leaves is not None else _leaves(scanned.digests)
     return ((problem.seq, problem.reason) if problem else None, scanned.digests,
-            scanned.hashes, scanned.keys, unresolved, leaves)
+            scanned.hashes, scanned.keys, unresolved, leaves, scanned.compiled)
 
 
 def _scan_range(
@@ -1408,6 +1418,11 @@ def _scan_range(
     finally:
         conn.close()
     return range_result(scanned, unresolved)
+
+
+def _scan_name(scanned: _Scanned) -> str:
+    """:attr:`VerifyReport.scan` of a scan."""
+    return "compiled" if scanned.compiled else "Python"
 
 
 def _leaves(digests: list[bytes]) -> list[bytes]:
