@@ -431,6 +431,8 @@ def test_verify_split_over_processes_reads_one_snapshot_and_agrees(pg_url: str):
         finally:
             conn.execute("COMMIT")
     assert one.ok and split == one, (one, split)
+    from ecocomp.ledger import compiled  # PostgreSQL's rows take the compiled scan too
+    assert one.scan == split.scan == compiled.describe()
     with Ledger.open(pg_url, clock=clock) as ledger:
         ledger.checkpoint()
     result = CliRunner().invoke(main, ["ledger", "verify", "--db", pg_url, "--jobs", "3"])
