@@ -13,6 +13,7 @@ The public API (everything else is importable but not promised)::
 is imported on demand because it needs hypothesis.
 """
 
+import importlib
 from typing import TYPE_CHECKING
 
 from ecocomp.exports import lazy
@@ -200,6 +201,14 @@ _EXPORTS: dict[str, str] = {
 
 
 __getattr__, __dir__ = lazy(__name__, globals(), _EXPORTS)
+
+# ``ecocomp.presets`` is a public function and also the package of the shipped agreement files.
+# Importing a subpackage binds it on its parent, which would hide the lazy function once
+# anything loads the files (loading an agreement does). So the package (one frozenset) is
+# loaded now and its binding dropped: ``ecocomp.presets`` stays the function, as it was
+# before names loaded lazily, and ``import ecocomp.presets`` still finds the package.
+importlib.import_module("ecocomp.presets")
+globals().pop("presets", None)  # (absent when the package is reloaded)
 
 __version__ = "0.1.0.dev0"
 

@@ -21,7 +21,8 @@ def _loaded(code: str) -> set[str]:
 
 def test_import_ecocomp_loads_no_submodule_until_a_name_is_used() -> None:
     loaded = _loaded("import ecocomp")
-    assert {m for m in loaded if m.startswith("ecocomp")} == {"ecocomp", "ecocomp.exports"}
+    assert {m for m in loaded if m.startswith("ecocomp")} == {"ecocomp", "ecocomp.exports",
+                                                            "ecocomp.presets"}
     loaded = _loaded("import ecocomp\necocomp.classify")
     assert "ecocomp.classification" in loaded and "ecocomp.settlement" not in loaded
 
@@ -52,3 +53,33 @@ def test_every_public_name_resolves() -> None:
 def test_air_folder_names_are_the_air_projects() -> None:
     assert inputs.AIR_READINGS == project.AIR_READINGS
     assert inputs.STATIONS_FILE == project.STATIONS_FILE
+
+
+def _run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_a_public_name_that_is_also_a_subpackage_stays_the_public_name() -> None:
+    """``ecocomp.presets`` is the function and ``ecocomp/presets/`` the shipped files: once
+    something loaded the package (loading an agreement does), the lazy name must not turn
+    into the module, in a fresh process where nothing else was imported first."""
+    code = ("import ecocomp, importlib, pkgutil\n"
+            "for package in (ecocomp, importlib.import_module('ecocomp.air')):\n"
+            "    subs = {m.name for m in pkgutil.iter_modules(package.__path__)}\n"
+            "    for name in sorted(subs & set(package.__all__)):\n"
+            "        importlib.import_module(f'{package.__name__}.{name}')\n"
+            "        value = getattr(package, name)\n"
+            "        print(package.__name__, name, type(value).__name__)\n"
+            "import ecocomp.agreement_files\n"
+            "from ecocomp import *\n"
+            "print('star', type(presets).__name__, 'lishui-zjj-cd-2020' in presets())\n"
+            "importlib.reload(ecocomp)\n"
+            "print('reloaded', type(ecocomp.presets).__name__)\n")
+    out = _run(code).split("\n")
+    assert "ecocomp presets function" in out
+    assert "star function True" in out
+    assert "reloaded function" in out
+    assert not [line for line in out if line.endswith(" module")]
+    templates = "from ecocomp.presets import TEMPLATES\nprint(sorted(TEMPLATES)[0])"
+    assert _run(templates).strip() == "hunan-air-2019-attainment"
