@@ -83,3 +83,27 @@ def test_a_public_name_that_is_also_a_subpackage_stays_the_public_name() -> None
     assert not [line for line in out if line.endswith(" module")]
     templates = "from ecocomp.presets import TEMPLATES\nprint(sorted(TEMPLATES)[0])"
     assert _run(templates).strip() == "hunan-air-2019-attainment"
+
+
+def test_a_submodule_is_an_attribute_of_its_package_without_importing_it() -> None:
+    """``import ecocomp`` then ``ecocomp.settlement.assess_project``, ``ecocomp.air.iaqi`` or
+    ``ecocomp.ledger.signing.key_id`` worked when the package imported everything; with
+    names loaded on first use a submodule loads on first use too (a fresh process each)."""
+    code = ("import importlib, pkgutil, sys, types\n"
+            "package = importlib.import_module(sys.argv[1])\n"
+            "for sub in sorted(m.name for m in pkgutil.iter_modules(package.__path__)):\n"
+            "    if sub in getattr(package, '_EXPORTS', {}):\n"
+            "        continue  # a public name of the same name wins (ecocomp.presets)\n"
+            "    value = getattr(package, sub)\n"
+            "    assert isinstance(value, types.ModuleType), (sub, value)\n"
+            "    assert value is sys.modules[f'{package.__name__}.{sub}'], sub\n"
+            "print('ok')\n")
+    for package in ("ecocomp", "ecocomp.air", "ecocomp.ledger"):
+        out = subprocess.run([sys.executable, "-c", code, package], capture_output=True,
+                             text=True)
+        assert out.stdout == "ok\n", (package, out.stderr[-500:])
+    assert _run("import ecocomp\nprint(ecocomp.air.iaqi is ecocomp.iaqi, "
+                "ecocomp.ledger.signing.key_id.__name__, ecocomp.air.store.AirStore.__name__)"
+                ) == "True key_id AirStore\n"
+    missing = "import ecocomp\nprint(hasattr(ecocomp, 'no_such_module'))"
+    assert _run(missing) == "False\n"

@@ -14,12 +14,15 @@ docs/ledger.md for the model, the canonical encoding and how to check a publishe
 True
 """
 
+from typing import TYPE_CHECKING
+
 from ecocomp.errors import (
     IdempotencyConflict,
     LedgerError,
     LedgerIntegrityError,
     UnbalancedTransaction,
 )
+from ecocomp.exports import lazy
 from ecocomp.ledger._store import SCHEMA_VERSION
 from ecocomp.ledger.checkpoints import HeadCheck, LedgerHead, catalog_digest
 from ecocomp.ledger.hashing import GENESIS, checkpoint_hash, transaction_hash
@@ -49,6 +52,9 @@ from ecocomp.ledger.model import (
     canonical_meta,
 )
 from ecocomp.ledger.verify import VerifyReport
+
+if TYPE_CHECKING:  # loaded on first use below (cryptography)
+    from ecocomp.ledger.signing import Signer, load_public_key
 
 __all__ = [
     "EMPTY_ROOT",
@@ -89,11 +95,6 @@ __all__ = [
     "verify_inclusion",
 ]
 
-
-def __getattr__(name: str) -> object:
-    # Signer and load_public_key load cryptography: only when asked for (PEP 562)
-    if name in ("Signer", "load_public_key"):
-        from ecocomp.ledger import signing
-
-        return getattr(signing, name)
-    raise AttributeError(f"module 'ecocomp.ledger' has no attribute {name!r}")
+# Signer and load_public_key load cryptography: only when asked for (PEP 562)
+__getattr__, __dir__ = lazy(__name__, globals(), {"Signer": "ecocomp.ledger.signing",
+                                                   "load_public_key": "ecocomp.ledger.signing"})
