@@ -18,6 +18,7 @@ them, with the builder registered here for that kind::
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -42,6 +43,26 @@ class InputsProvider:
 
 _PROVIDERS: dict[str, InputsProvider] = {}
 
+#: The modules that register the shipped builders when they load (``import ecocomp`` loads
+#: names on first use, so they may not be loaded yet): loaded before any registration or
+#: look-up, so that a user's builder replaces the shipped one of its kind and is never
+#: replaced by it.
+_SHIPPED = ("ecocomp.settlement", "ecocomp.air.inputs")
+_shipped_loaded = False
+
+
+def _load_shipped() -> None:
+    global _shipped_loaded
+    if _shipped_loaded:
+        return
+    _shipped_loaded = True  # first: the shipped modules register through register_inputs
+    try:
+        for module in _SHIPPED:
+            importlib.import_module(module)
+    except BaseException:
+        _shipped_loaded = False
+        raise
+
 
 def register_inputs(kind: str, builder: Builder, *, evidence: bool = False) -> None:
     """Register (or replace) the builder of ``kind`` inputs.
@@ -51,16 +72,19 @@ def register_inputs(kind: str, builder: Builder, *, evidence: bool = False) -> N
     """
     if not kind or not isinstance(kind, str):
         raise ValueError(f"an inputs kind is a name such as 'water', not {kind!r}")
+    _load_shipped()
     _PROVIDERS[kind] = InputsProvider(kind, builder, evidence)
 
 
 def provider_of(kind: str) -> InputsProvider | None:
     """The builder registered for ``kind``, or None."""
+    _load_shipped()
     return _PROVIDERS.get(kind)
 
 
 def input_kinds() -> list[str]:
     """The kinds of inputs a builder is registered for, sorted."""
+    _load_shipped()
     return sorted(_PROVIDERS)
 
 
@@ -74,6 +98,7 @@ def build_inputs(
     evidence: Any = None,
 ) -> dict[str, object]:
     """Each kind's inputs for ``year``, built once, in kind order."""
+    _load_shipped()
     built: dict[str, object] = {}
     for kind in sorted(set(kinds)):
         provider = _PROVIDERS.get(kind)
@@ -92,4 +117,5 @@ def _no_inputs(_project: Any, _store: Any, _year: int, *, progress: Any = None) 
     return None
 
 
-register_inputs("none", _no_inputs)
+_PROVIDERS["none"] = InputsProvider("none", _no_inputs)  # (not register_inputs: it loads
+# the settlement, which imports this module)

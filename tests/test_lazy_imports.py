@@ -107,3 +107,24 @@ def test_a_submodule_is_an_attribute_of_its_package_without_importing_it() -> No
                 ) == "True key_id AirStore\n"
     missing = "import ecocomp\nprint(hasattr(ecocomp, 'no_such_module'))"
     assert _run(missing) == "False\n"
+
+
+def test_an_inputs_builder_registered_first_is_not_replaced_by_the_shipped_one() -> None:
+    """``register_inputs("air", mine)`` after only ``import ecocomp`` was final when the
+    package imported everything; the settlement (``water``) and ``ecocomp.air.inputs``
+    (``air``) register theirs when they load, which must not replace the user's, and the
+    kinds are all listed before either is loaded."""
+    code = ("import ecocomp\n"
+            "from ecocomp.inputs import input_kinds, provider_of, register_inputs\n"
+            "print(input_kinds())\n"
+            "def mine(project, store, year, *, progress=None):\n"
+            "    return 'mine'\n"
+            "register_inputs('air', mine)\n"
+            "register_inputs('water', mine)\n"
+            "ecocomp.settle  # loads the settlement, and the air inputs with it\n"
+            "print(provider_of('air').builder is mine, provider_of('water').builder is mine)\n")
+    assert _run(code) == "['air', 'none', 'water']\nTrue True\n"
+    # the shipped builders load by themselves from either end, without a cycle
+    for first in ("ecocomp.air.inputs", "ecocomp.settlement", "ecocomp.inputs"):
+        probe = f"import {first}\nfrom ecocomp.inputs import input_kinds\nprint(input_kinds())"
+        assert _run(probe) == "['air', 'none', 'water']\n", first
