@@ -30,7 +30,8 @@ def _invalid(assessments: Any, city: str, span: Any, *names: str) -> Any:
 def test_attainment_on_a_year_with_too_few_valid_days_honours_missing_year(policy: str
                                                                            ) -> None:
     """An annual statistic invalid under HJ 663 is missing (docs/air-formulas.md), not a
-    miss "above the limit": missing_year = error refuses, skip pays nothing and says why."""
+    miss "above the limit": missing_year = error refuses; skip pays no attainment reward and
+    says why, and still judges the heavy-day reward, which does not depend on attainment."""
     a = agreement("air_attainment", {**HUNAN, "missing_year": policy}, party="430100")
     d = _invalid(data(("430100", Period(2021), CLEAN)), "430100", Period(2021), "pm25")
     if policy == "error":
@@ -38,11 +39,31 @@ def test_attainment_on_a_year_with_too_few_valid_days_honours_missing_year(polic
             run("air_attainment", a, d, Period(2021))
         return
     (ob,) = run("air_attainment", a, d, Period(2021))
-    assert ob.amount == Decimal("0.00")
+    assert ob.amount == Decimal("2000000.00")  # no heavy day: zero_heavy_reward 200万 only
+    assert ob.basis["rewards"] == {"zero_heavy_reward": "200"}
+    assert "not judged" in ob.basis["rule"] and "no attainment reward" in ob.basis["rule"]
     assert "missing_year = skip" in ob.basis["rule"]
     assert "above the limit" not in ob.basis["rule"]
     assert list(ob.basis["missing"]) == ["pm25"]
     assert "pm25 not valid under HJ 663: 200 daily values < 324 a year" in ob.basis["rule"]
+    heavy = _invalid(data(("430100", Period(2021), CLEAN | {"heavy_days": 1})), "430100",
+                     Period(2021), "pm25")
+    (ob,) = run("air_attainment", a, heavy, Period(2021))
+    assert ob.amount == Decimal("0.00") and ob.basis["rewards"] == {}
+
+
+def test_attainment_cleaner_air_never_costs_the_heavy_day_reward() -> None:
+    """Found by the invariant checker: PM2.5 35.5 (above grade II) with an invalid O3 is a
+    year that misses attainment and gets the zero-heavy-day reward; one step cleaner (PM2.5
+    30.5) the attainment cannot be judged — and before, that cost the city the heavy-day
+    reward too (2,000,000.00 → 0.00)."""
+    a = agreement("air_attainment", {**HUNAN, "missing_year": "skip"}, party="430800")
+    dirty = CLEAN | {"pm25": "35.5", "heavy_days": 0}
+    for pm25, expected in (("35.5", "2000000.00"), ("30.5", "2000000.00")):
+        d = _invalid(data(("430800", Period(2019), dirty | {"pm25": pm25})), "430800",
+                     Period(2019), "o3_8h_p90")
+        (ob,) = run("air_attainment", a, d, Period(2019))
+        assert ob.amount == Decimal(expected), (pm25, ob.basis["rule"])
 
 
 def test_attainment_a_valid_statistic_above_the_limit_is_a_miss_whatever_else_is_invalid(

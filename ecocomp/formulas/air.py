@@ -342,12 +342,15 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
     basis["evidence"] = _evidence(stats)
     attained, failing = attains(stats, standard=standard, grade=params["grade"])
     unknown = _undecided(stats)
+    not_judged = None
     if unknown and not any(_above_limit(reason) for reason in failing):
         # an invalid or absent statistic (HJ 663: too few days) is missing, not a miss: the
-        # year cannot be judged, so missing_year decides (docs/air-formulas.md)
-        basis.update({"missing": unknown, "failing": list(failing)})
-        basis["rule"] = _missing(agreement, span, unknown, "missing_year", stats)
-        return [_obligation(agreement, period, "attainment", Fraction(0), basis)]
+        # attainment cannot be judged, so missing_year decides it (docs/air-formulas.md).
+        # The heavy-day reward does not depend on it and is still judged: otherwise cleaner
+        # air (a statistic no longer above its limit) could cost the city that reward.
+        not_judged = _missing(agreement, span, unknown, "missing_year", stats)
+        basis["missing"] = unknown
+        attained = False
     heavy, heavy_from = _heavy_days(assessments, city, period.year, stats,
                                     params["heavy_aqi_above"])
     earlier = [y for y in params["attained_years"] if y < period.year]
@@ -361,7 +364,10 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
     first = attained and not earlier and params.get("first_attain_reward") is not None
     rewards: dict[str, Fraction] = {}
     rules = []
-    if attained:
+    if not_judged is not None:
+        rules.append(f"attainment of grade {params['grade']} of {standard} not judged: "
+                     f"{not_judged}; no attainment reward")
+    elif attained:
         key = "first_attain_reward" if first else "attain_reward"
         rewards[key] = Fraction(params[key])
         rules.append(f"attains grade {params['grade']} of {standard}"
