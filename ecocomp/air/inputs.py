@@ -14,17 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ecocomp.air.project import AIR_READINGS, STATIONS_FILE, import_project_air
 from ecocomp.inputs import register_inputs
 from ecocomp.periods import Period
 
 if TYPE_CHECKING:
     from ecocomp.air.statistics import AirAssessments
     from ecocomp.air.store import AirImportResult
-
-# What a project with air data looks like (ecocomp.air.project's names, repeated so that a
-# water settlement can ask without loading the air store; a test keeps them equal).
-AIR_READINGS = "air-readings"
-STATIONS_FILE = "air_stations.toml"
 
 __all__ = ["air_inputs", "has_air_data", "import_air", "periods_needed"]
 
@@ -40,8 +36,6 @@ def import_air(project: Any, store: Any) -> list[AirImportResult]:
     whose transaction it joins); nothing when the project has no air data."""
     if not has_air_data(project.root):
         return []
-    from ecocomp.air.project import import_project_air
-
     cities = {code: party.name for code, party in project.parties.items()}
     return import_project_air(project.root, store, cities=cities)
 

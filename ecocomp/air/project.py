@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ecocomp.air.readings import read_air_readings
 from ecocomp.air.stations import StationCatalog, load_stations
-from ecocomp.air.store import AirImportResult, AirStore
 from ecocomp.errors import Problem, ValidationFailed
+
+if TYPE_CHECKING:  # the readings parser and the store load where files are read or imported
+    from ecocomp.air.store import AirImportResult
 
 __all__ = ["AIR_READINGS", "STATIONS_FILE", "AirProject", "check_air", "import_project_air",
            "load_air"]
@@ -67,6 +68,8 @@ def load_air(root: str | Path, *, cities: Collection[str] | None = None) -> AirP
 def check_air(root: str | Path, *, cities: Collection[str] | Mapping[str, str] | None = None,
               ) -> list[Problem]:
     """Every problem of the project's air data, files included (empty when all is well)."""
+    from ecocomp.air.readings import read_air_readings
+
     project, problems = _scan(Path(root), cities)
     for file in project.files:
         try:
@@ -80,6 +83,8 @@ def import_project_air(root: str | Path, db_or_store: Any, *,
                        cities: Collection[str] | Mapping[str, str] | None = None,
                        ) -> list[AirImportResult]:
     """Import the project's ``air-readings/`` (and record its stations), all or nothing."""
+    from ecocomp.air.store import AirStore
+
     project = load_air(root, cities=cities)
     store, owned = AirStore.of(db_or_store)
     try:
