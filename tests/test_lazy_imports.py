@@ -66,3 +66,78 @@ def test_type_checkers_see_exactly_the_names_that_load() -> None:
                     checked.update({alias.name: imp.module for alias in imp.names})
         assert checked == package._EXPORTS, package.__name__
         assert set(package.__all__) - {"__version__"} == set(package._EXPORTS)
+
+
+def _run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_a_public_name_that_is_also_a_subpackage_stays_the_public_name() -> None:
+    """``ecocomp.presets`` is the function and ``ecocomp/presets/`` the shipped files: once
+    something loaded the package (loading an agreement does), the lazy name must not turn
+    into the module, in a fresh process where nothing else was imported first."""
+    code = ("import ecocomp, importlib, pkgutil\n"
+            "for package in (ecocomp, importlib.import_module('ecocomp.air')):\n"
+            "    subs = {m.name for m in pkgutil.iter_modules(package.__path__)}\n"
+            "    for name in sorted(subs & set(package.__all__)):\n"
+            "        importlib.import_module(f'{package.__name__}.{name}')\n"
+            "        value = getattr(package, name)\n"
+            "        print(package.__name__, name, type(value).__name__)\n"
+            "import ecocomp.agreement_files\n"
+            "from ecocomp import *\n"
+            "print('star', type(presets).__name__, 'lishui-zjj-cd-2020' in presets())\n"
+            "importlib.reload(ecocomp)\n"
+            "print('reloaded', type(ecocomp.presets).__name__)\n")
+    out = _run(code).split("\n")
+    assert "ecocomp presets function" in out
+    assert "star function True" in out
+    assert "reloaded function" in out
+    assert not [line for line in out if line.endswith(" module")]
+    templates = "from ecocomp.presets import TEMPLATES\nprint(sorted(TEMPLATES)[0])"
+    assert _run(templates).strip() == "hunan-air-2019-attainment"
+
+
+def test_a_submodule_is_an_attribute_of_its_package_without_importing_it() -> None:
+    """``import ecocomp`` then ``ecocomp.settlement.assess_project``, ``ecocomp.air.iaqi`` or
+    ``ecocomp.ledger.signing.key_id`` worked when the package imported everything; with
+    names loaded on first use a submodule loads on first use too (a fresh process each)."""
+    code = ("import importlib, pkgutil, sys, types\n"
+            "package = importlib.import_module(sys.argv[1])\n"
+            "for sub in sorted(m.name for m in pkgutil.iter_modules(package.__path__)):\n"
+            "    if sub in getattr(package, '_EXPORTS', {}):\n"
+            "        continue  # a public name of the same name wins (ecocomp.presets)\n"
+            "    value = getattr(package, sub)\n"
+            "    assert isinstance(value, types.ModuleType), (sub, value)\n"
+            "    assert value is sys.modules[f'{package.__name__}.{sub}'], sub\n"
+            "print('ok')\n")
+    for package in ("ecocomp", "ecocomp.air", "ecocomp.ledger"):
+        out = subprocess.run([sys.executable, "-c", code, package], capture_output=True,
+                             text=True)
+        assert out.stdout == "ok\n", (package, out.stderr[-500:])
+    assert _run("import ecocomp\nprint(ecocomp.air.iaqi is ecocomp.iaqi, "
+                "ecocomp.ledger.signing.key_id.__name__, ecocomp.air.store.AirStore.__name__)"
+                ) == "True key_id AirStore\n"
+    missing = "import ecocomp\nprint(hasattr(ecocomp, 'no_such_module'))"
+    assert _run(missing) == "False\n"
+
+
+def test_an_inputs_builder_registered_first_is_not_replaced_by_the_shipped_one() -> None:
+    """``register_inputs("air", mine)`` after only ``import ecocomp`` was final when the
+    package imported everything; the settlement (``water``) and ``ecocomp.air.inputs``
+    (``air``) register theirs when they load, which must not replace the user's, and the
+    kinds are all listed before either is loaded."""
+    code = ("import ecocomp\n"
+            "from ecocomp.inputs import input_kinds, provider_of, register_inputs\n"
+            "print(input_kinds())\n"
+            "def mine(project, store, year, *, progress=None):\n"
+            "    return 'mine'\n"
+            "register_inputs('air', mine)\n"
+            "register_inputs('water', mine)\n"
+            "ecocomp.settle  # loads the settlement, and the air inputs with it\n"
+            "print(provider_of('air').builder is mine, provider_of('water').builder is mine)\n")
+    assert _run(code) == "['air', 'none', 'water']\nTrue True\n"
+    # the shipped builders load by themselves from either end, without a cycle
+    for first in ("ecocomp.air.inputs", "ecocomp.settlement", "ecocomp.inputs"):
+        probe = f"import {first}\nfrom ecocomp.inputs import input_kinds\nprint(input_kinds())"
+        assert _run(probe) == "['air', 'none', 'water']\n", first
