@@ -9,10 +9,11 @@ environment, and everything then runs in Python with the same results, more slow
 
 from __future__ import annotations
 
+import functools
 import os
 from types import ModuleType
 
-__all__ = ["describe", "scanc"]
+__all__ = ["describe", "reads_files", "scanc"]
 
 
 def _load() -> ModuleType | None:
@@ -27,6 +28,18 @@ def _load() -> ModuleType | None:
 
 #: ``ecocomp.ledger._scanc``, or None (not built, or ``ECOCOMP_PURE_PYTHON`` set).
 scanc: ModuleType | None = _load()
+
+
+@functools.cache
+def reads_files() -> bool:
+    """True if the compiled scan can read a database file itself: it found the SQLite
+    library that Python's ``sqlite3`` module uses (the same copy, never a second one)."""
+    if scanc is None:
+        return False
+    import _sqlite3
+
+    path = getattr(_sqlite3, "__file__", None)  # None: built into the interpreter
+    return bool(path) and bool(scanc.sqlite_attach(path))
 
 
 def describe() -> str:
