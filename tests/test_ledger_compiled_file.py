@@ -16,6 +16,7 @@ Python cursor. What must hold:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tracemalloc
 from pathlib import Path
@@ -40,6 +41,9 @@ from ecocomp.ledger.verify import (
 )
 
 scanc = compiled.scanc
+if os.environ.get("ECOCOMP_REQUIRE_COMPILED") and not compiled.reads_files():  # CI
+    raise RuntimeError("ECOCOMP_REQUIRE_COMPILED is set but the compiled scan cannot read "
+                       "ledger files: no _scanc, or Python's _sqlite3 links no shared SQLite")
 pytestmark = pytest.mark.skipif(not compiled.reads_files(), reason="the compiled part is "
                                 "not built here, or Python's sqlite3 has no SQLite to share")
 
