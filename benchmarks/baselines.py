@@ -1,9 +1,10 @@
-"""What the suite compares ecocomp with: raw sqlite3 storage and an analyst's pandas pipeline.
+"""What the suite compares ecocomp with: raw sqlite3 storage, DuckDB, polars and pandas.
 
 - :func:`raw_import` — ``csv.reader`` over the same files and ``executemany`` of the same
-  rows into the same ``readings`` table (same columns, STRICT checks and indexes, same
-  pragmas), in one transaction, without any validation, unit conversion, exact value columns
-  or duplicate checks: the practical limit of storing these rows in SQLite from Python.
+  rows into the table a capable user would make for them (not ecocomp's: one ``STRICT``
+  ``WITHOUT ROWID`` table keyed on the sample, so a repeated sample is refused; the same
+  pragmas), in one transaction, without validation, unit conversion or exact value
+  columns: the practical limit of storing these rows in SQLite from Python.
 - :func:`sqlite_cli_import` — the ``sqlite3`` command-line shell's ``.import`` of the same
   CSV files into a bare table of text columns (no checks, no index, no conversion): the
   floor of getting these rows into SQLite at all. Needs the ``sqlite3`` program on PATH
@@ -20,6 +21,11 @@
   starts from. What a capable user would write instead of ecocomp's import — no messages,
   no units, no classes or obligations, so it is a floor for ``settle``, not an equal. Needs
   duckdb (the ``bench`` extra); returns None without it.
+- :func:`polars_pipeline` — the same monthly sums with polars, in memory (``Decimal(38,
+  10)``, exact), nothing stored. Needs polars (the ``bench`` extra); None without it.
+- :func:`stored_monthly` and :func:`compare_monthly` — ecocomp's own monthly sums as the
+  pipelines give theirs, and the check that they are the same numbers: the suite compares
+  DuckDB's and polars' outputs with what ecocomp's import stored, group by group.
 - :func:`pandas_assessment` — ``read_csv``, half the detection limit for ``<DL``, drop
   ``invalid``, monthly and annual ``groupby().mean()`` per section, parameter and source,
   automatic data over manual, each item classed against the GB 3838-2002 limits with
@@ -31,25 +37,34 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sqlite3
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ecocomp.standards import ASSESSED_ITEMS, gb3838
-from ecocomp.store import ReadingStore
 
 __all__ = [
-    "columnar_alone", "duckdb_pipeline", "pandas_assessment", "pyarrow_parse", "raw_import",
-    "sqlite_cli_import",
+    "Monthly", "columnar_alone", "compare_monthly", "duckdb_pipeline", "pandas_assessment",
+    "polars_pipeline", "pyarrow_parse", "raw_import", "sqlite_cli_import", "stored_monthly",
 ]
 
 _CHUNK = 50_000
-_INSERT = (
-    "INSERT INTO readings (section, sampled_at, parameter, source, value, below_dl, flag, "
-    "eff_units, eff_exp, import_id, row) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_RAW_TABLE = (
+    "CREATE TABLE readings (section TEXT NOT NULL, sampled_at TEXT NOT NULL, "
+    "parameter TEXT NOT NULL, source TEXT NOT NULL, value TEXT NOT NULL, "
+    "flag TEXT NOT NULL, row INTEGER NOT NULL, "
+    "PRIMARY KEY (section, sampled_at, parameter, source)) STRICT, WITHOUT ROWID"
 )
+_INSERT = "INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+#: Monthly sums by (section, month, parameter, source): valid readings, the exact sum of
+#: their effective values (half the detection limit for ``<DL``; None when there are
+#: none), non-detects among them, suspect and invalid readings.
+Monthly = dict[tuple[str, str, str, str], tuple[int, Decimal | None, int, int, int]]
 
 
 def raw_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any]:
@@ -64,12 +79,13 @@ def raw_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any]:
     1
     """
     start = time.perf_counter()
-    store = ReadingStore.open(db)  # the same schema, indexes and pragmas as the store
-    conn = store._conn
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")  # the store's pragmas
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(_RAW_TABLE)
     in_sqlite = 0.0
     rows = 0
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("INSERT INTO readings_imports VALUES (1, 'raw', '', 0, 0, 0, 0, 0, 0, '')")
     for file in files:
         with open(file, encoding="utf-8", newline="") as f:
             reader = csv.reader(f)
@@ -78,8 +94,7 @@ def raw_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any]:
             for line, (section, at, parameter, value, _unit, source, flag) in enumerate(
                 reader, start=2
             ):
-                batch.append((section, at, parameter, source or "manual", value, 0, flag, 0, 0,
-                              1, line))
+                batch.append((section, at, parameter, source or "manual", value, flag, line))
                 if len(batch) >= _CHUNK:
                     t = time.perf_counter()
                     conn.executemany(_INSERT, batch)
@@ -93,7 +108,7 @@ def raw_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any]:
     t = time.perf_counter()
     conn.execute("COMMIT")
     in_sqlite += time.perf_counter() - t
-    store.close()
+    conn.close()
     return {"rows": rows, "seconds": time.perf_counter() - start, "sqlite_seconds": in_sqlite}
 
 
@@ -154,11 +169,14 @@ def columnar_alone(files: Sequence[str | Path]) -> dict[str, Any]:
     return {"rows": rows, "seconds": time.perf_counter() - start}
 
 
-def duckdb_pipeline(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any] | None:
+def duckdb_pipeline(
+    db: str | Path, files: Sequence[str | Path], *, groups: bool = False
+) -> dict[str, Any] | None:
     """Store the files exactly in DuckDB with a primary key, then the monthly sums.
 
-    Seconds in total and per step (``store_seconds``, ``monthly_seconds``). None when duckdb
-    is not installed.
+    Seconds in total and per step (``store_seconds``, ``monthly_seconds``); with ``groups``
+    also the sums themselves (``monthly``, a :data:`Monthly`, read after the clock stops).
+    None when duckdb is not installed.
     """
     try:
         import duckdb
@@ -179,17 +197,109 @@ def duckdb_pipeline(db: str | Path, files: Sequence[str | Path]) -> dict[str, An
         "FROM read_csv(?, header = true, all_varchar = true)", [[str(f) for f in files]])
     stored = time.perf_counter()
     rows = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
+    # value * 0.5, not value / 2: DuckDB divides decimals in floating point
     conn.execute(
-        "CREATE TABLE monthly AS SELECT section, date_trunc('month', sampled_at) AS month, "
+        "CREATE TABLE monthly AS SELECT section, strftime(sampled_at, '%Y-%m') AS month, "
         "parameter, source, count(*) FILTER (WHERE flag <> 'invalid') AS count, "
-        "sum(CASE WHEN below_dl THEN value / 2 ELSE value END) FILTER (WHERE flag <> 'invalid') "
-        "AS total, count(*) FILTER (WHERE flag = 'invalid') AS invalid "
+        "sum(CASE WHEN below_dl THEN value * 0.5 ELSE value END) "
+        "FILTER (WHERE flag <> 'invalid') AS total, "
+        "count(*) FILTER (WHERE flag <> 'invalid' AND below_dl) AS nondetects, "
+        "count(*) FILTER (WHERE flag = 'suspect') AS suspect, "
+        "count(*) FILTER (WHERE flag = 'invalid') AS invalid "
         "FROM readings GROUP BY ALL")
-    groups = conn.execute("SELECT count(*) FROM monthly").fetchone()[0]  # type: ignore[index]
-    conn.close()
+    n = conn.execute("SELECT count(*) FROM monthly").fetchone()[0]  # type: ignore[index]
     end = time.perf_counter()
-    return {"rows": rows, "groups": groups, "seconds": end - start,
-            "store_seconds": stored - start, "monthly_seconds": end - stored}
+    out = {"rows": rows, "groups": n, "seconds": end - start,
+           "store_seconds": stored - start, "monthly_seconds": end - stored}
+    if groups:
+        out["monthly"] = {
+            (section, month, parameter, source): (count, total, nondetects, suspect, invalid)
+            for section, month, parameter, source, count, total, nondetects, suspect, invalid
+            in conn.execute("SELECT * FROM monthly").fetchall()}
+    conn.close()
+    return out
+
+
+def polars_pipeline(files: Sequence[str | Path], *, groups: bool = False
+                    ) -> dict[str, Any] | None:
+    """The monthly sums of the files with polars, exactly (``Decimal(38, 10)``), in memory.
+
+    Every column read as text; ``<`` marks a non-detect, counted at half its value; an empty
+    source is manual. Seconds, rows and groups; with ``groups`` also the sums (``monthly``,
+    a :data:`Monthly`, converted after the clock stops). None when polars is not installed.
+    """
+    try:
+        import polars as pl
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    frame = pl.concat([pl.read_csv(f, infer_schema=False) for f in files])
+    flag = pl.col("flag").fill_null("")
+    below = pl.col("value").str.starts_with("<")
+    value = pl.col("value").str.strip_chars_start("<").cast(pl.Decimal(38, 10))
+    frame = frame.select(
+        "section", "parameter", month=pl.col("sampled_at").str.slice(0, 7),
+        source=pl.col("source").fill_null("").replace("", "manual"),
+        eff=pl.when(below).then(value * pl.lit(Decimal("0.5"))).otherwise(value),
+        below=below, flag=flag)
+    valid = pl.col("flag") != "invalid"
+    monthly = frame.group_by("section", "month", "parameter", "source").agg(
+        count=valid.sum(), total=pl.col("eff").filter(valid).sum(),
+        nondetects=(valid & pl.col("below")).sum(),
+        suspect=(pl.col("flag") == "suspect").sum(),
+        invalid=(pl.col("flag") == "invalid").sum())
+    end = time.perf_counter()
+    out: dict[str, Any] = {"rows": frame.height, "groups": monthly.height,
+                           "seconds": end - start}
+    if groups:
+        out["monthly"] = {
+            (section, month, parameter, source): (count, total if count else None,
+                                                  nondetects, suspect, invalid)
+            for section, month, parameter, source, count, total, nondetects, suspect, invalid
+            in monthly.iter_rows()}
+    return out
+
+
+def stored_monthly(db: str | Path) -> tuple[Monthly, int]:
+    """ecocomp's monthly sums in ``db`` (``readings_monthly``) as :data:`Monthly`, and how
+    many groups were left out: those holding a value whose units did not fit 64 bits
+    (``inexact``), whose total needs the readings themselves."""
+    from ecocomp.store import _SPLIT, SCALE
+
+    conn = sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True)
+    try:
+        found: Monthly = {}
+        left_out = 0
+        for (section, month, parameter, source, count, high, low, inexact, _exponent,
+             nondetects, suspect, invalid) in conn.execute("SELECT * FROM readings_monthly"):
+            if inexact:
+                left_out += 1
+                continue
+            total = (None if high is None
+                     else Decimal(high * _SPLIT + low).scaleb(-SCALE))
+            found[(section, month, parameter, source)] = (count, total, nondetects, suspect,
+                                                          invalid)
+        return found, left_out
+    finally:
+        conn.close()
+
+
+def compare_monthly(ours: Monthly, theirs: Monthly, left_out: int = 0) -> str:
+    """``"equal: N groups"`` or what differs, with the first differing groups.
+
+    Totals compare as numbers (7.34 equals 7.3400000000); groups ecocomp left out of its
+    own (``left_out``, see :func:`stored_monthly`) are not compared.
+    """
+    missing = [k for k in theirs if k not in ours]
+    extra = [k for k in ours if k not in theirs]
+    differing = [k for k in ours if k in theirs and ours[k] != theirs[k]]
+    if len(missing) == left_out and not extra and not differing:
+        note = f", {left_out} not compared (inexact)" if left_out else ""
+        return f"equal: {len(ours):,} groups{note}"
+    examples = "; ".join(f"{k}: ecocomp {ours.get(k)} vs {theirs.get(k)}"
+                         for k in (differing + extra + missing)[:3])
+    return (f"differs: {len(differing)} groups differ, {len(extra)} only in ecocomp, "
+            f"{len(missing)} only in theirs ({left_out} left out by ecocomp); {examples}")
 
 
 def pandas_assessment(

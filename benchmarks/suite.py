@@ -108,6 +108,39 @@ def _m_duckdb(folder: Path, db: Path) -> dict[str, Any]:
     return result if result is not None else {"skipped": "duckdb is not installed"}
 
 
+def _m_polars(folder: Path, db: Path) -> dict[str, Any]:
+    from benchmarks.baselines import polars_pipeline
+
+    result = polars_pipeline(_readings(folder))
+    return result if result is not None else {"skipped": "polars is not installed"}
+
+
+def _m_agree(folder: Path, db: Path) -> dict[str, Any]:
+    """Not timed: ecocomp's import, then whether DuckDB's and polars' monthly sums of the
+    same files are the numbers ecocomp stored, group by group."""
+    from benchmarks.baselines import (
+        compare_monthly,
+        duckdb_pipeline,
+        polars_pipeline,
+        stored_monthly,
+    )
+    from ecocomp.store import ReadingStore
+
+    files = _readings(folder)
+    with ReadingStore.open(db) as store:
+        for file in files:
+            store.import_file(file)
+    ours, left_out = stored_monthly(db)
+    out: dict[str, Any] = {"groups": len(ours), "left_out": left_out}
+    duck_db = _fresh(db.with_name(db.name + ".duckdb"))
+    for name, theirs in (("duckdb", duckdb_pipeline(duck_db, files, groups=True)),
+                         ("polars", polars_pipeline(files, groups=True))):
+        out[name] = ("skipped: not installed" if theirs is None
+                     else compare_monthly(ours, theirs["monthly"], left_out))
+    _fresh(duck_db)
+    return out
+
+
 def _m_assess(folder: Path, db: Path) -> dict[str, Any]:
     from ecocomp.project import load_project
     from ecocomp.settlement import assess_project, compute
@@ -209,11 +242,19 @@ def _resettle_command(folder: Path, db: Path) -> dict[str, Any]:
     run reused, the ledger verified): the median wall and the median CPU of the child."""
     argv = [sys.executable, "-m", "ecocomp.cli", "settle", str(folder), "--year", str(YEAR),
             "--db", str(db), "--quiet", "--lang", "en"]  # the check below reads English
+    # As installed: pip compiles ecocomp's bytecode at install, so the command loads .pyc
+    # files. Where the environment says not to write them (PYTHONDONTWRITEBYTECODE), every
+    # run would compile ecocomp's sources again (≈ 0.2 s of CPU); the children here write
+    # and read them under a folder of their own, filled by one run before the timed ones.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(db.parent / "pycache")
+    subprocess.run([*argv[:3], "--help"], capture_output=True, env=env, check=True)
+    subprocess.run(argv, capture_output=True, env=env, check=False)
     walls, cpus = [], []
     for _ in range(RESETTLES):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True)
+        done = subprocess.run(argv, capture_output=True, text=True, env=env)
         walls.append(time.perf_counter() - t)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0 or not re.search(r"^ledger: 0 posted,", done.stdout, re.M):
@@ -253,7 +294,8 @@ def measure(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         out = _m_ledger(int(params["n"]), folder)
     else:
         runs = {"import": _m_import, "raw_import": _m_raw_import,
-                "sqlite_cli": _m_sqlite_cli, "duckdb": _m_duckdb, "assess": _m_assess,
+                "sqlite_cli": _m_sqlite_cli, "duckdb": _m_duckdb, "polars": _m_polars,
+                "agree": _m_agree, "assess": _m_assess,
                 "pyarrow_parse": _m_pyarrow_parse, "columnar": _m_columnar,
                 "pandas": _m_pandas, "settle": _m_settle}
         out = runs[kind](folder, db)
@@ -339,6 +381,9 @@ def run_size(size: Size, work: Path, say: Callable[[str], None] = print,
         out["pandas"] = _child("pandas", folder=folder)
         out["settle"] = _repeated("settle", repeat, work / "settle.db", folder=folder)
         out["duckdb"] = _repeated("duckdb", repeat, work / "duck.db", folder=folder)
+        out["polars"] = _repeated("polars", repeat, work / "none.db", folder=folder)
+        out["agree"] = _child("agree", folder=folder, db=_fresh(work / "agree.db"))
+        _fresh(work / "agree.db")
     _fresh(db)
     return out
 
@@ -404,6 +449,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             ratio = total / duck["seconds"]
             add("province settle / DuckDB store + monthly sums", ratio, "<= 2.0", ratio <= 2.0,
                 "issue 12; the DuckDB pipeline computes no classes or obligations")
+        pol = province.get("polars", {})
+        if pol and "skipped" not in pol:
+            add("province settle / polars monthly sums", total / pol["seconds"], "-", None,
+                "info: polars stores nothing and computes no classes or obligations")
         again = settle.get("resettle_seconds")
         if again is not None:
             add("province re-settle, nothing new (s)", again, "<= 1", again <= 1,
@@ -420,6 +469,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"issue 12; a fresh process each time, median of {RESETTLES} (min "
                 f"{settle['resettle_command_cpu_seconds_min']:.2f} s); wall "
                 f"{settle['resettle_command_seconds']:.2f} s{loaded}")
+    for r in results["sizes"]:
+        agree = r.get("agree")
+        for name in ("duckdb", "polars") if agree else ():
+            said = agree[name]
+            add(f"{name} monthly sums = ecocomp's stored sums ({r['size']})", None, "equal",
+                None if said.startswith("skipped") else said.startswith("equal"), said)
     small = sizes.get("city")
     big = [s for s in ("national-20M", "national-5M", "province") if s in sizes]
     if small is not None and big:
@@ -521,6 +576,11 @@ def format_table(results: dict[str, Any]) -> str:
             whole = s["seconds"] + s["verify_seconds"]
             row("", "", "  DuckDB store + monthly sums s", "", f"{duck['seconds']:.2f}",
                 f"{whole / duck['seconds']:.2f}", f"{duck['peak_rss_mb']:.0f}")
+        pol = r.get("polars", {})
+        if pol and "skipped" not in pol:
+            whole = s["seconds"] + s["verify_seconds"]
+            row("", "", "  polars monthly sums s", "", f"{pol['seconds']:.2f}",
+                f"{whole / pol['seconds']:.2f}", f"{pol['peak_rss_mb']:.0f}")
         if "resettle_seconds" in s:
             row("", "", "re-settle, nothing new s", f"{s['resettle_seconds']:.2f}", "", "",
                 "")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from benchmarks import suite
 from benchmarks.__main__ import main
-from benchmarks.baselines import raw_import
+from benchmarks.baselines import compare_monthly, polars_pipeline, raw_import, stored_monthly
 from benchmarks.project import write_project
 from ecocomp.project import check_project
 from ecocomp.store import ReadingStore
@@ -62,6 +63,12 @@ def test_suite_measures_every_figure_in_child_processes(
     assert "skipped" in cli or cli["rows"] == result["readings"]
     duck = result["duckdb"]
     assert "skipped" in duck or duck["rows"] == result["readings"]
+    pol = result["polars"]
+    assert "skipped" in pol or pol["rows"] == result["readings"]
+    # the pipelines' monthly sums are ecocomp's stored ones, group by group
+    for name in ("duckdb", "polars"):
+        said = result["agree"][name]
+        assert said.startswith(("equal", "skipped")), said
     assert result["import"]["rows"] == result["raw_import"]["rows"] == result["readings"]
     assert result["pyarrow_parse"]["rows"] == result["columnar"]["rows"] == result["readings"]
     assert result["import"]["load"] >= 0
@@ -131,3 +138,23 @@ def test_figures_measured_under_load_say_so() -> None:
     city["import"]["load"] = 0.4  # type: ignore[index]
     found = {t["target"]: t for t in suite.targets({"cpus": 2, "sizes": [city]})}
     assert "under load" not in found["import rate / sqlite3 CLI .import (city)"]["note"]
+
+
+def test_the_monthly_check_tells_equal_sums_from_different_ones(tmp_path: Path) -> None:
+    write_project(tmp_path / "p", sections=2, years=[2021])
+    files = sorted((tmp_path / "p" / "readings").glob("*.csv"))
+    with ReadingStore.open(tmp_path / "store.db") as store:
+        for f in files:
+            store.import_file(f)
+    ours, left_out = stored_monthly(tmp_path / "store.db")
+    assert ours and left_out == 0
+    assert compare_monthly(ours, dict(ours)) == f"equal: {len(ours):,} groups"
+    key = next(k for k, v in ours.items() if v[1] is not None)
+    count, total, nondetects, suspect, invalid = ours[key]
+    off = {**ours, key: (count, total + Decimal("0.0000000001"), nondetects, suspect, invalid)}
+    assert compare_monthly(ours, off).startswith("differs: 1 groups differ")
+    fewer = {k: v for k, v in ours.items() if k != key}
+    assert "1 only in ecocomp" in compare_monthly(ours, fewer)
+    pol = polars_pipeline(files, groups=True)
+    if pol is not None:  # the bench extra
+        assert compare_monthly(ours, pol["monthly"]).startswith("equal")
