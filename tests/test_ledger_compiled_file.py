@@ -245,3 +245,44 @@ def test_file_scan_of_the_checked_connection(ledger_file: Path) -> None:
         assert file.stored_hash(10**6) is None
     finally:
         conn.close()
+
+
+def _utf16(value: Any) -> Any:
+    """``value`` as a forger may store it in a UTF-16 file: a text whose UTF-16LE bytes
+    are ``value``'s bytes where there is one, else unchanged (a BLOB, an integer)."""
+    if type(value) is bytes and len(value) % 2 == 0:
+        try:
+            return value.decode("utf-16-le")
+        except UnicodeDecodeError:
+            pass
+    return value
+
+
+def test_a_utf16_file_is_read_as_the_cursor_reads_it(sound_rows: list[tuple[Any, ...]],  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    """A database created with ``PRAGMA encoding = 'UTF-16le'`` stores its texts as UTF-16;
+    Python's cursor gives them as UTF-8 bytes (what ``sqlite3_column_text`` returns), so the
+    file scan must too, not the stored UTF-16 bytes. A forger stores each value of a sound
+    ledger as the text whose UTF-16LE bytes it is (the last hash as it is, so that the
+    checked snapshot's hash matches): Python's scan of that file finds it broken; the file
+    scan must not call it sound."""
+    last = max(r[0] for r in sound_rows)
+    path = tmp_path / "utf16.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA encoding = 'UTF-16le'")
+    conn.execute("CREATE TABLE made (x)")  # the encoding is fixed when the file is made
+    conn.close()
+    stored = [tuple(_utf16(v) if not (r[0] == last and k == 1) else v
+                    for k, v in enumerate(r)) for r in sound_rows]
+    _write(path, stored)
+    read = _cursor_rows(path, last)
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA encoding").fetchone()[0] == "UTF-16le"
+    check.close()
+    assert read != sound_rows  # the cursor reads UTF-8, not the UTF-16 bytes
+    assert scanc.file_rows(_uri(path), _SCAN, 1, last) == read
+    file = _FileScan(_uri(path), _stored_hash(read))
+    fast = _scan_compiled(None, 1, last, GENESIS.encode(), set(), None, file=file)
+    _slow, problems = _python(read, last)
+    assert problems
+    assert fast is None
