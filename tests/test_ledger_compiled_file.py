@@ -286,3 +286,36 @@ def test_a_utf16_file_is_read_as_the_cursor_reads_it(sound_rows: list[tuple[Any,
     _slow, problems = _python(read, last)
     assert problems
     assert fast is None
+
+
+def test_a_file_sqlite_fails_to_read_midway_is_read_on_the_checked_connection(
+    ledger_file: Path, tmp_path: Path,
+) -> None:
+    """SQLite failing after the file opened (SQLITE_BUSY on the first step under a writer's
+    lock, SQLITE_CORRUPT from a truncated copy) makes the file scan give up,
+    with nothing raised, like any other doubt."""
+    rows = _cursor_rows(ledger_file, 10**9)
+    last = rows[-1][0]
+    journal = tmp_path / "journal.db"
+    source, copy = sqlite3.connect(ledger_file), sqlite3.connect(journal)
+    source.backup(copy)
+    source.close()
+    assert copy.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    copy.close()
+    locked = _FileScan(_uri(journal), _stored_hash(rows))
+    assert _scan_compiled(None, 1, last, GENESIS.encode(), set(), None,
+                          file=locked) is not None
+    writer = sqlite3.connect(journal, isolation_level=None)
+    try:
+        writer.execute("BEGIN EXCLUSIVE")
+        assert _scan_compiled(None, 1, last, GENESIS.encode(), set(), None,
+                              file=locked) is None
+        assert scanc.file_rows(locked.uri, _SCAN, 1, last) is None
+    finally:
+        writer.close()
+    data = journal.read_bytes()
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    cut = _FileScan(_uri(truncated), _stored_hash(rows))
+    assert _scan_compiled(None, 1, last, GENESIS.encode(), set(), None, file=cut) is None
+    assert scanc.file_rows(cut.uri, _SCAN, 1, last) is None
