@@ -485,23 +485,19 @@ static void col_from_object(Col *c, PyObject *v) {
 static void col_from_statement(Col *c, sqlite3_stmt *stmt, int k) {
     c->obj = NULL;
     c->owned = 0;
-    switch (SQL.column_type(stmt, k)) {
+    int type = SQL.column_type(stmt, k);
+    switch (type) {
     case SQLITE_INTEGER:
         c->type = C_INT;
         c->i = SQL.column_int64(stmt, k);
         break;
     case SQLITE_TEXT:
-        /* UTF-8, as Python's cursor reads a text (sqlite3_column_text): in a UTF-16 file
-         * the stored bytes (column_blob) are UTF-16, another value altogether */
-        c->type = C_BYTES;
-        c->s = (const char *)SQL.column_text(stmt, k);
-        c->n = SQL.column_bytes(stmt, k);
-        if (c->s == NULL && c->n != 0) c->type = C_OTHER; /* no memory: give up */
-        if (c->s == NULL) c->s = ""; /* an empty value */
-        break;
     case SQLITE_BLOB:
+        /* a text as UTF-8, as Python's cursor reads it (sqlite3_column_text): in a UTF-16
+         * file its stored bytes (column_blob) are UTF-16, another value altogether */
         c->type = C_BYTES;
-        c->s = (const char *)SQL.column_blob(stmt, k);
+        c->s = type == SQLITE_TEXT ? (const char *)SQL.column_text(stmt, k)
+                                   : (const char *)SQL.column_blob(stmt, k);
         c->n = SQL.column_bytes(stmt, k);
         if (c->s == NULL && c->n != 0) c->type = C_OTHER; /* no memory: give up */
         if (c->s == NULL) c->s = ""; /* an empty value */
