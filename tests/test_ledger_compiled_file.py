@@ -245,3 +245,77 @@ def test_file_scan_of_the_checked_connection(ledger_file: Path) -> None:
         assert file.stored_hash(10**6) is None
     finally:
         conn.close()
+
+
+def _utf16(value: Any) -> Any:
+    """``value`` as a forger may store it in a UTF-16 file: a text whose UTF-16LE bytes
+    are ``value``'s bytes where there is one, else unchanged (a BLOB, an integer)."""
+    if type(value) is bytes and len(value) % 2 == 0:
+        try:
+            return value.decode("utf-16-le")
+        except UnicodeDecodeError:
+            pass
+    return value
+
+
+def test_a_utf16_file_is_read_as_the_cursor_reads_it(sound_rows: list[tuple[Any, ...]],  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    """A database created with ``PRAGMA encoding = 'UTF-16le'`` stores its texts as UTF-16;
+    Python's cursor gives them as UTF-8 bytes (what ``sqlite3_column_text`` returns), so the
+    file scan must too, not the stored UTF-16 bytes. A forger stores each value of a sound
+    ledger as the text whose UTF-16LE bytes it is (the last hash as it is, so that the
+    checked snapshot's hash matches): Python's scan of that file finds it broken; the file
+    scan must not call it sound."""
+    last = max(r[0] for r in sound_rows)
+    path = tmp_path / "utf16.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA encoding = 'UTF-16le'")
+    conn.execute("CREATE TABLE made (x)")  # the encoding is fixed when the file is made
+    conn.close()
+    stored = [tuple(_utf16(v) if not (r[0] == last and k == 1) else v
+                    for k, v in enumerate(r)) for r in sound_rows]
+    _write(path, stored)
+    read = _cursor_rows(path, last)
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA encoding").fetchone()[0] == "UTF-16le"
+    check.close()
+    assert read != sound_rows  # the cursor reads UTF-8, not the UTF-16 bytes
+    assert scanc.file_rows(_uri(path), _SCAN, 1, last) == read
+    file = _FileScan(_uri(path), _stored_hash(read))
+    fast = _scan_compiled(None, 1, last, GENESIS.encode(), set(), None, file=file)
+    _slow, problems = _python(read, last)
+    assert problems
+    assert fast is None
+
+
+def test_a_file_sqlite_fails_to_read_midway_is_read_on_the_checked_connection(
+    ledger_file: Path, tmp_path: Path,
+) -> None:
+    """SQLite failing after the file opened (SQLITE_BUSY on the first step under a writer's
+    lock, SQLITE_CORRUPT from a truncated copy) makes the file scan give up,
+    with nothing raised, like any other doubt."""
+    rows = _cursor_rows(ledger_file, 10**9)
+    last = rows[-1][0]
+    journal = tmp_path / "journal.db"
+    source, copy = sqlite3.connect(ledger_file), sqlite3.connect(journal)
+    source.backup(copy)
+    source.close()
+    assert copy.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    copy.close()
+    locked = _FileScan(_uri(journal), _stored_hash(rows))
+    assert _scan_compiled(None, 1, last, GENESIS.encode(), set(), None,
+                          file=locked) is not None
+    writer = sqlite3.connect(journal, isolation_level=None)
+    try:
+        writer.execute("BEGIN EXCLUSIVE")
+        assert _scan_compiled(None, 1, last, GENESIS.encode(), set(), None,
+                              file=locked) is None
+        assert scanc.file_rows(locked.uri, _SCAN, 1, last) is None
+    finally:
+        writer.close()
+    data = journal.read_bytes()
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    cut = _FileScan(_uri(truncated), _stored_hash(rows))
+    assert _scan_compiled(None, 1, last, GENESIS.encode(), set(), None, file=cut) is None
+    assert scanc.file_rows(cut.uri, _SCAN, 1, last) is None

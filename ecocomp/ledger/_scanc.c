@@ -347,6 +347,7 @@ static struct {
     int (*column_type)(sqlite3_stmt *, int);
     long long (*column_int64)(sqlite3_stmt *, int);
     const void *(*column_blob)(sqlite3_stmt *, int);
+    const unsigned char *(*column_text)(sqlite3_stmt *, int);
     int (*column_bytes)(sqlite3_stmt *, int);
     int (*finalize)(sqlite3_stmt *);
     int (*exec)(sqlite3 *, const char *, int (*)(void *, int, char **, char **), void *,
@@ -377,6 +378,7 @@ static PyObject *py_sqlite_attach(PyObject *self, PyObject *arg) {
     FIND(column_type, "column_type")
     FIND(column_int64, "column_int64")
     FIND(column_blob, "column_blob")
+    FIND(column_text, "column_text")
     FIND(column_bytes, "column_bytes")
     FIND(finalize, "finalize")
     FIND(exec, "exec")
@@ -483,16 +485,21 @@ static void col_from_object(Col *c, PyObject *v) {
 static void col_from_statement(Col *c, sqlite3_stmt *stmt, int k) {
     c->obj = NULL;
     c->owned = 0;
-    switch (SQL.column_type(stmt, k)) {
+    int type = SQL.column_type(stmt, k);
+    switch (type) {
     case SQLITE_INTEGER:
         c->type = C_INT;
         c->i = SQL.column_int64(stmt, k);
         break;
     case SQLITE_TEXT:
     case SQLITE_BLOB:
+        /* a text as UTF-8, as Python's cursor reads it (sqlite3_column_text): in a UTF-16
+         * file its stored bytes (column_blob) are UTF-16, another value altogether */
         c->type = C_BYTES;
-        c->s = (const char *)SQL.column_blob(stmt, k);
+        c->s = type == SQLITE_TEXT ? (const char *)SQL.column_text(stmt, k)
+                                   : (const char *)SQL.column_blob(stmt, k);
         c->n = SQL.column_bytes(stmt, k);
+        if (c->s == NULL && c->n != 0) c->type = C_OTHER; /* no memory: give up */
         if (c->s == NULL) c->s = ""; /* an empty value */
         break;
     case SQLITE_NULL:
