@@ -383,6 +383,13 @@ static PyObject *py_sqlite_attach(PyObject *self, PyObject *arg) {
     FIND(finalize, "finalize")
     FIND(exec, "exec")
 #undef FIND
+#ifdef RTLD_DEFAULT
+    /* _sqlite3 binds its SQLite functions in the global scope first (a preloaded library,
+     * an interpreter linked with SQLite) and only then in its own dependencies, where dlsym
+     * found them: if the global scope has other ones, they may be another copy */
+    void *global = dlsym(RTLD_DEFAULT, "sqlite3_open_v2");
+    if (global != NULL && global != *(void **)(&SQL.open_v2)) goto missing;
+#endif
     SQL.ready = 1;
     dlclose(handle); /* NOLOAD took a reference; the module keeps the library loaded */
     Py_RETURN_TRUE;
