@@ -264,6 +264,16 @@ def _python(rows: list[tuple[Any, ...]], last: int) -> tuple[Any, list[Any]]:
     return scanned, problems
 
 
+def assert_as_python(fast: Any, slow: Any, problems: list[Any]) -> None:
+    """A range the compiled scan accepted: the Python scan of the same rows found no
+    problem, and both give the same digests, hashes, keys and Merkle leaves."""
+    assert not problems, problems
+    assert fast.digests == slow.digests
+    assert fast.hashes == slow.hashes
+    assert fast.keys == slow.keys
+    assert fast.leaves == _leaves(slow.digests)
+
+
 @settings(max_examples=1200, deadline=None)
 @given(data=st.data())
 def test_compiled_scan_accepts_only_what_python_accepts(
@@ -274,11 +284,7 @@ def test_compiled_scan_accepts_only_what_python_accepts(
     fast = _scan_compiled(iter(rows), 1, last, GENESIS.encode(), set(), None)
     slow, problems = _python(rows, last)
     if fast is not None:
-        assert not problems, problems
-        assert fast.digests == slow.digests
-        assert fast.hashes == slow.hashes
-        assert fast.keys == slow.keys
-        assert fast.leaves == _leaves(slow.digests)
+        assert_as_python(fast, slow, problems)
     # and whichever path ran, _scan's verdict is the Python scan's
     scanned = _scan(lambda: iter(rows), 1, last, GENESIS.encode(), 1, set())
     assert (scanned.problem is None) == (slow.problem is None)
