@@ -108,11 +108,22 @@ def thaw(value: Any) -> Any:
     >>> thaw(freeze({"a": (1, 2)}))
     {'a': [1, 2]}
     """
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is FrozenDict:  # the usual containers by exact type: no ABC check
+        return {k: thaw(v) for k, v in value._data.items()}
+    if kind is tuple or kind is list:
+        return [thaw(v) for v in value]
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [thaw(v) for v in value]
     return value
+
+
+#: Values :func:`thaw` returns as they are, by exact type.
+_LEAVES = frozenset({str, int, bool, type(None), Decimal})
 
 
 def _clearing_due(_instance: object, _attribute: object, value: str) -> None:

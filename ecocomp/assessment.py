@@ -122,6 +122,8 @@ def _exact_sum(values: Iterable[Decimal]) -> Decimal:
 
 
 def _non_negative(_instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if type(value) is int and value >= 0:  # the usual case, decided without isinstance
+        return
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{attribute.name} must be a non-negative int, not {value!r}")
 

@@ -70,8 +70,9 @@ _AS_IS = frozenset({str, int, bool, type(None)})
 
 
 def _plain_basis(value: Any) -> Any:
-    # _basis_value for the exact JSON types (what formulas and recorded runs hold), without
-    # building the location of every value for a message that is never needed
+    # _basis_value for the exact types formulas and recorded runs hold (JSON's, Decimals,
+    # classes, periods, dates), without building the location of every value for a
+    # message that is never needed; anything else (a subclass, a float) goes to it
     kind = type(value)
     if kind in _AS_IS:
         return value
@@ -82,6 +83,12 @@ def _plain_basis(value: Any) -> Any:
         return tuple([_plain_basis(v) for v in value])
     if kind is Decimal:
         return decimal_text(value)
+    if kind is WaterClass:
+        return value.code
+    if kind is Period:
+        return str(value)
+    if kind is date:
+        return value.isoformat()
     raise _Unusual
 
 

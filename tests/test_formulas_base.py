@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecocomp.agreements import FrozenDict, preset
+from ecocomp.agreements import FrozenDict, freeze, preset, thaw
 from ecocomp.assessment import Assessments
 from ecocomp.errors import FormulaError
 from ecocomp.formulas import (
@@ -166,3 +166,18 @@ def test_registering_a_users_formula_again_replaces_it_with_a_warning() -> None:
         assert get_formula("test_notebook_cell").func is second
     finally:
         _REGISTRY.pop("test_notebook_cell", None)
+
+
+def _thaw_by_abc(value: Any) -> Any:
+    """thaw as it was written first, by abstract types only: the oracle of its fast path."""
+    if isinstance(value, Mapping):
+        return {k: _thaw_by_abc(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_thaw_by_abc(v) for v in value]
+    return value
+
+
+@given(_BASES)
+def test_thaw_by_exact_types_is_thaw_by_abstract_types(value: Any) -> None:
+    for data in (value, freeze(value)):
+        assert repr(thaw(data)) == repr(_thaw_by_abc(data))
