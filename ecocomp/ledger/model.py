@@ -47,6 +47,7 @@ _DIGEST = re.compile(r"[0-9a-f]{16,128}")
 # C0 control characters separate fields in the canonical encoding; lone surrogates cannot
 # be encoded as UTF-8. Neither may appear in a text field.
 _FORBIDDEN = re.compile(r"[\x00-\x1f\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_SAFE_INT = 2**53 - 1
 
 
@@ -142,7 +143,7 @@ def _plain_date(value: object, what: str, *, optional: bool) -> None:
 def _normalise_meta(value: object, path: str) -> object:
     """A JSON-able copy of ``value``: Decimal → str, tuple → list; floats refused."""
     if value is None or isinstance(value, bool | str):
-        if isinstance(value, str) and re.search(r"[\ud800-\udfff]", value):
+        if isinstance(value, str) and _SURROGATE.search(value):
             raise InvalidTransaction("invalid_meta", f"{path}: lone surrogate in {value!r}")
         return value
     if isinstance(value, int):
@@ -178,6 +179,44 @@ def _normalise_meta(value: object, path: str) -> object:
     )
 
 
+class _Unusual(Exception):
+    """A meta value :func:`_plain_meta` leaves to :func:`_normalise_meta`."""
+
+
+
+def _plain_meta(value: object) -> object:
+    """:func:`_normalise_meta` for values of the exact types meta usually holds, without
+    building the path of every value for a message that is never needed; raises
+    :class:`_Unusual` for anything else (a subclass, a float, a surrogate, a large
+    integer, a non-finite Decimal, a key that is not a str), which the general path then
+    converts or refuses with its path."""
+    kind = type(value)
+    if kind is str:
+        if value.isascii() or not _SURROGATE.search(value):  # type: ignore[union-attr,arg-type]
+            return value
+        raise _Unusual
+    if value is None or kind is bool:
+        return value
+    if kind is int:
+        if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:  # type: ignore[operator]
+            return value
+        raise _Unusual
+    if kind is Decimal:
+        if value.is_finite():  # type: ignore[union-attr]
+            return str(value)
+        raise _Unusual
+    if kind is dict:
+        out: dict[str, object] = {}
+        for key, item in value.items():  # type: ignore[union-attr]
+            if type(key) is not str:
+                raise _Unusual
+            out[key] = _plain_meta(item)
+        return out
+    if kind is list or kind is tuple:
+        return [_plain_meta(item) for item in value]  # type: ignore[union-attr]
+    raise _Unusual
+
+
 def canonical_meta(meta: Mapping[str, Any]) -> str:
     """The canonical JSON text of ``meta`` that the hash covers.
 
@@ -194,7 +233,10 @@ def _meta(value: object) -> dict[str, Any]:
         return {}
     if not isinstance(value, Mapping):
         raise InvalidTransaction("invalid_meta", f"meta must be a dict, not {value!r}")
-    normalised = _normalise_meta(value, "meta")
+    try:
+        normalised = _plain_meta(value)
+    except _Unusual:
+        normalised = _normalise_meta(value, "meta")
     assert isinstance(normalised, dict)
     return normalised
 
