@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict, defaultdict
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from typed_outcome import outcome
 
 from ecocomp.agreements import FrozenDict
-from ecocomp.ledger.model import _meta, _normalise_meta
+from ecocomp.ledger.model import (
+    InvalidTransaction,
+    NewTransaction,
+    Transfer,
+    _meta,
+    _normalise_meta,
+)
 
 
 class _Text(str):
@@ -43,6 +51,7 @@ _LEAVES = st.one_of(
 #: only the general path takes, and the exact-type path is hardly tried)
 _KEYS = st.one_of(
     st.text(max_size=2), st.integers(0, 3), st.booleans(), st.builds(_Text, st.text(max_size=2)),
+    st.sampled_from(["\ud800", "水\udc00"]),
 )
 _TEXT_KEYS = st.text(max_size=2)
 _VALUES = st.recursive(_LEAVES, lambda inner: st.one_of(
@@ -79,6 +88,18 @@ _PLAIN = st.recursive(st.one_of(
 @example({_Text("k"): 1})
 @example({"a": [_Amount("1.50"), Decimal("-0")]})
 @example({"a": defaultdict(list, {"b": [1]})})
+@example({"a": {"水\udc00": 1}})
 def test_meta_by_exact_types_is_the_general_path(meta: dict[Any, Any]) -> None:
     # compared by type as well as value: repr cannot tell a str subclass from a str
     assert outcome(_meta, meta) == outcome(lambda v: _normalise_meta(v, "meta"), meta)
+
+
+@pytest.mark.parametrize("key", ["\ud800", "水\udc00", "a\udfffb"])
+def test_a_lone_surrogate_in_a_meta_key_is_refused_where_the_transaction_is_made(
+        key: str) -> None:
+    """Values with a lone surrogate were refused, keys were not: such a meta was taken, and
+    posting it failed with a bare UnicodeEncodeError when the canonical text was stored."""
+    transfer = Transfer.between("430700", "430800", Decimal("1"), purpose="accrued")
+    with pytest.raises(InvalidTransaction, match=r"^.*meta\.outer: lone surrogate in key"):
+        NewTransaction(key="k", kind="accrual", transfers=(transfer,),
+                       booked_on=date(2023, 1, 1), meta={"outer": {key: 1}})
