@@ -77,8 +77,16 @@ def _plain_basis(value: Any) -> Any:
     if kind in _AS_IS:
         return value
     if kind is dict or kind is FrozenDict:
-        return FrozenDict({k if type(k) is str else str(k): _plain_basis(v)
-                           for k, v in value.items()})
+        frozen = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                # an int's text is str(k) and f"{k}" alike; any other key's str() or
+                # format() may differ or run code: the general path alone calls them
+                if type(k) is not int:
+                    raise _Unusual
+                k = str(k)
+            frozen[k] = _plain_basis(v)
+        return FrozenDict(frozen)
     if kind is list or kind is tuple:
         return tuple([_plain_basis(v) for v in value])
     if kind is Decimal:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import enum
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
+from typed_outcome import outcome, typed
 
 from ecocomp.agreements import FrozenDict, freeze, preset, thaw
 from ecocomp.assessment import Assessments
@@ -59,31 +63,61 @@ class _Named(str):
     """A str subclass: converted by the general path, not the plain one."""
 
 
+class _Amount(Decimal):
+    """A Decimal subclass: converted by the general path."""
+
+
+class _Level(enum.IntEnum):
+    """An IntEnum that is not a WaterClass: an int to the general path."""
+
+    LOW = 1
+
+
+class _Key:
+    """A key str() converts but an f-string refuses: the general path names every value's
+    location with an f-string of its key, so it refuses this key; the plain one must too."""
+
+    def __str__(self) -> str:
+        return "k"
+
+    def __format__(self, spec: str) -> str:
+        raise ValueError("no format")
+
+
+#: str subclasses. Drawn beside plain text, a failure they cause is reported by hypothesis
+#: (6.155) as FlakyStrategyDefinition while shrinking: the explicit examples below name
+#: them first, so such a failure reads plainly.
+_NAMED = [_Named(""), _Named("a"), _Named("水")]
 _LEAVES = st.one_of(
     st.none(), st.booleans(), st.integers(), st.text(max_size=3),
+    st.sampled_from(["水\ud800", "\udfff", "a\udc00水"]),
     st.decimals(allow_nan=False, allow_infinity=False, places=3),
-    st.floats(allow_nan=False), st.sampled_from(list(WaterClass)),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.builds(_Amount, st.decimals(allow_nan=False, allow_infinity=False, places=2)),
+    st.floats(allow_nan=False), st.sampled_from([*WaterClass, _Level.LOW]),
     st.builds(Period, st.integers(2000, 2030), st.integers(1, 12)),
-    st.dates(), st.builds(_Named, st.text(max_size=2)), st.just(object()),
+    st.builds(Period, st.integers(2000, 2030)),
+    st.dates(), st.datetimes(), st.sampled_from(_NAMED), st.just(object()),
+)
+_BASIS_KEYS = st.one_of(
+    st.text(max_size=2), st.integers(0, 9), st.booleans(), st.sampled_from(_NAMED),
+    st.sampled_from([WaterClass.III, Period(2023, 1), date(2023, 1, 1), Decimal("1.0")]),
 )
 _BASES = st.recursive(_LEAVES, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.lists(inner, max_size=3).map(tuple),
-    st.dictionaries(st.one_of(st.text(max_size=2), st.integers(0, 9)), inner, max_size=3),
+    st.dictionaries(_BASIS_KEYS, inner, max_size=3),
+    st.dictionaries(_BASIS_KEYS, inner, max_size=3).map(OrderedDict),
     st.dictionaries(st.text(max_size=2), inner, max_size=3).map(FrozenDict),
 ), max_leaves=12)
 
 
-def _converted(convert: Callable[[Any], Any], value: Any) -> str:
-    try:
-        return repr(convert(value))  # repr tells a tuple from a list, FrozenDict from dict
-    except TypeError as exc:
-        return f"TypeError: {exc}"
-
-
 @given(_BASES)
+@example({_Key(): 1})
+@example({"a": [{_Key(): 1}]})
+@example({"a": [_Named("x")], _Named("k"): (_Named("y"),)})
 def test_the_plain_basis_path_converts_and_refuses_exactly_as_the_general_one(
         value: Any) -> None:
-    assert _converted(_frozen_basis, value) == _converted(_basis_value, value)
+    assert outcome(_frozen_basis, value) == outcome(_basis_value, value)
 
 
 def test_the_plain_basis_path_names_a_float_deep_inside_as_the_general_one() -> None:
@@ -180,4 +214,4 @@ def _thaw_by_abc(value: Any) -> Any:
 @given(_BASES)
 def test_thaw_by_exact_types_is_thaw_by_abstract_types(value: Any) -> None:
     for data in (value, freeze(value)):
-        assert repr(thaw(data)) == repr(_thaw_by_abc(data))
+        assert typed(thaw(data)) == typed(_thaw_by_abc(data))

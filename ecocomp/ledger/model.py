@@ -168,6 +168,10 @@ def _normalise_meta(value: object, path: str) -> object:
                 raise InvalidTransaction(
                     "invalid_meta", f"{path}: key {key!r} is not a str"
                 )
+            if _SURROGATE.search(key):
+                raise InvalidTransaction(
+                    "invalid_meta", f"{path}: lone surrogate in key {key!r}"
+                )
             out[key] = _normalise_meta(item, f"{path}.{key}")
         return out
     if isinstance(value, list | tuple):
@@ -188,8 +192,8 @@ def _plain_meta(value: object) -> object:
     """:func:`_normalise_meta` for values of the exact types meta usually holds, without
     building the path of every value for a message that is never needed; raises
     :class:`_Unusual` for anything else (a subclass, a float, a surrogate, a large
-    integer, a non-finite Decimal, a key that is not a str), which the general path then
-    converts or refuses with its path."""
+    integer, a non-finite Decimal, a key that is not a str or holds a surrogate), which
+    the general path then converts or refuses with its path."""
     kind = type(value)
     if kind is str:
         if value.isascii() or not _SURROGATE.search(value):  # type: ignore[union-attr,arg-type]
@@ -208,7 +212,7 @@ def _plain_meta(value: object) -> object:
     if kind is dict:
         out: dict[str, object] = {}
         for key, item in value.items():  # type: ignore[union-attr]
-            if type(key) is not str:
+            if type(key) is not str or (not key.isascii() and _SURROGATE.search(key)):
                 raise _Unusual
             out[key] = _plain_meta(item)
         return out
