@@ -626,7 +626,10 @@ typedef struct {
 } Map;
 
 #define MAP_MAX_PROBE 32   /* beyond: no entry made (the dict still answers) */
-#define MAP_MAX_USED (1u << 20)
+/* entries per map: the values that repeat (kinds, dates, stamps, agreement names, parties)
+ * are far fewer; values met once (payment references) gain nothing from an entry, and
+ * the cap keeps a map under ≈ 6 MB whatever the ledger holds */
+#define MAP_MAX_USED (1u << 16)
 
 static uint64_t hash_bytes(const char *s, Py_ssize_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
