@@ -722,7 +722,8 @@ def _tiers(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 @st.composite
 def _air_ladder_params(draw: st.DrawFn, parties: Sequence[str]) -> dict[str, Any]:
-    codes = draw(st.lists(st.sampled_from(_AIR_CODES[:6]), min_size=1, max_size=2, unique=True))
+    # every statistic a ladder may read, good_ratio (higher is better) and heavy_days too
+    codes = draw(st.lists(st.sampled_from(_AIR_CODES), min_size=1, max_size=2, unique=True))
     group_base = draw(st.booleans())
     indicators = []
     for code in codes:

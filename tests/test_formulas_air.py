@@ -439,3 +439,103 @@ def test_attainment_pays_one_reward_at_most_under_max(level: int, variant: int,
     (after,) = run("air_attainment", a, AirAssessments({(CITY, Period(2021)): better}, {}),
                    Period(2021))
     assert after.amount >= ob.amount  # cleaner air never earns less
+
+
+# ------------------------------------------- the target correction of a higher-is-better
+
+
+GOOD_DAYS_CORRECTED = {
+    "period": "quarter", "basis": "same_period_last_year",
+    "indicators": [{"code": "good_ratio", "weight": 1, "coefficient": 10}],
+    "target_correction": {"indicator": "good_ratio", "target": 75, "rules": [
+        {"target_met": True, "factor": 1},
+        {"target_met": False, "improved": True, "factor": "0.5"}]},
+}
+
+
+def _good_days(now: int) -> AirAssessments:
+    """Q3 2018 against Q3 2017 (54 good days of 90: 60 %); ``now`` good days of 90."""
+    return data((CITY, Q(2017, 3), {"good_days": 54, "valid_days": 90, "good_ratio": "60"}),
+                (CITY, Q(2018, 3), {"good_days": now, "valid_days": 90,
+                                    "good_ratio": f"{Decimal(now * 100) / 90:.4f}"}))
+
+
+def test_a_good_ratio_target_is_met_at_or_above_it_not_below() -> None:
+    """Worked by hand (unit 万): 63 of 90 days good is 70 %, 10 points above last year,
+    so M = 1 × (70 − 60) × 10 = 100万 before the correction. 70 % is below the 75 % target:
+    not met, but improved, so f = 0.5 and 50万. The correction read good_ratio as a
+    concentration: 70 ≤ 75 counted as met (f = 1, 100万), overpaying a missed target."""
+    a = agreement("air_change", GOOD_DAYS_CORRECTED)
+    (ob,) = run("air_change", a, _good_days(63), Period(2018, 9))
+    correction = ob.basis["target_correction"]
+    assert correction["conditions"] == {"target_met": False, "improved": True,
+                                        "fall_above_group_mean": None}
+    assert correction["better"] == "higher" and ob.basis["f"] == "0.5"
+    assert (ob.payer, ob.payee, ob.amount) == (PROVINCE, CITY, Decimal("500000.00"))
+    # 72 of 90 days: 80 %, the target met, f = 1: (80 − 60) × 10 = 200万
+    (ob,) = run("air_change", a, _good_days(72), Period(2018, 9))
+    assert ob.basis["target_correction"]["conditions"]["target_met"] is True
+    assert ob.amount == Decimal("2000000.00")
+    # exactly at the target (67.5 of 90 cannot be; 75 % of 92 days cannot either): 75 %
+    # of 100 days
+    at = data((CITY, Q(2017, 3), {"good_days": 60, "valid_days": 100, "good_ratio": "60"}),
+              (CITY, Q(2018, 3), {"good_days": 75, "valid_days": 100, "good_ratio": "75"}))
+    (ob,) = run("air_change", a, at, Period(2018, 9))
+    assert ob.basis["target_correction"]["conditions"]["target_met"] is True
+
+
+def test_more_good_days_never_lower_a_corrected_reward() -> None:
+    """The case ecocomp's invariant checker found: a target of 67.4 % good days with a
+    reward factor of 0.01 when met and 0 when missed. 62 of 92 days (67.39 %) missed it
+    and was paid 0.01 for it; 63 days (68.48 %) met it and was paid nothing."""
+    params = {**GOOD_DAYS_CORRECTED,
+              "indicators": [{"code": "good_ratio", "weight": "0.04", "coefficient": "2.9"}],
+              "target_correction": {"indicator": "good_ratio", "target": "67.4", "rules": [
+                  {"target_met": True, "factor": "0.01"},
+                  {"target_met": False, "factor": "0.00"}]}}
+    a = agreement("air_change", params, unit="yuan")
+
+    def paid(good_days: int) -> Decimal:
+        d = data((CITY, Q(2022, 4), {"good_days": 58, "valid_days": 92,
+                                     "good_ratio": "63.0435"}),
+                 (CITY, Q(2023, 4), {"good_days": good_days, "valid_days": 92,
+                                     "good_ratio": f"{Decimal(good_days * 100) / 92:.4f}"}))
+        (ob,) = run("air_change", a, d, Period(2023, 12))
+        return ob.amount if ob.payee == CITY else -ob.amount
+
+    amounts = [paid(days) for days in range(58, 93)]
+    assert amounts == sorted(amounts), amounts
+    assert paid(62) == Decimal("0.00") and paid(63) == Decimal("0.01")
+
+
+def test_a_good_ratio_ladder_charges_the_points_below_its_base() -> None:
+    """Worked by hand (unit 万): a ladder on good_ratio with base 80 %, 10万 a point for the
+    first 5 points and 20万 beyond, rewards 5万 a point. 63 of 90 days good is 70 %: 10
+    points worse, 5 × 10 + 5 × 20 = 150万 the city pays. 81 of 90 is 90 %: 10 points
+    better, 50万 to the city. The ladder read good_ratio as a concentration: a worse year
+    was rewarded 50万 and a better one charged 150万."""
+    params = {"period": "quarter",
+              "indicators": [{"code": "good_ratio", "base": 80,
+                              "tiers": [{"upto": 5, "rate": 10}, {"rate": 20}],
+                              "rewards": [{"rate": 5}]}]}
+    a = agreement("air_ladder", params)
+
+    def ladder(good_days: int) -> Any:
+        d = data((CITY, Q(2018, 3), {"good_days": good_days, "valid_days": 90,
+                                     "good_ratio": f"{Decimal(good_days * 100) / 90:.4f}"}))
+        (ob,) = run("air_ladder", a, d, Period(2018, 9))
+        return ob
+
+    worse = ladder(63)
+    assert (worse.payer, worse.payee, worse.amount) == (CITY, PROVINCE, Decimal("1500000.00"))
+    part = worse.basis["indicators"][0]
+    assert part["below_base"] == "10" and part["direction"] == "penalty"
+    assert part["better"] == "higher"
+    better = ladder(81)
+    assert (better.payer, better.payee, better.amount) == (PROVINCE, CITY,
+                                                            Decimal("500000.00"))
+    assert better.basis["indicators"][0]["above_base"] == "10"
+    # more good days never cost the city: its net rises with every day
+    nets = [(ob.amount if ob.payee == CITY else -ob.amount)
+            for ob in map(ladder, range(60, 91))]
+    assert nets == sorted(nets), nets

@@ -437,11 +437,16 @@ def _correction(
     value = _value(stats, code)
     ind = {"code": code, "target": rule["target"]}
     base, _where = _basis_value(agreement, assessments, span, ind)
+    # better = lower for a concentration, higher for good_ratio and good_days: a value
+    # "meets" its target, "improves" and "falls" in the better direction
+    sign = -1 if code in HIGHER_IS_BETTER else 1
     facts: dict[str, Any] = {"indicator": code, "value": _text(value), "target": rule["target"],
                              "basis_value": _text(base)}
+    if sign < 0:
+        facts["better"] = "higher"  # (a concentration's facts stay as they were)
     conditions: dict[str, bool | None] = {
-        "target_met": None if value is None else value <= Fraction(rule["target"]),
-        "improved": None if value is None or base is None else value < base,
+        "target_met": None if value is None else sign * (Fraction(rule["target"]) - value) >= 0,
+        "improved": None if value is None or base is None else sign * (base - value) > 0,
         "fall_above_group_mean": None,
     }
     group = agreement.params.get("group")
@@ -452,11 +457,11 @@ def _correction(
             x = _value(other, code)
             ob, _ = _basis_value(agreement, assessments, span, ind, city)
             if x is not None and ob is not None:
-                falls.append(ob - x)
+                falls.append(sign * (ob - x))
         if falls:
             mean_fall = sum(falls, Fraction(0)) / len(falls)
             facts["group_mean_fall"] = _text(mean_fall)
-            conditions["fall_above_group_mean"] = base - value > mean_fall
+            conditions["fall_above_group_mean"] = sign * (base - value) > mean_fall
     facts["conditions"] = conditions
     for i, r in enumerate(rule["rules"]):
         wanted = {k: r[k] for k in ("target_met", "improved", "fall_above_group_mean") if k in r}
@@ -636,7 +641,9 @@ def _ladder_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str
                   params_schema="params.air_ladder", check=_ladder_check, cap=_cap,
                   beneficiary=_beneficiary)
 def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
-    """Per span: the steps above the base the party pays, rewards below it (``ladder``)."""
+    """Per span: the steps worse than the base the party pays, rewards for those better
+    (``ladder``); worse is above the base for a concentration, below it for good_ratio and
+    good_days."""
     params: Mapping[str, Any] = agreement.params
     unit = _unit_text(agreement)
     result = []
@@ -656,15 +663,22 @@ def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[O
             if x is None or base is None:
                 missing.append(code if x is None else f"{code} group mean")
                 continue
-            diff = x - base
-            if diff > 0:
-                amount, steps = ladder_amount(diff, ind["tiers"])
-                part.update({"above_base": _text(diff), "steps": steps,
+            # units worse than the base: above it for a concentration, below it for
+            # good_ratio and good_days (higher is better)
+            higher_better = code in HIGHER_IS_BETTER
+            worse = base - x if higher_better else x - base
+            over, under = ("below_base", "above_base") if higher_better else (
+                "above_base", "below_base")
+            if higher_better:
+                part["better"] = "higher"
+            if worse > 0:
+                amount, steps = ladder_amount(worse, ind["tiers"])
+                part.update({over: _text(worse), "steps": steps,
                              "amount": _text(-amount), "direction": "penalty"})
                 signed -= amount
-            elif diff < 0 and ind.get("rewards") is not None:
-                amount, steps = ladder_amount(-diff, ind["rewards"])
-                part.update({"below_base": _text(-diff), "steps": steps,
+            elif worse < 0 and ind.get("rewards") is not None:
+                amount, steps = ladder_amount(-worse, ind["rewards"])
+                part.update({under: _text(-worse), "steps": steps,
                              "amount": _text(amount), "direction": "reward"})
                 signed += amount
             else:
