@@ -539,3 +539,27 @@ def test_a_good_ratio_ladder_charges_the_points_below_its_base() -> None:
     nets = [(ob.amount if ob.payee == CITY else -ob.amount)
             for ob in map(ladder, range(60, 91))]
     assert nets == sorted(nets), nets
+
+
+def test_a_good_ratio_rise_above_the_groups_mean_rise_is_a_fall_above_it() -> None:
+    """Worked by hand (unit 万): the city's good ratio rose 60 → 70 % (10 points); the other
+    group city's rose 60 → 62 % (2 points): the mean rise is (10 + 2) / 2 = 6, and 10 > 6,
+    so "fall above the group mean" holds (for a higher-is-better statistic its
+    improvement is a rise). The 75 % target is missed, so the rule's f = 0.5: 1 × 10 × 10 ×
+    0.5 = 50万. Read as a concentration, the city's "fall" was −10 against a mean of −6."""
+    other = "430900"
+    params = {**GOOD_DAYS_CORRECTED, "group": [CITY, other],
+              "target_correction": {"indicator": "good_ratio", "target": 75, "rules": [
+                  {"target_met": True, "factor": 1},
+                  {"target_met": False, "fall_above_group_mean": True, "factor": "0.5"},
+                  {"target_met": False, "factor": "0.1"}]}}
+    a = agreement("air_change", params)
+    d = data((CITY, Q(2017, 3), {"good_days": 54, "valid_days": 90, "good_ratio": "60"}),
+             (CITY, Q(2018, 3), {"good_days": 63, "valid_days": 90, "good_ratio": "70"}),
+             (other, Q(2017, 3), {"good_days": 60, "valid_days": 100, "good_ratio": "60"}),
+             (other, Q(2018, 3), {"good_days": 62, "valid_days": 100, "good_ratio": "62"}))
+    (ob,) = run("air_change", a, d, Period(2018, 9))
+    correction = ob.basis["target_correction"]
+    assert correction["group_mean_fall"] == "6"
+    assert correction["conditions"]["fall_above_group_mean"] is True
+    assert ob.basis["f"] == "0.5" and ob.amount == Decimal("500000.00")
