@@ -25,7 +25,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <openssl/evp.h>
-#include <dlfcn.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -321,80 +320,7 @@ static int buf_integer(Buf *b, long long v) { /* I<n>:<digits>, as Python's b"%d
 
 /* ------------------------------------------------- SQLite, Python's own copy */
 
-/* The few SQLite functions the file scan calls, looked up in the library that Python's
- * _sqlite3 module uses (dlsym on its handle searches it and its dependencies), never
- * linked: two copies of SQLite in one process would undo each other's POSIX locks. */
-typedef struct sqlite3 sqlite3;
-typedef struct sqlite3_stmt sqlite3_stmt;
-#define SQLITE_OK 0
-#define SQLITE_ROW 100
-#define SQLITE_DONE 101
-#define SQLITE_INTEGER 1
-#define SQLITE_TEXT 3
-#define SQLITE_BLOB 4
-#define SQLITE_NULL 5
-#define SQLITE_OPEN_READONLY 0x00000001
-#define SQLITE_OPEN_URI 0x00000040
-#define SQLITE_OPEN_NOMUTEX 0x00008000
-
-static struct {
-    int (*open_v2)(const char *, sqlite3 **, int, const char *);
-    int (*close_v2)(sqlite3 *);
-    int (*prepare_v2)(sqlite3 *, const char *, int, sqlite3_stmt **, const char **);
-    int (*bind_int64)(sqlite3_stmt *, int, long long);
-    int (*step)(sqlite3_stmt *);
-    int (*column_count)(sqlite3_stmt *);
-    int (*column_type)(sqlite3_stmt *, int);
-    long long (*column_int64)(sqlite3_stmt *, int);
-    const void *(*column_blob)(sqlite3_stmt *, int);
-    const unsigned char *(*column_text)(sqlite3_stmt *, int);
-    int (*column_bytes)(sqlite3_stmt *, int);
-    int (*finalize)(sqlite3_stmt *);
-    int ready;
-} SQL = {0};
-
-static PyObject *py_sqlite_attach(PyObject *self, PyObject *arg) {
-    if (!PyUnicode_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "sqlite_attach() takes the path of _sqlite3");
-        return NULL;
-    }
-    if (SQL.ready) Py_RETURN_TRUE;
-    const char *path = PyUnicode_AsUTF8(arg);
-    if (path == NULL) return NULL;
-    /* RTLD_NOLOAD: only a module Python has loaded already */
-    void *handle = dlopen(path, RTLD_LAZY | RTLD_LOCAL | RTLD_NOLOAD);
-    if (handle == NULL) Py_RETURN_FALSE;
-#define FIND(field, name)                                    \
-    *(void **)(&SQL.field) = dlsym(handle, "sqlite3_" name); \
-    if (SQL.field == NULL) goto missing;
-    FIND(open_v2, "open_v2")
-    FIND(close_v2, "close_v2")
-    FIND(prepare_v2, "prepare_v2")
-    FIND(bind_int64, "bind_int64")
-    FIND(step, "step")
-    FIND(column_count, "column_count")
-    FIND(column_type, "column_type")
-    FIND(column_int64, "column_int64")
-    FIND(column_blob, "column_blob")
-    FIND(column_text, "column_text")
-    FIND(column_bytes, "column_bytes")
-    FIND(finalize, "finalize")
-#undef FIND
-#ifdef RTLD_DEFAULT
-    /* _sqlite3 binds its SQLite functions in the global scope first (a preloaded library,
-     * an interpreter linked with SQLite) and only then in its own dependencies, where dlsym
-     * found them: if the global scope has other ones, they may be another copy */
-    void *global = dlsym(RTLD_DEFAULT, "sqlite3_open_v2");
-    if (global != NULL && global != *(void **)(&SQL.open_v2)) goto missing;
-#endif
-    SQL.ready = 1;
-    dlclose(handle); /* NOLOAD took a reference; the module keeps the library loaded */
-    Py_RETURN_TRUE;
-missing:
-    dlclose(handle);
-    memset(&SQL, 0, sizeof SQL);
-    Py_RETURN_FALSE;
-}
+#include "../_sqlite_dl.h"
 
 /* ------------------------------------------------------------ row sources */
 
