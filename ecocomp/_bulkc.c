@@ -1,0 +1,353 @@
+/*
+ * ecocomp._bulkc: the compiled insert of the readings import's fast path.
+ *
+ * `insert(handle, sql, n, columns)` runs one prepared INSERT n times on a connection
+ * Python's sqlite3 module opened, binding each row's values straight from the columns of a
+ * block of readings (pyarrow buffers, or a few Python values), with no Python object per
+ * row and without the GIL while SQLite works, so the next block is parsed meanwhile. It
+ * changes nothing of what is stored: the same statement, the same values, in the same order
+ * as `executemany` over the rows (tests/test_bulk_insert.py holds them equal).
+ *
+ * The connection is found through SQLite itself, never through the layout of Python's
+ * connection object: while `watch()` is on, every connection opened gets a function
+ * `ecocomp_bulk_handle()` (an SQLite auto extension) that returns its own handle, and the
+ * store asks its connection for it. The SQLite functions are those of the library Python's
+ * _sqlite3 module uses (ecocomp/_sqlite_dl.h).
+ *
+ * Columns, one per parameter of the statement, each a tuple:
+ *   (0, values)                  a sequence of str, int or None, indexed by `indices`:
+ *   (0, values, indices)         indices an int32 buffer (a pyarrow dictionary's), from
+ *                                element `offset` = the 4th item, or (0, values) for one
+ *                                value repeated on every row
+ *   (1, offsets, data, offset)   a pyarrow string array with no nulls: int32 offsets, bytes
+ *   (2, data, validity, offset)  a pyarrow int64 array: validity a bitmap or None
+ *   (3, start)                   start, start + 1, … (row numbers)
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "_sqlite_dl.h"
+
+#define MAX_COLUMNS 32
+
+/* --------------------------------------------------- the connection's handle */
+
+static void handle_function(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    (void)argc;
+    (void)argv;
+    SQL.result_int64(ctx, (long long)(intptr_t)SQL.context_db_handle(ctx));
+}
+
+static int register_handle(sqlite3 *db, char **error, const void *api) {
+    (void)error;
+    (void)api;
+    /* DIRECTONLY: callable from the statements of the program, never from a view or a
+     * trigger that a database file brings */
+    return SQL.create_function_v2(db, "ecocomp_bulk_handle", 0,
+                                  SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, handle_function,
+                                  NULL, NULL, NULL);
+}
+
+static PyObject *py_watch(PyObject *self, PyObject *on) {
+    (void)self;
+    if (!SQL.ready) {
+        PyErr_SetString(PyExc_RuntimeError, "sqlite_attach() first");
+        return NULL;
+    }
+    int truth = PyObject_IsTrue(on);
+    if (truth < 0) return NULL;
+    void (*entry)(void) = (void (*)(void))register_handle;
+    if (truth) {
+        if (SQL.auto_extension(entry) != SQLITE_OK) Py_RETURN_FALSE;
+    } else {
+        SQL.cancel_auto_extension(entry);
+    }
+    Py_RETURN_TRUE;
+}
+
+/* ------------------------------------------------------------------ columns */
+
+enum { K_VALUES = 0, K_STRINGS = 1, K_INT64 = 2, K_RANGE = 3 };
+enum { V_NULL = 0, V_INT, V_TEXT };
+
+typedef struct {
+    int type;
+    long long i;
+    const char *s;
+    Py_ssize_t n;
+} Value;
+
+typedef struct {
+    int kind;
+    Py_ssize_t offset;
+    /* K_VALUES */
+    PyObject *held; /* the values, as a tuple of ours */
+    Value *values;
+    Py_ssize_t count;
+    const int32_t *indices; /* NULL: values[0] on every row */
+    /* K_STRINGS */
+    const int32_t *offsets;
+    const char *data;
+    Py_ssize_t data_len;
+    /* K_INT64 */
+    const int64_t *ints;
+    const uint8_t *valid;
+    /* K_RANGE */
+    long long start;
+    Py_buffer views[2];
+    int nviews;
+} Column;
+
+static void column_free(Column *c) {
+    for (int v = 0; v < c->nviews; v++) PyBuffer_Release(&c->views[v]);
+    c->nviews = 0;
+    PyMem_Free(c->values);
+    c->values = NULL;
+    Py_CLEAR(c->held);
+}
+
+/* A buffer of at least `need` bytes, held until column_free. */
+static const void *column_view(Column *c, PyObject *obj, Py_ssize_t need, Py_ssize_t *len) {
+    Py_buffer *view = &c->views[c->nviews];
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0) return NULL;
+    c->nviews++;
+    if (view->len < need) {
+        PyErr_SetString(PyExc_ValueError, "a column's buffer is shorter than its rows");
+        return NULL;
+    }
+    if (len != NULL) *len = view->len;
+    return view->buf;
+}
+
+static int value_from(Value *v, PyObject *obj) {
+    if (obj == Py_None) {
+        v->type = V_NULL;
+    } else if (PyLong_CheckExact(obj)) {
+        int overflow = 0;
+        v->i = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (overflow || (v->i == -1 && PyErr_Occurred())) {
+            PyErr_SetString(PyExc_OverflowError, "an integer beyond 64 bits");
+            return -1;
+        }
+        v->type = V_INT;
+    } else if (PyUnicode_CheckExact(obj)) {
+        v->s = PyUnicode_AsUTF8AndSize(obj, &v->n);
+        if (v->s == NULL) return -1;
+        if (v->n > INT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "a text of over 2 GB");
+            return -1;
+        }
+        v->type = V_TEXT;
+    } else {
+        PyErr_Format(PyExc_TypeError, "a column value of type %.100s (str, int or None only)",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+static int column_parse(Column *c, PyObject *spec, Py_ssize_t n) {
+    memset(c, 0, sizeof *c);
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) < 2) {
+        PyErr_SetString(PyExc_TypeError, "a column is a tuple (kind, ...)");
+        return -1;
+    }
+    Py_ssize_t size = PyTuple_GET_SIZE(spec);
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
+    if (kind == -1 && PyErr_Occurred()) return -1;
+    c->kind = (int)kind;
+    switch (kind) {
+    case K_VALUES: {
+        c->held = PySequence_Tuple(PyTuple_GET_ITEM(spec, 1));
+        if (c->held == NULL) return -1;
+        c->count = PyTuple_GET_SIZE(c->held);
+        if (c->count == 0) {
+            PyErr_SetString(PyExc_ValueError, "a column with no values");
+            return -1;
+        }
+        c->values = PyMem_Calloc((size_t)c->count, sizeof(Value));
+        if (c->values == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t k = 0; k < c->count; k++)
+            if (value_from(&c->values[k], PyTuple_GET_ITEM(c->held, k)) < 0) return -1;
+        if (size == 2) return 0;
+        if (size != 4) break;
+        c->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 3));
+        if (c->offset < 0) break;
+        c->indices = column_view(c, PyTuple_GET_ITEM(spec, 2), (c->offset + n) * 4, NULL);
+        if (c->indices == NULL) return -1;
+        c->indices += c->offset;
+        for (Py_ssize_t r = 0; r < n; r++) /* checked once, so the loop cannot stray */
+            if (c->indices[r] < 0 || c->indices[r] >= c->count) {
+                PyErr_SetString(PyExc_ValueError, "an index outside the column's values");
+                return -1;
+            }
+        return 0;
+    }
+    case K_STRINGS: {
+        if (size != 4) break;
+        c->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 3));
+        if (c->offset < 0) break;
+        c->offsets = column_view(c, PyTuple_GET_ITEM(spec, 1), (c->offset + n + 1) * 4, NULL);
+        if (c->offsets == NULL) return -1;
+        c->offsets += c->offset;
+        c->data = column_view(c, PyTuple_GET_ITEM(spec, 2), 0, &c->data_len);
+        if (c->data == NULL) return -1;
+        for (Py_ssize_t r = 0; r < n; r++)
+            if (c->offsets[r] < 0 || c->offsets[r] > c->offsets[r + 1] ||
+                c->offsets[r + 1] > c->data_len) {
+                PyErr_SetString(PyExc_ValueError, "a string column's offsets are not sound");
+                return -1;
+            }
+        return 0;
+    }
+    case K_INT64: {
+        if (size != 4) break;
+        c->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 3));
+        if (c->offset < 0) break;
+        c->ints = column_view(c, PyTuple_GET_ITEM(spec, 1), (c->offset + n) * 8, NULL);
+        if (c->ints == NULL) return -1;
+        PyObject *valid = PyTuple_GET_ITEM(spec, 2);
+        if (valid != Py_None) {
+            c->valid = column_view(c, valid, (c->offset + n + 7) / 8, NULL);
+            if (c->valid == NULL) return -1;
+        }
+        return 0;
+    }
+    case K_RANGE:
+        if (size != 2) break;
+        c->start = PyLong_AsLongLong(PyTuple_GET_ITEM(spec, 1));
+        if (c->start == -1 && PyErr_Occurred()) return -1;
+        return 0;
+    }
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a column spec of unknown form");
+    return -1;
+}
+
+static int bind_value(sqlite3_stmt *stmt, int k, const Value *v) {
+    switch (v->type) {
+    case V_INT:
+        return SQL.bind_int64(stmt, k, v->i);
+    case V_TEXT:
+        return SQL.bind_text(stmt, k, v->s, (int)v->n, SQLITE_STATIC);
+    default:
+        return SQL.bind_null(stmt, k);
+    }
+}
+
+static int bind_row(sqlite3_stmt *stmt, const Column *cols, int ncols, Py_ssize_t r) {
+    for (int k = 0; k < ncols; k++) {
+        const Column *c = &cols[k];
+        int rc;
+        switch (c->kind) {
+        case K_VALUES:
+            rc = bind_value(stmt, k + 1, &c->values[c->indices ? c->indices[r] : 0]);
+            break;
+        case K_STRINGS: {
+            int32_t a = c->offsets[r];
+            rc = SQL.bind_text(stmt, k + 1, c->data + a, c->offsets[r + 1] - a, SQLITE_STATIC);
+            break;
+        }
+        case K_INT64: {
+            Py_ssize_t at = c->offset + r;
+            if (c->valid != NULL && !((c->valid[at >> 3] >> (at & 7)) & 1))
+                rc = SQL.bind_null(stmt, k + 1);
+            else
+                rc = SQL.bind_int64(stmt, k + 1, c->ints[at]);
+            break;
+        }
+        default:
+            rc = SQL.bind_int64(stmt, k + 1, c->start + r);
+        }
+        if (rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* insert(handle, sql, n, columns): None when all n rows went in, else (code, message,
+ * row) of SQLite's error: the refused row's changes are undone by SQLite, the rows before
+ * it stay written in the open transaction, as with executemany (the caller rolls back). */
+static PyObject *py_insert(PyObject *self, PyObject *args) {
+    (void)self;
+    long long handle;
+    const char *sql;
+    Py_ssize_t n;
+    PyObject *specs;
+    if (!PyArg_ParseTuple(args, "LsnO!", &handle, &sql, &n, &PyTuple_Type, &specs)) return NULL;
+    if (!SQL.ready) {
+        PyErr_SetString(PyExc_RuntimeError, "sqlite_attach() first");
+        return NULL;
+    }
+    if (handle == 0 || n < 0) {
+        PyErr_SetString(PyExc_ValueError, "no connection, or a negative count");
+        return NULL;
+    }
+    int ncols = (int)PyTuple_GET_SIZE(specs);
+    if (ncols > MAX_COLUMNS) {
+        PyErr_SetString(PyExc_ValueError, "too many columns");
+        return NULL;
+    }
+    Column cols[MAX_COLUMNS];
+    int parsed = 0;
+    PyObject *result = NULL;
+    sqlite3_stmt *stmt = NULL;
+    sqlite3 *db = (sqlite3 *)(intptr_t)handle;
+    for (; parsed < ncols; parsed++)
+        if (column_parse(&cols[parsed], PyTuple_GET_ITEM(specs, parsed), n) < 0) {
+            column_free(&cols[parsed]);
+            goto done;
+        }
+    int rc = SQL.prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK && (stmt == NULL || SQL.bind_parameter_count(stmt) != ncols)) {
+        PyErr_SetString(PyExc_ValueError, "the statement's parameters are not the columns");
+        goto done;
+    }
+    Py_ssize_t r = 0;
+    if (rc == SQLITE_OK) {
+        Py_BEGIN_ALLOW_THREADS
+        for (; r < n; r++) {
+            rc = bind_row(stmt, cols, ncols, r);
+            if (rc != SQLITE_OK) break;
+            rc = SQL.step(stmt);
+            if (rc != SQLITE_DONE) break;
+            rc = SQL.reset(stmt);
+            if (rc != SQLITE_OK) break;
+        }
+        if (r == n) rc = SQLITE_OK;
+        Py_END_ALLOW_THREADS
+    }
+    if (rc == SQLITE_OK) {
+        result = Py_NewRef(Py_None);
+    } else {
+        /* the message before reset/finalize, which may replace it */
+        result = Py_BuildValue("(isn)", SQL.extended_errcode(db), SQL.errmsg(db), r);
+    }
+done:
+    if (stmt != NULL) SQL.finalize(stmt);
+    for (int k = 0; k < parsed; k++) column_free(&cols[k]);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"sqlite_attach", py_sqlite_attach, METH_O,
+     "Find SQLite in the loaded _sqlite3 module at this path; True if found."},
+    {"watch", py_watch, METH_O,
+     "watch(True): connections opened from now on answer SELECT ecocomp_bulk_handle(); "
+     "watch(False): no more."},
+    {"insert", py_insert, METH_VARARGS,
+     "insert(handle, sql, n, columns): None, or SQLite's (code, message, row)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "ecocomp._bulkc",
+    "The compiled insert of the readings import's fast path (see ecocomp.bulk_insert).", -1,
+    methods,
+};
+
+PyMODINIT_FUNC PyInit__bulkc(void) { return PyModule_Create(&module); }

@@ -1,0 +1,165 @@
+"""Blocks of rows into SQLite from their columns: the readings import's insert.
+
+A block of readings comes from :mod:`ecocomp.columnar` as columns (pyarrow buffers and a few
+Python values), not as rows. :func:`insert` writes it with one prepared INSERT on the store's
+own connection: through the compiled ``ecocomp/_bulkc.c`` when this install has it, which
+binds each row's values straight from the buffers and lets go of the GIL while SQLite works
+(so the next block is parsed meanwhile), else with ``executemany`` over :func:`rows`. Both
+run the same statement with the same values in the same order; what is stored is the same
+(``tests/test_bulk_insert.py``).
+
+A column is a tuple, one per parameter of the statement:
+
+``(0, values)``
+    ``values[0]`` on every row (``values``: str, int or None);
+``(0, values, indices, offset)``
+    ``values[indices[offset + r]]`` on row ``r``: ``indices`` an int32 buffer (a pyarrow
+    dictionary's indices);
+``(1, offsets, data, offset)``
+    a pyarrow string array without nulls: its int32 offsets and UTF-8 data buffers;
+``(2, data, validity, offset)``
+    a pyarrow int64 array: its data buffer and validity bitmap (None: no nulls);
+``(3, start)``
+    ``start + r`` (row numbers).
+
+The compiled insert finds the connection's SQLite handle through SQLite itself: while
+:func:`watching` is on, each connection opened answers ``SELECT ecocomp_bulk_handle()``
+(an SQLite auto extension), never by reading Python's connection object. It is used only
+where the SQLite library is the one Python's ``_sqlite3`` module links (the same copy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from types import ModuleType
+from typing import Any
+
+__all__ = ["available", "describe", "handle", "insert", "rows", "sliced", "watching"]
+
+Column = tuple[Any, ...]
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("ECOCOMP_PURE_PYTHON"):
+        return None
+    try:
+        from ecocomp import _bulkc
+    except ImportError:
+        return None
+    import _sqlite3
+
+    path = getattr(_sqlite3, "__file__", None)  # None: built into the interpreter
+    if not path or not _bulkc.sqlite_attach(path):
+        return None
+    return _bulkc
+
+
+_bulkc: ModuleType | None = _load()
+
+
+def available() -> bool:
+    """True if the compiled insert runs in this process (built, SQLite found, not
+    ``ECOCOMP_PURE_PYTHON``)."""
+    return _bulkc is not None
+
+
+@contextlib.contextmanager
+def watching() -> Iterator[None]:
+    """Connections opened inside answer ``SELECT ecocomp_bulk_handle()`` (see :func:`handle`)."""
+    on = _bulkc is not None and _bulkc.watch(True)
+    try:
+        yield
+    finally:
+        if on:
+            assert _bulkc is not None
+            _bulkc.watch(False)
+
+
+def handle(conn: sqlite3.Connection) -> int | None:
+    """The SQLite handle of ``conn`` for the compiled insert, or None (not built, or the
+    connection was not opened inside :func:`watching`)."""
+    if _bulkc is None:
+        return None
+    try:
+        found = conn.execute("SELECT ecocomp_bulk_handle()").fetchone()[0]
+    except sqlite3.OperationalError:  # no such function
+        return None
+    return int(found) if found else None
+
+
+def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
+           columns: Sequence[Column]) -> None:
+    """Run ``sql`` for each of the ``n`` rows of ``columns``, as ``executemany`` would.
+
+    ``native`` is :func:`handle` of ``conn`` (None: ``executemany``). A row SQLite refuses
+    raises what ``executemany`` raises — :class:`sqlite3.IntegrityError` for a constraint,
+    else :class:`sqlite3.OperationalError` — and, as with ``executemany``, the rows before
+    it stay written in the open transaction: the caller rolls it back.
+    """
+    if native is None or _bulkc is None:
+        conn.executemany(sql, rows(columns, n))
+        return
+    failed = _bulkc.insert(native, sql, n, tuple(columns))
+    if failed is None:
+        return
+    code, message, row = failed
+    kind = sqlite3.IntegrityError if code & 0xFF == 19 else sqlite3.OperationalError
+    error = kind(f"{message} (row {row + 1} of the block)")
+    error.sqlite_errorcode = code  # type: ignore[attr-defined]
+    raise error
+
+
+def sliced(columns: Sequence[Column], start: int) -> tuple[Column, ...]:
+    """The columns from their row ``start`` on."""
+    out = []
+    for column in columns:
+        kind = column[0]
+        if kind == 3:
+            out.append((3, column[1] + start))
+        elif kind == 0 and len(column) == 2:
+            out.append(column)
+        else:
+            out.append((*column[:3], column[3] + start))
+    return tuple(out)
+
+
+def rows(columns: Sequence[Column], n: int) -> Iterator[tuple[Any, ...]]:
+    """The ``n`` rows of ``columns`` as tuples of Python values (what is bound)."""
+    return zip(*(_values(column, n) for column in columns))  # noqa: B905 (n each)
+
+
+def _values(column: Column, n: int) -> Iterable[Any]:
+    kind = column[0]
+    if kind == 0:
+        values = column[1]
+        if len(column) == 2:
+            return [values[0]] * n
+        offset = column[3]
+        indices = struct.unpack_from(f"<{n}i", column[2], 4 * offset) if n else ()
+        return map(values.__getitem__, indices)
+    if kind == 1:
+        offset = column[3]
+        ends = struct.unpack_from(f"<{n + 1}i", column[1], 4 * offset)
+        data = memoryview(column[2])
+        return [str(data[a:b], "utf-8") for a, b in zip(ends, ends[1:])]  # noqa: B905
+    if kind == 2:
+        offset = column[3]
+        numbers: Sequence[int | None] = struct.unpack_from(f"<{n}q", column[1], 8 * offset)
+        valid = column[2]
+        if valid is not None:
+            bits = memoryview(valid)
+            numbers = [x if bits[(offset + r) >> 3] >> ((offset + r) & 7) & 1 else None
+                       for r, x in enumerate(numbers)]
+        return numbers
+    if kind == 3:
+        return range(column[1], column[1] + n)
+    raise ValueError(f"a column spec of unknown kind {kind!r}")
+
+
+def describe() -> str:
+    """``"compiled"`` or ``"Python"``: which insert the import runs."""
+    return "compiled" if _bulkc is not None else "Python"
