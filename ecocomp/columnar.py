@@ -29,12 +29,16 @@ that row *i* after the header on line *h* is line *h + 1 + i*.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+
+from ecocomp import bulk_insert
 
 from ecocomp.readings import (
     _FLAG_WORDS,
@@ -55,7 +59,7 @@ from ecocomp.readings import (
     _word,
 )
 
-__all__ = ["BLOCK_BYTES", "Batch", "Declined", "batches", "plain_units"]
+__all__ = ["BLOCK_BYTES", "Batch", "Declined", "ReadAhead", "batches", "plain_units"]
 
 #: Bytes of CSV text per block: about 20 000 long-format rows. Measured on a 1.2 M-row file:
 #: 4 MiB blocks are no faster, 256 KiB blocks take 1.7x the CPU (fixed costs per block).
@@ -86,18 +90,24 @@ class Batch:
 
     ``columns``: the insert's parameters per reading except ``import_id`` — section,
     sampled_at, parameter, source, value, below_dl, flag, eff_units, eff_exp, row — as
-    parallel sequences (zip them). ``monthly``: the block's monthly sums, one tuple per
+    :mod:`ecocomp.bulk_insert` columns (pyarrow buffers, no Python object per reading);
+    ``rows()`` gives them as tuples. ``monthly``: the block's monthly sums, one tuple per
     (section, month, parameter, source) with the columns of ``readings_monthly``;
-    ``count``: the readings in the block.
+    ``count``: the readings in the block. ``arrays`` keeps the columns' buffers alive.
     """
 
-    __slots__ = ("columns", "count", "monthly")
+    __slots__ = ("arrays", "columns", "count", "monthly")
 
     def __init__(self, columns: tuple[Any, ...], count: int,
-                 monthly: list[tuple[Any, ...]]) -> None:
+                 monthly: list[tuple[Any, ...]], arrays: tuple[Any, ...] = ()) -> None:
         self.columns = columns
         self.count = count
         self.monthly = monthly
+        self.arrays = arrays
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """The block's readings as tuples of Python values, in the order of ``columns``."""
+        return bulk_insert.rows(self.columns, self.count)
 
 
 def batches(
@@ -158,6 +168,72 @@ def batches(
             yield batch
     if row == header_line + 1:
         raise Declined("no data rows")
+
+
+class ReadAhead:
+    """The items of an iterator produced in a thread of their own, up to ``depth`` ahead.
+
+    While the store inserts a block (without the GIL, in the compiled insert) the next one
+    is parsed and converted. What the iterator raises is raised by :meth:`__next__` in its
+    turn. :meth:`close` stops the thread (and closes the iterator) whatever it is doing:
+    call it, or use the object as a context manager.
+    """
+
+    def __init__(self, items: Iterator[Any], depth: int = 2) -> None:
+        self._queue: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=self._run, args=(items,), daemon=True,
+                                        name="ecocomp-read-ahead")
+        self._thread.start()
+
+    def _run(self, items: Iterator[Any]) -> None:
+        try:
+            for item in items:
+                if not self._offer((True, item)):
+                    return
+            self._offer((False, None))
+        except BaseException as exc:  # noqa: BLE001 (raised again in the reader's thread)
+            self._offer((False, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    def _offer(self, item: tuple[bool, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> ReadAhead:
+        return self
+
+    def __next__(self) -> Any:
+        if self._done:
+            raise StopIteration
+        ok, item = self._queue.get()
+        if ok:
+            return item
+        self._done = True
+        if item is None:
+            raise StopIteration
+        raise item
+
+    def close(self) -> None:
+        """Stop the thread and wait for it."""
+        self._done = True
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _blocks(path: str | os.PathLike[str], offset: int) -> Iterator[bytes]:
@@ -254,27 +330,27 @@ class _Reader:
 
     # --------------------------------------------------------------------- categories
 
-    def _resolve(self, column: Any, resolve: Any) -> tuple[list[Any], list[Any], Any]:
-        """(resolved value per distinct cell, their row indices, the indices array)."""
+    def _resolve(self, column: Any, resolve: Any) -> tuple[list[Any], Any]:
+        """(resolved value per distinct cell, the rows' indices into them: int32 array)."""
         encoded = pc.dictionary_encode(column)
         found = [resolve(text) for text in encoded.dictionary.to_pylist()]
         if any(f is None or isinstance(f, _Err) for f in found):
             raise Declined("a cell the row parser refuses", bad=True)
-        return found, encoded.indices.to_pylist(), encoded.indices
+        return found, encoded.indices
 
     def _words(self, block: Any, index: int, words: Any, default: str) -> Any:
         if index < 0:
-            return [default], None, None
+            return [default], None
         return self._resolve(block.column(index), lambda text: _word(words.get, text))
 
     def convert(self, block: Any, first_row: int) -> Batch:
         n = block.num_rows
         sections = self.sections
-        sec, sec_rows, sec_idx = self._resolve(block.column(self.i_sec),
+        sec, sec_idx = self._resolve(block.column(self.i_sec),
                                                lambda t: sections(t.strip()))
-        isos, at_rows, at_idx = self._resolve(block.column(self.i_at), self._iso)
-        src, src_rows, src_idx = self._words(block, self.i_src, _SOURCE_WORDS, "manual")
-        flags, flag_rows, flag_idx = self._words(block, self.i_flag, _FLAG_WORDS, "")
+        isos, at_idx = self._resolve(block.column(self.i_at), self._iso)
+        src, src_idx = self._words(block, self.i_src, _SOURCE_WORDS, "manual")
+        flags, flag_idx = self._words(block, self.i_flag, _FLAG_WORDS, "")
         # parameter and unit together: one key per (parameter cell, unit cell)
         par = pc.dictionary_encode(block.column(self.i_par))
         names = par.dictionary.to_pylist()
@@ -295,7 +371,6 @@ class _Reader:
                 raise Declined("an unknown parameter or unit", bad=True)
             resolved.append(found)
         par_idx = keys.indices
-        par_rows = par_idx.to_pylist()
         codes = [r[0] for r in resolved]
 
         # values: plain decimals by whole columns, the rest one by one
@@ -307,15 +382,45 @@ class _Reader:
         fast = pc.and_kleene(plain, pc.or_kleene(
             pc.take(plain_kind, par_idx), pc.and_kleene(pc.take(ph_kind, par_idx), in_range)))
         fast = pc.fill_null(fast, False)
-        values = cells.to_pylist()
-        unit_list = units.to_pylist()
-        exp_list = exponent.to_pylist()
-        below = [0] * n
-        others = pc.indices_nonzero(pc.invert(fast)).to_pylist()
+        below: Any = None
+        slow = pc.invert(fast)
+        others = pc.indices_nonzero(slow)
+        if len(others):
+            cells, units, exponent, below = self._others(cells, units, exponent, slow, others,
+                                                         resolved, pc.take(par_idx, others))
+        below_arr = pa.repeat(pa.scalar(0, pa.int64()), n) if below is None else below
+
+        monthly = self._monthly(
+            n, sec, sec_idx, [iso[:7] for iso in isos], at_idx, codes, par_idx,
+            src, src_idx, flags, flag_idx, units, exponent, below_arr,
+        )
+        columns = (
+            _indexed(sec, sec_idx),
+            _indexed(isos, at_idx),
+            _indexed(codes, par_idx),
+            _indexed(src, src_idx),
+            _strings(cells),
+            (0, [0]) if below is None else _int64(below),
+            _indexed(flags, flag_idx),
+            _int64(units),
+            _int64(exponent),
+            (3, first_row),
+        )
+        return Batch(columns, n, monthly, (cells, units, exponent, below, sec_idx, at_idx,
+                                           par_idx, src_idx, flag_idx))
+
+    def _others(self, cells: Any, units: Any, exponent: Any, slow: Any, others: Any,
+                resolved: list[Any], par_of: Any) -> tuple[Any, Any, Any, Any]:
+        """The value cells not taken by whole columns, converted one by one with the row
+        parser's functions: (value texts, units, exponents, below_dl) of the block."""
+        texts = []
+        unit_list = []
+        exp_list = []
+        below = []
         exact_parts = self.exact_parts
-        for i in others:
-            cell = values[i].strip()
-            code, factor, kind = resolved[par_rows[i]]
+        for raw, p in zip(pc.take(cells, others).to_pylist(), par_of.to_pylist(), strict=True):
+            cell = raw.strip()
+            code, factor, kind = resolved[p]
             parsed = _value_cell(cell, False)
             if isinstance(parsed, _Err):
                 raise Declined("a bad value", bad=True)
@@ -327,32 +432,19 @@ class _Reader:
             text = str(value)
             if "E" in text:  # str() writes tiny values as 5E-7
                 text = format(value, "f")
-            values[i] = text
-            unit_list[i], exp_list[i], _high, _low = exact_parts(text, is_below)
-            below[i] = int(is_below)
-        if others:
-            units = pa.array(unit_list, pa.int64())
-            exponent = pa.array(exp_list, pa.int64())
-        below_arr = pa.array(below, pa.int64())
-
-        monthly = self._monthly(
-            n, sec, sec_idx, [iso[:7] for iso in isos], at_idx, codes, par_idx,
-            src, src_idx, flags, flag_idx, units, exponent, below_arr,
+            texts.append(text)
+            units_of, exp_of, _high, _low = exact_parts(text, is_below)
+            unit_list.append(units_of)
+            exp_list.append(exp_of)
+            below.append(int(is_below))
+        n = len(cells)
+        zeros = pa.repeat(pa.scalar(0, pa.int64()), n)
+        return (
+            pc.replace_with_mask(cells, slow, pa.array(texts, pa.string())),
+            pc.replace_with_mask(units, slow, pa.array(unit_list, pa.int64())),
+            pc.replace_with_mask(exponent, slow, pa.array(exp_list, pa.int64())),
+            pc.replace_with_mask(zeros, slow, pa.array(below, pa.int64())),
         )
-        columns = (
-            map(sec.__getitem__, sec_rows),
-            map(isos.__getitem__, at_rows),
-            map(codes.__getitem__, par_rows),
-            map(src.__getitem__, src_rows) if src_rows is not None else _repeat(src[0], n),
-            values,
-            below,
-            map(flags.__getitem__, flag_rows) if flag_rows is not None
-            else _repeat(flags[0], n),
-            unit_list,
-            exp_list,
-            range(first_row, first_row + n),
-        )
-        return Batch(columns, n, monthly)
 
     def _monthly(self, n: int, sec: list[str], sec_idx: Any, months: list[str], at_idx: Any,
                  codes: list[str], par_idx: Any, src: list[str], src_idx: Any,
@@ -416,5 +508,24 @@ class _Reader:
                  *rest) for g, *rest in zip(*columns, strict=True)]
 
 
-def _repeat(value: str, n: int) -> list[str]:
-    return [value] * n
+def _indexed(values: list[Any], indices: Any) -> tuple[Any, ...]:
+    """A column of ``values`` picked by a dictionary's int32 ``indices`` (None: values[0])."""
+    if indices is None:
+        return (0, values)
+    return (0, values, indices.buffers()[1], indices.offset)
+
+
+def _strings(array: Any) -> tuple[Any, ...]:
+    """A column of a pyarrow string array without nulls."""
+    if array.null_count or array.type != pa.string():
+        raise ValueError("a string column with nulls, or not utf8")
+    _validity, offsets, data = array.buffers()
+    return (1, offsets, data if data is not None else b"", array.offset)
+
+
+def _int64(array: Any) -> tuple[Any, ...]:
+    """A column of a pyarrow int64 array (nulls bound as NULL)."""
+    if array.type != pa.int64():
+        raise ValueError("not an int64 column")
+    validity, data = array.buffers()
+    return (2, data, validity if array.null_count else None, array.offset)

@@ -37,14 +37,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal, localcontext
-from itertools import islice
 from pathlib import Path
 from sys import intern
 from typing import IO, Any
 
 import attrs
 
-from ecocomp import database, postgres
+from ecocomp import bulk_insert, database, postgres
 from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import EcocompError, Problem, ValidationFailed
 from ecocomp.periods import Period
@@ -388,6 +387,9 @@ class ReadingStore:
         self._units: dict[str, str] = {}
         self._outer = False  # inside transaction(): each import step is a savepoint
         self._step = False  # an import step's transaction or savepoint is open
+        #: the connection's SQLite handle for the compiled insert (ecocomp.bulk_insert), or
+        #: None: rows go through _put
+        self._native: int | None = None
 
     # ----------------------------------------------------------------------- opening
 
@@ -406,7 +408,9 @@ class ReadingStore:
             return PostgresReadingStore.open_url(name)
         conn: sqlite3.Connection | None = None
         try:
-            conn = database.connect(name, busy_timeout_ms=busy_timeout_ms, synchronous="NORMAL")
+            with bulk_insert.watching():
+                conn = database.connect(name, busy_timeout_ms=busy_timeout_ms,
+                                        synchronous="NORMAL")
             conn.execute("PRAGMA temp_store = FILE")  # staging spills to disk, not to memory
             # 8 MiB. Measured: 32 MiB made imports no faster (5M rows: 47 s vs 46-52 s) but made
             # peak memory grow with the file until the cache was full (city 82 MB, province 110).
@@ -416,7 +420,9 @@ class ReadingStore:
             if conn is not None:
                 conn.close()
             raise StoreError(f"cannot open the readings: {database.describe(exc, name)}") from None
-        return cls(conn, name)
+        store = cls(conn, name)
+        store._native = bulk_insert.handle(conn)
+        return store
 
     def close(self) -> None:
         """Close the connection."""
@@ -578,6 +584,14 @@ class ReadingStore:
         """Write a batch of ``rows`` (values of ``columns``) into ``table`` with ``insert``
         (which names the import id ``also`` itself, when given)."""
         self._conn.executemany(insert, rows)
+
+    def _put_block(self, insert: str, block: Any, import_id: int) -> None:
+        """Write a block of readings from :mod:`ecocomp.columnar` into ``readings``:
+        through the compiled insert where this connection has it, else with :meth:`_put`."""
+        if self._native is None:
+            self._put(insert, "readings", _COLUMNAR_ROWS, block.rows(), also=import_id)
+        else:
+            bulk_insert.insert(self._conn, self._native, insert, block.count, block.columns)
 
     def _new_id(self, sql: str, args: tuple[Any, ...]) -> int:
         """Run one INSERT of one row and return the row's ``id``."""
@@ -935,12 +949,14 @@ class ReadingStore:
         good and all new, written straight into ``readings``; or why not.
 
         :mod:`ecocomp.columnar` checks and converts each block of rows by columns, with
-        the row parser's own resolvers, and adds up the block's monthly sums; the rows go in
-        with ``executemany``, :data:`_BATCH` at a time (so progress moves). The first block
-        is read before the write lock is taken. Returns "other" when the file is not one the
-        columns read (the row parser's direct path may take it), "general" when a cell
-        failed a check or the unique index refused a row (repeated or stored samples: the
-        general path decides, with every message). Nothing is written in either case.
+        the row parser's own resolvers, and adds up the block's monthly sums, in a thread
+        of its own ahead of the insert (:class:`columnar.ReadAhead`); each block
+        goes in with one insert (:meth:`_put_block`: compiled, without the GIL, where it can),
+        so progress moves block by block. The first block is read before the write lock is
+        taken. Returns "other" when the file is not one the columns read (the row parser's
+        direct path may take it), "general" when a cell failed a check or the unique index
+        refused a row (repeated or stored samples: the general path decides, with every
+        message). Nothing is written in either case.
         """
         from ecocomp import columnar
 
@@ -951,47 +967,42 @@ class ReadingStore:
         )
         if progress is not None:
             progress(0)
+        blocks = columnar.ReadAhead(
+            _summed(columnar.batches(file, sections, name, SCALE, _exact_parts)))
         try:
-            blocks = columnar.batches(file, sections, name, SCALE, _exact_parts)
-            first = next(blocks)
-        except columnar.Declined as exc:
-            return "general" if exc.bad else "other"
-        except OSError:
-            return "other"  # the row parser says why the file cannot be read
-        started = self._start_direct(name, digest, correction)
-        if isinstance(started, ImportResult):
-            blocks.close()
-            return started
-        import_id = started
-        try:
-            insert = insert.format(id=import_id)
-            sums = _MonthlySums(conn)
-            count = 0
-            batch = first
-            while batch is not None:
-                rows = zip(*batch.columns)  # noqa: B905 (columns of equal length)
-                left = batch.count
-                while left > 0:  # in steps of _BATCH, so the progress display moves
-                    step = min(left, _BATCH)
-                    self._put(insert, "readings", _COLUMNAR_ROWS, islice(rows, step),
-                              also=import_id)
-                    left -= step
-                    count += step
-                    if progress is not None:
-                        progress(count)
-                for group in batch.monthly:
-                    sums.merge(group)
-                batch = next(blocks, None)
-            self._finish_direct(sums, import_id, count)
-        except columnar.Declined as exc:
-            self._end(commit=False)
-            return "general" if exc.bad else "other"
-        except self._refused:  # a sample repeated in the file, or already stored
-            self._end(commit=False)
-            return "general"
-        except BaseException:
-            self._end(commit=False)
-            raise
+            try:
+                first = next(blocks)
+            except columnar.Declined as exc:
+                return "general" if exc.bad else "other"
+            except OSError:
+                return "other"  # the row parser says why the file cannot be read
+            started = self._start_direct(name, digest, correction)
+            if isinstance(started, ImportResult):
+                return started
+            import_id = started
+            try:
+                insert = insert.format(id=import_id)
+                count = 0
+                batch = first
+                while batch is not None:
+                    if batch.count:
+                        self._put_block(insert, batch, import_id)
+                        count += batch.count
+                        if progress is not None:
+                            progress(count)
+                    if batch.monthly:
+                        conn.executemany(_UPSERT_MONTHLY, batch.monthly)
+                    batch = next(blocks, None)
+                self._finish_direct(_MonthlySums(conn), import_id, count)
+            except columnar.Declined as exc:
+                self._end(commit=False)
+                return "general" if exc.bad else "other"
+            except self._refused:  # a sample repeated in the file, or already stored
+                self._end(commit=False)
+                return "general"
+            except BaseException:
+                self._end(commit=False)
+                raise
         finally:
             blocks.close()
         return ImportResult(file=name, rows=count, inserted=count, unchanged=0)
@@ -1622,9 +1633,41 @@ class _MonthlySums:
     def flush(self) -> None:
         """Add the held sums to the table."""
         if self.groups:
-            self._conn.executemany(_UPSERT_MONTHLY,
-                                   [(*key, *g) for key, g in self.groups.items()])
-            self.groups.clear()
+            self._conn.executemany(_UPSERT_MONTHLY, self.take())
+
+    def take(self) -> list[tuple[Any, ...]]:
+        """The held sums as rows of ``_UPSERT_MONTHLY``; holds none after."""
+        rows = [(*key, *g) for key, g in self.groups.items()]
+        self.groups.clear()
+        return rows
+
+
+class _HeldSums(_MonthlySums):
+    """Monthly sums added up away from the database (in the read-ahead thread): what
+    :meth:`flush` would write is kept in ``ready`` for the store's thread to write."""
+
+    def __init__(self) -> None:
+        super().__init__(None)  # type: ignore[arg-type]
+        self.ready: list[tuple[Any, ...]] = []
+
+    def flush(self) -> None:
+        self.ready.extend(self.take())
+
+
+def _summed(blocks: Iterator[Any]) -> Iterator[Any]:
+    """The blocks of :func:`columnar.batches` with their monthly sums added up across
+    blocks: each block's ``monthly`` is replaced by the rows to write now (most often none),
+    and a last block without readings brings the rest."""
+    from ecocomp.columnar import Batch
+
+    sums = _HeldSums()
+    for block in blocks:
+        for group in block.monthly:
+            sums.merge(group)
+        block.monthly, sums.ready = sums.ready, []
+        yield block
+    sums.flush()
+    yield Batch((), 0, sums.ready)
 
 
 def _correction(item: tuple[Any, ...], file: str, imported_at: str) -> Correction:
