@@ -35,6 +35,7 @@ import os
 import sqlite3
 import struct
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import pairwise
 from types import ModuleType
 from typing import Any
 
@@ -145,7 +146,7 @@ def _values(column: Column, n: int) -> Iterable[Any]:
         offset = column[3]
         ends = struct.unpack_from(f"<{n + 1}i", column[1], 4 * offset)
         data = memoryview(column[2])
-        return [str(data[a:b], "utf-8") for a, b in zip(ends, ends[1:])]  # noqa: B905
+        return [str(data[a:b], "utf-8") for a, b in pairwise(ends)]
     if kind == 2:
         offset = column[3]
         numbers: Sequence[int | None] = struct.unpack_from(f"<{n}q", column[1], 8 * offset)
