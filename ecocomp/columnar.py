@@ -1,8 +1,11 @@
 """Readings files read by whole columns with pyarrow: the import's fast path.
 
-A long-format UTF-8 CSV file is read in blocks of about :data:`BLOCK_BYTES`, cut at line
-ends and parsed by ``pyarrow.csv.read_csv`` with every cell as text, and each block is
-checked and converted column by column:
+A CSV file, long or wide, UTF-8 or GB18030, is read in blocks of about :data:`BLOCK_BYTES`,
+cut at line ends (a GB18030 block decoded and encoded as UTF-8: a line feed, a quote and a
+comma are never part of a GB18030 character, so each block decodes on its own) and parsed
+by ``pyarrow.csv.read_csv`` with every cell as text, and each block is checked and
+converted column by column (a wide block unpivoted first: its readings row by row, then
+column by column, empty cells left out, in the row parser's order):
 
 - section, sampled_at, parameter with unit, source and flag cells go through the very
   resolvers of the row parser (:mod:`ecocomp.readings`), once per *distinct* text of the
@@ -19,11 +22,11 @@ checked and converted column by column:
   cumulative sums), the same integers ``store._MONTHLY_SELECT`` computes in SQL.
 
 Whatever the columns cannot decide exactly like the row parser — a bad cell, a quote
-anywhere in the file, a blank line, GB18030, a wide or an Excel file, a header with empty
-cells — raises :class:`Declined`, and the store reads the file with the row parser, which is
-the single source of every file:row:field message. Row numbers are physical line numbers:
-the reader checks that the file has exactly one line per row (no quotes, no blank lines) so
-that row *i* after the header on line *h* is line *h + 1 + i*.
+anywhere in the file, a blank line, an Excel file, a header with empty cells, a block of
+wide rows without a value — raises :class:`Declined`, and the store reads the file with
+the row parser, which is the single source of every file:row:field message. Row numbers
+are physical line numbers: the reader checks that the file has exactly one line per row (no
+quotes, no blank lines) so that row *i* after the header on line *h* is line *h + 1 + i*.
 """
 
 from __future__ import annotations
@@ -128,12 +131,11 @@ def batches(
             encoding, _ = _detect(binary, name)
         except _FileProblem:
             raise Declined("not UTF-8 or GB18030 text", bad=True) from None
-        if encoding != "utf-8-sig":
-            raise Declined("GB18030")
         binary.seek(0)
         prefix = binary.read(_PREFIX_BYTES)
+    gb18030 = encoding == "gb18030"
     params = _Params()
-    header_line, offset, layout = _header(prefix, name, params)
+    header_line, offset, layout = _header(prefix, name, params, gb18030)
     if b'"' in prefix[:offset]:
         raise Declined("a quote before the data")
     reader = _Reader(layout, sections, params, name, scale, exact_parts)
@@ -152,6 +154,14 @@ def batches(
         # span lines, a blank line would be skipped by the row parser.
         if b'"' in data:
             raise Declined("the file holds quotes")
+        if gb18030:
+            # Blocks end at a line feed, which (as the quote and the comma) is never part
+            # of a GB18030 character: each block decodes on its own, as the row parser's
+            # stream decodes it.
+            try:
+                data = data.decode("gb18030").encode("utf-8")
+            except UnicodeDecodeError:
+                raise Declined("a byte that is not GB18030 text", bad=True) from None
         lines = data.count(b"\n") + (not data.endswith(b"\n"))
         try:
             table = pcsv.read_csv(pa.py_buffer(data), read_options=options[0],
@@ -163,7 +173,7 @@ def batches(
             raise Declined("a line break that is not the end of a row (a lone CR)")
         for block in table.to_batches():
             batch = reader.convert(block, row)
-            row += batch.count
+            row += block.num_rows  # a wide row holds several readings
             yield batch
     if row == header_line + 1:
         raise Declined("no data rows")
@@ -271,7 +281,8 @@ def plain_units(cells: Any, scale: int) -> tuple[Any, Any, Any]:
     return pc.is_valid(parts), units, exponent
 
 
-def _header(prefix: bytes, name: str, params: _Params) -> tuple[int, int, _Layout]:
+def _header(prefix: bytes, name: str, params: _Params,
+            gb18030: bool = False) -> tuple[int, int, _Layout]:
     """(line number of the header, byte offset after it, its layout) from the file's start."""
     offset = 0
     number = 0
@@ -280,7 +291,12 @@ def _header(prefix: bytes, name: str, params: _Params) -> tuple[int, int, _Layou
         if end < 0:
             raise Declined("no complete header line in the first 64 KiB")
         number += 1
-        text = prefix[offset:end].decode("utf-8-sig" if offset == 0 else "utf-8")
+        line = prefix[offset:end]
+        try:
+            text = line.decode("gb18030" if gb18030 else
+                               "utf-8-sig" if offset == 0 else "utf-8")
+        except UnicodeDecodeError:
+            raise Declined("a header that is not text", bad=True) from None
         offset = end + 1
         if "\r" in text.rstrip("\r"):
             raise Declined("a carriage return inside a line")
@@ -288,8 +304,8 @@ def _header(prefix: bytes, name: str, params: _Params) -> tuple[int, int, _Layou
         if any(cell.strip() for cell in cells) and not _comment(cells):
             break
     layout = _Layout(cells, name, params)
-    if layout.problems or not layout.long or layout.width != len(cells):
-        raise Declined("not a long file with a clean header", bad=bool(layout.problems))
+    if layout.problems or layout.width != len(cells):
+        raise Declined("not a clean header", bad=bool(layout.problems))
     return number, offset, layout
 
 
@@ -301,9 +317,13 @@ class _Reader:
         fields = layout.fields
         self.i_sec = fields["section"][0]
         self.i_at = fields["sampled_at"][0]
-        self.i_par = fields["parameter"][0]
-        self.i_val = fields["value"][0]
-        self.i_unit = fields["unit"][0] if "unit" in fields else -1
+        self.long = layout.long
+        if layout.long:
+            self.i_par = fields["parameter"][0]
+            self.i_val = fields["value"][0]
+            self.i_unit = fields["unit"][0] if "unit" in fields else -1
+        else:  # (column index, its parameter resolved: code, factor, kind)
+            self.wide = [(index, params(code, unit)) for index, _h, code, unit in layout.columns]
         self.i_src = fields["source"][0] if "source" in fields else -1
         self.i_flag = fields["flag"][0] if "flag" in fields else -1
         self.sections = _Sections(sections)
@@ -343,13 +363,50 @@ class _Reader:
         return self._resolve(block.column(index), lambda text: _word(words.get, text))
 
     def convert(self, block: Any, first_row: int) -> Batch:
-        n = block.num_rows
         sections = self.sections
-        sec, sec_idx = self._resolve(block.column(self.i_sec),
-                                               lambda t: sections(t.strip()))
+        sec, sec_idx = self._resolve(block.column(self.i_sec), lambda t: sections(t.strip()))
         isos, at_idx = self._resolve(block.column(self.i_at), self._iso)
         src, src_idx = self._words(block, self.i_src, _SOURCE_WORDS, "manual")
         flags, flag_idx = self._words(block, self.i_flag, _FLAG_WORDS, "")
+        if self.long:
+            cells, par_idx, resolved = self._parameters(block)
+            cells, units, exponent, below, _kept = self._values(cells, par_idx, resolved)
+            rows: Any = None
+            row_column: tuple[Any, ...] = (3, first_row)
+        else:
+            rows, cells, par_idx, resolved, units, exponent, below = self._unpivot(block)
+            if not len(rows):
+                raise Declined("a block of rows without values")  # the row parser decides
+            sec_idx, at_idx, src_idx, flag_idx = (
+                None if idx is None else pc.take(idx, rows)
+                for idx in (sec_idx, at_idx, src_idx, flag_idx))
+            row_numbers = pc.add(rows, first_row)
+            row_column = _int64(row_numbers)
+        n = len(cells)
+        codes = [r[0] for r in resolved]
+        below_arr = pa.repeat(pa.scalar(0, pa.int64()), n) if below is None else below
+        monthly = self._monthly(
+            n, sec, sec_idx, [iso[:7] for iso in isos], at_idx, codes, par_idx,
+            src, src_idx, flags, flag_idx, units, exponent, below_arr,
+        )
+        columns = (
+            _indexed(sec, sec_idx),
+            _indexed(isos, at_idx),
+            _indexed(codes, par_idx),
+            _indexed(src, src_idx),
+            _strings(cells),
+            (0, [0]) if below is None else _int64(below),
+            _indexed(flags, flag_idx),
+            _int64(units),
+            _int64(exponent),
+            row_column,
+        )
+        return Batch(columns, n, monthly, (cells, units, exponent, below, sec_idx, at_idx,
+                                           par_idx, src_idx, flag_idx, rows))
+
+    def _parameters(self, block: Any) -> tuple[Any, Any, list[Any]]:
+        """A long block's value cells, their parameters' int32 indices into the resolved
+        (code, factor, kind) of each distinct (parameter, unit) pair, and those."""
         # parameter and unit together: one key per (parameter cell, unit cell)
         par = pc.dictionary_encode(block.column(self.i_par))
         names = par.dictionary.to_pylist()
@@ -369,11 +426,46 @@ class _Reader:
             if isinstance(found, _Err):
                 raise Declined("an unknown parameter or unit", bad=True)
             resolved.append(found)
-        par_idx = keys.indices
-        codes = [r[0] for r in resolved]
+        return block.column(self.i_val), keys.indices, resolved
 
-        # values: plain decimals by whole columns, the rest one by one
-        cells = block.column(self.i_val)
+    def _unpivot(self, block: Any) -> tuple[Any, ...]:
+        """A wide block's readings in the row parser's order (row by row, then column by
+        column), its empty cells left out: (row index in the block, value cells, parameter
+        indices, the parameters resolved, units, exponents, below_dl or None)."""
+        resolved = [found for _index, found in self.wide]
+        parts: list[tuple[Any, ...]] = []
+        for number, (index, _found) in enumerate(self.wide):
+            column = block.column(index)
+            present = pc.indices_nonzero(pc.not_equal(column, ""))
+            if not len(present):
+                continue
+            cells = pc.take(column, present)
+            par_idx = pa.repeat(pa.scalar(number, pa.int32()), len(cells))
+            cells, units, exponent, below, kept = self._values(cells, par_idx, resolved,
+                                                              wide=True)
+            if kept is not None:  # cells of spaces only: not measured, as empty ones
+                present, cells, units, exponent, par_idx = (
+                    pc.filter(a, kept) for a in (present, cells, units, exponent, par_idx))
+                below = None if below is None else pc.filter(below, kept)
+            if below is None:
+                below = pa.repeat(pa.scalar(0, pa.int64()), len(cells))
+            parts.append((present.cast(pa.int64()), cells, par_idx, units, exponent, below))
+        if not parts:
+            empty = pa.array([], pa.int64())
+            return empty, pa.array([], pa.string()), pa.array([], pa.int32()), resolved, \
+                empty, empty, None
+        rows, cells, par_idx, units, exponent, below = (
+            pa.concat_arrays([part[k] for part in parts]) for k in range(6))
+        order = pc.sort_indices(pa.table({"r": rows, "p": par_idx}),
+                                sort_keys=[("r", "ascending"), ("p", "ascending")])
+        return (pc.take(rows, order), pc.take(cells, order), pc.take(par_idx, order), resolved,
+                pc.take(units, order), pc.take(exponent, order), pc.take(below, order))
+
+    def _values(self, cells: Any, par_idx: Any, resolved: list[Any],
+                wide: bool = False) -> tuple[Any, Any, Any, Any, Any]:
+        """(value texts as stored, units, exponents, below_dl or None when all 0, and for a
+        wide file the cells kept or None when all) of value cells whose parameters are
+        ``resolved[par_idx]``: plain decimals by whole columns, the rest one by one."""
         plain, units, exponent = plain_units(cells, self.scale)
         plain_kind = pa.array([r[1] is _ONE and r[2] != "ph" for r in resolved], pa.bool_())
         ph_kind = pa.array([r[1] is _ONE and r[2] == "ph" for r in resolved], pa.bool_())
@@ -381,46 +473,36 @@ class _Reader:
         fast = pc.and_kleene(plain, pc.or_kleene(
             pc.take(plain_kind, par_idx), pc.and_kleene(pc.take(ph_kind, par_idx), in_range)))
         fast = pc.fill_null(fast, False)
-        below: Any = None
         slow = pc.invert(fast)
         others = pc.indices_nonzero(slow)
-        if len(others):
-            cells, units, exponent, below = self._others(cells, units, exponent, slow, others,
-                                                         resolved, pc.take(par_idx, others))
-        below_arr = pa.repeat(pa.scalar(0, pa.int64()), n) if below is None else below
-
-        monthly = self._monthly(
-            n, sec, sec_idx, [iso[:7] for iso in isos], at_idx, codes, par_idx,
-            src, src_idx, flags, flag_idx, units, exponent, below_arr,
-        )
-        columns = (
-            _indexed(sec, sec_idx),
-            _indexed(isos, at_idx),
-            _indexed(codes, par_idx),
-            _indexed(src, src_idx),
-            _strings(cells),
-            (0, [0]) if below is None else _int64(below),
-            _indexed(flags, flag_idx),
-            _int64(units),
-            _int64(exponent),
-            (3, first_row),
-        )
-        return Batch(columns, n, monthly, (cells, units, exponent, below, sec_idx, at_idx,
-                                           par_idx, src_idx, flag_idx))
+        if not len(others):
+            return cells, units, exponent, None, None
+        return self._others(cells, units, exponent, slow, others, resolved,
+                            pc.take(par_idx, others), wide)
 
     def _others(self, cells: Any, units: Any, exponent: Any, slow: Any, others: Any,
-                resolved: list[Any], par_of: Any) -> tuple[Any, Any, Any, Any]:
+                resolved: list[Any], par_of: Any,
+                wide: bool) -> tuple[Any, Any, Any, Any, Any]:
         """The value cells not taken by whole columns, converted one by one with the row
-        parser's functions: (value texts, units, exponents, below_dl) of the block."""
+        parser's functions: as :meth:`_values`."""
         texts = []
         unit_list = []
         exp_list = []
         below = []
+        blank = []  # positions among ``others`` of a wide file's cells of spaces only
         exact_parts = self.exact_parts
-        for raw, p in zip(pc.take(cells, others).to_pylist(), par_of.to_pylist(), strict=True):
+        for at, (raw, p) in enumerate(zip(pc.take(cells, others).to_pylist(),
+                                          par_of.to_pylist(), strict=True)):
             cell = raw.strip()
+            if wide and not cell:
+                blank.append(at)
+                texts.append(raw)
+                unit_list.append(None)
+                exp_list.append(0)
+                below.append(0)
+                continue
             code, factor, kind = resolved[p]
-            parsed = _value_cell(cell, False)
+            parsed = _value_cell(cell, wide)
             if isinstance(parsed, _Err):
                 raise Declined("a bad value", bad=True)
             value, is_below = parsed
@@ -438,11 +520,16 @@ class _Reader:
             below.append(int(is_below))
         n = len(cells)
         zeros = pa.repeat(pa.scalar(0, pa.int64()), n)
+        kept = None
+        if blank:
+            gone = pc.take(others, pa.array(blank, pa.int64()))
+            kept = pc.invert(pc.is_in(pa.array(range(n), others.type), value_set=gone))
         return (
             pc.replace_with_mask(cells, slow, pa.array(texts, pa.string())),
             pc.replace_with_mask(units, slow, pa.array(unit_list, pa.int64())),
             pc.replace_with_mask(exponent, slow, pa.array(exp_list, pa.int64())),
             pc.replace_with_mask(zeros, slow, pa.array(below, pa.int64())),
+            kept,
         )
 
     def _monthly(self, n: int, sec: list[str], sec_idx: Any, months: list[str], at_idx: Any,

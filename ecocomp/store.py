@@ -15,8 +15,8 @@ so memory stays flat), checked completely — every problem of the file, repeats
 and contradictions with stored readings — and only then written in one transaction; nothing
 is written when anything is wrong. A file whose readings are all good and all new — most
 imports — takes a direct path instead: read by whole columns (:mod:`ecocomp.columnar`, a
-long UTF-8 CSV file of 1 MiB or more) or by the row parser, written straight into
-``readings`` with its monthly sums, and rolled back to the general path at the first
+CSV file of 1 MiB or more, long or wide, UTF-8 or GB18030) or by the row parser, written
+straight into ``readings`` with its monthly sums, and rolled back to the general path at the first
 problem or repeat. A file whose exact bytes were imported before is skipped. A corrected
 value supersedes the stored one only when imported with ``correction=True``; the old row
 stays, pointing at its successor (``superseded_by``), and queries read the current revision
@@ -945,8 +945,9 @@ class ReadingStore:
         correction: bool,
         progress: Callable[[int], None] | None,
     ) -> ImportResult | str:
-        """The fastest path: a long UTF-8 CSV file read by whole columns (pyarrow), all
-        good and all new, written straight into ``readings``; or why not.
+        """The fastest path: a CSV file (long or wide, UTF-8 or GB18030) read by whole
+        columns (pyarrow), all good and all new, written straight into ``readings``; or why
+        not.
 
         :mod:`ecocomp.columnar` checks and converts each block of rows by columns, with
         the row parser's own resolvers, and adds up the block's monthly sums, in a thread
