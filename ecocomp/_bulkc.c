@@ -109,12 +109,20 @@ static void column_free(Column *c) {
     Py_CLEAR(c->held);
 }
 
-/* A buffer of at least `need` bytes, held until column_free. */
-static const void *column_view(Column *c, PyObject *obj, Py_ssize_t need, Py_ssize_t *len) {
+/* offset + n (n >= 0), or -1 for a negative offset or a sum past PY_SSIZE_T_MAX */
+static Py_ssize_t rows_to(Py_ssize_t offset, Py_ssize_t n) {
+    return offset < 0 || offset > PY_SSIZE_T_MAX - n ? -1 : offset + n;
+}
+
+/* A buffer of at least `items` items of `size` bytes, held until column_free; `items` < 0
+ * (rows_to: no such count) is refused. Compared as items, not multiplied out into bytes,
+ * which could wrap and let a short buffer pass. */
+static const void *column_view(Column *c, PyObject *obj, Py_ssize_t items, Py_ssize_t size,
+                               Py_ssize_t *len) {
     Py_buffer *view = &c->views[c->nviews];
     if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0) return NULL;
     c->nviews++;
-    if (view->len < need) {
+    if (items < 0 || items > view->len / size) {
         PyErr_SetString(PyExc_ValueError, "a column's buffer is shorter than its rows");
         return NULL;
     }
@@ -179,7 +187,7 @@ static int column_parse(Column *c, PyObject *spec, Py_ssize_t n) {
         if (size != 4) break;
         c->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 3));
         if (c->offset < 0) break;
-        c->indices = column_view(c, PyTuple_GET_ITEM(spec, 2), (c->offset + n) * 4, NULL);
+        c->indices = column_view(c, PyTuple_GET_ITEM(spec, 2), rows_to(c->offset, n), 4, NULL);
         if (c->indices == NULL) return -1;
         c->indices += c->offset;
         for (Py_ssize_t r = 0; r < n; r++) /* checked once, so the loop cannot stray */
@@ -193,10 +201,11 @@ static int column_parse(Column *c, PyObject *spec, Py_ssize_t n) {
         if (size != 4) break;
         c->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 3));
         if (c->offset < 0) break;
-        c->offsets = column_view(c, PyTuple_GET_ITEM(spec, 1), (c->offset + n + 1) * 4, NULL);
+        c->offsets =
+            column_view(c, PyTuple_GET_ITEM(spec, 1), rows_to(rows_to(c->offset, n), 1), 4, NULL);
         if (c->offsets == NULL) return -1;
         c->offsets += c->offset;
-        c->data = column_view(c, PyTuple_GET_ITEM(spec, 2), 0, &c->data_len);
+        c->data = column_view(c, PyTuple_GET_ITEM(spec, 2), 0, 1, &c->data_len);
         if (c->data == NULL) return -1;
         for (Py_ssize_t r = 0; r < n; r++)
             if (c->offsets[r] < 0 || c->offsets[r] > c->offsets[r + 1] ||
@@ -210,11 +219,12 @@ static int column_parse(Column *c, PyObject *spec, Py_ssize_t n) {
         if (size != 4) break;
         c->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 3));
         if (c->offset < 0) break;
-        c->ints = column_view(c, PyTuple_GET_ITEM(spec, 1), (c->offset + n) * 8, NULL);
+        c->ints = column_view(c, PyTuple_GET_ITEM(spec, 1), rows_to(c->offset, n), 8, NULL);
         if (c->ints == NULL) return -1;
         PyObject *valid = PyTuple_GET_ITEM(spec, 2);
         if (valid != Py_None) {
-            c->valid = column_view(c, valid, (c->offset + n + 7) / 8, NULL);
+            Py_ssize_t rows = rows_to(c->offset, n);
+            c->valid = column_view(c, valid, rows < 0 ? -1 : rows / 8 + (rows % 8 != 0), 1, NULL);
             if (c->valid == NULL) return -1;
         }
         return 0;

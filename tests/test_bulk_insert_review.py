@@ -1,0 +1,48 @@
+"""A review of the compiled insert (``ecocomp/_bulkc.c``) and its Python side: each test
+here failed on the code as first merged (a crash, a silent difference from ``executemany``,
+or a fast path silently lost) and holds the fix."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from ecocomp import bulk_insert
+
+compiled = pytest.mark.skipif(not bulk_insert.available(), reason="ecocomp._bulkc not built")
+
+SCHEMA = "CREATE TABLE t (a TEXT, b INTEGER)"
+INSERT = "INSERT INTO t (a, b) VALUES (?, ?)"
+COLUMNS = ((0, ["x"]), (3, 1))
+
+
+def connect(**options: Any) -> tuple[sqlite3.Connection, int | None]:
+    with bulk_insert.watching():
+        conn = sqlite3.connect(":memory:", **options)
+    conn.execute(SCHEMA)
+    return conn, bulk_insert.handle(conn)
+
+
+def stored(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    return conn.execute("SELECT a, b FROM t ORDER BY rowid").fetchall()
+
+
+@compiled
+@pytest.mark.parametrize("column", [
+    (0, ["a"], b"\0\0\0\0", 2**61),  # (offset + n) * 4 wrapped to a negative length
+    (0, ["a"], b"\0\0\0\0", 2**63 - 1),
+    (1, b"\0" * 8, b"ab", 2**61),
+    (2, b"\0" * 8, None, 2**60),
+    (2, b"\0" * 8, b"\xff", 2**63 - 2),
+])
+def test_an_offset_whose_byte_count_overflows_is_refused_not_read(column):
+    """It crashed the process (a read 2^63 bytes away): the bounds were multiplied out in
+    a signed Py_ssize_t that wrapped."""
+    conn, native = connect(isolation_level=None)
+    with pytest.raises((ValueError, OverflowError)):
+        bulk_insert.insert(conn, native, INSERT, 1, (column, (3, 0)))
+    assert stored(conn) == []
