@@ -95,7 +95,9 @@ def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
            columns: Sequence[Column]) -> None:
     """Run ``sql`` for each of the ``n`` rows of ``columns``, as ``executemany`` would.
 
-    ``native`` is :func:`handle` of ``conn`` (None: ``executemany``). A row SQLite refuses
+    ``native`` is :func:`handle` of ``conn`` (None: ``executemany``), checked on each call:
+    a closed connection or another thread raises :class:`sqlite3.ProgrammingError` as
+    ``executemany`` does, another connection's handle :class:`ValueError`. A row SQLite refuses
     raises what ``executemany`` raises — :class:`sqlite3.IntegrityError` for a constraint,
     else :class:`sqlite3.OperationalError` — and, as with ``executemany``, the rows before
     it stay written in the open transaction: the caller rolls it back.
@@ -103,6 +105,12 @@ def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
     if native is None or _bulkc is None:
         conn.executemany(sql, rows(columns, n))
         return
+    # Asked again each time (one query per block): a closed connection, or one of another
+    # thread, raises sqlite3's ProgrammingError here as executemany would, instead of the
+    # compiled insert using a freed handle or one sqlite3 forbids this thread; and a handle
+    # that is not this connection's is refused instead of writing into another database.
+    if handle(conn) != native:
+        raise ValueError("the native handle is not the handle of this connection")
     failed = _bulkc.insert(native, sql, n, tuple(columns))
     if failed is None:
         return

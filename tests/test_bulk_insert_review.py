@@ -46,3 +46,44 @@ def test_an_offset_whose_byte_count_overflows_is_refused_not_read(column):
     with pytest.raises((ValueError, OverflowError)):
         bulk_insert.insert(conn, native, INSERT, 1, (column, (3, 0)))
     assert stored(conn) == []
+
+
+# ------------------------------------------- the handle belongs to the connection, now
+
+
+@compiled
+def test_a_closed_connection_is_refused_as_executemany_refuses_it():
+    """The handle outlived the connection: SQLite was called with freed memory."""
+    conn, native = connect()
+    conn.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        bulk_insert.insert(conn, native, INSERT, 1, COLUMNS)
+
+
+@compiled
+def test_another_thread_is_refused_as_executemany_refuses_it():
+    """check_same_thread was bypassed: the rows went in from a thread sqlite3 forbids."""
+    conn, native = connect()
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            bulk_insert.insert(conn, native, INSERT, 1, COLUMNS)
+        except BaseException as exc:  # noqa: BLE001 (looked at below)
+            raised.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert [type(e) for e in raised] == [sqlite3.ProgrammingError]
+    assert stored(conn) == []
+
+
+@compiled
+def test_the_handle_of_another_connection_is_refused():
+    """Rows went silently into whichever database the handle was."""
+    one, native = connect()
+    other, _ = connect()
+    with pytest.raises(ValueError, match="not the handle of this connection"):
+        bulk_insert.insert(other, native, INSERT, 1, COLUMNS)
+    assert stored(one) == stored(other) == []
