@@ -111,6 +111,10 @@ def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
     # that is not this connection's is refused instead of writing into another database.
     if handle(conn) != native:
         raise ValueError("the native handle is not the handle of this connection")
+    if not conn.in_transaction and _legacy(conn) and conn.isolation_level is not None:
+        # what executemany does before a DML statement: the rows go into a transaction
+        # the caller can roll back, not each committed on its own
+        conn.execute(f"BEGIN {conn.isolation_level}")
     failed = _bulkc.insert(native, sql, n, tuple(columns))
     if failed is None:
         return
@@ -119,6 +123,13 @@ def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
     error = kind(f"{message} (row {row + 1} of the block)")
     error.sqlite_errorcode = code  # type: ignore[attr-defined]
     raise error
+
+
+def _legacy(conn: sqlite3.Connection) -> bool:
+    """True where sqlite3 opens transactions by ``isolation_level`` (Python < 3.12, or
+    ``autocommit`` left at its default)."""
+    return getattr(conn, "autocommit", None) == getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL",
+                                                        None)
 
 
 def sliced(columns: Sequence[Column], start: int) -> tuple[Column, ...]:

@@ -87,3 +87,19 @@ def test_the_handle_of_another_connection_is_refused():
     with pytest.raises(ValueError, match="not the handle of this connection"):
         bulk_insert.insert(other, native, INSERT, 1, COLUMNS)
     assert stored(one) == stored(other) == []
+
+
+# ----------------------------------------------------- sqlite3's implicit transaction
+
+
+@compiled
+@pytest.mark.parametrize("level", ["", "DEFERRED", "IMMEDIATE", "EXCLUSIVE", None])
+def test_the_rows_are_in_the_transaction_executemany_would_open(level):
+    """sqlite3 (isolation_level not None) opens a transaction before an INSERT; the compiled
+    insert wrote each row in autocommit, so a rollback undid nothing."""
+    for native_or_none in ("native", None):
+        conn, native = connect(isolation_level=level)
+        bulk_insert.insert(conn, native if native_or_none else None, INSERT, 2, COLUMNS)
+        assert conn.in_transaction is (level is not None)
+        conn.rollback()
+        assert stored(conn) == ([] if level is not None else [("x", 1), ("x", 2)])
