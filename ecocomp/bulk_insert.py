@@ -34,6 +34,7 @@ import contextlib
 import os
 import sqlite3
 import struct
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
@@ -67,16 +68,35 @@ def available() -> bool:
     return _bulkc is not None
 
 
+#: The watches under way (all threads) and their lock: SQLite's auto extension is one for
+#: the whole process, on while any watch is, off when the last one ends.
+_watches = 0
+_watch_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def watching() -> Iterator[None]:
-    """Connections opened inside answer ``SELECT ecocomp_bulk_handle()`` (see :func:`handle`)."""
-    on = _bulkc is not None and _bulkc.watch(True)
+    """Connections opened inside answer ``SELECT ecocomp_bulk_handle()`` (see :func:`handle`).
+
+    Nested or in several threads at once, it stays on until the last one ends."""
+    global _watches
+    if _bulkc is None:
+        yield
+        return
+    with _watch_lock:
+        if _watches == 0 and not _bulkc.watch(True):
+            on = False
+        else:
+            on = True
+            _watches += 1
     try:
         yield
     finally:
         if on:
-            assert _bulkc is not None
-            _bulkc.watch(False)
+            with _watch_lock:
+                _watches -= 1
+                if _watches == 0:
+                    _bulkc.watch(False)
 
 
 def handle(conn: sqlite3.Connection) -> int | None:

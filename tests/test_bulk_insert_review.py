@@ -8,7 +8,6 @@ import sqlite3
 import threading
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from ecocomp import bulk_insert
@@ -69,7 +68,7 @@ def test_another_thread_is_refused_as_executemany_refuses_it():
     def run() -> None:
         try:
             bulk_insert.insert(conn, native, INSERT, 1, COLUMNS)
-        except BaseException as exc:  # noqa: BLE001 (looked at below)
+        except BaseException as exc:
             raised.append(exc)
 
     thread = threading.Thread(target=run)
@@ -103,3 +102,41 @@ def test_the_rows_are_in_the_transaction_executemany_would_open(level):
         assert conn.in_transaction is (level is not None)
         conn.rollback()
         assert stored(conn) == ([] if level is not None else [("x", 1), ("x", 2)])
+
+
+# ------------------------------------------------- watching(): process-wide, counted
+
+
+@compiled
+def test_a_watch_ending_inside_another_leaves_the_outer_one_on():
+    """The auto extension is process-wide: the first watch to end switched it off for all,
+    and stores opened meanwhile (nested, or in another thread) silently lost the fast path."""
+    with bulk_insert.watching():
+        with bulk_insert.watching():
+            pass
+        conn = sqlite3.connect(":memory:")
+    assert bulk_insert.handle(conn) is not None
+
+
+@compiled
+def test_watches_in_threads_overlapping_each_keep_it_on():
+    inside = threading.Barrier(2)
+    ended = threading.Event()
+    handles: list[int | None] = []
+
+    def short() -> None:
+        with bulk_insert.watching():
+            inside.wait()
+        ended.set()
+
+    thread = threading.Thread(target=short)
+    thread.start()
+    with bulk_insert.watching():
+        inside.wait()
+        ended.wait()
+        handles.append(bulk_insert.handle(sqlite3.connect(":memory:")))
+    thread.join()
+    assert handles[0] is not None
+    with bulk_insert.watching():
+        pass
+    assert bulk_insert.handle(sqlite3.connect(":memory:")) is None  # off when all ended
