@@ -118,9 +118,11 @@ def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
     ``native`` is :func:`handle` of ``conn`` (None: ``executemany``), checked on each call:
     a closed connection or another thread raises :class:`sqlite3.ProgrammingError` as
     ``executemany`` does, another connection's handle :class:`ValueError`. A row SQLite refuses
-    raises what ``executemany`` raises — :class:`sqlite3.IntegrityError` for a constraint,
-    else :class:`sqlite3.OperationalError` — and, as with ``executemany``, the rows before
-    it stay written in the open transaction: the caller rolls it back.
+    raises what ``executemany`` raises — :class:`sqlite3.IntegrityError` for a constraint
+    or a datatype mismatch, :class:`sqlite3.DataError` for a string too big, mostly
+    :class:`sqlite3.OperationalError` else (sqlite3's class for each SQLite result code) —
+    and, as with ``executemany``, the rows before it stay written in the open transaction:
+    the caller rolls it back.
     """
     if native is None or _bulkc is None:
         conn.executemany(sql, rows(columns, n))
@@ -139,10 +141,30 @@ def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
     if failed is None:
         return
     code, message, row = failed
-    kind = sqlite3.IntegrityError if code & 0xFF == 19 else sqlite3.OperationalError
-    error = kind(f"{message} (row {row + 1} of the block)")
+    if code == _SQLITE_ROW:
+        raise sqlite3.ProgrammingError("executemany() can only execute DML statements.")
+    primary = code & 0xFF
+    if primary == _SQLITE_NOMEM:
+        raise MemoryError
+    error = _ERRORS.get(primary, sqlite3.DatabaseError)(f"{message} (row {row + 1} of the block)")
     error.sqlite_errorcode = code  # type: ignore[attr-defined]
     raise error
+
+
+_SQLITE_NOMEM = 7
+_SQLITE_ROW = 100
+#: SQLite's primary result codes → the class sqlite3 raises for them (CPython's
+#: Modules/_sqlite/util.c); any other: DatabaseError.
+_ERRORS: dict[int, type[sqlite3.Error]] = {
+    **dict.fromkeys((1, 3, 4, 5, 6, 8, 9, 10, 13, 14, 15, 16, 17), sqlite3.OperationalError),
+    2: sqlite3.InternalError,  # SQLITE_INTERNAL
+    12: sqlite3.InternalError,  # SQLITE_NOTFOUND
+    18: sqlite3.DataError,  # SQLITE_TOOBIG
+    19: sqlite3.IntegrityError,  # SQLITE_CONSTRAINT
+    20: sqlite3.IntegrityError,  # SQLITE_MISMATCH
+    21: sqlite3.InterfaceError,  # SQLITE_MISUSE
+    25: sqlite3.InterfaceError,  # SQLITE_RANGE
+}
 
 
 def _legacy(conn: sqlite3.Connection) -> bool:

@@ -140,3 +140,41 @@ def test_watches_in_threads_overlapping_each_keep_it_on():
     with bulk_insert.watching():
         pass
     assert bulk_insert.handle(sqlite3.connect(":memory:")) is None  # off when all ended
+
+
+# ------------------------------------------------ SQLite's refusals: executemany's classes
+
+
+def _raised(conn: sqlite3.Connection, native: int | None, sql: str,
+            columns: tuple[Any, ...]) -> BaseException:
+    with pytest.raises(sqlite3.Error) as caught:
+        bulk_insert.insert(conn, native, sql, 1, columns)
+    return caught.value
+
+
+@compiled
+@pytest.mark.parametrize("sql, columns, limit", [
+    # a text for an INTEGER PRIMARY KEY: SQLITE_MISMATCH, an IntegrityError
+    ("INSERT INTO p VALUES (?, ?)", ((0, ["zz"]), (0, ["v"])), None),
+    # a text over SQLITE_LIMIT_LENGTH, bound or computed: SQLITE_TOOBIG, a DataError
+    ("INSERT INTO p VALUES (?, ?)", ((0, [1]), (0, ["v" * 50])), 10),
+    ("INSERT INTO p VALUES (?, ? || ?)", ((0, [1]), (0, ["v" * 8]), (0, ["w" * 8])), 10),
+    # a statement that returns rows: executemany takes DML only
+    ("SELECT ?, ?", ((0, [1]), (0, ["v"])), None),
+    ("INSERT INTO p VALUES (?, ?)", ((0, [1]), (0, ["v"])), "query_only"),
+])
+def test_sqlite_refusals_raise_the_class_executemany_raises(sql, columns, limit):
+    """Everything but a constraint was an OperationalError: a datatype mismatch escaped the
+    store's `except IntegrityError`, a string too big was not a DataError."""
+    errors = []
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        conn.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, v TEXT)")
+        if limit == "query_only":
+            conn.execute("PRAGMA query_only = 1")
+        elif limit is not None:
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
+        errors.append(_raised(conn, native if side == "compiled" else None, sql, columns))
+    fast, slow = errors
+    assert type(fast) is type(slow)
+    assert getattr(fast, "sqlite_errorcode", None) == getattr(slow, "sqlite_errorcode", None)
