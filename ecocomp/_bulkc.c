@@ -279,6 +279,36 @@ static int bind_row(sqlite3_stmt *stmt, const Column *cols, int ncols, Py_ssize_
     return SQLITE_OK;
 }
 
+/* `sql` past blanks and comments, as sqlite3 skips them after the one statement it runs */
+static const char *past_blanks(const char *sql) {
+    for (;;) {
+        if (*sql == ' ' || *sql == '\t' || *sql == '\f' || *sql == '\n' || *sql == '\r') {
+            sql++;
+        } else if (sql[0] == '-' && sql[1] == '-') {
+            const char *end = strchr(sql, '\n');
+            if (end == NULL) return sql + strlen(sql);
+            sql = end + 1;
+        } else if (sql[0] == '/' && sql[1] == '*') {
+            const char *end = strstr(sql + 2, "*/");
+            if (end == NULL) return sql + strlen(sql);
+            sql = end + 2;
+        } else {
+            return sql;
+        }
+    }
+}
+
+/* sqlite3.ProgrammingError(message), what executemany raises for a statement it refuses */
+static void programming_error(const char *message) {
+    PyObject *module = PyImport_ImportModule("sqlite3");
+    if (module == NULL) return;
+    PyObject *kind = PyObject_GetAttrString(module, "ProgrammingError");
+    Py_DECREF(module);
+    if (kind == NULL) return;
+    PyErr_SetString(kind, message);
+    Py_DECREF(kind);
+}
+
 /* insert(handle, sql, n, columns): None when all n rows went in, else (code, message,
  * row) of SQLite's error: the refused row's changes are undone by SQLite, the rows before
  * it stay written in the open transaction, as with executemany (the caller rolls back). */
@@ -312,7 +342,12 @@ static PyObject *py_insert(PyObject *self, PyObject *args) {
             column_free(&cols[parsed]);
             goto done;
         }
-    int rc = SQL.prepare_v2(db, sql, -1, &stmt, NULL);
+    const char *tail = NULL;
+    int rc = SQL.prepare_v2(db, sql, -1, &stmt, &tail);
+    if (rc == SQLITE_OK && tail != NULL && *past_blanks(tail) != '\0') {
+        programming_error("You can only execute one statement at a time.");
+        goto done;
+    }
     if (rc == SQLITE_OK && (stmt == NULL || SQL.bind_parameter_count(stmt) != ncols)) {
         PyErr_SetString(PyExc_ValueError, "the statement's parameters are not the columns");
         goto done;

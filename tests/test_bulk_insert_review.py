@@ -178,3 +178,25 @@ def test_sqlite_refusals_raise_the_class_executemany_raises(sql, columns, limit)
     fast, slow = errors
     assert type(fast) is type(slow)
     assert getattr(fast, "sqlite_errorcode", None) == getattr(slow, "sqlite_errorcode", None)
+
+
+@compiled
+@pytest.mark.parametrize("tail", ["; DELETE FROM t", "; ;", ";\n-- rows\n/* all */ ;"])
+def test_a_second_statement_is_refused_not_dropped(tail):
+    """prepare_v2 compiles the first statement only: the rest was silently not run."""
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        with pytest.raises(sqlite3.ProgrammingError, match="one statement at a time"):
+            bulk_insert.insert(conn, native if side == "compiled" else None,
+                               f"{INSERT}{tail}", 1, COLUMNS)
+        assert stored(conn) == []
+
+
+@compiled
+@pytest.mark.parametrize("tail", ["", ";", " ;  -- the rows\n /* all */ \t", ";/* open"])
+def test_what_follows_the_statement_may_be_blanks_and_comments(tail):
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        bulk_insert.insert(conn, native if side == "compiled" else None, f"{INSERT}{tail}", 1,
+                           COLUMNS)
+        assert stored(conn) == [("x", 1)]
