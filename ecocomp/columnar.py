@@ -512,6 +512,8 @@ def _indexed(values: list[Any], indices: Any) -> tuple[Any, ...]:
     """A column of ``values`` picked by a dictionary's int32 ``indices`` (None: values[0])."""
     if indices is None:
         return (0, values)
+    if indices.null_count or indices.type != pa.int32():
+        raise ValueError("dictionary indices with nulls, or not int32")
     return (0, values, indices.buffers()[1], indices.offset)
 
 

@@ -8,9 +8,11 @@ import sqlite3
 import threading
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from ecocomp import bulk_insert
+from ecocomp.columnar import _indexed
 
 compiled = pytest.mark.skipif(not bulk_insert.available(), reason="ecocomp._bulkc not built")
 
@@ -200,3 +202,17 @@ def test_what_follows_the_statement_may_be_blanks_and_comments(tail):
         bulk_insert.insert(conn, native if side == "compiled" else None, f"{INSERT}{tail}", 1,
                            COLUMNS)
         assert stored(conn) == [("x", 1)]
+
+
+# ------------------------------------------------------------ columnar's column builders
+
+
+@pytest.mark.parametrize("indices", [
+    pa.array([0, None, 1], pa.int32()),  # a null index bound whatever its slot held
+    pa.array([1, 0, 0, 0, 0, 0, 0, 0], pa.int8()),  # read as int32: other values
+    pa.array([1, 0], pa.int64()),
+])
+def test_indices_that_are_not_int32_without_nulls_are_refused(indices):
+    """_strings and _int64 check their arrays; _indexed took any buffer as int32 indices."""
+    with pytest.raises(ValueError, match="int32"):
+        _indexed(["a", "b"], indices)
