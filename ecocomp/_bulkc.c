@@ -25,6 +25,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,11 @@ static int column_parse(Column *c, PyObject *spec, Py_ssize_t n) {
         if (size != 2) break;
         c->start = PyLong_AsLongLong(PyTuple_GET_ITEM(spec, 1));
         if (c->start == -1 && PyErr_Occurred()) return -1;
+        if (n > 0 && c->start > LLONG_MAX - (long long)(n - 1)) {
+            /* start + r must not wrap (executemany raises on the row past 2^63 - 1) */
+            PyErr_SetString(PyExc_OverflowError, "row numbers beyond 64 bits");
+            return -1;
+        }
         return 0;
     }
     if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a column spec of unknown form");

@@ -216,3 +216,26 @@ def test_indices_that_are_not_int32_without_nulls_are_refused(indices):
     """_strings and _int64 check their arrays; _indexed took any buffer as int32 indices."""
     with pytest.raises(ValueError, match="int32"):
         _indexed(["a", "b"], indices)
+
+
+# --------------------------------------------------------------- int64 at its extremes
+
+
+@compiled
+@pytest.mark.parametrize("start, n", [(2**63 - 1, 2), (2**63 - 3, 5)])
+def test_row_numbers_past_int64_are_refused_not_wrapped(start, n):
+    """start + r wrapped to -2^63 in C (signed overflow) where executemany raised."""
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        with pytest.raises(OverflowError):
+            bulk_insert.insert(conn, native if side == "compiled" else None, INSERT, n,
+                               ((0, ["x"]), (3, start)))
+        assert all(b > 0 for _a, b in stored(conn))
+
+
+@compiled
+def test_row_numbers_up_to_the_last_int64_go_in():
+    conn, native = connect(isolation_level=None)
+    bulk_insert.insert(conn, native, INSERT, 2, ((0, ["x"]), (3, 2**63 - 2)))
+    bulk_insert.insert(conn, native, INSERT, 1, ((0, ["y"]), (3, -(2**63))))
+    assert stored(conn) == [("x", 2**63 - 2), ("x", 2**63 - 1), ("y", -(2**63))]
