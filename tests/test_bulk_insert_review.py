@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from test_import_paths import HEADER, NAMES, state
 
-from ecocomp import bulk_insert
+import ecocomp.store as store_module
+from ecocomp import bulk_insert, columnar
 from ecocomp.columnar import _indexed
+from ecocomp.errors import EcocompError
+from ecocomp.store import ReadingStore
 
 compiled = pytest.mark.skipif(not bulk_insert.available(), reason="ecocomp._bulkc not built")
 
@@ -239,3 +244,65 @@ def test_row_numbers_up_to_the_last_int64_go_in():
     bulk_insert.insert(conn, native, INSERT, 2, ((0, ["x"]), (3, 2**63 - 2)))
     bulk_insert.insert(conn, native, INSERT, 1, ((0, ["y"]), (3, -(2**63))))
     assert stored(conn) == [("x", 2**63 - 2), ("x", 2**63 - 1), ("y", -(2**63))]
+
+
+# ------------------------------------------------- the store: all or nothing, per import
+
+
+def _long_file(tmp_path: Path, rows: int) -> Path:
+    path = tmp_path / "long.csv"
+    lines = [f"zhuting,2023-{1 + i // 672 % 12:02d}-{1 + i // 24 % 28:02d}T{i % 24:02d}:00,"
+             f"nh3n,0.{i % 90 + 10},mg/L,automatic," for i in range(rows)]
+    path.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@compiled
+def test_a_trigger_the_database_brings_cannot_reach_the_handle_and_nothing_is_written(
+        tmp_path, monkeypatch):
+    """DIRECTONLY holds for triggers too: a database file whose trigger on readings calls
+    the handle function makes the import fail whole, by either insert."""
+    for native_or_none in ("compiled", "executemany"):
+        db = tmp_path / f"{native_or_none}.db"
+        with ReadingStore.open(db) as s:
+            s._conn.execute("CREATE TABLE leak (h INTEGER)")
+            s._conn.execute("CREATE TRIGGER t AFTER INSERT ON readings BEGIN "
+                            "INSERT INTO leak VALUES (ecocomp_bulk_handle()); END")
+        with ReadingStore.open(db) as s:
+            if native_or_none == "executemany":
+                monkeypatch.setattr(s, "_native", None)
+            monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
+            with pytest.raises((sqlite3.OperationalError, EcocompError)):
+                s.import_file(_long_file(tmp_path, 50), sections=NAMES)
+            assert state(s)["readings"] == []
+            assert s._conn.execute("SELECT count(*) FROM leak").fetchone() == (0,)
+
+
+@compiled
+@pytest.mark.parametrize("native_or_none", ["compiled", "executemany"])
+def test_an_interrupt_between_blocks_leaves_nothing(tmp_path, monkeypatch, native_or_none):
+    """A KeyboardInterrupt (here from the progress callback) after some blocks went in:
+    the import step is rolled back and the read-ahead thread stopped."""
+    monkeypatch.setattr(columnar, "BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
+    path = _long_file(tmp_path, 400)
+    seen: list[int] = []
+
+    def progress(count: int) -> None:
+        seen.append(count)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    before = {t.name for t in threading.enumerate()}
+    with ReadingStore.open(tmp_path / "r.db") as s:
+        if native_or_none == "executemany":
+            monkeypatch.setattr(s, "_native", None)
+        with pytest.raises(KeyboardInterrupt):
+            s.import_file(path, sections=NAMES, progress=progress)
+        assert seen[-1] > 0  # some blocks were written before
+        assert state(s)["readings"] == []
+        assert s._conn.execute("SELECT count(*) FROM readings_imports").fetchone() == (0,)
+        assert not s._conn.in_transaction
+        result = s.import_file(path, sections=NAMES)  # and the store goes on
+        assert result.inserted == 400
+    assert "ecocomp-read-ahead" not in {t.name for t in threading.enumerate()} - before
