@@ -13,8 +13,8 @@
   nothing checked or stored: the floor of reading these files at all with the columnar
   library ecocomp's import uses (multi-threaded C++).
 - :func:`columnar_alone` — ecocomp's own columnar reader (``ecocomp.columnar``: every check
-  and conversion, each block's columns as the compiled insert takes them) without SQLite: what the import
-  costs before the database, so the suite can say where the time goes.
+  and conversion, each block's columns as the compiled insert takes them) without SQLite:
+  what the import costs before the database, so the suite can say where the time goes.
 - :func:`duckdb_pipeline` — DuckDB storing every reading exactly (``DECIMAL(38,10)``, a
   primary key on the sample, so a repeated sample is refused) in a database file, then the
   exact monthly sums and counts per section, month, parameter and source that assessment

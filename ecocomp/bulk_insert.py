@@ -31,6 +31,7 @@ where the SQLite library is the one Python's ``_sqlite3`` module links (the same
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import struct
@@ -206,7 +207,7 @@ def _values(column: Column, n: int) -> Iterable[Any]:
         offset = column[3]
         ends = struct.unpack_from(f"<{n + 1}i", column[1], 4 * offset)
         data = memoryview(column[2])
-        return [str(data[a:b], "utf-8") for a, b in zip(ends, ends[1:])]  # noqa: B905
+        return [str(data[a:b], "utf-8") for a, b in itertools.pairwise(ends)]
     if kind == 2:
         offset = column[3]
         numbers: Sequence[int | None] = struct.unpack_from(f"<{n}q", column[1], 8 * offset)

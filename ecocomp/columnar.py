@@ -39,7 +39,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from ecocomp import bulk_insert
-
 from ecocomp.readings import (
     _FLAG_WORDS,
     _ONE,
@@ -193,7 +192,7 @@ class ReadAhead:
                 if not self._offer((True, item)):
                     return
             self._offer((False, None))
-        except BaseException as exc:  # noqa: BLE001 (raised again in the reader's thread)
+        except BaseException as exc:
             self._offer((False, exc))
         finally:
             close = getattr(items, "close", None)

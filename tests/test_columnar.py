@@ -2,9 +2,10 @@
 
 Three ways into the store: ``columns`` (import_file as users call it: the columnar reader
 first, its blocks written by the compiled insert where it is built; ``columns-executemany``
-the same with ``executemany``), ``rows`` (import_file with the columnar reader turned off: the row parser writing
-directly) and ``general`` (the staging path alone). Every fixture and every generated file
-must leave the same rows, monthly sums and import records, and the same messages.
+the same with ``executemany``), ``rows`` (import_file with the columnar reader turned off:
+the row parser writing directly) and ``general`` (the staging path alone). Every fixture
+and every generated file must leave the same rows, monthly sums and import records, and the
+same messages.
 """
 
 from __future__ import annotations
