@@ -60,6 +60,9 @@ static PyObject *py_watch(PyObject *self, PyObject *on) {
     }
     int truth = PyObject_IsTrue(on);
     if (truth < 0) return NULL;
+    /* SQLITE_DIRECTONLY is 3.30.0's: an older SQLite drops the flag without a word, and a
+     * view or trigger of a database file could read the handle. No handle there. */
+    if (truth && SQL.libversion_number() < 3030000) Py_RETURN_FALSE;
     void (*entry)(void) = (void (*)(void))register_handle;
     if (truth) {
         if (SQL.auto_extension(entry) != SQLITE_OK) Py_RETURN_FALSE;

@@ -60,6 +60,7 @@ static struct {
                               void (*)(sqlite3_context *), void (*)(void *));
     sqlite3 *(*context_db_handle)(sqlite3_context *);
     void (*result_int64)(sqlite3_context *, long long);
+    int (*libversion_number)(void);
     int ready;
 } SQL = {0};
 
@@ -102,6 +103,7 @@ static PyObject *py_sqlite_attach(PyObject *self, PyObject *arg) {
     FIND(create_function_v2, "create_function_v2")
     FIND(context_db_handle, "context_db_handle")
     FIND(result_int64, "result_int64")
+    FIND(libversion_number, "libversion_number")
 #undef FIND
 #ifdef RTLD_DEFAULT
     /* _sqlite3 binds its SQLite functions in the global scope first (a preloaded library,

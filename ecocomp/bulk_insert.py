@@ -25,7 +25,9 @@ A column is a tuple, one per parameter of the statement:
 The compiled insert finds the connection's SQLite handle through SQLite itself: while
 :func:`watching` is on, each connection opened answers ``SELECT ecocomp_bulk_handle()``
 (an SQLite auto extension), never by reading Python's connection object. It is used only
-where the SQLite library is the one Python's ``_sqlite3`` module links (the same copy).
+where the SQLite library is the one Python's ``_sqlite3`` module links (the same copy), and
+is 3.30 or newer (the function is DIRECTONLY: a database file's views and triggers cannot
+call it; an older SQLite would drop that flag).
 """
 
 from __future__ import annotations
