@@ -28,6 +28,7 @@ that row *i* after the header on line *h* is line *h + 1 + i*.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -223,10 +224,15 @@ class ReadAhead:
         raise item
 
     def close(self) -> None:
-        """Stop the thread and wait for it."""
+        """Stop the thread and wait for it; a reader waiting in :meth:`__next__` (in another
+        thread) gets StopIteration."""
         self._done = True
         self._stop.set()
         self._thread.join()
+        # the thread offers nothing once stopped: the last word is ours (the queue may be
+        # full, and then no reader waits)
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait((False, None))
 
     def __enter__(self) -> ReadAhead:
         return self

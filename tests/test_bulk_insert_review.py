@@ -306,3 +306,38 @@ def test_an_interrupt_between_blocks_leaves_nothing(tmp_path, monkeypatch, nativ
         result = s.import_file(path, sections=NAMES)  # and the store goes on
         assert result.inserted == 400
     assert "ecocomp-read-ahead" not in {t.name for t in threading.enumerate()} - before
+
+
+# ------------------------------------------------------------------------ read-ahead
+
+
+def test_closing_read_ahead_wakes_a_reader_waiting_in_another_thread():
+    """close() stopped the thread without a last word: a reader blocked in next() in
+    another thread waited for ever."""
+    release = threading.Event()
+
+    def items():
+        yield 1
+        release.wait()
+        yield 2  # offered after close(): dropped
+
+    ahead = columnar.ReadAhead(items(), depth=1)
+    got: list[Any] = []
+    first = threading.Event()
+
+    def reader() -> None:
+        got.append(next(ahead))
+        first.set()
+        got.append(next(ahead, "stopped"))
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    first.wait()
+    closer = threading.Thread(target=ahead.close)
+    closer.start()
+    ahead._stop.wait()
+    release.set()
+    closer.join()
+    thread.join(timeout=30)  # not a timing: without the fix it never ends
+    assert not thread.is_alive()
+    assert got == [1, "stopped"]
