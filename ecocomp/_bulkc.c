@@ -357,6 +357,11 @@ static PyObject *py_insert(PyObject *self, PyObject *args) {
         programming_error("You can only execute one statement at a time.");
         goto done;
     }
+    /* executemany refuses a statement that writes nothing (SELECT, PRAGMA, BEGIN) */
+    if (rc == SQLITE_OK && stmt != NULL && SQL.stmt_readonly(stmt)) {
+        programming_error("executemany() can only execute DML statements.");
+        goto done;
+    }
     if (rc == SQLITE_OK && (stmt == NULL || SQL.bind_parameter_count(stmt) != ncols)) {
         PyErr_SetString(PyExc_ValueError, "the statement's parameters are not the columns");
         goto done;
@@ -368,7 +373,8 @@ static PyObject *py_insert(PyObject *self, PyObject *args) {
             rc = bind_row(stmt, cols, ncols, r);
             if (rc != SQLITE_OK) break;
             rc = SQL.step(stmt);
-            if (rc != SQLITE_DONE) break;
+            /* a row: INSERT ... RETURNING, whose changes are all made by the first step */
+            if (rc != SQLITE_DONE && rc != SQLITE_ROW) break;
             rc = SQL.reset(stmt);
             if (rc != SQLITE_OK) break;
         }

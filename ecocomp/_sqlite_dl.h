@@ -41,6 +41,7 @@ static struct {
     int (*bind_text)(sqlite3_stmt *, int, const char *, int, void (*)(void *));
     int (*bind_null)(sqlite3_stmt *, int);
     int (*bind_parameter_count)(sqlite3_stmt *);
+    int (*stmt_readonly)(sqlite3_stmt *);
     int (*step)(sqlite3_stmt *);
     int (*reset)(sqlite3_stmt *);
     int (*column_count)(sqlite3_stmt *);
@@ -87,6 +88,7 @@ static PyObject *py_sqlite_attach(PyObject *self, PyObject *arg) {
     FIND(bind_text, "bind_text")
     FIND(bind_null, "bind_null")
     FIND(bind_parameter_count, "bind_parameter_count")
+    FIND(stmt_readonly, "stmt_readonly")
     FIND(step, "step")
     FIND(reset, "reset")
     FIND(column_count, "column_count")

@@ -144,8 +144,6 @@ def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
     if failed is None:
         return
     code, message, row = failed
-    if code == _SQLITE_ROW:
-        raise sqlite3.ProgrammingError("executemany() can only execute DML statements.")
     primary = code & 0xFF
     if primary == _SQLITE_NOMEM:
         raise MemoryError
@@ -155,7 +153,6 @@ def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
 
 
 _SQLITE_NOMEM = 7
-_SQLITE_ROW = 100
 #: SQLite's primary result codes → the class sqlite3 raises for them (CPython's
 #: Modules/_sqlite/util.c); any other: DatabaseError.
 _ERRORS: dict[int, type[sqlite3.Error]] = {

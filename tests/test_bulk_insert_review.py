@@ -341,3 +341,30 @@ def test_closing_read_ahead_wakes_a_reader_waiting_in_another_thread():
     thread.join(timeout=30)  # not a timing: without the fix it never ends
     assert not thread.is_alive()
     assert got == [1, "stopped"]
+
+
+@compiled
+@pytest.mark.parametrize("sql, rows", [
+    # RETURNING: SQLite makes every change on the first step; executemany runs it
+    (f"{INSERT} RETURNING a", [("x", 1), ("x", 2)]),
+    (f"WITH k(v) AS (SELECT 1) {INSERT} RETURNING b", [("x", 1), ("x", 2)]),
+    ("CREATE TABLE IF NOT EXISTS u (a, b)", []),
+    # a statement that writes nothing: executemany refuses it
+    ("SELECT ?, ?", "refused"),
+    ("PRAGMA user_version", "refused"),
+    ("BEGIN", "refused"),
+])
+def test_statements_as_executemany_takes_them(sql, rows):
+    """An INSERT ... RETURNING stopped after its first row (SQLITE_ROW taken for an
+    error); a SELECT ran until it returned a row, a BEGIN or a PRAGMA ran."""
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        columns = COLUMNS if "?" in sql else ()
+        native_or_none = native if side == "compiled" else None
+        if rows == "refused":
+            with pytest.raises(sqlite3.ProgrammingError, match="only execute DML"):
+                bulk_insert.insert(conn, native_or_none, sql, 2, columns)
+            assert not conn.in_transaction
+        else:
+            bulk_insert.insert(conn, native_or_none, sql, 2, columns)
+            assert stored(conn) == rows
