@@ -190,6 +190,8 @@ def sliced(columns: Sequence[Column], start: int) -> tuple[Column, ...]:
 
 def rows(columns: Sequence[Column], n: int) -> Iterator[tuple[Any, ...]]:
     """The ``n`` rows of ``columns`` as tuples of Python values (what is bound)."""
+    if not columns:  # zip() of nothing would give no row at all
+        return iter([()] * n)
     return zip(*(_values(column, n) for column in columns))  # noqa: B905 (n each)
 
 

@@ -368,3 +368,16 @@ def test_statements_as_executemany_takes_them(sql, rows):
         else:
             bulk_insert.insert(conn, native_or_none, sql, 2, columns)
             assert stored(conn) == rows
+
+
+@pytest.mark.parametrize("side", ["compiled", "executemany"])
+def test_a_statement_without_parameters_runs_once_per_row(side):
+    """rows() of no columns was zip() of nothing: no row at all, where the compiled insert
+    ran the statement n times."""
+    conn, native = connect(isolation_level=None)
+    if side == "compiled" and native is None:
+        pytest.skip("ecocomp._bulkc not built")
+    assert list(bulk_insert.rows((), 3)) == [(), (), ()]
+    bulk_insert.insert(conn, native if side == "compiled" else None,
+                       "INSERT INTO t DEFAULT VALUES", 3, ())
+    assert stored(conn) == [(None, None)] * 3
