@@ -11,11 +11,13 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_import_paths import HEADER, NAMES, state
 
 import ecocomp.store as store_module
 from ecocomp import bulk_insert, columnar
-from ecocomp.columnar import _indexed
+from ecocomp.columnar import _indexed, _strings
 from ecocomp.errors import EcocompError
 from ecocomp.store import ReadingStore
 
@@ -381,3 +383,32 @@ def test_a_statement_without_parameters_runs_once_per_row(side):
     bulk_insert.insert(conn, native if side == "compiled" else None,
                        "INSERT INTO t DEFAULT VALUES", 3, ())
     assert stored(conn) == [(None, None)] * 3
+
+
+@compiled
+@settings(max_examples=120, deadline=None)
+@given(n=st.integers(0, 25), skip=st.integers(0, 4), data=st.data())
+def test_refusals_leave_what_executemany_leaves(n, skip, data):
+    """Repeated keys, NULLs into NOT NULL, texts into a STRICT INTEGER column: the same
+    class of error at the same row, and the same rows written before it."""
+    total = n + skip
+    keys = pa.array(data.draw(st.lists(st.sampled_from(["a", "b", "c", "湘", "\0", ""]),
+                                       min_size=total, max_size=total)), pa.string())
+    words = data.draw(st.lists(st.none() | st.sampled_from(["1", "x"]) | st.integers(-2, 2),
+                               min_size=1, max_size=4))
+    picks = pa.array(data.draw(st.lists(st.integers(0, len(words) - 1), min_size=total,
+                                        max_size=total)), pa.int32())
+    columns = (_strings(keys.slice(skip)), _indexed(words, picks.slice(skip)), (3, 0))
+    sql = "INSERT INTO s (k, v, r) VALUES (?, ?, ?)"
+    outcomes = []
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        conn.execute("CREATE TABLE s (k TEXT UNIQUE, v INTEGER NOT NULL, r INTEGER) STRICT")
+        conn.execute("BEGIN")
+        try:
+            bulk_insert.insert(conn, native if side == "compiled" else None, sql, n, columns)
+            error = None
+        except sqlite3.Error as exc:
+            error = (type(exc), str(exc).split(" (row")[0])
+        outcomes.append((error, conn.execute("SELECT k, v, r FROM s ORDER BY rowid").fetchall()))
+    assert outcomes[0] == outcomes[1]
