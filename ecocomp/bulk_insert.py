@@ -109,8 +109,10 @@ def handle(conn: sqlite3.Connection) -> int | None:
         return None
     try:
         found = conn.execute("SELECT ecocomp_bulk_handle()").fetchone()[0]
-    except sqlite3.OperationalError:  # no such function
-        return None
+    except sqlite3.OperationalError as exc:
+        if "no such function" in str(exc):
+            return None
+        raise  # interrupted, ...: what any statement on this connection would raise
     return int(found) if found else None
 
 

@@ -412,3 +412,17 @@ def test_refusals_leave_what_executemany_leaves(n, skip, data):
             error = (type(exc), str(exc).split(" (row")[0])
         outcomes.append((error, conn.execute("SELECT k, v, r FROM s ORDER BY rowid").fetchall()))
     assert outcomes[0] == outcomes[1]
+
+
+@compiled
+def test_an_interrupted_connection_raises_executemany_s_error():
+    """A progress handler that stops every statement: OperationalError by either insert
+    (the handle check took it for "no such function" and said the handle was wrong)."""
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        conn.set_progress_handler(lambda: 1, 1)
+        with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+            bulk_insert.insert(conn, native if side == "compiled" else None, INSERT, 3,
+                               COLUMNS)
+        conn.set_progress_handler(None, 1)
+        assert stored(conn) == []
