@@ -25,6 +25,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,9 @@ static PyObject *py_watch(PyObject *self, PyObject *on) {
     }
     int truth = PyObject_IsTrue(on);
     if (truth < 0) return NULL;
+    /* SQLITE_DIRECTONLY is 3.30.0's: an older SQLite drops the flag without a word, and a
+     * view or trigger of a database file could read the handle. No handle there. */
+    if (truth && SQL.libversion_number() < 3030000) Py_RETURN_FALSE;
     void (*entry)(void) = (void (*)(void))register_handle;
     if (truth) {
         if (SQL.auto_extension(entry) != SQLITE_OK) Py_RETURN_FALSE;
@@ -109,12 +113,20 @@ static void column_free(Column *c) {
     Py_CLEAR(c->held);
 }
 
-/* A buffer of at least `need` bytes, held until column_free. */
-static const void *column_view(Column *c, PyObject *obj, Py_ssize_t need, Py_ssize_t *len) {
+/* offset + n (n >= 0), or -1 for a negative offset or a sum past PY_SSIZE_T_MAX */
+static Py_ssize_t rows_to(Py_ssize_t offset, Py_ssize_t n) {
+    return offset < 0 || offset > PY_SSIZE_T_MAX - n ? -1 : offset + n;
+}
+
+/* A buffer of at least `items` items of `size` bytes, held until column_free; `items` < 0
+ * (rows_to: no such count) is refused. Compared as items, not multiplied out into bytes,
+ * which could wrap and let a short buffer pass. */
+static const void *column_view(Column *c, PyObject *obj, Py_ssize_t items, Py_ssize_t size,
+                               Py_ssize_t *len) {
     Py_buffer *view = &c->views[c->nviews];
     if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0) return NULL;
     c->nviews++;
-    if (view->len < need) {
+    if (items < 0 || items > view->len / size) {
         PyErr_SetString(PyExc_ValueError, "a column's buffer is shorter than its rows");
         return NULL;
     }
@@ -179,7 +191,7 @@ static int column_parse(Column *c, PyObject *spec, Py_ssize_t n) {
         if (size != 4) break;
         c->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 3));
         if (c->offset < 0) break;
-        c->indices = column_view(c, PyTuple_GET_ITEM(spec, 2), (c->offset + n) * 4, NULL);
+        c->indices = column_view(c, PyTuple_GET_ITEM(spec, 2), rows_to(c->offset, n), 4, NULL);
         if (c->indices == NULL) return -1;
         c->indices += c->offset;
         for (Py_ssize_t r = 0; r < n; r++) /* checked once, so the loop cannot stray */
@@ -193,10 +205,11 @@ static int column_parse(Column *c, PyObject *spec, Py_ssize_t n) {
         if (size != 4) break;
         c->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 3));
         if (c->offset < 0) break;
-        c->offsets = column_view(c, PyTuple_GET_ITEM(spec, 1), (c->offset + n + 1) * 4, NULL);
+        c->offsets =
+            column_view(c, PyTuple_GET_ITEM(spec, 1), rows_to(rows_to(c->offset, n), 1), 4, NULL);
         if (c->offsets == NULL) return -1;
         c->offsets += c->offset;
-        c->data = column_view(c, PyTuple_GET_ITEM(spec, 2), 0, &c->data_len);
+        c->data = column_view(c, PyTuple_GET_ITEM(spec, 2), 0, 1, &c->data_len);
         if (c->data == NULL) return -1;
         for (Py_ssize_t r = 0; r < n; r++)
             if (c->offsets[r] < 0 || c->offsets[r] > c->offsets[r + 1] ||
@@ -210,11 +223,12 @@ static int column_parse(Column *c, PyObject *spec, Py_ssize_t n) {
         if (size != 4) break;
         c->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 3));
         if (c->offset < 0) break;
-        c->ints = column_view(c, PyTuple_GET_ITEM(spec, 1), (c->offset + n) * 8, NULL);
+        c->ints = column_view(c, PyTuple_GET_ITEM(spec, 1), rows_to(c->offset, n), 8, NULL);
         if (c->ints == NULL) return -1;
         PyObject *valid = PyTuple_GET_ITEM(spec, 2);
         if (valid != Py_None) {
-            c->valid = column_view(c, valid, (c->offset + n + 7) / 8, NULL);
+            Py_ssize_t rows = rows_to(c->offset, n);
+            c->valid = column_view(c, valid, rows < 0 ? -1 : rows / 8 + (rows % 8 != 0), 1, NULL);
             if (c->valid == NULL) return -1;
         }
         return 0;
@@ -223,6 +237,11 @@ static int column_parse(Column *c, PyObject *spec, Py_ssize_t n) {
         if (size != 2) break;
         c->start = PyLong_AsLongLong(PyTuple_GET_ITEM(spec, 1));
         if (c->start == -1 && PyErr_Occurred()) return -1;
+        if (n > 0 && c->start > LLONG_MAX - (long long)(n - 1)) {
+            /* start + r must not wrap (executemany raises on the row past 2^63 - 1) */
+            PyErr_SetString(PyExc_OverflowError, "row numbers beyond 64 bits");
+            return -1;
+        }
         return 0;
     }
     if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a column spec of unknown form");
@@ -269,6 +288,36 @@ static int bind_row(sqlite3_stmt *stmt, const Column *cols, int ncols, Py_ssize_
     return SQLITE_OK;
 }
 
+/* `sql` past blanks and comments, as sqlite3 skips them after the one statement it runs */
+static const char *past_blanks(const char *sql) {
+    for (;;) {
+        if (*sql == ' ' || *sql == '\t' || *sql == '\f' || *sql == '\n' || *sql == '\r') {
+            sql++;
+        } else if (sql[0] == '-' && sql[1] == '-') {
+            const char *end = strchr(sql, '\n');
+            if (end == NULL) return sql + strlen(sql);
+            sql = end + 1;
+        } else if (sql[0] == '/' && sql[1] == '*') {
+            const char *end = strstr(sql + 2, "*/");
+            if (end == NULL) return sql + strlen(sql);
+            sql = end + 2;
+        } else {
+            return sql;
+        }
+    }
+}
+
+/* sqlite3.ProgrammingError(message), what executemany raises for a statement it refuses */
+static void programming_error(const char *message) {
+    PyObject *module = PyImport_ImportModule("sqlite3");
+    if (module == NULL) return;
+    PyObject *kind = PyObject_GetAttrString(module, "ProgrammingError");
+    Py_DECREF(module);
+    if (kind == NULL) return;
+    PyErr_SetString(kind, message);
+    Py_DECREF(kind);
+}
+
 /* insert(handle, sql, n, columns): None when all n rows went in, else (code, message,
  * row) of SQLite's error: the refused row's changes are undone by SQLite, the rows before
  * it stay written in the open transaction, as with executemany (the caller rolls back). */
@@ -302,7 +351,17 @@ static PyObject *py_insert(PyObject *self, PyObject *args) {
             column_free(&cols[parsed]);
             goto done;
         }
-    int rc = SQL.prepare_v2(db, sql, -1, &stmt, NULL);
+    const char *tail = NULL;
+    int rc = SQL.prepare_v2(db, sql, -1, &stmt, &tail);
+    if (rc == SQLITE_OK && tail != NULL && *past_blanks(tail) != '\0') {
+        programming_error("You can only execute one statement at a time.");
+        goto done;
+    }
+    /* executemany refuses a statement that writes nothing (SELECT, PRAGMA, BEGIN) */
+    if (rc == SQLITE_OK && stmt != NULL && SQL.stmt_readonly(stmt)) {
+        programming_error("executemany() can only execute DML statements.");
+        goto done;
+    }
     if (rc == SQLITE_OK && (stmt == NULL || SQL.bind_parameter_count(stmt) != ncols)) {
         PyErr_SetString(PyExc_ValueError, "the statement's parameters are not the columns");
         goto done;
@@ -314,7 +373,8 @@ static PyObject *py_insert(PyObject *self, PyObject *args) {
             rc = bind_row(stmt, cols, ncols, r);
             if (rc != SQLITE_OK) break;
             rc = SQL.step(stmt);
-            if (rc != SQLITE_DONE) break;
+            /* a row: INSERT ... RETURNING, whose changes are all made by the first step */
+            if (rc != SQLITE_DONE && rc != SQLITE_ROW) break;
             rc = SQL.reset(stmt);
             if (rc != SQLITE_OK) break;
         }

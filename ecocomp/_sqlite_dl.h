@@ -41,6 +41,7 @@ static struct {
     int (*bind_text)(sqlite3_stmt *, int, const char *, int, void (*)(void *));
     int (*bind_null)(sqlite3_stmt *, int);
     int (*bind_parameter_count)(sqlite3_stmt *);
+    int (*stmt_readonly)(sqlite3_stmt *);
     int (*step)(sqlite3_stmt *);
     int (*reset)(sqlite3_stmt *);
     int (*column_count)(sqlite3_stmt *);
@@ -60,6 +61,7 @@ static struct {
                               void (*)(sqlite3_context *), void (*)(void *));
     sqlite3 *(*context_db_handle)(sqlite3_context *);
     void (*result_int64)(sqlite3_context *, long long);
+    int (*libversion_number)(void);
     int ready;
 } SQL = {0};
 
@@ -86,6 +88,7 @@ static PyObject *py_sqlite_attach(PyObject *self, PyObject *arg) {
     FIND(bind_text, "bind_text")
     FIND(bind_null, "bind_null")
     FIND(bind_parameter_count, "bind_parameter_count")
+    FIND(stmt_readonly, "stmt_readonly")
     FIND(step, "step")
     FIND(reset, "reset")
     FIND(column_count, "column_count")
@@ -102,6 +105,7 @@ static PyObject *py_sqlite_attach(PyObject *self, PyObject *arg) {
     FIND(create_function_v2, "create_function_v2")
     FIND(context_db_handle, "context_db_handle")
     FIND(result_int64, "result_int64")
+    FIND(libversion_number, "libversion_number")
 #undef FIND
 #ifdef RTLD_DEFAULT
     /* _sqlite3 binds its SQLite functions in the global scope first (a preloaded library,

@@ -25,17 +25,20 @@ A column is a tuple, one per parameter of the statement:
 The compiled insert finds the connection's SQLite handle through SQLite itself: while
 :func:`watching` is on, each connection opened answers ``SELECT ecocomp_bulk_handle()``
 (an SQLite auto extension), never by reading Python's connection object. It is used only
-where the SQLite library is the one Python's ``_sqlite3`` module links (the same copy).
+where the SQLite library is the one Python's ``_sqlite3`` module links (the same copy), and
+is 3.30 or newer (the function is DIRECTONLY: a database file's views and triggers cannot
+call it; an older SQLite would drop that flag).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import struct
+import threading
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import pairwise
 from types import ModuleType
 from typing import Any
 
@@ -68,16 +71,35 @@ def available() -> bool:
     return _bulkc is not None
 
 
+#: The watches under way (all threads) and their lock: SQLite's auto extension is one for
+#: the whole process, on while any watch is, off when the last one ends.
+_watches = 0
+_watch_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def watching() -> Iterator[None]:
-    """Connections opened inside answer ``SELECT ecocomp_bulk_handle()`` (see :func:`handle`)."""
-    on = _bulkc is not None and _bulkc.watch(True)
+    """Connections opened inside answer ``SELECT ecocomp_bulk_handle()`` (see :func:`handle`).
+
+    Nested or in several threads at once, it stays on until the last one ends."""
+    global _watches
+    if _bulkc is None:
+        yield
+        return
+    with _watch_lock:
+        if _watches == 0 and not _bulkc.watch(True):
+            on = False
+        else:
+            on = True
+            _watches += 1
     try:
         yield
     finally:
         if on:
-            assert _bulkc is not None
-            _bulkc.watch(False)
+            with _watch_lock:
+                _watches -= 1
+                if _watches == 0:
+                    _bulkc.watch(False)
 
 
 def handle(conn: sqlite3.Connection) -> int | None:
@@ -87,8 +109,10 @@ def handle(conn: sqlite3.Connection) -> int | None:
         return None
     try:
         found = conn.execute("SELECT ecocomp_bulk_handle()").fetchone()[0]
-    except sqlite3.OperationalError:  # no such function
-        return None
+    except sqlite3.OperationalError as exc:
+        if "no such function" in str(exc):
+            return None
+        raise  # interrupted, ...: what any statement on this connection would raise
     return int(found) if found else None
 
 
@@ -96,22 +120,60 @@ def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
            columns: Sequence[Column]) -> None:
     """Run ``sql`` for each of the ``n`` rows of ``columns``, as ``executemany`` would.
 
-    ``native`` is :func:`handle` of ``conn`` (None: ``executemany``). A row SQLite refuses
-    raises what ``executemany`` raises — :class:`sqlite3.IntegrityError` for a constraint,
-    else :class:`sqlite3.OperationalError` — and, as with ``executemany``, the rows before
-    it stay written in the open transaction: the caller rolls it back.
+    ``native`` is :func:`handle` of ``conn`` (None: ``executemany``), checked on each call:
+    a closed connection or another thread raises :class:`sqlite3.ProgrammingError` as
+    ``executemany`` does, another connection's handle :class:`ValueError`. A row SQLite refuses
+    raises what ``executemany`` raises — :class:`sqlite3.IntegrityError` for a constraint
+    or a datatype mismatch, :class:`sqlite3.DataError` for a string too big, mostly
+    :class:`sqlite3.OperationalError` else (sqlite3's class for each SQLite result code) —
+    and, as with ``executemany``, the rows before it stay written in the open transaction:
+    the caller rolls it back.
     """
     if native is None or _bulkc is None:
         conn.executemany(sql, rows(columns, n))
         return
+    # Asked again each time (one query per block): a closed connection, or one of another
+    # thread, raises sqlite3's ProgrammingError here as executemany would, instead of the
+    # compiled insert using a freed handle or one sqlite3 forbids this thread; and a handle
+    # that is not this connection's is refused instead of writing into another database.
+    if handle(conn) != native:
+        raise ValueError("the native handle is not the handle of this connection")
+    if not conn.in_transaction and _legacy(conn) and conn.isolation_level is not None:
+        # what executemany does before a DML statement: the rows go into a transaction
+        # the caller can roll back, not each committed on its own
+        conn.execute(f"BEGIN {conn.isolation_level}")
     failed = _bulkc.insert(native, sql, n, tuple(columns))
     if failed is None:
         return
     code, message, row = failed
-    kind = sqlite3.IntegrityError if code & 0xFF == 19 else sqlite3.OperationalError
-    error = kind(f"{message} (row {row + 1} of the block)")
+    primary = code & 0xFF
+    if primary == _SQLITE_NOMEM:
+        raise MemoryError
+    error = _ERRORS.get(primary, sqlite3.DatabaseError)(f"{message} (row {row + 1} of the block)")
     error.sqlite_errorcode = code  # type: ignore[attr-defined]
     raise error
+
+
+_SQLITE_NOMEM = 7
+#: SQLite's primary result codes → the class sqlite3 raises for them (CPython's
+#: Modules/_sqlite/util.c); any other: DatabaseError.
+_ERRORS: dict[int, type[sqlite3.Error]] = {
+    **dict.fromkeys((1, 3, 4, 5, 6, 8, 9, 10, 13, 14, 15, 16, 17), sqlite3.OperationalError),
+    2: sqlite3.InternalError,  # SQLITE_INTERNAL
+    12: sqlite3.InternalError,  # SQLITE_NOTFOUND
+    18: sqlite3.DataError,  # SQLITE_TOOBIG
+    19: sqlite3.IntegrityError,  # SQLITE_CONSTRAINT
+    20: sqlite3.IntegrityError,  # SQLITE_MISMATCH
+    21: sqlite3.InterfaceError,  # SQLITE_MISUSE
+    25: sqlite3.InterfaceError,  # SQLITE_RANGE
+}
+
+
+def _legacy(conn: sqlite3.Connection) -> bool:
+    """True where sqlite3 opens transactions by ``isolation_level`` (Python < 3.12, or
+    ``autocommit`` left at its default)."""
+    return getattr(conn, "autocommit", None) == getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL",
+                                                        None)
 
 
 def sliced(columns: Sequence[Column], start: int) -> tuple[Column, ...]:
@@ -130,6 +192,8 @@ def sliced(columns: Sequence[Column], start: int) -> tuple[Column, ...]:
 
 def rows(columns: Sequence[Column], n: int) -> Iterator[tuple[Any, ...]]:
     """The ``n`` rows of ``columns`` as tuples of Python values (what is bound)."""
+    if not columns:  # zip() of nothing would give no row at all
+        return iter([()] * n)
     return zip(*(_values(column, n) for column in columns))  # noqa: B905 (n each)
 
 
@@ -146,7 +210,7 @@ def _values(column: Column, n: int) -> Iterable[Any]:
         offset = column[3]
         ends = struct.unpack_from(f"<{n + 1}i", column[1], 4 * offset)
         data = memoryview(column[2])
-        return [str(data[a:b], "utf-8") for a, b in pairwise(ends)]
+        return [str(data[a:b], "utf-8") for a, b in itertools.pairwise(ends)]
     if kind == 2:
         offset = column[3]
         numbers: Sequence[int | None] = struct.unpack_from(f"<{n}q", column[1], 8 * offset)

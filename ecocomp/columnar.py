@@ -31,6 +31,7 @@ quotes, no blank lines) so that row *i* after the header on line *h* is line *h 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -233,10 +234,15 @@ class ReadAhead:
         raise item
 
     def close(self) -> None:
-        """Stop the thread and wait for it."""
+        """Stop the thread and wait for it; a reader waiting in :meth:`__next__` (in another
+        thread) gets StopIteration."""
         self._done = True
         self._stop.set()
         self._thread.join()
+        # the thread offers nothing once stopped: the last word is ours (the queue may be
+        # full, and then no reader waits)
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait((False, None))
 
     def __enter__(self) -> ReadAhead:
         return self
@@ -598,6 +604,8 @@ def _indexed(values: list[Any], indices: Any) -> tuple[Any, ...]:
     """A column of ``values`` picked by a dictionary's int32 ``indices`` (None: values[0])."""
     if indices is None:
         return (0, values)
+    if indices.null_count or indices.type != pa.int32():
+        raise ValueError("dictionary indices with nulls, or not int32")
     return (0, values, indices.buffers()[1], indices.offset)
 
 

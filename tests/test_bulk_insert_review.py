@@ -1,0 +1,428 @@
+"""A review of the compiled insert (``ecocomp/_bulkc.c``) and its Python side: each test
+here failed on the code as first merged (a crash, a silent difference from ``executemany``,
+or a fast path silently lost) and holds the fix."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_import_paths import HEADER, NAMES, state
+
+import ecocomp.store as store_module
+from ecocomp import bulk_insert, columnar
+from ecocomp.columnar import _indexed, _strings
+from ecocomp.errors import EcocompError
+from ecocomp.store import ReadingStore
+
+compiled = pytest.mark.skipif(not bulk_insert.available(), reason="ecocomp._bulkc not built")
+
+SCHEMA = "CREATE TABLE t (a TEXT, b INTEGER)"
+INSERT = "INSERT INTO t (a, b) VALUES (?, ?)"
+COLUMNS = ((0, ["x"]), (3, 1))
+
+
+def connect(**options: Any) -> tuple[sqlite3.Connection, int | None]:
+    with bulk_insert.watching():
+        conn = sqlite3.connect(":memory:", **options)
+    conn.execute(SCHEMA)
+    return conn, bulk_insert.handle(conn)
+
+
+def stored(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    return conn.execute("SELECT a, b FROM t ORDER BY rowid").fetchall()
+
+
+@compiled
+@pytest.mark.parametrize("column", [
+    (0, ["a"], b"\0\0\0\0", 2**61),  # (offset + n) * 4 wrapped to a negative length
+    (0, ["a"], b"\0\0\0\0", 2**63 - 1),
+    (1, b"\0" * 8, b"ab", 2**61),
+    (2, b"\0" * 8, None, 2**60),
+    (2, b"\0" * 8, b"\xff", 2**63 - 2),
+])
+def test_an_offset_whose_byte_count_overflows_is_refused_not_read(column):
+    """It crashed the process (a read 2^63 bytes away): the bounds were multiplied out in
+    a signed Py_ssize_t that wrapped."""
+    conn, native = connect(isolation_level=None)
+    with pytest.raises((ValueError, OverflowError)):
+        bulk_insert.insert(conn, native, INSERT, 1, (column, (3, 0)))
+    assert stored(conn) == []
+
+
+# ------------------------------------------- the handle belongs to the connection, now
+
+
+@compiled
+def test_a_closed_connection_is_refused_as_executemany_refuses_it():
+    """The handle outlived the connection: SQLite was called with freed memory."""
+    conn, native = connect()
+    conn.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        bulk_insert.insert(conn, native, INSERT, 1, COLUMNS)
+
+
+@compiled
+def test_another_thread_is_refused_as_executemany_refuses_it():
+    """check_same_thread was bypassed: the rows went in from a thread sqlite3 forbids."""
+    conn, native = connect()
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            bulk_insert.insert(conn, native, INSERT, 1, COLUMNS)
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert [type(e) for e in raised] == [sqlite3.ProgrammingError]
+    assert stored(conn) == []
+
+
+@compiled
+def test_the_handle_of_another_connection_is_refused():
+    """Rows went silently into whichever database the handle was."""
+    one, native = connect()
+    other, _ = connect()
+    with pytest.raises(ValueError, match="not the handle of this connection"):
+        bulk_insert.insert(other, native, INSERT, 1, COLUMNS)
+    assert stored(one) == stored(other) == []
+
+
+# ----------------------------------------------------- sqlite3's implicit transaction
+
+
+@compiled
+@pytest.mark.parametrize("level", ["", "DEFERRED", "IMMEDIATE", "EXCLUSIVE", None])
+def test_the_rows_are_in_the_transaction_executemany_would_open(level):
+    """sqlite3 (isolation_level not None) opens a transaction before an INSERT; the compiled
+    insert wrote each row in autocommit, so a rollback undid nothing."""
+    for native_or_none in ("native", None):
+        conn, native = connect(isolation_level=level)
+        bulk_insert.insert(conn, native if native_or_none else None, INSERT, 2, COLUMNS)
+        assert conn.in_transaction is (level is not None)
+        conn.rollback()
+        assert stored(conn) == ([] if level is not None else [("x", 1), ("x", 2)])
+
+
+# ------------------------------------------------- watching(): process-wide, counted
+
+
+@compiled
+def test_a_watch_ending_inside_another_leaves_the_outer_one_on():
+    """The auto extension is process-wide: the first watch to end switched it off for all,
+    and stores opened meanwhile (nested, or in another thread) silently lost the fast path."""
+    with bulk_insert.watching():
+        with bulk_insert.watching():
+            pass
+        conn = sqlite3.connect(":memory:")
+    assert bulk_insert.handle(conn) is not None
+
+
+@compiled
+def test_watches_in_threads_overlapping_each_keep_it_on():
+    inside = threading.Barrier(2)
+    ended = threading.Event()
+    handles: list[int | None] = []
+
+    def short() -> None:
+        with bulk_insert.watching():
+            inside.wait()
+        ended.set()
+
+    thread = threading.Thread(target=short)
+    thread.start()
+    with bulk_insert.watching():
+        inside.wait()
+        ended.wait()
+        handles.append(bulk_insert.handle(sqlite3.connect(":memory:")))
+    thread.join()
+    assert handles[0] is not None
+    with bulk_insert.watching():
+        pass
+    assert bulk_insert.handle(sqlite3.connect(":memory:")) is None  # off when all ended
+
+
+# ------------------------------------------------ SQLite's refusals: executemany's classes
+
+
+def _raised(conn: sqlite3.Connection, native: int | None, sql: str,
+            columns: tuple[Any, ...]) -> BaseException:
+    with pytest.raises(sqlite3.Error) as caught:
+        bulk_insert.insert(conn, native, sql, 1, columns)
+    return caught.value
+
+
+@compiled
+@pytest.mark.parametrize("sql, columns, limit", [
+    # a text for an INTEGER PRIMARY KEY: SQLITE_MISMATCH, an IntegrityError
+    ("INSERT INTO p VALUES (?, ?)", ((0, ["zz"]), (0, ["v"])), None),
+    # a text over SQLITE_LIMIT_LENGTH, bound or computed: SQLITE_TOOBIG, a DataError
+    ("INSERT INTO p VALUES (?, ?)", ((0, [1]), (0, ["v" * 50])), 10),
+    ("INSERT INTO p VALUES (?, ? || ?)", ((0, [1]), (0, ["v" * 8]), (0, ["w" * 8])), 10),
+    # a statement that returns rows: executemany takes DML only
+    ("SELECT ?, ?", ((0, [1]), (0, ["v"])), None),
+    ("INSERT INTO p VALUES (?, ?)", ((0, [1]), (0, ["v"])), "query_only"),
+])
+def test_sqlite_refusals_raise_the_class_executemany_raises(sql, columns, limit):
+    """Everything but a constraint was an OperationalError: a datatype mismatch escaped the
+    store's `except IntegrityError`, a string too big was not a DataError."""
+    errors = []
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        conn.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, v TEXT)")
+        if limit == "query_only":
+            conn.execute("PRAGMA query_only = 1")
+        elif limit is not None:
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
+        errors.append(_raised(conn, native if side == "compiled" else None, sql, columns))
+    fast, slow = errors
+    assert type(fast) is type(slow)
+    assert getattr(fast, "sqlite_errorcode", None) == getattr(slow, "sqlite_errorcode", None)
+
+
+@compiled
+@pytest.mark.parametrize("tail", ["; DELETE FROM t", "; ;", ";\n-- rows\n/* all */ ;"])
+def test_a_second_statement_is_refused_not_dropped(tail):
+    """prepare_v2 compiles the first statement only: the rest was silently not run."""
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        with pytest.raises(sqlite3.ProgrammingError, match="one statement at a time"):
+            bulk_insert.insert(conn, native if side == "compiled" else None,
+                               f"{INSERT}{tail}", 1, COLUMNS)
+        assert stored(conn) == []
+
+
+@compiled
+@pytest.mark.parametrize("tail", ["", ";", " ;  -- the rows\n /* all */ \t", ";/* open"])
+def test_what_follows_the_statement_may_be_blanks_and_comments(tail):
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        bulk_insert.insert(conn, native if side == "compiled" else None, f"{INSERT}{tail}", 1,
+                           COLUMNS)
+        assert stored(conn) == [("x", 1)]
+
+
+# ------------------------------------------------------------ columnar's column builders
+
+
+@pytest.mark.parametrize("indices", [
+    pa.array([0, None, 1], pa.int32()),  # a null index bound whatever its slot held
+    pa.array([1, 0, 0, 0, 0, 0, 0, 0], pa.int8()),  # read as int32: other values
+    pa.array([1, 0], pa.int64()),
+])
+def test_indices_that_are_not_int32_without_nulls_are_refused(indices):
+    """_strings and _int64 check their arrays; _indexed took any buffer as int32 indices."""
+    with pytest.raises(ValueError, match="int32"):
+        _indexed(["a", "b"], indices)
+
+
+# --------------------------------------------------------------- int64 at its extremes
+
+
+@compiled
+@pytest.mark.parametrize("start, n", [(2**63 - 1, 2), (2**63 - 3, 5)])
+def test_row_numbers_past_int64_are_refused_not_wrapped(start, n):
+    """start + r wrapped to -2^63 in C (signed overflow) where executemany raised."""
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        with pytest.raises(OverflowError):
+            bulk_insert.insert(conn, native if side == "compiled" else None, INSERT, n,
+                               ((0, ["x"]), (3, start)))
+        assert all(b > 0 for _a, b in stored(conn))
+
+
+@compiled
+def test_row_numbers_up_to_the_last_int64_go_in():
+    conn, native = connect(isolation_level=None)
+    bulk_insert.insert(conn, native, INSERT, 2, ((0, ["x"]), (3, 2**63 - 2)))
+    bulk_insert.insert(conn, native, INSERT, 1, ((0, ["y"]), (3, -(2**63))))
+    assert stored(conn) == [("x", 2**63 - 2), ("x", 2**63 - 1), ("y", -(2**63))]
+
+
+# ------------------------------------------------- the store: all or nothing, per import
+
+
+def _long_file(tmp_path: Path, rows: int) -> Path:
+    path = tmp_path / "long.csv"
+    lines = [f"zhuting,2023-{1 + i // 672 % 12:02d}-{1 + i // 24 % 28:02d}T{i % 24:02d}:00,"
+             f"nh3n,0.{i % 90 + 10},mg/L,automatic," for i in range(rows)]
+    path.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@compiled
+def test_a_trigger_the_database_brings_cannot_reach_the_handle_and_nothing_is_written(
+        tmp_path, monkeypatch):
+    """DIRECTONLY holds for triggers too: a database file whose trigger on readings calls
+    the handle function makes the import fail whole, by either insert."""
+    for native_or_none in ("compiled", "executemany"):
+        db = tmp_path / f"{native_or_none}.db"
+        with ReadingStore.open(db) as s:
+            s._conn.execute("CREATE TABLE leak (h INTEGER)")
+            s._conn.execute("CREATE TRIGGER t AFTER INSERT ON readings BEGIN "
+                            "INSERT INTO leak VALUES (ecocomp_bulk_handle()); END")
+        with ReadingStore.open(db) as s:
+            if native_or_none == "executemany":
+                monkeypatch.setattr(s, "_native", None)
+            monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
+            with pytest.raises((sqlite3.OperationalError, EcocompError)):
+                s.import_file(_long_file(tmp_path, 50), sections=NAMES)
+            assert state(s)["readings"] == []
+            assert s._conn.execute("SELECT count(*) FROM leak").fetchone() == (0,)
+
+
+@compiled
+@pytest.mark.parametrize("native_or_none", ["compiled", "executemany"])
+def test_an_interrupt_between_blocks_leaves_nothing(tmp_path, monkeypatch, native_or_none):
+    """A KeyboardInterrupt (here from the progress callback) after some blocks went in:
+    the import step is rolled back and the read-ahead thread stopped."""
+    monkeypatch.setattr(columnar, "BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
+    path = _long_file(tmp_path, 400)
+    seen: list[int] = []
+
+    def progress(count: int) -> None:
+        seen.append(count)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    before = {t.name for t in threading.enumerate()}
+    with ReadingStore.open(tmp_path / "r.db") as s:
+        if native_or_none == "executemany":
+            monkeypatch.setattr(s, "_native", None)
+        with pytest.raises(KeyboardInterrupt):
+            s.import_file(path, sections=NAMES, progress=progress)
+        assert seen[-1] > 0  # some blocks were written before
+        assert state(s)["readings"] == []
+        assert s._conn.execute("SELECT count(*) FROM readings_imports").fetchone() == (0,)
+        assert not s._conn.in_transaction
+        result = s.import_file(path, sections=NAMES)  # and the store goes on
+        assert result.inserted == 400
+    assert "ecocomp-read-ahead" not in {t.name for t in threading.enumerate()} - before
+
+
+# ------------------------------------------------------------------------ read-ahead
+
+
+def test_closing_read_ahead_wakes_a_reader_waiting_in_another_thread():
+    """close() stopped the thread without a last word: a reader blocked in next() in
+    another thread waited for ever."""
+    release = threading.Event()
+
+    def items():
+        yield 1
+        release.wait()
+        yield 2  # offered after close(): dropped
+
+    ahead = columnar.ReadAhead(items(), depth=1)
+    got: list[Any] = []
+    first = threading.Event()
+
+    def reader() -> None:
+        got.append(next(ahead))
+        first.set()
+        got.append(next(ahead, "stopped"))
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    first.wait()
+    closer = threading.Thread(target=ahead.close)
+    closer.start()
+    ahead._stop.wait()
+    release.set()
+    closer.join()
+    thread.join(timeout=30)  # not a timing: without the fix it never ends
+    assert not thread.is_alive()
+    assert got == [1, "stopped"]
+
+
+@compiled
+@pytest.mark.parametrize("sql, rows", [
+    # RETURNING: SQLite makes every change on the first step; executemany runs it
+    (f"{INSERT} RETURNING a", [("x", 1), ("x", 2)]),
+    (f"WITH k(v) AS (SELECT 1) {INSERT} RETURNING b", [("x", 1), ("x", 2)]),
+    ("CREATE TABLE IF NOT EXISTS u (a, b)", []),
+    # a statement that writes nothing: executemany refuses it
+    ("SELECT ?, ?", "refused"),
+    ("PRAGMA user_version", "refused"),
+    ("BEGIN", "refused"),
+])
+def test_statements_as_executemany_takes_them(sql, rows):
+    """An INSERT ... RETURNING stopped after its first row (SQLITE_ROW taken for an
+    error); a SELECT ran until it returned a row, a BEGIN or a PRAGMA ran."""
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        columns = COLUMNS if "?" in sql else ()
+        native_or_none = native if side == "compiled" else None
+        if rows == "refused":
+            with pytest.raises(sqlite3.ProgrammingError, match="only execute DML"):
+                bulk_insert.insert(conn, native_or_none, sql, 2, columns)
+            assert not conn.in_transaction
+        else:
+            bulk_insert.insert(conn, native_or_none, sql, 2, columns)
+            assert stored(conn) == rows
+
+
+@pytest.mark.parametrize("side", ["compiled", "executemany"])
+def test_a_statement_without_parameters_runs_once_per_row(side):
+    """rows() of no columns was zip() of nothing: no row at all, where the compiled insert
+    ran the statement n times."""
+    conn, native = connect(isolation_level=None)
+    if side == "compiled" and native is None:
+        pytest.skip("ecocomp._bulkc not built")
+    assert list(bulk_insert.rows((), 3)) == [(), (), ()]
+    bulk_insert.insert(conn, native if side == "compiled" else None,
+                       "INSERT INTO t DEFAULT VALUES", 3, ())
+    assert stored(conn) == [(None, None)] * 3
+
+
+@compiled
+@settings(max_examples=120, deadline=None)
+@given(n=st.integers(0, 25), skip=st.integers(0, 4), data=st.data())
+def test_refusals_leave_what_executemany_leaves(n, skip, data):
+    """Repeated keys, NULLs into NOT NULL, texts into a STRICT INTEGER column: the same
+    class of error at the same row, and the same rows written before it."""
+    total = n + skip
+    keys = pa.array(data.draw(st.lists(st.sampled_from(["a", "b", "c", "湘", "\0", ""]),
+                                       min_size=total, max_size=total)), pa.string())
+    words = data.draw(st.lists(st.none() | st.sampled_from(["1", "x"]) | st.integers(-2, 2),
+                               min_size=1, max_size=4))
+    picks = pa.array(data.draw(st.lists(st.integers(0, len(words) - 1), min_size=total,
+                                        max_size=total)), pa.int32())
+    columns = (_strings(keys.slice(skip)), _indexed(words, picks.slice(skip)), (3, 0))
+    sql = "INSERT INTO s (k, v, r) VALUES (?, ?, ?)"
+    outcomes = []
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        conn.execute("CREATE TABLE s (k TEXT UNIQUE, v INTEGER NOT NULL, r INTEGER) STRICT")
+        conn.execute("BEGIN")
+        try:
+            bulk_insert.insert(conn, native if side == "compiled" else None, sql, n, columns)
+            error = None
+        except sqlite3.Error as exc:
+            error = (type(exc), str(exc).split(" (row")[0])
+        outcomes.append((error, conn.execute("SELECT k, v, r FROM s ORDER BY rowid").fetchall()))
+    assert outcomes[0] == outcomes[1]
+
+
+@compiled
+def test_an_interrupted_connection_raises_executemany_s_error():
+    """A progress handler that stops every statement: OperationalError by either insert
+    (the handle check took it for "no such function" and said the handle was wrong)."""
+    for side in ("compiled", "executemany"):
+        conn, native = connect(isolation_level=None)
+        conn.set_progress_handler(lambda: 1, 1)
+        with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+            bulk_insert.insert(conn, native if side == "compiled" else None, INSERT, 3,
+                               COLUMNS)
+        conn.set_progress_handler(None, 1)
+        assert stored(conn) == []
