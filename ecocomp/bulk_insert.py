@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import sqlite3
 import struct
 import threading
@@ -42,17 +41,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
+from ecocomp.compiled import optional
+
 __all__ = ["available", "describe", "handle", "insert", "rows", "sliced", "watching"]
 
 Column = tuple[Any, ...]
 
 
 def _load() -> ModuleType | None:
-    if os.environ.get("ECOCOMP_PURE_PYTHON"):
-        return None
-    try:
-        from ecocomp import _bulkc
-    except ImportError:
+    _bulkc = optional("ecocomp._bulkc")
+    if _bulkc is None:
         return None
     import _sqlite3
 

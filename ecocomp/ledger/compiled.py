@@ -10,24 +10,15 @@ environment, and everything then runs in Python with the same results, more slow
 from __future__ import annotations
 
 import functools
-import os
 from types import ModuleType
+
+from ecocomp.compiled import optional
 
 __all__ = ["describe", "reads_files", "scanc"]
 
 
-def _load() -> ModuleType | None:
-    if os.environ.get("ECOCOMP_PURE_PYTHON"):
-        return None
-    try:
-        from ecocomp.ledger import _scanc
-    except ImportError:
-        return None
-    return _scanc
-
-
 #: ``ecocomp.ledger._scanc``, or None (not built, or ``ECOCOMP_PURE_PYTHON`` set).
-scanc: ModuleType | None = _load()
+scanc: ModuleType | None = optional("ecocomp.ledger._scanc")
 
 
 @functools.cache
