@@ -43,7 +43,7 @@ from typing import Any
 
 from ecocomp.compiled import optional
 
-__all__ = ["available", "describe", "handle", "insert", "rows", "sliced", "watching"]
+__all__ = ["available", "handle", "insert", "rows", "watching"]
 
 Column = tuple[Any, ...]
 
@@ -174,20 +174,6 @@ def _legacy(conn: sqlite3.Connection) -> bool:
                                                         None)
 
 
-def sliced(columns: Sequence[Column], start: int) -> tuple[Column, ...]:
-    """The columns from their row ``start`` on."""
-    out = []
-    for column in columns:
-        kind = column[0]
-        if kind == 3:
-            out.append((3, column[1] + start))
-        elif kind == 0 and len(column) == 2:
-            out.append(column)
-        else:
-            out.append((*column[:3], column[3] + start))
-    return tuple(out)
-
-
 def rows(columns: Sequence[Column], n: int) -> Iterator[tuple[Any, ...]]:
     """The ``n`` rows of ``columns`` as tuples of Python values (what is bound)."""
     if not columns:  # zip() of nothing would give no row at all
@@ -222,7 +208,3 @@ def _values(column: Column, n: int) -> Iterable[Any]:
         return range(column[1], column[1] + n)
     raise ValueError(f"a column spec of unknown kind {kind!r}")
 
-
-def describe() -> str:
-    """``"compiled"`` or ``"Python"``: which insert the import runs."""
-    return "compiled" if _bulkc is not None else "Python"

@@ -96,17 +96,17 @@ class Batch:
     :mod:`ecocomp.bulk_insert` columns (pyarrow buffers, no Python object per reading);
     ``rows()`` gives them as tuples. ``monthly``: the block's monthly sums, one tuple per
     (section, month, parameter, source) with the columns of ``readings_monthly``;
-    ``count``: the readings in the block. ``arrays`` keeps the columns' buffers alive.
+    ``count``: the readings in the block. (The columns hold pyarrow ``Buffer`` objects,
+    which keep their memory alive themselves.)
     """
 
-    __slots__ = ("arrays", "columns", "count", "monthly")
+    __slots__ = ("columns", "count", "monthly")
 
     def __init__(self, columns: tuple[Any, ...], count: int,
-                 monthly: list[tuple[Any, ...]], arrays: tuple[Any, ...] = ()) -> None:
+                 monthly: list[tuple[Any, ...]]) -> None:
         self.columns = columns
         self.count = count
         self.monthly = monthly
-        self.arrays = arrays
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """The block's readings as tuples of Python values, in the order of ``columns``."""
@@ -381,8 +381,6 @@ class _Reader:
             row_column: tuple[Any, ...] = (3, first_row)
         else:
             rows, cells, par_idx, resolved, units, exponent, below = self._unpivot(block)
-            if not len(rows):
-                raise Declined("a block of rows without values")  # the row parser decides
             sec_idx, at_idx, src_idx, flag_idx = (
                 None if idx is None else pc.take(idx, rows)
                 for idx in (sec_idx, at_idx, src_idx, flag_idx))
@@ -407,8 +405,7 @@ class _Reader:
             _int64(exponent),
             row_column,
         )
-        return Batch(columns, n, monthly, (cells, units, exponent, below, sec_idx, at_idx,
-                                           par_idx, src_idx, flag_idx, rows))
+        return Batch(columns, n, monthly)
 
     def _parameters(self, block: Any) -> tuple[Any, Any, list[Any]]:
         """A long block's value cells, their parameters' int32 indices into the resolved
@@ -453,13 +450,13 @@ class _Reader:
                 present, cells, units, exponent, par_idx = (
                     pc.filter(a, kept) for a in (present, cells, units, exponent, par_idx))
                 below = None if below is None else pc.filter(below, kept)
+                if not len(cells):
+                    continue
             if below is None:
                 below = pa.repeat(pa.scalar(0, pa.int64()), len(cells))
             parts.append((present.cast(pa.int64()), cells, par_idx, units, exponent, below))
         if not parts:
-            empty = pa.array([], pa.int64())
-            return empty, pa.array([], pa.string()), pa.array([], pa.int32()), resolved, \
-                empty, empty, None
+            raise Declined("a block of rows without values")  # the row parser decides
         rows, cells, par_idx, units, exponent, below = (
             pa.concat_arrays([part[k] for part in parts]) for k in range(6))
         order = pc.sort_indices(pa.table({"r": rows, "p": par_idx}),
@@ -495,13 +492,13 @@ class _Reader:
         unit_list = []
         exp_list = []
         below = []
-        blank = []  # positions among ``others`` of a wide file's cells of spaces only
+        keep = []  # per cell of ``others``: False for a wide file's cell of spaces only
         exact_parts = self.exact_parts
-        for at, (raw, p) in enumerate(zip(pc.take(cells, others).to_pylist(),
-                                          par_of.to_pylist(), strict=True)):
+        for raw, p in zip(pc.take(cells, others).to_pylist(), par_of.to_pylist(),
+                          strict=True):
             cell = raw.strip()
+            keep.append(bool(cell))
             if wide and not cell:
-                blank.append(at)
                 texts.append(raw)
                 unit_list.append(None)
                 exp_list.append(0)
@@ -527,9 +524,9 @@ class _Reader:
         n = len(cells)
         zeros = pa.repeat(pa.scalar(0, pa.int64()), n)
         kept = None
-        if blank:
-            gone = pc.take(others, pa.array(blank, pa.int64()))
-            kept = pc.invert(pc.is_in(pa.array(range(n), others.type), value_set=gone))
+        if not all(keep):
+            kept = pc.replace_with_mask(pa.repeat(pa.scalar(True), n), slow,
+                                        pa.array(keep, pa.bool_()))
         return (
             pc.replace_with_mask(cells, slow, pa.array(texts, pa.string())),
             pc.replace_with_mask(units, slow, pa.array(unit_list, pa.int64())),
