@@ -18,8 +18,46 @@ typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 typedef struct sqlite3_context sqlite3_context;
 typedef struct sqlite3_value sqlite3_value;
+typedef struct sqlite3_module sqlite3_module;
+typedef struct sqlite3_index_info sqlite3_index_info;
+/* the virtual table ABI (sqlite3.h, stable since 3.7; iVersion 1 reads up to xRename) */
+typedef struct sqlite3_vtab {
+    const sqlite3_module *pModule;
+    int nRef;
+    char *zErrMsg;
+} sqlite3_vtab;
+typedef struct sqlite3_vtab_cursor {
+    sqlite3_vtab *pVtab;
+} sqlite3_vtab_cursor;
+struct sqlite3_module {
+    int iVersion;
+    int (*xCreate)(sqlite3 *, void *, int, const char *const *, sqlite3_vtab **, char **);
+    int (*xConnect)(sqlite3 *, void *, int, const char *const *, sqlite3_vtab **, char **);
+    int (*xBestIndex)(sqlite3_vtab *, sqlite3_index_info *);
+    int (*xDisconnect)(sqlite3_vtab *);
+    int (*xDestroy)(sqlite3_vtab *);
+    int (*xOpen)(sqlite3_vtab *, sqlite3_vtab_cursor **);
+    int (*xClose)(sqlite3_vtab_cursor *);
+    int (*xFilter)(sqlite3_vtab_cursor *, int, const char *, int, sqlite3_value **);
+    int (*xNext)(sqlite3_vtab_cursor *);
+    int (*xEof)(sqlite3_vtab_cursor *);
+    int (*xColumn)(sqlite3_vtab_cursor *, sqlite3_context *, int);
+    int (*xRowid)(sqlite3_vtab_cursor *, long long *);
+    int (*xUpdate)(sqlite3_vtab *, int, sqlite3_value **, long long *);
+    int (*xBegin)(sqlite3_vtab *);
+    int (*xSync)(sqlite3_vtab *);
+    int (*xCommit)(sqlite3_vtab *);
+    int (*xRollback)(sqlite3_vtab *);
+    int (*xFindFunction)(sqlite3_vtab *, int, const char *,
+                         void (**)(sqlite3_context *, int, sqlite3_value **), void **);
+    int (*xRename)(sqlite3_vtab *, const char *);
+};
 #define SQLITE_OK 0
+#define SQLITE_ERROR 1
+#define SQLITE_NOMEM 7
 #define SQLITE_CONSTRAINT 19
+#define SQLITE_TOOBIG 18
+#define SQLITE_LIMIT_LENGTH 0
 #define SQLITE_ROW 100
 #define SQLITE_DONE 101
 #define SQLITE_INTEGER 1
@@ -28,6 +66,7 @@ typedef struct sqlite3_value sqlite3_value;
 #define SQLITE_NULL 5
 #define SQLITE_UTF8 1
 #define SQLITE_DIRECTONLY 0x000080000
+#define SQLITE_VTAB_DIRECTONLY 3
 #define SQLITE_OPEN_READONLY 0x00000001
 #define SQLITE_OPEN_URI 0x00000040
 #define SQLITE_OPEN_NOMUTEX 0x00008000
@@ -62,6 +101,13 @@ static struct {
     sqlite3 *(*context_db_handle)(sqlite3_context *);
     void (*result_int64)(sqlite3_context *, long long);
     int (*libversion_number)(void);
+    void (*result_text)(sqlite3_context *, const char *, int, void (*)(void *));
+    void (*result_null)(sqlite3_context *);
+    int (*create_module_v2)(sqlite3 *, const char *, const sqlite3_module *, void *,
+                            void (*)(void *));
+    int (*declare_vtab)(sqlite3 *, const char *);
+    int (*vtab_config)(sqlite3 *, int, ...);
+    int (*limit)(sqlite3 *, int, int);
     int ready;
 } SQL = {0};
 
@@ -106,6 +152,12 @@ static PyObject *py_sqlite_attach(PyObject *self, PyObject *arg) {
     FIND(context_db_handle, "context_db_handle")
     FIND(result_int64, "result_int64")
     FIND(libversion_number, "libversion_number")
+    FIND(result_text, "result_text")
+    FIND(result_null, "result_null")
+    FIND(create_module_v2, "create_module_v2")
+    FIND(declare_vtab, "declare_vtab")
+    FIND(vtab_config, "vtab_config")
+    FIND(limit, "limit")
 #undef FIND
 #ifdef RTLD_DEFAULT
     /* _sqlite3 binds its SQLite functions in the global scope first (a preloaded library,

@@ -1,12 +1,13 @@
 """Blocks of rows into SQLite from their columns: the readings import's insert.
 
 A block of readings comes from :mod:`ecocomp.columnar` as columns (pyarrow buffers and a few
-Python values), not as rows. :func:`insert` writes it with one prepared INSERT on the store's
-own connection: through the compiled ``ecocomp/_bulkc.c`` when this install has it, which
-binds each row's values straight from the buffers and lets go of the GIL while SQLite works
-(so the next block is parsed meanwhile), else with ``executemany`` over :func:`rows`. Both
-run the same statement with the same values in the same order; what is stored is the same
-(``tests/test_bulk_insert.py``).
+Python values), not as rows. :func:`insert` writes it on the store's own connection: through
+the compiled ``ecocomp/_bulkc.c`` when this install has it, as one ``INSERT … SELECT`` from
+``ecocomp_block``, a virtual table whose rows are the block's, read straight from the
+buffers, without the GIL while SQLite works (so the next block is parsed meanwhile); else
+with ``executemany`` over :func:`rows`. The same values go in, in the same order; what is
+stored is the same (``tests/test_bulk_insert.py``). One statement a block instead of one a
+row: SQLite opens the table's and indexes' cursors once, and binds nothing.
 
 A column is a tuple, one per parameter of the statement:
 
@@ -24,10 +25,11 @@ A column is a tuple, one per parameter of the statement:
 
 The compiled insert finds the connection's SQLite handle through SQLite itself: while
 :func:`watching` is on, each connection opened answers ``SELECT ecocomp_bulk_handle()``
-(an SQLite auto extension), never by reading Python's connection object. It is used only
-where the SQLite library is the one Python's ``_sqlite3`` module links (the same copy), and
-is 3.30 or newer (the function is DIRECTONLY: a database file's views and triggers cannot
-call it; an older SQLite would drop that flag).
+and has the ``ecocomp_block`` table (an SQLite auto extension), never by reading Python's
+connection object. It is used only where the SQLite library is the one Python's
+``_sqlite3`` module links (the same copy), and is 3.31 or newer (the function and the table
+are DIRECTONLY: a database file's views and triggers cannot reach them; an older SQLite
+would drop that flag). Outside :func:`insert`, the table has no rows.
 """
 
 from __future__ import annotations
@@ -114,21 +116,30 @@ def handle(conn: sqlite3.Connection) -> int | None:
     return int(found) if found else None
 
 
-def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
-           columns: Sequence[Column]) -> None:
-    """Run ``sql`` for each of the ``n`` rows of ``columns``, as ``executemany`` would.
+def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
+           columns: Sequence[Column], *, fixed: str = "") -> None:
+    """Insert the ``n`` rows of ``columns`` with ``INSERT INTO {into}``.
+
+    ``into`` names the table and its columns (``"t (a, b, c)"``): first one per column of
+    ``columns``, then any whose values are the SQL expressions ``fixed`` (``"7"``: the same on
+    every row). Compiled, it is one statement, ``INSERT INTO {into} SELECT c0, c1, …, {fixed}
+    FROM ecocomp_block``, whose rows are the block's; else ``executemany`` of ``INSERT INTO
+    {into} VALUES (?, …, {fixed})`` over :func:`rows`. The same rows go in, in the same order.
 
     ``native`` is :func:`handle` of ``conn`` (None: ``executemany``), checked on each call:
     a closed connection or another thread raises :class:`sqlite3.ProgrammingError` as
     ``executemany`` does, another connection's handle :class:`ValueError`. A row SQLite refuses
     raises what ``executemany`` raises — :class:`sqlite3.IntegrityError` for a constraint
     or a datatype mismatch, :class:`sqlite3.DataError` for a string too big, mostly
-    :class:`sqlite3.OperationalError` else (sqlite3's class for each SQLite result code) —
-    and, as with ``executemany``, the rows before it stay written in the open transaction:
-    the caller rolls it back.
+    :class:`sqlite3.OperationalError` else (sqlite3's class for each SQLite result code),
+    the compiled one naming the refused row of the block. What stays written of the block
+    then differs — none of it (compiled: one statement), the rows before the refused one
+    (``executemany``) — so the caller rolls back, as the store's import step does.
     """
+    width = len(columns)
     if native is None or _bulkc is None:
-        conn.executemany(sql, rows(columns, n))
+        marks = ", ".join(["?"] * width + ([fixed] if fixed else []))
+        conn.executemany(f"INSERT INTO {into} VALUES ({marks})", rows(columns, n))
         return
     # Asked again each time (one query per block): a closed connection, or one of another
     # thread, raises sqlite3's ProgrammingError here as executemany would, instead of the
@@ -138,8 +149,10 @@ def insert(conn: sqlite3.Connection, native: int | None, sql: str, n: int,
         raise ValueError("the native handle is not the handle of this connection")
     if not conn.in_transaction and _legacy(conn) and conn.isolation_level is not None:
         # what executemany does before a DML statement: the rows go into a transaction
-        # the caller can roll back, not each committed on its own
+        # the caller can roll back, not committed on their own
         conn.execute(f"BEGIN {conn.isolation_level}")
+    values = ", ".join([f"c{k}" for k in range(width)] + ([fixed] if fixed else []))
+    sql = f"INSERT INTO {into} SELECT {values} FROM ecocomp_block"
     failed = _bulkc.insert(native, sql, n, tuple(columns))
     if failed is None:
         return

@@ -585,13 +585,17 @@ class ReadingStore:
         (which names the import id ``also`` itself, when given)."""
         self._conn.executemany(insert, rows)
 
-    def _put_block(self, insert: str, block: Any, import_id: int) -> None:
+    def _put_block(self, block: Any, import_id: int) -> None:
         """Write a block of readings from :mod:`ecocomp.columnar` into ``readings``:
         through the compiled insert where this connection has it, else with :meth:`_put`."""
+        into = f"readings ({_COLUMNS}, row, import_id)"
         if self._native is None:
-            self._put(insert, "readings", _COLUMNAR_ROWS, block.rows(), also=import_id)
+            marks = ", ".join("?" * len(_COLUMNAR_ROWS))
+            self._put(f"INSERT INTO {into} VALUES ({marks}, {import_id})", "readings",
+                      _COLUMNAR_ROWS, block.rows(), also=import_id)
         else:
-            bulk_insert.insert(self._conn, self._native, insert, block.count, block.columns)
+            bulk_insert.insert(self._conn, self._native, into, block.count, block.columns,
+                               fixed=str(int(import_id)))
 
     def _new_id(self, sql: str, args: tuple[Any, ...]) -> int:
         """Run one INSERT of one row and return the row's ``id``."""
@@ -962,10 +966,6 @@ class ReadingStore:
         from ecocomp import columnar
 
         conn = self._conn
-        insert = (
-            f"INSERT INTO readings ({_COLUMNS}, row, import_id) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {{id}})"
-        )
         if progress is not None:
             progress(0)
         blocks = columnar.ReadAhead(
@@ -982,12 +982,11 @@ class ReadingStore:
                 return started
             import_id = started
             try:
-                insert = insert.format(id=import_id)
                 count = 0
                 batch = first
                 while batch is not None:
                     if batch.count:
-                        self._put_block(insert, batch, import_id)
+                        self._put_block(batch, import_id)
                         count += batch.count
                         if progress is not None:
                             progress(count)

@@ -3,8 +3,9 @@
 Whatever columns it is given — dictionary-indexed values, pyarrow strings and int64s with
 nulls, slices at any offset, row numbers — it must store exactly the rows
 :func:`bulk_insert.rows` gives, as ``executemany`` stores them; refuse what is unsound before
-touching the database; and report SQLite's refusals as ``executemany`` does. Also the read-
-ahead thread of the columnar import (:class:`columnar.ReadAhead`).
+touching the database; and report SQLite's refusals as ``executemany`` does. Its table,
+``ecocomp_block``, has rows only inside the insert that reads it, and no database file can
+reach it. Also the read-ahead thread of the columnar import (:class:`columnar.ReadAhead`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ compiled = pytest.mark.skipif(not bulk_insert.available(), reason="ecocomp._bulk
 
 SCHEMA = ("CREATE TABLE t (a TEXT, b TEXT NOT NULL, c INTEGER, d TEXT, e INTEGER, "
           "UNIQUE (a, b)) STRICT")
-INSERT = "INSERT INTO t (a, b, c, d, e) VALUES (?, ?, ?, ?, ?)"
+INTO = "t (a, b, c, d, e)"
 
 
 def connect() -> tuple[sqlite3.Connection, int | None]:
@@ -99,9 +100,9 @@ def test_the_compiled_insert_stores_what_executemany_stores(block, cut):
     fast.execute("DROP TABLE t")
     fast.execute(SCHEMA.replace("UNIQUE (a, b)", "x INTEGER"))
     # in two calls, the second on the columns sliced: offsets add up
-    bulk_insert.insert(fast, native, INSERT, cut, columns)
-    bulk_insert.insert(fast, native, INSERT, n - cut, sliced(columns, cut))
-    slow.executemany(INSERT, bulk_insert.rows(columns, n))
+    bulk_insert.insert(fast, native, INTO, cut, columns)
+    bulk_insert.insert(fast, native, INTO, n - cut, sliced(columns, cut))
+    slow.executemany(f"INSERT INTO {INTO} VALUES (?, ?, ?, ?, ?)", bulk_insert.rows(columns, n))
     assert stored(fast) == stored(slow)
     assert len(stored(fast)) == n
 
@@ -120,19 +121,22 @@ def test_the_rows_are_the_columns_values():
 
 
 @compiled
-def test_a_refused_row_raises_integrity_error_and_leaves_what_executemany_leaves():
+def test_a_refused_row_raises_integrity_error_naming_it_and_nothing_of_the_block_stays():
     columns = (_indexed(["s"], None), _strings(pa.array(["a", "b", "a", "c"], pa.string())),
                (0, [None]), (0, [None]), (3, 1))
     fast, native = connect()
+    fast.execute("INSERT INTO t VALUES ('s', 'z', NULL, NULL, 0)")  # before: it stays
     fast.execute("BEGIN")
-    with pytest.raises(sqlite3.IntegrityError, match=r"UNIQUE constraint failed.*row 3"):
-        bulk_insert.insert(fast, native, INSERT, 4, columns)
+    with pytest.raises(sqlite3.IntegrityError, match=r"UNIQUE constraint failed.*row 3 "):
+        bulk_insert.insert(fast, native, INTO, 4, columns)
     assert fast.in_transaction  # the caller rolls back (the store's import step does)
+    assert stored(fast) == [("s", "z", None, None, 0)]  # one statement: undone whole
     slow, _ = connect()
     slow.execute("BEGIN")
     with pytest.raises(sqlite3.IntegrityError):
-        slow.executemany(INSERT, bulk_insert.rows(columns, 4))
-    assert stored(fast) == stored(slow) == [("s", "a", None, None, 1), ("s", "b", None, None, 2)]
+        bulk_insert.insert(slow, None, INTO, 4, columns)
+    # executemany: the two rows before the refused one (row 3) stay until the rollback
+    assert stored(slow) == [("s", "a", None, None, 1), ("s", "b", None, None, 2)]
 
 
 @compiled
@@ -140,21 +144,26 @@ def test_a_not_null_refusal_is_an_integrity_error_too():
     conn, native = connect()
     columns = ((0, ["a"]), (0, [None]), (0, [1]), (0, [None]), (3, 0))
     with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
-        bulk_insert.insert(conn, native, INSERT, 1, columns)
+        bulk_insert.insert(conn, native, INTO, 1, columns)
 
 
 @compiled
-def test_a_statement_sqlite_cannot_prepare_is_an_operational_error():
-    conn, native = connect()
-    with pytest.raises(sqlite3.OperationalError, match="no such table"):
-        bulk_insert.insert(conn, native, INSERT.replace(" t ", " nowhere "), 1,
-                           ((0, ["a"]),) * 4 + ((3, 0),))
+@pytest.mark.parametrize("into, width, error", [
+    ("nowhere (a, b, c, d, e)", 5, "no such table"),
+    (INTO, 4, "4 values for 5 columns"),
+    (INTO, 6, "6 values for 5 columns"),
+])
+def test_a_statement_sqlite_cannot_prepare_is_an_operational_error(into, width, error):
+    for native_or_none in ("compiled", "executemany"):
+        conn, native = connect()
+        with pytest.raises(sqlite3.OperationalError, match=error):
+            bulk_insert.insert(conn, native if native_or_none == "compiled" else None, into,
+                               1, ((0, ["a"]),) * (width - 1) + ((3, 0),))
 
 
 @compiled
 @pytest.mark.parametrize("columns, n, error", [
-    (((0, ["a"]),) * 4, 1, "parameters are not the columns"),
-    (((0, ["a"]),) * 4 + ((3, 0), (3, 0)), 1, "parameters are not the columns"),
+    (((0, ["a"]),) * 33, 1, "too many columns"),
     (((0, []),) + ((0, ["a"]),) * 3 + ((3, 0),), 1, "no values"),
     (((0, [1.5]),) + ((0, ["a"]),) * 3 + ((3, 0),), 1, "type float"),
     (((0, [2**64]),) + ((0, ["a"]),) * 3 + ((3, 0),), 1, "beyond 64 bits"),
@@ -176,13 +185,13 @@ def test_a_statement_sqlite_cannot_prepare_is_an_operational_error():
 def test_unsound_columns_are_refused_before_anything_is_written(columns, n, error):
     conn, native = connect()
     with pytest.raises((ValueError, TypeError, OverflowError), match=error):
-        bulk_insert.insert(conn, native, INSERT, n, columns)
+        bulk_insert.insert(conn, native, INTO, n, columns)
     assert stored(conn) == []
 
 
 def test_without_the_compiled_insert_rows_go_through_executemany(monkeypatch):
     conn, _native = connect()
-    bulk_insert.insert(conn, None, INSERT, 2, (
+    bulk_insert.insert(conn, None, INTO, 2, (
         _strings(pa.array(["a", "b"], pa.string())), (0, ["k"]), (0, [None]), (0, ["z"]),
         (3, 5)))
     assert stored(conn) == [("a", "k", None, "z", 5), ("b", "k", None, "z", 6)]
@@ -209,6 +218,60 @@ def test_a_database_file_cannot_call_the_handle_function_from_a_view(tmp_path):
         if bulk_insert.available():
             with pytest.raises(sqlite3.OperationalError, match="unsafe use"):
                 store._conn.execute("SELECT h FROM leak").fetchall()
+
+
+@compiled
+def test_the_block_table_has_no_rows_outside_the_insert():
+    conn, native = connect()
+    assert conn.execute("SELECT count(*) FROM ecocomp_block").fetchone() == (0,)
+    bulk_insert.insert(conn, native, INTO, 2, ((0, ["a"]), (3, 0), (0, [1]), (0, ["d"]),
+                                               (0, [2])))
+    assert conn.execute("SELECT count(*) FROM ecocomp_block").fetchone() == (0,)
+    assert len(stored(conn)) == 2
+
+
+@compiled
+@pytest.mark.parametrize("ddl, query", [
+    ("CREATE VIEW leak AS SELECT c0 FROM ecocomp_block", "SELECT * FROM leak"),
+    ("CREATE TABLE leak (v); CREATE TRIGGER leaks AFTER INSERT ON readings_imports BEGIN "
+     "INSERT INTO leak SELECT c0 FROM ecocomp_block; END",
+     "INSERT INTO readings_imports VALUES (1, 'f', 'x', 0, 0, 0, 0, 0, 0, 'now')"),
+])
+def test_a_database_file_cannot_read_the_block_table_from_a_view_or_trigger(tmp_path, ddl,
+                                                                            query):
+    """DIRECTONLY: a view or trigger a database file brings cannot read the block."""
+    path = tmp_path / "v.db"
+    with ReadingStore.open(path) as store:
+        store._conn.executescript(ddl)
+    with ReadingStore.open(path) as store:
+        with pytest.raises(sqlite3.OperationalError, match="unsafe use"):
+            store._conn.execute(query).fetchall()
+
+
+@compiled
+def test_inserts_in_threads_at_once_each_write_their_own_block():
+    """The block is the calling thread's: two threads inserting into two connections at
+    once, without the GIL, never read each other's rows."""
+    def work(word: str, out: list[list[tuple[Any, ...]]]) -> None:
+        conn, native = connect()
+        for k in range(40):
+            columns = (_indexed([word], None), _strings(pa.array(
+                [f"{word}{k}-{r}" for r in range(500)], pa.string())), (0, [k]),
+                (0, [word]), (3, 0))
+            bulk_insert.insert(conn, native, INTO, 500, columns)
+        out.append(stored(conn))
+
+    results: dict[str, list[list[tuple[Any, ...]]]] = {"x": [], "y": []}
+    threads = [threading.Thread(target=work, args=(w, results[w])) for w in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for word, (rows,) in results.items():
+        assert len(rows) == 40 * 500
+        assert {(a, d) for a, _b, _c, d, _e in rows} == {(word, word)}
+        assert [b for _a, b, _c, _d, _e in rows] == [
+            f"{word}{k}-{r}" for k in range(40) for r in range(500)]
 
 
 # ----------------------------------------------------------------------- read-ahead

@@ -24,7 +24,7 @@ from ecocomp.store import ReadingStore
 compiled = pytest.mark.skipif(not bulk_insert.available(), reason="ecocomp._bulkc not built")
 
 SCHEMA = "CREATE TABLE t (a TEXT, b INTEGER)"
-INSERT = "INSERT INTO t (a, b) VALUES (?, ?)"
+INTO = "t (a, b)"
 COLUMNS = ((0, ["x"]), (3, 1))
 
 
@@ -52,7 +52,7 @@ def test_an_offset_whose_byte_count_overflows_is_refused_not_read(column):
     a signed Py_ssize_t that wrapped."""
     conn, native = connect(isolation_level=None)
     with pytest.raises((ValueError, OverflowError)):
-        bulk_insert.insert(conn, native, INSERT, 1, (column, (3, 0)))
+        bulk_insert.insert(conn, native, INTO, 1, (column, (3, 0)))
     assert stored(conn) == []
 
 
@@ -65,7 +65,7 @@ def test_a_closed_connection_is_refused_as_executemany_refuses_it():
     conn, native = connect()
     conn.close()
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
-        bulk_insert.insert(conn, native, INSERT, 1, COLUMNS)
+        bulk_insert.insert(conn, native, INTO, 1, COLUMNS)
 
 
 @compiled
@@ -76,7 +76,7 @@ def test_another_thread_is_refused_as_executemany_refuses_it():
 
     def run() -> None:
         try:
-            bulk_insert.insert(conn, native, INSERT, 1, COLUMNS)
+            bulk_insert.insert(conn, native, INTO, 1, COLUMNS)
         except BaseException as exc:
             raised.append(exc)
 
@@ -93,7 +93,7 @@ def test_the_handle_of_another_connection_is_refused():
     one, native = connect()
     other, _ = connect()
     with pytest.raises(ValueError, match="not the handle of this connection"):
-        bulk_insert.insert(other, native, INSERT, 1, COLUMNS)
+        bulk_insert.insert(other, native, INTO, 1, COLUMNS)
     assert stored(one) == stored(other) == []
 
 
@@ -107,7 +107,7 @@ def test_the_rows_are_in_the_transaction_executemany_would_open(level):
     insert wrote each row in autocommit, so a rollback undid nothing."""
     for native_or_none in ("native", None):
         conn, native = connect(isolation_level=level)
-        bulk_insert.insert(conn, native if native_or_none else None, INSERT, 2, COLUMNS)
+        bulk_insert.insert(conn, native if native_or_none else None, INTO, 2, COLUMNS)
         assert conn.in_transaction is (level is not None)
         conn.rollback()
         assert stored(conn) == ([] if level is not None else [("x", 1), ("x", 2)])
@@ -154,25 +154,24 @@ def test_watches_in_threads_overlapping_each_keep_it_on():
 # ------------------------------------------------ SQLite's refusals: executemany's classes
 
 
-def _raised(conn: sqlite3.Connection, native: int | None, sql: str,
-            columns: tuple[Any, ...]) -> BaseException:
+def _raised(conn: sqlite3.Connection, native: int | None, into: str,
+            columns: tuple[Any, ...], fixed: str) -> BaseException:
     with pytest.raises(sqlite3.Error) as caught:
-        bulk_insert.insert(conn, native, sql, 1, columns)
+        bulk_insert.insert(conn, native, into, 1, columns, fixed=fixed)
     return caught.value
 
 
 @compiled
-@pytest.mark.parametrize("sql, columns, limit", [
+@pytest.mark.parametrize("into, columns, fixed, limit", [
     # a text for an INTEGER PRIMARY KEY: SQLITE_MISMATCH, an IntegrityError
-    ("INSERT INTO p VALUES (?, ?)", ((0, ["zz"]), (0, ["v"])), None),
-    # a text over SQLITE_LIMIT_LENGTH, bound or computed: SQLITE_TOOBIG, a DataError
-    ("INSERT INTO p VALUES (?, ?)", ((0, [1]), (0, ["v" * 50])), 10),
-    ("INSERT INTO p VALUES (?, ? || ?)", ((0, [1]), (0, ["v" * 8]), (0, ["w" * 8])), 10),
-    # a statement that returns rows: executemany takes DML only
-    ("SELECT ?, ?", ((0, [1]), (0, ["v"])), None),
-    ("INSERT INTO p VALUES (?, ?)", ((0, [1]), (0, ["v"])), "query_only"),
+    ("p (id, v)", ((0, ["zz"]), (0, ["v"])), "", None),
+    # a text over SQLITE_LIMIT_LENGTH, from the block or computed: SQLITE_TOOBIG, a DataError
+    ("p (id, v)", ((0, [1]), (0, ["v" * 500])), "", 300),
+    ("p (id, v)", ((0, [1]), _strings(pa.array(["v" * 500]))), "", 300),
+    ("p (id, v)", ((0, [1]),), "'v' || hex(zeroblob(200))", 300),
+    ("p (id, v)", ((0, [1]), (0, ["v"])), "", "query_only"),
 ])
-def test_sqlite_refusals_raise_the_class_executemany_raises(sql, columns, limit):
+def test_sqlite_refusals_raise_the_class_executemany_raises(into, columns, fixed, limit):
     """Everything but a constraint was an OperationalError: a datatype mismatch escaped the
     store's `except IntegrityError`, a string too big was not a DataError."""
     errors = []
@@ -183,32 +182,32 @@ def test_sqlite_refusals_raise_the_class_executemany_raises(sql, columns, limit)
             conn.execute("PRAGMA query_only = 1")
         elif limit is not None:
             conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
-        errors.append(_raised(conn, native if side == "compiled" else None, sql, columns))
+        errors.append(_raised(conn, native if side == "compiled" else None, into, columns,
+                              fixed))
     fast, slow = errors
     assert type(fast) is type(slow)
     assert getattr(fast, "sqlite_errorcode", None) == getattr(slow, "sqlite_errorcode", None)
 
 
 @compiled
-@pytest.mark.parametrize("tail", ["; DELETE FROM t", "; ;", ";\n-- rows\n/* all */ ;"])
-def test_a_second_statement_is_refused_not_dropped(tail):
+@pytest.mark.parametrize("fixed", ["1 FROM ecocomp_block; DELETE FROM t; SELECT 1",
+                                   "1 FROM ecocomp_block; ;"])
+def test_a_second_statement_is_refused_not_dropped(fixed):
     """prepare_v2 compiles the first statement only: the rest was silently not run."""
-    for side in ("compiled", "executemany"):
-        conn, native = connect(isolation_level=None)
-        with pytest.raises(sqlite3.ProgrammingError, match="one statement at a time"):
-            bulk_insert.insert(conn, native if side == "compiled" else None,
-                               f"{INSERT}{tail}", 1, COLUMNS)
-        assert stored(conn) == []
+    conn, native = connect(isolation_level=None)
+    conn.execute("INSERT INTO t VALUES ('kept', 0)")
+    with pytest.raises(sqlite3.ProgrammingError, match="one statement at a time"):
+        bulk_insert.insert(conn, native, INTO, 1, ((0, ["x"]),), fixed=fixed)
+    assert stored(conn) == [("kept", 0)]
 
 
 @compiled
-@pytest.mark.parametrize("tail", ["", ";", " ;  -- the rows\n /* all */ \t", ";/* open"])
-def test_what_follows_the_statement_may_be_blanks_and_comments(tail):
-    for side in ("compiled", "executemany"):
-        conn, native = connect(isolation_level=None)
-        bulk_insert.insert(conn, native if side == "compiled" else None, f"{INSERT}{tail}", 1,
-                           COLUMNS)
-        assert stored(conn) == [("x", 1)]
+@pytest.mark.parametrize("fixed", ["1 FROM ecocomp_block --", "1 FROM ecocomp_block; /*",
+                                   "1 FROM ecocomp_block ; --"])
+def test_what_follows_the_statement_may_be_blanks_and_comments(fixed):
+    conn, native = connect(isolation_level=None)
+    bulk_insert.insert(conn, native, INTO, 1, ((0, ["x"]),), fixed=fixed)
+    assert stored(conn) == [("x", 1)]
 
 
 # ------------------------------------------------------------ columnar's column builders
@@ -235,7 +234,7 @@ def test_row_numbers_past_int64_are_refused_not_wrapped(start, n):
     for side in ("compiled", "executemany"):
         conn, native = connect(isolation_level=None)
         with pytest.raises(OverflowError):
-            bulk_insert.insert(conn, native if side == "compiled" else None, INSERT, n,
+            bulk_insert.insert(conn, native if side == "compiled" else None, INTO, n,
                                ((0, ["x"]), (3, start)))
         assert all(b > 0 for _a, b in stored(conn))
 
@@ -243,8 +242,8 @@ def test_row_numbers_past_int64_are_refused_not_wrapped(start, n):
 @compiled
 def test_row_numbers_up_to_the_last_int64_go_in():
     conn, native = connect(isolation_level=None)
-    bulk_insert.insert(conn, native, INSERT, 2, ((0, ["x"]), (3, 2**63 - 2)))
-    bulk_insert.insert(conn, native, INSERT, 1, ((0, ["y"]), (3, -(2**63))))
+    bulk_insert.insert(conn, native, INTO, 2, ((0, ["x"]), (3, 2**63 - 2)))
+    bulk_insert.insert(conn, native, INTO, 1, ((0, ["y"]), (3, -(2**63))))
     assert stored(conn) == [("x", 2**63 - 2), ("x", 2**63 - 1), ("y", -(2**63))]
 
 
@@ -346,51 +345,30 @@ def test_closing_read_ahead_wakes_a_reader_waiting_in_another_thread():
 
 
 @compiled
-@pytest.mark.parametrize("sql, rows", [
-    # RETURNING: SQLite makes every change on the first step; executemany runs it
-    (f"{INSERT} RETURNING a", [("x", 1), ("x", 2)]),
-    (f"WITH k(v) AS (SELECT 1) {INSERT} RETURNING b", [("x", 1), ("x", 2)]),
-    ("CREATE TABLE IF NOT EXISTS u (a, b)", []),
-    # a statement that writes nothing: executemany refuses it
-    ("SELECT ?, ?", "refused"),
-    ("PRAGMA user_version", "refused"),
-    ("BEGIN", "refused"),
+@pytest.mark.parametrize("width, fixed, rows", [
+    (2, "", [("x", 1), ("x", 2)]),
+    (1, "7", [("x", 7), ("x", 7)]),
+    (1, "length('abc') * 2", [("x", 6), ("x", 6)]),
+    (0, "'k', 1", [("k", 1), ("k", 1)]),
 ])
-def test_statements_as_executemany_takes_them(sql, rows):
-    """An INSERT ... RETURNING stopped after its first row (SQLITE_ROW taken for an
-    error); a SELECT ran until it returned a row, a BEGIN or a PRAGMA ran."""
+def test_fixed_values_follow_the_columns_on_every_row(width, fixed, rows):
+    """Columns past those of the block take the same SQL value on every row (the store's
+    import id), by either insert; with no column at all, one row per row of the block."""
+    assert list(bulk_insert.rows((), 2)) == [(), ()]
     for side in ("compiled", "executemany"):
         conn, native = connect(isolation_level=None)
-        columns = COLUMNS if "?" in sql else ()
-        native_or_none = native if side == "compiled" else None
-        if rows == "refused":
-            with pytest.raises(sqlite3.ProgrammingError, match="only execute DML"):
-                bulk_insert.insert(conn, native_or_none, sql, 2, columns)
-            assert not conn.in_transaction
-        else:
-            bulk_insert.insert(conn, native_or_none, sql, 2, columns)
-            assert stored(conn) == rows
-
-
-@pytest.mark.parametrize("side", ["compiled", "executemany"])
-def test_a_statement_without_parameters_runs_once_per_row(side):
-    """rows() of no columns was zip() of nothing: no row at all, where the compiled insert
-    ran the statement n times."""
-    conn, native = connect(isolation_level=None)
-    if side == "compiled" and native is None:
-        pytest.skip("ecocomp._bulkc not built")
-    assert list(bulk_insert.rows((), 3)) == [(), (), ()]
-    bulk_insert.insert(conn, native if side == "compiled" else None,
-                       "INSERT INTO t DEFAULT VALUES", 3, ())
-    assert stored(conn) == [(None, None)] * 3
+        bulk_insert.insert(conn, native if side == "compiled" else None, INTO, 2,
+                           COLUMNS[:width], fixed=fixed)
+        assert stored(conn) == rows
 
 
 @compiled
 @settings(max_examples=120, deadline=None)
 @given(n=st.integers(0, 25), skip=st.integers(0, 4), data=st.data())
-def test_refusals_leave_what_executemany_leaves(n, skip, data):
+def test_refusals_raise_what_executemany_raises_at_the_same_row(n, skip, data):
     """Repeated keys, NULLs into NOT NULL, texts into a STRICT INTEGER column: the same
-    class of error at the same row, and the same rows written before it."""
+    class of error, the compiled insert naming the row executemany stopped at (the rows
+    before it are what executemany left); the compiled insert leaves none of the block."""
     total = n + skip
     keys = pa.array(data.draw(st.lists(st.sampled_from(["a", "b", "c", "湘", "\0", ""]),
                                        min_size=total, max_size=total)), pa.string())
@@ -399,19 +377,28 @@ def test_refusals_leave_what_executemany_leaves(n, skip, data):
     picks = pa.array(data.draw(st.lists(st.integers(0, len(words) - 1), min_size=total,
                                         max_size=total)), pa.int32())
     columns = (_strings(keys.slice(skip)), _indexed(words, picks.slice(skip)), (3, 0))
-    sql = "INSERT INTO s (k, v, r) VALUES (?, ?, ?)"
     outcomes = []
     for side in ("compiled", "executemany"):
         conn, native = connect(isolation_level=None)
         conn.execute("CREATE TABLE s (k TEXT UNIQUE, v INTEGER NOT NULL, r INTEGER) STRICT")
         conn.execute("BEGIN")
         try:
-            bulk_insert.insert(conn, native if side == "compiled" else None, sql, n, columns)
+            bulk_insert.insert(conn, native if side == "compiled" else None, "s (k, v, r)", n,
+                               columns)
             error = None
         except sqlite3.Error as exc:
-            error = (type(exc), str(exc).split(" (row")[0])
+            error = exc
         outcomes.append((error, conn.execute("SELECT k, v, r FROM s ORDER BY rowid").fetchall()))
-    assert outcomes[0] == outcomes[1]
+    (fast, fast_rows), (slow, slow_rows) = outcomes
+    if slow is None:
+        assert fast is None
+        assert fast_rows == slow_rows
+        assert len(fast_rows) == n
+    else:
+        assert type(fast) is type(slow)
+        assert str(fast).split(" (row")[0] == str(slow)
+        assert str(fast).endswith(f" (row {len(slow_rows) + 1} of the block)")
+        assert fast_rows == []
 
 
 @compiled
@@ -422,7 +409,7 @@ def test_an_interrupted_connection_raises_executemany_s_error():
         conn, native = connect(isolation_level=None)
         conn.set_progress_handler(lambda: 1, 1)
         with pytest.raises(sqlite3.OperationalError, match="interrupted"):
-            bulk_insert.insert(conn, native if side == "compiled" else None, INSERT, 3,
+            bulk_insert.insert(conn, native if side == "compiled" else None, INTO, 3,
                                COLUMNS)
         conn.set_progress_handler(None, 1)
         assert stored(conn) == []
