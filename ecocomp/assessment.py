@@ -758,11 +758,22 @@ def assess(
         seen.add(section.code)
         _waterbody(section.waterbody, f"section {section.code}")
         months = index.get(section.code, {})
+        # each month's picks once: the month's assessment, and the year's (which applies
+        # the automatic-first rule month by month too)
+        year_picks: dict[str, list[_Pick]] = defaultdict(list)
         for month in period.months():
-            if month in months:
-                result[(section.code, month)] = _assess_month(index, section, month, codes)
+            data = months.get(month)
+            if data is None:
+                continue
+            picks = {parameter: _pick(parameter, by_source)
+                     for parameter, by_source in data.items()}
+            result[(section.code, month)] = _section_assessment(
+                section, month, {p: [pick] for p, pick in picks.items()}, codes, "samples")
+            for parameter, pick in picks.items():
+                year_picks[parameter].append(pick)
         if months:
-            result[(section.code, period)] = _assess_year(index, section, period, codes, method)
+            result[(section.code, period)] = _section_assessment(
+                section, period, year_picks, codes, method)
     flows = {code: dict(days) for code, days in (daily_flows or {}).items()}
     return Assessments(sections=result, daily_flows=flows)
 
