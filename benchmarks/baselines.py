@@ -45,6 +45,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ecocomp.database import PAGE_SIZE
 from ecocomp.standards import ASSESSED_ITEMS, gb3838
 
 __all__ = [
@@ -80,7 +81,8 @@ def raw_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any]:
     """
     start = time.perf_counter()
     conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")  # the store's pragmas
+    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # the store's pragmas
+    conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute(_RAW_TABLE)
     in_sqlite = 0.0
@@ -115,14 +117,16 @@ def raw_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any]:
 def sqlite_cli_import(db: str | Path, files: Sequence[str | Path]) -> dict[str, Any] | None:
     """``sqlite3 DB`` with ``.import --csv --skip 1`` of every file into one bare table.
 
-    The same pragmas as the store (WAL, synchronous NORMAL), one process, the CSV parsed in C.
+    The same pragmas as the store (its page size, WAL, synchronous NORMAL), one process, the
+    CSV parsed in C.
     None when the ``sqlite3`` program is not installed.
     """
     program = shutil.which("sqlite3")
     if program is None:
         return None
     script = [
-        "PRAGMA journal_mode = WAL;", "PRAGMA synchronous = NORMAL;",
+        f"PRAGMA page_size = {PAGE_SIZE};", "PRAGMA journal_mode = WAL;",
+        "PRAGMA synchronous = NORMAL;",
         "CREATE TABLE readings (section TEXT, sampled_at TEXT, parameter TEXT, value TEXT, "
         "unit TEXT, source TEXT, flag TEXT);",
         "BEGIN;",
