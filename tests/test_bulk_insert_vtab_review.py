@@ -1,0 +1,118 @@
+"""A review of the compiled insert's virtual table, ``ecocomp_block`` (``ecocomp/_bulkc.c``):
+each test here failed on the table as first merged — a statement reading the block after
+the insert had returned (freed memory read and written), another connection reading it,
+a nested insert emptying it, a buffer changed during the insert read out of bounds — and
+holds the fix."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from ecocomp import bulk_insert
+from ecocomp.columnar import _strings
+
+compiled = pytest.mark.skipif(not bulk_insert.available(), reason="ecocomp._bulkc not built")
+
+
+def connect() -> tuple[sqlite3.Connection, int | None]:
+    with bulk_insert.watching():
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+    return conn, bulk_insert.handle(conn)
+
+
+def words(n: int) -> tuple[Any, ...]:
+    return _strings(pa.array([f"w{r}" for r in range(n)], pa.string()))
+
+
+# ------------------------------------------------ the block is read only inside its insert
+
+
+@compiled
+@pytest.mark.parametrize("where", ["same connection", "another connection"])
+def test_a_statement_started_during_the_insert_reads_nothing_after_it(where):
+    """A function of the statement ran a query on ecocomp_block and kept it: after the
+    insert returned, it read the block's freed buffers through a Feed that was gone (and
+    wrote the row number into it), and its current row pointed into them; on another
+    connection it read this one's block."""
+    conn, native = connect()
+    other, _ = connect()
+    conn.execute("CREATE TABLE t (a TEXT, b INTEGER, k INTEGER)")
+    kept: list[tuple[sqlite3.Cursor, Any]] = []
+
+    def peek() -> int:
+        if not kept:
+            cursor = (conn if where == "same connection" else other).execute(
+                "SELECT c0 FROM ecocomp_block")
+            kept.append((cursor, cursor.fetchone()))
+        return 0
+
+    conn.create_function("peek", 0, peek)
+    bulk_insert.insert(conn, native, "t (a, b, k)", 50, (words(50), (3, 0)), fixed="peek()")
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (50,)
+    cursor, first = kept[0]
+    if where == "same connection":
+        assert first == ("w0",)  # the statement's own connection, during the call: the block
+    else:
+        assert first is None  # never another connection's block
+    # after the call: no more rows but the one sqlite3 had stepped to in the call (its
+    # own copy: read from the freed buffers it was garbage)
+    assert cursor.fetchall() in ([], [("w1",)])
+
+
+@compiled
+def test_an_insert_inside_an_insert_gives_the_block_back_when_it_ends():
+    """A function of the statement that inserts a block of its own (another connection):
+    when it ended, the outer insert's block was gone for every later read of it in the
+    outer statement (here a correlated subquery: 0 instead of r + 1)."""
+    conn, native = connect()
+    other, other_native = connect()
+    conn.execute("CREATE TABLE t (a TEXT, b INTEGER, k INTEGER, m INTEGER)")
+    other.execute("CREATE TABLE u (a TEXT, b INTEGER)")
+
+    def nest(b: int) -> int:
+        if b == 1:
+            bulk_insert.insert(other, other_native, "u (a, b)", 3, (words(3), (3, 100)))
+        return 0
+
+    conn.create_function("nest", 1, nest)
+    bulk_insert.insert(
+        conn, native, "t (a, b, k, m)", 5, (words(5), (3, 0)),
+        fixed="nest(c1), (SELECT count(*) FROM ecocomp_block AS i WHERE i.c1 <= ecocomp_block.c1)")
+    assert conn.execute("SELECT a, b, m FROM t ORDER BY rowid").fetchall() == [
+        (f"w{r}", r, r + 1) for r in range(5)]
+    assert other.execute("SELECT a, b FROM u ORDER BY rowid").fetchall() == [
+        ("w0", 100), ("w1", 101), ("w2", 102)]
+
+
+@compiled
+@pytest.mark.parametrize("kind", ["indices", "offsets"])
+def test_a_buffer_changed_during_the_insert_is_refused_not_read_out_of_bounds(kind):
+    """The indices and offsets were checked once, before SQLite ran: a writable buffer
+    (a bytearray) changed meanwhile by Python code (a function of the statement, another
+    thread) sent the read past the column's values or data."""
+    conn, native = connect()
+    conn.execute("CREATE TABLE t (a TEXT, k INTEGER)")
+    if kind == "indices":
+        buffer = bytearray(pa.array([0, 1, 0, 1], pa.int32()).buffers()[1].to_pybytes())
+        column: tuple[Any, ...] = (0, ["x", "y"], buffer, 0)
+        bad = 2  # one past the values
+    else:
+        buffer = bytearray(pa.array([0, 1, 2, 3, 4], pa.int32()).buffers()[1].to_pybytes())
+        column = (1, buffer, b"abcd", 0)
+        bad = 64  # past the data
+    calls: list[int] = []
+
+    def spoil() -> int:
+        if not calls:
+            buffer[8:12] = bad.to_bytes(4, "little")  # row 2's index / row 1's end
+        calls.append(1)
+        return 0
+
+    conn.create_function("spoil", 0, spoil)
+    with pytest.raises(sqlite3.OperationalError, match="changed during the insert"):
+        bulk_insert.insert(conn, native, "t (a, k)", 4, (column,), fixed="spoil()")
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
