@@ -276,6 +276,7 @@ typedef struct {
     Py_ssize_t longest; /* the connection's SQLITE_LIMIT_LENGTH */
     sqlite3 *db; /* the connection whose statement inserts it: no other one reads it */
     unsigned long long serial; /* this call's, in this thread */
+    int readers; /* cursors opened on it: `at` is the refused row only when one was */
 } Feed;
 
 static _Thread_local Feed *feeding = NULL;
@@ -355,8 +356,9 @@ static int block_best_index(sqlite3_vtab *table, sqlite3_index_info *info) {
 
 static int block_open(sqlite3_vtab *table, sqlite3_vtab_cursor **out) {
     BlockCursor *cursor = calloc(1, sizeof *cursor);
-    (void)table;
     if (cursor == NULL) return SQLITE_NOMEM;
+    Feed *feed = fed(table);
+    if (feed != NULL) feed->readers++;
     *out = &cursor->base;
     return SQLITE_OK;
 }
@@ -496,8 +498,8 @@ static void programming_error(const char *message) {
 /* insert(handle, sql, n, columns): runs `sql`, one statement without parameters that reads
  * `ecocomp_block` (INSERT INTO t (...) SELECT c0, c1, ... FROM ecocomp_block), once, the
  * block's n rows its rows. None when it ran to the end, else (code, message, row) of
- * SQLite's error, `row` the block's row being read when SQLite refused it; the statement's
- * changes are all undone by SQLite (the caller rolls back its transaction). */
+ * SQLite's error, `row` the block's row SQLite refused, or -1 where that is not known; the
+ * statement's changes are all undone by SQLite (the caller rolls back its transaction). */
 static PyObject *py_insert(PyObject *self, PyObject *args) {
     (void)self;
     long long handle;
@@ -546,9 +548,9 @@ static PyObject *py_insert(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "the statement has parameters, or is empty");
         goto done;
     }
-    Py_ssize_t r = 0;
+    Py_ssize_t r = -1; /* no row read: the statement did not run */
     if (rc == SQLITE_OK) {
-        Feed feed = {cols, ncols, n, 0, SQL.limit(db, SQLITE_LIMIT_LENGTH, -1), db, ++feeds};
+        Feed feed = {cols, ncols, n, 0, SQL.limit(db, SQLITE_LIMIT_LENGTH, -1), db, ++feeds, 0};
         Py_BEGIN_ALLOW_THREADS
         /* an insert inside this one (a function of the statement that inserts a block of
          * its own) gives this block back to this statement when it ends */
@@ -559,7 +561,11 @@ static PyObject *py_insert(PyObject *self, PyObject *args) {
         feeding = outer;
         if (rc == SQLITE_DONE) rc = SQLITE_OK;
         Py_END_ALLOW_THREADS
-        r = feed.at;
+        /* The row being read is the refused one only if the insert was the one reader and
+         * SQLite refused it before the end: after the end (the block is copied whole first
+         * when the table has triggers; a foreign key is checked at the statement's end), or
+         * with a second reader (a subquery, a trigger of the program's), no row is known. */
+        r = feed.readers == 1 && feed.at < n ? feed.at : -1;
     }
     if (rc == SQLITE_OK) {
         result = Py_NewRef(Py_None);

@@ -132,7 +132,9 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
     raises what ``executemany`` raises — :class:`sqlite3.IntegrityError` for a constraint
     or a datatype mismatch, :class:`sqlite3.DataError` for a string too big, mostly
     :class:`sqlite3.OperationalError` else (sqlite3's class for each SQLite result code),
-    the compiled one naming the refused row of the block. What stays written of the block
+    the compiled one naming the refused row of the block where SQLite refused it as it read
+    it (not where SQLite reads the whole block before inserting a row — a trigger on the
+    table — or checks at the statement's end — a foreign key). What stays written of the block
     then differs — none of it (compiled: one statement), the rows before the refused one
     (``executemany``) — so the caller rolls back, as the store's import step does.
     """
@@ -160,7 +162,9 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
     primary = code & 0xFF
     if primary == _SQLITE_NOMEM:
         raise MemoryError
-    error = _ERRORS.get(primary, sqlite3.DatabaseError)(f"{message} (row {row + 1} of the block)")
+    if row >= 0:  # the refused row, where it is known (see _bulkc.c: py_insert)
+        message = f"{message} (row {row + 1} of the block)"
+    error = _ERRORS.get(primary, sqlite3.DatabaseError)(message)
     error.sqlite_errorcode = code  # type: ignore[attr-defined]
     raise error
 

@@ -1,8 +1,8 @@
 """A review of the compiled insert's virtual table, ``ecocomp_block`` (``ecocomp/_bulkc.c``):
 each test here failed on the table as first merged — a statement reading the block after
 the insert had returned (freed memory read and written), another connection reading it,
-a nested insert emptying it, a buffer changed during the insert read out of bounds — and
-holds the fix."""
+a nested insert emptying it, a buffer changed during the insert read out of bounds, an
+error naming a row that was not the refused one — and holds the fix."""
 
 from __future__ import annotations
 
@@ -115,4 +115,79 @@ def test_a_buffer_changed_during_the_insert_is_refused_not_read_out_of_bounds(ki
     conn.create_function("spoil", 0, spoil)
     with pytest.raises(sqlite3.OperationalError, match="changed during the insert"):
         bulk_insert.insert(conn, native, "t (a, k)", 4, (column,), fixed="spoil()")
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+# ------------------------------------------- the row an error names is the refused one
+
+
+def _errors(schema: str, into: str, n: int, columns: tuple[Any, ...], fixed: str = "",
+            pragma: str = "") -> list[sqlite3.Error]:
+    errors = []
+    for side in ("compiled", "executemany"):
+        conn, native = connect()
+        if pragma:
+            conn.execute(pragma)
+        conn.executescript(schema)
+        with pytest.raises(sqlite3.Error) as caught:
+            bulk_insert.insert(conn, native if side == "compiled" else None, into, n, columns,
+                               fixed=fixed)
+        errors.append(caught.value)
+    return errors
+
+
+_UNIQUE = "CREATE TABLE t (a TEXT UNIQUE, b INTEGER);"
+_REPEATED = (_strings(pa.array(["a", "b", "a", "c"], pa.string())), (3, 0))
+
+
+@compiled
+@pytest.mark.parametrize("schema, pragma", [
+    # a trigger on the table: SQLite copies the whole block before inserting a row
+    (_UNIQUE + "CREATE TABLE log (x); CREATE TRIGGER g AFTER INSERT ON t BEGIN "
+     "INSERT INTO log VALUES (new.a); END;", ""),
+    # a foreign key is checked at the statement's end, after the block was read
+    ("CREATE TABLE p (id INTEGER PRIMARY KEY); INSERT INTO p VALUES (0), (1), (3);"
+     "CREATE TABLE t (a TEXT, b INTEGER REFERENCES p (id));", "PRAGMA foreign_keys = ON"),
+])
+def test_an_error_names_no_row_it_cannot_tell_never_a_wrong_one(schema, pragma):
+    """It said "row 5 of the block" of a block of 4 rows: the row being read when SQLite
+    failed was taken for the refused one, but SQLite had read the whole block first."""
+    fast, slow = _errors(schema, "t (a, b)", 4, _REPEATED, pragma=pragma)
+    assert type(fast) is type(slow) is sqlite3.IntegrityError
+    assert str(fast) == str(slow)  # executemany's message, no row claimed
+
+
+@compiled
+def test_a_second_reader_of_the_block_does_not_move_the_row_named():
+    """A correlated subquery on ecocomp_block (read again on every row) set the row being
+    read to its own: the error named row 5 where row 3 was refused."""
+    conn, native = connect()
+    conn.execute(_UNIQUE.replace("b INTEGER", "b INTEGER, m INTEGER"))
+    with pytest.raises(sqlite3.IntegrityError) as caught:
+        bulk_insert.insert(
+            conn, native, "t (a, b, m)", 4, _REPEATED,
+            fixed="(SELECT count(*) FROM ecocomp_block AS i WHERE i.c1 <= ecocomp_block.c1)")
+    assert str(caught.value) in ("UNIQUE constraint failed: t.a",
+                                 "UNIQUE constraint failed: t.a (row 3 of the block)")
+
+
+@compiled
+def test_a_statement_that_never_ran_names_no_row():
+    """A statement SQLite could not prepare said "(row 1 of the block)"."""
+    fast, slow = _errors("", "nowhere (a)", 3, ((0, ["a"]),))
+    assert type(fast) is type(slow) is sqlite3.OperationalError
+    assert str(fast) == str(slow) == "no such table: nowhere"
+
+
+@compiled
+def test_a_refusal_while_the_block_is_read_still_names_its_row():
+    """Where the row is known (SQLite refused it as it was read, here too big, even with
+    a trigger on the table), the error still names it."""
+    conn, native = connect()
+    conn.executescript("CREATE TABLE t (a TEXT, b INTEGER); CREATE TABLE log (x);"
+                       "CREATE TRIGGER g AFTER INSERT ON t BEGIN INSERT INTO log VALUES (1); END;")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 300)
+    column = _strings(pa.array(["a", "b", "c" * 500, "d"], pa.string()))
+    with pytest.raises(sqlite3.DataError, match=r"\(row 3 of the block\)$"):
+        bulk_insert.insert(conn, native, "t (a, b)", 4, (column, (3, 0)))
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
