@@ -11,9 +11,13 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from test_bulk_insert_review import _long_file
+from test_import_paths import NAMES, state
 
+import ecocomp.store as store_module
 from ecocomp import bulk_insert
 from ecocomp.columnar import _strings
+from ecocomp.store import ReadingStore
 
 compiled = pytest.mark.skipif(not bulk_insert.available(), reason="ecocomp._bulkc not built")
 
@@ -191,3 +195,34 @@ def test_a_refusal_while_the_block_is_read_still_names_its_row():
     with pytest.raises(sqlite3.DataError, match=r"\(row 3 of the block\)$"):
         bulk_insert.insert(conn, native, "t (a, b)", 4, (column, (3, 0)))
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+# ------------------------------------- the store: SQLite rolled back the whole transaction
+
+
+@compiled
+@pytest.mark.parametrize("native_or_none", ["compiled", "executemany"])
+def test_an_interrupt_inside_a_store_transaction_raises_itself(tmp_path, monkeypatch,
+                                                               native_or_none):
+    """An interrupted INSERT makes SQLite roll back the whole transaction; the compiled
+    insert is interrupted inside its one statement, so store.transaction()'s savepoint was
+    gone and "no such savepoint: import_step" hid the interrupt."""
+    monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
+    path = _long_file(tmp_path, 400)
+    calls = [0]
+
+    def progress() -> bool:
+        calls[0] += 1
+        return calls[0] > 50
+
+    with ReadingStore.open(tmp_path / "r.db") as s:
+        if native_or_none == "executemany":
+            monkeypatch.setattr(s, "_native", None)
+        with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+            with s.transaction():
+                s._conn.set_progress_handler(progress, 10)
+                s.import_file(path, sections=NAMES)
+        s._conn.set_progress_handler(None, 10)
+        assert not s._conn.in_transaction
+        assert state(s)["readings"] == []
+        assert s.import_file(path, sections=NAMES).inserted == 400  # and the store goes on
