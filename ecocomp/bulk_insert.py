@@ -29,7 +29,9 @@ and has the ``ecocomp_block`` table (an SQLite auto extension), never by reading
 connection object. It is used only where the SQLite library is the one Python's
 ``_sqlite3`` module links (the same copy), and is 3.31 or newer (the function and the table
 are DIRECTONLY: a database file's views and triggers cannot reach them; an older SQLite
-would drop that flag). Outside :func:`insert`, the table has no rows.
+would drop that flag). Outside :func:`insert`, the table has no rows; inside, only the
+statements of the connection inserting read them (a statement that Python code run during the
+insert keeps reads no more after it, from a copy of its current row).
 """
 
 from __future__ import annotations
@@ -136,7 +138,8 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
     it (not where SQLite reads the whole block before inserting a row — a trigger on the
     table — or checks at the statement's end — a foreign key). What stays written of the block
     then differs — none of it (compiled: one statement), the rows before the refused one
-    (``executemany``) — so the caller rolls back, as the store's import step does.
+    (``executemany``) — so the caller rolls back, as the store's import step does; an
+    interrupt inside the compiled one's statement has SQLite roll back the whole transaction.
     """
     width = len(columns)
     if native is None or _bulkc is None:
