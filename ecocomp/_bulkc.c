@@ -18,6 +18,12 @@
  * The SQLite functions are those of the library Python's _sqlite3 module uses
  * (ecocomp/_sqlite_dl.h).
  *
+ * The block is read by the connection inserting it, in the thread stepping the insert, while
+ * `insert()` runs, and by no other: a statement that Python code run meanwhile (a function
+ * of the statement) keeps reads no more rows after the call, and its current row is its own
+ * copy; an insert inside an insert gives the outer block back; indices and offsets are
+ * checked again as they are read (a writable buffer may change while SQLite works).
+ *
  * Columns, one per column c0, c1, ... of the table, each a tuple:
  *   (0, values)                  a sequence of str, int or None, indexed by `indices`:
  *   (0, values, indices)         indices an int32 buffer (a pyarrow dictionary's), from
@@ -259,7 +265,7 @@ static int column_parse(Column *c, PyObject *spec, Py_ssize_t n) {
 
 /* ------------------------------------------- the block as a table: ecocomp_block */
 
-/* The block a `feed()` call is writing, in the thread that runs its statement: SQLite
+/* The block an `insert()` call is writing, in the thread that runs its statement: SQLite
  * calls the table's methods in the thread that steps the statement. NULL: no block, and
  * the table has no rows (any other statement that names it reads nothing). */
 typedef struct {
@@ -268,15 +274,48 @@ typedef struct {
     Py_ssize_t n;
     Py_ssize_t at; /* the row being read: the refused one when the statement fails */
     Py_ssize_t longest; /* the connection's SQLITE_LIMIT_LENGTH */
+    sqlite3 *db; /* the connection whose statement inserts it: no other one reads it */
+    unsigned long long serial; /* this call's, in this thread */
+    int readers; /* cursors opened on it: `at` is the refused row only when one was */
 } Feed;
 
 static _Thread_local Feed *feeding = NULL;
+static _Thread_local unsigned long long feeds = 0;
+/* The connection whose insert statement `insert()` is preparing in this thread, else NULL:
+ * the plans SQLite makes meanwhile are the insert's own (xBestIndex marks them OWN). */
+static _Thread_local sqlite3 *preparing = NULL;
+enum { OTHER = 0, OWN = 1 };
+
+typedef struct {
+    sqlite3_vtab base;
+    sqlite3 *db;
+} BlockTable;
 
 typedef struct {
     sqlite3_vtab_cursor base;
     Feed *feed; /* what xFilter found: NULL, no rows */
+    unsigned long long serial; /* feed->serial then */
     Py_ssize_t r;
+    /* SQLITE_STATIC for the insert's own statement, which is done with the block when
+     * insert() returns; a copy for any other (a statement that a Python function of the
+     * insert ran may keep its current row after the call, when the buffers are gone) */
+    void (*texts)(void *);
 } BlockCursor;
+
+/* This thread's block if it is the one the cursor started reading and its call is still
+ * under way, else NULL: a statement that outlives the call (one a Python function ran on
+ * this connection during it, kept and stepped later) reads no more rows, never the
+ * buffers and the Feed that the call has given back. */
+static Feed *live(const BlockCursor *cursor) {
+    Feed *feed = feeding;
+    return feed != NULL && feed == cursor->feed && feed->serial == cursor->serial ? feed : NULL;
+}
+
+/* This thread's block if `table` is of the connection inserting it, else NULL. */
+static Feed *fed(sqlite3_vtab *table) {
+    Feed *feed = feeding;
+    return feed != NULL && feed->db == ((BlockTable *)table)->db ? feed : NULL;
+}
 
 static int block_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                          sqlite3_vtab **out, char **error) {
@@ -296,9 +335,10 @@ static int block_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
     /* never from a view or a trigger that a database file brings */
     if (rc == SQLITE_OK) rc = SQL.vtab_config(db, SQLITE_VTAB_DIRECTONLY);
     if (rc != SQLITE_OK) return rc;
-    sqlite3_vtab *table = calloc(1, sizeof *table);
+    BlockTable *table = calloc(1, sizeof *table);
     if (table == NULL) return SQLITE_NOMEM;
-    *out = table;
+    table->db = db;
+    *out = &table->base;
     return SQLITE_OK;
 }
 
@@ -308,15 +348,17 @@ static int block_disconnect(sqlite3_vtab *table) {
 }
 
 static int block_best_index(sqlite3_vtab *table, sqlite3_index_info *info) {
-    (void)table;
-    (void)info;
-    return SQLITE_OK; /* one way to read it: every row, in order */
+    /* one way to read it: every row, in order; marked OWN in insert()'s own statement
+     * (SQLite plans again, unmarked, a statement it prepares again: it copies then) */
+    info->idxNum = preparing == ((BlockTable *)table)->db ? OWN : OTHER;
+    return SQLITE_OK;
 }
 
 static int block_open(sqlite3_vtab *table, sqlite3_vtab_cursor **out) {
-    (void)table;
     BlockCursor *cursor = calloc(1, sizeof *cursor);
     if (cursor == NULL) return SQLITE_NOMEM;
+    Feed *feed = fed(table);
+    if (feed != NULL) feed->readers++;
     *out = &cursor->base;
     return SQLITE_OK;
 }
@@ -328,54 +370,73 @@ static int block_close(sqlite3_vtab_cursor *cursor) {
 
 static int block_filter(sqlite3_vtab_cursor *base, int num, const char *str, int argc,
                         sqlite3_value **argv) {
-    (void)num;
     (void)str;
     (void)argc;
     (void)argv;
     BlockCursor *cursor = (BlockCursor *)base;
-    cursor->feed = feeding;
+    Feed *feed = fed(base->pVtab);
+    cursor->texts = num == OWN ? SQLITE_STATIC : SQLITE_TRANSIENT;
+    cursor->feed = feed;
+    cursor->serial = feed != NULL ? feed->serial : 0;
     cursor->r = 0;
-    if (cursor->feed != NULL) cursor->feed->at = 0;
+    if (feed != NULL) feed->at = 0;
     return SQLITE_OK;
 }
 
 static int block_next(sqlite3_vtab_cursor *base) {
     BlockCursor *cursor = (BlockCursor *)base;
+    Feed *feed = live(cursor);
     cursor->r++;
-    if (cursor->feed != NULL) cursor->feed->at = cursor->r;
+    if (feed != NULL) feed->at = cursor->r;
     return SQLITE_OK;
 }
 
 static int block_eof(sqlite3_vtab_cursor *base) {
     BlockCursor *cursor = (BlockCursor *)base;
-    return cursor->feed == NULL || cursor->r >= cursor->feed->n;
+    Feed *feed = live(cursor);
+    return feed == NULL || cursor->r >= feed->n;
+}
+
+/* what SQLite says of a column read when the block is not there as it was checked */
+static int changed(sqlite3_context *ctx, const char *what) {
+    SQL.result_error(ctx, what, -1);
+    return SQLITE_ERROR;
 }
 
 static int block_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int k) {
     BlockCursor *cursor = (BlockCursor *)base;
+    Feed *feed = live(cursor);
     Py_ssize_t r = cursor->r;
-    if (cursor->feed == NULL || k < 0 || k >= cursor->feed->ncols) {
+    if (feed == NULL) return changed(ctx, "ecocomp_block read after its insert ended");
+    if (k < 0 || k >= feed->ncols) {
         SQL.result_null(ctx);
         return SQLITE_OK;
     }
-    const Column *c = &cursor->feed->cols[k];
+    const Column *c = &feed->cols[k];
     switch (c->kind) {
     case K_VALUES: {
-        const Value *v = &c->values[c->indices ? c->indices[r] : 0];
+        /* checked again here: a buffer is writable (a bytearray) by Python code that runs
+         * while SQLite works (a function of the statement, another thread) */
+        int32_t i = c->indices ? c->indices[r] : 0;
+        if (i < 0 || i >= c->count)
+            return changed(ctx, "an index outside the column's values (changed during the insert)");
+        const Value *v = &c->values[i];
         if (v->type == V_INT)
             SQL.result_int64(ctx, v->i);
-        else if (v->type == V_TEXT && v->n > cursor->feed->longest)
+        else if (v->type == V_TEXT && v->n > feed->longest)
             return SQLITE_TOOBIG; /* what binding it would have said */
         else if (v->type == V_TEXT)
-            SQL.result_text(ctx, v->s, (int)v->n, SQLITE_STATIC);
+            SQL.result_text(ctx, v->s, (int)v->n, cursor->texts);
         else
             SQL.result_null(ctx);
         break;
     }
     case K_STRINGS: {
-        int32_t a = c->offsets[r];
-        if (c->offsets[r + 1] - a > cursor->feed->longest) return SQLITE_TOOBIG;
-        SQL.result_text(ctx, c->data + a, c->offsets[r + 1] - a, SQLITE_STATIC);
+        int32_t a = c->offsets[r], b = c->offsets[r + 1];
+        if (a < 0 || b < a || b > c->data_len)
+            return changed(ctx, "a string column's offsets are not sound (changed during the insert)");
+        if (b - a > feed->longest) return SQLITE_TOOBIG;
+        SQL.result_text(ctx, c->data + a, b - a, cursor->texts);
         break;
     }
     case K_INT64: {
@@ -437,8 +498,8 @@ static void programming_error(const char *message) {
 /* insert(handle, sql, n, columns): runs `sql`, one statement without parameters that reads
  * `ecocomp_block` (INSERT INTO t (...) SELECT c0, c1, ... FROM ecocomp_block), once, the
  * block's n rows its rows. None when it ran to the end, else (code, message, row) of
- * SQLite's error, `row` the block's row being read when SQLite refused it; the statement's
- * changes are all undone by SQLite (the caller rolls back its transaction). */
+ * SQLite's error, `row` the block's row SQLite refused, or -1 where that is not known; the
+ * statement's changes are all undone by SQLite (the caller rolls back its transaction). */
 static PyObject *py_insert(PyObject *self, PyObject *args) {
     (void)self;
     long long handle;
@@ -470,7 +531,10 @@ static PyObject *py_insert(PyObject *self, PyObject *args) {
             goto done;
         }
     const char *tail = NULL;
+    sqlite3 *was = preparing;
+    preparing = db;
     int rc = SQL.prepare_v2(db, sql, -1, &stmt, &tail);
+    preparing = was;
     if (rc == SQLITE_OK && tail != NULL && *past_blanks(tail) != '\0') {
         programming_error("You can only execute one statement at a time.");
         goto done;
@@ -484,17 +548,24 @@ static PyObject *py_insert(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "the statement has parameters, or is empty");
         goto done;
     }
-    Py_ssize_t r = 0;
+    Py_ssize_t r = -1; /* no row read: the statement did not run */
     if (rc == SQLITE_OK) {
-        Feed feed = {cols, ncols, n, 0, SQL.limit(db, SQLITE_LIMIT_LENGTH, -1)};
+        Feed feed = {cols, ncols, n, 0, SQL.limit(db, SQLITE_LIMIT_LENGTH, -1), db, ++feeds, 0};
         Py_BEGIN_ALLOW_THREADS
+        /* an insert inside this one (a function of the statement that inserts a block of
+         * its own) gives this block back to this statement when it ends */
+        Feed *outer = feeding;
         feeding = &feed;
         rc = SQL.step(stmt);
         while (rc == SQLITE_ROW) rc = SQL.step(stmt); /* INSERT ... RETURNING */
-        feeding = NULL;
+        feeding = outer;
         if (rc == SQLITE_DONE) rc = SQLITE_OK;
         Py_END_ALLOW_THREADS
-        r = feed.at;
+        /* The row being read is the refused one only if the insert was the one reader and
+         * SQLite refused it before the end: after the end (the block is copied whole first
+         * when the table has triggers; a foreign key is checked at the statement's end), or
+         * with a second reader (a subquery, a trigger of the program's), no row is known. */
+        r = feed.readers == 1 && feed.at < n ? feed.at : -1;
     }
     if (rc == SQLITE_OK) {
         result = Py_NewRef(Py_None);

@@ -19,7 +19,15 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 typedef struct sqlite3_context sqlite3_context;
 typedef struct sqlite3_value sqlite3_value;
 typedef struct sqlite3_module sqlite3_module;
-typedef struct sqlite3_index_info sqlite3_index_info;
+/* sqlite3.h's, up to the one field ecocomp sets (idxNum; the layout is stable since 3.7) */
+typedef struct sqlite3_index_info {
+    int nConstraint;
+    void *aConstraint;
+    int nOrderBy;
+    void *aOrderBy;
+    void *aConstraintUsage;
+    int idxNum;
+} sqlite3_index_info;
 /* the virtual table ABI (sqlite3.h, stable since 3.7; iVersion 1 reads up to xRename) */
 typedef struct sqlite3_vtab {
     const sqlite3_module *pModule;
@@ -71,6 +79,7 @@ struct sqlite3_module {
 #define SQLITE_OPEN_URI 0x00000040
 #define SQLITE_OPEN_NOMUTEX 0x00008000
 #define SQLITE_STATIC ((void (*)(void *))0)
+#define SQLITE_TRANSIENT ((void (*)(void *))-1)
 
 static struct {
     int (*open_v2)(const char *, sqlite3 **, int, const char *);
@@ -103,6 +112,7 @@ static struct {
     int (*libversion_number)(void);
     void (*result_text)(sqlite3_context *, const char *, int, void (*)(void *));
     void (*result_null)(sqlite3_context *);
+    void (*result_error)(sqlite3_context *, const char *, int);
     int (*create_module_v2)(sqlite3 *, const char *, const sqlite3_module *, void *,
                             void (*)(void *));
     int (*declare_vtab)(sqlite3 *, const char *);
@@ -154,6 +164,7 @@ static PyObject *py_sqlite_attach(PyObject *self, PyObject *arg) {
     FIND(libversion_number, "libversion_number")
     FIND(result_text, "result_text")
     FIND(result_null, "result_null")
+    FIND(result_error, "result_error")
     FIND(create_module_v2, "create_module_v2")
     FIND(declare_vtab, "declare_vtab")
     FIND(vtab_config, "vtab_config")

@@ -29,7 +29,9 @@ and has the ``ecocomp_block`` table (an SQLite auto extension), never by reading
 connection object. It is used only where the SQLite library is the one Python's
 ``_sqlite3`` module links (the same copy), and is 3.31 or newer (the function and the table
 are DIRECTONLY: a database file's views and triggers cannot reach them; an older SQLite
-would drop that flag). Outside :func:`insert`, the table has no rows.
+would drop that flag). Outside :func:`insert`, the table has no rows; inside, only the
+statements of the connection inserting read them (a statement that Python code run during the
+insert keeps reads no more after it, from a copy of its current row).
 """
 
 from __future__ import annotations
@@ -132,9 +134,12 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
     raises what ``executemany`` raises — :class:`sqlite3.IntegrityError` for a constraint
     or a datatype mismatch, :class:`sqlite3.DataError` for a string too big, mostly
     :class:`sqlite3.OperationalError` else (sqlite3's class for each SQLite result code),
-    the compiled one naming the refused row of the block. What stays written of the block
+    the compiled one naming the refused row of the block where SQLite refused it as it read
+    it (not where SQLite reads the whole block before inserting a row — a trigger on the
+    table — or checks at the statement's end — a foreign key). What stays written of the block
     then differs — none of it (compiled: one statement), the rows before the refused one
-    (``executemany``) — so the caller rolls back, as the store's import step does.
+    (``executemany``) — so the caller rolls back, as the store's import step does; an
+    interrupt inside the compiled one's statement has SQLite roll back the whole transaction.
     """
     width = len(columns)
     if native is None or _bulkc is None:
@@ -160,7 +165,9 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
     primary = code & 0xFF
     if primary == _SQLITE_NOMEM:
         raise MemoryError
-    error = _ERRORS.get(primary, sqlite3.DatabaseError)(f"{message} (row {row + 1} of the block)")
+    if row >= 0:  # the refused row, where it is known (see _bulkc.c: py_insert)
+        message = f"{message} (row {row + 1} of the block)"
+    error = _ERRORS.get(primary, sqlite3.DatabaseError)(message)
     error.sqlite_errorcode = code  # type: ignore[attr-defined]
     raise error
 

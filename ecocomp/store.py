@@ -565,6 +565,11 @@ class ReadingStore:
         self._step = False
         conn = self._conn
         if self._outer:
+            if not conn.in_transaction:
+                # SQLite rolled back the whole transaction (an interrupted or failed INSERT:
+                # the compiled insert's one statement a block), savepoint and all: the
+                # error that did it is the one to raise, and transaction() has nothing to undo
+                return
             if not commit:
                 conn.execute("ROLLBACK TO import_step")
             conn.execute("RELEASE import_step")
