@@ -390,6 +390,8 @@ class ReadingStore:
         #: the connection's SQLite handle for the compiled insert (ecocomp.bulk_insert), or
         #: None: rows go through _put
         self._native: int | None = None
+        #: copies the WAL into a database file beside the work (None: in memory, PostgreSQL)
+        self._checkpointer: database.Checkpointer | None = None
 
     # ----------------------------------------------------------------------- opening
 
@@ -422,11 +424,23 @@ class ReadingStore:
             raise StoreError(f"cannot open the readings: {database.describe(exc, name)}") from None
         store = cls(conn, name)
         store._native = bulk_insert.handle(conn)
+        if name not in (":memory:", ""):
+            store._checkpointer = database.Checkpointer(name)
         return store
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection, once what it committed is in the database file."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._conn.close()
+
+    def _commit(self) -> None:
+        """Commit; the pages are copied into the database file beside what the caller does
+        next (:class:`database.Checkpointer`), not in the commit."""
+        if self._checkpointer is not None:
+            self._checkpointer.commit(self._conn)
+        else:
+            self._conn.execute("COMMIT")
 
     def __enter__(self) -> ReadingStore:
         return self
@@ -542,7 +556,10 @@ class ReadingStore:
         self._outer = True
         try:
             yield self
-            conn.execute("COMMIT" if keep else "ROLLBACK")
+            if keep:
+                self._commit()
+            else:
+                conn.execute("ROLLBACK")
         except BaseException:
             if conn.in_transaction:  # SQLite may have rolled back already (I/O error, interrupt)
                 conn.execute("ROLLBACK")
@@ -574,7 +591,7 @@ class ReadingStore:
                 conn.execute("ROLLBACK TO import_step")
             conn.execute("RELEASE import_step")
         elif commit:
-            conn.execute("COMMIT")
+            self._commit()
         elif conn.in_transaction:
             conn.execute("ROLLBACK")
 

@@ -125,3 +125,82 @@ def test_has_table_reads_without_changing_the_file(tmp_path: Path) -> None:
     assert path.read_bytes() == before
     with pytest.raises(sqlite3.OperationalError):
         database.has_table(str(tmp_path / "missing.db"), "t")
+
+
+# ------------------------------------------------------------- the copy beside the work
+
+
+def _in_the_file_itself(path: Path) -> int:
+    """Readings in the database file alone, the WAL ignored (``immutable=1``)."""
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _readings_file(tmp_path: Path, rows: int) -> Path:
+    file = tmp_path / "r.csv"
+    lines = [f"zhuting,2023-01-{1 + i // 24:02d}T{i % 24:02d}:00,nh3n,0.{10 + i % 80},mg/L,"
+             "automatic," for i in range(rows)]
+    file.write_text("section,sampled_at,parameter,value,unit,source,flag\n"
+                    + "\n".join(lines) + "\n", encoding="utf-8")
+    return file
+
+
+def test_new_files_get_the_page_size_and_existing_files_keep_theirs(tmp_path: Path) -> None:
+    with ReadingStore.open(tmp_path / "new.db") as store:
+        assert store._conn.execute("PRAGMA page_size").fetchone() == (database.PAGE_SIZE,)
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    with ReadingStore.open(old) as store:
+        assert store._conn.execute("PRAGMA page_size").fetchone() == (4096,)
+
+
+def test_a_closed_store_leaves_its_imports_in_the_file_itself(tmp_path: Path) -> None:
+    """The commits' pages are copied beside the work, and close() waits for the copy: the
+    database file holds every import even while another connection keeps the WAL."""
+    db = tmp_path / "r.db"
+    keeper = ReadingStore.open(db)  # another connection: the WAL stays after the close
+    try:
+        store = ReadingStore.open(db)
+        store.import_file(_readings_file(tmp_path, 600), sections=["zhuting"])
+        # the connection's own setting is back after the commit
+        assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+        store.close()
+        assert not [t for t in threading.enumerate() if t.name == "ecocomp-checkpoint"]
+        assert (tmp_path / "r.db-wal").exists()
+        assert _in_the_file_itself(db) == 600
+    finally:
+        keeper.close()
+
+
+def test_a_checkpointer_copies_what_each_commit_left_in_the_wal(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    conn = database.connect(db, busy_timeout_ms=1000, synchronous="NORMAL")
+    other = database.connect(db, busy_timeout_ms=1000, synchronous="NORMAL")
+    copier = database.Checkpointer(db)
+    conn.execute("CREATE TABLE t (x)")
+    for _ in range(5):
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(2000)])
+        copier.commit(conn)  # SQLite's own copy is off for the commit, then back
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+    copier.close()
+    copier.close()  # closed twice: nothing to do
+    # the database file alone (the WAL ignored; both connections still open, so SQLite
+    # has made no copy of its own at a close)
+    check = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+    assert check.execute("SELECT count(*) FROM t").fetchone() == (10_000,)
+    check.close()
+    conn.close()
+    other.close()
+
+
+def test_a_checkpointer_never_kicked_starts_no_thread(tmp_path: Path) -> None:
+    copier = database.Checkpointer(str(tmp_path / "none.db"))
+    copier.close()
+    assert not (tmp_path / "none.db").exists()
