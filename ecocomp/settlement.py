@@ -23,6 +23,7 @@ minus what it paid (SPEC §6 ``balances``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -795,6 +796,30 @@ def settle(
     imported so far; then ``progress(stage, -1)`` as each stage starts: ``"assessing"``,
     ``"computing"`` and (unless a dry run) ``"posting"``.
     """
+    # A store the run opens stays open until the run ends: the readings it committed are
+    # copied from the WAL into the database file meanwhile (database.Checkpointer), beside
+    # the posting, and closing it waits for the copy to end.
+    with contextlib.ExitStack() as run:
+        return _settle(run, project, year=year, ledger=ledger, store=store, dry_run=dry_run,
+                       today=today, progress=progress, signer=signer, cascade=cascade,
+                       same_project=same_project)
+
+
+def _settle(
+    run: contextlib.ExitStack,
+    project: Project,
+    *,
+    year: int,
+    ledger: Ledger | None,
+    store: ReadingStore | None,
+    dry_run: bool,
+    today: date | None,
+    progress: Callable[[str, int], None] | None,
+    signer: Signer | None,
+    cascade: bool,
+    same_project: bool,
+) -> SettlementResult:
+    """:func:`settle`, the stores it opens closed by ``run``."""
     today = today or date.today()
     in_force = _in_force(project, year)
     if not in_force and (ledger is None or not _year_transactions(ledger, year)):
@@ -814,7 +839,6 @@ def settle(
         identity = check_identity(
             ledger.connection if is_url(ledger.path) else ledger.path, project,
             same_project=same_project)
-    own_store = store is None
     if store is None:
         # the ledger's database holds the readings too (on PostgreSQL: its URL, password and all)
         path = ":memory:" if ledger is None else (
@@ -831,53 +855,48 @@ def settle(
                 )
         # a run waits for another run's import (which holds the write lock) to finish
         store = ReadingStore.open(path, busy_timeout_ms=RUN_LOCK_WAIT_MS)
+        run.callback(store.close)
     if is_url(store.path) and has_air_data(project.root):
-        if own_store:
-            store.close()
         raise SettlementError(
             f"{project.root}: has air data (air-readings/, air_stations.toml), and the air "
             f"readings are kept in an SQLite file only; {store.path} is PostgreSQL. Settle "
             "this project into an SQLite file (--db settle.db); see docs/postgres.md")
     by_id = {a.id: a for a in project.agreements}
-    try:
-        # All of the project's files are imported, or none: the imports are committed only
-        # once every file is in and the year computes, so a bad file or a formula that
-        # fails leaves the database as it was. A dry run never commits them.
-        with store.transaction(keep=not dry_run):
-            names = {code: s.name for code, s in project.sections.items()}
-            imports = []
-            corrected: list[Correction] = []
-            for file in project.readings_files:
-                imports.append(_import(store, file, names, False, progress))
-            for file in project.correction_files:
-                imports.append(_import(store, file, names, True, progress, corrected))
-            import_air(project, store)  # air-readings/, in this same transaction
-            conflicts = correction_conflicts(project, corrected)
-            if conflicts:
-                raise ValidationFailed(conflicts, what=f"corrections of project {project.root}")
-            warnings = [str(w) for w in project.warnings]
-            warnings += [str(w) for w in missing_months(project, store, year)]
-            if store.path != ":memory:":
-                warnings += [str(w) for w in missing_files(project, store, store.path)]
-            # what this run's amounts depend on, to record with its posts (None: a formula
-            # from outside ecocomp, so every run settles in full)
-            prints: dict[int, str | None] = {}
-            reused: _Reused | None = None
-            if ledger is not None and not dry_run and _same_file(store.path, ledger.path):
-                prints = _fingerprints(project, store, ledger, year, identity)
-                reused = _reusable(ledger, prints)
-            if reused is None:
-                this = _compute_year(project, store, year, by_id, progress)
-                obligations, nets = this.obligations, this.nets
-                desired, corrections = this.desired, this.corrections
-                followers = (_followers(project, store, ledger, year, by_id, strict=cascade)
-                             if ledger is not None else [])
-                if ledger is not None:  # sums edited behind ecocomp's back: refuse them
-                    require_unchanged(ledger.connection, this.last_import, this.evidence,
-                                      db=ledger.path)
-    finally:
-        if own_store:
-            store.close()
+    # All of the project's files are imported, or none: the imports are committed only
+    # once every file is in and the year computes, so a bad file or a formula that
+    # fails leaves the database as it was. A dry run never commits them.
+    with store.transaction(keep=not dry_run):
+        names = {code: s.name for code, s in project.sections.items()}
+        imports = []
+        corrected: list[Correction] = []
+        for file in project.readings_files:
+            imports.append(_import(store, file, names, False, progress))
+        for file in project.correction_files:
+            imports.append(_import(store, file, names, True, progress, corrected))
+        import_air(project, store)  # air-readings/, in this same transaction
+        conflicts = correction_conflicts(project, corrected)
+        if conflicts:
+            raise ValidationFailed(conflicts, what=f"corrections of project {project.root}")
+        warnings = [str(w) for w in project.warnings]
+        warnings += [str(w) for w in missing_months(project, store, year)]
+        if store.path != ":memory:":
+            warnings += [str(w) for w in missing_files(project, store, store.path)]
+        # what this run's amounts depend on, to record with its posts (None: a formula
+        # from outside ecocomp, so every run settles in full)
+        prints: dict[int, str | None] = {}
+        reused: _Reused | None = None
+        if ledger is not None and not dry_run and _same_file(store.path, ledger.path):
+            prints = _fingerprints(project, store, ledger, year, identity)
+            reused = _reusable(ledger, prints)
+        if reused is None:
+            this = _compute_year(project, store, year, by_id, progress)
+            obligations, nets = this.obligations, this.nets
+            desired, corrections = this.desired, this.corrections
+            followers = (_followers(project, store, ledger, year, by_id, strict=cascade)
+                         if ledger is not None else [])
+            if ledger is not None:  # sums edited behind ecocomp's back: refuse them
+                require_unchanged(ledger.connection, this.last_import, this.evidence,
+                                  db=ledger.path)
     if reused is not None:  # nothing new since the recorded run: its result stands
         assert ledger is not None
         return _settled_again(project, ledger, reused, identity=identity, imports=imports,

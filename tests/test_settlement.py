@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from datetime import date
@@ -106,6 +108,25 @@ def resettle(project: Path, db: Path, **options: object) -> SettlementResult:
 
 
 # --------------------------------------------------------------------------- end to end
+
+
+def test_a_run_returns_with_what_it_wrote_in_the_database_file_itself(tmp_path):
+    """The readings' commit is copied from the WAL into the file beside the posting; the
+    run waits for the copy before it returns (the ledger still open, its WAL kept)."""
+    db = tmp_path / "s.db"
+    with ecocomp.Ledger.open(db) as ledger:
+        ecocomp.settle(ecocomp.load_project(EXAMPLE), year=YEAR, ledger=ledger,
+                       today=date(2022, 3, 1))
+        assert not [t for t in threading.enumerate() if t.name == "ecocomp-checkpoint"]
+        alone = sqlite3.connect(f"file:{db}?immutable=1", uri=True)  # the WAL ignored
+        try:
+            for table in ("readings", "ledger_transactions"):
+                count = f"SELECT count(*) FROM {table}"
+                assert alone.execute(count).fetchone() == ledger.connection.execute(
+                    count).fetchone() != (0,)
+        finally:
+            alone.close()
+
 
 
 def test_lishui_net_is_changde_pays_zhangjiajie_80_wan(settled):
