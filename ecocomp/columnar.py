@@ -62,7 +62,8 @@ from ecocomp.readings import (
     _word,
 )
 
-__all__ = ["BLOCK_BYTES", "Batch", "Declined", "ReadAhead", "batches", "plain_units"]
+__all__ = ["BLOCK_BYTES", "Batch", "Declined", "ReadAhead", "batches", "detection_limit_units",
+           "plain_units"]
 
 #: Bytes of CSV text per block: about 20 000 long-format rows. Measured on a 1.2 M-row file:
 #: 4 MiB blocks are no faster, 256 KiB blocks take 1.7x the CPU (fixed costs per block).
@@ -72,6 +73,9 @@ _TIMES_HELD = 4096
 #: The value cells taken by whole columns: a plain decimal whose units (value × 10^scale) fit
 #: 64 bits: at most 18 - scale digits before the point (so < 10^18 < 2^63), 1 to scale after.
 _PLAIN = r"^(?P<i>0|[1-9][0-9]{{0,{whole}}})(?:\.(?P<f>[0-9]{{1,{scale}}}))?$"
+#: Non-detects taken by whole columns: ``<`` and a plain decimal with at most scale - 1
+#: decimals, so half of it (the effective value) is whole in units too.
+_BELOW = r"^<(?P<i>0|[1-9][0-9]{{0,{whole}}})(?:\.(?P<f>[0-9]{{1,{places}}}))?$"
 _PH_TOP = 14
 
 
@@ -287,6 +291,28 @@ def plain_units(cells: Any, scale: int) -> tuple[Any, Any, Any]:
     return pc.is_valid(parts), units, exponent
 
 
+def detection_limit_units(cells: Any, scale: int) -> tuple[Any, Any, Any, Any]:
+    """(taken, limit, units, exponent) of a column of value cells read as non-detects.
+
+    ``taken`` is True for ``<`` and a plain decimal greater than zero with at most
+    ``scale - 1`` decimals (``<0.005``, ``<2``); for those ``limit`` is the detection limit's
+    text as stored (the cell without its ``<``), ``units`` the effective value, half the
+    limit, × 10^scale as an exact int64, and ``exponent`` that of the half as the row parser
+    writes it: one more decimal when the limit's last digit is odd (``<0.5`` → 0.25). Every
+    other cell (a limit of zero, more decimals, spaces, a sign) is left to the row parser.
+    """
+    parts = pc.extract_regex(cells, _BELOW.format(whole=17 - scale, places=scale - 1))
+    fraction = pc.struct_field(parts, "f")
+    limit = pc.add(pc.multiply(pc.struct_field(parts, "i").cast(pa.int64()), 10**scale),
+                   pc.utf8_rpad(fraction, scale, "0").cast(pa.int64()))
+    taken = pc.fill_null(pc.greater(limit, 0), False)
+    # the limit has at most scale - 1 decimals, so its units end in a zero: halved exactly
+    units = pc.divide(limit, 2)
+    odd = pc.match_substring_regex(cells, "[13579]$").cast(pa.int64())
+    exponent = pc.subtract(pc.negate(pc.utf8_length(fraction).cast(pa.int64())), odd)
+    return taken, pc.utf8_slice_codeunits(cells, 1), units, exponent
+
+
 def _header(prefix: bytes, name: str, params: _Params,
             gb18030: bool = False) -> tuple[int, int, _Layout]:
     """(line number of the header, byte offset after it, its layout) from the file's start."""
@@ -468,23 +494,39 @@ class _Reader:
                 wide: bool = False) -> tuple[Any, Any, Any, Any, Any]:
         """(value texts as stored, units, exponents, below_dl or None when all 0, and for a
         wide file the cells kept or None when all) of value cells whose parameters are
-        ``resolved[par_idx]``: plain decimals by whole columns, the rest one by one."""
+        ``resolved[par_idx]``: plain decimals and non-detects by whole columns, the rest one
+        by one."""
         plain, units, exponent = plain_units(cells, self.scale)
-        plain_kind = pa.array([r[1] is _ONE and r[2] != "ph" for r in resolved], pa.bool_())
+        plain_kind = pc.take(
+            pa.array([r[1] is _ONE and r[2] != "ph" for r in resolved], pa.bool_()), par_idx)
         ph_kind = pa.array([r[1] is _ONE and r[2] == "ph" for r in resolved], pa.bool_())
         in_range = pc.less_equal(units, _PH_TOP * self.split)
         fast = pc.and_kleene(plain, pc.or_kleene(
-            pc.take(plain_kind, par_idx), pc.and_kleene(pc.take(ph_kind, par_idx), in_range)))
+            plain_kind, pc.and_kleene(pc.take(ph_kind, par_idx), in_range)))
         fast = pc.fill_null(fast, False)
+        below = None
+        # a non-detect of a parameter without a unit factor or a range (not pH)
+        marked = pc.and_(pc.starts_with(cells, "<"), plain_kind)
+        if pc.any(marked).as_py():
+            taken, limit, half, half_exponent = detection_limit_units(
+                pc.filter(cells, marked), self.scale)
+            below_fast = pc.replace_with_mask(marked, marked, taken)
+            if pc.any(taken).as_py():
+                cells = pc.replace_with_mask(cells, below_fast, pc.filter(limit, taken))
+                units = pc.replace_with_mask(units, below_fast, pc.filter(half, taken))
+                exponent = pc.replace_with_mask(exponent, below_fast,
+                                                pc.filter(half_exponent, taken))
+                below = below_fast.cast(pa.int64())
+                fast = pc.or_(fast, below_fast)
         slow = pc.invert(fast)
         others = pc.indices_nonzero(slow)
         if not len(others):
-            return cells, units, exponent, None, None
-        return self._others(cells, units, exponent, slow, others, resolved,
+            return cells, units, exponent, below, None
+        return self._others(cells, units, exponent, below, slow, others, resolved,
                             pc.take(par_idx, others), wide)
 
-    def _others(self, cells: Any, units: Any, exponent: Any, slow: Any, others: Any,
-                resolved: list[Any], par_of: Any,
+    def _others(self, cells: Any, units: Any, exponent: Any, below_fast: Any, slow: Any,
+                others: Any, resolved: list[Any], par_of: Any,
                 wide: bool) -> tuple[Any, Any, Any, Any, Any]:
         """The value cells not taken by whole columns, converted one by one with the row
         parser's functions: as :meth:`_values`."""
@@ -522,7 +564,7 @@ class _Reader:
             exp_list.append(exp_of)
             below.append(int(is_below))
         n = len(cells)
-        zeros = pa.repeat(pa.scalar(0, pa.int64()), n)
+        base = pa.repeat(pa.scalar(0, pa.int64()), n) if below_fast is None else below_fast
         kept = None
         if not all(keep):
             kept = pc.replace_with_mask(pa.repeat(pa.scalar(True), n), slow,
@@ -531,7 +573,7 @@ class _Reader:
             pc.replace_with_mask(cells, slow, pa.array(texts, pa.string())),
             pc.replace_with_mask(units, slow, pa.array(unit_list, pa.int64())),
             pc.replace_with_mask(exponent, slow, pa.array(exp_list, pa.int64())),
-            pc.replace_with_mask(zeros, slow, pa.array(below, pa.int64())),
+            pc.replace_with_mask(base, slow, pa.array(below, pa.int64())),
             kept,
         )
 

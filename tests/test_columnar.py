@@ -317,6 +317,63 @@ def test_the_columns_take_a_cell_only_as_the_row_parser_reads_it(text):
         assert (units, exponent) == _exact_parts(text, False)[:2]
 
 
+def limits_of(texts: list[str]) -> list[tuple[bool, str, int | None, int | None]]:
+    taken_, limit, units, exponent = columnar.detection_limit_units(
+        pa.array(texts, pa.string()), SCALE)
+    return list(zip(taken_.to_pylist(), limit.to_pylist(), units.to_pylist(),
+                    exponent.to_pylist(), strict=True))
+
+
+@given(digits=st.integers(1, 10**18 - 1), places=st.integers(0, SCALE - 1))
+def test_a_non_detect_becomes_half_its_limit_in_exact_units(digits, places):
+    text = format(Decimal(digits).scaleb(-places), "f")
+    assume(len(text.partition(".")[0]) <= 18 - SCALE)
+    [(ok, limit, units, exponent)] = limits_of(["<" + text])
+    assert ok and limit == text
+    assert Decimal(units).scaleb(-SCALE) * 2 == Decimal(text)  # half, exactly, no float
+    assert (units, exponent) == _exact_parts(text, True)[:2]  # the store's own definition
+
+
+@pytest.mark.parametrize("text", [
+    "<0", "<0.0", "<0.000", "< 0.5", "<-1", "<+1", "<1e-3", "<1E3", "<01", "<.5", "<1.",
+    "<<1", "<", "0.5", " <0.5", "<0.5 ", "<0.0000000001", "<1,5", "<１", "<NaN", "ND",
+])
+def test_what_is_not_a_plain_non_detect_is_left_to_the_row_parser(text):
+    [(ok, _limit, _units, _exponent)] = limits_of([text])
+    assert not ok
+
+
+@given(text=st.text(alphabet="0123456789.-+eE<, ", max_size=14))
+def test_the_columns_take_a_non_detect_only_as_the_row_parser_reads_it(text):
+    [(ok, limit, units, exponent)] = limits_of([text])
+    if ok:
+        value, below = _value_cell(text, False)  # type: ignore[misc]
+        assert below and str(value) == limit  # stored as the row parser stores it
+        assert (units, exponent) == _exact_parts(limit, True)[:2]
+
+
+def test_plain_non_detects_are_converted_by_whole_columns(tmp_path, monkeypatch):
+    """Manual samples are full of them: none goes through the value-by-value path."""
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a plain non-detect went value by value")
+
+    path = tmp_path / "nd.csv"
+    path.write_text(HEADER + "".join(
+        f"zhuting,2023-01-{1 + i:02d},{p},{v},,manual,\n"
+        for i, (p, v) in enumerate([("tp", "<0.01"), ("nh3n", "<0.025"), ("cu", "<5"),
+                                    ("tp", "0.2"), ("temp", "<3.5"), ("tp", "<0.0000001")])),
+        encoding="utf-8")
+    with ReadingStore.open(":memory:") as a, ReadingStore.open(":memory:") as b:
+        with monkeypatch.context() as m:
+            m.setattr(columnar._Reader, "_others", refuse)
+            assert taken(a, path)
+        imported(b, path, "rows", monkeypatch)
+        assert state(a) == state(b)
+        assert sums_agree_with_sql(a)
+        (below,) = a._conn.execute("SELECT count(*) FROM readings WHERE below_dl = 1").fetchone()
+        assert below == 5
+
+
 def test_inside_a_transaction_a_bad_later_file_undoes_the_columnar_import(tmp_path,
                                                                            monkeypatch):
     monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
