@@ -133,6 +133,14 @@ def _finite_decimal(_instance: object, attribute: attrs.Attribute[Any], value: o
         raise TypeError(f"{attribute.name} must be a finite Decimal, not {value!r}")
 
 
+def _validate(instance: Any, checks: Sequence[tuple[str, Any]]) -> None:
+    """Run each field's check in order, as attrs runs validators: the messages of the
+    classes below, whose ``__attrs_post_init__`` first tests the usual case in one go."""
+    fields = attrs.fields_dict(type(instance))
+    for name, check in checks:
+        check(instance, fields[name], getattr(instance, name))
+
+
 def _waterbody(value: object, where: str) -> Waterbody:
     if value not in ("river", "lake"):
         raise AssessmentError(f"{where}: waterbody {value!r} is not known; use 'river' or 'lake'")
@@ -153,22 +161,29 @@ class ItemAssessment:
     automatic data won; ``source`` of the samples used; ``months`` with data (annual values).
     """
 
-    parameter: str = attrs.field(validator=attrs.validators.instance_of(str))
-    value: Decimal = attrs.field(validator=_finite_decimal)
-    samples: int = attrs.field(validator=_non_negative)
-    cls: WaterClass | None = attrs.field(
-        validator=attrs.validators.optional(attrs.validators.instance_of(WaterClass))
-    )
-    nondetects: int = attrs.field(default=0, validator=_non_negative)
-    suspect: int = attrs.field(default=0, validator=_non_negative)
-    excluded_invalid: int = attrs.field(default=0, validator=_non_negative)
-    source: Source = attrs.field(
-        default="manual", validator=attrs.validators.in_(("manual", "automatic", "mixed"))
-    )
+    # Checked in __attrs_post_init__ (_ITEM_CHECKS): a province-year builds ~90,000.
+    parameter: str
+    value: Decimal
+    samples: int
+    cls: WaterClass | None
+    nondetects: int = 0
+    suspect: int = 0
+    excluded_invalid: int = 0
+    source: Source = "manual"
     months: int | None = None  # for annual values: months that had samples
-    superseded: int = attrs.field(default=0, validator=_non_negative)
+    superseded: int = 0
 
     def __attrs_post_init__(self) -> None:
+        value, cls = self.value, self.cls
+        if not (type(self.parameter) is str and type(value) is Decimal and value.is_finite()
+                and (cls is None or type(cls) is WaterClass)
+                and self.source in _ITEM_SOURCES
+                and type(self.samples) is int and type(self.nondetects) is int
+                and type(self.suspect) is int and type(self.excluded_invalid) is int
+                and type(self.superseded) is int
+                and min(self.samples, self.nondetects, self.suspect, self.excluded_invalid,
+                        self.superseded) >= 0):
+            _validate(self, _ITEM_CHECKS)
         if self.samples < 1:
             raise ValueError(f"{self.parameter}: an item value needs at least one sample")
         if self.nondetects > self.samples or self.suspect > self.samples:
@@ -383,17 +398,26 @@ class MonthlyAggregate:
     Partial sums add up: two aggregates with the same key are merged by summing.
     """
 
-    section: str = attrs.field(validator=attrs.validators.instance_of(str))
-    parameter: str = attrs.field(validator=attrs.validators.instance_of(str))
-    month: Period = attrs.field(validator=_is_month)
-    source: Literal["manual", "automatic"] = attrs.field(validator=attrs.validators.in_(_SOURCES))
-    count: int = attrs.field(validator=_non_negative)
-    total: Decimal = attrs.field(validator=_finite_decimal)
-    nondetects: int = attrs.field(default=0, validator=_non_negative)
-    suspect: int = attrs.field(default=0, validator=_non_negative)
-    invalid: int = attrs.field(default=0, validator=_non_negative)
+    # Checked in __attrs_post_init__ (_AGGREGATE_CHECKS): a province-year reads ~94,000.
+    section: str
+    parameter: str
+    month: Period
+    source: Literal["manual", "automatic"]
+    count: int
+    total: Decimal
+    nondetects: int = 0
+    suspect: int = 0
+    invalid: int = 0
 
     def __attrs_post_init__(self) -> None:
+        total, month = self.total, self.month
+        if not (type(self.section) is str and type(self.parameter) is str
+                and type(month) is Period and month.is_month and self.source in _SOURCES
+                and type(self.count) is int and type(self.nondetects) is int
+                and type(self.suspect) is int and type(self.invalid) is int
+                and min(self.count, self.nondetects, self.suspect, self.invalid) >= 0
+                and type(total) is Decimal and total.is_finite()):
+            _validate(self, _AGGREGATE_CHECKS)
         if self.nondetects > self.count or self.suspect > self.count:
             raise ValueError("nondetects and suspect count valid samples, so cannot exceed count")
         if self.count == 0 and self.total != 0:
@@ -402,6 +426,32 @@ class MonthlyAggregate:
     @property
     def key(self) -> tuple[str, str, Period, str]:
         return (self.section, self.parameter, self.month, self.source)
+
+
+_ITEM_SOURCES = ("manual", "automatic", "mixed")
+#: What each field of the value classes must hold, in field order (their error messages).
+_ITEM_CHECKS = (
+    ("parameter", attrs.validators.instance_of(str)),
+    ("value", _finite_decimal),
+    ("samples", _non_negative),
+    ("cls", attrs.validators.optional(attrs.validators.instance_of(WaterClass))),
+    ("nondetects", _non_negative),
+    ("suspect", _non_negative),
+    ("excluded_invalid", _non_negative),
+    ("source", attrs.validators.in_(_ITEM_SOURCES)),
+    ("superseded", _non_negative),
+)
+_AGGREGATE_CHECKS = (
+    ("section", attrs.validators.instance_of(str)),
+    ("parameter", attrs.validators.instance_of(str)),
+    ("month", _is_month),
+    ("source", attrs.validators.in_(_SOURCES)),
+    ("count", _non_negative),
+    ("total", _finite_decimal),
+    ("nondetects", _non_negative),
+    ("suspect", _non_negative),
+    ("invalid", _non_negative),
+)
 
 
 # --------------------------------------------------------------------------- aggregation

@@ -4,6 +4,7 @@ the worked examples of docs/assessment.md and hand-worked cases."""
 
 import doctest
 import random
+import re
 from datetime import date, datetime
 from decimal import Decimal, localcontext
 from pathlib import Path
@@ -479,6 +480,64 @@ def test_invalid_value_objects_cannot_be_built():
         MonthlyAggregate("s", "tp", Period(2023, 1), "manual", 0, Decimal("0.1"), invalid=1)
     with pytest.raises(ValueError, match="cannot exceed"):
         MonthlyAggregate("s", "tp", Period(2023, 1), "manual", 1, Decimal("0.1"), nondetects=2)
+
+
+_ITEM = {"parameter": "tp", "value": Decimal("0.1"), "samples": 2, "cls": WaterClass.II}
+_AGGREGATE = {"section": "s", "parameter": "tp", "month": Period(2023, 1), "source": "manual",
+              "count": 2, "total": Decimal("0.2")}
+
+
+@pytest.mark.parametrize(("field", "bad", "error", "message"), [
+    ("parameter", 1, TypeError, "'parameter' must be <class 'str'>"),
+    ("value", 0.1, TypeError, "value must be a finite Decimal"),
+    ("value", Decimal("NaN"), TypeError, "value must be a finite Decimal"),
+    ("samples", -1, ValueError, "samples must be a non-negative int, not -1"),
+    ("samples", True, ValueError, "samples must be a non-negative int, not True"),
+    ("samples", 2.0, ValueError, "samples must be a non-negative int"),
+    ("cls", "II", TypeError, "'cls' must be <enum 'WaterClass'>"),
+    ("nondetects", -1, ValueError, "nondetects must be a non-negative int"),
+    ("suspect", False, ValueError, "suspect must be a non-negative int"),
+    ("excluded_invalid", -2, ValueError, "excluded_invalid must be a non-negative int"),
+    ("source", "robot", ValueError, "'source' must be in"),
+    ("superseded", "1", ValueError, "superseded must be a non-negative int"),
+])
+def test_each_field_of_an_item_is_checked_with_its_own_message(field, bad, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        ItemAssessment(**{**_ITEM, field: bad})
+
+
+@pytest.mark.parametrize(("field", "bad", "error", "message"), [
+    ("section", None, TypeError, "'section' must be <class 'str'>"),
+    ("parameter", b"tp", TypeError, "'parameter' must be <class 'str'>"),
+    ("month", Period(2023), ValueError, "month must be a month Period"),
+    ("month", "2023-01", ValueError, "month must be a month Period"),
+    ("source", "mixed", ValueError, "'source' must be in"),
+    ("count", -1, ValueError, "count must be a non-negative int, not -1"),
+    ("count", True, ValueError, "count must be a non-negative int, not True"),
+    ("total", 0.2, TypeError, "total must be a finite Decimal"),
+    ("total", Decimal("Infinity"), TypeError, "total must be a finite Decimal"),
+    ("nondetects", -1, ValueError, "nondetects must be a non-negative int"),
+    ("suspect", 1.0, ValueError, "suspect must be a non-negative int"),
+    ("invalid", -3, ValueError, "invalid must be a non-negative int"),
+])
+def test_each_field_of_a_monthly_sum_is_checked_with_its_own_message(field, bad, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        MonthlyAggregate(**{**_AGGREGATE, field: bad})
+
+
+def test_the_first_bad_field_is_the_one_named_and_subclasses_are_accepted():
+    with pytest.raises(TypeError, match="'parameter'"):  # field order, as attrs checks them
+        ItemAssessment(**{**_ITEM, "parameter": 1, "samples": -1})
+
+    class Code(str):
+        pass
+
+    class Exact(Decimal):
+        pass
+
+    item = ItemAssessment(**{**_ITEM, "parameter": Code("tp"), "value": Exact("0.1")})
+    assert item.parameter == "tp" and item.value == Decimal("0.1")
+    assert MonthlyAggregate(**{**_AGGREGATE, "section": Code("s")}).section == "s"
 
 
 def test_shuffled_input_order_of_sections_does_not_change_assessments():
