@@ -103,8 +103,11 @@ class Checkpointer:
 
     def _kick(self) -> None:
         if self._thread is None:
+            # a daemon: a store never closed must not keep the process alive at its end (the
+            # thread waits for a close that never comes); a copy cut short by the exit only
+            # leaves pages in the WAL, as a crash does
             self._thread = threading.Thread(target=self._run, name="ecocomp-checkpoint",
-                                            daemon=False)
+                                            daemon=True)
             self._thread.start()
         self._kicked.set()
 

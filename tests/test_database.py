@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -204,3 +207,20 @@ def test_a_checkpointer_never_kicked_starts_no_thread(tmp_path: Path) -> None:
     copier = database.Checkpointer(str(tmp_path / "none.db"))
     copier.close()
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_store_left_open_does_not_keep_the_process_alive(tmp_path: Path) -> None:
+    """A program that imports and then fails before close() (or never calls it) exits: the
+    copy's thread does not hold the interpreter open at its end."""
+    file = _readings_file(tmp_path, 10)
+    script = textwrap.dedent(f"""
+        from ecocomp.store import ReadingStore
+        store = ReadingStore.open({str(tmp_path / "open.db")!r})
+        store.import_file({str(file)!r}, sections=["zhuting"])
+        raise SystemExit(3)  # no close()
+    """)
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process did not exit: the checkpoint thread kept it alive")
+    assert done.returncode == 3, done.stderr
