@@ -86,7 +86,8 @@ class Checkpointer:
     """
 
     def __init__(self, path: str) -> None:
-        self._path = path
+        # absolute: the thread opens the file when it starts, maybe after a chdir
+        self._path = os.path.abspath(path)
         self._kicked = threading.Event()
         self._closing = False
         self._thread: threading.Thread | None = None

@@ -224,3 +224,23 @@ def test_a_store_left_open_does_not_keep_the_process_alive(tmp_path: Path) -> No
     except subprocess.TimeoutExpired:
         pytest.fail("the process did not exit: the checkpoint thread kept it alive")
     assert done.returncode == 3, done.stderr
+
+
+def test_the_copy_goes_to_the_file_opened_even_after_a_change_of_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store opened by a relative path: its copy goes into that file, not into a new one
+    of the same name in whatever directory is current at the first commit."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    file = _readings_file(tmp_path, 600)
+    monkeypatch.chdir(tmp_path / "a")
+    keeper = ReadingStore.open("r.db")  # another connection: the WAL stays after the close
+    try:
+        store = ReadingStore.open("r.db")
+        monkeypatch.chdir(tmp_path / "b")
+        store.import_file(file, sections=["zhuting"])
+        store.close()
+        assert not (tmp_path / "b" / "r.db").exists()
+        assert _in_the_file_itself(tmp_path / "a" / "r.db") == 600
+    finally:
+        keeper.close()
