@@ -107,9 +107,14 @@ class Checkpointer:
             # a daemon: a store never closed must not keep the process alive at its end (the
             # thread waits for a close that never comes); a copy cut short by the exit only
             # leaves pages in the WAL, as a crash does
-            self._thread = threading.Thread(target=self._run, name="ecocomp-checkpoint",
-                                            daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._run, name="ecocomp-checkpoint", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:
+                # no thread to spare: the commit stands all the same, its pages stay in the
+                # WAL (copied by a later checkpoint); a later commit tries again
+                return
+            self._thread = thread
         self._kicked.set()
 
     def close(self) -> None:

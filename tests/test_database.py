@@ -244,3 +244,21 @@ def test_the_copy_goes_to_the_file_opened_even_after_a_change_of_directory(
         assert _in_the_file_itself(tmp_path / "a" / "r.db") == 600
     finally:
         keeper.close()
+
+
+def test_an_import_committed_is_not_reported_failed_when_no_thread_can_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy's thread starts after the COMMIT: when it cannot start, the import stands
+    (its pages stay in the WAL) and is reported as done, not as a failure."""
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    db = tmp_path / "r.db"
+    store = ReadingStore.open(db)
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    result = store.import_file(_readings_file(tmp_path, 10), sections=["zhuting"])
+    assert result.inserted == 10
+    store.close()
+    monkeypatch.undo()
+    with ReadingStore.open(db) as again:
+        assert again._conn.execute("SELECT count(*) FROM readings").fetchone() == (10,)
