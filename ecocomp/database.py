@@ -86,7 +86,8 @@ class Checkpointer:
     """
 
     def __init__(self, path: str) -> None:
-        self._path = path
+        # absolute: the thread opens the file when it starts, maybe after a chdir
+        self._path = os.path.abspath(path)
         self._kicked = threading.Event()
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -103,9 +104,17 @@ class Checkpointer:
 
     def _kick(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="ecocomp-checkpoint",
-                                            daemon=False)
-            self._thread.start()
+            # a daemon: a store never closed must not keep the process alive at its end (the
+            # thread waits for a close that never comes); a copy cut short by the exit only
+            # leaves pages in the WAL, as a crash does
+            thread = threading.Thread(target=self._run, name="ecocomp-checkpoint", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:
+                # no thread to spare: the commit stands all the same, its pages stay in the
+                # WAL (copied by a later checkpoint); a later commit tries again
+                return
+            self._thread = thread
         self._kicked.set()
 
     def close(self) -> None:

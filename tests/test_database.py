@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -204,3 +207,58 @@ def test_a_checkpointer_never_kicked_starts_no_thread(tmp_path: Path) -> None:
     copier = database.Checkpointer(str(tmp_path / "none.db"))
     copier.close()
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_store_left_open_does_not_keep_the_process_alive(tmp_path: Path) -> None:
+    """A program that imports and then fails before close() (or never calls it) exits: the
+    copy's thread does not hold the interpreter open at its end."""
+    file = _readings_file(tmp_path, 10)
+    script = textwrap.dedent(f"""
+        from ecocomp.store import ReadingStore
+        store = ReadingStore.open({str(tmp_path / "open.db")!r})
+        store.import_file({str(file)!r}, sections=["zhuting"])
+        raise SystemExit(3)  # no close()
+    """)
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process did not exit: the checkpoint thread kept it alive")
+    assert done.returncode == 3, done.stderr
+
+
+def test_the_copy_goes_to_the_file_opened_even_after_a_change_of_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store opened by a relative path: its copy goes into that file, not into a new one
+    of the same name in whatever directory is current at the first commit."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    file = _readings_file(tmp_path, 600)
+    monkeypatch.chdir(tmp_path / "a")
+    keeper = ReadingStore.open("r.db")  # another connection: the WAL stays after the close
+    try:
+        store = ReadingStore.open("r.db")
+        monkeypatch.chdir(tmp_path / "b")
+        store.import_file(file, sections=["zhuting"])
+        store.close()
+        assert not (tmp_path / "b" / "r.db").exists()
+        assert _in_the_file_itself(tmp_path / "a" / "r.db") == 600
+    finally:
+        keeper.close()
+
+
+def test_an_import_committed_is_not_reported_failed_when_no_thread_can_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy's thread starts after the COMMIT: when it cannot start, the import stands
+    (its pages stay in the WAL) and is reported as done, not as a failure."""
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    db = tmp_path / "r.db"
+    store = ReadingStore.open(db)
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    result = store.import_file(_readings_file(tmp_path, 10), sections=["zhuting"])
+    assert result.inserted == 10
+    store.close()
+    monkeypatch.undo()
+    with ReadingStore.open(db) as again:
+        assert again._conn.execute("SELECT count(*) FROM readings").fetchone() == (10,)
