@@ -78,11 +78,13 @@ class Checkpointer:
     committing call (the "automatic checkpoint"): after an import of the province-year
     that is 0.7 s of the commit. :meth:`commit` commits without it and has the same
     passive checkpoint run on a connection of the thread's own (without the GIL) while the
-    caller goes on; :meth:`close` runs a last one and waits for it: nothing the commits
-    left is still to copy once it returns. A passive checkpoint never waits for readers or
-    writers and may stop short; what it leaves is copied by the next one (or by SQLite when
-    the file's last connection closes). Other commits on the connection are left as they
-    were (SQLite's automatic checkpoint).
+    caller goes on; :meth:`close` runs a last one and waits for it. A passive checkpoint
+    never waits for readers or writers and may stop short (a reader of another connection
+    may still need the older pages); what it leaves is copied by the next one, or by SQLite
+    when the file's last connection closes. Where there is no thread to do it (none could
+    start, or it could not open the file), a commit copies as SQLite always does, so the
+    WAL does not grow without end. Other commits on the connection are left as they were
+    (SQLite's automatic checkpoint).
     """
 
     def __init__(self, path: str) -> None:
@@ -94,6 +96,9 @@ class Checkpointer:
 
     def commit(self, conn: sqlite3.Connection) -> None:
         """``COMMIT`` on ``conn`` (a connection to this file), copied beside the caller."""
+        if self._thread is not None and not self._thread.is_alive():
+            conn.execute("COMMIT")  # the thread is gone: SQLite copies in the commit
+            return
         (every,) = conn.execute("PRAGMA wal_autocheckpoint").fetchone()
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         try:
@@ -118,7 +123,7 @@ class Checkpointer:
         self._kicked.set()
 
     def close(self) -> None:
-        """Copy what is left and wait until it is done."""
+        """Copy what is left (what no reader still needs) and wait until it is done."""
         if self._thread is None:
             return
         self._closing = True

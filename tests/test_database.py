@@ -262,3 +262,34 @@ def test_an_import_committed_is_not_reported_failed_when_no_thread_can_start(
     monkeypatch.undo()
     with ReadingStore.open(db) as again:
         assert again._conn.execute("SELECT count(*) FROM readings").fetchone() == (10,)
+
+
+def test_without_its_thread_a_commit_copies_as_sqlite_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread could not open the file: later commits must not leave SQLite's own copy
+    off, or the WAL would only grow until the last connection closes."""
+    db = str(tmp_path / "gone.db")
+    conn = database.connect(db, busy_timeout_ms=1000, synchronous="NORMAL")
+    other = database.connect(db, busy_timeout_ms=1000, synchronous="NORMAL")
+    conn.execute("CREATE TABLE t (x BLOB)")
+    copier = database.Checkpointer(db)
+
+    def refuse(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(database.sqlite3, "connect", refuse)  # the thread's own connection
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO t VALUES (x'00')")
+    copier.commit(conn)
+    copier._thread.join(10)  # it ended without a connection
+    monkeypatch.undo()
+    # a commit of more than 1,000 pages: SQLite's automatic checkpoint copies it
+    conn.execute("BEGIN")
+    conn.execute(f"INSERT INTO t VALUES (zeroblob({1100 * database.PAGE_SIZE}))")
+    copier.commit(conn)
+    check = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+    assert check.execute("SELECT count(*) FROM t").fetchone() == (2,)
+    check.close()
+    copier.close()
+    conn.close()
+    other.close()
