@@ -70,6 +70,15 @@ def _enable_wal(conn: sqlite3.Connection, *, deadline: float) -> None:
         pause = min(pause * 2, 0.05)
 
 
+#: Held by a checkpointer's thread while it is inside SQLite, and by a fork: a process
+#: forked then (``ledger verify --jobs``, multiprocessing) would inherit SQLite's locks
+#: held by a thread that does not exist in it, and its first SQLite call could wait forever.
+_IN_SQLITE = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_IN_SQLITE.acquire, after_in_parent=_IN_SQLITE.release,
+                        after_in_child=_IN_SQLITE.release)
+
+
 class Checkpointer:
     """Copies a connection's committed pages from the WAL into the database file in a
     thread of its own, so that a commit does not wait for it.
@@ -133,7 +142,9 @@ class Checkpointer:
 
     def _run(self) -> None:
         try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            with _IN_SQLITE:
+                conn = sqlite3.connect(self._path, isolation_level=None,
+                                       check_same_thread=False)
         except sqlite3.Error:
             return  # nothing copied here: SQLite copies it when the last connection closes
         try:
@@ -142,14 +153,20 @@ class Checkpointer:
                 self._kicked.clear()
                 # read before the checkpoint starts: when set, every commit came before it
                 last = self._closing
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    pass  # the same: left for the next checkpoint
+                with _IN_SQLITE:
+                    self._copy(conn)
                 if last:
                     return
         finally:
-            conn.close()
+            with _IN_SQLITE:
+                conn.close()
+
+    @staticmethod
+    def _copy(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # the commits' pages stay in the WAL, for the next checkpoint
 
 
 def open_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -293,3 +294,36 @@ def test_without_its_thread_a_commit_copies_as_sqlite_does(
     copier.close()
     conn.close()
     other.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_fork_waits_until_the_copy_is_out_of_sqlite(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child forked while the thread is inside SQLite would inherit locks no thread of
+    its own holds (ledger verify --jobs forks its workers): the fork waits for the copy."""
+    inside, done = threading.Event(), threading.Event()
+    copy = database.Checkpointer._copy
+
+    def slow_copy(conn: sqlite3.Connection) -> None:
+        inside.set()
+        time.sleep(0.3)
+        copy(conn)
+        done.set()
+
+    monkeypatch.setattr(database.Checkpointer, "_copy", staticmethod(slow_copy))
+    db = str(tmp_path / "f.db")
+    conn = database.connect(db, busy_timeout_ms=1000, synchronous="NORMAL")
+    conn.execute("CREATE TABLE t (x)")
+    copier = database.Checkpointer(db)
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO t VALUES (1)")
+    copier.commit(conn)
+    assert inside.wait(10)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    copied_before_the_fork = done.is_set()
+    os.waitpid(pid, 0)
+    copier.close()
+    conn.close()
+    assert copied_before_the_fork
