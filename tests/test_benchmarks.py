@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -158,3 +159,17 @@ def test_the_monthly_check_tells_equal_sums_from_different_ones(tmp_path: Path) 
     pol = polars_pipeline(files, groups=True)
     if pol is not None:  # the bench extra
         assert compare_monthly(ours, pol["monthly"]).startswith("equal")
+
+
+def test_the_segment_floor_stores_every_group_with_its_readings_bytes(tmp_path: Path) -> None:
+    from benchmarks import segments_floor
+
+    rows = segments_floor.segment_rows(50, 1_003)
+    assert len({row[:4] for row in rows}) == 50
+    assert sum(len(row[4]) for row in rows) == 1_003 * segments_floor.BYTES_PER_READING
+    db = str(tmp_path / "seg.db")
+    assert segments_floor.store_segments(db, rows) > 0
+    conn = sqlite3.connect(db)
+    count, size = conn.execute("SELECT count(*), sum(length(packed)) FROM segments").fetchone()
+    conn.close()
+    assert (count, size) == (50, 1_003 * segments_floor.BYTES_PER_READING)
