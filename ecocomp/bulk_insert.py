@@ -47,7 +47,7 @@ from typing import Any
 
 from ecocomp.compiled import optional
 
-__all__ = ["available", "handle", "insert", "rows", "watching"]
+__all__ = ["available", "handle", "insert", "rows", "values_statement", "watching"]
 
 Column = tuple[Any, ...]
 
@@ -143,8 +143,7 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
     """
     width = len(columns)
     if native is None or _bulkc is None:
-        marks = ", ".join(["?"] * width + ([fixed] if fixed else []))
-        conn.executemany(f"INSERT INTO {into} VALUES ({marks})", rows(columns, n))
+        conn.executemany(values_statement(into, width, fixed), rows(columns, n))
         return
     # Asked again each time (one query per block): a closed connection, or one of another
     # thread, raises sqlite3's ProgrammingError here as executemany would, instead of the
@@ -185,6 +184,17 @@ _ERRORS: dict[int, type[sqlite3.Error]] = {
     21: sqlite3.InterfaceError,  # SQLITE_MISUSE
     25: sqlite3.InterfaceError,  # SQLITE_RANGE
 }
+
+
+def values_statement(into: str, width: int, fixed: str = "") -> str:
+    """``INSERT INTO {into} VALUES (?, …, {fixed})`` with ``width`` parameters: the statement
+    :func:`insert` runs without the compiled part, row by row.
+
+    >>> values_statement("t (a, b, c)", 2, "7")
+    'INSERT INTO t (a, b, c) VALUES (?, ?, 7)'
+    """
+    marks = ", ".join(["?"] * width + ([fixed] if fixed else []))
+    return f"INSERT INTO {into} VALUES ({marks})"
 
 
 def _legacy(conn: sqlite3.Connection) -> bool:

@@ -72,10 +72,11 @@ BLOCK_BYTES = 1 << 20
 _TIMES_HELD = 4096
 #: The value cells taken by whole columns: a plain decimal whose units (value × 10^scale) fit
 #: 64 bits: at most 18 - scale digits before the point (so < 10^18 < 2^63), 1 to scale after.
-_PLAIN = r"^(?P<i>0|[1-9][0-9]{{0,{whole}}})(?:\.(?P<f>[0-9]{{1,{scale}}}))?$"
+_DECIMAL = r"(?P<i>0|[1-9][0-9]{{0,{whole}}})(?:\.(?P<f>[0-9]{{1,{places}}}))?$"
+_PLAIN = "^" + _DECIMAL
 #: Non-detects taken by whole columns: ``<`` and a plain decimal with at most scale - 1
 #: decimals, so half of it (the effective value) is whole in units too.
-_BELOW = r"^<(?P<i>0|[1-9][0-9]{{0,{whole}}})(?:\.(?P<f>[0-9]{{1,{places}}}))?$"
+_BELOW = "^<" + _DECIMAL
 _PH_TOP = 14
 
 
@@ -282,13 +283,18 @@ def plain_units(cells: Any, scale: int) -> tuple[Any, Any, Any]:
     both are null for every other cell, which the row parser's functions convert instead.
     The text of a taken cell is what ``str(Decimal(cell))`` writes, so it is stored as is.
     """
-    parts = pc.extract_regex(cells, _PLAIN.format(whole=17 - scale, scale=scale))
-    whole = pc.struct_field(parts, "i")
-    fraction = pc.struct_field(parts, "f")
-    units = pc.add(pc.multiply(whole.cast(pa.int64()), 10**scale),
-                   pc.utf8_rpad(fraction, scale, "0").cast(pa.int64()))
-    exponent = pc.negate(pc.utf8_length(fraction).cast(pa.int64()))
+    parts, units, exponent = _decimal_units(cells, _PLAIN, scale, scale)
     return pc.is_valid(parts), units, exponent
+
+
+def _decimal_units(cells: Any, pattern: str, scale: int, places: int) -> tuple[Any, Any, Any]:
+    """(the ``pattern``'s matches, value × 10^scale as int64, minus the decimals) of each
+    cell; null where ``pattern`` (``_PLAIN`` or ``_BELOW``) does not match."""
+    parts = pc.extract_regex(cells, pattern.format(whole=17 - scale, places=places))
+    fraction = pc.struct_field(parts, "f")
+    units = pc.add(pc.multiply(pc.struct_field(parts, "i").cast(pa.int64()), 10**scale),
+                   pc.utf8_rpad(fraction, scale, "0").cast(pa.int64()))
+    return parts, units, pc.negate(pc.utf8_length(fraction).cast(pa.int64()))
 
 
 def detection_limit_units(cells: Any, scale: int) -> tuple[Any, Any, Any, Any]:
@@ -301,16 +307,12 @@ def detection_limit_units(cells: Any, scale: int) -> tuple[Any, Any, Any, Any]:
     writes it: one more decimal when the limit's last digit is odd (``<0.5`` → 0.25). Every
     other cell (a limit of zero, more decimals, spaces, a sign) is left to the row parser.
     """
-    parts = pc.extract_regex(cells, _BELOW.format(whole=17 - scale, places=scale - 1))
-    fraction = pc.struct_field(parts, "f")
-    limit = pc.add(pc.multiply(pc.struct_field(parts, "i").cast(pa.int64()), 10**scale),
-                   pc.utf8_rpad(fraction, scale, "0").cast(pa.int64()))
+    _parts, limit, exponent = _decimal_units(cells, _BELOW, scale, scale - 1)
     taken = pc.fill_null(pc.greater(limit, 0), False)
     # the limit has at most scale - 1 decimals, so its units end in a zero: halved exactly
-    units = pc.divide(limit, 2)
     odd = pc.match_substring_regex(cells, "[13579]$").cast(pa.int64())
-    exponent = pc.subtract(pc.negate(pc.utf8_length(fraction).cast(pa.int64())), odd)
-    return taken, pc.utf8_slice_codeunits(cells, 1), units, exponent
+    return (taken, pc.utf8_slice_codeunits(cells, 1), pc.divide(limit, 2),
+            pc.subtract(exponent, odd))
 
 
 def _header(prefix: bytes, name: str, params: _Params,

@@ -610,14 +610,13 @@ class ReadingStore:
     def _put_block(self, block: Any, import_id: int) -> None:
         """Write a block of readings from :mod:`ecocomp.columnar` into ``readings``:
         through the compiled insert where this connection has it, else with :meth:`_put`."""
-        into = f"readings ({_COLUMNS}, row, import_id)"
+        into, fixed = f"readings ({_COLUMNS}, row, import_id)", str(int(import_id))
         if self._native is None:
-            marks = ", ".join("?" * len(_COLUMNAR_ROWS))
-            self._put(f"INSERT INTO {into} VALUES ({marks}, {import_id})", "readings",
-                      _COLUMNAR_ROWS, block.rows(), also=import_id)
+            self._put(bulk_insert.values_statement(into, len(_COLUMNAR_ROWS), fixed),
+                      "readings", _COLUMNAR_ROWS, block.rows(), also=import_id)
         else:
             bulk_insert.insert(self._conn, self._native, into, block.count, block.columns,
-                               fixed=str(int(import_id)))
+                               fixed=fixed)
 
     def _new_id(self, sql: str, args: tuple[Any, ...]) -> int:
         """Run one INSERT of one row and return the row's ``id``."""
