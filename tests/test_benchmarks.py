@@ -13,6 +13,7 @@ from benchmarks import suite
 from benchmarks.__main__ import main
 from benchmarks.baselines import compare_monthly, polars_pipeline, raw_import, stored_monthly
 from benchmarks.project import write_project
+from ecocomp import bulk_insert
 from ecocomp.project import check_project
 from ecocomp.store import ReadingStore
 
@@ -173,3 +174,40 @@ def test_the_segment_floor_stores_every_group_with_its_readings_bytes(tmp_path: 
     count, size = conn.execute("SELECT count(*), sum(length(packed)) FROM segments").fetchone()
     conn.close()
     assert (count, size) == (50, 1_003 * segments_floor.BYTES_PER_READING)
+
+
+@pytest.mark.skipif(not bulk_insert.available(),
+                    reason="the row layouts are measured with the compiled insert")
+def test_every_row_layout_stores_the_same_readings_and_the_key_orders_them(
+        tmp_path: Path) -> None:
+    from benchmarks import row_layouts
+
+    write_project(tmp_path / "p", sections=2, years=[2020, 2021])
+    files = sorted((tmp_path / "p" / "readings").glob("*.csv"))
+    blocks = row_layouts.read_blocks(files)
+    keys = row_layouts.integer_keys(blocks)
+    stored = None
+    for layout in row_layouts.LAYOUTS:
+        db = tmp_path / "layout.db"
+        assert row_layouts.insert(db, blocks, layout, keys) > 0
+        conn = sqlite3.connect(db)
+        rows = conn.execute(
+            "SELECT section, sampled_at, parameter, source, value, below_dl, flag, eff_units, "
+            "eff_exp, row, import_id FROM readings ORDER BY import_id, row, parameter").fetchall()
+        indexes = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings'")}
+        if layout == "integer key":  # the key orders by section, time, parameter, source
+            by_key = conn.execute("SELECT section, sampled_at, parameter, source FROM readings "
+                                  "ORDER BY id").fetchall()
+        conn.close()
+        if stored is None:
+            stored = rows
+        assert rows == stored and len(rows) > 1000, layout
+        if layout in ("as stored", "indexes rebuilt"):
+            assert {"readings_current", "readings_history", "readings_flow"} <= indexes
+        else:
+            assert "readings_current" not in indexes
+    numbers = {s: n for n, s in enumerate(sorted({r[0] for r in stored}))}
+    assert by_key == sorted(by_key, key=lambda r: (numbers[r[0]], r[1]))  # sections as met
+    with pytest.raises(ValueError, match="needs the blocks' keys"):
+        row_layouts.insert(tmp_path / "layout.db", blocks, "integer key")
