@@ -44,6 +44,7 @@ import pyarrow.csv as pcsv
 
 from ecocomp import bulk_insert
 from ecocomp.readings import (
+    _EXACT,
     _FLAG_WORDS,
     _ONE,
     _PREFIX_BYTES,
@@ -554,11 +555,12 @@ class _Reader:
                 raise Declined("a bad value", bad=True)
             value, is_below = parsed
             if factor is not _ONE:
-                value = value * factor
+                value = _EXACT.multiply(value, factor)
             if _checked(value, is_below, kind, code, cell) is not None:
                 raise Declined("an impossible value", bad=True)
             text = str(value)
-            if "E" in text:  # str() writes tiny values as 5E-7
+            if "E" in text or "e" in text:  # str() writes tiny values as 5E-7 (5e-7
+                # under a decimal context with capitals=0)
                 text = format(value, "f")
             texts.append(text)
             units_of, exp_of, _high, _low = exact_parts(text, is_below)

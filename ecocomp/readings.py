@@ -24,7 +24,14 @@ import sqlite3
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 from typing import IO, Any, Literal
 
 import attrs
@@ -133,6 +140,12 @@ _PARTS_RE = re.compile(
 )
 _UNIT_SUFFIX = re.compile(r"^(.*?)\s*[(（]([^()（）]*)[)）]\s*$")
 _ONE = Decimal(1)
+#: The arithmetic of value cells (a unit factor, an exponent written out): the decimal
+#: module's default context, fixed here. The caller's own context (a program that keeps money
+#: at 6 digits) must not round or refuse a value, and the columnar reader converts cells in a
+#: thread of its own, which starts from the default: both read every cell alike.
+_EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999, capitals=1,
+                 clamp=0, flags=[], traps=[InvalidOperation, DivisionByZero, Overflow])
 #: The smallest measured value: a non-zero value below 1E-20 (in the unit written) is refused
 #: as a typo in the exponent. Together with the 28-significant-digit limit this keeps every
 #: value's plain decimal text short (the store writes it out digit for digit).
@@ -400,13 +413,14 @@ def _parse_value(text: str, wide: bool) -> tuple[Decimal, bool] | _Err:
         return _Err(f"{_clip(text)} has more than 28 significant digits; round it to what was "
                     "measured")
     try:
-        value = Decimal(number)
+        value = Decimal(number, _EXACT)
     except InvalidOperation:  # an exponent beyond what Decimal holds (1E-99999999999999999999)
         return _out_of_scale(text, small="e-" in number.lower())
     exponent: int = value.as_tuple().exponent  # type: ignore[assignment]
     if exponent > 0:
         try:
-            value = value.quantize(_ONE)  # "1.5E+3" → 1500, so stored text round-trips
+            # "1.5E+3" → 1500, so stored text round-trips
+            value = value.quantize(_ONE, context=_EXACT)
         except InvalidOperation:
             return _out_of_scale(text, small=False)
     elif exponent < _MIN_EXPONENT:
@@ -1170,7 +1184,7 @@ def _parse_long(
         ):
             code, factor, kind = par
             if factor is not one:
-                value = value * factor
+                value = _EXACT.multiply(value, factor)
             if kind == "amount" and (plain or (not below and value >= 0)):
                 yield (reader.line_num, h_val, section, when, code, value, below, source, flag)
                 continue
@@ -1198,7 +1212,9 @@ def _parse_long(
                           field=h_val)
         elif type(par) is tuple:
             code, factor, kind = par
-            why = _checked(value if factor is one else value * factor, below, kind, code, cell)
+            if factor is not one:
+                value = _EXACT.multiply(value, factor)
+            why = _checked(value, below, kind, code, cell)
             if why is not None:
                 yield Problem(why, file=name, row=line, field=h_val)
 
@@ -1280,7 +1296,7 @@ def _parse_wide(
                     continue
                 value, below = parsed
             if factor is not one:
-                value = value * factor
+                value = _EXACT.multiply(value, factor)
             if kind != "amount" or below or value < 0:
                 why = _checked(value, below, kind, code, cell)
                 if why is not None:

@@ -720,7 +720,8 @@ class ReadingStore:
                     if when is not last_when:
                         last_when, last_iso = when, when.isoformat()
                     text = str(value)
-                    if "E" in text:  # str() writes tiny values as 5E-7
+                    if "E" in text or "e" in text:  # str() writes tiny values as 5E-7 (5e-7
+                        # under a decimal context with capitals=0)
                         text = format(value, "f")
                     if below:
                         units, exponent = _exact(text, True)
@@ -886,7 +887,8 @@ class ReadingStore:
                     last_when, last_iso = when, when.isoformat()
                     last_month = last_iso[:7]
                 text = str(value)
-                if "E" in text:  # str() writes tiny values as 5E-7
+                if "E" in text or "e" in text:  # str() writes tiny values as 5E-7 (5e-7
+                    # under a decimal context with capitals=0)
                     text = format(value, "f")
                 if below:
                     units, exponent, high, low = _exact_parts(text, True)

@@ -1,0 +1,78 @@
+"""Regressions found by the differential campaign over the readings import paths.
+
+Every way into the store (the columnar reader with and without the compiled insert, the row
+parser's direct path, the general staging path) must store the same rows and give the same
+messages whatever the caller's own :mod:`decimal` context is: the columnar reader converts
+values in a thread of its own, which starts from the decimal module's default context, while
+the row parser ran in the caller's thread, under the caller's context.
+"""
+
+from __future__ import annotations
+
+import decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_columnar import imported
+from test_import_paths import state, sums_agree_with_sql
+
+from ecocomp.store import ReadingStore
+
+HEADER = "section,sampled_at,parameter,value,unit,source,flag\n"
+WAYS = ("columns", "columns-executemany", "rows", "general")
+
+
+def outcome(path: Path, way: str, monkeypatch: Any) -> tuple[Any, dict[str, Any]]:
+    with ReadingStore.open(":memory:") as s:
+        result = imported(s, path, way, monkeypatch)
+        assert sums_agree_with_sql(s)
+        return result, state(s)
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_the_callers_decimal_precision_rounds_no_value(tmp_path, monkeypatch, way):
+    """A program that keeps money at 6 digits (``getcontext().prec = 6``) imported
+    1234567.891 µg/L as 1234.57 mg/L by the row parser, and refused 1.5E+7 as too large,
+    while the columnar reader stored 1234.567891 and 15000000."""
+    path = tmp_path / "r.csv"
+    path.write_text(HEADER + "zhuting,2023-01-09,tp,1234567.891,µg/L,manual,\n"
+                    "zhuting,2023-01-09,flow,1.5E+7,,manual,\n"
+                    "zhuting,2023-01-10,chla,1.23456789,mg/L,manual,\n"
+                    "zhuting,2023-01-11,transparency,123456.78,cm,manual,\n", encoding="utf-8")
+    expected = outcome(path, "rows", monkeypatch)  # the default context
+    assert [r[4] for r in expected[1]["readings"]] == ["1234.567891", "15000000",
+                                                       "1234.56789000", "1234.5678"]
+    with decimal.localcontext() as ctx:
+        ctx.prec = 6
+        assert outcome(path, way, monkeypatch) == expected
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_the_callers_decimal_traps_change_no_message(tmp_path, monkeypatch, way):
+    """With InvalidOperation not trapped, Decimal() of an exponent beyond its range gives
+    NaN instead of raising: the row parser then failed with a TypeError, not a message."""
+    path = tmp_path / "r.csv"
+    path.write_text(HEADER + "zhuting,2023-01-09,tp,1E-99999999999999999999,,manual,\n"
+                    "zhuting,2023-01-10,tp,0.1,,manual,\n", encoding="utf-8")
+    expected = outcome(path, "rows", monkeypatch)
+    assert expected[0] == [f"{path}:2:value: '1E-99999999999999999999' is too small to be a "
+                           "measured value (below 1E-20); check the exponent and the unit"]
+    with decimal.localcontext() as ctx:
+        ctx.traps[decimal.InvalidOperation] = False
+        assert outcome(path, way, monkeypatch) == expected
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_the_callers_decimal_capitals_change_no_stored_text(tmp_path, monkeypatch, way):
+    """str(Decimal("0.0000005")) is '5e-7' under a context with capitals=0: the row
+    parser's paths then failed with a ValueError (int('5e-7')) where the columns stored it."""
+    path = tmp_path / "r.csv"
+    path.write_text(HEADER + "zhuting,2023-01-09,tp,0.0000005,,manual,\n"
+                    "zhuting,2023-01-10,tp,<0.0000005,,manual,\n"
+                    "zhuting,2023-01-11,tp,5E-7,,manual,\n", encoding="utf-8")
+    expected = outcome(path, "rows", monkeypatch)
+    assert [r[4] for r in expected[1]["readings"]] == ["0.0000005"] * 3
+    with decimal.localcontext() as ctx:
+        ctx.capitals = 0
+        assert outcome(path, way, monkeypatch) == expected
