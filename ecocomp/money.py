@@ -42,9 +42,10 @@ WAN = Decimal(10000)
 #: 新安江 scheme moves about 5 亿 a year), and small enough that the sum of a ledger's amounts
 #: in fen stays within SQLite's 64-bit integers for over 90,000 transfers of this size.
 MAX_YUAN = Decimal(10) ** 12
-#: The decimal arithmetic formulas and netting run under, whatever the caller's thread
-#: context is: Python's default context (28 digits, ROUND_HALF_EVEN, errors raised), so a
-#: caller who lowered the precision cannot round an intermediate amount in silence.
+#: The decimal arithmetic formulas, netting and the readings' value cells (unit factors,
+#: exponents written out) run under, whatever the caller's thread context is: Python's default
+#: context (28 digits, ROUND_HALF_EVEN, errors raised), so a caller who lowered the precision
+#: cannot round an intermediate amount or a stored value in silence.
 CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999,
                   capitals=1, clamp=0, flags=[], traps=[InvalidOperation, DivisionByZero,
                                                         Overflow])

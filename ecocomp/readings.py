@@ -24,19 +24,13 @@ import sqlite3
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from decimal import (
-    ROUND_HALF_EVEN,
-    Context,
-    Decimal,
-    DivisionByZero,
-    InvalidOperation,
-    Overflow,
-)
+from decimal import Decimal, InvalidOperation
 from typing import IO, Any, Literal
 
 import attrs
 
 from ecocomp.errors import InputError, Problem, StandardError, ValidationFailed
+from ecocomp.money import CONTEXT
 from ecocomp.standards import gb3838
 from ecocomp.validation import schema
 
@@ -140,12 +134,12 @@ _PARTS_RE = re.compile(
 )
 _UNIT_SUFFIX = re.compile(r"^(.*?)\s*[(（]([^()（）]*)[)）]\s*$")
 _ONE = Decimal(1)
-#: The arithmetic of value cells (a unit factor, an exponent written out): the decimal
-#: module's default context, fixed here. The caller's own context (a program that keeps money
-#: at 6 digits) must not round or refuse a value, and the columnar reader converts cells in a
-#: thread of its own, which starts from the default: both read every cell alike.
-_EXACT = Context(prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999, capitals=1,
-                 clamp=0, flags=[], traps=[InvalidOperation, DivisionByZero, Overflow])
+#: The arithmetic of value cells (a unit factor, an exponent written out) runs in the
+#: decimal module's default context written out (:data:`ecocomp.money.CONTEXT`, the one
+#: formulas run in). The caller's own context (a program that keeps money at 6 digits) must
+#: not round or refuse a value, and the columnar reader converts cells in a thread of its
+#: own, which starts from the default: both read every cell alike.
+_EXACT = CONTEXT
 #: The smallest measured value: a non-zero value below 1E-20 (in the unit written) is refused
 #: as a typo in the exponent. Together with the 28-significant-digit limit this keeps every
 #: value's plain decimal text short (the store writes it out digit for digit).

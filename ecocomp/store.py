@@ -46,6 +46,7 @@ import attrs
 from ecocomp import bulk_insert, database, postgres
 from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import EcocompError, Problem, ValidationFailed
+from ecocomp.money import CONTEXT
 from ecocomp.periods import Period
 from ecocomp.readings import (
     CST,
@@ -1734,7 +1735,7 @@ def _checked_readings(readings: Iterable[Reading], name: str) -> Iterator[Any]:
             when = when.astimezone(CST).replace(tzinfo=None)
         value = r.value
         if value.as_tuple().exponent > 0:  # type: ignore[operator]
-            value = value.quantize(Decimal(1))
+            value = value.quantize(Decimal(1), context=CONTEXT)  # not the caller's context
         yield (index, "value", r.section, when, r.parameter, value, bool(r.below_dl),
                r.source, r.flag)
 

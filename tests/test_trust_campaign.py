@@ -76,3 +76,23 @@ def test_the_callers_decimal_capitals_change_no_stored_text(tmp_path, monkeypatc
     with decimal.localcontext() as ctx:
         ctx.capitals = 0
         assert outcome(path, way, monkeypatch) == expected
+
+
+def test_readings_added_from_python_are_not_rounded_by_the_callers_precision():
+    """ReadingStore.add() wrote 1.5E+7 out with the caller's context: with 6 digits of
+    precision that raised InvalidOperation instead of storing 15000000."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    from ecocomp.readings import Reading
+
+    reading = Reading("zhuting", datetime(2023, 1, 9), "flow", Decimal("1.5E+7"), False,
+                      "manual", "")
+    with ReadingStore.open(":memory:") as expected_store:
+        expected_store.add([reading])
+        expected = [r.value for r in expected_store.readings()]
+    assert expected == [Decimal(15000000)]
+    with decimal.localcontext() as ctx, ReadingStore.open(":memory:") as s:
+        ctx.prec = 6
+        s.add([reading])
+        assert [r.value for r in s.readings()] == expected
