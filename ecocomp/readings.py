@@ -134,6 +134,9 @@ _PARTS_RE = re.compile(
 )
 _UNIT_SUFFIX = re.compile(r"^(.*?)\s*[(（]([^()（）]*)[)）]\s*$")
 _ONE = Decimal(1)
+#: Values from 1E+28 up are refused: as written (a slip of the exponent) and once a unit
+#: factor has converted them (chlorophyll a written in mg/L is multiplied by 1000).
+_TOO_LARGE = Decimal("1E+28")
 #: The arithmetic of value cells (a unit factor, an exponent written out) runs in the
 #: decimal module's default context written out (:data:`ecocomp.money.CONTEXT`, the one
 #: formulas run in). The caller's own context (a program that keeps money at 6 digits) must
@@ -1013,10 +1016,13 @@ def _checked(
         if value < 0:
             return (f"negative value {text!r} for {code}; a concentration or amount cannot "
                     "be below zero — check the sign")
-        if below and not value:
-            return f"{text!r}: a detection limit must be greater than zero"
     elif kind == "ph" and not 0 <= value <= 14:
         return f"pH {text!r} is outside 0–14; check the value and the column"
+    if below and value <= 0:  # water temperature's <0 or <-1 too: a limit is above zero
+        return f"{text!r}: a detection limit must be greater than zero"
+    if not -_TOO_LARGE < value < _TOO_LARGE:  # a unit factor carried it past 1E+28
+        return (f"{_clip(text)} is {value.normalize(_EXACT)} in the unit of {code}: too "
+                "large to be a measured value; check the value and the unit")
     return None
 
 
@@ -1179,7 +1185,8 @@ def _parse_long(
             code, factor, kind = par
             if factor is not one:
                 value = _EXACT.multiply(value, factor)
-            if kind == "amount" and (plain or (not below and value >= 0)):
+                plain = False  # a unit factor can carry a value past 1E+28: check it
+            if kind == "amount" and (plain or (not below and 0 <= value < _TOO_LARGE)):
                 yield (reader.line_num, h_val, section, when, code, value, below, source, flag)
                 continue
             why = _checked(value, below, kind, code, cell)
@@ -1291,7 +1298,7 @@ def _parse_wide(
                 value, below = parsed
             if factor is not one:
                 value = _EXACT.multiply(value, factor)
-            if kind != "amount" or below or value < 0:
+            if kind != "amount" or below or not 0 <= value < _TOO_LARGE:
                 why = _checked(value, below, kind, code, cell)
                 if why is not None:
                     bad = True

@@ -1707,7 +1707,7 @@ def _correction(item: tuple[Any, ...], file: str, imported_at: str) -> Correctio
 
 def _checked_readings(readings: Iterable[Reading], name: str) -> Iterator[Any]:
     """Reading objects as parser rows, with the checks the parser would have made."""
-    from ecocomp.readings import _SECTION_RE
+    from ecocomp.readings import _SECTION_RE, _TOO_LARGE
 
     params = gb3838().parameters
     for index, r in enumerate(readings, start=1):
@@ -1720,6 +1720,11 @@ def _checked_readings(readings: Iterable[Reading], name: str) -> Iterator[Any]:
             problems.append(f"value {r.value!r} is not a finite Decimal")
         elif r.value < 0 and r.parameter != "temp":
             problems.append(f"value {r.value} is negative")
+        elif r.below_dl and r.value <= 0:
+            problems.append(f"detection limit {r.value} is not greater than zero")
+        elif not -_TOO_LARGE < r.value < _TOO_LARGE:
+            problems.append(f"value {r.value} is too large to be a measured value (1E+28 and "
+                            "up)")
         if r.source not in SOURCES:
             problems.append(f"source {r.source!r} is not one of {', '.join(SOURCES)}")
         if r.flag not in FLAGS:

@@ -547,8 +547,9 @@ def test_a_version_1_database_gains_exact_monthly_sums_on_open(tmp_path):
     cut=st.integers(1, 29),
 )
 def test_monthly_sums_stay_exact_across_several_imports_of_the_same_months(values, cut):
-    readings = [
-        Reading("s0", datetime(2023, 5, day, 9), "nh3n", value, below_dl=below, flag=flag)
+    readings = [  # a detection limit is above zero (a file's <0 is refused too)
+        Reading("s0", datetime(2023, 5, day, 9), "nh3n", value, below_dl=below and value > 0,
+                flag=flag)
         for day, value, below, flag in values
     ]
     with ReadingStore.open(":memory:") as s:

@@ -96,3 +96,71 @@ def test_readings_added_from_python_are_not_rounded_by_the_callers_precision():
         ctx.prec = 6
         s.add([reading])
         assert [r.value for r in s.readings()] == expected
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("cell", ["<0", "<-1", "< 0.0", "<-0.5"])
+def test_a_detection_limit_of_zero_or_below_is_refused_for_every_parameter(
+        tmp_path, monkeypatch, way, cell):
+    """Water temperature may be negative, but not a detection limit: `<0` and `<-1` were
+    stored as non-detects (effective values 0 and -0.5) where docs/readings.md refuses a
+    limit of zero; so was pH `<0`. Long and wide files, every way."""
+    long = tmp_path / "long.csv"
+    long.write_text(HEADER + f"zhuting,2023-01-09,temp,{cell},,manual,\n"
+                    f"zhuting,2023-01-09,ph,{cell},,manual,\n"
+                    "zhuting,2023-01-10,temp,-1.5,,manual,\n", encoding="utf-8")
+    messages = outcome(long, way, monkeypatch)[0]
+    limit = f"{cell!r}: a detection limit must be greater than zero"
+    ph = limit if "-" not in cell else f"pH {cell!r} is outside 0–14; check the value and the column"
+    assert messages == [f"{long}:2:value: {limit}", f"{long}:3:value: {ph}"]
+    wide = tmp_path / "wide.csv"
+    wide.write_text(f"断面名称,监测时间,水温(℃),pH\n朱亭镇,2023-01-09 08:00,{cell},7.1\n",
+                    encoding="utf-8")
+    messages = outcome(wide, way, monkeypatch)[0]
+    assert messages == [f"{wide}:2:水温(℃): {cell!r}: a detection limit must be greater than "
+                        "zero"]
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_unit_factor_cannot_carry_a_value_past_the_largest_measured_value(
+        tmp_path, monkeypatch, way):
+    """Chlorophyll a written in mg/L is multiplied by 1000 (its unit is mg/m³): 1E+27 mg/L
+    was stored as 1E+30, above the 1E+28 every value written must stay below."""
+    long = tmp_path / "long.csv"
+    long.write_text(HEADER + "zhuting,2023-01-09,chla,9999999999999999999999999999,mg/L,manual,\n"
+                    "zhuting,2023-01-10,chla,1E+27,mg/L,manual,\n"
+                    "zhuting,2023-01-11,chla,9999999999999999999999999,mg/L,manual,\n",
+                    encoding="utf-8")
+    messages = outcome(long, way, monkeypatch)[0]
+    assert messages == [
+        f"{long}:2:value: '9999999999999999999999999999' is 9.999999999999999999999999999E+30 "
+        "in the unit of chla: too large to be a measured value; check the value and the unit",
+        f"{long}:3:value: '1E+27' is 1E+30 in the unit of chla: too large to be a measured "
+        "value; check the value and the unit"]
+    wide = tmp_path / "wide.csv"
+    wide.write_text("断面名称,监测时间,叶绿素a(mg/L)\n朱亭镇,2023-01-09 08:00,1E+27\n"
+                    "朱亭镇,2023-01-10 08:00,0.0042\n", encoding="utf-8")
+    messages = outcome(wide, way, monkeypatch)[0]
+    assert messages == [f"{wide}:2:叶绿素a(mg/L): '1E+27' is 1E+30 in the unit of chla: too "
+                        "large to be a measured value; check the value and the unit"]
+
+
+@pytest.mark.parametrize(("value", "below", "message"), [
+    ("0", True, "detection limit 0 is not greater than zero"),
+    ("-1", True, "detection limit -1 is not greater than zero"),
+    ("1E+28", False, "value 1E+28 is too large to be a measured value (1E+28 and up)"),
+])
+def test_readings_added_from_python_are_checked_like_a_file(value, below, message):
+    """ReadingStore.add() took a non-detect of water temperature at 0 or below, and raised
+    InvalidOperation (not a message) for a value of 1E+28 or more."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    from ecocomp.errors import ValidationFailed
+    from ecocomp.readings import Reading
+
+    reading = Reading("zhuting", datetime(2023, 1, 9), "temp", Decimal(value), below,
+                      "manual", "")
+    with ReadingStore.open(":memory:") as s, pytest.raises(ValidationFailed) as caught:
+        s.add([reading], name="api")
+    assert [str(p) for p in caught.value.problems] == [f"api:1: {message}; fix reading #1"]
