@@ -1,0 +1,38 @@
+"""Results do not depend on the caller's :mod:`decimal` context.
+
+Found by a differential run of whole pipelines (settle, assess, the air assessment, statements,
+reports, ``ledger verify``) under the default context and under hostile ones: low precision,
+other rounding modes, traps on or off, ``capitals=0``, ``clamp=1``. Each test here fails
+without the fix it names and passes with it. See also tests/test_trust_campaign.py.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+
+import pytest
+
+import ecocomp
+
+D = Decimal
+
+
+# --------------------------------------------------------------------------- money
+
+
+def test_the_amount_bound_is_not_rounded_away_by_the_callers_precision():
+    """With ``prec = 6``, abs(1000000000000.01) rounded to 1.00000E+12, which is not above
+    the bound: to_yuan() and to_fen() accepted an amount above 1万亿 yuan."""
+    with decimal.localcontext(prec=6):
+        with pytest.raises(ValueError, match="beyond"):
+            ecocomp.to_yuan("1000000000000.01")
+        with pytest.raises(ValueError, match="beyond"):
+            ecocomp.to_fen(D("1000000000000.01"))
+
+
+def test_to_yuan_rounds_with_inexact_trapped_by_the_caller():
+    """A caller trapping Inexact got decimal.Inexact from to_yuan('0.005'), not 0.01."""
+    with decimal.localcontext(traps=[decimal.Inexact, decimal.Rounded]):
+        assert ecocomp.to_yuan("0.005") == D("0.01")
+        assert ecocomp.to_yuan("1234.5678") == D("1234.57")
