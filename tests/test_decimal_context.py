@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 import ecocomp
+from ecocomp.formatting import daxie, format_wan
 
 D = Decimal
 
@@ -36,3 +37,14 @@ def test_to_yuan_rounds_with_inexact_trapped_by_the_caller():
     with decimal.localcontext(traps=[decimal.Inexact, decimal.Rounded]):
         assert ecocomp.to_yuan("0.005") == D("0.01")
         assert ecocomp.to_yuan("1234.5678") == D("1234.57")
+
+
+def test_amounts_in_words_and_wan_do_not_depend_on_the_callers_context():
+    """daxie() raised InvalidOperation under prec = 6 (quantize of 8,000,000.00 needs 9
+    digits), so `statement --daxie` failed; format_wan raised with Inexact trapped."""
+    amounts = [D("8000000.00"), D("533333.33"), D("-12345678.90")]
+    expected = [(daxie(a), format_wan(a)) for a in amounts]
+    for hostile in (dict(prec=6), dict(traps=[decimal.Inexact]),
+                    dict(rounding=decimal.ROUND_DOWN)):
+        with decimal.localcontext(**hostile):
+            assert [(daxie(a), format_wan(a)) for a in amounts] == expected, hostile
