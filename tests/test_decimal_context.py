@@ -48,3 +48,29 @@ def test_amounts_in_words_and_wan_do_not_depend_on_the_callers_context():
                     dict(rounding=decimal.ROUND_DOWN)):
         with decimal.localcontext(**hostile):
             assert [(daxie(a), format_wan(a)) for a in amounts] == expected, hostile
+
+
+# --------------------------------------------------------------------------- water
+
+
+def test_exceedance_multiples_and_the_trophic_index_ignore_the_callers_rounding():
+    """Their 50-digit working contexts copied the caller's rounding: under ROUND_DOWN the
+    超标倍数 of CODMn 15.0000001 ended …666 instead of …667, and TLI(Σ) changed too."""
+    tli_values = {"chla": "0.0123456", "tp": "0.0512345", "tn": "1.2345678", "sd": "0.6789",
+                  "codmn": "4.56789"}
+    multiple = ecocomp.exceedance_multiple("codmn", "15.0000001")
+    tli = ecocomp.trophic_index(tli_values)
+    assert str(multiple).endswith("6667")
+    for rounding in (decimal.ROUND_DOWN, decimal.ROUND_FLOOR, decimal.ROUND_UP):
+        with decimal.localcontext(rounding=rounding):
+            assert ecocomp.exceedance_multiple("codmn", "15.0000001") == multiple
+            assert ecocomp.trophic_index(tli_values) == tli
+
+
+def test_classification_json_does_not_follow_the_callers_capitals():
+    """A multiple of 1.67E-7 was written '1.6666…7e-7' in to_json() under capitals=0."""
+    values = {"codmn": "6.000001", "nh3n": "0.5"}
+    expected = ecocomp.classify(values).to_json()
+    assert expected["items"]["codmn"]["multiple"].endswith("E-7")
+    with decimal.localcontext(capitals=0):
+        assert ecocomp.classify(values).to_json() == expected
