@@ -9,12 +9,16 @@ without the fix it names and passes with it. See also tests/test_trust_campaign.
 from __future__ import annotations
 
 import decimal
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
 import ecocomp
+from ecocomp.air import AirStore, city_day, period_statistics, read_air_readings
+from ecocomp.air.statistics import round_concentration
 from ecocomp.formatting import daxie, format_wan
+from ecocomp.periods import Period
 
 D = Decimal
 
@@ -74,3 +78,72 @@ def test_classification_json_does_not_follow_the_callers_capitals():
     assert expected["items"]["codmn"]["multiple"].endswith("E-7")
     with decimal.localcontext(capitals=0):
         assert ecocomp.classify(values).to_json() == expected
+
+
+# --------------------------------------------------------------------------- air
+
+
+def _days(version: str = "HJ633-2012") -> list:
+    start = date(2021, 1, 1)
+    return [city_day("430100", start + timedelta(days=i),
+                     {"pm25": D(70 + i % 9), "pm10": D(110 + i % 13), "so2": D(12 + i % 3),
+                      "no2": D(33 + i % 5), "co": D("1.2") + D(i % 7) / 10,
+                      "o3_8h": D(80 + i % 11)}, version=version)
+            for i in range(31)]
+
+
+def _statistics(round_concentrations: str = "none") -> tuple:
+    stats = period_statistics(_days(), city="430100", period=Period(2021, 1),
+                              round_concentrations=round_concentrations)
+    return stats.values, stats.evidence
+
+
+@pytest.mark.parametrize("hostile", [dict(prec=3), dict(clamp=1, Emax=40, Emin=-40),
+                                     dict(traps=[decimal.Inexact, decimal.Rounded])],
+                         ids=["prec3", "clamp", "inexact-trapped"])
+@pytest.mark.parametrize("rounding", ["none", "hj663"])
+def test_air_period_statistics_do_not_depend_on_the_callers_context(hostile, rounding):
+    """The month's sums ran in the caller's context: with prec = 3 the PM10 mean was built
+    from 3.62E+3 instead of 3591 (a class of 117 instead of 116 once rounded, and another
+    综合指数); clamp=1 kept 20 decimals on the good-days ratio; a trapped Inexact raised."""
+    expected = _statistics(rounding)
+    with decimal.localcontext(**hostile):
+        assert _statistics(rounding) == expected
+
+
+def test_round_concentration_does_not_depend_on_the_callers_precision():
+    """quantize() to a whole μg/m³ raised InvalidOperation under prec = 6 for 1234567.45."""
+    with decimal.localcontext(prec=6):
+        assert round_concentration("pm25_24h", D("1234567.45")) == D(1234567)
+        assert round_concentration("co_24h", D("1.25")) == D("1.2")
+
+
+AIR_CSV = "city,date,parameter,value,unit\n430100,2021-01-01,pm25,12.3456789,mg/m³\n" \
+          "430100,2021-01-02,pm25,1E+2,μg/m³\n"
+
+
+def test_air_readings_in_mg_are_not_rounded_by_the_callers_precision(tmp_path):
+    """value × 1000 ran in the caller's context: 12.3456789 mg/m³ read as 12345.7 μg/m³
+    under prec = 6 (the brief's 1234.5678 × 1 case is the same multiplication)."""
+    path = tmp_path / "city.csv"
+    path.write_text(AIR_CSV, encoding="utf-8")
+    expected = [r.value for r in read_air_readings(path, cities={"430100"})]
+    assert expected[0] == D("12345.6789000")
+    with decimal.localcontext(prec=6):
+        assert [r.value for r in read_air_readings(path, cities={"430100"})] == expected
+
+
+def test_stored_air_values_do_not_follow_the_callers_capitals(tmp_path):
+    """AirStore wrote str(value) in the caller's context: '1e+2' under capitals=0."""
+    path = tmp_path / "city.csv"
+    path.write_text(AIR_CSV, encoding="utf-8")
+
+    def stored(db: str) -> list:
+        with AirStore.open(tmp_path / db) as store:
+            store.import_file(path, cities={"430100"})
+            return store._conn.execute(
+                "SELECT site, at, parameter, value FROM air_readings ORDER BY at").fetchall()
+
+    expected = stored("default.db")
+    with decimal.localcontext(capitals=0):
+        assert stored("hostile.db") == expected
