@@ -265,6 +265,7 @@ class Classification:
         return f"{self.cls.roman}类 ({self.cls.descriptor})"
 
 
+@in_money_context
 def classify(
     values: Mapping[str, object],
     waterbody: Waterbody = "river",

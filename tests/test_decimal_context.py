@@ -80,6 +80,17 @@ def test_classification_json_does_not_follow_the_callers_capitals():
         assert ecocomp.classify(values).to_json() == expected
 
 
+def test_main_pollutants_are_ordered_the_same_under_the_callers_precision():
+    """The ordering key negated each 超标倍数 in the caller's context: with prec = 3 the
+    multiples 0.0010166… (CODMn) and 0.00102 (NH3-N) both became -0.00102 and the tie put
+    CODMn first; with Inexact trapped, classify() raised."""
+    values = {"codmn": "6.0061", "nh3n": "1.00102"}
+    assert ecocomp.classify(values).main_pollutants == ("nh3n", "codmn")
+    for hostile in (dict(prec=3), dict(traps=[decimal.Inexact])):
+        with decimal.localcontext(**hostile):
+            assert ecocomp.classify(values).main_pollutants == ("nh3n", "codmn")
+
+
 # --------------------------------------------------------------------------- air
 
 
