@@ -32,6 +32,7 @@ from ecocomp.classification import (
     trophic_index,
 )
 from ecocomp.errors import AssessmentError
+from ecocomp.money import CONTEXT, in_money_context
 from ecocomp.periods import Period
 from ecocomp.readings import Reading
 from ecocomp.standards import (
@@ -199,6 +200,7 @@ class ItemAssessment:
         """超标倍数 against ``reference`` (None for pH, DO and unclassed items)."""
         return exceedance_multiple(self.parameter, self.value, reference, waterbody)
 
+    @in_money_context
     def to_json(self, waterbody: Waterbody = "river") -> dict[str, Any]:
         """The evidence as JSON data (decimal strings, class codes)."""
         multiple = self.multiple(WaterClass.III, waterbody)
@@ -897,7 +899,7 @@ class RiverEvaluation:
 def _percent(share: Decimal | None) -> str:
     if share is None:
         return "-"
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = MEAN_PRECISION
         return f"{_tidy((share * 100).quantize(Decimal('0.1'))):f}"
 

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from ecocomp.errors import StandardError
-from ecocomp.money import as_decimal
+from ecocomp.money import CONTEXT, as_decimal, in_money_context
 from ecocomp.standards import (
     ASSESSED_ITEMS,
     Waterbody,
@@ -235,6 +235,7 @@ class Classification:
         """水质状况: 优 (Ⅰ–Ⅱ), 良好 (Ⅲ), 轻度污染, 中度污染, 重度污染 (劣Ⅴ)."""
         return self.cls.descriptor if self.cls is not None else None
 
+    @in_money_context
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data: classes as codes (``III``), numbers as decimal strings."""
 
@@ -264,6 +265,7 @@ class Classification:
         return f"{self.cls.roman}类 ({self.cls.descriptor})"
 
 
+@in_money_context
 def classify(
     values: Mapping[str, object],
     waterbody: Waterbody = "river",
@@ -332,7 +334,7 @@ def trophic_grade(tli: Decimal) -> str:
 
 
 def _display(value: Decimal) -> Decimal:
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = _PRECISION
         return value.quantize(_DISPLAY, rounding=ROUND_HALF_UP)
 
@@ -378,7 +380,7 @@ def trophic_index(values: Mapping[str, object]) -> TrophicState:
     given = _codes(values)
     index: dict[str, Decimal] = {}
     used: dict[str, Decimal] = {}
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = _PRECISION
         for code, (a, b) in _TLI_COEFFICIENTS.items():
             if code not in given:

@@ -13,7 +13,7 @@ import unicodedata
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from ecocomp.money import FEN, WAN
+from ecocomp.money import FEN, WAN, in_money_context
 
 __all__ = [
     "daxie",
@@ -29,11 +29,13 @@ _UNITS = ("", "拾", "佰", "仟")
 _DAXIE_MAX = Decimal(10) ** 12
 
 
+@in_money_context
 def format_yuan_grouped(amount: Decimal, *, sign: bool = False) -> str:
     """Yuan with thousands separators and two decimals: ``800,000.00`` (``+800,000.00``)."""
     return f"{amount:+,.2f}" if sign else f"{amount:,.2f}"
 
 
+@in_money_context
 def format_wan(amount: Decimal) -> str:
     """Yuan as 万元 with at most two decimals and thousands separators: ``80``, ``1,234.57``.
 
@@ -78,6 +80,7 @@ def _integer(n: int) -> str:
     return _group(n)
 
 
+@in_money_context
 def daxie(amount: Decimal) -> str:
     """The amount in 人民币大写 (capital numerals of financial writing), exact to the fen.
 
@@ -117,6 +120,7 @@ _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
 _GROUPED = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", re.ASCII)  # 8,000,000.00
 
 
+@in_money_context
 def parse_amount(text: str) -> Decimal:
     """An amount typed by a person, as exact yuan: ``80万``, ``80万元``, ``800,000.00``.
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ecocomp.formatting import daxie, format_wan, format_yuan_grouped
+from ecocomp.money import in_money_context
 from ecocomp.outputs import terminal_text
 
 __all__ = ["LANGS", "MESSAGES", "default_lang", "message", "named", "render_statement"]
@@ -162,16 +163,19 @@ def named(code: str | None, names: Callable[[str], str], lang: str) -> str:
     return ", ".join(shown)
 
 
+@in_money_context
 def amount_texts(amount: Decimal, *, sign: bool = False) -> dict[str, str]:
     """``amount`` (grouped yuan) and ``wan`` (万元, at most 2 decimals) fields for a phrase."""
     return {"amount": format_yuan_grouped(amount, sign=sign), "wan": format_wan(amount)}
 
 
+@in_money_context
 def daxie_line(amount: Decimal, lang: str, key: str = "daxie") -> str:
     """The amount in capitals on its own line (the absolute amount: the text says who pays)."""
     return message(key, lang, words=daxie(abs(amount)))
 
 
+@in_money_context
 def render_statement(st: Any, lang: str, *, names: Callable[[str], str] = str,
                      with_daxie: bool = False) -> str:
     """A :class:`~ecocomp.statements.PartyStatement` as terminal text in ``lang``.

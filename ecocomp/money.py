@@ -87,11 +87,12 @@ def as_decimal(value: object, *, what: str = "value") -> Decimal:
     return result
 
 
+@in_money_context
 def to_yuan(amount: object) -> Decimal:
     """Fix an amount as money: Decimal yuan with exactly 2 decimals, ROUND_HALF_UP."""
     value = as_decimal(amount, what="amount")
     _check_bound(value)
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = max(28, len(value.as_tuple().digits) + 4)
         return value.quantize(FEN, rounding=ROUND_HALF_UP)
 
@@ -114,6 +115,7 @@ def unit_to_yuan(amount: object, unit: str) -> Decimal:
     return to_yuan(CONTEXT.multiply(as_decimal(amount, what="amount"), factor))
 
 
+@in_money_context
 def to_fen(amount: object) -> int:
     """Yuan → integer fen. Refuses amounts that are not whole fen instead of rounding them."""
     value = as_decimal(amount, what="amount")
@@ -132,6 +134,7 @@ def from_fen(fen: int) -> Decimal:
     return Decimal(fen).scaleb(-2, CONTEXT)
 
 
+@in_money_context
 def format_yuan(amount: Decimal, unit: str = "yuan") -> str:
     """Human text: ``1,234,567.89`` for yuan, ``123.456789`` for 万元 (no precision lost)."""
     if unit == "wan":
@@ -168,7 +171,7 @@ def split_largest_remainder(
     wsum = sum(ws, Decimal(0))
     if wsum == 0:
         raise ValueError("split weights sum to zero")
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = 60
         shares = [Decimal(total_fen) * w / wsum for w in ws]
     floors = [int(s) for s in shares]  # shares are non-negative, int() floors

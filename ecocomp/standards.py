@@ -22,7 +22,7 @@ from typing import Literal
 import attrs
 
 from ecocomp.errors import StandardError
-from ecocomp.money import as_decimal
+from ecocomp.money import CONTEXT, as_decimal
 
 __all__ = [
     "ASSESSED_ITEMS",
@@ -328,7 +328,7 @@ def exceedance_multiple(
         return None
     if v <= limit:
         return Decimal(0)
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         # 50 digits like the assessment means, so a long exact mean is not cut at 28 digits.
         ctx.prec = 50
         multiple = ((v - limit) / limit).normalize()

@@ -325,7 +325,7 @@ def _decimal_from_units(units: int, exponent: int) -> Decimal:
     whole, rest = divmod(units, _POW[SCALE + exponent])
     if not rest:  # always, for sums of values written at ``exponent`` or coarser
         return Decimal(f"{whole}E{exponent}")
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = len(str(abs(units))) + SCALE + 2
         return (Decimal(units).scaleb(-SCALE)).quantize(Decimal(1).scaleb(exponent))
 
@@ -346,7 +346,7 @@ def _period_bounds(period: Period | str | None) -> tuple[str, str] | None:
 
 def _exact_total(units: int, exponent: int, rest: Iterable[tuple[str, int]]) -> Decimal:
     """Units summed in SQL plus the (value, below_dl) rows SQL could not sum exactly."""
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = 200
         total = Decimal(units).scaleb(-SCALE)
         for value, below in rest:

@@ -18,6 +18,7 @@ import attrs
 
 from ecocomp.air.standards import AqiStandard, hj633, hj663
 from ecocomp.errors import StandardError
+from ecocomp.money import in_money_context
 
 __all__ = [
     "DAILY_KEYS",
@@ -78,6 +79,7 @@ def iaqi_fraction(key: str, value: Decimal | Fraction | int, standard: AqiStanda
     raise AssertionError("unreachable: c <= points[-1]")
 
 
+@in_money_context
 def iaqi(pollutant: str, value: Decimal, *, version: str) -> int:
     """空气质量分指数 of one concentration under an HJ 633 version, rounded up to a whole number.
 
@@ -141,6 +143,7 @@ class DailyAqi:
         return self.aqi > int(hj663().categories["heavy_above"].value)
 
 
+@in_money_context
 def daily_aqi(values: Mapping[str, Decimal], *, version: str) -> DailyAqi:
     """The daily AQI from a day's concentrations (keys of :data:`DAILY_KEYS`, or ``pm25``...).
 

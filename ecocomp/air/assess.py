@@ -24,6 +24,7 @@ from ecocomp.air.statistics import (
 )
 from ecocomp.air.store import AirStore
 from ecocomp.errors import AssessmentError
+from ecocomp.money import in_money_context
 from ecocomp.periods import Period, Quarter
 
 __all__ = ["assess_air", "periods_of"]
@@ -46,6 +47,7 @@ def periods_of(year: int, kind: str) -> tuple[AirPeriod, ...]:
     raise AssessmentError(f"periods {kind!r} is not year, quarter or month")
 
 
+@in_money_context
 def assess_air(
     db_or_store: Any,
     *,

@@ -38,6 +38,7 @@ import attrs
 
 from ecocomp.air.stations import StationCatalog
 from ecocomp.errors import Problem, ValidationFailed
+from ecocomp.money import in_money_context
 from ecocomp.readings import workbook_sheets  # water's workbook reader, shared
 
 __all__ = ["BASES", "AirReading", "read_air_readings", "read_air_rows"]
@@ -217,6 +218,7 @@ def read_air_readings(
                                                          cities=cities, name=name)]
 
 
+@in_money_context
 def read_air_rows(
     source: str | Path,
     *,

@@ -23,6 +23,7 @@ import attrs
 from ecocomp.air.aqi import Category, daily_aqi, parameter_key
 from ecocomp.air.standards import PAIRED, gb3095, hj663, resolve_standard
 from ecocomp.errors import AssessmentError
+from ecocomp.money import CONTEXT, in_money_context
 from ecocomp.periods import Period, Quarter
 
 __all__ = [
@@ -58,9 +59,10 @@ STATISTICS = (*MEAN_STATISTICS, *PERCENTILE_STATISTICS, "good_days", "valid_days
 _PLACES = Decimal(10) ** -20  # a mean that is not a finite decimal keeps 20 decimals
 
 
+@in_money_context
 def exact_decimal(value: Fraction) -> Decimal:
     """``value`` as a Decimal: exact when it is a finite decimal, else 20 decimals half-even."""
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = 60
         den = value.denominator
         twos = fives = 0
@@ -77,6 +79,7 @@ def exact_decimal(value: Fraction) -> Decimal:
         return result.quantize(_PLACES, rounding=ROUND_HALF_EVEN)
 
 
+@in_money_context
 def round_concentration(key: str, value: Decimal) -> Decimal:
     """修约 per HJ 663 [P]: μg/m³ to a whole number, CO (mg/m³) to 0.1, half to even.
 
@@ -88,6 +91,7 @@ def round_concentration(key: str, value: Decimal) -> Decimal:
     return value.quantize(Decimal(10) ** -int(places), rounding=ROUND_HALF_EVEN)
 
 
+@in_money_context
 def percentile(values: Sequence[Decimal], p: Decimal) -> Decimal:
     """The p-th percentile per HJ 663: k = 1 + (n − 1)·p, interpolated between ranks, exact.
 
@@ -96,7 +100,7 @@ def percentile(values: Sequence[Decimal], p: Decimal) -> Decimal:
     if not values:
         raise AssessmentError("a percentile needs at least one value")
     ordered = sorted(values)
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = 60
         k = 1 + (len(ordered) - 1) * Decimal(p)
         s = int(k)
@@ -134,6 +138,7 @@ class CityDay:
         return self.aqi is not None and self.aqi > int(hj663().categories["heavy_above"].value)
 
 
+@in_money_context
 def city_day(city: str, day: date, values: Mapping[str, Decimal], *, version: str,
              round_concentrations: Rounding = "none") -> CityDay:
     """A :class:`CityDay` with its AQI under the HJ 633 ``version`` (or a GB 3095 one)."""
@@ -210,6 +215,7 @@ class AirAssessments:
         return sorted({city for city, _ in self.statistics})
 
 
+@in_money_context
 def composite_index(values: Mapping[str, Decimal], *, standard: str, on: date,
                     ) -> tuple[Fraction, str]:
     """综合指数 Σ C_i/S_i over the six statistics, S_i the grade II limits; exact, with evidence.
@@ -232,12 +238,13 @@ def composite_index(values: Mapping[str, Decimal], *, standard: str, on: date,
 
 
 def _quantized(value: Fraction, places: int) -> Decimal:
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = 60
         exact = Decimal(value.numerator) / Decimal(value.denominator)
         return exact.quantize(Decimal(10) ** -places, rounding=ROUND_HALF_EVEN)
 
 
+@in_money_context
 def period_statistics(days: Iterable[CityDay], *, city: str, period: AirPeriod,
                       standard: str = "by_date", round_concentrations: Rounding = "none",
                       ) -> AirStatistics:
@@ -310,6 +317,7 @@ def period_statistics(days: Iterable[CityDay], *, city: str, period: AirPeriod,
     return AirStatistics(city, period, version, values, valid, evidence)
 
 
+@in_money_context
 def attains(stats: AirStatistics, *, standard: str, grade: str = "II",
             ) -> tuple[bool, tuple[str, ...]]:
     """Whether all six statistics are valid and within ``grade``'s limits; the reasons if not.

@@ -38,6 +38,7 @@ from ecocomp.air.standards import hj663
 from ecocomp.air.stations import Station, StationCatalog
 from ecocomp.air.statistics import exact_decimal
 from ecocomp.errors import AssessmentError, EcocompError, Problem, ValidationFailed
+from ecocomp.money import in_money_context
 from ecocomp.store import file_sha256
 
 __all__ = ["SCHEMA_VERSION", "AirImportResult", "AirStore", "AirStoreError"]
@@ -184,6 +185,7 @@ class AirStore:
               s.start.isoformat() if s.start else None, s.end.isoformat() if s.end else None)
              for s in catalog.stations.values()])
 
+    @in_money_context
     def import_files(
         self,
         files: Sequence[str | Path],
@@ -290,6 +292,7 @@ class AirStore:
             yield AirReading(scope, site, datetime.fromisoformat(at), kind, parameter,
                              Decimal(value), flag)
 
+    @in_money_context
     def city_values(self, *, start: date, end: date, cities: Iterable[str] | None = None,
                     ) -> dict[tuple[str, date], dict[str, Decimal]]:
         """Each city's daily concentrations from ``start`` to ``end`` (see the module doc)."""

@@ -179,7 +179,7 @@ def _money_problems(
         # compare exponents first: 1e999999 万 must not be multiplied out
         yuan, converted = None, ""
         if amount.adjusted() <= 16:
-            with localcontext() as ctx:
+            with localcontext(CONTEXT) as ctx:
                 ctx.prec = len(amount.as_tuple().digits) + 10  # exact: no rounding here
                 yuan = amount * (WAN if unit == "wan" else 1)
                 if unit != "yuan":
@@ -189,7 +189,7 @@ def _money_problems(
                                 "the largest amount ecocomp handles; check the amount and the "
                                 "unit (`unit` = \"yuan\" or \"wan\")"))
             continue
-        with localcontext() as ctx:
+        with localcontext(CONTEXT) as ctx:
             ctx.prec = len(yuan.as_tuple().digits) + 10
             fen = yuan * 100
             whole = fen == fen.to_integral_value()

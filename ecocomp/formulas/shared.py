@@ -15,6 +15,7 @@ from typing import Any
 
 from ecocomp.agreements import Agreement
 from ecocomp.assessment import SectionAssessment
+from ecocomp.money import CONTEXT
 from ecocomp.standards import ASSESSED_ITEMS, WaterClass, gb3838
 
 __all__ = [
@@ -92,13 +93,13 @@ def fraction_text(value: Fraction) -> str:
             den //= p
     if den != 1:
         return f"{value.numerator}/{value.denominator}"
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = 60
         return f"{(Decimal(value.numerator) / Decimal(value.denominator)).normalize():f}"
 
 
 def fraction_to_decimal(value: Fraction) -> Decimal:
     """A rational as a 40-significant-digit Decimal (exact when it terminates that soon)."""
-    with localcontext() as ctx:
+    with localcontext(CONTEXT) as ctx:
         ctx.prec = 40
         return Decimal(value.numerator) / Decimal(value.denominator)

@@ -33,6 +33,7 @@ from ecocomp.formulas.shared import (
     fraction_text,
     fraction_to_decimal,
 )
+from ecocomp.money import CONTEXT
 from ecocomp.obligations import Obligation
 from ecocomp.periods import Period
 from ecocomp.standards import WaterClass, classify_item, gb3838
@@ -211,7 +212,7 @@ def _mean_concentration_class(
             mean = sum((Fraction(item.value) for item in classed), Fraction(0)) / len(classed)
             # Item values have at most 50 significant digits, so a terminating mean of a few
             # sections is exact at 80 digits; one that does not terminate equals no limit.
-            with localcontext() as ctx:
+            with localcontext(CONTEXT) as ctx:
                 ctx.prec = 80
                 value = Decimal(mean.numerator) / Decimal(mean.denominator)
             cls = classify_item(code, value, waterbody)
