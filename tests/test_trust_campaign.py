@@ -111,7 +111,8 @@ def test_a_detection_limit_of_zero_or_below_is_refused_for_every_parameter(
                     "zhuting,2023-01-10,temp,-1.5,,manual,\n", encoding="utf-8")
     messages = outcome(long, way, monkeypatch)[0]
     limit = f"{cell!r}: a detection limit must be greater than zero"
-    ph = limit if "-" not in cell else f"pH {cell!r} is outside 0–14; check the value and the column"
+    ph = limit if "-" not in cell else (
+        f"pH {cell!r} is outside 0–14; check the value and the column")
     assert messages == [f"{long}:2:value: {limit}", f"{long}:3:value: {ph}"]
     wide = tmp_path / "wide.csv"
     wide.write_text(f"断面名称,监测时间,水温(℃),pH\n朱亭镇,2023-01-09 08:00,{cell},7.1\n",
