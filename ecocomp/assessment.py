@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -32,7 +32,7 @@ from ecocomp.classification import (
     trophic_index,
 )
 from ecocomp.errors import AssessmentError
-from ecocomp.money import CONTEXT, in_money_context
+from ecocomp.money import CONTEXT, in_money_context, working_context
 from ecocomp.periods import Period
 from ecocomp.readings import Reading
 from ecocomp.standards import (
@@ -87,9 +87,9 @@ class SectionLike(Protocol):
 
 
 #: Means are exact quotients rounded (only if they do not terminate) at 50 digits.
-_MEAN = Context(prec=MEAN_PRECISION)
+_MEAN = working_context(prec=MEAN_PRECISION)
 #: Addition at unbounded precision never rounds.
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_EXACT = working_context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _ONE = Decimal(1)
 _ZERO = Decimal(0)
 _HALF = Decimal("0.5")

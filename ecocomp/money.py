@@ -34,6 +34,7 @@ __all__ = [
     "to_fen",
     "to_yuan",
     "unit_to_yuan",
+    "working_context",
 ]
 
 FEN = Decimal("0.01")
@@ -51,6 +52,16 @@ CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, Emin=-999999, Emax=999999,
                                                         Overflow])
 _UNITS = {"yuan": Decimal(1), "wan": WAN}
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def working_context(**changes: int) -> Context:
+    """:data:`CONTEXT` with ``changes`` (``prec``, ``Emax``, ``Emin``): a working precision
+    built from it, not from ``decimal.DefaultContext``, which a program may have changed
+    before importing ecocomp (its rounding would round means the other way)."""
+    context = CONTEXT.copy()
+    for name, value in changes.items():
+        setattr(context, name, value)
+    return context
 
 
 def in_money_context(func: _F) -> _F:

@@ -36,7 +36,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 from pathlib import Path
 from sys import intern
 from typing import IO, Any
@@ -46,7 +46,7 @@ import attrs
 from ecocomp import bulk_insert, database, postgres
 from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import EcocompError, Problem, ValidationFailed
-from ecocomp.money import CONTEXT
+from ecocomp.money import CONTEXT, working_context
 from ecocomp.periods import Period
 from ecocomp.readings import (
     CST,
@@ -83,7 +83,7 @@ _COLUMNAR = True
 #: parser: it is as fast for them, and a run of small files does not pay pyarrow's import.
 _COLUMNAR_MIN_BYTES = 1 << 20
 #: Daily means: the exact quotient, rounded only if it does not terminate (50 digits).
-_DAILY_MEAN = Context(prec=50)
+_DAILY_MEAN = working_context(prec=50)
 
 #: The readings schema version this code writes and reads.
 SCHEMA_VERSION = 4

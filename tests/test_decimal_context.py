@@ -158,3 +158,36 @@ def test_stored_air_values_do_not_follow_the_callers_capitals(tmp_path):
     expected = stored("default.db")
     with decimal.localcontext(capitals=0):
         assert stored("hostile.db") == expected
+
+
+def test_a_changed_default_context_before_import_rounds_no_mean():
+    """The working precisions of means (assessment's, the daily flow means) were built with
+    ``Context(prec=…)``, which takes the rest from ``decimal.DefaultContext``: a program that
+    set its rounding to ROUND_DOWN before importing ecocomp got 2/3 as …666 instead of …667."""
+    import subprocess
+    import sys
+
+    script = (
+        "import decimal, sys\n"
+        "if sys.argv[1] == 'changed':\n"
+        "    decimal.DefaultContext.rounding = decimal.ROUND_DOWN\n"
+        "    decimal.setcontext(decimal.Context())\n"
+        "from datetime import datetime\n"
+        "from decimal import Decimal\n"
+        "from types import SimpleNamespace\n"
+        "from ecocomp.assessment import aggregate, assess\n"
+        "from ecocomp.periods import Period\n"
+        "from ecocomp.readings import Reading\n"
+        "from ecocomp.store import ReadingStore\n"
+        "rs = [Reading('s0', datetime(2023, 5, 1, h), p, Decimal(v)) for p in ('flow', 'nh3n')"
+        " for h, v in ((1, '1'), (2, '1'), (3, '0'))]\n"
+        "with ReadingStore.open(':memory:') as s:\n"
+        "    s.add(rs)\n"
+        "    print(s.daily_means('flow', Period(2023))['s0'])\n"
+        "found = assess(aggregate(rs), [SimpleNamespace(code='s0', waterbody='river')], 2023)\n"
+        "print(found.get('s0', Period(2023, 5)).items['nh3n'].value)\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", script, how], capture_output=True,
+                           text=True, check=True).stdout for how in ("default", "changed")]
+    assert runs[0].count("0.66666666666666666666666666666666666666666666666667") == 2
+    assert runs[1] == runs[0]
