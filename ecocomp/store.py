@@ -1718,6 +1718,8 @@ def _checked_readings(readings: Iterable[Reading], name: str) -> Iterator[Any]:
             problems.append(f"parameter {r.parameter!r} is not a parameter code")
         if not isinstance(r.value, Decimal) or not r.value.is_finite():
             problems.append(f"value {r.value!r} is not a finite Decimal")
+        elif r.parameter == "ph" and not 0 <= r.value <= 14:
+            problems.append(f"pH {r.value} is outside 0–14")
         elif r.value < 0 and r.parameter != "temp":
             problems.append(f"value {r.value} is negative")
         elif r.below_dl and r.value <= 0:
@@ -1725,6 +1727,9 @@ def _checked_readings(readings: Iterable[Reading], name: str) -> Iterator[Any]:
         elif not -_TOO_LARGE < r.value < _TOO_LARGE:
             problems.append(f"value {r.value} is too large to be a measured value (1E+28 and "
                             "up)")
+        elif len(r.value.as_tuple().digits) > 28:
+            problems.append(f"value {r.value} has more than 28 significant digits; round it "
+                            "to what was measured")
         if r.source not in SOURCES:
             problems.append(f"source {r.source!r} is not one of {', '.join(SOURCES)}")
         if r.flag not in FLAGS:

@@ -150,6 +150,8 @@ def test_a_unit_factor_cannot_carry_a_value_past_the_largest_measured_value(
     ("0", True, "detection limit 0 is not greater than zero"),
     ("-1", True, "detection limit -1 is not greater than zero"),
     ("1E+28", False, "value 1E+28 is too large to be a measured value (1E+28 and up)"),
+    ("1.2345678901234567890123456789", False, "value 1.2345678901234567890123456789 has more "
+     "than 28 significant digits; round it to what was measured"),
 ])
 def test_readings_added_from_python_are_checked_like_a_file(value, below, message):
     """ReadingStore.add() took a non-detect of water temperature at 0 or below, and raised
@@ -165,3 +167,19 @@ def test_readings_added_from_python_are_checked_like_a_file(value, below, messag
     with ReadingStore.open(":memory:") as s, pytest.raises(ValidationFailed) as caught:
         s.add([reading], name="api")
     assert [str(p) for p in caught.value.problems] == [f"api:1: {message}; fix reading #1"]
+
+
+@pytest.mark.parametrize("value", ["14.01", "-0.5", "15"])
+def test_a_ph_added_from_python_is_checked_like_a_file(value):
+    """A file's pH outside 0–14 is refused; ReadingStore.add() stored it."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    from ecocomp.errors import ValidationFailed
+    from ecocomp.readings import Reading
+
+    reading = Reading("zhuting", datetime(2023, 1, 9), "ph", Decimal(value), False, "manual", "")
+    with ReadingStore.open(":memory:") as s, pytest.raises(ValidationFailed) as caught:
+        s.add([reading], name="api")
+    assert [str(p) for p in caught.value.problems] == [
+        f"api:1: pH {value} is outside 0–14; fix reading #1"]
