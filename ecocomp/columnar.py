@@ -43,8 +43,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from ecocomp import bulk_insert
+from ecocomp.money import CONTEXT
 from ecocomp.readings import (
-    _EXACT,
     _FLAG_WORDS,
     _ONE,
     _PREFIX_BYTES,
@@ -60,6 +60,7 @@ from ecocomp.readings import (
     _Sections,
     _Times,
     _value_cell,
+    _value_text,
     _word,
 )
 
@@ -555,13 +556,10 @@ class _Reader:
                 raise Declined("a bad value", bad=True)
             value, is_below = parsed
             if factor is not _ONE:
-                value = _EXACT.multiply(value, factor)
+                value = CONTEXT.multiply(value, factor)
             if _checked(value, is_below, kind, code, cell) is not None:
                 raise Declined("an impossible value", bad=True)
-            text = str(value)
-            if "E" in text or "e" in text:  # str() writes tiny values as 5E-7 (5e-7
-                # under a decimal context with capitals=0)
-                text = format(value, "f")
+            text = _value_text(value)
             texts.append(text)
             units_of, exp_of, _high, _low = exact_parts(text, is_below)
             unit_list.append(units_of)

@@ -30,7 +30,7 @@ from typing import IO, Any, Literal
 import attrs
 
 from ecocomp.errors import InputError, Problem, StandardError, ValidationFailed
-from ecocomp.money import CONTEXT
+from ecocomp.money import CONTEXT  # value arithmetic: never the caller's decimal context
 from ecocomp.standards import gb3838
 from ecocomp.validation import schema
 
@@ -137,12 +137,6 @@ _ONE = Decimal(1)
 #: Values from 1E+28 up are refused: as written (a slip of the exponent) and once a unit
 #: factor has converted them (chlorophyll a written in mg/L is multiplied by 1000).
 _TOO_LARGE = Decimal("1E+28")
-#: The arithmetic of value cells (a unit factor, an exponent written out) runs in the
-#: decimal module's default context written out (:data:`ecocomp.money.CONTEXT`, the one
-#: formulas run in). The caller's own context (a program that keeps money at 6 digits) must
-#: not round or refuse a value, and the columnar reader converts cells in a thread of its
-#: own, which starts from the default: both read every cell alike.
-_EXACT = CONTEXT
 #: The smallest measured value: a non-zero value below 1E-20 (in the unit written) is refused
 #: as a typo in the exponent. Together with the 28-significant-digit limit this keeps every
 #: value's plain decimal text short (the store writes it out digit for digit).
@@ -264,8 +258,7 @@ class _Params:
             factor = param.to_canonical(_ONE, unit)
         except StandardError as exc:
             return _Err(str(exc))
-        kind = "ph" if code == "ph" else ("signed" if code == "temp" else "amount")
-        return code, (_ONE if factor == _ONE else factor), kind
+        return code, (_ONE if factor == _ONE else factor), _kind(code)
 
 
 class _Times:
@@ -410,14 +403,14 @@ def _parse_value(text: str, wide: bool) -> tuple[Decimal, bool] | _Err:
         return _Err(f"{_clip(text)} has more than 28 significant digits; round it to what was "
                     "measured")
     try:
-        value = Decimal(number, _EXACT)
+        value = Decimal(number, CONTEXT)
     except InvalidOperation:  # an exponent beyond what Decimal holds (1E-99999999999999999999)
         return _out_of_scale(text, small="e-" in number.lower())
     exponent: int = value.as_tuple().exponent  # type: ignore[assignment]
     if exponent > 0:
         try:
             # "1.5E+3" → 1500, so stored text round-trips
-            value = value.quantize(_ONE, context=_EXACT)
+            value = value.quantize(_ONE, context=CONTEXT)
         except InvalidOperation:
             return _out_of_scale(text, small=False)
     elif exponent < _MIN_EXPONENT:
@@ -1008,6 +1001,19 @@ def _common(
     return section, when, source, flag  # type: ignore[return-value]
 
 
+def _kind(code: str) -> str:
+    """Which checks a parameter's values get (:func:`_checked`): "ph" (0–14), "signed" (water
+    temperature, may be below zero) or "amount" (a concentration or amount, not negative)."""
+    return "ph" if code == "ph" else ("signed" if code == "temp" else "amount")
+
+
+def _value_text(value: Decimal) -> str:
+    """A value as the store writes it: its digits written out, never an exponent (``str()``
+    writes tiny values as 5E-7, or 5e-7 under a caller's context with ``capitals=0``)."""
+    text = str(value)
+    return format(value, "f") if "E" in text or "e" in text else text
+
+
 def _checked(
     value: Decimal, below: bool, kind: str, code: str, text: str
 ) -> str | None:
@@ -1021,7 +1027,7 @@ def _checked(
     if below and value <= 0:  # water temperature's <0 or <-1 too: a limit is above zero
         return f"{text!r}: a detection limit must be greater than zero"
     if not -_TOO_LARGE < value < _TOO_LARGE:  # a unit factor carried it past 1E+28
-        return (f"{_clip(text)} is {value.normalize(_EXACT)} in the unit of {code}: too "
+        return (f"{_clip(text)} is {value.normalize(CONTEXT)} in the unit of {code}: too "
                 "large to be a measured value; check the value and the unit")
     return None
 
@@ -1184,7 +1190,7 @@ def _parse_long(
         ):
             code, factor, kind = par
             if factor is not one:
-                value = _EXACT.multiply(value, factor)
+                value = CONTEXT.multiply(value, factor)
                 plain = False  # a unit factor can carry a value past 1E+28: check it
             if kind == "amount" and (plain or (not below and 0 <= value < _TOO_LARGE)):
                 yield (reader.line_num, h_val, section, when, code, value, below, source, flag)
@@ -1214,7 +1220,7 @@ def _parse_long(
         elif type(par) is tuple:
             code, factor, kind = par
             if factor is not one:
-                value = _EXACT.multiply(value, factor)
+                value = CONTEXT.multiply(value, factor)
             why = _checked(value, below, kind, code, cell)
             if why is not None:
                 yield Problem(why, file=name, row=line, field=h_val)
@@ -1297,7 +1303,7 @@ def _parse_wide(
                     continue
                 value, below = parsed
             if factor is not one:
-                value = _EXACT.multiply(value, factor)
+                value = CONTEXT.multiply(value, factor)
             if kind != "amount" or below or not 0 <= value < _TOO_LARGE:
                 why = _checked(value, below, kind, code, cell)
                 if why is not None:

@@ -55,6 +55,7 @@ from ecocomp.readings import (
     SOURCES,
     Reading,
     _rows,
+    _value_text,
     duplicate_message,
     shown,
 )
@@ -720,10 +721,7 @@ class ReadingStore:
                     line, field, section, when, code, value, below, source, flag = item
                     if when is not last_when:
                         last_when, last_iso = when, when.isoformat()
-                    text = str(value)
-                    if "E" in text or "e" in text:  # str() writes tiny values as 5E-7 (5e-7
-                        # under a decimal context with capitals=0)
-                        text = format(value, "f")
+                    text = _value_text(value)
                     if below:
                         units, exponent = _exact(text, True)
                     else:
@@ -887,10 +885,7 @@ class ReadingStore:
                 if when is not last_when:
                     last_when, last_iso = when, when.isoformat()
                     last_month = last_iso[:7]
-                text = str(value)
-                if "E" in text or "e" in text:  # str() writes tiny values as 5E-7 (5e-7
-                    # under a decimal context with capitals=0)
-                    text = format(value, "f")
+                text = _value_text(value)
                 if below:
                     units, exponent, high, low = _exact_parts(text, True)
                 else:
@@ -1707,7 +1702,7 @@ def _correction(item: tuple[Any, ...], file: str, imported_at: str) -> Correctio
 
 def _checked_readings(readings: Iterable[Reading], name: str) -> Iterator[Any]:
     """Reading objects as parser rows, with the checks the parser would have made."""
-    from ecocomp.readings import _SECTION_RE, _TOO_LARGE
+    from ecocomp.readings import _SECTION_RE, _checked, _kind
 
     params = gb3838().parameters
     for index, r in enumerate(readings, start=1):
@@ -1718,15 +1713,9 @@ def _checked_readings(readings: Iterable[Reading], name: str) -> Iterator[Any]:
             problems.append(f"parameter {r.parameter!r} is not a parameter code")
         if not isinstance(r.value, Decimal) or not r.value.is_finite():
             problems.append(f"value {r.value!r} is not a finite Decimal")
-        elif r.parameter == "ph" and not 0 <= r.value <= 14:
-            problems.append(f"pH {r.value} is outside 0–14")
-        elif r.value < 0 and r.parameter != "temp":
-            problems.append(f"value {r.value} is negative")
-        elif r.below_dl and r.value <= 0:
-            problems.append(f"detection limit {r.value} is not greater than zero")
-        elif not -_TOO_LARGE < r.value < _TOO_LARGE:
-            problems.append(f"value {r.value} is too large to be a measured value (1E+28 and "
-                            "up)")
+        elif (why := _checked(r.value, bool(r.below_dl), _kind(r.parameter), r.parameter,
+                              str(r.value))) is not None:  # the rules of a file's values
+            problems.append(why)
         elif len(r.value.as_tuple().digits) > 28:
             problems.append(f"value {r.value} has more than 28 significant digits; round it "
                             "to what was measured")

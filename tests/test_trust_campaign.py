@@ -147,15 +147,17 @@ def test_a_unit_factor_cannot_carry_a_value_past_the_largest_measured_value(
 
 
 @pytest.mark.parametrize(("value", "below", "message"), [
-    ("0", True, "detection limit 0 is not greater than zero"),
-    ("-1", True, "detection limit -1 is not greater than zero"),
-    ("1E+28", False, "value 1E+28 is too large to be a measured value (1E+28 and up)"),
+    ("0", True, "'0': a detection limit must be greater than zero"),
+    ("-1", True, "'-1': a detection limit must be greater than zero"),
+    ("1E+28", False, "'1E+28' is 1E+28 in the unit of temp: too large to be a measured value; "
+     "check the value and the unit"),
     ("1.2345678901234567890123456789", False, "value 1.2345678901234567890123456789 has more "
      "than 28 significant digits; round it to what was measured"),
 ])
 def test_readings_added_from_python_are_checked_like_a_file(value, below, message):
     """ReadingStore.add() took a non-detect of water temperature at 0 or below, and raised
-    InvalidOperation (not a message) for a value of 1E+28 or more."""
+    InvalidOperation (not a message) for a value of 1E+28 or more; it now checks values with
+    the file parser's rules (readings._checked), with their messages."""
     from datetime import datetime
     from decimal import Decimal
 
@@ -182,4 +184,4 @@ def test_a_ph_added_from_python_is_checked_like_a_file(value):
     with ReadingStore.open(":memory:") as s, pytest.raises(ValidationFailed) as caught:
         s.add([reading], name="api")
     assert [str(p) for p in caught.value.problems] == [
-        f"api:1: pH {value} is outside 0–14; fix reading #1"]
+        f"api:1: pH {value!r} is outside 0–14; check the value and the column; fix reading #1"]

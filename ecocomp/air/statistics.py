@@ -59,7 +59,6 @@ STATISTICS = (*MEAN_STATISTICS, *PERCENTILE_STATISTICS, "good_days", "valid_days
 _PLACES = Decimal(10) ** -20  # a mean that is not a finite decimal keeps 20 decimals
 
 
-@in_money_context
 def exact_decimal(value: Fraction) -> Decimal:
     """``value`` as a Decimal: exact when it is a finite decimal, else 20 decimals half-even."""
     with localcontext(CONTEXT) as ctx:
@@ -91,7 +90,6 @@ def round_concentration(key: str, value: Decimal) -> Decimal:
     return value.quantize(Decimal(10) ** -int(places), rounding=ROUND_HALF_EVEN)
 
 
-@in_money_context
 def percentile(values: Sequence[Decimal], p: Decimal) -> Decimal:
     """The p-th percentile per HJ 663: k = 1 + (n − 1)·p, interpolated between ranks, exact.
 
