@@ -288,20 +288,47 @@ def classify_item(
     """
     param = gb3838().parameter(code)
     v = as_decimal(value, what=param.code)
-    limits = param.limits_for(waterbody)  # also checks the waterbody
+    return class_of(param.code, v, waterbody)
+
+
+#: A class's limits as :func:`class_of` walks them: direction, then the limits (Ⅰ..Ⅴ) or
+#: the pH range's ends.
+_Rule = tuple[str, tuple[Decimal, ...] | None]
+_RULES: dict[tuple[str, str], _Rule] = {}
+_CLASSES = tuple(WaterClass(i + 1) for i in range(5))
+
+
+def _rule(code: str, waterbody: str) -> _Rule:
+    param = gb3838().parameter(code)
+    limits = param.limits_for(waterbody)  # type: ignore[arg-type]  # checks the waterbody
     if param.direction == "range":
-        low, high = param.range or (Decimal(6), Decimal(9))
-        return WaterClass.I if low <= v <= high else WaterClass.WORSE_THAN_V
+        return "range", param.range or (Decimal(6), Decimal(9))
     if param.direction == "none" or limits is None:
-        return None
-    if param.direction == "higher":
-        for i, limit in enumerate(limits):
-            if v >= limit:
-                return WaterClass(i + 1)
+        return "none", None
+    return param.direction, limits
+
+
+def class_of(code: str, value: Decimal, waterbody: Waterbody = "river") -> WaterClass | None:
+    """:func:`classify_item` of a finite Decimal and a parameter's code, with each
+    parameter's limits looked up once (assessment classes ~180,000 values a province-year).
+    """
+    rule = _RULES.get((code, waterbody))
+    if rule is None:
+        rule = _RULES[(code, waterbody)] = _rule(code, waterbody)
+    direction, limits = rule
+    if direction == "higher":
+        for cls, limit in zip(_CLASSES, limits):  # type: ignore[arg-type]
+            if value >= limit:
+                return cls
+    elif direction == "lower":
+        for cls, limit in zip(_CLASSES, limits):  # type: ignore[arg-type]
+            if value <= limit:
+                return cls
+    elif direction == "range":
+        low, high = limits  # type: ignore[misc]
+        return WaterClass.I if low <= value <= high else WaterClass.WORSE_THAN_V
     else:
-        for i, limit in enumerate(limits):
-            if v <= limit:
-                return WaterClass(i + 1)
+        return None
     return WaterClass.WORSE_THAN_V
 
 

@@ -4,12 +4,15 @@ the registry resolves names and units, and water classes parse every accepted sp
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ecocomp.errors import StandardError
 from ecocomp.standards import (
     ASSESSED_ITEMS,
     WaterClass,
     _load_standard,
+    class_of,
     classify_item,
     exceedance_multiple,
     gb3838,
@@ -288,3 +291,43 @@ def test_standard_data_missing_a_key_or_reusing_an_alias_is_refused():
     raw["parameters"]["y"] = {**raw["parameters"]["x"], "name": "别的", "aliases": ["X"]}
     with pytest.raises(StandardError, match="alias 'X' also names x"):
         _load_standard(raw)
+
+
+def _reference_class(code: str, value: Decimal, waterbody: str) -> WaterClass | None:
+    """classify_item as it was written before the limits were looked up once (the oracle)."""
+    param = gb3838().parameter(code)
+    limits = param.limits_for(waterbody)  # type: ignore[arg-type]
+    if param.direction == "range":
+        low, high = param.range or (Decimal(6), Decimal(9))
+        return WaterClass.I if low <= value <= high else WaterClass.WORSE_THAN_V
+    if param.direction == "none" or limits is None:
+        return None
+    for i, limit in enumerate(limits):
+        if (value >= limit) if param.direction == "higher" else (value <= limit):
+            return WaterClass(i + 1)
+    return WaterClass.WORSE_THAN_V
+
+
+@given(code=st.sampled_from(sorted(gb3838().parameters)),
+       waterbody=st.sampled_from(["river", "lake"]),
+       value=st.decimals(min_value=0, max_value=100_000, allow_nan=False, places=4))
+def test_class_of_and_classify_item_give_the_reference_class(code, waterbody, value):
+    expected = _reference_class(code, value, waterbody)
+    assert class_of(code, value, waterbody) is expected
+    assert classify_item(code, value, waterbody) is expected
+
+
+@pytest.mark.parametrize("code", sorted(gb3838().parameters))
+@pytest.mark.parametrize("waterbody", ["river", "lake"])
+def test_class_of_at_every_limit_and_one_step_beyond(code, waterbody):
+    param = gb3838().parameter(code)
+    limits = param.limits_for(waterbody) or ()
+    for limit in (*limits, *(param.range or ())):
+        for value in (limit, limit - Decimal("0.001"), limit + Decimal("0.001")):
+            assert class_of(code, value, waterbody) is _reference_class(code, value, waterbody)
+
+
+def test_class_of_refuses_an_unknown_waterbody_every_time():
+    for _ in range(2):  # nothing cached for it
+        with pytest.raises(StandardError, match="reservoir"):
+            class_of("tp", Decimal("0.1"), "reservoir")  # type: ignore[arg-type]
