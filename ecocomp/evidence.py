@@ -91,13 +91,23 @@ class InputsDigest:
         return block
 
     def aggregates(self, items: Iterable[MonthlyAggregate]) -> Iterator[MonthlyAggregate]:
-        """Pass ``items`` through, hashing each into its section-month."""
-        for a in items:
-            self._block(a.section, str(a.month)).update(
-                f"{a.parameter}\t{a.source}\t{a.count}\t{_plain(a.total)}\t{a.nondetects}\t"
-                f"{a.suspect}\t{a.invalid}\n".encode()
-            )
-            yield a
+        """Pass ``items`` through, hashing each into its section-month.
+
+        A section-month's lines are hashed together when ``items`` ends (or the pass
+        stops): the same digest as one update a line, in a tenth of the calls.
+        """
+        pending: dict[tuple[str, Period], list[str]] = {}
+        try:
+            for a in items:
+                lines = pending.get((a.section, a.month))
+                if lines is None:
+                    lines = pending[(a.section, a.month)] = []
+                lines.append(f"{a.parameter}\t{a.source}\t{a.count}\t{_plain(a.total)}\t"
+                             f"{a.nondetects}\t{a.suspect}\t{a.invalid}\n")
+                yield a
+        finally:
+            for (section, month), lines in pending.items():
+                self._block(section, str(month)).update("".join(lines).encode())
 
     def flows(self, means: Mapping[str, Mapping[date, Decimal]]) -> None:
         """Hash the daily flow means (per section, by day) into their section-months."""
