@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Literal, NamedTuple, Protocol
@@ -39,6 +39,7 @@ from ecocomp.standards import (
     ASSESSED_ITEMS,
     Waterbody,
     WaterClass,
+    class_of,
     classify_item,
     exceedance_multiple,
 )
@@ -91,6 +92,7 @@ _MEAN = working_context(prec=MEAN_PRECISION)
 #: Addition at unbounded precision never rounds.
 _EXACT = working_context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _ONE = Decimal(1)
+_TEN = Decimal(10)
 _ZERO = Decimal(0)
 _HALF = Decimal("0.5")
 
@@ -98,7 +100,11 @@ _HALF = Decimal("0.5")
 def _tidy(value: Decimal) -> Decimal:
     """Trailing zeros removed, but whole numbers kept in plain notation (100, not 1E+2)."""
     plain = _MEAN.normalize(value)
-    return plain.quantize(_ONE, context=_MEAN) if plain.as_tuple().exponent > 0 else plain  # type: ignore[operator]
+    # Only a whole number of 10 or more can have a positive exponent once normalised; two
+    # comparisons spare most values the digits' tuple
+    if (plain >= _TEN or plain <= -_TEN) and plain.as_tuple().exponent > 0:  # type: ignore[operator]
+        return plain.quantize(_ONE, context=_MEAN)
+    return plain
 
 
 def _decimal(fraction: Fraction) -> Decimal:
@@ -344,7 +350,9 @@ class Assessments:
     def flows(self, section: str, period: Period) -> dict[date, Decimal]:
         """Daily mean flows (m³/s) of a section within a period, by day."""
         days = self.daily_flows.get(section, {})
-        return {d: q for d, q in days.items() if period.contains(d)}
+        start, end = period.start, period.end  # once, not for every day
+        return {d: q for d, q in days.items()
+                if start <= (d.date() if isinstance(d, datetime) else d) <= end}
 
     def __repr__(self) -> str:
         sections = len({s for s, _ in self.sections})
@@ -663,17 +671,12 @@ def _section_assessment(
                 value = _mean(_exact_sum(p.total for p in used), samples)
             sources = {p.source for p in used}
             source = sources.pop() if len(sources) == 1 else "mixed"
+        # positional, in field order (parameter, value, samples, cls, nondetects, suspect,
+        # excluded_invalid, source, months, superseded): keywords cost more per call
         items[parameter] = ItemAssessment(
-            parameter=parameter,
-            value=value,
-            samples=samples,
-            cls=classify_item(parameter, value, waterbody),
-            nondetects=nondetects,
-            suspect=suspect,
-            excluded_invalid=invalid,
-            source=source,  # type: ignore[arg-type]
-            months=len(used) if period.month is None else None,
-            superseded=superseded,
+            parameter, value, samples, class_of(parameter, value, waterbody), nondetects,
+            suspect, invalid, source,  # type: ignore[arg-type]
+            len(used) if period.month is None else None, superseded,
         )
     return SectionAssessment(
         section=section.code,
