@@ -92,7 +92,7 @@ _MEAN = working_context(prec=MEAN_PRECISION)
 #: Addition at unbounded precision never rounds.
 _EXACT = working_context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _ONE = Decimal(1)
-_TEN = Decimal(10)
+_TEN, _MINUS_TEN = Decimal(10), Decimal(-10)
 _ZERO = Decimal(0)
 _HALF = Decimal("0.5")
 
@@ -102,7 +102,7 @@ def _tidy(value: Decimal) -> Decimal:
     plain = _MEAN.normalize(value)
     # Only a whole number of 10 or more can have a positive exponent once normalised; two
     # comparisons spare most values the digits' tuple
-    if (plain >= _TEN or plain <= -_TEN) and plain.as_tuple().exponent > 0:  # type: ignore[operator]
+    if (plain >= _TEN or plain <= _MINUS_TEN) and plain.as_tuple().exponent > 0:  # type: ignore[operator]
         return plain.quantize(_ONE, context=_MEAN)
     return plain
 
