@@ -561,3 +561,16 @@ def test_a_negative_zero_total_gives_a_plain_zero_mean():
     value = assess_month([agg], SimpleNamespace(code="s", waterbody="river"),
                          "2023-01").items["temp"].value
     assert str(value) == "0"
+
+
+@given(st.decimals(min_value=Decimal("-1E+28"), max_value=Decimal("1E+28"),  # readings' bound
+                   allow_nan=False, allow_infinity=False)
+       | st.sampled_from([Decimal(t) for t in ("1E+2", "-1E+3", "10.0", "9.99", "0E+5", "-0",
+                                               "1E+1", "-10", "-9.5", "99999E+20")]))
+def test_tidy_equals_the_rule_written_with_the_digit_tuple(value):
+    from ecocomp.assessment import _MEAN, _ONE, _tidy
+
+    plain = _MEAN.normalize(value)
+    expected = plain.quantize(_ONE, context=_MEAN) if plain.as_tuple().exponent > 0 else plain
+    got = _tidy(value)
+    assert got == expected and str(got) == str(expected)
