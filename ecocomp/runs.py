@@ -162,7 +162,14 @@ def _in_package(func: Callable[..., Any]) -> bool:
     code = getattr(func, "__code__", None)
     if code is None:
         return False
-    return Path(code.co_filename).resolve().is_relative_to(_package_folder())
+    return _file_in_package(code.co_filename)
+
+
+@functools.cache
+def _file_in_package(filename: str) -> bool:
+    """Whether a code file is under the package folder (resolved once per file: a run asks
+    once per agreement, and most agreements share a handful of formula files)."""
+    return Path(filename).resolve().is_relative_to(_package_folder())
 
 
 @functools.cache
