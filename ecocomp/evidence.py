@@ -412,7 +412,13 @@ def verify_readings(path: str | Path) -> ReadingsReport:
     with tempfile.TemporaryDirectory(prefix="ecocomp-verify-") as tmp:
         for run in runs:
             key = (run.year, run.last_import, run.digest)
-            if key in checked or run.scheme != SCHEME:
+            if run.scheme != SCHEME:  # ecocomp writes no other: its digest is unchecked
+                problems.append(
+                    f"settlement_inputs #{run.id} ({run.year}): scheme {run.scheme!r} is not "
+                    f"{SCHEME!r}, the only one ecocomp writes, so its digest cannot be "
+                    "re-derived; the record was changed — restore the database from a backup")
+                continue
+            if key in checked:
                 continue
             sections = sorted({k.split("/", 1)[0] for k in run.section_months
                                if not is_air_key(k)})

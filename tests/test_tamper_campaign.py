@@ -1,0 +1,48 @@
+"""Regressions found by the tamper-evidence campaign: edits to the stored data, made with
+SQLite directly by someone who can write the file, that ``ledger verify`` (with and without
+``--with-readings``) reported as fine."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from ecocomp.cli import main
+from ecocomp.evidence import verify_readings
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def execute(db: Path, *statements: str) -> None:
+    conn = sqlite3.connect(db)
+    with conn:
+        for sql in statements:
+            assert conn.execute(sql).rowcount >= 1, sql
+    conn.close()
+
+
+# A raw 澧水 TP reading of 2021-03 raised by 1 mg/L, with the monthly sum raised to match:
+# what the settlement of 2021 read no longer follows from the readings.
+RAISE_READING = (
+    "UPDATE readings SET value = '1.048', eff_units = 10480000000 WHERE id = "
+    "(SELECT id FROM readings WHERE section = 'lishui-zjj-cd' AND parameter = 'tp' "
+    "AND sampled_at LIKE '2021-03%' AND superseded_by IS NULL)",
+    "UPDATE readings_monthly SET high = high + 1 WHERE section = 'lishui-zjj-cd' "
+    "AND month = '2021-03' AND parameter = 'tp'",
+)
+
+
+def test_a_run_record_with_another_scheme_is_not_skipped(db: Path):
+    """Renaming a run's ``scheme`` made ``--with-readings`` skip re-deriving it, while its
+    digest still covered the ledger's transactions: edited readings passed as
+    "1 settlement(s) re-derived"."""
+    execute(db, *RAISE_READING, "UPDATE settlement_inputs SET scheme = 'inputs/0'")
+    problems = verify_readings(db).problems
+    assert any("settlement_inputs #1" in p and "inputs/0" in p for p in problems), problems
+    result = run("ledger", "verify", "--db", db, "--with-readings")
+    assert result.exit_code == 1, result.output
+    assert "inputs/0" in result.output
