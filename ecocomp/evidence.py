@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -45,7 +46,14 @@ from ecocomp.air.evidence import is_air_key, rederive_air
 from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import SettlementError
 from ecocomp.periods import Period
-from ecocomp.store import _FORGOTTEN, _MONTHLY_GROUP, _MONTHLY_SELECT, ReadingStore
+from ecocomp.store import (
+    _FORGOTTEN,
+    _MONTHLY_GROUP,
+    _MONTHLY_SELECT,
+    SCALE,
+    ReadingStore,
+    _exact,
+)
 
 __all__ = [
     "SCHEME",
@@ -257,6 +265,36 @@ def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
     ]
 
 
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
+def _values_problems(conn: sqlite3.Connection) -> list[str]:
+    """Stored readings whose ``value`` text does not give their ``eff_units``/``eff_exp``.
+
+    The sums (and so the digests) add ``eff_units``, while ``readings()``, exports and the
+    corrections report show ``value``: a reading edited in one and not the other showed a
+    value no sum was made of. One pass over the distinct combinations, which repeat a lot.
+    """
+    problems = []
+    for value, below, units, exponent, first, count in conn.execute(
+        "SELECT value, below_dl, eff_units, eff_exp, min(id), count(*) FROM readings "
+        "GROUP BY value, below_dl, eff_units, eff_exp ORDER BY min(id)"
+    ):
+        if (type(value) is str and _PLAIN_DECIMAL.fullmatch(value) and below in (0, 1)
+                and _exact(value, bool(below)) == (units, exponent)):
+            continue
+        section, at, parameter = conn.execute(
+            "SELECT section, sampled_at, parameter FROM readings WHERE id = ?", (first,)
+        ).fetchone()
+        more = f" (and {count - 1} more reading(s) like it)" if count > 1 else ""
+        problems.append(
+            f"readings #{first} ({section} {str(at)[:10]} {parameter}){more}: value "
+            f"{value!r} is stored with the effective value {units!r}×10^-{SCALE} (exponent "
+            f"{exponent!r}), which it does not give; the sums add the one, reports show the "
+            "other — the database was changed outside ecocomp, restore it from a backup")
+    return problems
+
+
 _AS_OF_COLUMNS = ("section, sampled_at, parameter, source, value, below_dl, flag, "
                   "eff_units, eff_exp, revision, import_id, row")
 
@@ -389,6 +427,7 @@ def verify_readings(path: str | Path) -> ReadingsReport:
     try:
         sums, found = _sums_problems(conn)
         problems += found
+        problems += _values_problems(conn)
         runs = recorded_inputs(conn)
         current = int(conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0)
         imports = [(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(

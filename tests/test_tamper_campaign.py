@@ -46,3 +46,26 @@ def test_a_run_record_with_another_scheme_is_not_skipped(db: Path):
     result = run("ledger", "verify", "--db", db, "--with-readings")
     assert result.exit_code == 1, result.output
     assert "inputs/0" in result.output
+
+
+def test_a_reading_whose_value_and_effective_value_disagree_is_named(db: Path):
+    """The sums (and the digests) add ``eff_units``; exports and reports show ``value``. A
+    raw value edited alone (0.048 → 0.9 mg/L TP) passed ``--with-readings``."""
+    execute(db, "UPDATE readings SET value = '0.9' WHERE id = (SELECT id FROM readings "
+                "WHERE section = 'lishui-zjj-cd' AND parameter = 'tp' "
+                "AND sampled_at LIKE '2021-03%' AND superseded_by IS NULL)")
+    problems = verify_readings(db).problems
+    assert any("lishui-zjj-cd 2021-03" in p and "'0.9'" in p and "tp" in p
+               for p in problems), problems
+    result = run("ledger", "verify", "--db", db, "--with-readings")
+    assert result.exit_code == 1 and "'0.9'" in result.output, result.output
+
+
+def test_a_reading_value_that_is_not_a_plain_decimal_is_named(db: Path):
+    """``int()`` and ``Decimal()`` read ``1_0`` and Arabic-Indic digits; the store never
+    writes them."""
+    execute(db, "UPDATE readings SET value = '4_8' WHERE id = (SELECT id FROM readings "
+                "WHERE section = 'lishui-zjj-cd' AND parameter = 'tp' "
+                "AND sampled_at LIKE '2021-03%' AND superseded_by IS NULL)")
+    problems = verify_readings(db).problems
+    assert any("'4_8'" in p for p in problems), problems
