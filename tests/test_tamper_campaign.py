@@ -4,13 +4,19 @@ SQLite directly by someone who can write the file, that ``ledger verify`` (with 
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
+import ecocomp
 from ecocomp.cli import main
 from ecocomp.evidence import verify_readings
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
 
 
 def run(*args: str | Path) -> Result:
@@ -69,3 +75,31 @@ def test_a_reading_value_that_is_not_a_plain_decimal_is_named(db: Path):
                 "AND sampled_at LIKE '2021-03%' AND superseded_by IS NULL)")
     problems = verify_readings(db).problems
     assert any("'4_8'" in p for p in problems), problems
+
+
+def test_a_flow_index_rebuilt_with_fewer_rows_behind_its_original_sql_is_found(
+        db: Path, tmp_path: Path):
+    """``readings_flow`` rebuilt without 马家河's December flows, ``sqlite_master`` set back
+    to the original text: the next settlement read no day below the target and took back
+    株洲's 5万 penalty, and ``--with-readings`` re-derived the same from the same index."""
+    conn = sqlite3.connect(db)
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'readings_flow'").fetchone()[0]
+    conn.execute("DROP INDEX readings_flow")
+    conn.execute(sql + " AND NOT (section = 'majiahe' AND sampled_at LIKE '2021-12%')")
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'readings_flow'", (sql,))
+    conn.commit()
+    conn.close()
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "readings" / "late.csv").write_text(  # a new state: the run reads in full
+        "section,sampled_at,parameter,value,unit,source,flag\n"
+        "majiahe,2021-12-31T23:00:00,do,9.1,mg/L,manual,\n", encoding="utf-8")
+    with ecocomp.Ledger.open(db) as ledger:
+        result = ecocomp.settle(ecocomp.load_project(project), year=2021, ledger=ledger,
+                                today=date(2022, 3, 2))
+    assert result.adjusted == 2  # the flow penalty, taken back
+    problems = verify_readings(db).problems
+    assert any(p.startswith("readings: ") and "readings_flow" in p for p in problems), problems
+    out = run("ledger", "verify", "--db", db, "--with-readings")
+    assert out.exit_code == 1 and "readings_flow" in out.output, out.output
