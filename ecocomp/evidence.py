@@ -48,11 +48,14 @@ from ecocomp.errors import SettlementError
 from ecocomp.periods import Period
 from ecocomp.store import (
     _FORGOTTEN,
+    _MIGRATIONS,
     _MONTHLY_GROUP,
     _MONTHLY_SELECT,
+    _VERSIONS,
     SCALE,
     ReadingStore,
     _exact,
+    _migrate,
 )
 
 __all__ = [
@@ -235,6 +238,55 @@ class ReadingsReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+_READINGS_TABLES = ("readings", "readings_imports", "readings_monthly", _VERSIONS)
+_MENTIONS = re.compile(r"\b(?:" + "|".join(_READINGS_TABLES) + r")\b")
+
+
+@functools.lru_cache(maxsize=8)
+def _expected_readings_schema(version: int) -> dict[str, tuple[str, str, str | None]]:
+    """``name: (type, tbl_name, sql)`` of every object a readings store of ``version`` has."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        _migrate(conn, _MIGRATIONS[:version])
+        return {name: (kind, table, sql) for kind, name, table, sql in conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master")}
+    finally:
+        conn.close()
+
+
+def _schema_problems(conn: sqlite3.Connection) -> list[str]:
+    """The readings tables, indexes and triggers against the ones ecocomp creates for the
+    file's readings version: a table rebuilt without its key or ``STRICT`` (so a monthly sum
+    can be stored twice and still "match" its readings), a view in place of a table, an
+    extra trigger or index. Also the version rows against the published migrations."""
+    versions = [tuple(r) for r in conn.execute(
+        f"SELECT version, description FROM {_VERSIONS} ORDER BY version")]
+    version = max((v for v, _ in versions if type(v) is int), default=0)
+    version = min(version, _MIGRATIONS[-1][0])
+    expected = _expected_readings_schema(max(version, 1))
+    found = {name: (kind, table, sql) for kind, name, table, sql in conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master")
+        if name in expected or table in _READINGS_TABLES
+        or (kind in ("trigger", "view") and _MENTIONS.search(sql or ""))}
+    problems = []
+    published = [(v, d) for v, d, _ in _MIGRATIONS[:version]]
+    if versions != published:
+        problems.append(f"{_VERSIONS} holds {versions}, not the published migrations "
+                        f"{published}")
+    for name, (kind, _table, sql) in sorted(expected.items()):
+        if name not in found:
+            problems.append(f"{kind} {name} is missing (dropped?)")
+        elif found[name] != (kind, _table, sql):
+            problems.append(f"{kind} {name} is not as ecocomp creates it (found "
+                            f"{found[name][0]} {found[name][2]!r})")
+    for name, (kind, table, _sql) in sorted(found.items()):
+        if name not in expected:
+            problems.append(f"unexpected {kind} {name} on {table}; ecocomp creates no such "
+                            "object")
+    return [f"schema of the readings: {p}; the file was changed outside ecocomp — restore it "
+            "from a backup" for p in problems]
 
 
 def _file_problems(conn: sqlite3.Connection) -> list[str]:
@@ -450,6 +502,7 @@ def verify_readings(path: str | Path) -> ReadingsReport:
     conn = database.open_reading(name)
     try:
         if not postgres.is_url(name):
+            problems += _schema_problems(conn)
             problems += _file_problems(conn)
         sums, found = _sums_problems(conn)
         problems += found

@@ -103,3 +103,40 @@ def test_a_flow_index_rebuilt_with_fewer_rows_behind_its_original_sql_is_found(
     assert any(p.startswith("readings: ") and "readings_flow" in p for p in problems), problems
     out = run("ledger", "verify", "--db", db, "--with-readings")
     assert out.exit_code == 1 and "readings_flow" in out.output, out.output
+
+
+def test_a_monthly_sum_stored_twice_in_a_table_rebuilt_without_its_key_is_found(db: Path):
+    """``readings_monthly`` rebuilt without its primary key (``sqlite_master`` edited), one
+    2019 sum stored twice: the comparison with the readings is by sets, so the copy "matched",
+    and a settlement of 2020 would read the month twice."""
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO readings (section, sampled_at, parameter, source, value, "
+                 "below_dl, flag, eff_units, eff_exp, import_id) VALUES ('lvbutou', "
+                 "'2019-06-10T00:00:00', 'tp', 'manual', '0.3', 0, '', 3000000000, -1, 1)")
+    conn.execute("INSERT INTO readings_monthly VALUES "
+                 "('lvbutou', '2019-06', 'tp', 'manual', 1, 0, 3000000000, 0, -1, 0, 0, 0)")
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'readings_monthly'"
+                       ).fetchone()[0]
+    conn.execute("ALTER TABLE readings_monthly RENAME TO m0")
+    conn.execute(sql.replace(",\n                PRIMARY KEY (section, month, parameter, "
+                             "source)\n            ) STRICT, WITHOUT ROWID", ") STRICT"))
+    conn.execute("INSERT INTO readings_monthly SELECT * FROM m0")
+    conn.execute("INSERT INTO readings_monthly SELECT * FROM m0 WHERE month = '2019-06'")
+    conn.execute("DROP TABLE m0")
+    conn.commit()
+    conn.close()
+    problems = verify_readings(db).problems
+    assert any("schema of the readings" in p and "table readings_monthly" in p
+               for p in problems), problems
+
+
+def test_an_extra_trigger_on_the_readings_is_found(db: Path):
+    """A trigger that rewrites what the next import stores (here: every new TP reading
+    halved in the sums) is ecocomp's no more than a changed table."""
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TRIGGER r AFTER INSERT ON readings WHEN new.parameter = 'tp' "
+                 "BEGIN UPDATE readings SET eff_units = new.eff_units / 2 WHERE id = new.id; "
+                 "END")
+    conn.close()
+    problems = verify_readings(db).problems
+    assert any("unexpected trigger r on readings" in p for p in problems), problems
