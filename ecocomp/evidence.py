@@ -190,6 +190,48 @@ def recorded_inputs(conn: sqlite3.Connection) -> list[RecordedInputs]:
     ]
 
 
+_HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+
+def _checked_records(conn: sqlite3.Connection) -> tuple[list[RecordedInputs], list[str]]:
+    """:func:`recorded_inputs` for verify: the well-formed records, and one problem for each
+    record ecocomp cannot have written (the table is not ``STRICT``: any type fits)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (_TABLE,)).fetchone():
+        return [], []
+    runs: list[RecordedInputs] = []
+    problems: list[str] = []
+    for number, year, last, digest, scheme, months, at in conn.execute(
+            f"SELECT id, year, last_import, digest, scheme, section_months, recorded_at "
+            f"FROM {_TABLE} ORDER BY id"):
+        parsed: Any = None
+        if type(months) is str:
+            try:
+                parsed = json.loads(months)
+            except ValueError:
+                parsed = None
+        wrong = [name for name, ok in (
+            ("year", type(year) is int and 1 < year < 9999),
+            ("last_import", type(last) is int and last >= 0),
+            ("digest", type(digest) is str and _HEX64.fullmatch(digest) is not None),
+            ("scheme", type(scheme) is str),
+            ("section_months", type(parsed) is dict and all(
+                type(k) is str and type(v) is str and _HEX64.fullmatch(v) is not None
+                for k, v in parsed.items())),
+            ("recorded_at", type(at) is str),
+        ) if not ok]
+        if wrong:
+            problems.append(
+                f"settlement_inputs #{number}: {', '.join(wrong)} not as ecocomp writes "
+                f"{'them' if len(wrong) > 1 else 'it'} (a year, an import number, a "
+                "SHA-256 digest, a JSON object of section-month digests); the record was "
+                "changed — restore the database from a backup")
+            continue
+        runs.append(RecordedInputs(id=number, year=year, last_import=last, digest=digest,
+                                   scheme=scheme, section_months=parsed, recorded_at=at))
+    return runs, problems
+
+
 def require_unchanged(
     conn: sqlite3.Connection, last: int, evidence: InputsDigest, *, db: str
 ) -> None:
@@ -507,7 +549,8 @@ def verify_readings(path: str | Path) -> ReadingsReport:
         sums, found = _sums_problems(conn)
         problems += found
         problems += _values_problems(conn)
-        runs = recorded_inputs(conn)
+        runs, malformed = _checked_records(conn)
+        problems += malformed
         current = int(conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0)
         imports = [(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(
             "SELECT id, file, sha256, imported_at FROM readings_imports ORDER BY id")]

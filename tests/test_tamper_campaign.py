@@ -140,3 +140,21 @@ def test_an_extra_trigger_on_the_readings_is_found(db: Path):
     conn.close()
     problems = verify_readings(db).problems
     assert any("unexpected trigger r on readings" in p for p in problems), problems
+
+
+def test_a_run_record_ecocomp_cannot_have_written_is_named_not_a_traceback(db: Path):
+    """``settlement_inputs`` is not ``STRICT``: its section-month digests as broken JSON, a
+    JSON list or a year as text ended ``--with-readings`` in a traceback."""
+    for sql, field in (("section_months = '{'", "section_months"),
+                       ("section_months = '[]'", "section_months"),
+                       ("year = '2021x'", "year")):
+        copy = db.with_name(f"copy-{field}-{len(sql)}.db")
+        shutil.copy(db, copy)
+        execute(copy, f"UPDATE settlement_inputs SET {sql}")
+        problems = verify_readings(copy).problems
+        assert any(p.startswith("settlement_inputs #1: ") and field in p
+                   for p in problems), problems
+        result = run("ledger", "verify", "--db", copy, "--with-readings")
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (
+            result.output)
+        assert "settlement_inputs #1" in result.output
