@@ -158,3 +158,14 @@ def test_a_run_record_ecocomp_cannot_have_written_is_named_not_a_traceback(db: P
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (
             result.output)
         assert "settlement_inputs #1" in result.output
+
+
+def test_a_reading_at_no_real_time_is_named_not_a_traceback(db: Path):
+    """A reading moved to month 13 (or to 30 February) ended ``--with-readings`` in a
+    traceback from the month it was grouped under."""
+    for at in ("2021-13-45T00:00:00", "2021-02-30T00:00:00"):
+        copy = db.with_name(f"copy-{at[5:10]}.db")
+        shutil.copy(db, copy)
+        execute(copy, f"UPDATE readings SET sampled_at = '{at}' WHERE id = 7")
+        problems = verify_readings(copy).problems
+        assert any(p.startswith("readings #7 ") and at in p for p in problems), problems
