@@ -783,7 +783,10 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
             return
         _print_json(data)
     elif ledger_ok:
-        click.echo(f"OK: {report.count} transactions, chain and checkpoints verified")
+        click.echo(f"OK: {report.count} transactions, chain and checkpoints verified"
+                   + (" (--quick: the indexes were not compared with their tables; run "
+                      "without --quick before trusting lookups by key or agreement)"
+                      if report.quick else ""))
     if not report.ok:
         if not as_json:
             shown = list(report.problems[:_MAX_PROBLEM_LINES]) or [
