@@ -413,18 +413,32 @@ def _values_problems(conn: sqlite3.Connection) -> list[str]:
     return problems
 
 
-_STAMP_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?",
+                    re.ASCII)
 
 
-def _times_problems(conn: sqlite3.Connection) -> list[str]:
+def _real_time(text: object) -> bool:
+    if type(text) is not str or _STAMP.fullmatch(text) is None:
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _times_problems(conn: Any) -> list[str]:
     """Stored readings whose ``sampled_at`` is not a real time as the store writes it
     (``YYYY-MM-DDTHH:MM:SS``, optionally ``.ffffff``): the months and days the sums and
-    digests group by are cut from it. One SQL pass, no Python per reading."""
-    rows = conn.execute(
-        "SELECT id, section, sampled_at, parameter FROM readings WHERE NOT (sampled_at GLOB "
-        f"'{_STAMP_GLOB}' OR sampled_at GLOB '{_STAMP_GLOB}.[0-9][0-9][0-9][0-9][0-9][0-9]') "
-        "OR strftime('%Y-%m-%dT%H:%M:%S', substr(sampled_at, 1, 19), '+0 days') "
-        "IS NOT substr(sampled_at, 1, 19) ORDER BY id LIMIT 6").fetchall()
+    digests group by are cut from it. One pass over the distinct times (SQLite or
+    PostgreSQL alike)."""
+    bad = [at for (at,) in conn.execute("SELECT DISTINCT sampled_at FROM readings")
+           if not _real_time(at)]
+    rows = []
+    for at in sorted(bad, key=str)[:6]:
+        rows += conn.execute("SELECT id, section, sampled_at, parameter FROM readings WHERE "
+                             "sampled_at = ? ORDER BY id LIMIT 6", (at,)).fetchall()
+    rows.sort(key=lambda r: r[0])
     return [
         f"readings #{number} ({section} {parameter}): sampled_at {str(at)!r} is not a real "
         "time as ecocomp stores it (YYYY-MM-DDTHH:MM:SS); the database was changed outside "
