@@ -4,6 +4,7 @@ SQLite directly by someone who can write the file, that ``ledger verify`` (with 
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sqlite3
 from datetime import date
@@ -194,3 +195,40 @@ def test_quick_says_it_did_not_compare_an_index_that_hides_an_accrual(db: Path):
     quick = run("ledger", "verify", "--db", db, "--quick")
     assert quick.exit_code == 0  # quick_check cannot see it, by design ...
     assert "indexes were not compared" in quick.output  # ... and now says so
+
+
+def test_an_edited_zero_amount_a_statement_shows_is_caught(db: Path):
+    """The zero months and in-kind lines (``catalog_zero_amounts``) are what a statement
+    shows under "nothing to pay … and why"; no digest covered them, so a payer and payee
+    swapped there (or a line deleted) passed."""
+    assert run("ledger", "verify", "--db", db).exit_code == 0
+    execute(db, "UPDATE catalog_zero_amounts SET payer = payee, payee = payer WHERE rowid = "
+                "(SELECT min(rowid) FROM catalog_zero_amounts)")
+    result = run("ledger", "verify", "--db", db)
+    assert result.exit_code == 1 and "zero amounts" in result.output, result.output
+    with ecocomp.Ledger.open(db, create=False) as ledger:
+        assert not ledger.verify().ok
+
+
+def test_a_checkpoint_made_before_zero_amounts_were_covered_still_verifies(db: Path):
+    """A checkpoint/2 whose catalog digest is the names-only catalog/1 (every checkpoint
+    made before) still verifies; the zero amounts are covered from the next checkpoint on."""
+    from ecocomp.ledger import _store
+    from ecocomp.ledger.checkpoints import _CATALOG_V1, _catalog_digest
+    from ecocomp.ledger.hashing import checkpoint_message_v2
+    from ecocomp.ledger.merkle import MerkleTree, leaf_hash
+    from ledger_forgery import opened_without_triggers
+
+    with opened_without_triggers(db) as conn:  # what an older ecocomp wrote: catalog/1
+        old = _catalog_digest(conn, *_CATALOG_V1)
+        number, seq, created, prev = conn.execute(
+            "SELECT number, seq, created_at, prev_hash FROM ledger_checkpoints "
+            "ORDER BY number DESC LIMIT 1").fetchone()
+        hashes = [h for (h,) in conn.execute(
+            f"SELECT hash FROM {_store.TRANSACTIONS} WHERE seq <= ? ORDER BY seq", (seq,))]
+        root = MerkleTree([leaf_hash(bytes.fromhex(h)) for h in hashes]).root(seq).hex()
+        digest = hashlib.sha256(checkpoint_message_v2(prev, number, seq, root, old,
+                                                      created)).hexdigest()
+        conn.execute("UPDATE ledger_checkpoints SET catalog = ?, hash = ? WHERE number = ?",
+                     (old, digest, number))
+    assert run("ledger", "verify", "--db", db).exit_code == 0
