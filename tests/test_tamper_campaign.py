@@ -16,7 +16,6 @@ import ecocomp
 from ecocomp.cli import main
 from ecocomp.evidence import verify_readings
 
-
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
 
 
@@ -213,11 +212,12 @@ def test_an_edited_zero_amount_a_statement_shows_is_caught(db: Path):
 def test_a_checkpoint_made_before_zero_amounts_were_covered_still_verifies(db: Path):
     """A checkpoint/2 whose catalog digest is the names-only catalog/1 (every checkpoint
     made before) still verifies; the zero amounts are covered from the next checkpoint on."""
+    from ledger_forgery import opened_without_triggers
+
     from ecocomp.ledger import _store
     from ecocomp.ledger.checkpoints import _CATALOG_V1, _catalog_digest
     from ecocomp.ledger.hashing import checkpoint_message_v2
     from ecocomp.ledger.merkle import MerkleTree, leaf_hash
-    from ledger_forgery import opened_without_triggers
 
     with opened_without_triggers(db) as conn:  # what an older ecocomp wrote: catalog/1
         old = _catalog_digest(conn, *_CATALOG_V1)
@@ -232,3 +232,37 @@ def test_a_checkpoint_made_before_zero_amounts_were_covered_still_verifies(db: P
         conn.execute("UPDATE ledger_checkpoints SET catalog = ?, hash = ? WHERE number = ?",
                      (old, digest, number))
     assert run("ledger", "verify", "--db", db).exit_code == 0
+
+
+def test_a_forged_run_record_does_not_make_settle_skip_a_correction(db: Path, tmp_path: Path):
+    """``settlement_runs`` is a shortcut beside the ledger. Someone with the code can compute
+    the fingerprint the next run will have (after a correction file is added) and record it
+    in advance with the old result: ``settle`` then returned "nothing new", the correction
+    was never settled, and ``--with-readings`` still re-derived the old run fine. A run is
+    now reused only if the year's inputs were recorded at the current readings state."""
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    (project / "corrections").mkdir()
+    (project / "corrections" / "fix.csv").write_text(  # 澧水 in March: class V
+        "section,sampled_at,parameter,value,unit,source,flag\n"
+        "lishui-zjj-cd,2021-03-10,codmn,9.5,mg/L,manual,\n", encoding="utf-8")
+    rehearsal = tmp_path / "rehearsal.db"  # the forger's copy: what will the run record?
+    shutil.copy(db, rehearsal)
+    with ecocomp.Ledger.open(rehearsal) as ledger:
+        assert ecocomp.settle(ecocomp.load_project(project), year=2021, ledger=ledger,
+                              today=date(2022, 3, 2)).adjusted > 0
+    conn = sqlite3.connect(rehearsal)
+    (future,) = conn.execute("SELECT fingerprint FROM settlement_runs ORDER BY id DESC "
+                             "LIMIT 1").fetchone()
+    conn.close()
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("INSERT INTO settlement_runs (year, fingerprint, seq, unchanged, result, "
+                     "recorded_at) SELECT year, ?, seq, unchanged, result, recorded_at FROM "
+                     "settlement_runs ORDER BY id DESC LIMIT 1", (future,))
+    conn.close()
+    with ecocomp.Ledger.open(db) as ledger:
+        result = ecocomp.settle(ecocomp.load_project(project), year=2021, ledger=ledger,
+                                today=date(2022, 3, 2))
+    assert result.adjusted > 0  # settled in full: the correction is in the ledger
+    assert verify_readings(db).ok
