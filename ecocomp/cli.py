@@ -768,7 +768,9 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
     ledger_ok = report.ok and (check.ok if check is not None
                                else not (tail or "").startswith("error"))
     if as_json:
-        data = {"ok": report.ok, "count": report.count,
+        # "ok" is the verdict the exit status gives: an unvouched tail or a held head the
+        # ledger no longer extends fails it although every row checks
+        data = {"ok": ledger_ok, "count": report.count,
                 "first_bad_seq": report.first_bad_seq, "reason": report.reason,
                 "checkpoints": report.checkpoints, "problems": list(report.problems),
                 "schema_version": report.schema_version,

@@ -5,6 +5,7 @@ SQLite directly by someone who can write the file, that ``ledger verify`` (with 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sqlite3
 from datetime import date
@@ -266,3 +267,19 @@ def test_a_forged_run_record_does_not_make_settle_skip_a_correction(db: Path, tm
                                 today=date(2022, 3, 2))
     assert result.adjusted > 0  # settled in full: the correction is in the ledger
     assert verify_readings(db).ok
+
+
+def test_json_says_not_ok_when_a_forged_payment_comes_after_the_checkpoint(db: Path):
+    """A payment appended with a recomputed chain after the latest checkpoint: ``ledger
+    verify`` exits 1 and says so, but ``--json`` printed ``"ok": true`` (the rows' verdict)
+    with the error only in ``tail``."""
+    from ecocomp.ledger import NewTransaction, Transfer
+
+    with ecocomp.Ledger.open(db, create=False) as ledger:
+        ledger.post(NewTransaction(
+            key="forged/payment", kind="payment", booked_on=date(2022, 5, 1), reference="X1",
+            transfers=[Transfer.between("430700", "430800", "1.00", purpose="settled")]))
+    result = run("ledger", "verify", "--db", db, "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["ok"] is False and data["tail"].startswith("error"), data
