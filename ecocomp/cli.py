@@ -1257,6 +1257,13 @@ def statement(party: str, db: Path, year: int, as_of: Any, as_json: bool,
 
     party = _party_code(db, party)
     st = party_statement(db, party, year, as_of=as_of.date() if as_of else date.today())
+    covered = st.receipt.seq if st.receipt is not None else None
+    late = [line.seq for line in st.lines if covered is not None and line.seq > covered]
+    if late:  # the receipt does not cover them: settle and pay checkpoint every post
+        click.echo(f"warning: line(s) #{late[0]}{f'..#{late[-1]}' if len(late) > 1 else ''} "
+                   f"come after the receipt's checkpoint (#{covered}), so nothing vouches "
+                   "for them: ecocomp's settle and pay checkpoint every post; run "
+                   f"`ecocomp ledger verify --db {db}`", err=True)
     if as_json:
         _print_json(st.to_json())
         return

@@ -283,3 +283,21 @@ def test_json_says_not_ok_when_a_forged_payment_comes_after_the_checkpoint(db: P
     assert result.exit_code == 1
     data = json.loads(result.output)
     assert data["ok"] is False and data["tail"].startswith("error"), data
+
+
+def test_a_statement_warns_of_lines_its_receipt_does_not_cover(db: Path):
+    """A payment appended after the latest checkpoint was shown in ``ecocomp statement`` as
+    a line like any other, above a receipt that does not cover it, without a word."""
+    from ecocomp.ledger import NewTransaction, Transfer
+
+    with ecocomp.Ledger.open(db, create=False) as ledger:
+        seq = ledger.post(NewTransaction(
+            key="lishui-zjj-cd-2020/2021/payment/FORGED", kind="payment",
+            agreement="lishui-zjj-cd-2020", period="2021", component="payment",
+            booked_on=date(2021, 12, 30), reference="FORGED-1",
+            transfers=[Transfer.between("430700", "430800", "800000.00",
+                                        purpose="settled")])).transaction.seq
+    for extra in ((), ("--json",)):
+        result = run("statement", "430700", "--db", db, "--year", "2021", *extra)
+        assert result.exit_code == 0, result.output
+        assert f"warning: line(s) #{seq} come after the receipt's checkpoint" in result.stderr
