@@ -124,8 +124,10 @@ def catalog_checked(conn: sqlite3.Connection, report: VerifyReport) -> VerifyRep
     return attrs.evolve(
         report, ok=False, first_bad_seq=row[1], first_bad_checkpoint=row[0], head=None,
         reason=f"checkpoint #{row[0]}: the catalog (party, section or agreement names and "
-               "details, or the zero amounts and in-kind lines statements show) was "
-               "changed after the checkpoint committed to it",
+               "details in catalog_parties, catalog_sections, catalog_agreements, or the zero "
+               "amounts and in-kind lines statements show, in catalog_zero_amounts) was "
+               "changed after the checkpoint committed to it; restore the file from a "
+               "backup (to rename a party, change the project's files and settle again)",
     )
 
 
