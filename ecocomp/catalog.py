@@ -4,8 +4,9 @@ A settlement run writes what it settled against into the database next to the re
 the ledger, so that ``ecocomp assess``, ``statement`` and ``report`` can work from the
 database file alone. These tables describe the project; they are not part of the ledger's
 append-only, hash-chained record (the ledger's transactions carry their own basis), but
-every checkpoint commits to a digest of the parties, sections and agreements
-(:func:`ecocomp.ledger.catalog_digest`), so a name edited in the file fails verification.
+every checkpoint commits to a digest of the parties, sections and agreements and of the zero
+amounts (:func:`ecocomp.ledger.catalog_digest`), so a name edited in the file fails
+verification.
 """
 
 from __future__ import annotations

@@ -768,7 +768,9 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
     ledger_ok = report.ok and (check.ok if check is not None
                                else not (tail or "").startswith("error"))
     if as_json:
-        data = {"ok": report.ok, "count": report.count,
+        # "ok" is the verdict the exit status gives: an unvouched tail or a held head the
+        # ledger no longer extends fails it although every row checks
+        data = {"ok": ledger_ok, "count": report.count,
                 "first_bad_seq": report.first_bad_seq, "reason": report.reason,
                 "checkpoints": report.checkpoints, "problems": list(report.problems),
                 "schema_version": report.schema_version,
@@ -783,7 +785,10 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
             return
         _print_json(data)
     elif ledger_ok:
-        click.echo(f"OK: {report.count} transactions, chain and checkpoints verified")
+        click.echo(f"OK: {report.count} transactions, chain and checkpoints verified"
+                   + (" (--quick: the indexes were not compared with their tables; run "
+                      "without --quick before trusting lookups by key or agreement)"
+                      if report.quick else ""))
     if not report.ok:
         if not as_json:
             shown = list(report.problems[:_MAX_PROBLEM_LINES]) or [
@@ -1252,6 +1257,13 @@ def statement(party: str, db: Path, year: int, as_of: Any, as_json: bool,
 
     party = _party_code(db, party)
     st = party_statement(db, party, year, as_of=as_of.date() if as_of else date.today())
+    covered = st.receipt.seq if st.receipt is not None else None
+    late = [line.seq for line in st.lines if covered is not None and line.seq > covered]
+    if late:  # the receipt does not cover them: settle and pay checkpoint every post
+        click.echo(f"warning: line(s) #{late[0]}{f'..#{late[-1]}' if len(late) > 1 else ''} "
+                   f"come after the receipt's checkpoint (#{covered}), so nothing vouches "
+                   "for them: ecocomp's settle and pay checkpoint every post; run "
+                   f"`ecocomp ledger verify --db {db}`", err=True)
     if as_json:
         _print_json(st.to_json())
         return

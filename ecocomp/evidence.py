@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -45,7 +46,17 @@ from ecocomp.air.evidence import is_air_key, rederive_air
 from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import SettlementError
 from ecocomp.periods import Period
-from ecocomp.store import _FORGOTTEN, _MONTHLY_GROUP, _MONTHLY_SELECT, ReadingStore
+from ecocomp.store import (
+    _FORGOTTEN,
+    _MIGRATIONS,
+    _MONTHLY_GROUP,
+    _MONTHLY_SELECT,
+    _VERSIONS,
+    SCALE,
+    ReadingStore,
+    _exact,
+    _migrate,
+)
 
 __all__ = [
     "SCHEME",
@@ -189,6 +200,48 @@ def recorded_inputs(conn: sqlite3.Connection) -> list[RecordedInputs]:
     ]
 
 
+_HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+
+def _checked_records(conn: sqlite3.Connection) -> tuple[list[RecordedInputs], list[str]]:
+    """:func:`recorded_inputs` for verify: the well-formed records, and one problem for each
+    record ecocomp cannot have written (the table is not ``STRICT``: any type fits)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (_TABLE,)).fetchone():
+        return [], []
+    runs: list[RecordedInputs] = []
+    problems: list[str] = []
+    for number, year, last, digest, scheme, months, at in conn.execute(
+            f"SELECT id, year, last_import, digest, scheme, section_months, recorded_at "
+            f"FROM {_TABLE} ORDER BY id"):
+        parsed: Any = None
+        if type(months) is str:
+            try:
+                parsed = json.loads(months)
+            except ValueError:
+                parsed = None
+        wrong = [name for name, ok in (
+            ("year", type(year) is int and 1 < year < 9999),
+            ("last_import", type(last) is int and last >= 0),
+            ("digest", type(digest) is str and _HEX64.fullmatch(digest) is not None),
+            ("scheme", type(scheme) is str),
+            ("section_months", type(parsed) is dict and all(
+                type(k) is str and type(v) is str and _HEX64.fullmatch(v) is not None
+                for k, v in parsed.items())),
+            ("recorded_at", type(at) is str),
+        ) if not ok]
+        if wrong:
+            problems.append(
+                f"settlement_inputs #{number}: {', '.join(wrong)} not as ecocomp writes "
+                f"{'them' if len(wrong) > 1 else 'it'} (a year, an import number, a "
+                "SHA-256 digest, a JSON object of section-month digests); the record was "
+                "changed — restore the database from a backup")
+            continue
+        runs.append(RecordedInputs(id=number, year=year, last_import=last, digest=digest,
+                                   scheme=scheme, section_months=parsed, recorded_at=at))
+    return runs, problems
+
+
 def require_unchanged(
     conn: sqlite3.Connection, last: int, evidence: InputsDigest, *, db: str
 ) -> None:
@@ -239,6 +292,79 @@ class ReadingsReport:
         return not self.problems
 
 
+_READINGS_TABLES = ("readings", "readings_imports", "readings_monthly", _VERSIONS)
+_MENTIONS = re.compile(r"\b(?:" + "|".join(_READINGS_TABLES) + r")\b")
+
+
+@functools.lru_cache(maxsize=8)
+def _expected_readings_schema(version: int) -> dict[str, tuple[str, str, str | None]]:
+    """``name: (type, tbl_name, sql)`` of every object a readings store of ``version`` has."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        _migrate(conn, _MIGRATIONS[:version])
+        return {name: (kind, table, sql) for kind, name, table, sql in conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master")}
+    finally:
+        conn.close()
+
+
+def _schema_problems(conn: sqlite3.Connection) -> list[str]:
+    """The readings tables, indexes and triggers against the ones ecocomp creates for the
+    file's readings version: a table rebuilt without its key or ``STRICT`` (so a monthly sum
+    can be stored twice and still "match" its readings), a view in place of a table, an
+    extra trigger or index. Also the version rows against the published migrations."""
+    versions = [tuple(r) for r in conn.execute(
+        f"SELECT version, description FROM {_VERSIONS} ORDER BY version")]
+    version = max((v for v, _ in versions if type(v) is int), default=0)
+    version = min(version, _MIGRATIONS[-1][0])
+    expected = _expected_readings_schema(max(version, 1))
+    found = {name: (kind, table, sql) for kind, name, table, sql in conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master")
+        if name in expected or table in _READINGS_TABLES
+        or (kind in ("trigger", "view") and _MENTIONS.search(sql or ""))}
+    problems = []
+    published = [(v, d) for v, d, _ in _MIGRATIONS[:version]]
+    if versions != published:
+        problems.append(f"{_VERSIONS} holds {versions}, not the published migrations "
+                        f"{published}")
+    for name, (kind, _table, sql) in sorted(expected.items()):
+        if name not in found:
+            problems.append(f"{kind} {name} is missing (dropped?)")
+        elif found[name] != (kind, _table, sql):
+            problems.append(f"{kind} {name} is not as ecocomp creates it (found "
+                            f"{found[name][0]} {found[name][2]!r})")
+    for name, (kind, table, _sql) in sorted(found.items()):
+        if name not in expected:
+            problems.append(f"unexpected {kind} {name} on {table}; ecocomp creates no such "
+                            "object")
+    return [f"schema of the readings: {p}; the file was changed outside ecocomp — restore it "
+            "from a backup" for p in problems]
+
+
+def _file_problems(conn: sqlite3.Connection) -> list[str]:
+    """``PRAGMA integrity_check`` of every table beside the ledger (whose own ``ledger
+    verify`` checks): the readings, their sums and imports, the run records, air data.
+
+    The re-derivation reads through the tables' indexes (the daily flow means through
+    ``readings_flow``), and an index rebuilt with fewer rows, with ``sqlite_master`` then
+    set back to the original text, looks right: only comparing it with its table shows it.
+    """
+    problems = []
+    for (table,) in conn.execute(
+        r"SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+        r"'ledger\_%' ESCAPE '\' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name"
+    ).fetchall():
+        quoted = '"' + table.replace('"', '""') + '"'
+        lines = [str(r[0]) for r in conn.execute(f"PRAGMA integrity_check({quoted})")]
+        if lines != ["ok"]:
+            problems.append(
+                f"{table}: SQLite's integrity_check finds {'; '.join(lines[:3])}"
+                f"{f' and {len(lines) - 3} more' if len(lines) > 3 else ''}; the file was "
+                "changed outside ecocomp (an index that no longer matches its table gives "
+                "other readings to whatever reads through it) — restore it from a backup")
+    return problems
+
+
 def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
     """Stored monthly sums against sums recomputed from the current raw readings."""
     conn.execute("DROP TABLE IF EXISTS temp.recomputed")
@@ -265,6 +391,69 @@ def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
         "readings; the database was changed outside ecocomp — restore it from a backup"
         for s, m in bad
     ]
+
+
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
+def _values_problems(conn: sqlite3.Connection) -> list[str]:
+    """Stored readings whose ``value`` text does not give their ``eff_units``/``eff_exp``.
+
+    The sums (and so the digests) add ``eff_units``, while ``readings()``, exports and the
+    corrections report show ``value``: a reading edited in one and not the other showed a
+    value no sum was made of. One pass over the distinct combinations, which repeat a lot.
+    """
+    problems = []
+    for value, below, units, exponent, first, count in conn.execute(
+        "SELECT value, below_dl, eff_units, eff_exp, min(id), count(*) FROM readings "
+        "GROUP BY value, below_dl, eff_units, eff_exp ORDER BY min(id)"
+    ):
+        if (type(value) is str and _PLAIN_DECIMAL.fullmatch(value) and below in (0, 1)
+                and _exact(value, bool(below)) == (units, exponent)):
+            continue
+        section, at, parameter = conn.execute(
+            "SELECT section, sampled_at, parameter FROM readings WHERE id = ?", (first,)
+        ).fetchone()
+        more = f" (and {count - 1} more reading(s) like it)" if count > 1 else ""
+        problems.append(
+            f"readings #{first} ({section} {str(at)[:10]} {parameter}){more}: value "
+            f"{value!r} is stored with the effective value {units!r}×10^-{SCALE} (exponent "
+            f"{exponent!r}), which it does not give; the sums add the one, reports show the "
+            "other — the database was changed outside ecocomp, restore it from a backup")
+    return problems
+
+
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?",
+                    re.ASCII)
+
+
+def _real_time(text: object) -> bool:
+    if type(text) is not str or _STAMP.fullmatch(text) is None:
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _times_problems(conn: Any) -> list[str]:
+    """Stored readings whose ``sampled_at`` is not a real time as the store writes it
+    (``YYYY-MM-DDTHH:MM:SS``, optionally ``.ffffff``): the months and days the sums and
+    digests group by are cut from it. One pass over the distinct times (SQLite or
+    PostgreSQL alike)."""
+    bad = [at for (at,) in conn.execute("SELECT DISTINCT sampled_at FROM readings")
+           if not _real_time(at)]
+    rows = []
+    for at in sorted(bad, key=str)[:6]:
+        rows += conn.execute("SELECT id, section, sampled_at, parameter FROM readings WHERE "
+                             "sampled_at = ? ORDER BY id LIMIT 6", (at,)).fetchall()
+    rows.sort(key=lambda r: r[0])
+    return [
+        f"readings #{number} ({section} {parameter}): sampled_at {str(at)!r} is not a real "
+        "time as ecocomp stores it (YYYY-MM-DDTHH:MM:SS); the database was changed outside "
+        "ecocomp — restore it from a backup" for number, section, at, parameter in rows[:5]
+    ] + (["… and more readings like these"] if len(rows) > 5 else [])
 
 
 _AS_OF_COLUMNS = ("section, sampled_at, parameter, source, value, below_dl, flag, "
@@ -397,9 +586,16 @@ def verify_readings(path: str | Path) -> ReadingsReport:
             sums=0, runs=0, covered=0, uncovered=0)
     conn = database.open_reading(name)
     try:
+        if not postgres.is_url(name):
+            problems += _schema_problems(conn)
+            problems += _file_problems(conn)
         sums, found = _sums_problems(conn)
         problems += found
-        runs = recorded_inputs(conn)
+        problems += _values_problems(conn)
+        times = _times_problems(conn)
+        problems += times
+        runs, malformed = _checked_records(conn)
+        problems += malformed
         current = int(conn.execute("SELECT max(id) FROM readings_imports").fetchone()[0] or 0)
         imports = [(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(
             "SELECT id, file, sha256, imported_at FROM readings_imports ORDER BY id")]
@@ -420,9 +616,16 @@ def verify_readings(path: str | Path) -> ReadingsReport:
 
     checked: dict[tuple[int, int, str], list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="ecocomp-verify-") as tmp:
-        for run in runs:
+        # a reading at no real time has no month: what it changes cannot be re-derived
+        for run in runs if not times else ():
             key = (run.year, run.last_import, run.digest)
-            if key in checked or run.scheme != SCHEME:
+            if run.scheme != SCHEME:  # ecocomp writes no other: its digest is unchecked
+                problems.append(
+                    f"settlement_inputs #{run.id} ({run.year}): scheme {run.scheme!r} is not "
+                    f"{SCHEME!r}, the only one ecocomp writes, so its digest cannot be "
+                    "re-derived; the record was changed — restore the database from a backup")
+                continue
+            if key in checked:
                 continue
             sections = sorted({k.split("/", 1)[0] for k in run.section_months
                                if not is_air_key(k)})

@@ -50,7 +50,14 @@ from ecocomp.errors import (
     SettlementError,
     ValidationFailed,
 )
-from ecocomp.evidence import InputsDigest, last_import, record_inputs, require_unchanged
+from ecocomp.evidence import SCHEME as INPUTS_SCHEME
+from ecocomp.evidence import (
+    InputsDigest,
+    last_import,
+    record_inputs,
+    recorded_inputs,
+    require_unchanged,
+)
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
 from ecocomp.identity import ProjectIdentity, check_identity, record_identity
@@ -887,7 +894,7 @@ def _settle(
         reused: _Reused | None = None
         if ledger is not None and not dry_run and _same_file(store.path, ledger.path):
             prints = _fingerprints(project, store, ledger, year, identity)
-            reused = _reusable(ledger, prints)
+            reused = _reusable(ledger, prints, last_import(store))
         if reused is None:
             this = _compute_year(project, store, year, by_id, progress)
             obligations, nets = this.obligations, this.nets
@@ -1013,15 +1020,22 @@ class _Reused:
     nets: tuple[NetDue, ...]
 
 
-def _reusable(ledger: Ledger, prints: Mapping[int, str | None]) -> _Reused | None:
+def _reusable(ledger: Ledger, prints: Mapping[int, str | None], now: int) -> _Reused | None:
     """The recorded run of the first year in ``prints`` when every year there was recorded
-    reading exactly what a run would read now and nothing of its year was posted since,
-    and the recorded amounts are the ledger's; else None (settle in full)."""
+    reading exactly what a run would read now (readings state ``now``) and nothing of its
+    year was posted since, and the recorded amounts are the ledger's; else None (settle in
+    full)."""
     runs = []
+    # the readings state each year's inputs were recorded at: a run that posted recorded
+    # them at the state it read (settlement_inputs), so a run record matching the current
+    # state without them was not written by a run (settle in full; and --with-readings
+    # re-derives any record added to go with it)
+    read = {(r.year, r.last_import) for r in recorded_inputs(ledger.connection)
+            if r.scheme == INPUTS_SCHEME}
     for year, wanted in prints.items():
         run = latest_run(ledger.connection, year)
         if wanted is None or run is None or run.fingerprint != wanted or posted_since(
-                ledger.connection, year, run.ledger_seq):
+                ledger.connection, year, run.ledger_seq) or (year, now) not in read:
             return None
         runs.append(run)
     found, owed = recorded_result(ledger.connection, runs[0])

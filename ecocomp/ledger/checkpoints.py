@@ -14,7 +14,8 @@ lacks ``catalog`` and still verifies)::
     "ecocomp.ledger.checkpoint/2" US prev_hash US number US seq US root US catalog US created_at
 
 ``catalog`` is :func:`catalog_digest`: SHA-256 of the canonical JSON of the tables holding
-the names users read (parties, sections, agreements), so editing a name is caught. A signed
+the names users read (parties, sections, agreements) and the zero amounts statements show,
+so editing a name or a zero amount is caught. A signed
 checkpoint carries the operator's Ed25519 signature of exactly these bytes.
 """
 
@@ -46,6 +47,7 @@ __all__ = [
     "LedgerHead",
     "catalog_checked",
     "catalog_digest",
+    "catalog_matches",
     "recomputed_hashes",
     "signed_by",
     "verify_against",
@@ -54,9 +56,13 @@ __all__ = [
 
 #: ``format`` of a head (receipt) file.
 HEAD_FORMAT = "ecocomp.ledger.head/1"
-#: The tables whose every row a checkpoint/2 commits to, in digest order.
-CATALOG_TABLES: tuple[str, ...] = ("catalog_parties", "catalog_sections", "catalog_agreements")
-CATALOG_FORMAT = "ecocomp.catalog/1"
+#: The tables whose every row a checkpoint/2 commits to, in digest order: the names, and
+#: the zero amounts and in-kind lines statements show (the ledger holds only money).
+CATALOG_TABLES: tuple[str, ...] = ("catalog_parties", "catalog_sections", "catalog_agreements",
+                                   "catalog_zero_amounts")
+CATALOG_FORMAT = "ecocomp.catalog/2"
+#: What checkpoints made before the zero amounts were covered committed to (still accepted).
+_CATALOG_V1 = ("ecocomp.catalog/1", CATALOG_TABLES[:3])
 
 _sha256 = hashlib.sha256
 
@@ -68,20 +74,34 @@ def _json_value(value: object) -> object:
 def catalog_digest(conn: sqlite3.Connection) -> str:
     """SHA-256 (hex) of the catalog tables: every column of every row, canonical JSON.
 
-    The JSON is ``{"format": "ecocomp.catalog/1", "tables": [{"name", "columns", "rows"}]}``
+    The JSON is ``{"format": "ecocomp.catalog/2", "tables": [{"name", "columns", "rows"}]}``
     with the tables of :data:`CATALOG_TABLES` in that order, columns in declaration order,
-    rows ordered by their first column (the key), compact separators and UTF-8 text. A
-    missing table counts as empty, so a ledger without a project has a digest too.
+    rows ordered by every column in turn, compact separators and UTF-8 text. A missing
+    table counts as empty, so a ledger without a project has a digest too.
     """
+    return _catalog_digest(conn, CATALOG_FORMAT, CATALOG_TABLES)
+
+
+def catalog_matches(conn: sqlite3.Connection, committed: str) -> bool:
+    """Whether the catalog is the one a checkpoint committed to: its catalog/2 digest, or
+    for a checkpoint made before catalog/2, the catalog/1 digest (the names only)."""
+    return committed in (catalog_digest(conn), _catalog_digest(conn, *_CATALOG_V1))
+
+
+def _catalog_digest(conn: sqlite3.Connection, form: str, names: tuple[str, ...]) -> str:
     tables = []
-    for name in CATALOG_TABLES:
+    for name in names:
         columns = [row[1] for row in conn.execute(f"PRAGMA table_info({name})")]
         rows: list[list[object]] = []
         if columns:
+            # catalog/1: by the first column (the key of each of its tables); catalog/2 by
+            # every column, as catalog_zero_amounts' key is its first four
+            order = (f'"{columns[0]}"' if form == _CATALOG_V1[0]
+                     else ", ".join(f'"{c}"' for c in columns))
             rows = [[_json_value(v) for v in row] for row in conn.execute(
-                f'SELECT * FROM {name} ORDER BY "{columns[0]}"')]
+                f"SELECT * FROM {name} ORDER BY {order}")]
         tables.append({"name": name, "columns": columns, "rows": rows})
-    text = json.dumps({"format": CATALOG_FORMAT, "tables": tables}, ensure_ascii=False,
+    text = json.dumps({"format": form, "tables": tables}, ensure_ascii=False,
                       separators=(",", ":"), sort_keys=True)
     return _sha256(text.encode("utf-8")).hexdigest()
 
@@ -99,12 +119,15 @@ def catalog_checked(conn: sqlite3.Connection, report: VerifyReport) -> VerifyRep
         "ORDER BY number DESC LIMIT 1"
     ).fetchone()
     row = (row[0], row[1], row[6]) if row else None  # number, seq, catalog
-    if row is None or row[2] is None or catalog_digest(conn) == row[2]:
+    if row is None or row[2] is None or catalog_matches(conn, row[2]):
         return report
     return attrs.evolve(
         report, ok=False, first_bad_seq=row[1], first_bad_checkpoint=row[0], head=None,
         reason=f"checkpoint #{row[0]}: the catalog (party, section or agreement names and "
-               "details) was changed after the checkpoint committed to it",
+               "details in catalog_parties, catalog_sections, catalog_agreements, or the zero "
+               "amounts and in-kind lines statements show, in catalog_zero_amounts) was "
+               "changed after the checkpoint committed to it; restore the file from a "
+               "backup (to rename a party, change the project's files and settle again)",
     )
 
 
@@ -336,9 +359,9 @@ def verify_against(
     if latest is not None and latest.catalog is not None and (
         latest is checkpoints[-1] or public_key is not None
     ):
-        if catalog_digest(conn) != latest.catalog:
-            problems.append(f"the catalog (party, section or agreement names) differs from "
-                            f"what checkpoint #{latest.number} committed to")
+        if not catalog_matches(conn, latest.catalog):
+            problems.append(f"the catalog (party, section or agreement names, zero amounts) "
+                            f"differs from what checkpoint #{latest.number} committed to")
     return HeadCheck(ok=not problems, held_seq=seq, count=count, root=current_root,
                      unvouched=unvouched,
                      latest_checkpoint=latest.number if latest else None,

@@ -198,7 +198,7 @@ def migrate(conn: Any, *, now: Callable[[], str]) -> int:
 #: Tables a settlement run rewrites beside the ledger (catalog, identity, inputs digests):
 #: not part of the append-only record, so a writer may also empty them.
 BESIDE = (
-    *CATALOG_TABLES, "catalog_runs", "catalog_zero_amounts", "project_identity",
+    *CATALOG_TABLES, "catalog_runs", "project_identity",
     "settlement_inputs", "settlement_runs",
 )
 
@@ -506,7 +506,8 @@ def _copy_catalog(source: Any, target: Any) -> None:
     source's, so that the copy verifies like the source.
 
     A missing catalog table is created with the source's columns (text, as the catalog
-    stores them) and primary key; the digest reads the columns in that order.
+    stores them, and integer where the source's is: the zero amounts' ``year``, which the
+    digest reads as a number) and primary key; the digest reads the columns in that order.
     """
     present = {row[0] for row in source.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -516,8 +517,10 @@ def _copy_catalog(source: Any, target: Any) -> None:
         info = source.execute(f"PRAGMA table_info({table})").fetchall()
         quoted = [f'"{row[1]}"' for row in info]
         keys = [f'"{row[1]}"' for row in sorted(info, key=lambda r: r[5]) if row[5]]
-        columns = [f"{q} TEXT{' NOT NULL' if row[3] else ''}"
-                   for q, row in zip(quoted, info, strict=True)]
+        types = ["INTEGER" if str(row[2]).upper() in ("INTEGER", "BIGINT") else "TEXT"
+                 for row in info]
+        columns = [f"{q} {kind}{' NOT NULL' if row[3] else ''}"
+                   for q, kind, row in zip(quoted, types, info, strict=True)]
         if keys:
             columns.append(f"PRIMARY KEY ({', '.join(keys)})")
         target.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})")
