@@ -64,6 +64,7 @@ __all__ = [
     "ReadingsReport",
     "RecordedInputs",
     "last_import",
+    "inputs_recorded_at",
     "record_inputs",
     "recorded_inputs",
     "require_unchanged",
@@ -184,6 +185,16 @@ def record_inputs(
          datetime.now(UTC).isoformat(timespec="seconds")),
     )
     return digest
+
+
+def inputs_recorded_at(conn: sqlite3.Connection, year: int, last: int) -> bool:
+    """Whether a run recorded the inputs of ``year`` at readings state ``last`` (under the
+    scheme ecocomp writes), without reading every record's section-month digests."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (_TABLE,)).fetchone():
+        return False
+    return conn.execute(f"SELECT 1 FROM {_TABLE} WHERE year = ? AND last_import = ? AND "
+                        "scheme = ? LIMIT 1", (year, last, SCHEME)).fetchone() is not None
 
 
 def recorded_inputs(conn: sqlite3.Connection) -> list[RecordedInputs]:

@@ -50,12 +50,11 @@ from ecocomp.errors import (
     SettlementError,
     ValidationFailed,
 )
-from ecocomp.evidence import SCHEME as INPUTS_SCHEME
 from ecocomp.evidence import (
     InputsDigest,
+    inputs_recorded_at,
     last_import,
     record_inputs,
-    recorded_inputs,
     require_unchanged,
 )
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
@@ -1030,12 +1029,11 @@ def _reusable(ledger: Ledger, prints: Mapping[int, str | None], now: int) -> _Re
     # them at the state it read (settlement_inputs), so a run record matching the current
     # state without them was not written by a run (settle in full; and --with-readings
     # re-derives any record added to go with it)
-    read = {(r.year, r.last_import) for r in recorded_inputs(ledger.connection)
-            if r.scheme == INPUTS_SCHEME}
     for year, wanted in prints.items():
         run = latest_run(ledger.connection, year)
         if wanted is None or run is None or run.fingerprint != wanted or posted_since(
-                ledger.connection, year, run.ledger_seq) or (year, now) not in read:
+                ledger.connection, year, run.ledger_seq) or not inputs_recorded_at(
+                ledger.connection, year, now):
             return None
         runs.append(run)
     found, owed = recorded_result(ledger.connection, runs[0])
