@@ -300,15 +300,19 @@ def reconcile(
     today: date,
     why: Callable[[_Desired], str] | None = None,
     inputs: str | None = None,
+    dues: Mapping[str, date] | None = None,
 ) -> tuple[list[NewTransaction], int, list[Change]]:
     """What to post so that the ledger's net per key equals ``desired`` (pure).
 
     ``inputs`` is every new transaction's ``inputs_digest`` (default: the digest of its
-    basis).
+    basis). ``dues``: the due date the ledger holds per clearing key (its latest entry's).
 
     Returns the new transactions, the number of unchanged keys and the changes (adjustments).
     A key the ledger lacks is posted as computed; a key whose net differs gets an adjustment
-    ``<key>#adj<n>`` for the difference, referencing the original key with the reason.
+    ``<key>#adj<n>`` for the difference, referencing the original key with the reason. A
+    clearing whose net is unchanged but whose due date is not the ledger's (the agreement's
+    ``clearing_due`` was edited) gets an adjustment that moves nothing and carries the new
+    due date, which statements and reports read.
     """
     to_post: list[NewTransaction] = []
     changes: list[Change] = []
@@ -323,7 +327,21 @@ def reconcile(
                                         inputs=inputs))
             continue
         if dict(have) == target:
-            unchanged += 1
+            was_due = (dues or {}).get(want.key)
+            if not target or want.due is None or was_due is None or was_due == want.due:
+                unchanged += 1
+                continue
+            n = adjustments_so_far.get(want.key, 0) + 1
+            key = f"{want.key}#adj{n}"
+            reason = (f"due date changed from {was_due} to {want.due} (the agreement's "
+                      f"clearing_due); the net is unchanged: {_describe(target)}")
+            tx = _transaction(want, key, target, kind="adjustment", corrects=want.key,
+                              reason=reason, booked_on=today, inputs=inputs)
+            # the net stays: the year's clearing taken back and booked again, due anew
+            to_post.append(attrs.evolve(
+                tx, transfers=[t.reversed() for t in tx.transfers] + list(tx.transfers)))
+            changes.append(Change(key=key, corrects=want.key, before=dict(have),
+                                  after=target, reason=reason))
             continue
         diff = {p: target.get(p, Decimal(0)) - have.get(p, Decimal(0)) for p in {*have, *target}}
         n = adjustments_so_far.get(want.key, 0) + 1
@@ -1304,8 +1322,11 @@ def _plan(
     purpose = {d.key: (PAYABLE if d.component == CLEARING else ACCRUED) for d in wanted}
     existing = _existing_vectors(existing_txs, lambda k: purpose.get(k, ACCRUED))
     counts = _adjustment_counts(existing_txs)
+    dues = {_root_key(tx.corrects or tx.key): tx.due for tx in existing_txs
+            if tx.component == CLEARING and tx.due is not None}  # the latest entry's
     to_post, unchanged, changes = reconcile(wanted, existing, counts, today=today,
-                                            why=_explain_changes(corrections), inputs=inputs)
+                                            why=_explain_changes(corrections), inputs=inputs,
+                                            dues=dues)
     keys = _keys(existing_txs) | {_root_key(tx.corrects or tx.key) for tx in to_post}
     return to_post, unchanged, changes, len(keys)
 
