@@ -884,6 +884,9 @@ def _settle(
     # once every file is in and the year computes, so a bad file or a formula that
     # fails leaves the database as it was. A dry run never commits them.
     with store.transaction(keep=not dry_run):
+        # the readings of each year before the imports: a year settled earlier whose
+        # readings they change is reported (_other_years_stale)
+        sums_before = _year_sums(store) if ledger is not None else {}
         names = {code: s.name for code, s in project.sections.items()}
         imports = []
         corrected: list[Correction] = []
@@ -915,6 +918,9 @@ def _settle(
             if ledger is not None:  # sums edited behind ecocomp's back: refuse them
                 require_unchanged(ledger.connection, this.last_import, this.evidence,
                                   db=ledger.path)
+                warnings += _other_years_stale(
+                    project, store, ledger, year, by_id, sums_before,
+                    {year, *(r.year for r in followers)}, today)
     if reused is not None:  # nothing new since the recorded run: its result stands
         assert ledger is not None
         return _settled_again(project, ledger, reused, identity=identity, imports=imports,
@@ -1270,6 +1276,59 @@ def _followers(
             break
         later += 1
     return runs
+
+
+def _year_sums(store: ReadingStore) -> dict[str, tuple[Any, ...]]:
+    """Per year, counts and sums over the stored monthly sums (any import that changes a
+    reading of the year changes them); empty for a store on PostgreSQL."""
+    if is_url(store.path):
+        return {}
+    wrap = 1_000_000_007  # keeps every SUM far from 64-bit overflow
+    rows = store._conn.execute(
+        "SELECT substr(month, 1, 4), count(*), sum(count), sum(high % ?), sum(low % ?), "
+        "sum(inexact), sum(exponent), sum(nondetects), sum(suspect), sum(invalid) "
+        "FROM readings_monthly GROUP BY 1", (wrap, wrap)).fetchall()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def _other_years_stale(
+    project: Project, store: ReadingStore, ledger: Ledger, year: int,
+    by_id: Mapping[str, Agreement], before: Mapping[str, tuple[Any, ...]],
+    handled: set[int], today: date,
+) -> list[str]:
+    """Warnings for the settled years other than ``handled`` (the run's year and the later
+    years it reports as stale) that this run's imports changed: a correction or a late
+    sample of another year (and of the year before one that reads it). The ledger keeps
+    their amounts until they are settled again, so the run says so."""
+    after = _year_sums(store)
+    changed = sorted(int(y) for y in {*before, *after}
+                     if y.isdigit() and before.get(y) != after.get(y))
+    reads: dict[int, int] = {}  # the year stale -> the year whose readings changed
+    for x in changed:
+        reads.setdefault(x, x)
+        if depends_on_previous_year(project.agreements, x + 1):
+            reads.setdefault(x + 1, x)
+    found = []
+    for other, source in sorted(reads.items()):
+        if other in handled or not _settled(ledger, other):
+            continue
+        why = (f"readings of {other} changed" if source == other else
+               f"it reads {source}'s readings (improvement vs last year), which changed")
+        advice = (f"run `ecocomp settle {project.root} --year {other} --db {ledger.path}` to "
+                  "bring it up to date")
+        try:
+            run = _compute_year(project, store, other, by_id)
+        except EcocompError as exc:
+            found.append(f"{other} may be stale: {why} in this run's import, after {other} "
+                         f"was settled, and it no longer computes ({exc}); {advice}")
+            continue
+        to_post, _, changes, _ = _plan(ledger, desired=run.desired, year=other, today=today,
+                                       by_id=by_id, corrections=run.corrections)
+        if to_post:
+            found.append(f"{other} is stale: {why} in this run's import, after {other} was "
+                         f"settled; settling it again would post {len(to_post) - len(changes)} "
+                         f"and adjust {len(changes)}; {advice}")
+    return found
 
 
 def _later_years(

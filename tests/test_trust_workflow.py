@@ -11,6 +11,7 @@ from pathlib import Path
 from conftest import edit
 
 import ecocomp
+from ecocomp.periods import Period
 from ecocomp.reports import build_report
 from ecocomp.statements import party_statement
 
@@ -49,3 +50,29 @@ def test_a_changed_clearing_due_reaches_statements_and_reports(project, tmp_path
     [net] = [n for n in build_report(db, 2021, as_of=date(2022, 5, 15)).nets
              if n.agreement == "lishui-zjj-cd-2020"]
     assert net.basis["due"] == "2022-04-30"
+
+
+HEADER = "section,sampled_at,parameter,value,unit,source,flag\n"
+
+
+def test_a_correction_of_an_earlier_settled_year_is_reported_by_a_later_years_run(
+        project, tmp_path):
+    """2020 and 2021 settled; a correction of a 2020 sample (澧水 2020-03 TP 0.150, class Ⅲ:
+    张家界 pays 常德 80万) put in corrections/, then `settle --year 2021`: the run imported
+    it, adjusted 2021 and said nothing about 2020, whose ledger kept the month at nothing to
+    pay (80万 missing) — only a settle of 2020 itself would have shown it."""
+    db = tmp_path / "settle.db"
+    settle(project, db, 2020)
+    settle(project, db, 2021)
+    (project / "corrections").mkdir()
+    (project / "corrections" / "2020.csv").write_text(
+        HEADER + "lishui-zjj-cd,2020-03-09,tp,0.150,mg/L,manual,\n", encoding="utf-8")
+    result = settle(project, db, 2021)
+    [warning] = [w for w in result.warnings if "2020 is stale" in w]
+    assert "readings of 2020 changed" in warning and "--year 2020" in warning
+    assert result.to_json()["warnings"] == list(result.warnings)
+    fixed = settle(project, db, 2020)
+    assert f"post {fixed.posted} and adjust {fixed.adjusted}" in warning
+    assert any(o.period == Period(2020, 3) and o.amount == 800000 and o.payer == "430800"
+               for o in fixed.obligations)
+    assert not [w for w in settle(project, db, 2021).warnings if "stale" in w]
