@@ -245,7 +245,17 @@ def _party_code(db: Path, text: str) -> str:
         catalog = load_catalog(db)
     except EcocompError:  # nothing settled yet: the command says so itself
         return text
-    return find_party(catalog, text, where=str(db))
+    try:
+        return find_party(catalog, text, where=str(db))
+    except EcocompError:
+        # a code no longer in parties.toml (changed or removed) whose money the ledger holds
+        from ecocomp.ledger import Ledger
+
+        code = unicodedata.normalize("NFKC", text).strip()
+        with Ledger.open(db, create=False) as ledger:
+            if code and ledger.transactions(party=code):
+                return code
+        raise
 
 
 class _Day(click.ParamType):

@@ -6,8 +6,10 @@ Each test is a user's sequence of commands that gave a wrong figure without a wo
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from conftest import edit
 
 import ecocomp
@@ -76,3 +78,44 @@ def test_a_correction_of_an_earlier_settled_year_is_reported_by_a_later_years_ru
     assert any(o.period == Period(2020, 3) and o.amount == 800000 and o.payer == "430800"
                for o in fixed.obligations)
     assert not [w for w in settle(project, db, 2021).warnings if "stale" in w]
+
+
+def test_a_party_whose_code_changed_after_a_payment_still_has_a_statement(project, tmp_path):
+    """张家界's code mistyped as 430800 in the project, paid 800,000.00 by 常德 under it,
+    then corrected (430900) and settled again: 常德's statement said settled and the new
+    code's said 800,000.00 open, while the old code, still holding the 800,000.00 paid to
+    it, could not be shown (`statement 430800`: "not in the settled project") nor pay it
+    on (`pay --payer 430800`: the same error)."""
+    from click.testing import CliRunner
+
+    from ecocomp.cli import main
+
+    db = tmp_path / "settle.db"
+    settle(project, db)
+    with ecocomp.Ledger.open(db) as ledger:
+        ecocomp.pay(ledger, agreement="lishui-zjj-cd-2020", year=2021, payer="430700",
+                    payee="430800", amount=Decimal("800000.00"), paid_on=date(2022, 4, 20),
+                    reference="GK1", today=date(2022, 4, 21))
+    for name in (LISHUI, "sections.toml", "parties.toml"):
+        path = project / name
+        path.write_text(path.read_text(encoding="utf-8").replace("430800", "430900"),
+                        encoding="utf-8")
+    settle(project, db)
+    old = party_statement(db, "430800", 2021, as_of=date(2022, 5, 1))
+    [lishui] = old.agreements
+    assert (lishui.paid, lishui.open) == (Decimal("800000.00"), Decimal("-800000.00"))
+    assert lishui.overdue  # it holds money it is not owed: to pass on to 430900
+    shown = CliRunner().invoke(main, ["statement", "430800", "--db", str(db), "--year", "2021",
+                                      "--as-of", "2022-05-01"])
+    assert shown.exit_code == 0, shown.output
+    assert "open -800,000.00" in shown.output
+    paid_on = CliRunner().invoke(main, [
+        "pay", "--db", str(db), "--agreement", "lishui-zjj-cd-2020", "--year", "2021",
+        "--payer", "430800", "--payee", "430900", "--amount", "800000.00",
+        "--date", "2022-05-02", "--reference", "GK2"])
+    assert paid_on.exit_code == 0, paid_on.output
+    for code in ("430700", "430800", "430900"):
+        st = party_statement(db, code, 2021, as_of=date(2022, 5, 3))
+        assert [a.open for a in st.agreements] == [0], code
+    with pytest.raises(ecocomp.EcocompError, match="not in the settled project"):
+        party_statement(db, "999999", 2021, as_of=date(2022, 5, 1))
