@@ -31,7 +31,7 @@ import tempfile
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -721,6 +721,40 @@ def input_kinds_needed(project: Project, year: int) -> set[str]:
             if a.in_force(Period(year))}
 
 
+def _until_superseded(
+    agreement: Agreement, newer: Sequence[Agreement], period: Period
+) -> Agreement | None:
+    """``agreement`` ending the day before the first agreement of ``newer`` (those that
+    supersede it) starts in ``period``, for a formula whose amounts cover the days in force;
+    None when they settle all of its days in ``period``.
+
+    A newer agreement that ends before ``agreement`` does, so that ``agreement`` would
+    resume within ``period``, is refused: a prorated year is one span of days.
+    """
+    first, last = max(agreement.start, period.start), min(agreement.end, period.end)
+    spans = sorted((max(n.start, first), min(n.end, last)) for n in newer
+                   if n.start <= last and n.end >= first)
+    if not spans:
+        return agreement
+    cut = spans[0][0]
+    covered = cut - timedelta(days=1)
+    for start, end in spans:
+        if start > covered + timedelta(days=1):
+            break
+        covered = max(covered, end)
+    if covered < last:
+        names = ", ".join(n.id for n in newer)
+        raise SettlementError(
+            f"agreement {agreement.id} ({agreement.formula}), {period}: superseded by {names} "
+            f"from {cut} but not to {last}, so it would resume within {period}, and its amounts "
+            "are prorated over one span of days; end it where the newer agreement starts, or "
+            "give the later days their own agreement"
+        )
+    if cut <= first:
+        return None
+    return attrs.evolve(agreement, end=cut - timedelta(days=1))
+
+
 @in_money_context
 def compute(
     project: Project, inputs: Assessments | Mapping[str, object], year: int
@@ -746,11 +780,16 @@ def compute(
                 f"agreement {agreement.id} ({agreement.formula}), {year}: its formula reads "
                 f"{formula.inputs!r} inputs, which were not built for this run"
             )
+        run_as: Agreement | None = agreement
+        if newer and formula.prorated:  # its days before the newer one starts, not nothing
+            run_as = _until_superseded(agreement, newer, period)
+            if run_as is None:
+                continue
         try:
-            found = formula(agreement, by_kind.get(formula.inputs), period)
+            found = formula(run_as, by_kind.get(formula.inputs), period)
             # a newer agreement that supersedes this one settles the periods it is in force
-            obligations.extend(o for o in found
-                               if not newer or not superseded(agreement, o.period, newer))
+            obligations.extend(o for o in found if not newer or formula.prorated
+                               or not superseded(agreement, o.period, newer))
         except (ValueError, ArithmeticError) as exc:  # e.g. an amount beyond MAX_YUAN
             advice = "" if "; check" in str(exc) else "; check the agreement's parameters"
             raise SettlementError(

@@ -119,3 +119,37 @@ def test_a_party_whose_code_changed_after_a_payment_still_has_a_statement(projec
         assert [a.open for a in st.agreements] == [0], code
     with pytest.raises(ecocomp.EcocompError, match="not in the settled project"):
         party_statement(db, "999999", 2021, as_of=date(2022, 5, 1))
+
+
+NANSHAN = Path(__file__).resolve().parent.parent / "examples" / "nanshan-2026"
+
+
+def test_an_area_rate_agreement_superseded_mid_year_pays_its_days(tmp_path):
+    """南山's agreement ending 2027-06-30, replaced from 2027-07-01 by one that says
+    `supersedes`: 2027 paid 白云村 287,342.47 (the new agreement's 184 days) instead of the
+    full 570,000.00, and 石门村 161,315.07 instead of 320,000.00 — the old agreement's
+    prorated January–June (282,657.53 and 158,684.93) was dropped as superseded."""
+    import shutil
+
+    project = tmp_path / "park"
+    shutil.copytree(NANSHAN, project)
+    old = project / "agreements" / "nanshan-area-rate.toml"
+    text = old.read_text(encoding="utf-8")
+    edit(old, "end = 2030-12-31", "end = 2027-06-30")
+    new = (text.replace('id = "nanshan-area-rate"',
+                        'id = "nanshan-area-rate-2"\nsupersedes = "nanshan-area-rate"')
+           .replace("start = 2026-01-01", "start = 2027-07-01"))
+    (project / "agreements" / "second.toml").write_text(new, encoding="utf-8")
+    result = ecocomp.settle(ecocomp.load_project(project), year=2027, dry_run=True)
+    paid: dict[str, Decimal] = {}
+    for o in result.obligations:
+        paid[o.payee] = paid.get(o.payee, Decimal(0)) + o.amount
+    assert paid["430529-baiyun-cun"] == Decimal("570000.00")
+    assert paid["430529-shimen-cun"] == Decimal("320000.00")
+    by = {(o.agreement, o.payee): o.amount for o in result.obligations if o.amount}
+    assert by[("nanshan-area-rate", "430529-baiyun-cun")] == Decimal("282657.53")
+    assert by[("nanshan-area-rate-2", "430529-baiyun-cun")] == Decimal("287342.47")
+    # a newer agreement from 1 January settles the whole year, as before
+    edit(project / "agreements" / "second.toml", "start = 2027-07-01", "start = 2027-01-01")
+    result = ecocomp.settle(ecocomp.load_project(project), year=2027, dry_run=True)
+    assert {o.agreement for o in result.obligations} == {"nanshan-area-rate-2"}
