@@ -504,7 +504,9 @@ def _in_force(project: Project, year: int) -> list[Agreement]:
 
 def _superseded_all_year(agreement: Agreement, year: int, newer: Sequence[Agreement]) -> bool:
     """Whether a superseding agreement (of ``newer``) settles every month ``agreement`` is
-    in force in."""
+    in force in (every day of the year, for a formula prorated by days)."""
+    if newer and get_formula(agreement.formula).prorated:
+        return _until_superseded(agreement, newer, Period(year)) is None
     return all(superseded(agreement, m, newer)
                for m in agreement.months_in_force(Period(year)))
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import edit
+from conftest import EXAMPLE, edit
 
 import ecocomp
 from ecocomp.periods import Period
@@ -149,7 +149,41 @@ def test_an_area_rate_agreement_superseded_mid_year_pays_its_days(tmp_path):
     by = {(o.agreement, o.payee): o.amount for o in result.obligations if o.amount}
     assert by[("nanshan-area-rate", "430529-baiyun-cun")] == Decimal("282657.53")
     assert by[("nanshan-area-rate-2", "430529-baiyun-cun")] == Decimal("287342.47")
+    assert {n.agreement for n in result.nets} == {"nanshan-area-rate", "nanshan-area-rate-2"}
+    # the old agreement's last ten days of 2027 are cleared too (its only month superseded)
+    edit(old, "end = 2027-06-30", "end = 2027-01-10")
+    edit(project / "agreements" / "second.toml", "start = 2027-07-01", "start = 2027-01-11")
+    db = tmp_path / "park.db"
+    with ecocomp.Ledger.open(db) as ledger:
+        result = ecocomp.settle(ecocomp.load_project(project), year=2027, ledger=ledger,
+                                today=date(2027, 3, 1))
+        assert ledger.get("nanshan-area-rate/2027/clearing") is not None
+    assert sum(o.amount for o in result.obligations
+               if o.payee == "430529-baiyun-cun") == Decimal("570000.00")
     # a newer agreement from 1 January settles the whole year, as before
-    edit(project / "agreements" / "second.toml", "start = 2027-07-01", "start = 2027-01-01")
+    edit(project / "agreements" / "second.toml", "start = 2027-01-11", "start = 2027-01-01")
     result = ecocomp.settle(ecocomp.load_project(project), year=2027, dry_run=True)
     assert {o.agreement for o in result.obligations} == {"nanshan-area-rate-2"}
+
+
+def test_a_min_flow_agreement_superseded_mid_month_counts_every_day(tmp_path):
+    """株洲's flow agreement ending 2021-12-12, replaced from 2021-12-13 by one that says
+    `supersedes`: of December's five days below 300 m³/s (11th–15th) only the new
+    agreement's three were penalised (30,000.00 instead of 50,000.00): the old agreement's
+    whole December was dropped because the new one was in force on a day of it."""
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)  # with the automatic file: the daily flows
+    flow = project / "agreements" / "xiangjiang-2014-zhuzhou-flow.toml"
+    text = flow.read_text(encoding="utf-8")
+    edit(flow, "end = 2021-12-31", "end = 2021-12-12")
+    (project / "agreements" / "flow-2.toml").write_text(
+        text.replace('id = "xiangjiang-2014-zhuzhou-flow"',
+                     'id = "zhuzhou-flow-2"\nsupersedes = "xiangjiang-2014-zhuzhou-flow"')
+        .replace("start = 2014-01-01", "start = 2021-12-13"), encoding="utf-8")
+    result = ecocomp.settle(ecocomp.load_project(project), year=2021, dry_run=True)
+    december = {o.agreement: o.amount for o in result.obligations
+                if o.period == Period(2021, 12) and o.component == "flow:majiahe"}
+    assert december == {"xiangjiang-2014-zhuzhou-flow": Decimal("20000.00"),
+                        "zhuzhou-flow-2": Decimal("30000.00")}
