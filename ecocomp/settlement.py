@@ -965,7 +965,7 @@ def _settle(
     if reused is not None:  # nothing new since the recorded run: its result stands
         assert ledger is not None
         return _settled_again(project, ledger, reused, identity=identity, imports=imports,
-                              warnings=warnings, signer=signer)
+                              warnings=warnings + _stranded(project, ledger), signer=signer)
     if ledger is None:  # a dry run without a ledger: everything would be new
         to_post, _, _ = reconcile(list(desired), {}, {}, today=today)
         return SettlementResult(
@@ -991,6 +991,7 @@ def _settle(
         require_vouched(ledger, signer)
         to_post, unchanged, changes, keys = plan(batch)
         batch.post_many(to_post)  # one insert, one posting time for the run's posts
+        warnings += _stranded(project, batch)
         # the later years that read this one: re-settled in the same batch, or reported
         later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
         assert identity is not None
@@ -1025,6 +1026,25 @@ def _settle(
         stale=() if cascade else tuple(later),
         cascaded=tuple(later) if cascade else (),
     )
+
+
+def _stranded(project: Project, source: Ledger | Batch) -> list[str]:
+    """Warnings for the parties no longer in the project (a code changed or removed in
+    parties.toml) whose accounts the ledger still holds money in: obligations moved to the
+    new code by the run's adjustments leave what was paid to (or by) the old code open."""
+    held: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for account, amount in source.balances(by="account").items():
+        party, _, purpose = account.rpartition(":")
+        if amount and party not in project.parties and purpose in (ACCRUED, PAYABLE):
+            held[party][purpose] = amount
+    return [
+        f"party {party} is not in parties.toml of {project.root}, but the ledger still holds "
+        + ", ".join(f"{purpose} {amount:+,.2f}" for purpose, amount in sorted(amounts.items()))
+        + f" yuan of it (positive: owed to it; a payment made to it before its obligations "
+        f"moved to another code is still with it); see `ecocomp statement {party}` for each "
+        "year and pass it on with `ecocomp pay`, or put the party back in parties.toml"
+        for party, amounts in sorted(held.items())
+    ]
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -100,7 +100,9 @@ def test_a_party_whose_code_changed_after_a_payment_still_has_a_statement(projec
         path = project / name
         path.write_text(path.read_text(encoding="utf-8").replace("430800", "430900"),
                         encoding="utf-8")
-    settle(project, db)
+    moved = settle(project, db)
+    [warning] = [w for w in moved.warnings if "430800" in w]
+    assert "not in parties.toml" in warning and "800,000.00" in warning
     old = party_statement(db, "430800", 2021, as_of=date(2022, 5, 1))
     [lishui] = old.agreements
     assert (lishui.paid, lishui.open) == (Decimal("800000.00"), Decimal("-800000.00"))
@@ -117,6 +119,7 @@ def test_a_party_whose_code_changed_after_a_payment_still_has_a_statement(projec
     for code in ("430700", "430800", "430900"):
         st = party_statement(db, code, 2021, as_of=date(2022, 5, 3))
         assert [a.open for a in st.agreements] == [0], code
+    assert not [w for w in settle(project, db).warnings if "430800" in w]  # passed on
     with pytest.raises(ecocomp.EcocompError, match="not in the settled project"):
         party_statement(db, "999999", 2021, as_of=date(2022, 5, 1))
 
