@@ -74,6 +74,9 @@ from ecocomp.runs import (
     RecordedRun,
     fingerprint,
     latest_run,
+    record_terms,
+    recorded_terms,
+    terms_digest,
     posted_since,
     record_run,
     recorded_result,
@@ -965,7 +968,9 @@ def _settle(
     if reused is not None:  # nothing new since the recorded run: its result stands
         assert ledger is not None
         return _settled_again(project, ledger, reused, identity=identity, imports=imports,
-                              warnings=warnings + _stranded(project, ledger), signer=signer)
+                              warnings=warnings + _stranded(project, ledger)
+                              + _other_terms(project, store, ledger, year, {year}, by_id,
+                                             today), signer=signer)
     if ledger is None:  # a dry run without a ledger: everything would be new
         to_post, _, _ = reconcile(list(desired), {}, {}, today=today)
         return SettlementResult(
@@ -994,6 +999,12 @@ def _settle(
         warnings += _stranded(project, batch)
         # the later years that read this one: re-settled in the same batch, or reported
         later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
+        if not is_url(ledger.path):  # the terms each year is now settled under
+            done = [year, *(r.year for r in followers)] if cascade else [year]
+            for settled_year in done:
+                record_terms(ledger.connection, settled_year, _year_terms(project, settled_year))
+            warnings += _other_terms(project, store, ledger, year,
+                                     {*done, *(r.year for r in later)}, by_id, today)
         assert identity is not None
         record_identity(ledger.connection, identity)
         # what the posted amounts were computed from (docs/ledger.md, "inputs digest")
@@ -1026,6 +1037,46 @@ def _settle(
         stale=() if cascade else tuple(later),
         cascaded=tuple(later) if cascade else (),
     )
+
+
+def _year_terms(project: Project, year: int) -> dict[str, str]:
+    """The terms (:func:`ecocomp.runs.terms_digest`) of the agreements settled for ``year``."""
+    return {a.id: terms_digest(a) for a in _in_force(project, year)}
+
+
+def _other_terms(
+    project: Project, store: ReadingStore, ledger: Ledger, year: int, handled: set[int],
+    by_id: Mapping[str, Agreement], today: date,
+) -> list[str]:
+    """Warnings for the settled years (other than ``handled``) last settled under other terms
+    (an agreement of theirs edited, added or removed since) whose amounts those terms change
+    (SQLite ledgers)."""
+    if is_url(ledger.path):
+        return []
+    found = []
+    for other, recorded in sorted(recorded_terms(ledger.connection).items()):
+        if other in handled or not _settled(ledger, other):
+            continue
+        now = _year_terms(project, other)
+        changed = sorted(a for a in {*recorded, *now} if recorded.get(a) != now.get(a))
+        if not changed:
+            continue
+        what = (f"{other} was settled under other terms: agreement(s) {', '.join(changed)} "
+                "changed since (edited, added or removed)")
+        advice = (f"run `ecocomp settle {project.root} --year {other} --db {ledger.path}` to "
+                  "bring it up to date")
+        try:
+            run = _compute_year(project, store, other, by_id)
+        except EcocompError as exc:
+            found.append(f"{what}, and it no longer computes ({exc}); {advice}")
+            continue
+        to_post, _, changes, _ = _plan(ledger, desired=run.desired, year=other, today=today,
+                                       by_id=by_id, corrections=run.corrections)
+        if to_post:
+            found.append(f"{what}; the ledger keeps {other}'s amounts under the old terms: "
+                         f"settling it again would post {len(to_post) - len(changes)} and "
+                         f"adjust {len(changes)}; {advice}")
+    return found
 
 
 def _stranded(project: Project, source: Ledger | Batch) -> list[str]:

@@ -190,3 +190,25 @@ def test_a_min_flow_agreement_superseded_mid_month_counts_every_day(tmp_path):
                 if o.period == Period(2021, 12) and o.component == "flow:majiahe"}
     assert december == {"xiangjiang-2014-zhuzhou-flow": Decimal("20000.00"),
                         "zhuzhou-flow-2": Decimal("30000.00")}
+
+
+def test_an_agreement_edited_after_two_years_were_settled_is_reported_for_the_other(
+        project, tmp_path):
+    """2020 and 2021 settled; 澧水's Ⅱ rule corrected in the agreement file from 互不补偿 to
+    张家界 pays 10万, then `settle --year 2021`: 2021 was adjusted, and 2020 (twelve Ⅱ
+    months, 120万 now) kept nothing to pay with no word, its ledger no longer what the
+    agreement says."""
+    db = tmp_path / "settle.db"
+    settle(project, db, 2020)
+    settle(project, db, 2021)
+    edit(project / LISHUI, 'name = "澧水流域', 'name = "澧水流域 ')  # a name: no money
+    assert not [w for w in settle(project, db, 2021).warnings if "2020" in w]
+    edit(project / LISHUI, 'II           = { payer = "none" }',
+         'II           = { payer = "upstream", amount = 10 }')
+    result = settle(project, db, 2021)
+    [warning] = [w for w in result.warnings if "2020" in w]
+    assert "lishui-zjj-cd-2020" in warning and "--year 2020" in warning
+    assert "would post 13 and adjust 0" in warning  # twelve months and the clearing
+    assert [w for w in settle(project, db, 2021).warnings if "2020" in w] == [warning]
+    assert settle(project, db, 2020).posted == 13
+    assert not [w for w in settle(project, db, 2021).warnings if "2020" in w]
