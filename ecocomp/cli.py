@@ -1428,6 +1428,16 @@ def report(db: Path, year: int, out: Path, fmt: str, as_of: Any,
     from ecocomp.reports import render_report, write_report
 
     day = as_of.date() if as_of else None
+    given = click.get_current_context().get_parameter_source("fmt")
+    if str(out) != "-" and given is not click.core.ParameterSource.DEFAULT:
+        # the file's suffix (or a folder) decides the format: a --format that says
+        # otherwise would be ignored
+        wanted = {"html": (".html", ".htm"), "xlsx": (".xlsx",), "zip": (".zip",)}[fmt]
+        if out.suffix.lower() not in wanted:
+            raise InputError(
+                f"--format {fmt} goes with --out - only; the format of {out} follows its "
+                f"name, so write --out {out.with_suffix(wanted[0])} (or leave out --format)",
+                field="--format")
     if str(out) == "-":
         data = render_report(db, year, fmt, as_of=day, template_dir=template_dir)
         sys.stdout.flush()

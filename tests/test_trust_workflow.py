@@ -212,3 +212,20 @@ def test_an_agreement_edited_after_two_years_were_settled_is_reported_for_the_ot
     assert [w for w in settle(project, db, 2021).warnings if "2020" in w] == [warning]
     assert settle(project, db, 2020).posted == 13
     assert not [w for w in settle(project, db, 2021).warnings if "2020" in w]
+
+
+def test_report_format_that_contradicts_the_out_file_is_refused(db, tmp_path):
+    """`ecocomp report --out report.html --format xlsx` wrote an HTML report and said
+    "report written to report.html": --format only applies to --out -, and was ignored."""
+    from click.testing import CliRunner
+
+    from ecocomp.cli import main
+
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", "--db", str(db), "--year", "2021", "--out",
+                                       str(out), "--format", "xlsx"])
+    assert result.exit_code != 0 and not out.exists()
+    assert "--format" in result.output and "report.xlsx" in result.output
+    same = CliRunner().invoke(main, ["report", "--db", str(db), "--year", "2021", "--out",
+                                     str(out), "--format", "html"])
+    assert same.exit_code == 0 and out.exists()
