@@ -74,12 +74,12 @@ from ecocomp.runs import (
     RecordedRun,
     fingerprint,
     latest_run,
-    record_terms,
-    recorded_terms,
-    terms_digest,
     posted_since,
     record_run,
+    record_terms,
     recorded_result,
+    recorded_terms,
+    terms_digest,
 )
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore, file_sha256
