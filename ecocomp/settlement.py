@@ -613,8 +613,9 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
 
 def missing_months(project: Project, store: ReadingStore, year: int) -> list[Problem]:
     """Sections read by the water agreements in force in ``year`` whose readings stop
-    before the year's end: no valid reading in the last month(s) an agreement settles, or
-    none in the whole year — a year settled before its readings were all in.
+    before the year's end or start after its beginning: no valid reading in the last (or
+    the first) month(s) an agreement settles, or none in the whole year — a year settled
+    before its readings were all in (a half-year's or a quarter's file not delivered).
 
     The agreements' missing-data rules (skip, penalise, …) settle those months; the amounts
     follow the agreements, but settling half a year on no data should not pass in silence.
@@ -643,8 +644,8 @@ def missing_months(project: Project, store: ReadingStore, year: int) -> list[Pro
     for section in sorted(wanted):
         months = sorted(wanted[section], key=lambda m: m.start)
         without = [m for m in months if (section, str(m)) not in have]
-        if not without or without[-1] != months[-1]:
-            continue
+        if not without or (without[-1] != months[-1] and without[0] != months[0]):
+            continue  # data at both ends: a month inside without it is a station down
         shown = (f"{without[0]} to {without[-1]}"
                  if len(without) > 1 and len(without) == without[-1].month - without[0].month + 1
                  else ", ".join(str(m) for m in without))

@@ -229,3 +229,18 @@ def test_report_format_that_contradicts_the_out_file_is_refused(db, tmp_path):
     same = CliRunner().invoke(main, ["report", "--db", str(db), "--year", "2021", "--out",
                                      str(out), "--format", "html"])
     assert same.exit_code == 0 and out.exists()
+
+
+def test_months_without_readings_at_the_start_of_the_year_are_named(project):
+    """The first quarter's file not delivered: 澧水's January–March settled on no data
+    (nothing paid under `skip`; 常德 would have paid 张家界 80万 for each of January and
+    February, class Ⅰ) with no warning, while the same three months missing at the end of
+    the year were named."""
+    wide = project / "readings" / "2021-wide-lishui.csv"
+    lines = wide.read_bytes().splitlines(keepends=True)
+    wide.write_bytes(b"".join([lines[0], *(line for line in lines[1:]
+                                           if not line.split(b",")[1].startswith(
+                                               (b"2021/1/", b"2021/2/", b"2021/3/")))]))
+    result = ecocomp.settle(ecocomp.load_project(project), year=2021, dry_run=True)
+    [lishui] = [w for w in result.warnings if w.startswith("lishui-zjj-cd:")]
+    assert "no valid readings in 2021-01 to 2021-03 (3 months)" in lishui
