@@ -640,10 +640,18 @@ def readings_forget(file: str, db: Path) -> None:
 
     if ReadingStore.version_in(db) == 0:
         raise EcocompError(f"{db} holds no readings; check the --db path")
+    from ecocomp.settlement import readings_by_year
+
     with ReadingStore.open(db) as store:
+        before = readings_by_year(store)
         removed = store.forget(file)
-    click.echo(f"forgot {file}: {removed:,} readings removed from {store.path}; settle the "
-               "affected years again to recompute them")
+        after = readings_by_year(store)
+    years = sorted({y for y in {*before, *after} if before.get(y) != after.get(y)})
+    which = (" and ".join([", ".join(years[:-1]), years[-1]] if len(years) > 1 else years)
+             if years else "the affected years")
+    click.echo(f"forgot {file}: {removed:,} readings removed from {store.path}; settle "
+               f"{which} again to recompute them (--cascade also re-settles a later year "
+               "that compares with one of them)")
 
 
 @main.group()

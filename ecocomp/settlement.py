@@ -931,7 +931,7 @@ def _settle(
     with store.transaction(keep=not dry_run):
         # the readings of each year before the imports: a year settled earlier whose
         # readings they change is reported (_other_years_stale)
-        sums_before = _year_sums(store) if ledger is not None else {}
+        sums_before = readings_by_year(store) if ledger is not None else {}
         names = {code: s.name for code, s in project.sections.items()}
         imports = []
         corrected: list[Correction] = []
@@ -1391,7 +1391,7 @@ def _followers(
     return runs
 
 
-def _year_sums(store: ReadingStore) -> dict[str, tuple[Any, ...]]:
+def readings_by_year(store: ReadingStore) -> dict[str, tuple[Any, ...]]:
     """Per year, counts and sums over the stored monthly sums (any import that changes a
     reading of the year changes them); empty for a store on PostgreSQL."""
     if is_url(store.path):
@@ -1413,7 +1413,7 @@ def _other_years_stale(
     years it reports as stale) that this run's imports changed: a correction or a late
     sample of another year (and of the year before one that reads it). The ledger keeps
     their amounts until they are settled again, so the run says so."""
-    after = _year_sums(store)
+    after = readings_by_year(store)
     changed = sorted(int(y) for y in {*before, *after}
                      if y.isdigit() and before.get(y) != after.get(y))
     reads: dict[int, int] = {}  # the year stale -> the year whose readings changed

@@ -244,3 +244,20 @@ def test_months_without_readings_at_the_start_of_the_year_are_named(project):
     result = ecocomp.settle(ecocomp.load_project(project), year=2021, dry_run=True)
     [lishui] = [w for w in result.warnings if w.startswith("lishui-zjj-cd:")]
     assert "no valid readings in 2021-01 to 2021-03 (3 months)" in lishui
+
+
+def test_readings_forget_names_the_years_to_settle_again(project, tmp_path):
+    """`readings forget` said "settle the affected years again" without naming them, so a
+    user who forgot a file holding samples of an earlier settled year and settled only the
+    current one left the earlier year's amounts on the forgotten readings."""
+    from click.testing import CliRunner
+
+    from ecocomp.cli import main
+
+    db = tmp_path / "settle.db"
+    settle(project, db, 2021)
+    (project / "readings" / "2021-wide-lishui.csv").unlink()
+    result = CliRunner().invoke(main, ["readings", "forget", "2021-wide-lishui.csv",
+                                       "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "settle 2021 again" in result.output
