@@ -1393,15 +1393,13 @@ def _followers(
 
 def readings_by_year(store: ReadingStore) -> dict[str, tuple[Any, ...]]:
     """Per year, counts and sums over the stored monthly sums (any import that changes a
-    reading of the year changes them); empty for a store on PostgreSQL."""
-    if is_url(store.path):
-        return {}
+    reading of the year changes them)."""
     wrap = 1_000_000_007  # keeps every SUM far from 64-bit overflow
     rows = store._conn.execute(
         "SELECT substr(month, 1, 4), count(*), sum(count), sum(high % ?), sum(low % ?), "
         "sum(inexact), sum(exponent), sum(nondetects), sum(suspect), sum(invalid) "
         "FROM readings_monthly GROUP BY 1", (wrap, wrap)).fetchall()
-    return {row[0]: tuple(row[1:]) for row in rows}
+    return {str(row[0]): tuple(int(v or 0) for v in row[1:]) for row in rows}
 
 
 def _other_years_stale(
