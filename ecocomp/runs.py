@@ -252,12 +252,13 @@ _TERMS_DDL = f"""CREATE TABLE IF NOT EXISTS {_TERMS} (
 _NOT_TERMS = frozenset({"name", "source", "confidence", "file", "parties_override"})
 
 
-def terms_digest(agreement: Any) -> str:
+def terms_digest(agreement: Any, waterbodies: Sequence[str] = ()) -> str:
     """SHA-256 over what an agreement's amounts depend on: every field but its name, source,
-    confidence mark and file."""
+    confidence mark and file, and the waterbody of each of its sections (river or lake,
+    which sets the class limits)."""
     parts = [(f.name, getattr(agreement, f.name)) for f in attrs.fields(type(agreement))
              if f.name not in _NOT_TERMS]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
+    return hashlib.sha256(repr((parts, tuple(waterbodies))).encode()).hexdigest()
 
 
 def record_terms(conn: sqlite3.Connection, year: int, digests: Mapping[str, str]) -> None:

@@ -1042,7 +1042,9 @@ def _settle(
 
 def _year_terms(project: Project, year: int) -> dict[str, str]:
     """The terms (:func:`ecocomp.runs.terms_digest`) of the agreements settled for ``year``."""
-    return {a.id: terms_digest(a) for a in _in_force(project, year)}
+    sections = project.sections
+    return {a.id: terms_digest(a, [sections[s].waterbody if s in sections else "" for s in
+                                   a.sections]) for a in _in_force(project, year)}
 
 
 def _other_terms(

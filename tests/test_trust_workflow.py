@@ -261,3 +261,20 @@ def test_readings_forget_names_the_years_to_settle_again(project, tmp_path):
                                        "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "settle 2021 again" in result.output
+
+
+def test_a_sections_waterbody_changed_after_two_years_were_settled_is_reported(
+        project, tmp_path):
+    """A section's waterbody decides its class limits (TP: river 0.2, lake 0.05 for Ⅲ):
+    changed after 2020 and 2021 were settled, it changes 2020's amounts too."""
+    db = tmp_path / "settle.db"
+    settle(project, db, 2020)
+    settle(project, db, 2021)
+    sections = project / "sections.toml"
+    text = sections.read_text(encoding="utf-8")
+    at = text.index('code = "lishui-zjj-cd"')
+    sections.write_text(text[:at] + text[at:].replace('waterbody = "river"',
+                                                      'waterbody = "lake"', 1),
+                        encoding="utf-8")
+    result = settle(project, db, 2021)
+    assert [w for w in result.warnings if w.startswith("2020 was settled under other terms")]
