@@ -245,7 +245,17 @@ def _party_code(db: Path, text: str) -> str:
         catalog = load_catalog(db)
     except EcocompError:  # nothing settled yet: the command says so itself
         return text
-    return find_party(catalog, text, where=str(db))
+    try:
+        return find_party(catalog, text, where=str(db))
+    except EcocompError:
+        # a code no longer in parties.toml (changed or removed) whose money the ledger holds
+        from ecocomp.ledger import Ledger
+
+        code = unicodedata.normalize("NFKC", text).strip()
+        with Ledger.open(db, create=False) as ledger:
+            if code and ledger.transactions(party=code):
+                return code
+        raise
 
 
 class _Day(click.ParamType):
@@ -630,10 +640,18 @@ def readings_forget(file: str, db: Path) -> None:
 
     if ReadingStore.version_in(db) == 0:
         raise EcocompError(f"{db} holds no readings; check the --db path")
+    from ecocomp.settlement import readings_by_year
+
     with ReadingStore.open(db) as store:
+        before = readings_by_year(store)
         removed = store.forget(file)
-    click.echo(f"forgot {file}: {removed:,} readings removed from {store.path}; settle the "
-               "affected years again to recompute them")
+        after = readings_by_year(store)
+    years = sorted({y for y in {*before, *after} if before.get(y) != after.get(y)})
+    which = (" and ".join([", ".join(years[:-1]), years[-1]] if len(years) > 1 else years)
+             if years else "the affected years")
+    click.echo(f"forgot {file}: {removed:,} readings removed from {store.path}; settle "
+               f"{which} again to recompute them (--cascade also re-settles a later year "
+               "that compares with one of them)")
 
 
 @main.group()
@@ -1430,6 +1448,16 @@ def report(db: Path, year: int, out: Path, fmt: str, as_of: Any,
     from ecocomp.reports import render_report, write_report
 
     day = as_of.date() if as_of else None
+    given = click.get_current_context().get_parameter_source("fmt")
+    if str(out) != "-" and given is not click.core.ParameterSource.DEFAULT:
+        # the file's suffix (or a folder) decides the format: a --format that says
+        # otherwise would be ignored
+        wanted = {"html": (".html", ".htm"), "xlsx": (".xlsx",), "zip": (".zip",)}[fmt]
+        if out.suffix.lower() not in wanted:
+            raise InputError(
+                f"--format {fmt} goes with --out - only; the format of {out} follows its "
+                f"name, so write --out {out.with_suffix(wanted[0])} (or leave out --format)",
+                field="--format")
     if str(out) == "-":
         data = render_report(db, year, fmt, as_of=day, template_dir=template_dir)
         sys.stdout.flush()

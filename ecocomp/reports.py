@@ -181,8 +181,8 @@ def _nets(year: int, chains: Mapping[str, list[Transaction]]) -> list[Obligation
         for tx in chain:
             for party in tx.parties:
                 vector[party] += tx.effect(party, PAYABLE)
-        dues = [tx.due for tx in chain if tx.due]
-        basis = {"due": max(dues).isoformat() if dues else ""}
+        dues = [tx.due for tx in chain if tx.due]  # in ledger order: the latest is the due
+        basis = {"due": dues[-1].isoformat() if dues else ""}
         for payer, payee, amount in settle_nets(vector):
             nets.append(ObligationRow(
                 agreement=agreement, period=str(year), component=CLEARING, kind="clearing",

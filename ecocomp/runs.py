@@ -52,7 +52,10 @@ __all__ = [
     "latest_run",
     "posted_since",
     "record_run",
+    "record_terms",
     "recorded_result",
+    "recorded_terms",
+    "terms_digest",
 ]
 
 #: The name of the fingerprint definition; a different scheme never matches.
@@ -240,3 +243,47 @@ def posted_since(conn: sqlite3.Connection, year: int, seq: int) -> bool:
         (seq, str(year), f"{year}-%"),
     ).fetchone()
     return row is not None
+
+
+# --------------------------------------------------------------------------- terms
+#
+# The terms each settled year was last settled under, per agreement: a run that settles
+# one year after an agreement file was edited (or added, or removed) can say which other
+# settled years still hold amounts under the old terms.
+
+_TERMS = "settlement_terms"
+_TERMS_DDL = f"""CREATE TABLE IF NOT EXISTS {_TERMS} (
+    year INTEGER NOT NULL, agreement TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (year, agreement))"""
+#: Agreement fields that change no amount: not part of its terms.
+_NOT_TERMS = frozenset({"name", "source", "confidence", "file", "parties_override"})
+
+
+def terms_digest(agreement: Any, waterbodies: Sequence[str] = ()) -> str:
+    """SHA-256 over what an agreement's amounts depend on: every field but its name, source,
+    confidence mark and file, and the waterbody of each of its sections (river or lake,
+    which sets the class limits)."""
+    parts = [(f.name, getattr(agreement, f.name)) for f in attrs.fields(type(agreement))
+             if f.name not in _NOT_TERMS]
+    return hashlib.sha256(repr((parts, tuple(waterbodies))).encode()).hexdigest()
+
+
+def record_terms(conn: sqlite3.Connection, year: int, digests: Mapping[str, str]) -> None:
+    """Record the terms ``year`` was settled under (inside the caller's transaction)."""
+    conn.execute(_TERMS_DDL)
+    conn.execute(f"DELETE FROM {_TERMS} WHERE year = ?", (year,))
+    conn.executemany(f"INSERT INTO {_TERMS} (year, agreement, digest) VALUES (?, ?, ?)",
+                     [(year, a, d) for a, d in sorted(digests.items())])
+
+
+def recorded_terms(conn: sqlite3.Connection) -> dict[int, dict[str, str]]:
+    """Per settled year, the terms it was last settled under (empty for years settled
+    before they were recorded)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (_TERMS,)).fetchone():
+        return {}
+    found: dict[int, dict[str, str]] = {}
+    for year, agreement, digest in conn.execute(
+            f"SELECT year, agreement, digest FROM {_TERMS} ORDER BY year, agreement"):
+        found.setdefault(year, {})[agreement] = digest
+    return found

@@ -31,7 +31,7 @@ import tempfile
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,7 +82,10 @@ from ecocomp.runs import (
     latest_run,
     posted_since,
     record_run,
+    record_terms,
     recorded_result,
+    recorded_terms,
+    terms_digest,
 )
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore, file_sha256
@@ -306,15 +309,19 @@ def reconcile(
     today: date,
     why: Callable[[_Desired], str] | None = None,
     inputs: str | None = None,
+    dues: Mapping[str, date] | None = None,
 ) -> tuple[list[NewTransaction], int, list[Change]]:
     """What to post so that the ledger's net per key equals ``desired`` (pure).
 
     ``inputs`` is every new transaction's ``inputs_digest`` (default: the digest of its
-    basis).
+    basis). ``dues``: the due date the ledger holds per clearing key (its latest entry's).
 
     Returns the new transactions, the number of unchanged keys and the changes (adjustments).
     A key the ledger lacks is posted as computed; a key whose net differs gets an adjustment
-    ``<key>#adj<n>`` for the difference, referencing the original key with the reason.
+    ``<key>#adj<n>`` for the difference, referencing the original key with the reason. A
+    clearing whose net is unchanged but whose due date is not the ledger's (the agreement's
+    ``clearing_due`` was edited) gets an adjustment that moves nothing and carries the new
+    due date, which statements and reports read.
     """
     to_post: list[NewTransaction] = []
     changes: list[Change] = []
@@ -329,7 +336,21 @@ def reconcile(
                                         inputs=inputs))
             continue
         if dict(have) == target:
-            unchanged += 1
+            was_due = (dues or {}).get(want.key)
+            if not target or want.due is None or was_due is None or was_due == want.due:
+                unchanged += 1
+                continue
+            n = adjustments_so_far.get(want.key, 0) + 1
+            key = f"{want.key}#adj{n}"
+            reason = (f"due date changed from {was_due} to {want.due} (the agreement's "
+                      f"clearing_due); the net is unchanged: {_describe(target)}")
+            tx = _transaction(want, key, target, kind="adjustment", corrects=want.key,
+                              reason=reason, booked_on=today, inputs=inputs)
+            # the net stays: the year's clearing taken back and booked again, due anew
+            to_post.append(attrs.evolve(
+                tx, transfers=[t.reversed() for t in tx.transfers] + list(tx.transfers)))
+            changes.append(Change(key=key, corrects=want.key, before=dict(have),
+                                  after=target, reason=reason))
             continue
         diff = {p: target.get(p, Decimal(0)) - have.get(p, Decimal(0)) for p in {*have, *target}}
         n = adjustments_so_far.get(want.key, 0) + 1
@@ -492,7 +513,9 @@ def _in_force(project: Project, year: int) -> list[Agreement]:
 
 def _superseded_all_year(agreement: Agreement, year: int, newer: Sequence[Agreement]) -> bool:
     """Whether a superseding agreement (of ``newer``) settles every month ``agreement`` is
-    in force in."""
+    in force in (every day of the year, for a formula prorated by days)."""
+    if newer and get_formula(agreement.formula).prorated:
+        return _until_superseded(agreement, newer, Period(year)) is None
     return all(superseded(agreement, m, newer)
                for m in agreement.months_in_force(Period(year)))
 
@@ -596,8 +619,9 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
 
 def missing_months(project: Project, store: ReadingStore, year: int) -> list[Problem]:
     """Sections read by the water agreements in force in ``year`` whose readings stop
-    before the year's end: no valid reading in the last month(s) an agreement settles, or
-    none in the whole year — a year settled before its readings were all in.
+    before the year's end or start after its beginning: no valid reading in the last (or
+    the first) month(s) an agreement settles, or none in the whole year — a year settled
+    before its readings were all in (a half-year's or a quarter's file not delivered).
 
     The agreements' missing-data rules (skip, penalise, …) settle those months; the amounts
     follow the agreements, but settling half a year on no data should not pass in silence.
@@ -626,8 +650,8 @@ def missing_months(project: Project, store: ReadingStore, year: int) -> list[Pro
     for section in sorted(wanted):
         months = sorted(wanted[section], key=lambda m: m.start)
         without = [m for m in months if (section, str(m)) not in have]
-        if not without or without[-1] != months[-1]:
-            continue
+        if not without or (without[-1] != months[-1] and without[0] != months[0]):
+            continue  # data at both ends: a month inside without it is a station down
         shown = (f"{without[0]} to {without[-1]}"
                  if len(without) > 1 and len(without) == without[-1].month - without[0].month + 1
                  else ", ".join(str(m) for m in without))
@@ -709,6 +733,40 @@ def input_kinds_needed(project: Project, year: int) -> set[str]:
             if a.in_force(Period(year))}
 
 
+def _until_superseded(
+    agreement: Agreement, newer: Sequence[Agreement], period: Period
+) -> Agreement | None:
+    """``agreement`` ending the day before the first agreement of ``newer`` (those that
+    supersede it) starts in ``period``, for a formula whose amounts cover the days in force;
+    None when they settle all of its days in ``period``.
+
+    A newer agreement that ends before ``agreement`` does, so that ``agreement`` would
+    resume within ``period``, is refused: a prorated year is one span of days.
+    """
+    first, last = max(agreement.start, period.start), min(agreement.end, period.end)
+    spans = sorted((max(n.start, first), min(n.end, last)) for n in newer
+                   if n.start <= last and n.end >= first)
+    if not spans:
+        return agreement
+    cut = spans[0][0]
+    covered = cut - timedelta(days=1)
+    for start, end in spans:
+        if start > covered + timedelta(days=1):
+            break
+        covered = max(covered, end)
+    if covered < last:
+        names = ", ".join(n.id for n in newer)
+        raise SettlementError(
+            f"agreement {agreement.id} ({agreement.formula}), {period}: superseded by {names} "
+            f"from {cut} but not to {last}, so it would resume within {period}, and its amounts "
+            "are prorated over one span of days; end it where the newer agreement starts, or "
+            "give the later days their own agreement"
+        )
+    if cut <= first:
+        return None
+    return attrs.evolve(agreement, end=cut - timedelta(days=1))
+
+
 @in_money_context
 def compute(
     project: Project, inputs: Assessments | Mapping[str, object], year: int
@@ -734,11 +792,16 @@ def compute(
                 f"agreement {agreement.id} ({agreement.formula}), {year}: its formula reads "
                 f"{formula.inputs!r} inputs, which were not built for this run"
             )
+        run_as: Agreement | None = agreement
+        if newer and formula.prorated:  # its days before the newer one starts, not nothing
+            run_as = _until_superseded(agreement, newer, period)
+            if run_as is None:
+                continue
         try:
-            found = formula(agreement, by_kind.get(formula.inputs), period)
+            found = formula(run_as, by_kind.get(formula.inputs), period)
             # a newer agreement that supersedes this one settles the periods it is in force
-            obligations.extend(o for o in found
-                               if not newer or not superseded(agreement, o.period, newer))
+            obligations.extend(o for o in found if not newer or formula.prorated
+                               or not superseded(agreement, o.period, newer))
         except (ValueError, ArithmeticError) as exc:  # e.g. an amount beyond MAX_YUAN
             advice = "" if "; check" in str(exc) else "; check the agreement's parameters"
             raise SettlementError(
@@ -872,6 +935,9 @@ def _settle(
     # once every file is in and the year computes, so a bad file or a formula that
     # fails leaves the database as it was. A dry run never commits them.
     with store.transaction(keep=not dry_run):
+        # the readings of each year before the imports: a year settled earlier whose
+        # readings they change is reported (_other_years_stale)
+        sums_before = readings_by_year(store) if ledger is not None else {}
         names = {code: s.name for code, s in project.sections.items()}
         imports = []
         corrected: list[Correction] = []
@@ -903,10 +969,15 @@ def _settle(
             if ledger is not None:  # sums edited behind ecocomp's back: refuse them
                 require_unchanged(ledger.connection, this.last_import, this.evidence,
                                   db=ledger.path)
+                warnings += _other_years_stale(
+                    project, store, ledger, year, by_id, sums_before,
+                    {year, *(r.year for r in followers)}, today)
     if reused is not None:  # nothing new since the recorded run: its result stands
         assert ledger is not None
         return _settled_again(project, ledger, reused, identity=identity, imports=imports,
-                              warnings=warnings, signer=signer)
+                              warnings=warnings + _stranded(project, ledger)
+                              + _other_terms(project, store, ledger, year, {year}, by_id,
+                                             today), signer=signer)
     if ledger is None:  # a dry run without a ledger: everything would be new
         to_post, _, _ = reconcile(list(desired), {}, {}, today=today)
         return SettlementResult(
@@ -932,8 +1003,15 @@ def _settle(
         require_vouched(ledger, signer)
         to_post, unchanged, changes, keys = plan(batch)
         batch.post_many(to_post)  # one insert, one posting time for the run's posts
+        warnings += _stranded(project, batch)
         # the later years that read this one: re-settled in the same batch, or reported
         later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
+        if not is_url(ledger.path):  # the terms each year is now settled under
+            done = [year, *(r.year for r in followers)] if cascade else [year]
+            for settled_year in done:
+                record_terms(ledger.connection, settled_year, _year_terms(project, settled_year))
+            warnings += _other_terms(project, store, ledger, year,
+                                     {*done, *(r.year for r in later)}, by_id, today)
         assert identity is not None
         record_identity(ledger.connection, identity)
         # what the posted amounts were computed from (docs/ledger.md, "inputs digest")
@@ -966,6 +1044,67 @@ def _settle(
         stale=() if cascade else tuple(later),
         cascaded=tuple(later) if cascade else (),
     )
+
+
+def _year_terms(project: Project, year: int) -> dict[str, str]:
+    """The terms (:func:`ecocomp.runs.terms_digest`) of the agreements settled for ``year``."""
+    sections = project.sections
+    return {a.id: terms_digest(a, [sections[s].waterbody if s in sections else "" for s in
+                                   a.sections]) for a in _in_force(project, year)}
+
+
+def _other_terms(
+    project: Project, store: ReadingStore, ledger: Ledger, year: int, handled: set[int],
+    by_id: Mapping[str, Agreement], today: date,
+) -> list[str]:
+    """Warnings for the settled years (other than ``handled``) last settled under other terms
+    (an agreement of theirs edited, added or removed since) whose amounts those terms change
+    (SQLite ledgers)."""
+    if is_url(ledger.path):
+        return []
+    found = []
+    for other, recorded in sorted(recorded_terms(ledger.connection).items()):
+        if other in handled or not _settled(ledger, other):
+            continue
+        now = _year_terms(project, other)
+        changed = sorted(a for a in {*recorded, *now} if recorded.get(a) != now.get(a))
+        if not changed:
+            continue
+        what = (f"{other} was settled under other terms: agreement(s) {', '.join(changed)} "
+                "changed since (edited, added or removed)")
+        advice = (f"run `ecocomp settle {project.root} --year {other} --db {ledger.path}` to "
+                  "bring it up to date")
+        try:
+            run = _compute_year(project, store, other, by_id)
+        except EcocompError as exc:
+            found.append(f"{what}, and it no longer computes ({exc}); {advice}")
+            continue
+        to_post, _, changes, _ = _plan(ledger, desired=run.desired, year=other, today=today,
+                                       by_id=by_id, corrections=run.corrections)
+        if to_post:
+            found.append(f"{what}; the ledger keeps {other}'s amounts under the old terms: "
+                         f"settling it again would post {len(to_post) - len(changes)} and "
+                         f"adjust {len(changes)}; {advice}")
+    return found
+
+
+def _stranded(project: Project, source: Ledger | Batch) -> list[str]:
+    """Warnings for the parties no longer in the project (a code changed or removed in
+    parties.toml) whose accounts the ledger still holds money in: obligations moved to the
+    new code by the run's adjustments leave what was paid to (or by) the old code open."""
+    held: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for account, amount in source.balances(by="account").items():
+        party, _, purpose = account.rpartition(":")
+        if amount and party not in project.parties and purpose in (ACCRUED, PAYABLE):
+            held[party][purpose] = amount
+    return [
+        f"party {party} is not in parties.toml of {project.root}, but the ledger still holds "
+        + ", ".join(f"{purpose} {amount:+,.2f}" for purpose, amount in sorted(amounts.items()))
+        + f" yuan of it (positive: owed to it; a payment made to it before its obligations "
+        f"moved to another code is still with it); see `ecocomp statement {party}` for each "
+        "year and pass it on with `ecocomp pay`, or put the party back in parties.toml"
+        for party, amounts in sorted(held.items())
+    ]
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -1266,6 +1405,57 @@ def _followers(
     return runs
 
 
+def readings_by_year(store: ReadingStore) -> dict[str, tuple[Any, ...]]:
+    """Per year, counts and sums over the stored monthly sums (any import that changes a
+    reading of the year changes them)."""
+    wrap = 1_000_000_007  # keeps every SUM far from 64-bit overflow
+    rows = store._conn.execute(
+        "SELECT substr(month, 1, 4), count(*), sum(count), sum(high % ?), sum(low % ?), "
+        "sum(inexact), sum(exponent), sum(nondetects), sum(suspect), sum(invalid) "
+        "FROM readings_monthly GROUP BY 1", (wrap, wrap)).fetchall()
+    return {str(row[0]): tuple(int(v or 0) for v in row[1:]) for row in rows}
+
+
+def _other_years_stale(
+    project: Project, store: ReadingStore, ledger: Ledger, year: int,
+    by_id: Mapping[str, Agreement], before: Mapping[str, tuple[Any, ...]],
+    handled: set[int], today: date,
+) -> list[str]:
+    """Warnings for the settled years other than ``handled`` (the run's year and the later
+    years it reports as stale) that this run's imports changed: a correction or a late
+    sample of another year (and of the year before one that reads it). The ledger keeps
+    their amounts until they are settled again, so the run says so."""
+    after = readings_by_year(store)
+    changed = sorted(int(y) for y in {*before, *after}
+                     if y.isdigit() and before.get(y) != after.get(y))
+    reads: dict[int, int] = {}  # the year stale -> the year whose readings changed
+    for x in changed:
+        reads.setdefault(x, x)
+        if depends_on_previous_year(project.agreements, x + 1):
+            reads.setdefault(x + 1, x)
+    found = []
+    for other, source in sorted(reads.items()):
+        if other in handled or not _settled(ledger, other):
+            continue
+        why = (f"readings of {other} changed" if source == other else
+               f"it reads {source}'s readings (improvement vs last year), which changed")
+        advice = (f"run `ecocomp settle {project.root} --year {other} --db {ledger.path}` to "
+                  "bring it up to date")
+        try:
+            run = _compute_year(project, store, other, by_id)
+        except EcocompError as exc:
+            found.append(f"{other} may be stale: {why} in this run's import, after {other} "
+                         f"was settled, and it no longer computes ({exc}); {advice}")
+            continue
+        to_post, _, changes, _ = _plan(ledger, desired=run.desired, year=other, today=today,
+                                       by_id=by_id, corrections=run.corrections)
+        if to_post:
+            found.append(f"{other} is stale: {why} in this run's import, after {other} was "
+                         f"settled; settling it again would post {len(to_post) - len(changes)} "
+                         f"and adjust {len(changes)}; {advice}")
+    return found
+
+
 def _later_years(
     source: Ledger | Batch, runs: Sequence[_YearRun], *, today: date,
     by_id: Mapping[str, Agreement], post: bool,
@@ -1316,8 +1506,11 @@ def _plan(
     purpose = {d.key: (PAYABLE if d.component == CLEARING else ACCRUED) for d in wanted}
     existing = _existing_vectors(existing_txs, lambda k: purpose.get(k, ACCRUED))
     counts = _adjustment_counts(existing_txs)
+    dues = {_root_key(tx.corrects or tx.key): tx.due for tx in existing_txs
+            if tx.component == CLEARING and tx.due is not None}  # the latest entry's
     to_post, unchanged, changes = reconcile(wanted, existing, counts, today=today,
-                                            why=_explain_changes(corrections), inputs=inputs)
+                                            why=_explain_changes(corrections), inputs=inputs,
+                                            dues=dues)
     keys = _keys(existing_txs) | {_root_key(tx.corrects or tx.key) for tx in to_post}
     return to_post, unchanged, changes, len(keys)
 

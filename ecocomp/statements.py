@@ -368,17 +368,21 @@ def build_statement(
 
 
 def party_statement(db: str | Path, party: str, year: int, *, as_of: date) -> PartyStatement:
-    """A party's statement for a year from a settlement database."""
+    """A party's statement for a year from a settlement database.
+
+    The party is one of the settled project's, or a code the ledger holds money of: a code
+    since changed or removed in parties.toml keeps what was booked and paid under it.
+    """
     catalog = load_catalog(db)
-    if party not in catalog.parties:
-        known = ", ".join(sorted(catalog.parties))
-        raise EcocompError(f"party {party!r} is not in the settled project {db}; known: {known}")
     if year not in catalog.settled_years:
         raise EcocompError(f"{db}: nothing settled for {year}; run `ecocomp settle` first")
     with Ledger.open(db, create=False) as ledger:
         require_intact(ledger)
         transactions = list(ledger.transactions(party=party))
         receipt = ledger.head()
+    if party not in catalog.parties and not transactions:
+        known = ", ".join(sorted(catalog.parties))
+        raise EcocompError(f"party {party!r} is not in the settled project {db}; known: {known}")
     statement = build_statement(transactions, party, year, as_of=as_of, catalog=catalog,
                                 zero=load_zero_amounts(db, year))
     return attrs.evolve(statement, receipt=receipt)

@@ -190,7 +190,7 @@ def _explain(party: str, share: dict[str, Any], amount: Decimal, unit: str) -> s
 
 
 @register_formula("area_rate", roles=_ROLES, params_schema="params.area_rate", check=_check,
-                  cap=_cap, inputs="none")
+                  cap=_cap, inputs="none", prorated=True)
 def area_rate(agreement: Agreement, inputs: object, period: Period) -> list[Obligation]:
     """The year's payment to each party (area × rate, prorated by days, within the fund cap),
     and its in-kind lines at amount 0; a month period gives none.

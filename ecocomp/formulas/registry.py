@@ -231,6 +231,9 @@ class FormulaSpec:
     ``lookback(agreement)``: how many earlier years of data the formula reads.
     ``inputs``: the kind of inputs it reads (:data:`INPUT_KINDS`): ``"water"`` (the default)
     passes the :class:`~ecocomp.assessment.Assessments`, ``"none"`` passes ``None``.
+    ``prorated``: its amounts for a period cover only the days the agreement is in force
+    (``area_rate``), so an agreement superseded part-way through a year settles the days
+    before the newer one starts instead of nothing.
     """
 
     name: str
@@ -242,6 +245,7 @@ class FormulaSpec:
     cap: Callable[[Agreement, Obligation], Decimal | None] | None = None
     lookback: Callable[[Agreement], int] | None = None
     inputs: str = "water"
+    prorated: bool = False
 
     def __call__(self, agreement: Agreement, inputs: Any, period: Period) -> list[Obligation]:
         """Run the formula and check what it returned (a safety net for users' formulas).
@@ -417,6 +421,7 @@ def register_formula(
     lookback: Callable[[Agreement], int] | None = None,
     inputs: str = "water",
     replace: bool = False,
+    prorated: bool = False,
 ) -> Any:
     """Register a formula under ``name``; without ``func`` it returns a decorator.
 
@@ -451,6 +456,7 @@ def register_formula(
         _REGISTRY[name] = FormulaSpec(
             name=name, func=f, roles=tuple(roles), params_schema=freeze_schema(params_schema),
             check=check, beneficiary=beneficiary, cap=cap, lookback=lookback, inputs=inputs,
+            prorated=prorated,
         )  # fmt: skip
         return f
 

@@ -355,7 +355,7 @@ def _days(agreement: Agreement, month: Period) -> list[date]:
 
 
 @register_formula("min_flow", roles=_ROLES, params_schema="params.min_flow", check=_flow_check,
-                  beneficiary=_party_beneficiary, cap=_flow_cap)
+                  beneficiary=_party_beneficiary, cap=_flow_cap, prorated=True)
 def min_flow(agreement: Agreement, assessments: Assessments, period: Period) -> list[Obligation]:
     """最小流量限制 per month and target section (component ``flow:<section>``).
 
