@@ -317,11 +317,11 @@ def class_of(code: str, value: Decimal, waterbody: Waterbody = "river") -> Water
         rule = _RULES[(code, waterbody)] = _rule(code, waterbody)
     direction, limits = rule
     if direction == "higher":
-        for cls, limit in zip(_CLASSES, limits):  # type: ignore[arg-type]
+        for cls, limit in zip(_CLASSES, limits, strict=False):  # type: ignore[arg-type]
             if value >= limit:
                 return cls
     elif direction == "lower":
-        for cls, limit in zip(_CLASSES, limits):  # type: ignore[arg-type]
+        for cls, limit in zip(_CLASSES, limits, strict=False):  # type: ignore[arg-type]
             if value <= limit:
                 return cls
     elif direction == "range":
