@@ -441,7 +441,9 @@ class _Table:
     rows: tuple[tuple[Any, ...], ...]
     money: tuple[int, ...] = ()  # columns in 元 (Decimal)
     wan: tuple[int, ...] = ()  # columns in 万元 (Decimal)
-    totals: bool = False  # a 合计 row under the money columns (xlsx)
+    # 合计 rows under the money columns (xlsx): one per pair of parties (payer, payee
+    # columns), netted, so an adjustment reversing an amount takes it off instead of adding
+    totals: tuple[int, int] | None = None
 
 
 OBLIGATION_HEADERS = ("协议 agreement", "规则可信度 confidence", "期间 period", "组成 component",
@@ -463,6 +465,37 @@ STATE_LABEL = {"OVERDUE": "逾期 overdue", "not yet cleared": "未清缴 not ye
 def _due(basis: Mapping[str, Any]) -> date | None:
     text = basis.get("due")
     return date.fromisoformat(text) if text else None
+
+
+def _pair_totals(table: _Table) -> list[list[Any]]:
+    """The 合计 rows of ``table``: per pair of parties, what one owes the other net of
+    everything between them (amounts the other way, such as an adjustment that reverses
+    a month, are taken off), payer and payee as in the rows; none without ``totals``.
+
+    A single sum of the column would add amounts that go opposite ways: a month of 80万
+    and its reversal would total 160万 where nothing is owed.
+    """
+    if table.totals is None or not table.rows:
+        return []
+    payer, payee = table.totals
+    columns = (*table.money, *table.wan)
+    nets: dict[tuple[Any, Any], list[Decimal]] = {}
+    for row in table.rows:
+        a, b = row[payer], row[payee]
+        key, sign = ((a, b), 1) if str(a) <= str(b) else ((b, a), -1)
+        sums = nets.setdefault(key, [Decimal(0)] * len(columns))
+        for n, column in enumerate(columns):
+            sums[n] += sign * row[column]
+    out = []
+    for (a, b), sums in sorted(nets.items(), key=lambda item: str(item[0])):
+        if sums[0] < 0:
+            a, b, sums = b, a, [-v for v in sums]
+        total: list[Any] = [""] * len(table.headers)
+        total[0], total[payer], total[payee] = "合计 total", a, b
+        for column, value in zip(columns, sums, strict=True):
+            total[column] = value
+        out.append(total)
+    return out
 
 
 def _tables(report: Report) -> list[_Table]:
@@ -496,8 +529,8 @@ def _tables(report: Report) -> list[_Table]:
         _Table("classes", CLASS_HEADERS, classes),
         _Table("agreements", AGREEMENT_HEADERS, agreements),
         _Table("obligations", OBLIGATION_HEADERS, obligations, money=(7,), wan=(8,),
-               totals=True),
-        _Table("nets", NET_HEADERS, nets, money=(4,), wan=(5,), totals=True),
+               totals=(5, 6)),
+        _Table("nets", NET_HEADERS, nets, money=(4,), wan=(5,), totals=(2, 3)),
         _Table("statements", STATEMENT_HEADERS, statements, money=(4, 5, 6, 7)),
     ]
 
@@ -643,15 +676,12 @@ def _xlsx_bytes(report: Report) -> bytes:
         for values in table.rows:
             put(sheet, values)
         finish(sheet, table, 1)
-        if table.totals and table.rows:
-            total = [""] * len(table.headers)
-            total[0] = "合计 total"
-            for i in (*table.money, *table.wan):
-                total[i] = sum((r[i] for r in table.rows), Decimal(0))
+        for total in _pair_totals(table):
             cells = put(sheet, total)
             for i, cell in enumerate(cells):
                 cell.font = bold
-                cell.number_format = YUAN_FORMAT if i in table.money else WAN_FORMAT
+                if i in table.money or i in table.wan:
+                    cell.number_format = YUAN_FORMAT if i in table.money else WAN_FORMAT
     buffer = io.BytesIO()  # saved in memory: a failed disk write cannot leave a half zip behind
     wb.save(buffer)
     return buffer.getvalue()

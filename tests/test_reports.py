@@ -7,8 +7,10 @@ import io
 import re
 import shutil
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 import ecocomp
@@ -241,12 +243,19 @@ def test_xlsx_money_is_numbers_with_separators_dates_are_dates_and_totals_add_up
                                              as_of=date(2022, 5, 1)))
     nets = wb["年度清缴 nets"]
     rows = list(nets.iter_rows(min_row=2, values_only=False))
-    body, total = rows[:-1], rows[-1]
+    body = [r for r in rows if r[0].value != "合计 total"]
+    totals = rows[len(body):]
+    assert totals and all(r[0].value == "合计 total" for r in totals)
     assert all(r[4].number_format == "#,##0.00" and r[4].data_type == "n" for r in body)
     assert all(r[6].is_date for r in body)
     assert {r[6].value.date() for r in body} >= {date(2022, 4, 30)}
-    assert total[0].value == "合计 total"
-    assert total[4].value == sum(r[4].value for r in body)
+    # one total per pair of parties, what the payer owes the payee net
+    for total in totals:
+        payer, payee = total[2].value, total[3].value
+        net = (sum(r[4].value for r in body if (r[2].value, r[3].value) == (payer, payee))
+               - sum(r[4].value for r in body if (r[2].value, r[3].value) == (payee, payer)))
+        assert total[4].value == net >= 0
+    assert len(totals) == len({frozenset((r[2].value, r[3].value)) for r in body})
     assert nets.auto_filter.ref == f"A1:G{len(body) + 1}"  # the total is not filtered
     legend = [c.value for row in wb["水质类别"].iter_rows() for c in row]
     assert "图例 legend" in legend and "Ⅲ类 良好" in legend
@@ -427,3 +436,25 @@ def test_a_callers_lowered_decimal_precision_changes_no_figure_of_the_report(
     with decimal.localcontext(decimal.Context(prec=3, rounding=decimal.ROUND_UP)):
         low = write_report(db, YEAR, tmp_path / "low" / suffix, as_of=date(2022, 5, 1))
     assert tables(low) == tables(plain)
+
+
+def test_a_total_nets_amounts_that_go_opposite_ways_between_two_parties():
+    from ecocomp.reports import OBLIGATION_HEADERS, _pair_totals, _Table
+
+    def row(payer, payee, amount):
+        amount = Decimal(amount)
+        return ("a", "", "2021-03", "class:s", "accrual", payer, payee, amount,
+                amount / 10000, "", "")
+
+    table = _Table("obligations", OBLIGATION_HEADERS, (
+        row("常德市", "张家界市", "800000.00"),  # a month
+        row("张家界市", "常德市", "800000.00"),  # its reversal (an adjustment)
+        row("湖南省", "永州市", "50000.00"),
+        row("永州市", "湖南省", "20000.00"),
+        row("湖南省", "永州市", "1000.00"),
+    ), money=(7,), wan=(8,), totals=(5, 6))
+    got = {(t[5], t[6]): (t[7], t[8]) for t in _pair_totals(table)}
+    # a single column sum would say 1,671,000.00
+    assert got == {("常德市", "张家界市"): (Decimal("0.00"), Decimal(0)),
+                   ("湖南省", "永州市"): (Decimal("31000.00"), Decimal("3.1"))}
+    assert _pair_totals(attrs.evolve(table, totals=None)) == []
