@@ -37,19 +37,22 @@ def format_yuan_grouped(amount: Decimal, *, sign: bool = False) -> str:
 
 @in_money_context
 def format_wan(amount: Decimal) -> str:
-    """Yuan as 万元 with at most two decimals and thousands separators: ``80``, ``1,234.57``.
+    """Yuan as 万元 with at most two decimals and thousands separators: ``80``, ``≈1,234.57``.
 
     Rounded half up to 0.01 万元 (100 yuan), so it is for summaries shown beside the exact
-    amount in yuan; trailing zeros are dropped.
+    amount in yuan; trailing zeros are dropped, and ``≈`` marks a figure that was rounded
+    (as the report's 万元 columns do).
 
     >>> format_wan(Decimal("800000.00")), format_wan(Decimal("12345678.90"))
-    ('80', '1,234.57')
-    >>> format_wan(Decimal("-5000"))
-    '-0.5'
+    ('80', '≈1,234.57')
+    >>> format_wan(Decimal("-5000")), format_wan(Decimal("-5000.01"))
+    ('-0.5', '≈-0.5')
     """
-    wan = (amount / WAN).quantize(FEN, rounding=ROUND_HALF_UP)
+    exact = amount / WAN
+    wan = exact.quantize(FEN, rounding=ROUND_HALF_UP)
     text = f"{wan:,.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    text = "0" if text in ("-0", "") else text
+    return text if wan == exact else f"≈{text}"
 
 
 def _group(n: int) -> str:
