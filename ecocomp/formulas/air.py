@@ -283,10 +283,12 @@ def _heavy_days(assessments: Any, city: str, year: int, stats: Any, above: int
                 ) -> tuple[Fraction | None, str]:
     if above == 200:
         return _value(stats, "heavy_days"), "heavy_days statistic (AQI > 200)"
+    # another threshold counts the days the heavy_days statistic counts (those with all six
+    # pollutants), and only in a year whose count of such days is valid under HJ 663
     days = [d for d in (getattr(assessments, "daily", {}) or {}).get(city, ())
-            if d.day.year == year and d.aqi is not None]
-    if not days:
-        return None, f"daily AQI (> {above})"
+            if d.day.year == year and d.aqi is not None and d.complete]
+    if not days or _value(stats, "heavy_days") is None:
+        return None, f"count of days with AQI > {above} (too few valid days, HJ 663)"
     return Fraction(sum(1 for d in days if d.aqi > above)), f"days with AQI > {above}"
 
 

@@ -1,0 +1,78 @@
+"""Air and 南山: cases where a user got a wrong amount, class or index with no error.
+
+Each test failed before its fix (CHANGELOG, Unreleased → Fixed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ecocomp.agreements import agreement_from_dict
+from ecocomp.air import AirAssessments
+from ecocomp.air.statistics import city_day, period_statistics
+from ecocomp.formulas import get_formula
+from ecocomp.periods import Period
+
+PROVINCE, CITY = "430000", "430800"
+CLEAN = {"so2": Decimal(8), "no2": Decimal(25), "pm10": Decimal(55), "pm25": Decimal(33),
+         "co": Decimal("1.2"), "o3_8h": Decimal(150)}
+
+
+def air_agreement(formula: str, params: Mapping[str, Any], *, unit: str = "wan") -> Any:
+    return agreement_from_dict({
+        "id": f"test-{formula.replace('_', '-')}", "name": "test", "formula": formula,
+        "party": CITY, "counterparty": PROVINCE, "start": "2019-01-01", "end": "2030-12-31",
+        "unit": unit, "clearing_due": "12-31", "source": "test", "confidence": "inferred",
+        "params": dict(params),
+    })  # fmt: skip
+
+
+def days_of(year: int, first: int, count: int, values: Mapping[str, Decimal]) -> list[Any]:
+    start = date(year, 1, 1) + timedelta(days=first)
+    return [city_day(CITY, start + timedelta(days=i), values, version="2012")
+            for i in range(count)]
+
+
+def assessed(days: list[Any], year: int) -> AirAssessments:
+    stats = period_statistics(days, city=CITY, period=Period(year), standard="GB3095-2012")
+    return AirAssessments({(CITY, Period(year)): stats}, {CITY: tuple(days)})
+
+
+# ---------------------------------------------------------------- air_attainment, heavy days
+
+
+@pytest.mark.parametrize("above", [200, 150])
+def test_a_zero_heavy_day_reward_needs_a_valid_year_whatever_the_threshold(above: int):
+    """40 complete days and a year of PM10 alone: no valid count of heavy days. With the
+    default threshold (200) no reward was paid; with heavy_aqi_above = 150 the same year was
+    paid the 200万 zero-heavy-day reward on 40 days of data."""
+    days = days_of(2021, 0, 40, CLEAN) + days_of(2021, 40, 325, {"pm10": Decimal(20)})
+    a = air_agreement("air_attainment", {
+        "attain_reward": 500, "first_attain_reward": 1000, "zero_heavy_reward": 200,
+        "attained_years": [], "heavy_aqi_above": above})
+    (ob,) = get_formula("air_attainment")(a, assessed(days, 2021), Period(2021))
+    assert ob.amount == Decimal("0.00")
+    assert "no heavy-day reward" in ob.basis["rule"]
+
+
+def test_a_custom_heavy_threshold_counts_the_days_the_statistic_counts():
+    """A valid year whose only days above AQI 150 lack one pollutant (not AQI days under
+    HJ 663, as for the heavy_days statistic) is judged like the statistic judges it; and a
+    complete day above the threshold still stops the reward."""
+    days = days_of(2021, 0, 365, CLEAN)
+    partial = dict(CLEAN)
+    del partial["co"]
+    days[100] = city_day(CITY, days[100].day, {**partial, "pm25": Decimal(120)}, version="2012")
+    a = air_agreement("air_attainment", {
+        "attain_reward": 500, "zero_heavy_reward": 200, "attained_years": [2019],
+        "heavy_aqi_above": 150, "exclusive": "sum"})
+    (ob,) = get_formula("air_attainment")(a, assessed(days, 2021), Period(2021))
+    assert ob.basis["heavy_days"] == "0"
+    days[200] = city_day(CITY, days[200].day, {**CLEAN, "pm25": Decimal(120)}, version="2012")
+    (ob,) = get_formula("air_attainment")(a, assessed(days, 2021), Period(2021))
+    assert ob.basis["heavy_days"] == "1"
