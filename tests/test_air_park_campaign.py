@@ -76,3 +76,23 @@ def test_a_custom_heavy_threshold_counts_the_days_the_statistic_counts():
     days[200] = city_day(CITY, days[200].day, {**CLEAN, "pm25": Decimal(120)}, version="2012")
     (ob,) = get_formula("air_attainment")(a, assessed(days, 2021), Period(2021))
     assert ob.basis["heavy_days"] == "1"
+
+
+# ---------------------------------------------------------------- period statistics
+
+
+def test_a_day_given_twice_is_refused_not_counted_twice():
+    """15 days of January given twice (and two of them a third time with PM2.5 90) made a
+    valid month of 32 days (> 31) with a PM2.5 mean of the copies: 36.5625."""
+    from ecocomp.errors import AssessmentError
+
+    days = days_of(2021, 0, 15, CLEAN)
+    dirty = days_of(2021, 0, 2, {**CLEAN, "pm25": Decimal(90)})
+    with pytest.raises(AssessmentError, match=r"430800.*2021-01-01.*twice"):
+        period_statistics(days + days + dirty, city=CITY, period=Period(2021, 1),
+                          standard="GB3095-2012")
+    # another city's day on the same date is not a repeat
+    other = [city_day("430100", d.day, CLEAN, version="2012") for d in days]
+    stats = period_statistics(days + other, city=CITY, period=Period(2021, 1),
+                              standard="GB3095-2012")
+    assert stats.values["valid_days"] == 15

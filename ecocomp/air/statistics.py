@@ -258,6 +258,14 @@ def period_statistics(days: Iterable[CityDay], *, city: str, period: AirPeriod,
            city_day(d.city, d.day, d.values, version=aqi_version,
                     round_concentrations=round_concentrations)
            for d in days if d.city == city and period.contains(d.day)]
+    seen: set[date] = set()
+    repeated = sorted({d.day for d in own if d.day in seen or seen.add(d.day)})
+    if repeated:
+        raise AssessmentError(
+            f"city {city}: {len(repeated)} day(s) given twice in {period} ("
+            + ", ".join(map(str, repeated[:5])) + (", …" if len(repeated) > 5 else "")
+            + "); give each city day once (a repeated day would count twice towards the HJ "
+            "663 day counts and the means)")
     values: dict[str, Decimal] = {}
     valid: dict[str, bool] = {}
     evidence: dict[str, str] = {}
