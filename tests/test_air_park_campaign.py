@@ -96,3 +96,33 @@ def test_a_day_given_twice_is_refused_not_counted_twice():
     stats = period_statistics(days + other, city=CITY, period=Period(2021, 1),
                               standard="GB3095-2012")
     assert stats.values["valid_days"] == 15
+
+
+# ---------------------------------------------------------------- 南山 area_rate
+
+
+def park(params: dict[str, Any], **extra: Any) -> Any:
+    V, W = "430529-baiyun-cun", "430529-shimen-cun"
+    return agreement_from_dict({
+        "id": "park", "name": "南山 test", "formula": "area_rate",
+        "payer": "430000-nanshan-glj", "parties": [V, W], "start": "2026-01-01",
+        "end": "2030-12-31", "unit": "yuan", "clearing_due": "12-31", "source": "test [U]",
+        "confidence": "placeholder", "params": {"categories": {
+            "easement_forest": {"rate": 40, "area_by_party": {V: 12000, W: 8000}}},
+            **params}, **extra,
+    }, "park.toml")
+
+
+@pytest.mark.parametrize("term", [{"from": "2036-01-01"}, {"to": "2025-12-31"},
+                                  {"from": "2031-01-01", "to": "2031-06-30"}])
+def test_a_party_whose_term_misses_the_agreement_is_refused(term: dict[str, str]):
+    """A typo in a village's joining date (2036 for 2026) left it out of every year of the
+    agreement without a word: 石门村's 320,000 元 a year were never paid."""
+    from ecocomp.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match=r"(?s)terms.*430529-shimen-cun.*never be in the scheme"):
+        park({"terms": {"430529-shimen-cun": term}})
+    # a term that only starts before the agreement is clipped to it, as before
+    a = park({"terms": {"430529-shimen-cun": {"from": "2025-07-01"}}})
+    obs = get_formula("area_rate")(a, None, Period(2026))
+    assert {o.payee: o.amount for o in obs}["430529-shimen-cun"] == Decimal("320000.00")

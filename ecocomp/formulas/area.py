@@ -164,6 +164,14 @@ def _check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
         if first and last and last < first:
             found.append((("terms", code, "to"), f"to {last} is before from {first}; swap or "
                                                  "fix them"))
+        elif first and _day(str(first), agreement.start) > agreement.end:
+            found.append((("terms", code, "from"), f"from {first} is after the agreement's end "
+                          f"{agreement.end}: {code} would never be in the scheme (never paid); "
+                          "fix the date or the agreement's end"))
+        elif last and _day(str(last), agreement.end) < agreement.start:
+            found.append((("terms", code, "to"), f"to {last} is before the agreement's start "
+                          f"{agreement.start}: {code} would never be in the scheme (never "
+                          "paid); fix the date or the agreement's start"))
     for i, line in enumerate(params["in_kind"]):
         party_problem(("in_kind", i, "party"), line["party"])
     with_area = {c for cat in params["categories"].values() for c in cat["area_by_party"]}
