@@ -126,3 +126,51 @@ def test_a_party_whose_term_misses_the_agreement_is_refused(term: dict[str, str]
     a = park({"terms": {"430529-shimen-cun": {"from": "2025-07-01"}}})
     obs = get_formula("area_rate")(a, None, Period(2026))
     assert {o.payee: o.amount for o in obs}["430529-shimen-cun"] == Decimal("320000.00")
+
+
+# ---------------------------------------------------------------- air_change across standards
+
+
+def two_years_same_air() -> AirAssessments:
+    """2025 and 2026 with the same air: 60 days of PM2.5 65 (良 under HJ 633-2012, 轻度污染
+    under HJ 633-2026, whose 良 band ends at 60), the rest clean. Assessed as a settlement
+    does (by_date: 2025 under GB 3095-2012, 2026 under GB 3095-2026)."""
+    from ecocomp.air.standards import PAIRED, resolve_standard
+
+    stats, daily = {}, []
+    for year in (2025, 2026):
+        version = PAIRED[resolve_standard("by_date", date(year, 12, 31))]
+        days = [city_day(CITY, date(year, 1, 1) + timedelta(days=i),
+                         {**CLEAN, "pm25": Decimal(65 if i < 60 else 20)}, version=version)
+                for i in range(365)]
+        daily += days
+        stats[(CITY, Period(year))] = period_statistics(days, city=CITY, period=Period(year))
+    return AirAssessments(stats, {CITY: tuple(daily)})
+
+
+def change(code: str, **params: Any) -> Any:
+    return air_agreement("air_change", {
+        "period": "year", "basis": "same_period_last_year",
+        "indicators": [{"code": code, "weight": 1, "coefficient": 10}], **params})
+
+
+@pytest.mark.parametrize("code", ["good_ratio", "good_days", "composite_index"])
+def test_a_basis_assessed_under_another_standard_is_not_compared_silently(code: str):
+    """The same air in 2025 and 2026: the good-day ratio fell from 100 % to 83.56 % and the
+    综合指数 rose only because GB 3095-2026 / HJ 633-2026 replaced the 2012 versions, and
+    the city paid 164.38万 (good_ratio) for air that had not changed."""
+    from ecocomp.errors import FormulaError
+
+    d = two_years_same_air()
+    with pytest.raises(FormulaError, match=r"(?s)GB3095-2012.*GB3095-2026.*basis_standard"):
+        get_formula("air_change")(change(code), d, Period(2026))
+    (ob,) = get_formula("air_change")(change(code, basis_standard="current"), d, Period(2026))
+    assert ob.amount == Decimal("0.00")
+    assert ob.basis["indicators"][0]["basis_standard"].startswith("2025 restated under")
+    (ob,) = get_formula("air_change")(change(code, basis_standard="each"), d, Period(2026))
+    assert ob.amount > 0 and ob.basis["direction"] == "penalty"
+
+
+def test_a_concentration_basis_needs_no_restating():
+    (ob,) = get_formula("air_change")(change("pm25"), two_years_same_air(), Period(2026))
+    assert ob.amount == Decimal("0.00")
