@@ -174,3 +174,27 @@ def test_a_basis_assessed_under_another_standard_is_not_compared_silently(code: 
 def test_a_concentration_basis_needs_no_restating():
     (ob,) = get_formula("air_change")(change("pm25"), two_years_same_air(), Period(2026))
     assert ob.amount == Decimal("0.00")
+
+
+# ---------------------------------------------------------------- readings units
+
+
+@pytest.mark.parametrize("parameter", ["so2", "no2", "o3_8h"])
+def test_gases_in_mg_without_a_unit_are_refused_not_read_as_clean_air(tmp_path: Any,
+                                                                       parameter: str):
+    """SO2 at 0.008 (mg/m³, no unit column) was read as 0.008 μg/m³: a thousand times
+    cleaner air, an annual SO2 that always attains and a 综合指数 short of its SO2 term."""
+    from ecocomp.air import read_air_readings
+    from ecocomp.errors import ValidationFailed
+
+    path = tmp_path / "gas.csv"
+    path.write_text(f"city,date,parameter,value\n430800,2026-01-01,{parameter},0.008\n"
+                    f"430800,2026-01-02,{parameter},0.150\n", encoding="utf-8")
+    with pytest.raises(ValidationFailed) as info:
+        read_air_readings(path, cities=["430800"])
+    (p,) = info.value.problems
+    assert (p.row, p.field) == (3, "value") and "mg/m³" in p.message
+    # with the unit written, μg/m³ values below 1 are read as they are
+    path.write_text(f"city,date,parameter,value,unit\n430800,2026-01-01,{parameter},0.8,μg/m³\n",
+                    encoding="utf-8")
+    assert [r.value for r in read_air_readings(path, cities=["430800"])] == [Decimal("0.8")]

@@ -14,8 +14,8 @@ averaging as a suffix (``_1h``, ``_24h``, ``o3_8h``; without a suffix a daily va
 24 h mean and an hourly one the 1 h value; ``o3_1h`` on a date is the day's maximum hour).
 Units μg/m³ (CO mg/m³); PM2.5, PM10, SO2 and NO2 are also accepted in mg/m³ and converted
 exactly. A unit read wrongly is refused where it shows: CO above 150 mg/m³ (beyond the AQI
-scale: μg/m³ read as mg/m³), and PM2.5 or PM10 without a unit whose every value in the file
-is below 1 (mg/m³ read as μg/m³). Values are read as Decimal from the text. Every problem
+scale: μg/m³ read as mg/m³), and PM2.5, PM10, SO2, NO2 or O3 without a unit whose every value
+in the file is below 1 (mg/m³ read as μg/m³). Values are read as Decimal from the text. Every problem
 of a file is reported with file:row:field, and nothing is returned when there is one. An
 .xlsx workbook is read sheet by sheet with the water readings' workbook reader
 (:func:`ecocomp.readings.workbook_sheets`), each sheet like a CSV file, problems located
@@ -51,8 +51,9 @@ _THOUSAND = Decimal(1000)
 #: CO above this (mg/m³) is beyond HJ 633's scale (the top CO 1 h breakpoint): in practice a
 #: CO column in μg/m³ read as mg/m³, so it is refused rather than rated AQI 500.
 _CO_MAX_MG = Decimal(150)
-#: Particles (μg/m³) whose every unit-less value in a file is below this are in mg/m³.
-_PARTICLES = ("pm25", "pm10")
+#: Pollutants read in μg/m³ whose every unit-less value in a file is below 1 are in mg/m³
+#: (no city's PM2.5, PM10, SO2, NO2 or O3 stays below 1 μg/m³ a whole file long).
+_PARTICLES = ("pm25", "pm10", "so2", "no2", "o3")
 
 _HEADERS = {
     "station": ("station", "站点", "站点编码", "站点代码", "站点名称", "监测点位", "点位",
@@ -430,9 +431,10 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
         found[(site, moment, key)] = (line, reading)
     for base, (top, line) in unitless.items():
         if top < 1:
+            fix = ("write the values in μg/m³ (× 1000): O3 is read in μg/m³ only" if base == "o3"
+                   else "write the unit column (mg/m³) or the values in μg/m³")
             problem(f"every {base} value of the file without a unit is below 1 (the largest "
-                    f"is {top}): these are mg/m³, not μg/m³; write the unit column (mg/m³) "
-                    "or the values in μg/m³", line, "value")
+                    f"is {top}): these are mg/m³, not μg/m³; {fix}", line, "value")
     if problems:
         raise ValidationFailed(problems, what=file)
     if not found:
