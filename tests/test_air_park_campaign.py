@@ -198,3 +198,22 @@ def test_gases_in_mg_without_a_unit_are_refused_not_read_as_clean_air(tmp_path: 
     path.write_text(f"city,date,parameter,value,unit\n430800,2026-01-01,{parameter},0.8,μg/m³\n",
                     encoding="utf-8")
     assert [r.value for r in read_air_readings(path, cities=["430800"])] == [Decimal("0.8")]
+
+
+# ---------------------------------------------------------------- AQI
+
+
+def test_one_pollutant_under_two_names_is_refused_not_one_dropped():
+    """{"pm25": 80, "pm25_24h": 30}: the day's AQI was 43 (优) from the second name; the
+    first, AQI 107 (轻度污染), was dropped without a word."""
+    from ecocomp.air import daily_aqi
+    from ecocomp.errors import StandardError
+
+    for values in ({"pm25": Decimal(80), "pm25_24h": Decimal(30)},
+                   {"PM2.5": Decimal(80), "pm25": Decimal(30)}):
+        with pytest.raises(StandardError, match="pm25_24h"):
+            daily_aqi(values, version="2012")
+        with pytest.raises(StandardError, match="pm25_24h"):
+            city_day(CITY, date(2026, 1, 1), values, version="2012")
+    same = daily_aqi({"pm25": Decimal(80), "PM2.5": Decimal("80.0")}, version="2012")
+    assert same.aqi == 107

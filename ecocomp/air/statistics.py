@@ -20,7 +20,7 @@ from typing import Literal
 
 import attrs
 
-from ecocomp.air.aqi import Category, daily_aqi, parameter_key
+from ecocomp.air.aqi import Category, daily_aqi, keyed_values
 from ecocomp.air.standards import PAIRED, gb3095, hj663, resolve_standard
 from ecocomp.errors import AssessmentError
 from ecocomp.money import CONTEXT, in_money_context
@@ -140,7 +140,7 @@ class CityDay:
 def city_day(city: str, day: date, values: Mapping[str, Decimal], *, version: str,
              round_concentrations: Rounding = "none") -> CityDay:
     """A :class:`CityDay` with its AQI under the HJ 633 ``version`` (or a GB 3095 one)."""
-    clean = {parameter_key(k): Decimal(v) for k, v in values.items()}
+    clean = keyed_values(values)
     if round_concentrations == "hj663":
         clean = {k: round_concentration(k, v) for k, v in clean.items()}
     elif round_concentrations != "none":
