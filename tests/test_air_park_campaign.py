@@ -217,3 +217,29 @@ def test_one_pollutant_under_two_names_is_refused_not_one_dropped():
             city_day(CITY, date(2026, 1, 1), values, version="2012")
     same = daily_aqi({"pm25": Decimal(80), "PM2.5": Decimal("80.0")}, version="2012")
     assert same.aqi == 107
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_air_aqi_names_a_requested_city_without_values(tmp_path: Any):
+    """`ecocomp air aqi --city 430800 --city 430801` printed 430800 alone, exit 0: the
+    mistyped code was left out without a word."""
+    from click.testing import CliRunner
+
+    from ecocomp.air import AirStore
+    from ecocomp.cli import main
+
+    path = tmp_path / "days.csv"
+    rows = ["city,date,parameter,value"] + [
+        f"430800,{date(2026, 1, 1) + timedelta(days=i)},pm25,30" for i in range(31)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    db = tmp_path / "air.db"
+    with AirStore.open(db) as store:
+        store.import_file(path, cities=["430800"])
+    got = CliRunner().invoke(main, ["air", "aqi", "--db", str(db), "--year", "2026",
+                                    "--city", "430800", "--city", "430801"])
+    assert got.exit_code == 1 and "no air values for 430801" in got.output
+    ok = CliRunner().invoke(main, ["air", "aqi", "--db", str(db), "--year", "2026",
+                                   "--city", "430800"])
+    assert ok.exit_code == 0 and "430800  2026" in ok.output
