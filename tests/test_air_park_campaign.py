@@ -243,3 +243,52 @@ def test_air_aqi_names_a_requested_city_without_values(tmp_path: Any):
     ok = CliRunner().invoke(main, ["air", "aqi", "--db", str(db), "--year", "2026",
                                    "--city", "430800"])
     assert ok.exit_code == 0 and "430800  2026" in ok.output
+
+
+# ---------------------------------------------------------------- the 00:00 hour
+
+
+def _stations(tmp_path: Any, label: str = "start") -> Any:
+    from ecocomp.air import load_stations
+
+    path = tmp_path / "air_stations.toml"
+    path.write_text(f'hour_label = "{label}"\n[[station]]\ncode = "1339A"\nname = "市监测站"\n'
+                    'city = "430800"\n', encoding="utf-8")
+    return load_stations(path)
+
+
+@pytest.mark.parametrize(("label", "hours", "midnight"), [
+    ("start", range(1, 24), "2026-01-01"), ("end", range(1, 24), "2026-01-01")])
+def test_the_00_00_hour_written_as_a_date_is_not_the_days_mean(tmp_path: Any, label: str,
+                                                                hours: Any, midnight: str):
+    """A station's hours with the 00:00 one written as a date alone (Excel formatting the
+    time column yyyy-mm-dd shows midnight so): that hour (200) became the station's daily
+    PM2.5 and the 23 other hours (20) were ignored: the day's PM2.5 was 200, not 27.5."""
+    from ecocomp.air import AirStore
+    from ecocomp.errors import ValidationFailed
+
+    path = tmp_path / "hours.csv"
+    rows = ["station,time,parameter,value", f"1339A,{midnight},pm25,200"]
+    rows += [f"1339A,2026-01-01 {h:02d}:00,pm25,20" for h in hours]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with AirStore.open(":memory:") as store:
+        with pytest.raises(ValidationFailed) as info:
+            store.import_file(path, stations=_stations(tmp_path, label))
+        (p,) = info.value.problems
+        assert (p.row, p.field) == (2, "time") and "00:00" in p.message
+        # the hour with its clock: a mean of 24 hours
+        path.write_text("\n".join([rows[0], "1339A,2026-01-01 00:00,pm25,200", *rows[2:]])
+                        + "\n", encoding="utf-8")
+        store.import_file(path, stations=_stations(tmp_path, "start"))
+        got = store.city_values(start=date(2026, 1, 1), end=date(2026, 1, 1))
+        assert got[("430800", date(2026, 1, 1))]["pm25_24h"] == Decimal("27.5")
+
+
+def test_a_daily_mean_beside_the_hours_is_still_read_when_it_says_so(tmp_path: Any):
+    from ecocomp.air import read_air_readings
+
+    path = tmp_path / "both.csv"
+    rows = ["station,time,parameter,value", "1339A,2026-01-01,pm25_24h,21"]
+    rows += [f"1339A,2026-01-01 {h:02d}:00,pm25,20" for h in range(1, 24)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert len(read_air_readings(path, stations=_stations(tmp_path))) == 24

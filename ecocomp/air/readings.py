@@ -328,6 +328,11 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
     found: dict[tuple[str, datetime, str], tuple[int, AirReading]] = {}
     hour_label_told = False
     unitless: dict[str, tuple[Decimal, int]] = {}  # particles without a unit: largest, row
+    # a station's unsuffixed daily value ("pm25" on a date) on a day whose hours it also gives,
+    # without the 00:00 label: the 00:00 hour written (or formatted in Excel) as a date alone,
+    # which would be read as the day's mean
+    day_rows: dict[tuple[str, date, str], int] = {}
+    midnight: dict[tuple[str, date, str], bool] = {}
 
     def problem(message: str, line: int, field: str) -> None:
         problems.append(Problem(message, file=file, row=line, field=field))
@@ -420,6 +425,13 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
             top = unitless.get(base)
             if top is None or value > top[0]:
                 unitless[base] = (value, line)
+        if scope == "station":
+            if kind == "day" and averaging is None:  # "pm25" on a date, as the hours write it
+                day_rows.setdefault((site, moment.date(), base), line)
+            else:
+                label = moment + timedelta(hours=1) if hour_label == "end" else moment
+                place = (site, label.date(), base)
+                midnight[place] = midnight.get(place, False) or label.hour == 0
         reading = AirReading(scope, site, moment, kind, key, value * factor, flag)
         earlier = found.get((site, moment, key))
         if earlier is not None:
@@ -429,6 +441,13 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
                         f"and {other.value} on row {other_line}; keep one", line, "value")
             continue
         found[(site, moment, key)] = (line, reading)
+    for (site, day, base), line in day_rows.items():
+        if midnight.get((site, day, base)) is False:
+            problem(f"{base} of {site} on {day} is a daily value (a date without a clock), but "
+                    f"the file gives {site}'s {base} hours of that day without the 00:00 hour: "
+                    f"if this is the 00:00 hour, write {day} 00:00 (in Excel, format the cells "
+                    f"yyyy-mm-dd hh:mm); if it is the day's mean, write {base}_24h", line,
+                    "time")
     for base, (top, line) in unitless.items():
         if top < 1:
             fix = ("write the values in μg/m³ (× 1000): O3 is read in μg/m³ only" if base == "o3"
