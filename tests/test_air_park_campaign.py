@@ -292,3 +292,35 @@ def test_a_daily_mean_beside_the_hours_is_still_read_when_it_says_so(tmp_path: A
     rows += [f"1339A,2026-01-01 {h:02d}:00,pm25,20" for h in range(1, 24)]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     assert len(read_air_readings(path, stations=_stations(tmp_path))) == 24
+
+
+# ---------------------------------------------------------------- stations
+
+
+def test_a_station_dropped_from_the_catalog_does_not_keep_counting(tmp_path: Any):
+    """Station B taken out of air_stations.toml (and its file) after an import: its stored
+    PM2.5 80 still made half of the city's day, 50 instead of station A's 20."""
+    from ecocomp.air import AirStore, import_project_air
+    from ecocomp.errors import ValidationFailed
+
+    (tmp_path / "air-readings").mkdir()
+    station = '[[station]]\ncode = "{0}"\nname = "{0}"\ncity = "430800"\n'
+    (tmp_path / "air_stations.toml").write_text(
+        'hour_label = "start"\n' + station.format("A") + station.format("B"), encoding="utf-8")
+    for code, value in (("A", 20), ("B", 80)):
+        (tmp_path / "air-readings" / f"{code}.csv").write_text(
+            f"station,time,parameter,value\n{code},2026-01-01,pm25,{value}\n", encoding="utf-8")
+    db = tmp_path / "air.db"
+    import_project_air(tmp_path, db)
+    (tmp_path / "air-readings" / "B.csv").unlink()
+    (tmp_path / "air_stations.toml").write_text('hour_label = "start"\n' + station.format("A"),
+                                               encoding="utf-8")
+    with pytest.raises(ValidationFailed, match=r"(?s)station B .*evaluation = false"):
+        import_project_air(tmp_path, db)
+    (tmp_path / "air_stations.toml").write_text(
+        'hour_label = "start"\n' + station.format("A") + station.format("B")
+        + "evaluation = false\n", encoding="utf-8")
+    import_project_air(tmp_path, db)
+    with AirStore.open(db) as store:
+        day = store.city_values(start=date(2026, 1, 1), end=date(2026, 1, 1))
+    assert day[("430800", date(2026, 1, 1))]["pm25_24h"] == Decimal("20")

@@ -454,7 +454,7 @@ def _same_standard(agreement: Agreement, assessments: Any, city: str, code: str,
     before, current = _yardstick(then, code), _yardstick(now, code)
     if before == current:
         return value
-    how = agreement.params["basis_standard"]
+    how = agreement.params.get("basis_standard", "error")
     if how == "error":
         raise FormulaError(
             f"agreement {agreement.id}: {code} of {city} in {then.period} was assessed under "
