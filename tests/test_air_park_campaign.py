@@ -324,3 +324,26 @@ def test_a_station_dropped_from_the_catalog_does_not_keep_counting(tmp_path: Any
     with AirStore.open(db) as store:
         day = store.city_values(start=date(2026, 1, 1), end=date(2026, 1, 1))
     assert day[("430800", date(2026, 1, 1))]["pm25_24h"] == Decimal("20")
+
+
+def test_an_air_file_gone_since_its_import_is_reported_like_a_water_file(tmp_path: Any):
+    """An air-readings file deleted after its import: its values still counted, and neither
+    `settle` nor `check --db` said so (a water readings file is reported)."""
+    from ecocomp.air import AirStore
+    from ecocomp.air.project import gone_air_files, import_project_air
+
+    (tmp_path / "air-readings").mkdir()
+    for name, value in (("jan.csv", 20), ("wrong.csv", 80)):
+        (tmp_path / "air-readings" / name).write_text(
+            f"city,date,parameter,value\n430800,2026-01-0{1 if value == 20 else 2},pm25,"
+            f"{value}\n", encoding="utf-8")
+    db = tmp_path / "air.db"
+    import_project_air(tmp_path, db, cities=["430800"])
+    with AirStore.open(db) as store:
+        conn = store._conn
+        assert gone_air_files(tmp_path, conn, db) == []
+        (tmp_path / "air-readings" / "wrong.csv").rename(tmp_path / "moved.csv")
+        (gone,) = gone_air_files(tmp_path, conn, db)
+        assert gone.file.endswith("wrong.csv") and "1 air values still count" in gone.message
+        (tmp_path / "moved.csv").rename(tmp_path / "air-readings" / "renamed.csv")
+        assert gone_air_files(tmp_path, conn, db) == []  # the same content, renamed
