@@ -347,3 +347,28 @@ def test_an_air_file_gone_since_its_import_is_reported_like_a_water_file(tmp_pat
         assert gone.file.endswith("wrong.csv") and "1 air values still count" in gone.message
         (tmp_path / "moved.csv").rename(tmp_path / "air-readings" / "renamed.csv")
         assert gone_air_files(tmp_path, conn, db) == []  # the same content, renamed
+
+
+def test_a_name_shared_by_two_stations_or_parties_is_refused_not_given_to_the_first(
+        tmp_path: Any):
+    """Two cities' stations both named 市监测站: a file naming the station put 益阳's PM2.5 80
+    on 张家界's station (the first listed), in the wrong city's statistics."""
+    from ecocomp.air import load_stations, read_air_readings
+    from ecocomp.errors import ValidationFailed
+
+    catalog = tmp_path / "air_stations.toml"
+    catalog.write_text('[[station]]\ncode = "1339A"\nname = "市监测站"\ncity = "430800"\n'
+                       '[[station]]\ncode = "1500A"\nname = "市监测站"\ncity = "430900"\n'
+                       '[[station]]\ncode = "1501A"\nname = "龙洲"\ncity = "430900"\n',
+                       encoding="utf-8")
+    stations = load_stations(catalog)
+    path = tmp_path / "days.csv"
+    path.write_text("station,time,parameter,value\n市监测站,2026-01-01,pm25,80\n"
+                    "龙洲,2026-01-01,pm25,70\n", encoding="utf-8")
+    with pytest.raises(ValidationFailed) as info:
+        read_air_readings(path, stations=stations)
+    (p,) = info.value.problems
+    assert (p.row, p.field) == (2, "station") and "1339A, 1500A" in p.message
+    path.write_text("city,date,parameter,value\n市辖区,2026-01-01,pm25,80\n", encoding="utf-8")
+    with pytest.raises(ValidationFailed, match="430802, 430902"):
+        read_air_readings(path, cities={"430802": "市辖区", "430902": "市辖区"})

@@ -313,17 +313,24 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
         raise ValidationFailed([Problem("station values need the stations catalog "
                                         "(air_stations.toml)", file=file, row=1)], what=file)
     sites: dict[str, str] = {}
+    named: dict[str, list[str]] = {}  # a name → the codes it names
     if scope == "station" and stations is not None:
         for code, station in stations.stations.items():
             sites[code] = code
-            sites.setdefault(_key(station.name), code)
+            named.setdefault(_key(station.name), []).append(code)
     elif cities is not None:
         for code in cities:
             sites[code] = code
         if isinstance(cities, Mapping):
             for code, title in cities.items():
                 if title:
-                    sites.setdefault(_key(str(title)), code)
+                    named.setdefault(_key(str(title)), []).append(code)
+    # a name shared by several stations (every city has its 市监测站) or parties names none
+    # of them: the codes are needed, or the values would go to the first one's city
+    shared = {name: codes for name, codes in named.items() if len(codes) > 1}
+    for name, codes in named.items():
+        if len(codes) == 1:
+            sites.setdefault(name, codes[0])
     hour_label = stations.hour_label if stations is not None else None
     found: dict[tuple[str, datetime, str], tuple[int, AirReading]] = {}
     hour_label_told = False
@@ -362,7 +369,11 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
             site_cache[site_text] = site
         if not site:
             what = "station" if scope == "station" else "city (party code)"
-            problem(f"unknown {what} {site_text!r}" if site_text else f"{scope} is empty",
+            codes = shared.get(_key(site_text), ())
+            many = "stations" if scope == "station" else "parties"
+            problem(f"{site_text!r} is the name of {len(codes)} {many} ({', '.join(codes)}); "
+                    "write the code" if codes else
+                    f"unknown {what} {site_text!r}" if site_text else f"{scope} is empty",
                     line, scope)
         param = param_cache.get(cells[param_at])
         if param is None:
