@@ -372,3 +372,18 @@ def test_a_name_shared_by_two_stations_or_parties_is_refused_not_given_to_the_fi
     path.write_text("city,date,parameter,value\n市辖区,2026-01-01,pm25,80\n", encoding="utf-8")
     with pytest.raises(ValidationFailed, match="430802, 430902"):
         read_air_readings(path, cities={"430802": "市辖区", "430902": "市辖区"})
+
+
+def test_a_station_ending_before_it_starts_is_refused(tmp_path: Any):
+    """start = 2026-01-01, end = 2016-12-31 (for 2036): the station never counted, and its
+    values were left out of its city's days without a word."""
+    from ecocomp.air import load_stations
+    from ecocomp.errors import ValidationFailed
+
+    path = tmp_path / "air_stations.toml"
+    path.write_text('[[station]]\ncode = "1339A"\nname = "市监测站"\ncity = "430800"\n'
+                    "start = 2026-01-01\nend = 2016-12-31\n", encoding="utf-8")
+    with pytest.raises(ValidationFailed) as info:
+        load_stations(path)
+    (p,) = info.value.problems
+    assert (p.row, p.field) == (1, "end") and "never count" in p.message
