@@ -387,3 +387,23 @@ def test_a_station_ending_before_it_starts_is_refused(tmp_path: Any):
         load_stations(path)
     (p,) = info.value.problems
     assert (p.row, p.field) == (1, "end") and "never count" in p.message
+
+
+def test_area_rate_does_not_depend_on_the_callers_decimal_context():
+    """12,345.67 亩 at 40.25 元 under getcontext().prec = 6, calling ``area_rate`` or
+    ``area_amounts`` directly (as their docstrings do; the registry's call was safe):
+    496,913.00 元 instead of 496,913.22 (the area × rate product rounded to 6 digits)."""
+    from decimal import localcontext
+
+    from ecocomp.formulas import area_rate
+    from ecocomp.formulas.area import area_amounts
+
+    a = park({"categories": {"f": {"rate": "40.25", "area_by_party": {
+        "430529-baiyun-cun": "12345.67", "430529-shimen-cun": "1"}}}})
+    want = {o.payee: o.amount for o in area_rate(a, None, Period(2026))}
+    assert want["430529-baiyun-cun"] == Decimal("496913.22")
+    with localcontext() as ctx:
+        ctx.prec = 6
+        got = {o.payee: o.amount for o in area_rate(a, None, Period(2026))}
+        amounts = {p: v["amount"] for p, v in area_amounts(a, 2026).items()}
+    assert got == want == amounts

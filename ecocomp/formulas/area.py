@@ -26,7 +26,7 @@ from typing import Any
 from ecocomp.agreements import Agreement
 from ecocomp.formulas.registry import register_formula
 from ecocomp.formulas.shared import fraction_text
-from ecocomp.money import WAN, from_fen, split_largest_remainder
+from ecocomp.money import WAN, from_fen, in_money_context, split_largest_remainder
 from ecocomp.obligations import Obligation
 from ecocomp.periods import Period
 
@@ -73,6 +73,7 @@ def _payees(agreement: Agreement) -> list[str]:
     return [code for role, code in agreement.parties.items() if role != "payer"]
 
 
+@in_money_context
 def area_amounts(agreement: Agreement, year: int) -> dict[str, dict[str, Any]]:
     """Per party in the scheme in ``year``: its lines, days and amount before any cap.
 
@@ -128,6 +129,7 @@ def _capped(agreement: Agreement, amounts: dict[str, Decimal], paid_before: Deci
     return {p: shares.get(p, _ZERO) for p in amounts}, left
 
 
+@in_money_context
 def fund_paid_before(agreement: Agreement, year: int) -> Decimal:
     """What the fund paid in the agreement's years before ``year`` (each within the cap);
     zero when the cap bounds each year on its own."""
@@ -199,6 +201,7 @@ def _explain(party: str, share: dict[str, Any], amount: Decimal, unit: str) -> s
 
 @register_formula("area_rate", roles=_ROLES, params_schema="params.area_rate", check=_check,
                   cap=_cap, inputs="none")
+@in_money_context
 def area_rate(agreement: Agreement, inputs: object, period: Period) -> list[Obligation]:
     """The year's payment to each party (area × rate, prorated by days, within the fund cap),
     and its in-kind lines at amount 0; a month period gives none.
