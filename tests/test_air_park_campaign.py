@@ -120,7 +120,8 @@ def test_a_party_whose_term_misses_the_agreement_is_refused(term: dict[str, str]
     agreement without a word: 石门村's 320,000 元 a year were never paid."""
     from ecocomp.errors import ValidationFailed
 
-    with pytest.raises(ValidationFailed, match=r"(?s)terms.*430529-shimen-cun.*never be in the scheme"):
+    with pytest.raises(ValidationFailed,
+                       match=r"(?s)terms.*430529-shimen-cun.*never be in the scheme"):
         park({"terms": {"430529-shimen-cun": term}})
     # a term that only starts before the agreement is clipped to it, as before
     a = park({"terms": {"430529-shimen-cun": {"from": "2025-07-01"}}})

@@ -14,9 +14,10 @@ averaging as a suffix (``_1h``, ``_24h``, ``o3_8h``; without a suffix a daily va
 24 h mean and an hourly one the 1 h value; ``o3_1h`` on a date is the day's maximum hour).
 Units μg/m³ (CO mg/m³); PM2.5, PM10, SO2 and NO2 are also accepted in mg/m³ and converted
 exactly. A unit read wrongly is refused where it shows: CO above 150 mg/m³ (beyond the AQI
-scale: μg/m³ read as mg/m³), and PM2.5, PM10, SO2, NO2 or O3 without a unit whose every value
-in the file is below 1 (mg/m³ read as μg/m³). Values are read as Decimal from the text. Every problem
-of a file is reported with file:row:field, and nothing is returned when there is one. An
+scale: μg/m³ read as mg/m³), and PM2.5, PM10, SO2, NO2 or O3 without a unit whose every
+value in the file is below 1 (mg/m³ read as μg/m³). Values are read as Decimal from the
+text. Every problem of a file is reported with file:row:field, and nothing is returned when
+there is one. An
 .xlsx workbook is read sheet by sheet with the water readings' workbook reader
 (:func:`ecocomp.readings.workbook_sheets`), each sheet like a CSV file, problems located
 file:sheet:row:field.

@@ -464,7 +464,8 @@ def _same_standard(agreement: Agreement, assessments: Any, city: str, code: str,
     if how == "each":
         where["basis_standard"] = f"{then.period} as assessed, under {before} (each)"
         return value
-    where["basis_standard"] = f"{then.period} restated under {current} (was {before}: {_text(value)})"
+    where["basis_standard"] = (f"{then.period} restated under {current} (was {before}: "
+                               f"{_text(value)})")
     if code == "composite_index":
         from ecocomp.air.standards import hj663
         from ecocomp.air.statistics import _quantized, composite_index
