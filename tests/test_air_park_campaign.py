@@ -408,3 +408,42 @@ def test_area_rate_does_not_depend_on_the_callers_decimal_context():
         got = {o.payee: o.amount for o in area_rate(a, None, Period(2026))}
         amounts = {p: v["amount"] for p, v in area_amounts(a, 2026).items()}
     assert got == want == amounts
+
+
+# ---------------------------------------------------------------- 南山 agreements that overlap
+
+
+def park_term(id_: str, parties: list[str], start: str, end: str, **extra: Any) -> Any:
+    areas = {"430529-baiyun-cun": 12000, "430529-shimen-cun": 8000, "430529-xinzhai-cun": 500}
+    return agreement_from_dict({
+        "id": id_, "name": "南山 test", "formula": "area_rate",
+        "payer": "430000-nanshan-glj", "parties": parties, "start": start, "end": end,
+        "unit": "yuan", "clearing_due": "12-31", "source": "test [U]",
+        "confidence": "placeholder", "params": {"categories": {"easement_forest": {
+            "rate": 40, "area_by_party": {p: areas[p] for p in parties}}},
+            **extra.pop("params", {})}, **extra,
+    }, f"{id_}.toml")
+
+
+def test_a_renewal_listing_the_villages_in_another_order_or_adding_one_is_an_overlap():
+    """A renewal from 2028 of an agreement running to 2030: with its villages in another
+    order, or with a village added, the overlap went unreported and 2028–2030 were paid
+    twice (石门村 and 白云村 each paid by both agreements in 2029)."""
+    from ecocomp.agreements import overlap_problems
+
+    V, W, X = "430529-baiyun-cun", "430529-shimen-cun", "430529-xinzhai-cun"
+    first = park_term("first", [V, W], "2026-01-01", "2030-12-31")
+    for parties in ([W, V], [V, W, X]):
+        renewal = park_term("renewal", parties, "2028-01-01", "2032-12-31")
+        (p,) = overlap_problems([first, renewal])
+        assert p.file == "renewal.toml" and "twice" in p.message and "first" in p.message
+        assert not overlap_problems([first, park_term("renewal", parties, "2028-01-01",
+                                                      "2032-12-31", supersedes="first")])
+    # a village that left the first agreement before the renewal: no overlap
+    left = park_term("first", [V, W], "2026-01-01", "2030-12-31",
+                     params={"terms": {V: {"to": "2027-12-31"}, W: {"to": "2027-12-31"}}})
+    assert not overlap_problems([left, park_term("renewal", [V, W, X], "2028-01-01",
+                                                 "2032-12-31")])
+    # another payer's agreement for the same village pays something else
+    other = park_term("county", [V], "2028-01-01", "2032-12-31", payer="430529")
+    assert not overlap_problems([first, other])
