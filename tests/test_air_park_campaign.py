@@ -447,3 +447,27 @@ def test_a_renewal_listing_the_villages_in_another_order_or_adding_one_is_an_ove
     # another payer's agreement for the same village pays something else
     other = park_term("county", [V], "2028-01-01", "2032-12-31", payer="430529")
     assert not overlap_problems([first, other])
+
+
+def test_a_park_agreement_with_a_problem_is_named_not_hidden_behind_sections_toml(
+        tmp_path: Any):
+    """A park project (no sections.toml, as documented) whose agreement had a problem:
+    `ecocomp check` reported only "sections.toml: file is missing" (and "no readings
+    files"), never the agreement's own problem."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from ecocomp.cli import main
+
+    root = tmp_path / "park"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "nanshan-2026", root)
+    agreement_file = root / "agreements" / "nanshan-area-rate.toml"
+    text = agreement_file.read_text(encoding="utf-8")
+    agreement_file.write_text(text.replace("from = 2026-07-01", "from = 2036-07-01"),
+                              encoding="utf-8")
+    got = CliRunner().invoke(main, ["check", str(root)])
+    assert got.exit_code == 1
+    assert "never be in the scheme" in got.output and "nanshan-area-rate.toml" in got.output
+    assert "sections.toml" not in got.output and "no readings files" not in got.output
