@@ -161,7 +161,7 @@ def _formulas_read_water(folder: Path) -> bool:
                 data = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
                 if get_spec(str(data["formula"])).inputs == "water":
                     return True
-            except Exception:  # noqa: BLE001 - any doubt: it may read water
+            except Exception:  # any doubt (unreadable, unknown formula): it may read water
                 return True
     return False
 
