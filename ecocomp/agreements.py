@@ -251,18 +251,19 @@ def overlap_problems(agreements: Collection[Agreement]) -> list[Problem]:
                                  field="supersedes"))
     ordered = sorted(agreements, key=lambda a: (a.start, a.file or "", a.id))
     # only agreements of one formula and the same parties that share a section (or both
-    # name none) can overlap: compare those pairs alone, in the order of every pair
+    # name none) can overlap: compare those pairs alone, in the order of every pair. A list
+    # of parties (parties[0], parties[1], …) is the same parties in any order.
     groups: dict[tuple[str, frozenset[tuple[str, str]], str | None], list[int]] = (
         defaultdict(list))
     for i, a in enumerate(ordered):
-        key = a.formula, frozenset(a.parties.items())
+        key = a.formula, _same_parties(a)
         for code in set(a.sections) or (None,):
             groups[(*key, code)].append(i)
     pairs = sorted({(i, j) for group in groups.values() if len(group) > 1
                     for n, i in enumerate(group) for j in group[n + 1:]})
     for i, j in pairs:
         a, b = ordered[i], ordered[j]
-        if (a.formula != b.formula or dict(a.parties) != dict(b.parties)
+        if (a.formula != b.formula or _same_parties(a) != _same_parties(b)
                 or ((a.sections or b.sections) and not set(a.sections) & set(b.sections))
                 or b.start > a.end or a.start > b.end
                 or a.supersedes == b.id or b.supersedes == a.id):
@@ -276,6 +277,50 @@ def overlap_problems(agreements: Collection[Agreement]) -> list[Problem]:
             f"starts, or write supersedes = \"{a.id}\" in {b.id!r} if it replaces it",
             file=b.file, field="supersedes" if b.supersedes else "start",
         ))
+    reported = {(ordered[i].id, ordered[j].id) for i, j in pairs}
+    return found + _area_overlaps([a for a in ordered if a.formula == "area_rate"], reported)
+
+
+def _same_parties(agreement: Agreement) -> frozenset[tuple[str, str]]:
+    """The agreement's (role, party) pairs, a list's roles (``parties[0]``…) as ``parties``."""
+    return frozenset((re.sub(r"\[\d+\]$", "", role), code)
+                     for role, code in agreement.parties.items())
+
+
+def _area_days(agreement: Agreement, party: str) -> tuple[date, date]:
+    """The first and last day ``party`` is in an ``area_rate`` agreement's scheme."""
+    term = agreement.params.get("terms", {}).get(party, {})
+    first = max(agreement.start, date.fromisoformat(str(term.get("from") or agreement.start)))
+    last = min(agreement.end, date.fromisoformat(str(term.get("to") or agreement.end)))
+    return first, last
+
+
+def _area_overlaps(agreements: list[Agreement], reported: set[tuple[str, str]],
+                   ) -> list[Problem]:
+    """``area_rate`` agreements of one payer paying a party for the same category on a common
+    day (a renewal listing its villages in another order, or adding one): paid twice."""
+    found = []
+    for n, a in enumerate(agreements):
+        for b in agreements[n + 1:]:
+            if ((a.id, b.id) in reported or a.parties.get("payer") != b.parties.get("payer")
+                    or a.supersedes == b.id or b.supersedes == a.id):
+                continue
+            twice = []
+            for code, category in b.params.get("categories", {}).items():
+                other = a.params.get("categories", {}).get(code, {}).get("area_by_party", {})
+                for party in category.get("area_by_party", {}):
+                    if party not in other:
+                        continue
+                    (a1, a2), (b1, b2) = _area_days(a, party), _area_days(b, party)
+                    if max(a1, b1) <= min(a2, b2):
+                        twice.append(f"{party} ({code}) from {max(a1, b1)} to {min(a2, b2)}")
+            if twice:
+                found.append(Problem(
+                    f"agreement {b.id!r} pays {', '.join(twice)}, which agreement {a.id!r} "
+                    f"({a.file or 'same project'}) pays too, so those days would be paid twice; "
+                    "end one before the other starts (or the party's terms), or write "
+                    f"supersedes = \"{a.id}\" in {b.id!r} if it replaces it", file=b.file,
+                    field="supersedes" if b.supersedes else "start"))
     return found
 
 

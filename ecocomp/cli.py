@@ -712,6 +712,10 @@ def air_aqi(db: Path, year: int, city: tuple[str, ...], periods: str, standard: 
         raise EcocompError(f"{db}: no air values for {year}"
                            + (f" for {', '.join(city)}" if city else "")
                            + "; import them with `ecocomp air import PROJECT --db DB`")
+    absent = [c for c in dict.fromkeys(city) if c not in found.daily]
+    if absent:  # a mistyped code would be left out of the table without a word
+        raise EcocompError(f"{db}: no air values for {', '.join(absent)} in {year} (cities with "
+                           f"values: {', '.join(sorted(found.daily))}); check the party code")
     rows = sorted(found.statistics.values(), key=lambda s: (s.city, s.period.start))
     if as_json:
         _print_json([{"city": s.city, "period": str(s.period), "standard": s.standard,

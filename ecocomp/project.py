@@ -148,6 +148,24 @@ def _reads_water(agreements: object) -> bool:
     return any(get_spec(a.formula).inputs == "water" for a in agreements)
 
 
+def _formulas_read_water(folder: Path) -> bool:
+    """Whether an agreement file in ``folder`` names a formula that reads water (or one that
+    cannot be told: an unreadable file, an unknown formula)."""
+    import json
+    import tomllib
+
+    for pattern in AGREEMENT_GLOBS:
+        for file in sorted(folder.glob(pattern)):
+            try:
+                text = file.read_text(encoding="utf-8")
+                data = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
+                if get_spec(str(data["formula"])).inputs == "water":
+                    return True
+            except Exception:  # any doubt (unreadable, unknown formula): it may read water
+                return True
+    return False
+
+
 def _collect(problems: list[Problem], load: Callable[[], object]) -> object | None:
     try:
         return load()
@@ -176,9 +194,14 @@ def _scan(
     if not (root / "agreements").is_dir():
         problems.append(Problem("folder is missing; put one agreement per file in it",
                                 file=str(root / "agreements")))
-    # a project whose agreements read no water (南山 area_rate) needs no sections.toml
-    no_sections = [p.file for p in problems] == [str(root / "sections.toml")] and \
-        not _reads_water(_collect([], lambda: load_agreements(root / "agreements")))
+    # a project whose agreements read no water (南山 area_rate) needs no sections.toml; when
+    # they do not load, their formula keys say it (else their problems were hidden behind a
+    # "sections.toml is missing" they do not need)
+    no_sections = False
+    if [p.file for p in problems] == [str(root / "sections.toml")]:
+        loaded = _collect([], lambda: load_agreements(root / "agreements"))
+        no_sections = (not _reads_water(loaded) if loaded is not None
+                       else not _formulas_read_water(root / "agreements"))
     if problems and not no_sections:
         return None, problems
     problems = []
@@ -210,7 +233,8 @@ def _scan(
     correction_files = _readings_files(root / "corrections", problems, skipped)
     if warnings is not None:
         warnings.extend(skipped)
-    if not readings_files and _reads_water(agreements):
+    if not readings_files and (_reads_water(agreements) if agreements is not None
+                               else _formulas_read_water(root / "agreements")):
         problems.append(Problem("no readings files (*.csv, *.xlsx) found",
                                 file=str(root / "readings")))
     supersedes = _supersedes(correction_files, problems)

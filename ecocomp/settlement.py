@@ -27,6 +27,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import sqlite3
 import tempfile
 import unicodedata
 from collections import defaultdict
@@ -613,6 +614,12 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
             f"removed on purpose, run `ecocomp readings forget '{item.file}' --db {db}` "
             "and settle again", file=item.file,
         ))
+    conn = getattr(store, "_conn", None)  # an SQLite store (air data live only there)
+    if isinstance(conn, sqlite3.Connection) and conn.execute(  # air-readings/ files gone too
+            "SELECT 1 FROM sqlite_master WHERE name = 'air_imports'").fetchone():
+        from ecocomp.air.project import gone_air_files
+
+        found += gone_air_files(project.root, conn, db)
     return found + _edited_files(project, store, db)
 
 

@@ -441,7 +441,8 @@ def _fund_params(draw: st.DrawFn, codes: Sequence[str], parties: Sequence[str]) 
 
 
 @st.composite
-def _area_params(draw: st.DrawFn, payees: Sequence[str], year: int) -> dict[str, Any]:
+def _area_params(draw: st.DrawFn, payees: Sequence[str], year: int,
+                 end: date | None = None) -> dict[str, Any]:
     def area() -> str:
         return str(draw(st.decimals("0", "20000", places=draw(st.integers(0, 2)))))
 
@@ -453,7 +454,9 @@ def _area_params(draw: st.DrawFn, payees: Sequence[str], year: int) -> dict[str,
     terms = {}
     for p in payees:
         if draw(st.booleans()):
-            first = date(year, 1, 1) + timedelta(days=draw(st.integers(0, 364)))
+            last = min(end or date(year, 12, 31), date(year, 12, 31))  # joins by the end
+            first = date(year, 1, 1) + timedelta(
+                days=draw(st.integers(0, (last - date(year, 1, 1)).days)))
             terms[p] = {"from": first.isoformat()}
     params: dict[str, Any] = {"categories": categories, "terms": terms,
                               "proration": draw(st.sampled_from(("days", "none")))}
@@ -547,7 +550,7 @@ def agreements(
         elif formula in air:
             data["params"] = draw(air[formula](parties))
         elif formula == "area_rate":
-            data["params"] = draw(_area_params(parties[1:], year))
+            data["params"] = draw(_area_params(parties[1:], year, end))
         elif formula in make:
             data["params"] = draw(make[formula](codes))
         else:

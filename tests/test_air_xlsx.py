@@ -49,18 +49,18 @@ def test_a_city_day_workbook_reads_as_its_csv(tmp_path: Path) -> None:
         "一月": [head, ["430800", datetime(2026, 1, 1), "pm25", 35],
                  ["430800", datetime(2026, 1, 1), "co", 1.2]],
         "empty": [],
-        "二月": [["# note"], head, ["430800", "2026-02-01", "o3_8h", 0.15]],
+        "二月": [["# note"], head, ["430800", "2026-02-01", "o3_8h", 88.15]],
     }, formats={"一月": "yyyy-mm-dd"})
     csv = _csv(tmp_path / "days.csv", [
         "city,date,parameter,value", "430800,2026-01-01,pm25,35", "430800,2026-01-01,co,1.2",
-        "430800,2026-02-01,o3_8h,0.15"])
+        "430800,2026-02-01,o3_8h,88.15"])
     cities = {"430800": "张家界市"}
     got = read_air_readings(book, cities=cities)
     assert sorted(got, key=repr) == sorted(read_air_readings(csv, cities=cities), key=repr)
     assert {(r.at.date(), r.kind, r.parameter, r.value) for r in got} == {
         (date(2026, 1, 1), "day", "pm25_24h", Decimal(35)),
         (date(2026, 1, 1), "day", "co_24h", Decimal("1.2")),  # the double 1.2 read as typed
-        (date(2026, 2, 1), "day", "o3_8h", Decimal("0.15"))}
+        (date(2026, 2, 1), "day", "o3_8h", Decimal("88.15"))}
 
 
 def test_a_midnight_hour_formatted_with_its_clock_stays_an_hour(tmp_path: Path) -> None:

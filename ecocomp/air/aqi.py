@@ -28,6 +28,7 @@ __all__ = [
     "daily_aqi",
     "iaqi",
     "iaqi_fraction",
+    "keyed_values",
     "parameter_key",
 ]
 
@@ -51,6 +52,27 @@ def parameter_key(pollutant: str) -> str:
         raise StandardError("o3 needs its averaging: write o3_8h (daily maximum 8 h mean) or "
                             "o3_1h (1 h)")
     return text
+
+
+def keyed_values(values: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """``values`` by :func:`parameter_key`; two names of one parameter (``pm25`` and
+    ``PM2.5``, ``co`` and ``co_24h``) with different values are refused, not one dropped.
+
+    >>> keyed_values({"PM2.5": Decimal(35), "co": Decimal("1.2")})
+    {'pm25_24h': Decimal('35'), 'co_24h': Decimal('1.2')}
+    """
+    found: dict[str, Decimal] = {}
+    names: dict[str, str] = {}
+    for name, value in values.items():
+        key = parameter_key(name)
+        number = Decimal(value)
+        if key in found and found[key] != number:
+            raise StandardError(
+                f"{names[key]!r} = {found[key]} and {name!r} = {value} are both {key}; give "
+                "each pollutant once")
+        found[key] = number
+        names.setdefault(key, name)
+    return found
 
 
 def iaqi_fraction(key: str, value: Decimal | Fraction | int, standard: AqiStandard,
@@ -156,12 +178,12 @@ def daily_aqi(values: Mapping[str, Decimal], *, version: str) -> DailyAqi:
     """
     standard = hj633(version)
     found: dict[str, int] = {}
-    for name, value in values.items():
-        key = parameter_key(name)
+    keyed = keyed_values(values)
+    for key, value in keyed.items():
         exact = iaqi_fraction(key, value, standard)
         if exact is None:
             other = standard.row(key).beyond[4:]
-            if other not in {parameter_key(n) for n in values}:
+            if other not in keyed:
                 raise StandardError(
                     f"{standard.id}: {key} = {value} is above {standard.row(key).values[-1]}; "
                     f"its IAQI is that of {other}, which is missing for the day")

@@ -8,6 +8,7 @@ hidden files and Excel lock files are skipped with a warning.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,8 @@ from ecocomp.errors import Problem, ValidationFailed
 if TYPE_CHECKING:  # the readings parser and the store load where files are read or imported
     from ecocomp.air.store import AirImportResult
 
-__all__ = ["AIR_READINGS", "STATIONS_FILE", "AirProject", "check_air", "import_project_air",
-           "load_air"]
+__all__ = ["AIR_READINGS", "STATIONS_FILE", "AirProject", "check_air", "gone_air_files",
+           "import_project_air", "load_air"]
 
 STATIONS_FILE = "air_stations.toml"
 AIR_READINGS = "air-readings"
@@ -77,6 +78,36 @@ def check_air(root: str | Path, *, cities: Collection[str] | Mapping[str, str] |
         except ValidationFailed as exc:
             problems.extend(exc.problems)
     return problems
+
+
+def gone_air_files(root: str | Path, conn: sqlite3.Connection, db: str | Path,
+                   ) -> list[Problem]:
+    """Air readings files imported into ``conn``'s database that are no longer in the
+    project's ``air-readings/`` (by name and content), whose values still count."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'air_imports'").fetchone() is None:
+        return []
+    from ecocomp.store import file_sha256
+
+    project, _problems = _scan(Path(root), None)
+    names = {f.name for f in project.files}
+    imports = [row for row in conn.execute(
+        "SELECT id, file, sha256, imported_at FROM air_imports ORDER BY id")
+        if Path(row[1]).name not in names]
+    digests = {file_sha256(f) for f in project.files} if imports else set()
+    found = []
+    for import_id, file, digest, imported_at in imports:
+        if digest in digests:
+            continue  # renamed: the same content is still in the project
+        count = conn.execute("SELECT count(*) FROM air_readings WHERE import_id = ?",
+                             (import_id,)).fetchone()[0]
+        if count:
+            found.append(Problem(
+                f"imported into {db} on {imported_at[:10]} but no longer in {AIR_READINGS}/; "
+                f"its {count:,} air values still count. Put the file back; stored air values "
+                "cannot be removed yet: if it was removed on purpose, settle from the project's "
+                "files into a new database (ecocomp settle PROJECT --year Y --db NEW.db)",
+                file=file))
+    return found
 
 
 def import_project_air(root: str | Path, db_or_store: Any, *,

@@ -14,9 +14,10 @@ averaging as a suffix (``_1h``, ``_24h``, ``o3_8h``; without a suffix a daily va
 24 h mean and an hourly one the 1 h value; ``o3_1h`` on a date is the day's maximum hour).
 Units μg/m³ (CO mg/m³); PM2.5, PM10, SO2 and NO2 are also accepted in mg/m³ and converted
 exactly. A unit read wrongly is refused where it shows: CO above 150 mg/m³ (beyond the AQI
-scale: μg/m³ read as mg/m³), and PM2.5 or PM10 without a unit whose every value in the file
-is below 1 (mg/m³ read as μg/m³). Values are read as Decimal from the text. Every problem
-of a file is reported with file:row:field, and nothing is returned when there is one. An
+scale: μg/m³ read as mg/m³), and PM2.5, PM10, SO2, NO2 or O3 without a unit whose every
+value in the file is below 1 (mg/m³ read as μg/m³). Values are read as Decimal from the
+text. Every problem of a file is reported with file:row:field, and nothing is returned when
+there is one. An
 .xlsx workbook is read sheet by sheet with the water readings' workbook reader
 (:func:`ecocomp.readings.workbook_sheets`), each sheet like a CSV file, problems located
 file:sheet:row:field.
@@ -51,8 +52,9 @@ _THOUSAND = Decimal(1000)
 #: CO above this (mg/m³) is beyond HJ 633's scale (the top CO 1 h breakpoint): in practice a
 #: CO column in μg/m³ read as mg/m³, so it is refused rather than rated AQI 500.
 _CO_MAX_MG = Decimal(150)
-#: Particles (μg/m³) whose every unit-less value in a file is below this are in mg/m³.
-_PARTICLES = ("pm25", "pm10")
+#: Pollutants read in μg/m³ whose every unit-less value in a file is below 1 are in mg/m³
+#: (no city's PM2.5, PM10, SO2, NO2 or O3 stays below 1 μg/m³ a whole file long).
+_PARTICLES = ("pm25", "pm10", "so2", "no2", "o3")
 
 _HEADERS = {
     "station": ("station", "站点", "站点编码", "站点代码", "站点名称", "监测点位", "点位",
@@ -312,21 +314,33 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
         raise ValidationFailed([Problem("station values need the stations catalog "
                                         "(air_stations.toml)", file=file, row=1)], what=file)
     sites: dict[str, str] = {}
+    named: dict[str, list[str]] = {}  # a name → the codes it names
     if scope == "station" and stations is not None:
         for code, station in stations.stations.items():
             sites[code] = code
-            sites.setdefault(_key(station.name), code)
+            named.setdefault(_key(station.name), []).append(code)
     elif cities is not None:
         for code in cities:
             sites[code] = code
         if isinstance(cities, Mapping):
             for code, title in cities.items():
                 if title:
-                    sites.setdefault(_key(str(title)), code)
+                    named.setdefault(_key(str(title)), []).append(code)
+    # a name shared by several stations (every city has its 市监测站) or parties names none
+    # of them: the codes are needed, or the values would go to the first one's city
+    shared = {name: codes for name, codes in named.items() if len(codes) > 1}
+    for name, codes in named.items():
+        if len(codes) == 1:
+            sites.setdefault(name, codes[0])
     hour_label = stations.hour_label if stations is not None else None
     found: dict[tuple[str, datetime, str], tuple[int, AirReading]] = {}
     hour_label_told = False
     unitless: dict[str, tuple[Decimal, int]] = {}  # particles without a unit: largest, row
+    # a station's unsuffixed daily value ("pm25" on a date) on a day whose hours it also gives,
+    # without the 00:00 label: the 00:00 hour written (or formatted in Excel) as a date alone,
+    # which would be read as the day's mean
+    day_rows: dict[tuple[str, date, str], int] = {}
+    midnight: dict[tuple[str, date, str], bool] = {}
 
     def problem(message: str, line: int, field: str) -> None:
         problems.append(Problem(message, file=file, row=line, field=field))
@@ -356,7 +370,11 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
             site_cache[site_text] = site
         if not site:
             what = "station" if scope == "station" else "city (party code)"
-            problem(f"unknown {what} {site_text!r}" if site_text else f"{scope} is empty",
+            codes = shared.get(_key(site_text), ())
+            many = "stations" if scope == "station" else "parties"
+            problem(f"{site_text!r} is the name of {len(codes)} {many} ({', '.join(codes)}); "
+                    "write the code" if codes else
+                    f"unknown {what} {site_text!r}" if site_text else f"{scope} is empty",
                     line, scope)
         param = param_cache.get(cells[param_at])
         if param is None:
@@ -419,6 +437,13 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
             top = unitless.get(base)
             if top is None or value > top[0]:
                 unitless[base] = (value, line)
+        if scope == "station":
+            if kind == "day" and averaging is None:  # "pm25" on a date, as the hours write it
+                day_rows.setdefault((site, moment.date(), base), line)
+            else:
+                label = moment + timedelta(hours=1) if hour_label == "end" else moment
+                place = (site, label.date(), base)
+                midnight[place] = midnight.get(place, False) or label.hour == 0
         reading = AirReading(scope, site, moment, kind, key, value * factor, flag)
         earlier = found.get((site, moment, key))
         if earlier is not None:
@@ -428,11 +453,19 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
                         f"and {other.value} on row {other_line}; keep one", line, "value")
             continue
         found[(site, moment, key)] = (line, reading)
+    for (site, day, base), line in day_rows.items():
+        if midnight.get((site, day, base)) is False:
+            problem(f"{base} of {site} on {day} is a daily value (a date without a clock), but "
+                    f"the file gives {site}'s {base} hours of that day without the 00:00 hour: "
+                    f"if this is the 00:00 hour, write {day} 00:00 (in Excel, format the cells "
+                    f"yyyy-mm-dd hh:mm); if it is the day's mean, write {base}_24h", line,
+                    "time")
     for base, (top, line) in unitless.items():
         if top < 1:
+            fix = ("write the values in μg/m³ (× 1000): O3 is read in μg/m³ only" if base == "o3"
+                   else "write the unit column (mg/m³) or the values in μg/m³")
             problem(f"every {base} value of the file without a unit is below 1 (the largest "
-                    f"is {top}): these are mg/m³, not μg/m³; write the unit column (mg/m³) "
-                    "or the values in μg/m³", line, "value")
+                    f"is {top}): these are mg/m³, not μg/m³; {fix}", line, "value")
     if problems:
         raise ValidationFailed(problems, what=file)
     if not found:

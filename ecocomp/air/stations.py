@@ -88,6 +88,11 @@ def _station(raw: Any, n: int, file: str, problems: list[Problem],
         if key in raw and not isinstance(raw[key], date):
             problems.append(Problem(f"{key} must be a date such as 2015-01-01", file=file,
                                     row=n, field=key))
+    if (isinstance(raw.get("start"), date) and isinstance(raw.get("end"), date)
+            and raw["end"] < raw["start"]):
+        problems.append(Problem(f"end {raw['end']} is before start {raw['start']}: the station "
+                                "would never count; swap or fix them", file=file, row=n,
+                                field="end"))
     if (cities is not None and isinstance(raw.get("city"), str) and raw["city"] not in cities):
         problems.append(Problem(f"city {raw['city']!r} is not a party of the project; use a "
                                 "party code from parties.toml", file=file, row=n, field="city"))

@@ -20,7 +20,7 @@ from typing import Literal
 
 import attrs
 
-from ecocomp.air.aqi import Category, daily_aqi, parameter_key
+from ecocomp.air.aqi import Category, daily_aqi, keyed_values
 from ecocomp.air.standards import PAIRED, gb3095, hj663, resolve_standard
 from ecocomp.errors import AssessmentError
 from ecocomp.money import CONTEXT, in_money_context
@@ -140,7 +140,7 @@ class CityDay:
 def city_day(city: str, day: date, values: Mapping[str, Decimal], *, version: str,
              round_concentrations: Rounding = "none") -> CityDay:
     """A :class:`CityDay` with its AQI under the HJ 633 ``version`` (or a GB 3095 one)."""
-    clean = {parameter_key(k): Decimal(v) for k, v in values.items()}
+    clean = keyed_values(values)
     if round_concentrations == "hj663":
         clean = {k: round_concentration(k, v) for k, v in clean.items()}
     elif round_concentrations != "none":
@@ -258,6 +258,14 @@ def period_statistics(days: Iterable[CityDay], *, city: str, period: AirPeriod,
            city_day(d.city, d.day, d.values, version=aqi_version,
                     round_concentrations=round_concentrations)
            for d in days if d.city == city and period.contains(d.day)]
+    seen: set[date] = set()
+    repeated = sorted({d.day for d in own if d.day in seen or seen.add(d.day)})
+    if repeated:
+        raise AssessmentError(
+            f"city {city}: {len(repeated)} day(s) given twice in {period} ("
+            + ", ".join(map(str, repeated[:5])) + (", …" if len(repeated) > 5 else "")
+            + "); give each city day once (a repeated day would count twice towards the HJ "
+            "663 day counts and the means)")
     values: dict[str, Decimal] = {}
     valid: dict[str, bool] = {}
     evidence: dict[str, str] = {}

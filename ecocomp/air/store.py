@@ -206,6 +206,7 @@ class AirStore:
         with self._transaction():
             if stations is not None:
                 self._save_stations(stations)
+                problems.extend(self._stations_left_out(stations))
             for file in files:
                 try:
                     results.append(self._import(Path(file), stations, city_set))
@@ -214,6 +215,19 @@ class AirStore:
             if problems:
                 raise ValidationFailed(problems, what="the air readings")
         return results
+
+    def _stations_left_out(self, catalog: StationCatalog) -> list[Problem]:
+        """Stations with stored values that the catalog no longer lists: their values would
+        still count for their city (the store keeps each station's last record)."""
+        rows = self._conn.execute(
+            "SELECT code, name, city FROM air_stations s WHERE EXISTS (SELECT 1 FROM "
+            "air_readings r WHERE r.scope = 'station' AND r.site = s.code) ORDER BY code")
+        return [Problem(
+            f"station {code} ({name}, city {city}) has values in the database but is not in "
+            "air_stations.toml, and they would still count for its city; list it again, with "
+            "evaluation = false to leave its values out (or end = its last day)",
+            file="air_stations.toml", field=code)
+            for code, name, city in rows if code not in catalog.stations]
 
     def import_file(self, file: str | Path, *, stations: StationCatalog | None = None,
                     cities: Iterable[str] | Mapping[str, str] | None = None,

@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from ecocomp.agreements import Agreement
-from ecocomp.air.standards import resolve_standard
+from ecocomp.air.standards import PAIRED, gb3095, resolve_standard
 from ecocomp.air.statistics import LIMIT_OF, attains
 from ecocomp.errors import FormulaError
 from ecocomp.formulas.registry import register_formula
@@ -283,10 +283,12 @@ def _heavy_days(assessments: Any, city: str, year: int, stats: Any, above: int
                 ) -> tuple[Fraction | None, str]:
     if above == 200:
         return _value(stats, "heavy_days"), "heavy_days statistic (AQI > 200)"
+    # another threshold counts the days the heavy_days statistic counts (those with all six
+    # pollutants), and only in a year whose count of such days is valid under HJ 663
     days = [d for d in (getattr(assessments, "daily", {}) or {}).get(city, ())
-            if d.day.year == year and d.aqi is not None]
-    if not days:
-        return None, f"daily AQI (> {above})"
+            if d.day.year == year and d.aqi is not None and d.complete]
+    if not days or _value(stats, "heavy_days") is None:
+        return None, f"count of days with AQI > {above} (too few valid days, HJ 663)"
     return Fraction(sum(1 for d in days if d.aqi > above)), f"days with AQI > {above}"
 
 
@@ -420,11 +422,61 @@ def _basis_value(
     if kind == "same_period_last_year":
         earlier = span.shift_years(-1)
         city = city or agreement.party_for("party")
-        return _value(_statistics(assessments, city, earlier), code), {"basis_span": str(earlier)}
+        then = _statistics(assessments, city, earlier)
+        where: dict[str, Any] = {"basis_span": str(earlier)}
+        value = _value(then, code)
+        now = _statistics(assessments, city, span)
+        if value is not None and now is not None and code in BY_STANDARD:
+            value = _same_standard(agreement, assessments, city, code, then, now, value, where)
+        return value, where
     if kind == "annual_target":
         return Fraction(ind["target"]), {"basis_span": None}
     mean, values = _group_mean(assessments, params["group"], span, code)
     return mean, {"basis_span": str(span), "group_values": values}
+
+
+#: Statistics whose value depends on the standard they were assessed under, not on the air
+#: alone: the AQI days (HJ 633 version) and the 综合指数 (the GB 3095 limits of the phase).
+BY_STANDARD = frozenset({"good_ratio", "good_days", "heavy_days", "composite_index"})
+
+
+def _yardstick(stats: Any, code: str) -> str:
+    """What ``code`` of ``stats`` was measured with: the HJ 633 version of its AQI days, or
+    for the 综合指数 the GB 3095 version and phase of its limits."""
+    if code == "composite_index":
+        return f"{stats.standard} {gb3095(stats.standard).phase_on(stats.period.end).name}"
+    return f"{stats.standard} (AQI {PAIRED[stats.standard]})"
+
+
+def _same_standard(agreement: Agreement, assessments: Any, city: str, code: str, then: Any,
+                   now: Any, value: Fraction, where: dict[str, Any]) -> Fraction | None:
+    """The basis ``value`` of ``code`` measured like this period's (``basis_standard``)."""
+    before, current = _yardstick(then, code), _yardstick(now, code)
+    if before == current:
+        return value
+    how = agreement.params.get("basis_standard", "error")
+    if how == "error":
+        raise FormulaError(
+            f"agreement {agreement.id}: {code} of {city} in {then.period} was assessed under "
+            f"{before} and in {now.period} under {current}; their difference would measure the "
+            "change of standard, not of the air. Set params.basis_standard = \"current\" "
+            f"(restate {then.period} under {current}) or \"each\" (compare them as assessed)")
+    if how == "each":
+        where["basis_standard"] = f"{then.period} as assessed, under {before} (each)"
+        return value
+    where["basis_standard"] = (f"{then.period} restated under {current} (was {before}: "
+                               f"{_text(value)})")
+    if code == "composite_index":
+        from ecocomp.air.standards import hj663
+        from ecocomp.air.statistics import _quantized, composite_index
+
+        index, _terms = composite_index(then.values, standard=now.standard, on=now.period.end)
+        return Fraction(_quantized(index, int(hj663().rounding["composite_places"].value)))
+    from ecocomp.air.statistics import period_statistics
+
+    days = (getattr(assessments, "daily", {}) or {}).get(city, ())
+    restated = period_statistics(days, city=city, period=then.period, standard=now.standard)
+    return _value(restated, code)
 
 
 def _correction(

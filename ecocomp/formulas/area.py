@@ -26,7 +26,7 @@ from typing import Any
 from ecocomp.agreements import Agreement
 from ecocomp.formulas.registry import register_formula
 from ecocomp.formulas.shared import fraction_text
-from ecocomp.money import WAN, from_fen, split_largest_remainder
+from ecocomp.money import WAN, from_fen, in_money_context, split_largest_remainder
 from ecocomp.obligations import Obligation
 from ecocomp.periods import Period
 
@@ -73,6 +73,7 @@ def _payees(agreement: Agreement) -> list[str]:
     return [code for role, code in agreement.parties.items() if role != "payer"]
 
 
+@in_money_context
 def area_amounts(agreement: Agreement, year: int) -> dict[str, dict[str, Any]]:
     """Per party in the scheme in ``year``: its lines, days and amount before any cap.
 
@@ -128,6 +129,7 @@ def _capped(agreement: Agreement, amounts: dict[str, Decimal], paid_before: Deci
     return {p: shares.get(p, _ZERO) for p in amounts}, left
 
 
+@in_money_context
 def fund_paid_before(agreement: Agreement, year: int) -> Decimal:
     """What the fund paid in the agreement's years before ``year`` (each within the cap);
     zero when the cap bounds each year on its own."""
@@ -164,6 +166,14 @@ def _check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
         if first and last and last < first:
             found.append((("terms", code, "to"), f"to {last} is before from {first}; swap or "
                                                  "fix them"))
+        elif first and _day(str(first), agreement.start) > agreement.end:
+            found.append((("terms", code, "from"), f"from {first} is after the agreement's end "
+                          f"{agreement.end}: {code} would never be in the scheme (never paid); "
+                          "fix the date or the agreement's end"))
+        elif last and _day(str(last), agreement.end) < agreement.start:
+            found.append((("terms", code, "to"), f"to {last} is before the agreement's start "
+                          f"{agreement.start}: {code} would never be in the scheme (never "
+                          "paid); fix the date or the agreement's start"))
     for i, line in enumerate(params["in_kind"]):
         party_problem(("in_kind", i, "party"), line["party"])
     with_area = {c for cat in params["categories"].values() for c in cat["area_by_party"]}
@@ -191,6 +201,7 @@ def _explain(party: str, share: dict[str, Any], amount: Decimal, unit: str) -> s
 
 @register_formula("area_rate", roles=_ROLES, params_schema="params.area_rate", check=_check,
                   cap=_cap, inputs="none", prorated=True)
+@in_money_context
 def area_rate(agreement: Agreement, inputs: object, period: Period) -> list[Obligation]:
     """The year's payment to each party (area × rate, prorated by days, within the fund cap),
     and its in-kind lines at amount 0; a month period gives none.
