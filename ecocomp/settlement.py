@@ -942,9 +942,9 @@ def _settle(
     # once every file is in and the year computes, so a bad file or a formula that
     # fails leaves the database as it was. A dry run never commits them.
     with store.transaction(keep=not dry_run):
-        # the readings of each year before the imports: a year settled earlier whose
-        # readings they change is reported (_other_years_stale)
-        sums_before = readings_by_year(store) if ledger is not None else {}
+        # the readings state before the imports: a year settled earlier whose readings
+        # they change is reported (_other_years_stale)
+        imports_before = last_import(store)
         names = {code: s.name for code, s in project.sections.items()}
         imports = []
         corrected: list[Correction] = []
@@ -977,7 +977,7 @@ def _settle(
                 require_unchanged(ledger.connection, this.last_import, this.evidence,
                                   db=ledger.path)
                 warnings += _other_years_stale(
-                    project, store, ledger, year, by_id, sums_before,
+                    project, store, ledger, year, by_id, imports_before,
                     {year, *(r.year for r in followers)}, today)
     if reused is not None:  # nothing new since the recorded run: its result stands
         assert ledger is not None
@@ -1425,16 +1425,22 @@ def readings_by_year(store: ReadingStore) -> dict[str, tuple[Any, ...]]:
 
 def _other_years_stale(
     project: Project, store: ReadingStore, ledger: Ledger, year: int,
-    by_id: Mapping[str, Agreement], before: Mapping[str, tuple[Any, ...]],
-    handled: set[int], today: date,
+    by_id: Mapping[str, Agreement], before: int, handled: set[int], today: date,
 ) -> list[str]:
     """Warnings for the settled years other than ``handled`` (the run's year and the later
     years it reports as stale) that this run's imports changed: a correction or a late
     sample of another year (and of the year before one that reads it). The ledger keeps
-    their amounts until they are settled again, so the run says so."""
-    after = readings_by_year(store)
-    changed = sorted(int(y) for y in {*before, *after}
-                     if y.isdigit() and before.get(y) != after.get(y))
+    their amounts until they are settled again, so the run says so.
+
+    ``before`` is the last import before the run's: the years of the readings imported
+    since (a new sample, or a correction's new revision of one) are the years changed; a
+    run that imported nothing reads no readings for it.
+    """
+    changed = []
+    if last_import(store) != before:
+        changed = sorted(int(y) for (y,) in store._conn.execute(
+            "SELECT DISTINCT substr(sampled_at, 1, 4) FROM readings WHERE import_id > ?",
+            (before,)) if str(y).isdigit())
     reads: dict[int, int] = {}  # the year stale -> the year whose readings changed
     for x in changed:
         reads.setdefault(x, x)
