@@ -1079,20 +1079,35 @@ def _other_terms(
             continue
         what = (f"{other} was settled under other terms: agreement(s) {', '.join(changed)} "
                 "changed since (edited, added or removed)")
-        advice = (f"run `ecocomp settle {project.root} --year {other} --db {ledger.path}` to "
-                  "bring it up to date")
-        try:
-            run = _compute_year(project, store, other, by_id)
-        except EcocompError as exc:
-            found.append(f"{what}, and it no longer computes ({exc}); {advice}")
-            continue
-        to_post, _, changes, _ = _plan(ledger, desired=run.desired, year=other, today=today,
-                                       by_id=by_id, corrections=run.corrections)
-        if to_post:
+        advice = _bring_up_to_date(project, ledger, other)
+        counts = _settled_again_would(project, store, ledger, other, by_id, today)
+        if isinstance(counts, str):
+            found.append(f"{what}, and it no longer computes ({counts}); {advice}")
+        elif counts is not None:
             found.append(f"{what}; the ledger keeps {other}'s amounts under the old terms: "
-                         f"settling it again would post {len(to_post) - len(changes)} and "
-                         f"adjust {len(changes)}; {advice}")
+                         f"settling it again would post {counts[0]} and adjust {counts[1]}; "
+                         f"{advice}")
     return found
+
+
+def _bring_up_to_date(project: Project, ledger: Ledger, year: int) -> str:
+    return (f"run `ecocomp settle {project.root} --year {year} --db {ledger.path}` to bring "
+            "it up to date")
+
+
+def _settled_again_would(
+    project: Project, store: ReadingStore, ledger: Ledger, year: int,
+    by_id: Mapping[str, Agreement], today: date,
+) -> tuple[int, int] | str | None:
+    """What settling ``year`` again would post and adjust (None: nothing), or why it no
+    longer computes (the error's text)."""
+    try:
+        run = _compute_year(project, store, year, by_id)
+    except EcocompError as exc:
+        return str(exc)
+    to_post, _, changes, _ = _plan(ledger, desired=run.desired, year=year, today=today,
+                                   by_id=by_id, corrections=run.corrections)
+    return (len(to_post) - len(changes), len(changes)) if to_post else None
 
 
 def _stranded(project: Project, source: Ledger | Batch) -> list[str]:
@@ -1452,20 +1467,15 @@ def _other_years_stale(
             continue
         why = (f"readings of {other} changed" if source == other else
                f"it reads {source}'s readings (improvement vs last year), which changed")
-        advice = (f"run `ecocomp settle {project.root} --year {other} --db {ledger.path}` to "
-                  "bring it up to date")
-        try:
-            run = _compute_year(project, store, other, by_id)
-        except EcocompError as exc:
+        advice = _bring_up_to_date(project, ledger, other)
+        counts = _settled_again_would(project, store, ledger, other, by_id, today)
+        if isinstance(counts, str):
             found.append(f"{other} may be stale: {why} in this run's import, after {other} "
-                         f"was settled, and it no longer computes ({exc}); {advice}")
-            continue
-        to_post, _, changes, _ = _plan(ledger, desired=run.desired, year=other, today=today,
-                                       by_id=by_id, corrections=run.corrections)
-        if to_post:
+                         f"was settled, and it no longer computes ({counts}); {advice}")
+        elif counts is not None:
             found.append(f"{other} is stale: {why} in this run's import, after {other} was "
-                         f"settled; settling it again would post {len(to_post) - len(changes)} "
-                         f"and adjust {len(changes)}; {advice}")
+                         f"settled; settling it again would post {counts[0]} and adjust "
+                         f"{counts[1]}; {advice}")
     return found
 
 
