@@ -733,8 +733,11 @@ def _cell_text(value: object, number_format: str | None = None) -> str:
 
     Excel stores numbers as binary doubles; the shortest text that reads back as the same
     double (Python's ``repr``) is what was typed (Excel keeps 15 significant digits), so
-    0.15 stays 0.15, never 0.1499999999999999944…. Given the cell's ``number_format``, a
-    date-time at midnight formatted as a date is that date (``2026-01-01``).
+    0.15 stays 0.15, never 0.1499999999999999944…. A formula's result can need 16 or 17
+    digits (``=0.1*3`` is saved as 0.30000000000000004); Excel shows it, and exports it to
+    CSV, at 15 significant digits (0.3), and so is it read. Given the cell's
+    ``number_format``, a date-time at midnight formatted as a date is that date
+    (``2026-01-01``).
     """
     if value is None:
         return ""
@@ -746,8 +749,10 @@ def _cell_text(value: object, number_format: str | None = None) -> str:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return str(value)
-        text = format(Decimal(repr(value)), "f")
-        return text
+        shortest = Decimal(repr(value))
+        if len(shortest.as_tuple().digits) > 15:  # a computed double: Excel shows 15 digits
+            shortest = Decimal(format(value, ".15g"))
+        return format(shortest, "f")
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
     if hasattr(value, "isoformat"):  # a date or a time

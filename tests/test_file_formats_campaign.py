@@ -1,0 +1,63 @@
+"""Files that were read wrongly without an error, or differently by the columnar reader
+and the row parser (a file-format campaign): each test fails on the code before its fix."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from test_columnar import imported
+from test_import_paths import state
+
+from ecocomp.readings import load_readings
+
+HEADER = "section,sampled_at,parameter,value,unit,source,flag\n"
+WAYS = ("columns", "rows", "general")
+
+
+def every_way(path: Path, monkeypatch: Any) -> tuple[Any, Any]:
+    """The outcome and stored state of one import, the same by every way (or fail)."""
+    outcomes = []
+    for way in WAYS:
+        from ecocomp.store import ReadingStore
+
+        with ReadingStore.open(":memory:") as s:
+            outcomes.append((imported(s, path, way, monkeypatch), state(s)))
+    assert all(each == outcomes[0] for each in outcomes), outcomes
+    return outcomes[0]
+
+
+def workbook(rows: list[list[Any]], cell: bytes = b"", xml: bytes = b"") -> bytes:
+    """An .xlsx of ``rows``, with the XML of one cell's contents replaced (as Excel writes)."""
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    raw = io.BytesIO()
+    book.save(raw)
+    source, out = zipfile.ZipFile(io.BytesIO(raw.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if cell and item.filename == "xl/worksheets/sheet1.xml":
+                assert cell in data
+                data = data.replace(cell, xml)
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("saved", "shown"), [
+    (b"<f>0.1*3</f><v>0.30000000000000004</v>", "0.3"),   # a formula's cached result
+    (b"<v>0.19999999999999998</v>", "0.2"),                 # =0.3-0.1, pasted as a value
+    (b"<v>0.125</v>", "0.125"),
+])
+def test_a_workbook_number_is_read_at_the_15_digits_excel_shows(tmp_path, saved, shown):
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(workbook([["section", "sampled_at", "parameter", "value"],
+                               ["zhuting", "2023-01-09", "tp", 0.125]],
+                              b"<v>0.125</v>", saved))
+    [reading] = load_readings(path)
+    assert str(reading.value) == shown
