@@ -21,6 +21,7 @@ import io
 import os
 import re
 import sqlite3
+import threading
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -368,6 +369,10 @@ def _value_error(text: str, wide: bool) -> str:
     if low.endswith("l") and _VALUE_RE.fullmatch(text[:-1].strip()):
         return (f"{text!r} looks like the 检出限+L notation; write <{text[:-1].strip()} for a "
                 "value below the detection limit")
+    if text.startswith("="):
+        return (f"{text!r} is a formula whose result the workbook does not hold (it was "
+                "written by a program and never calculated); open it in Excel and save it, "
+                "or write the value")
     if text in ("-", "/", "—", "－", "--"):
         return f"{text!r} is not a value; leave the cell empty when nothing was measured" \
             if wide else f"{text!r} is not a value; drop the row when nothing was measured"
@@ -695,6 +700,42 @@ def _is_workbook(source: object, name: str | None) -> bool:
     return (name or str(getattr(source, "name", ""))).lower().endswith(".xlsx")
 
 
+_UNSAVED = threading.local()  # on while a _SheetReader reads a row (see _unsaved_formulas)
+_UNSAVED.on = False
+
+
+def _unsaved_formulas() -> None:
+    """Make openpyxl's read-only sheets give a formula cell that holds no saved result (a
+    workbook written by a program, never calculated by Excel) as the formula's text.
+
+    With ``data_only`` openpyxl reads such a cell as empty, which a wide file takes for "not
+    measured": a value would be dropped without a word. Only while one of our
+    ``_SheetReader`` reads a row (a thread-local switch); other readers are unaffected.
+    """
+    from openpyxl.worksheet import _read_only, _reader
+
+    base = _reader.WorkSheetParser
+    if getattr(_read_only.WorkSheetParser, "_ecocomp", False):
+        return
+
+    class Parser(base):  # type: ignore[misc,valid-type]
+        _ecocomp = True
+
+        def parse_cell(self, element: Any) -> dict[str, Any]:
+            cell: dict[str, Any] = super().parse_cell(element)
+            # no result: no <v>, or an empty one not typed as text (a formula giving ""
+            # is saved by Excel as t="str" with an empty <v>: a blank cell, rightly)
+            if (getattr(_UNSAVED, "on", False) and self.data_only and cell["value"] is None
+                    and element.find(_reader.FORMULA_TAG) is not None
+                    and (element.find(_reader.VALUE_TAG) is None
+                         or element.get("t", "n") == "n")):
+                formula = element.findtext(_reader.FORMULA_TAG) or ""
+                cell["value"], cell["data_type"] = f"={formula}", "s"
+            return cell
+
+    _read_only.WorkSheetParser = Parser
+
+
 class _SheetReader:
     """One worksheet's rows as lists of text cells, like ``csv.reader`` (with ``line_num``).
 
@@ -711,7 +752,11 @@ class _SheetReader:
         return self
 
     def __next__(self) -> list[str]:
-        row = next(self._rows)
+        _UNSAVED.on = True  # a formula without a saved result reads as its text (=...)
+        try:
+            row = next(self._rows)
+        finally:
+            _UNSAVED.on = False
         self.line_num += 1
         if self._formats:
             return [_cell_text(cell.value, getattr(cell, "number_format", None))
@@ -793,6 +838,7 @@ def workbook_sheets(
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _unsaved_formulas()
     try:
         book = load_workbook(source, read_only=True, data_only=True)
     except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:

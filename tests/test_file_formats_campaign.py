@@ -13,7 +13,7 @@ import pytest
 from test_columnar import imported
 from test_import_paths import state
 
-from ecocomp.readings import load_readings
+from ecocomp.readings import check_readings, load_readings
 
 HEADER = "section,sampled_at,parameter,value,unit,source,flag\n"
 WAYS = ("columns", "rows", "general")
@@ -61,3 +61,36 @@ def test_a_workbook_number_is_read_at_the_15_digits_excel_shows(tmp_path, saved,
                               b"<v>0.125</v>", saved))
     [reading] = load_readings(path)
     assert str(reading.value) == shown
+
+
+def test_a_workbook_formula_without_a_saved_result_is_a_problem_not_an_empty_cell(tmp_path):
+    # a workbook written by a program: the formula is there, its result never calculated
+    book = openpyxl.Workbook()
+    book.active.append(["断面名称", "监测时间", "总磷", "氨氮"])
+    book.active.append(["朱亭镇", "2023-01-09 08:00", "=0.1*3", 0.5])
+    path = tmp_path / "r.xlsx"
+    book.save(path)
+    messages = [str(p) for p in check_readings(path, sections={"zhuting": "朱亭镇"})]
+    assert messages == [
+        f"{path}:Sheet:2:总磷: '=0.1*3' is a formula whose result the workbook does not hold "
+        "(it was written by a program and never calculated); open it in Excel and save it, "
+        "or write the value"]
+
+
+def test_a_formula_with_a_saved_result_is_read_as_the_result(tmp_path):
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(workbook([["断面名称", "监测时间", "总磷"],
+                               ["朱亭镇", "2023-01-09 08:00", 0.125]],
+                              b"<v>0.125</v>", b"<f>0.1+0.025</f><v>0.125</v>"))
+    [reading] = load_readings(path, sections={"zhuting": "朱亭镇"})
+    assert str(reading.value) == "0.125"
+
+
+def test_a_formula_that_gives_empty_text_is_an_empty_cell(tmp_path):
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(workbook([["断面名称", "监测时间", "总磷", "氨氮"],
+                               ["朱亭镇", "2023-01-09 08:00", 0.125, 0.5]],
+                              b'<c r="C2" t="n"><v>0.125</v></c>',
+                              b'<c r="C2" t="str"><f>IF(1,"","")</f><v></v></c>'))
+    [reading] = load_readings(path, sections={"zhuting": "朱亭镇"})
+    assert (reading.parameter, str(reading.value)) == ("nh3n", "0.5")
