@@ -367,7 +367,8 @@ def _value_error(text: str, wide: bool) -> str:
         empty = "leave the cell empty" if wide else "drop the row"
         return f"{text!r} is not a finite number; write a measured value or {empty}"
     if low.endswith("l") and _VALUE_RE.fullmatch(text[:-1].strip()):
-        return (f"{text!r} looks like the 检出限+L notation; write <{text[:-1].strip()} for a "
+        limit = text[:-1].strip().lstrip("<").strip()  # '<0.01L' is '<0.01', not '<<0.01'
+        return (f"{text!r} looks like the 检出限+L notation; write <{limit} for a "
                 "value below the detection limit")
     if text.startswith("="):
         return (f"{text!r} is a formula whose result the workbook does not hold (it was "

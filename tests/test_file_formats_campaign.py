@@ -94,3 +94,13 @@ def test_a_formula_that_gives_empty_text_is_an_empty_cell(tmp_path):
                               b'<c r="C2" t="str"><f>IF(1,"","")</f><v></v></c>'))
     [reading] = load_readings(path, sections={"zhuting": "朱亭镇"})
     assert (reading.parameter, str(reading.value)) == ("nh3n", "0.5")
+
+
+@pytest.mark.parametrize("cell", ["<0.01L", "< 0.01 L", "0.01L"])
+def test_the_hint_for_a_limit_with_an_l_is_a_value_the_file_can_hold(tmp_path, monkeypatch,
+                                                                     cell):
+    path = tmp_path / "r.csv"
+    path.write_text(HEADER + f"zhuting,2023-01-09,tp,{cell},,,\n", encoding="utf-8")
+    messages, _state = every_way(path, monkeypatch)
+    assert messages == [f"{path}:2:value: {cell!r} looks like the 检出限+L notation; write "
+                        "<0.01 for a value below the detection limit"]
