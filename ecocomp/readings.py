@@ -1078,6 +1078,9 @@ def _checked(
         return f"pH {text!r} is outside 0–14; check the value and the column"
     if below and value <= 0:  # water temperature's <0 or <-1 too: a limit is above zero
         return f"{text!r}: a detection limit must be greater than zero"
+    if below and kind == "ph":  # half of '<7' would be pH 3.5: a log scale has no limit
+        return (f"pH {text!r} has no detection limit; write the measured pH (a pH below a "
+                "limit cannot be averaged as half the limit)")
     if not -_TOO_LARGE < value < _TOO_LARGE:  # a unit factor carried it past 1E+28
         return (f"{_clip(text)} is {value.normalize(CONTEXT)} in the unit of {code}: too "
                 "large to be a measured value; check the value and the unit")

@@ -104,3 +104,19 @@ def test_the_hint_for_a_limit_with_an_l_is_a_value_the_file_can_hold(tmp_path, m
     messages, _state = every_way(path, monkeypatch)
     assert messages == [f"{path}:2:value: {cell!r} looks like the 检出限+L notation; write "
                         "<0.01 for a value below the detection limit"]
+
+
+@pytest.mark.parametrize("cell", ["<7", "< 6.5", "<14"])
+def test_a_ph_below_a_detection_limit_is_refused(tmp_path, monkeypatch, cell):
+    """pH '<7' was stored as a non-detect whose mean counted half the limit: pH 3.5."""
+    long = tmp_path / "long.csv"
+    long.write_text(HEADER + f"zhuting,2023-01-09,ph,{cell},,,\n", encoding="utf-8")
+    messages, _state = every_way(long, monkeypatch)
+    why = (f"pH {cell!r} has no detection limit; write the measured pH (a pH below a limit "
+           "cannot be averaged as half the limit)")
+    assert messages == [f"{long}:2:value: {why}"]
+    wide = tmp_path / "wide.csv"
+    wide.write_text(f"断面名称,监测时间,pH,总磷\n朱亭镇,2023-01-09 08:00,{cell},<0.01\n",
+                    encoding="utf-8")
+    messages, _state = every_way(wide, monkeypatch)
+    assert messages == [f"{wide}:2:pH: {why}"]
