@@ -1013,12 +1013,12 @@ def _settle(
         warnings += _stranded(project, batch)
         # the later years that read this one: re-settled in the same batch, or reported
         later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
-        if not is_url(ledger.path):  # the terms each year is now settled under
-            done = [year, *(r.year for r in followers)] if cascade else [year]
-            for settled_year in done:
-                record_terms(ledger.connection, settled_year, _year_terms(project, settled_year))
-            warnings += _other_terms(project, store, ledger, year,
-                                     {*done, *(r.year for r in later)}, by_id, today)
+        # the terms each year is now settled under
+        done = [year, *(r.year for r in followers)] if cascade else [year]
+        for settled_year in done:
+            record_terms(ledger.connection, settled_year, _year_terms(project, settled_year))
+        warnings += _other_terms(project, store, ledger, year,
+                                 {*done, *(r.year for r in later)}, by_id, today)
         assert identity is not None
         record_identity(ledger.connection, identity)
         # what the posted amounts were computed from (docs/ledger.md, "inputs digest")
@@ -1065,10 +1065,7 @@ def _other_terms(
     by_id: Mapping[str, Agreement], today: date,
 ) -> list[str]:
     """Warnings for the settled years (other than ``handled``) last settled under other terms
-    (an agreement of theirs edited, added or removed since) whose amounts those terms change
-    (SQLite ledgers)."""
-    if is_url(ledger.path):
-        return []
+    (an agreement of theirs edited, added or removed since) whose amounts those terms change."""
     found = []
     for other, recorded in sorted(recorded_terms(ledger.connection).items()):
         if other in handled or not _settled(ledger, other):

@@ -199,7 +199,7 @@ def migrate(conn: Any, *, now: Callable[[], str]) -> int:
 #: not part of the append-only record, so a writer may also empty them.
 BESIDE = (
     *CATALOG_TABLES, "catalog_runs", "project_identity",
-    "settlement_inputs", "settlement_runs",
+    "settlement_inputs", "settlement_runs", "settlement_terms",
 )
 
 
