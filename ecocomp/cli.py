@@ -952,8 +952,11 @@ def _verify_readings(db: Path, as_json: bool, ledger_json: Mapping[str, Any]) ->
             "ok": found.ok, "problems": list(found.problems), "monthly_sums": found.sums,
             "settlements": found.runs, "covered": found.covered,
             "uncovered": found.uncovered, "no_measurements": found.no_measurements,
-            "notes": list(found.notes)}})
-    elif found.ok:
+            "notes": list(found.notes), "unchecked": list(found.unchecked)}})
+    else:
+        for line in found.unchecked:
+            click.echo(f"note: {line}", err=True)
+    if found.ok and not as_json:
         for note in found.notes:
             click.echo(f"note: {note}", err=True)
         click.echo(f"OK: ledger verified; {found.sums:,} monthly sums match the stored "

@@ -31,3 +31,26 @@ def test_an_agreement_edited_after_two_years_were_settled_is_reported_on_postgre
          'II           = { payer = "upstream", amount = 10 }')
     [warning] = [w for w in settle(project, pg_url, 2021).warnings if "2020" in w]
     assert "lishui-zjj-cd-2020" in warning and "would post 13 and adjust 0" in warning
+
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from ecocomp.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def test_verify_with_readings_on_postgres_says_which_checks_it_cannot_run(project, pg_url):
+    """`ledger verify --with-readings` on SQLite also compares the readings tables' schema
+    with ecocomp's and runs SQLite's integrity_check over them; on PostgreSQL both were
+    skipped and the OK line read the same, so a reader took them as done."""
+    import json
+
+    settle(project, pg_url, 2021)
+    result = _cli("ledger", "verify", "--with-readings", "--json", "--db", pg_url)
+    assert result.exit_code == 0, result.output
+    unchecked = json.loads(result.output)["readings"]["unchecked"]
+    assert any("schema" in u for u in unchecked) and any("pg_amcheck" in u for u in unchecked)
+    text = _cli("ledger", "verify", "--with-readings", "--db", pg_url)
+    assert text.exit_code == 0 and "not checked on PostgreSQL" in text.output
