@@ -1496,6 +1496,8 @@ _POSTGRES_HINTS = {
     ("ledger", "backup"): "; back a PostgreSQL database up with the server's own `pg_dump`",
     ("air", "import"): "; air readings live in an SQLite file (settle the air project there)",
     ("air", "aqi"): "; air readings live in an SQLite file (settle the air project there)",
+    ("demo",): ("; the demo writes an SQLite file of its own (on PostgreSQL: "
+                "`ecocomp settle examples/hunan-2021 --year 2021 --db URL`)"),
 }
 
 
@@ -1565,7 +1567,9 @@ def _apply_conventions(group: click.Group) -> None:
                 continue
             if isinstance(param.type, click.DateTime):  # 2022/04/20, 2022年4月20日 too
                 param.type = DAY
-            if param.name == "db" and path[-1] not in _OWN_DB:
+            if param.name == "db" and path[-1] in _OWN_DB:  # a URL is refused, not a file
+                param.type = _Database(param.type, False, _POSTGRES_HINTS.get(path, ""))
+            elif param.name == "db":
                 param.type = _Database(param.type, path in _POSTGRES_READY,
                                        _POSTGRES_HINTS.get(path, ""))
                 param.envvar = "ECOCOMP_DB"

@@ -54,3 +54,12 @@ def test_verify_with_readings_on_postgres_says_which_checks_it_cannot_run(projec
     assert any("schema" in u for u in unchecked) and any("pg_amcheck" in u for u in unchecked)
     text = _cli("ledger", "verify", "--with-readings", "--db", pg_url)
     assert text.exit_code == 0 and "not checked on PostgreSQL" in text.output
+
+
+def test_demo_given_a_postgres_url_says_it_writes_an_sqlite_file():
+    """`ecocomp demo --db postgresql://…` took the URL for a file name and said "the folder
+    …/postgresql:/user@host:5432 does not exist" (exit 1); every other command without
+    PostgreSQL support says that it works on an SQLite file, and exits 2."""
+    result = _cli("demo", "--db", "postgresql://ecocomp@localhost/ecocomp")
+    assert result.exit_code == 2, result.output
+    assert "SQLite file" in result.output and "does not exist" not in result.output
