@@ -776,8 +776,10 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
     if db is None:
         _verify_receipt_offline(held, public_key, as_json)
         return
+    unchecked: list[str] = []
     if is_url(str(db)):  # PostgreSQL: the server's own file checks are pg_amcheck's
         opening, report = Ledger.open(str(db), create=False), None
+        unchecked.append(_PG_STORAGE_UNCHECKED)
     else:
         report = verify_file(db, quick=quick, jobs=jobs)
         opening = Ledger.open_read_only(db)
@@ -797,7 +799,7 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
                 "checkpoints": report.checkpoints, "problems": list(report.problems),
                 "schema_version": report.schema_version,
                 "tx2_from_seq": report.tx2_from_seq, "quick": report.quick,
-                "scan": report.scan}
+                "scan": report.scan, "unchecked": unchecked}
         data["unvouched"] = unvouched
         data["tail"] = tail
         if check is not None:
@@ -807,6 +809,8 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
             return
         _print_json(data)
     elif ledger_ok:
+        for line in unchecked:
+            click.echo(f"note: {line}", err=True)
         click.echo(f"OK: {report.count} transactions, chain and checkpoints verified"
                    + (" (--quick: the indexes were not compared with their tables; run "
                       "without --quick before trusting lookups by key or agreement)"
@@ -940,6 +944,12 @@ def _verify_receipt_offline(held: Any, public_key: Path | None, as_json: bool) -
         if not as_json:
             click.echo(f"error: {why}", err=True)
         sys.exit(1)
+
+
+#: What ``ledger verify`` checks on an SQLite file only (docs/postgres.md).
+_PG_STORAGE_UNCHECKED = (
+    "the database's storage (SQLite's integrity_check, or --quick's quick_check) is not "
+    "checked on PostgreSQL: run the server's pg_amcheck for it")
 
 
 def _verify_readings(db: Path, as_json: bool, ledger_json: Mapping[str, Any]) -> None:

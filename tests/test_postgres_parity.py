@@ -63,3 +63,17 @@ def test_demo_given_a_postgres_url_says_it_writes_an_sqlite_file():
     result = _cli("demo", "--db", "postgresql://ecocomp@localhost/ecocomp")
     assert result.exit_code == 2, result.output
     assert "SQLite file" in result.output and "does not exist" not in result.output
+
+
+def test_ledger_verify_on_postgres_says_the_storage_is_not_checked(project, pg_url):
+    """`ledger verify` on SQLite also runs SQLite's integrity_check over the file (and says
+    when --quick left the indexes out); on PostgreSQL it checks no storage and its OK line
+    read the same, --quick included."""
+    import json
+
+    settle(project, pg_url, 2021)
+    result = _cli("ledger", "verify", "--db", pg_url, "--json")
+    assert result.exit_code == 0, result.output
+    assert any("pg_amcheck" in u for u in json.loads(result.output)["unchecked"])
+    text = _cli("ledger", "verify", "--db", pg_url, "--quick")
+    assert text.exit_code == 0 and "pg_amcheck" in text.output
