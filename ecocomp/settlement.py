@@ -87,6 +87,7 @@ from ecocomp.runs import (
     recorded_result,
     recorded_terms,
     terms_digest,
+    terms_unrecordable,
 )
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore, file_sha256
@@ -1015,10 +1016,19 @@ def _settle(
         later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
         # the terms each year is now settled under
         done = [year, *(r.year for r in followers)] if cascade else [year]
-        for settled_year in done:
-            record_terms(ledger.connection, settled_year, _year_terms(project, settled_year))
-        warnings += _other_terms(project, store, ledger, year,
-                                 {*done, *(r.year for r in later)}, by_id, today)
+        if terms_unrecordable(ledger.connection):
+            warnings.append(
+                f"{ledger.path}: the terms of each settled year are not recorded, so no "
+                "run can say which settled years an agreement edited since changes: table "
+                "settlement_terms is missing and this role may not create it; run one "
+                "settlement as the database's owner, then grant_writer again "
+                "(docs/postgres.md)")
+        else:
+            for settled_year in done:
+                record_terms(ledger.connection, settled_year,
+                             _year_terms(project, settled_year))
+            warnings += _other_terms(project, store, ledger, year,
+                                     {*done, *(r.year for r in later)}, by_id, today)
         assert identity is not None
         record_identity(ledger.connection, identity)
         # what the posted amounts were computed from (docs/ledger.md, "inputs digest")

@@ -77,3 +77,39 @@ def test_ledger_verify_on_postgres_says_the_storage_is_not_checked(project, pg_u
     assert any("pg_amcheck" in u for u in json.loads(result.output)["unchecked"])
     text = _cli("ledger", "verify", "--db", pg_url, "--quick")
     assert text.exit_code == 0 and "pg_amcheck" in text.output
+
+
+def test_a_writer_role_settles_a_database_made_before_the_terms_were_recorded(
+        project, pg_url, tmp_path):
+    """A database whose owner settled before `settlement_terms` existed (an upgrade) and a
+    writer role (no right to create tables) settling next: the run failed with psycopg's
+    InsufficientPrivilege. It settles, and says that the terms are not recorded and why."""
+    from ecocomp import postgres
+    from ecocomp.ledger.postgres import grant_writer
+
+    readings = tmp_path / "readings.db"
+
+    def run(url: str) -> ecocomp.SettlementResult:
+        with ecocomp.Ledger.open(url) as ledger, ecocomp.ReadingStore.open(readings) as store:
+            return ecocomp.settle(ecocomp.load_project(project), year=2021, ledger=ledger,
+                                  store=store, today=date(2022, 3, 1))
+
+    first = run(pg_url)
+    conn = postgres.connect(pg_url)
+    try:
+        conn.execute("DROP TABLE settlement_terms")  # as before the upgrade
+        conn.execute("CREATE ROLE parity_writer LOGIN")
+        grant_writer(conn, "parity_writer")
+    finally:
+        conn.close()
+    try:
+        again = run(pg_url.replace("://postgres@", "://parity_writer@", 1))
+        assert again.unchanged == first.posted
+        assert [w for w in again.warnings if "settlement_terms" in w and "grant_writer" in w]
+    finally:
+        conn = postgres.connect(pg_url)
+        try:
+            conn.execute("DROP OWNED BY parity_writer")
+            conn.execute("DROP ROLE parity_writer")
+        finally:
+            conn.close()
