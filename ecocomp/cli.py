@@ -80,6 +80,11 @@ def friendly(func: F) -> F:
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             _fail(f"{where}{exc.strerror or exc}")
+        except Exception as exc:  # psycopg's, told as sqlite3's are (without importing it)
+            if not type(exc).__module__.startswith("psycopg"):
+                raise
+            db = kwargs.get("db")
+            _fail(postgres.describe(exc, str(db) if db else "the PostgreSQL database"))
 
     return wrapper  # type: ignore[return-value]
 

@@ -113,3 +113,34 @@ def test_a_writer_role_settles_a_database_made_before_the_terms_were_recorded(
             conn.execute("DROP ROLE parity_writer")
         finally:
             conn.close()
+
+
+def test_a_database_error_on_postgres_is_described_not_a_traceback(project, pg_url):
+    """A role that may only read, recording a payment: on SQLite a file it may not write
+    gives one `error:` line (exit 1); on PostgreSQL psycopg's InsufficientPrivilege came out
+    as a traceback."""
+    from ecocomp import postgres
+
+    settle(project, pg_url, 2021)
+    conn = postgres.connect(pg_url)
+    try:
+        conn.execute("CREATE ROLE parity_reader LOGIN")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO parity_reader")
+    finally:
+        conn.close()
+    try:
+        reader = pg_url.replace("://postgres@", "://parity_reader@", 1)
+        result = _cli("pay", "--db", reader, "--agreement", "lishui-zjj-cd-2020", "--year",
+                      "2021", "--payer", "430700", "--payee", "430800", "--amount", "1",
+                      "--date", "2022-04-01", "--reference", "X")
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), \
+            result.exception
+        assert "error:" in result.output and "may not do this" in result.output
+        assert "Traceback" not in result.output
+    finally:
+        conn = postgres.connect(pg_url)
+        try:
+            conn.execute("DROP OWNED BY parity_reader")
+            conn.execute("DROP ROLE parity_reader")
+        finally:
+            conn.close()
