@@ -144,3 +144,21 @@ def test_a_database_error_on_postgres_is_described_not_a_traceback(project, pg_u
             conn.execute("DROP ROLE parity_reader")
         finally:
             conn.close()
+
+
+def test_terms_recorded_in_a_migrated_sqlite_file_still_warn_on_postgres(
+        project, pg_url, tmp_path):
+    """2020 and 2021 settled into an SQLite file, `ledger migrate` to PostgreSQL, an
+    agreement's terms edited, 2021 settled on PostgreSQL: the SQLite file would have warned
+    that 2020 was settled under other terms; the copy had lost the recorded terms and said
+    nothing."""
+    db = str(tmp_path / "settle.db")
+    settle(project, db, 2020)
+    settle(project, db, 2021)
+    result = _cli("ledger", "migrate", "--from", db, "--to", pg_url)
+    assert result.exit_code == 0, result.output
+    edit(project / LISHUI, 'II           = { payer = "none" }',
+         'II           = { payer = "upstream", amount = 10 }')
+    assert [w for w in settle(project, db, 2021).warnings if "2020 was settled under" in w]
+    assert [w for w in settle(project, pg_url, 2021).warnings
+            if "2020 was settled under" in w]
