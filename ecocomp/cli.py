@@ -80,6 +80,11 @@ def friendly(func: F) -> F:
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             _fail(f"{where}{exc.strerror or exc}")
+        except Exception as exc:  # psycopg's, told as sqlite3's are (without importing it)
+            if not type(exc).__module__.startswith("psycopg"):
+                raise
+            db = kwargs.get("db")
+            _fail(postgres.describe(exc, str(db) if db else "the PostgreSQL database"))
 
     return wrapper  # type: ignore[return-value]
 
@@ -776,8 +781,10 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
     if db is None:
         _verify_receipt_offline(held, public_key, as_json)
         return
+    unchecked: list[str] = []
     if is_url(str(db)):  # PostgreSQL: the server's own file checks are pg_amcheck's
         opening, report = Ledger.open(str(db), create=False), None
+        unchecked.append(_PG_STORAGE_UNCHECKED)
     else:
         report = verify_file(db, quick=quick, jobs=jobs)
         opening = Ledger.open_read_only(db)
@@ -797,7 +804,7 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
                 "checkpoints": report.checkpoints, "problems": list(report.problems),
                 "schema_version": report.schema_version,
                 "tx2_from_seq": report.tx2_from_seq, "quick": report.quick,
-                "scan": report.scan}
+                "scan": report.scan, "unchecked": unchecked}
         data["unvouched"] = unvouched
         data["tail"] = tail
         if check is not None:
@@ -807,6 +814,8 @@ def ledger_verify(db: Path | None, as_json: bool, against: Path | None, seq: int
             return
         _print_json(data)
     elif ledger_ok:
+        for line in unchecked:
+            click.echo(f"note: {line}", err=True)
         click.echo(f"OK: {report.count} transactions, chain and checkpoints verified"
                    + (" (--quick: the indexes were not compared with their tables; run "
                       "without --quick before trusting lookups by key or agreement)"
@@ -942,6 +951,12 @@ def _verify_receipt_offline(held: Any, public_key: Path | None, as_json: bool) -
         sys.exit(1)
 
 
+#: What ``ledger verify`` checks on an SQLite file only (docs/postgres.md).
+_PG_STORAGE_UNCHECKED = (
+    "the database's storage (SQLite's integrity_check, or --quick's quick_check) is not "
+    "checked on PostgreSQL: run the server's pg_amcheck for it")
+
+
 def _verify_readings(db: Path, as_json: bool, ledger_json: Mapping[str, Any]) -> None:
     """``ledger verify --with-readings`` after the ledger itself verified."""
     from ecocomp.evidence import verify_readings
@@ -952,8 +967,11 @@ def _verify_readings(db: Path, as_json: bool, ledger_json: Mapping[str, Any]) ->
             "ok": found.ok, "problems": list(found.problems), "monthly_sums": found.sums,
             "settlements": found.runs, "covered": found.covered,
             "uncovered": found.uncovered, "no_measurements": found.no_measurements,
-            "notes": list(found.notes)}})
-    elif found.ok:
+            "notes": list(found.notes), "unchecked": list(found.unchecked)}})
+    else:
+        for line in found.unchecked:
+            click.echo(f"note: {line}", err=True)
+    if found.ok and not as_json:
         for note in found.notes:
             click.echo(f"note: {note}", err=True)
         click.echo(f"OK: ledger verified; {found.sums:,} monthly sums match the stored "
@@ -1493,6 +1511,8 @@ _POSTGRES_HINTS = {
     ("ledger", "backup"): "; back a PostgreSQL database up with the server's own `pg_dump`",
     ("air", "import"): "; air readings live in an SQLite file (settle the air project there)",
     ("air", "aqi"): "; air readings live in an SQLite file (settle the air project there)",
+    ("demo",): ("; the demo writes an SQLite file of its own (on PostgreSQL: "
+                "`ecocomp settle examples/hunan-2021 --year 2021 --db URL`)"),
 }
 
 
@@ -1562,7 +1582,9 @@ def _apply_conventions(group: click.Group) -> None:
                 continue
             if isinstance(param.type, click.DateTime):  # 2022/04/20, 2022年4月20日 too
                 param.type = DAY
-            if param.name == "db" and path[-1] not in _OWN_DB:
+            if param.name == "db" and path[-1] in _OWN_DB:  # a URL is refused, not a file
+                param.type = _Database(param.type, False, _POSTGRES_HINTS.get(path, ""))
+            elif param.name == "db":
                 param.type = _Database(param.type, path in _POSTGRES_READY,
                                        _POSTGRES_HINTS.get(path, ""))
                 param.envvar = "ECOCOMP_DB"

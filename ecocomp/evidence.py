@@ -297,6 +297,9 @@ class ReadingsReport:
     #: section-months that differ. Not problems: the forget is an ecocomp operation, and
     #: the settlement after it is re-derived; shown so a reader sees what changed.
     notes: tuple[str, ...] = ()
+    #: Checks this backend cannot run (on PostgreSQL: the readings schema against
+    #: ecocomp's and SQLite's integrity_check), one line each, so nobody takes them as done.
+    unchecked: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -374,6 +377,15 @@ def _file_problems(conn: sqlite3.Connection) -> list[str]:
                 "changed outside ecocomp (an index that no longer matches its table gives "
                 "other readings to whatever reads through it) — restore it from a backup")
     return problems
+
+
+#: What ``verify_readings`` checks on an SQLite file only (docs/postgres.md).
+_PG_UNCHECKED = (
+    "the schema of the readings tables (keys, indexes, triggers) is not checked on "
+    "PostgreSQL: ecocomp compares it with its own on SQLite only",
+    "the readings tables' storage (SQLite's integrity_check) is not checked on PostgreSQL: "
+    "run the server's pg_amcheck for it",
+)
 
 
 def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
@@ -595,11 +607,14 @@ def verify_readings(path: str | Path) -> ReadingsReport:
             f"{name}: holds no readings, so there is nothing to re-derive; use the database "
             "`ecocomp settle` wrote (its readings and ledger are in one file)",),
             sums=0, runs=0, covered=0, uncovered=0)
+    unchecked: tuple[str, ...] = ()
     conn = database.open_reading(name)
     try:
         if not postgres.is_url(name):
             problems += _schema_problems(conn)
             problems += _file_problems(conn)
+        else:
+            unchecked = _PG_UNCHECKED
         sums, found = _sums_problems(conn)
         problems += found
         problems += _values_problems(conn)
@@ -703,4 +718,4 @@ def verify_readings(path: str | Path) -> ReadingsReport:
     return ReadingsReport(problems=tuple(problems), sums=sums, runs=len(runs),
                           covered=covered, uncovered=uncovered,
                           no_measurements=sum(1 for r in runs if not r.section_months),
-                          notes=tuple(notes))
+                          notes=tuple(notes), unchecked=unchecked)

@@ -56,6 +56,7 @@ __all__ = [
     "recorded_result",
     "recorded_terms",
     "terms_digest",
+    "terms_unrecordable",
 ]
 
 #: The name of the fingerprint definition; a different scheme never matches.
@@ -274,6 +275,17 @@ def record_terms(conn: sqlite3.Connection, year: int, digests: Mapping[str, str]
     conn.execute(f"DELETE FROM {_TERMS} WHERE year = ?", (year,))
     conn.executemany(f"INSERT INTO {_TERMS} (year, agreement, digest) VALUES (?, ?, ?)",
                      [(year, a, d) for a, d in sorted(digests.items())])
+
+
+def terms_unrecordable(conn: sqlite3.Connection) -> bool:
+    """Whether ``settlement_terms`` is missing and this role may not create it (a PostgreSQL
+    writer role on a database its owner set up before the table existed)."""
+    if getattr(conn, "dialect", "sqlite") != "postgresql":
+        return False
+    row = conn.execute(
+        "SELECT to_regclass(?) IS NULL AND NOT has_schema_privilege(current_schema(), "
+        "'CREATE')", (_TERMS,)).fetchone()
+    return bool(row and row[0])
 
 
 def recorded_terms(conn: sqlite3.Connection) -> dict[int, dict[str, str]]:

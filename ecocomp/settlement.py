@@ -87,6 +87,7 @@ from ecocomp.runs import (
     recorded_result,
     recorded_terms,
     terms_digest,
+    terms_unrecordable,
 )
 from ecocomp.store import SCHEMA_VERSION as STORE_SCHEMA_VERSION
 from ecocomp.store import Correction, ReadingStore, file_sha256
@@ -1013,10 +1014,19 @@ def _settle(
         warnings += _stranded(project, batch)
         # the later years that read this one: re-settled in the same batch, or reported
         later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
-        if not is_url(ledger.path):  # the terms each year is now settled under
-            done = [year, *(r.year for r in followers)] if cascade else [year]
+        # the terms each year is now settled under
+        done = [year, *(r.year for r in followers)] if cascade else [year]
+        if terms_unrecordable(ledger.connection):
+            warnings.append(
+                f"{ledger.path}: the terms of each settled year are not recorded, so no "
+                "run can say which settled years an agreement edited since changes: table "
+                "settlement_terms is missing and this role may not create it; run one "
+                "settlement as the database's owner, then grant_writer again "
+                "(docs/postgres.md)")
+        else:
             for settled_year in done:
-                record_terms(ledger.connection, settled_year, _year_terms(project, settled_year))
+                record_terms(ledger.connection, settled_year,
+                             _year_terms(project, settled_year))
             warnings += _other_terms(project, store, ledger, year,
                                      {*done, *(r.year for r in later)}, by_id, today)
         assert identity is not None
@@ -1065,10 +1075,7 @@ def _other_terms(
     by_id: Mapping[str, Agreement], today: date,
 ) -> list[str]:
     """Warnings for the settled years (other than ``handled``) last settled under other terms
-    (an agreement of theirs edited, added or removed since) whose amounts those terms change
-    (SQLite ledgers)."""
-    if is_url(ledger.path):
-        return []
+    (an agreement of theirs edited, added or removed since) whose amounts those terms change."""
     found = []
     for other, recorded in sorted(recorded_terms(ledger.connection).items()):
         if other in handled or not _settled(ledger, other):

@@ -199,7 +199,7 @@ def migrate(conn: Any, *, now: Callable[[], str]) -> int:
 #: not part of the append-only record, so a writer may also empty them.
 BESIDE = (
     *CATALOG_TABLES, "catalog_runs", "project_identity",
-    "settlement_inputs", "settlement_runs",
+    "settlement_inputs", "settlement_runs", "settlement_terms",
 )
 
 
@@ -489,6 +489,7 @@ def migrate_ledger(source: str, target: str) -> Migrated:
                 f"({before.reason}); fix or restore it before migrating")
         with Ledger.open(target) as dst:
             copied, checkpoints = copy_ledger(src.connection, dst.connection)
+            _copy_terms(src.connection, dst.connection)
             after = dst.verify()
             theirs = src.checkpoints()[-1:]
             mine = dst.checkpoints()[-1:]
@@ -499,6 +500,27 @@ def migrate_ledger(source: str, target: str) -> Migrated:
                     "was committed, so inspect it with `ecocomp ledger verify`")
     return Migrated(copied, checkpoints, after.count, after.head,
                     mine[0].hash if mine else None)
+
+
+def _copy_terms(source: Any, target: Any) -> None:
+    """Copy the terms each year was settled under (``settlement_terms``, beside the ledger)
+    for the years the target has none of, so that a run on the target still warns about
+    the years an agreement edited since changes (:func:`ecocomp.runs.recorded_terms`)."""
+    from ecocomp.runs import record_terms, recorded_terms
+
+    theirs = recorded_terms(source)
+    mine = recorded_terms(target)
+    new = {year: terms for year, terms in theirs.items() if year not in mine}
+    if not new:
+        return
+    target.execute("BEGIN IMMEDIATE")
+    try:
+        for year, terms in sorted(new.items()):
+            record_terms(target, year, terms)
+    except BaseException:
+        target.execute("ROLLBACK")
+        raise
+    target.execute("COMMIT")
 
 
 def _copy_catalog(source: Any, target: Any) -> None:
