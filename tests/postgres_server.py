@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,26 @@ def database(admin_url: str) -> Iterator[str]:
     """A new empty database on the server of ``admin_url``; dropped afterwards."""
     with scratch_database(admin_url, "ecocomp_test") as url:
         yield url
+
+
+@contextlib.contextmanager
+def login_role(pg_url: str, name: str, grant: Callable[[Any, str], object]) -> Iterator[str]:
+    """A login role ``name`` given its rights by ``grant(owner connection, name)``; yields
+    its URL and drops the role (and what it owns) afterwards."""
+    from ecocomp import postgres
+
+    conn = postgres.connect(pg_url)
+    try:
+        conn.execute(f"CREATE ROLE {name} LOGIN")
+        grant(conn, name)
+    finally:
+        conn.close()
+    try:
+        yield pg_url.replace("://postgres@", f"://{name}@", 1)
+    finally:
+        conn = postgres.connect(pg_url)
+        try:
+            conn.execute(f"DROP OWNED BY {name}")
+            conn.execute(f"DROP ROLE {name}")
+        finally:
+            conn.close()

@@ -7,16 +7,15 @@ the demo's SQLite file to PostgreSQL, then ``ledger verify/head/balances`` on th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLE
+from postgres_server import login_role
 from test_postgres_ledger import _sql
 
 import ecocomp
@@ -62,33 +61,12 @@ def test_the_example_year_settles_to_the_same_obligations_nets_and_head(
         assert pg.verify().ok
 
 
-@contextlib.contextmanager
-def _role(pg_url: str, name: str, grant: Callable[[postgres.Connection, str], None]
-          ) -> Iterator[str]:
-    """A login role ``name`` given its rights by ``grant`` as the owner; yields its URL."""
-    conn = postgres.connect(pg_url)
-    try:
-        conn.execute(f"CREATE ROLE {name} LOGIN")
-        grant(conn, name)
-    finally:
-        conn.close()
-    try:
-        yield pg_url.replace("://postgres@", f"://{name}@", 1)
-    finally:
-        conn = postgres.connect(pg_url)
-        try:
-            conn.execute(f"DROP OWNED BY {name}")
-            conn.execute(f"DROP ROLE {name}")
-        finally:
-            conn.close()
-
-
 def test_a_writer_role_settles_once_the_owner_made_the_tables(pg_url: str, tmp_path: Path):
     from ecocomp.ledger.postgres import grant_writer
 
     first, owner = _settle(pg_url, tmp_path / "readings.db")
     owner.close()
-    with _role(pg_url, "ecocomp_settler", grant_writer) as writer:
+    with login_role(pg_url, "ecocomp_settler", grant_writer) as writer:
         again, ledger = _settle(writer, tmp_path / "readings.db")
         with ledger:
             assert again.unchanged == first.posted and again.head == first.head
@@ -299,7 +277,7 @@ def test_a_writer_role_settles_with_the_readings_once_granted(pg_url: str, tmp_p
         grant_writer(conn, role)
         grant_readings(conn, role, years=[2022])
 
-    with _role(pg_url, "ecocomp_importer", grant) as writer:
+    with login_role(pg_url, "ecocomp_importer", grant) as writer:
         code, out, err = _run("settle", str(EXAMPLE), "--year", "2021", "--db", writer,
                               "--json")
         assert code == 0, err
