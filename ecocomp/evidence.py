@@ -187,44 +187,40 @@ def record_inputs(
     return digest
 
 
+def _has_records(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (_TABLE,)).fetchone() is not None
+
+
 def inputs_recorded_at(conn: sqlite3.Connection, year: int, last: int) -> bool:
     """Whether a run recorded the inputs of ``year`` at readings state ``last`` (under the
     scheme ecocomp writes), without reading every record's section-month digests."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                        (_TABLE,)).fetchone():
-        return False
-    return conn.execute(f"SELECT 1 FROM {_TABLE} WHERE year = ? AND last_import = ? AND "
-                        "scheme = ? LIMIT 1", (year, last, SCHEME)).fetchone() is not None
+    return _has_records(conn) and conn.execute(
+        f"SELECT 1 FROM {_TABLE} WHERE year = ? AND last_import = ? AND scheme = ? LIMIT 1",
+        (year, last, SCHEME)).fetchone() is not None
 
 
 def recorded_inputs(conn: sqlite3.Connection) -> list[RecordedInputs]:
-    """Every recorded run, oldest first (empty when none was recorded)."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                        (_TABLE,)).fetchone():
-        return []
-    return [
-        RecordedInputs(id=r[0], year=r[1], last_import=r[2], digest=r[3], scheme=r[4],
-                       section_months=json.loads(r[5]), recorded_at=r[6])
-        for r in conn.execute(
-            f"SELECT id, year, last_import, digest, scheme, section_months, recorded_at "
-            f"FROM {_TABLE} ORDER BY id")
-    ]
+    """Every well-formed recorded run, oldest first (empty when none was recorded; ``ledger
+    verify --with-readings`` names a record ecocomp cannot have written)."""
+    return _checked_records(conn)[0]
 
 
 _HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
 
-def _checked_records(conn: sqlite3.Connection) -> tuple[list[RecordedInputs], list[str]]:
-    """:func:`recorded_inputs` for verify: the well-formed records, and one problem for each
-    record ecocomp cannot have written (the table is not ``STRICT``: any type fits)."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                        (_TABLE,)).fetchone():
+def _checked_records(
+    conn: sqlite3.Connection, where: str = "", args: tuple[Any, ...] = ()
+) -> tuple[list[RecordedInputs], list[str]]:
+    """The well-formed recorded runs (``where`` them), and one problem for each record
+    ecocomp cannot have written (the table is not ``STRICT``: any type fits)."""
+    if not _has_records(conn):
         return [], []
     runs: list[RecordedInputs] = []
     problems: list[str] = []
     for number, year, last, digest, scheme, months, at in conn.execute(
             f"SELECT id, year, last_import, digest, scheme, section_months, recorded_at "
-            f"FROM {_TABLE} ORDER BY id"):
+            f"FROM {_TABLE} {where} ORDER BY id", args):
         parsed: Any = None
         if type(months) is str:
             try:
@@ -258,8 +254,8 @@ def require_unchanged(
 ) -> None:
     """Refuse a run whose readings differ from a recorded run's although no import happened
     since: the sums or readings were edited outside ecocomp (names section and month)."""
-    same_state = [r for r in recorded_inputs(conn) if r.last_import == last
-                  and r.scheme == SCHEME]
+    same_state, _ = _checked_records(conn, "WHERE last_import = ? AND scheme = ?",
+                                     (last, SCHEME))
     if not same_state:
         return
     now = evidence.section_months()
