@@ -151,17 +151,15 @@ def _reads_water(agreements: object) -> bool:
 def _formulas_read_water(folder: Path) -> bool:
     """Whether an agreement file in ``folder`` names a formula that reads water (or one that
     cannot be told: an unreadable file, an unknown formula)."""
-    import json
-    import tomllib
+    from ecocomp.agreement_files import _read  # the files as load_agreements reads them
 
     for pattern in AGREEMENT_GLOBS:
         for file in sorted(folder.glob(pattern)):
+            data, _locate, _problems = _read(file)
             try:
-                text = file.read_text(encoding="utf-8")
-                data = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
-                if get_spec(str(data["formula"])).inputs == "water":
+                if data is None or get_spec(str(data["formula"])).inputs == "water":
                     return True
-            except Exception:  # any doubt (unreadable, unknown formula): it may read water
+            except Exception:  # any doubt (no formula, an unknown one): it may read water
                 return True
     return False
 

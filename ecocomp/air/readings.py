@@ -54,7 +54,7 @@ _THOUSAND = Decimal(1000)
 _CO_MAX_MG = Decimal(150)
 #: Pollutants read in μg/m³ whose every unit-less value in a file is below 1 are in mg/m³
 #: (no city's PM2.5, PM10, SO2, NO2 or O3 stays below 1 μg/m³ a whole file long).
-_PARTICLES = ("pm25", "pm10", "so2", "no2", "o3")
+_MICROGRAMS = ("pm25", "pm10", "so2", "no2", "o3")
 
 _HEADERS = {
     "station": ("station", "站点", "站点编码", "站点代码", "站点名称", "监测点位", "点位",
@@ -433,7 +433,7 @@ def _read_rows(rows: Iterator[tuple[int, list[str]]], file: str,
                     "unit: CO is read in mg/m³, so a file in μg/m³ needs its values divided by "
                     "1000", line, "value")
             continue
-        if base in _PARTICLES and not cells[unit_at]:
+        if base in _MICROGRAMS and not cells[unit_at]:
             top = unitless.get(base)
             if top is None or value > top[0]:
                 unitless[base] = (value, line)
