@@ -487,15 +487,28 @@ class ReadingStore:
         """
         file = Path(path)
         name = os.fspath(path)
-        digest = file_sha256(file) if file.is_file() else ""
-        done = self._already_imported(digest, name, correction)
-        if done is not None:
-            if progress is not None:
-                progress(done.rows)
-            return done
-        columns = "other"
-        if _COLUMNAR and digest and file.stat().st_size >= _COLUMNAR_MIN_BYTES:
-            columns = self._write_columns(file, sections, name, digest, correction, progress)
+        is_file = file.is_file()
+        columnar = _COLUMNAR and is_file and file.stat().st_size >= _COLUMNAR_MIN_BYTES
+        # A file never imported under its name is most likely new: its first block is read
+        # (in the read-ahead thread) while its bytes are hashed. A name seen before is most
+        # often the same file again (a settle run re-imports every file): hash it first.
+        ahead = self._read_ahead(file, sections, name) \
+            if columnar and not self._name_imported(name) else None
+        try:
+            digest = file_sha256(file) if is_file else ""
+            done = self._already_imported(digest, name, correction)
+            if done is not None:
+                if progress is not None:
+                    progress(done.rows)
+                return done
+            columns = "other"
+            if columnar:
+                if ahead is None:
+                    ahead = self._read_ahead(file, sections, name)
+                columns = self._write_columns(ahead, name, digest, correction, progress)
+        finally:
+            if ahead is not None:
+                ahead.close()
         if isinstance(columns, ImportResult):
             return columns
         if columns == "other":  # a file the columns do not read: the row parser, directly
@@ -959,10 +972,25 @@ class ReadingStore:
                            (count, count, import_id))
         self._end(commit=True)
 
+    def _name_imported(self, name: str) -> bool:
+        """Whether a file of this name was imported before (any content)."""
+        return self._conn.execute("SELECT 1 FROM readings_imports WHERE file = ? LIMIT 1",
+                                  (name,)).fetchone() is not None
+
+    @staticmethod
+    def _read_ahead(
+        file: Path, sections: Collection[str] | Mapping[str, str] | None, name: str
+    ) -> Any:
+        """The file's blocks read by columns (:func:`columnar.batches`, with their monthly
+        sums) in a thread of their own, starting now (:class:`columnar.ReadAhead`)."""
+        from ecocomp import columnar
+
+        return columnar.ReadAhead(
+            _summed(columnar.batches(file, sections, name, SCALE, _exact_parts)))
+
     def _write_columns(
         self,
-        file: Path,
-        sections: Collection[str] | Mapping[str, str] | None,
+        blocks: Any,
         name: str,
         digest: str,
         correction: bool,
@@ -980,50 +1008,46 @@ class ReadingStore:
         taken. Returns "other" when the file is not one the columns read (the row parser's
         direct path may take it), "general" when a cell failed a check or the unique index
         refused a row (repeated or stored samples: the general path decides, with every
-        message). Nothing is written in either case.
+        message). Nothing is written in either case. ``blocks`` come from
+        :meth:`_read_ahead`; the caller closes them.
         """
         from ecocomp import columnar
 
         conn = self._conn
         if progress is not None:
             progress(0)
-        blocks = columnar.ReadAhead(
-            _summed(columnar.batches(file, sections, name, SCALE, _exact_parts)))
         try:
-            try:
-                first = next(blocks)
-            except columnar.Declined as exc:
-                return "general" if exc.bad else "other"
-            except OSError:
-                return "other"  # the row parser says why the file cannot be read
-            started = self._start_direct(name, digest, correction)
-            if isinstance(started, ImportResult):
-                return started
-            import_id = started
-            try:
-                count = 0
-                batch = first
-                while batch is not None:
-                    if batch.count:
-                        self._put_block(batch, import_id)
-                        count += batch.count
-                        if progress is not None:
-                            progress(count)
-                    if batch.monthly:
-                        conn.executemany(_UPSERT_MONTHLY, batch.monthly)
-                    batch = next(blocks, None)
-                self._finish_direct(_MonthlySums(conn), import_id, count)
-            except columnar.Declined as exc:
-                self._end(commit=False)
-                return "general" if exc.bad else "other"
-            except self._refused:  # a sample repeated in the file, or already stored
-                self._end(commit=False)
-                return "general"
-            except BaseException:
-                self._end(commit=False)
-                raise
-        finally:
-            blocks.close()
+            first = next(blocks)
+        except columnar.Declined as exc:
+            return "general" if exc.bad else "other"
+        except OSError:
+            return "other"  # the row parser says why the file cannot be read
+        started = self._start_direct(name, digest, correction)
+        if isinstance(started, ImportResult):
+            return started
+        import_id = started
+        try:
+            count = 0
+            batch = first
+            while batch is not None:
+                if batch.count:
+                    self._put_block(batch, import_id)
+                    count += batch.count
+                    if progress is not None:
+                        progress(count)
+                if batch.monthly:
+                    conn.executemany(_UPSERT_MONTHLY, batch.monthly)
+                batch = next(blocks, None)
+            self._finish_direct(_MonthlySums(conn), import_id, count)
+        except columnar.Declined as exc:
+            self._end(commit=False)
+            return "general" if exc.bad else "other"
+        except self._refused:  # a sample repeated in the file, or already stored
+            self._end(commit=False)
+            return "general"
+        except BaseException:
+            self._end(commit=False)
+            raise
         return ImportResult(file=name, rows=count, inserted=count, unchanged=0)
 
     def _write(

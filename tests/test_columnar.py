@@ -10,6 +10,7 @@ same messages.
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,8 @@ def imported(store: ReadingStore, path: Path, way: str, monkeypatch: Any,
 
 def taken(store: ReadingStore, path: Path) -> bool:
     """Whether the columnar reader wrote the file (and did: the store now holds it)."""
-    result = store._write_columns(path, NAMES, str(path), file_sha256(path), False, None)
+    with store._read_ahead(path, NAMES, str(path)) as blocks:
+        result = store._write_columns(blocks, str(path), file_sha256(path), False, None)
     return isinstance(result, store_module.ImportResult)
 
 
@@ -410,3 +412,31 @@ def test_the_columnar_import_reports_its_rows_as_they_are_stored(tmp_path, monke
         assert s.import_file(path, sections=NAMES, progress=seen.append).inserted == 3_000
     assert [type(w).__name__ for w in written] == ["ImportResult"]  # the columns wrote it
     assert seen[0] == 0 and seen[-1] == 3_000 and seen == sorted(seen) and len(seen) >= 5
+
+
+def test_a_file_imported_before_is_hashed_before_it_is_read(tmp_path: Path,
+                                                             monkeypatch: Any) -> None:
+    """A new name is read while it is hashed; a known name (a settle run imports every file
+    again) is hashed first and not read at all when its bytes are stored; no reading
+    thread is left behind either way, also when a new name holds stored bytes."""
+    monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
+    path = tmp_path / "a.csv"
+    path.write_text(HEADER + "".join(
+        f"zhuting,2023-01-{1 + i // 24:02d}T{i % 24:02d}:00,tp,0.{i:04d},,,\n"
+        for i in range(200)), encoding="utf-8")
+    started: list[str] = []
+    real = ReadingStore._read_ahead
+
+    def spy(file: Path, sections: Any, name: str) -> Any:
+        started.append(Path(name).name)
+        return real(file, sections, name)
+
+    monkeypatch.setattr(ReadingStore, "_read_ahead", staticmethod(spy))
+    with ReadingStore.open(tmp_path / "t.db") as s:
+        assert s.import_file(path, sections=NAMES).inserted == 200
+        assert s.import_file(path, sections=NAMES).inserted == 0
+        copy = tmp_path / "b.csv"
+        copy.write_bytes(path.read_bytes())
+        assert s.import_file(copy, sections=NAMES).inserted == 0  # stored under a.csv
+    assert started == ["a.csv", "b.csv"]
+    assert not [t for t in threading.enumerate() if t.name == "ecocomp-read-ahead"]
