@@ -998,7 +998,7 @@ _MAX_PROBLEM_LINES = 10
 @click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True)
 @click.option("--as-of", type=DAY, default=None,
-              help="Only transactions booked on or before this date.")
+              help="The ledger as booked on or before this date (default: all of it).")
 @click.option("--by", type=click.Choice(["party", "account"]), default="party",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -1214,7 +1214,7 @@ KINDS_SHOWN = ("accrual", "adjustment", "clearing", "payment", "reversal")
 @click.option("--from", "booked_from", type=DAY, default=None,
               help="Only transactions booked on or after this date.")
 @click.option("--to", "booked_to", type=DAY, default=None,
-              help="Only transactions booked on or before this date.")
+              help="The ledger as booked on or before this date (default: all of it).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {count, transactions} as JSON (every hashed field).")
 @friendly
@@ -1281,7 +1281,8 @@ def _period_filter(text: str | None) -> tuple[str | None, str | None]:
               required=True)
 @click.option("--year", type=YEAR, required=True)
 @click.option("--as-of", type=DAY, default=None,
-              help="Judge overdue amounts as of this date (default today).")
+              help="The ledger as booked on or before this date, overdue judged on it "
+                   "(default today).")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--daxie", is_flag=True,
               help="Also write each open amount in 人民币大写 (capital numerals).")
@@ -1458,8 +1459,9 @@ def _payment_amount(text: str) -> Decimal:
                    "file per table, or - for standard output (see --format)")
 @click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "zip"]), default="html",
               show_default=True, help="With --out -: the format written to standard output.")
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Judge overdue amounts as of this date (default today).")
+@click.option("--as-of", type=DAY, default=None,
+              help="The ledger as booked on or before this date, overdue judged on it "
+                   "(default today).")
 @click.option("--template-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="A folder whose letterhead.html (or report.html) replaces the shipped HTML "
                    "template of that name.")
@@ -1467,7 +1469,7 @@ def _payment_amount(text: str) -> Decimal:
 def report(db: Path, year: int, out: Path, fmt: str, as_of: Any,
            template_dir: Path | None) -> None:
     """Write the year's report: class table, obligations with basis, nets, statements."""
-    from ecocomp.reports import render_report, write_report
+    from ecocomp.reports import rendered_report, written_report
 
     day = as_of.date() if as_of else None
     given = click.get_current_context().get_parameter_source("fmt")
@@ -1481,13 +1483,16 @@ def report(db: Path, year: int, out: Path, fmt: str, as_of: Any,
                 f"name, so write --out {out.with_suffix(wanted[0])} (or leave out --format)",
                 field="--format")
     if str(out) == "-":
-        data = render_report(db, year, fmt, as_of=day, template_dir=template_dir)
+        data, built = rendered_report(db, year, fmt, as_of=day, template_dir=template_dir)
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
-        return
-    write_report(db, year, out, as_of=day, template_dir=template_dir)
-    click.echo(f"report written to {out}")
+    else:
+        _, built = written_report(db, year, out, as_of=day, template_dir=template_dir)
+        click.echo(f"report written to {out}")
+    note = built.later_note(_lang())
+    if note:  # lines booked after --as-of are in no table of the report: say so
+        click.echo(f"note: {_t(note)}", err=True)
 
 
 # --------------------------------------------------------------------------- conventions

@@ -50,6 +50,16 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
                           "南山国家公园生态保护补偿结算报告"),
     "report.title.mixed": ("Ecological compensation settlement report",
                            "生态保护补偿结算报告"),
+    # what a report as of a day leaves out (ecocomp.reports.Report.later_note)
+    "report.later": ("{count} line(s) of {year} are booked after {as_of} (from {start} to "
+                     "{end}) and left out of every table; --as-of {end} shows them",
+                     "本年（{year}）有 {count} 笔记录入账日期晚于 {as_of}（{start} 至 {end}），"
+                     "各表均未计入；用 --as-of {end} 查看"),
+    "report.none": ("Nothing of {year} is booked on or before {as_of}, so every table is "
+                    "empty: the year's {count} line(s) are booked from {start} to {end}; "
+                    "--as-of {end} shows them",
+                    "截至 {as_of}，{year} 年度尚无入账记录，各表为空：本年 {count} 笔记录"
+                    "入账于 {start} 至 {end}；用 --as-of {end} 查看"),
     # statement
     "st.head": ("Statement {year} — {party}, as of {as_of}",
                 "{year}年度对账单 — {party}，截至 {as_of}"),

@@ -50,7 +50,10 @@ __all__ = [
     "Report",
     "build_report",
     "class_table",
+    "render_report",
+    "rendered_report",
     "write_report",
+    "written_report",
 ]
 
 CONFIDENCE_LABEL = {"confirmed": "已确认 confirmed", "inferred": "推定 inferred",
@@ -145,11 +148,36 @@ class Report:
     changes: tuple[ObligationRow, ...]
     #: Each air city's days of the year with their AQI (the AQI calendar); empty without air.
     air_days: Mapping[str, tuple[Any, ...]] = attrs.field(factory=dict)
+    #: How many of the year's ledger lines are booked on or before ``generated`` (shown).
+    booked: int = 0
+    #: The year's ledger lines booked after ``generated``: left out of every section.
+    later: tuple[Transaction, ...] = ()
 
     def __repr__(self) -> str:
         return (f"<Report {self.year} as of {self.generated}: {len(self.classes.rows)} sections, "
                 f"{len(self.obligations)} obligations, {len(self.nets)} nets, "
                 f"{len(self.statements)} statements>")
+
+    @property
+    def booked_later(self) -> int:
+        """How many of the year's ledger lines are booked after the report's date."""
+        return len(self.later)
+
+    @property
+    def booked_until(self) -> date | None:
+        """The last booking date of the lines left out (None: none left out)."""
+        return max((tx.booked_on for tx in self.later), default=None)
+
+    def later_note(self, lang: str = "en") -> str:
+        """What the report's date leaves out and the ``--as-of`` that shows it ("" if nothing).
+
+        When nothing of the year is booked by that date, it says the tables are empty.
+        """
+        if not self.later:
+            return ""
+        key = "report.later" if self.booked else "report.none"
+        return message(key, lang, count=len(self.later), year=self.year, as_of=self.generated,
+                       start=min(tx.booked_on for tx in self.later), end=self.booked_until)
 
     def flows(self) -> dict[tuple[str, str], Decimal]:
         """Net money between each pair of parties over the year's clearings (one direction)."""
@@ -192,17 +220,10 @@ def _nets(year: int, chains: Mapping[str, list[Transaction]]) -> list[Obligation
     return nets
 
 
-@in_money_context
-def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Report:
-    """Collect the year's report data from a settlement database."""
-    catalog = load_catalog(db)
-    classes = class_table(db, year, catalog=catalog)
-    with Ledger.open(db, create=False) as ledger:
-        require_intact(ledger)
-        txs = [tx for tx in ledger.transactions() if tx.period
-               and Period.parse(tx.period).year == year]
-    if year not in catalog.settled_years:
-        raise EcocompError(f"{db}: nothing settled for {year}; run `ecocomp settle` first")
+def _collect(
+    txs: Sequence[Transaction],
+) -> tuple[list[ObligationRow], list[ObligationRow], dict[str, list[Transaction]]]:
+    """The obligations, changes and clearing chains of ``txs``."""
     obligations: list[ObligationRow] = []
     changes: list[ObligationRow] = []
     chains: dict[str, list[Transaction]] = defaultdict(list)
@@ -219,23 +240,56 @@ def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Rep
             obligations.extend(rows)
         if tx.kind in ("adjustment", "reversal"):
             changes.extend(rows)
+    return obligations, changes, chains
+
+
+@in_money_context
+def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Report:
+    """Collect the year's report data from a settlement database, as of ``as_of``.
+
+    Every section (obligations, nets, corrections, statements, totals) shows the ledger as
+    booked on or before ``as_of`` (default today): a line's ``booked_on`` (its accounting
+    date) decides, not when it was recorded. Lines booked later are left out everywhere and
+    kept in :attr:`Report.later`, so the header can say so; overdue is judged on ``as_of``.
+    The periods that paid nothing are listed once they have ended by ``as_of``, as in a
+    party's statement. The class table and the AQI calendar show the readings held now.
+    """
+    catalog = load_catalog(db)
+    classes = class_table(db, year, catalog=catalog)
+    with Ledger.open(db, create=False) as ledger:
+        require_intact(ledger)
+        txs = [tx for tx in ledger.transactions() if tx.period
+               and Period.parse(tx.period).year == year]
+    if year not in catalog.settled_years:
+        raise EcocompError(f"{db}: nothing settled for {year}; run `ecocomp settle` first")
+    today = as_of or date.today()
+    shown = [tx for tx in txs if tx.booked_on <= today]
+    later = tuple(tx for tx in txs if tx.booked_on > today)
+    obligations, changes, chains = _collect(shown)
     nets = _nets(year, chains)
     zero = load_zero_amounts(db, year)
     # periods that paid nothing, with the reason (kept by the run; the ledger holds money)
-    obligations.extend(
+    zero_rows = [
         ObligationRow(agreement=z.agreement, period=z.period, component=z.component,
                       kind="zero", payer=z.payer, payee=z.payee, amount=Decimal("0.00"),
                       basis={**z.basis, "explanation": zero_reason(z.basis)}, reason=None,
                       seq=0)
         for z in zero
-    )
-    parties = sorted({p for r in (*obligations, *nets) for p in (r.payer, r.payee)})
-    today = as_of or date.today()
+    ]
+    obligations.extend(z for z in zero_rows if Period.parse(z.period).end <= today)
+    # every party of the year has a statement, also one with nothing booked by ``as_of``
+    if later:
+        everyone, _, every_chain = _collect(txs)
+        every_net = _nets(year, every_chain)
+    else:
+        everyone, every_net = obligations, nets
+    parties = sorted({p for r in (*everyone, *zero_rows, *every_net) for p in (r.payer, r.payee)})
     statements = tuple(build_statement(txs, p, year, as_of=today, catalog=catalog, zero=zero)
                        for p in parties)
     return Report(year=year, generated=today, catalog=catalog, classes=classes,
                   obligations=tuple(obligations), nets=tuple(nets), statements=statements,
-                  changes=tuple(changes), air_days=air_days(db, year))
+                  changes=tuple(changes), air_days=air_days(db, year), booked=len(shown),
+                  later=later)
 
 
 def air_days(db: str | Path, year: int) -> dict[str, tuple[Any, ...]]:
@@ -279,11 +333,24 @@ def write_report(
 ) -> Path:
     """Write the year's report; the format follows ``out`` (see :data:`REPORT_FORMATS`).
 
-    ``as_of`` is the date overdue status is judged on (default today); ``template_dir`` holds
-    HTML templates that replace the shipped ones of the same name (``letterhead.html`` for an
+    ``as_of`` is the day the report reflects (default today): the ledger as booked on or
+    before it, overdue judged on it (:func:`build_report`); ``template_dir`` holds HTML
+    templates that replace the shipped ones of the same name (``letterhead.html`` for an
     office's letterhead, see docs/project.md). Everything is rendered before anything is
     written, so bad data leaves earlier files as they were.
     """
+    return written_report(db, year, out, as_of=as_of, template_dir=template_dir)[0]
+
+
+def written_report(
+    db: str | Path,
+    year: int,
+    out: str | Path,
+    *,
+    as_of: date | None = None,
+    template_dir: str | Path | None = None,
+) -> tuple[Path, Report]:
+    """:func:`write_report`, also returning the report written (to say what it left out)."""
     out = Path(out)
     suffix = out.suffix.lower()
     folder = out.is_dir() or not suffix
@@ -310,9 +377,9 @@ def write_report(
                                "check its parent folder exists and is writable") from None
         for name, data in tables.items():
             _replace_file(out / name, data)
-        return out
+        return out, report
     _replace_file(out, _report_bytes(report, suffix, templates))
-    return out
+    return out, report
 
 
 @in_money_context
@@ -329,6 +396,18 @@ def render_report(
     >>> render_report("settle.db", 2021)[:15]  # doctest: +SKIP
     b'<!DOCTYPE html>'
     """
+    return rendered_report(db, year, fmt, as_of=as_of, template_dir=template_dir)[0]
+
+
+def rendered_report(
+    db: str | Path,
+    year: int,
+    fmt: str = "html",
+    *,
+    as_of: date | None = None,
+    template_dir: str | Path | None = None,
+) -> tuple[bytes, Report]:
+    """:func:`render_report`, also returning the report rendered."""
     suffix = "." + fmt.lower().lstrip(".")
     if suffix not in REPORT_FORMATS:
         raise EcocompError(f"unknown report format {fmt!r}; use html, xlsx or zip")
@@ -336,7 +415,8 @@ def render_report(
         raise EcocompError(f"--template-dir {template_dir}: templates shape the HTML report "
                            f"only; drop --template-dir or use the html format")
     templates = _templates(template_dir) if suffix in (".html", ".htm") else None
-    return _report_bytes(build_report(db, year, as_of=as_of), suffix, templates)
+    report = build_report(db, year, as_of=as_of)
+    return _report_bytes(report, suffix, templates), report
 
 
 def _report_bytes(report: Report, suffix: str, templates: Any) -> bytes:
@@ -649,8 +729,12 @@ def _xlsx_bytes(report: Report) -> bytes:
     title = f"{report_title(report, 'zh')} {report.year} {report_title(report, 'en')}"
     wb.properties.title = title
     ws = wb.create_sheet(SHEET_TITLES["classes"])
+    note = report.later_note("en")
     put(ws, [f"{title} — {report.year}年 断面水质类别 (GB 3838-2002)；"
-             "粗框 = 劣于目标 worse than target"])
+             "粗框 = 劣于目标 worse than target；"
+             f"状态日期 as of {report.generated} (只计截至该日入账的记录 the ledger as booked on "
+             f"or before this date; 逾期 overdue is judged on it)"
+             + (f"；{report.later_note('zh')} — {note}" if note else "")])
     ws.append(["断面", "名称", "目标", *[f"{m}月" for m in range(1, 13)], "年度"])
     thick = Side(style="thick", color="000000")
     for row, values in zip(report.classes.rows, classes.rows, strict=True):
@@ -789,6 +873,9 @@ def _aqi_calendar_html(report: Report) -> str:
 
 def _flows_svg(report: Report) -> str:
     flows = sorted(report.flows().items(), key=lambda kv: -kv[1])
+    if not flows and report.later:
+        day = report.generated.isoformat()
+        return f"<p>截至 {day} 尚无年度净额入账 No annual net is booked as of {day}.</p>"
     if not flows:
         return "<p>本年无资金往来 No money changes hands this year.</p>"
     biggest = max(v for _, v in flows)
@@ -848,6 +935,7 @@ def _html_context(report: Report) -> dict[str, Any]:
                 "json": Markup(html.escape(_basis_json(o.basis), quote=False)),
                 "zero": o.kind == "zero"}
 
+    cleared_later = {tx.agreement or "" for tx in report.later if tx.component == CLEARING}
     sections = []
     for agreement, anchor in agreement_ids.items():
         rows = by_agreement.get(agreement, [])
@@ -871,6 +959,8 @@ def _html_context(report: Report) -> dict[str, Any]:
             "rows": [ob(o) for o in sorted(rows, key=lambda o: (o.period, o.component, o.seq))],
             "months_sum": months_sum or ["0.00 元"], "nets": nets,
             "tied": sorted(months_sum) == sorted(net_text),
+            # no net yet: the agreement's clearing is booked after the report's date
+            "pending": not nets and agreement in cleared_later,
         })
     parties = []
     for st in report.statements:
@@ -892,6 +982,7 @@ def _html_context(report: Report) -> dict[str, Any]:
     cited = cited_sources(" ".join(a.source or "" for a in report.catalog.agreements.values()))
     return {
         "year": report.year, "as_of": report.generated.isoformat(),
+        "later_note": report.later_note("en"), "later_note_zh": report.later_note("zh"),
         "title": report_title(report, "zh"), "title_en": report_title(report, "en"),
         "agreements": [{"id": a.id, "anchor": agreement_ids.get(a.id, ""), "name": a.name,
                         "formula": a.formula,

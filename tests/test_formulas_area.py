@@ -322,7 +322,7 @@ def test_the_park_year_settles_with_the_water_commands(tmp_path: Path):
     assert statement.exit_code == 0, statement.output
     assert "+287,342.47" in statement.output and "生态管护员岗位 3 个" in statement.output
     report = run(main, ["report", "--db", db, "--year", "2026", "--out",
-                        str(tmp_path / "park.html")])
+                        str(tmp_path / "park.html"), "--as-of", "2027-01-31"])
     assert report.exit_code == 0, report.output
     assert "287,342.47" in (tmp_path / "park.html").read_text(encoding="utf-8")
     verified = run(main, ["--lang", "en", "ledger", "verify", "--db", db, "--with-readings"])

@@ -26,17 +26,21 @@ C1, C2, C3, C4 = WaterClass.I, WaterClass.II, WaterClass.III, WaterClass.IV
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example settled, then re-settled with the Cd sample re-flagged valid."""
+    """The example settled on 2022-03-01, then re-settled on 2022-03-15 with the Cd sample
+    re-flagged valid (its adjustments are booked that day: a report as of 2022-05-01 shows
+    them, as they are booked by then)."""
     folder = tmp_path_factory.mktemp("reports")
     project = folder / "project"
     shutil.copytree(EXAMPLE, project)
     path = folder / "settle.db"
     with ecocomp.Ledger.open(path) as ledger:
-        ecocomp.settle(ecocomp.load_project(project), year=YEAR, ledger=ledger)
+        ecocomp.settle(ecocomp.load_project(project), year=YEAR, ledger=ledger,
+                       today=date(2022, 3, 1))
         (project / "corrections").mkdir()
         (project / "corrections" / "x.csv").write_text(
             HEADER + "guiyangzhen,2021-04-12,cd,0.0126,mg/L,manual,\n", encoding="utf-8")
-        result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, ledger=ledger)
+        result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, ledger=ledger,
+                                today=date(2022, 3, 15))
         assert result.adjusted > 0
     return path
 
