@@ -1054,8 +1054,9 @@ def _common(
 
 
 def _kind(code: str) -> str:
-    """Which checks a parameter's values get (:func:`_checked`): "ph" (0–14), "signed" (water
-    temperature, may be below zero) or "amount" (a concentration or amount, not negative)."""
+    """Which checks a parameter's values get (:func:`_checked`): "ph" (0–14, no detection
+    limit), "signed" (water temperature: may be below zero, no detection limit) or "amount"
+    (a concentration or amount, not negative)."""
     return "ph" if code == "ph" else ("signed" if code == "temp" else "amount")
 
 
@@ -1081,6 +1082,9 @@ def _checked(
     if below and kind == "ph":  # half of '<7' would be pH 3.5: a log scale has no limit
         return (f"pH {text!r} has no detection limit; write the measured pH (a pH below a "
                 "limit cannot be averaged as half the limit)")
+    if below and kind == "signed":  # '<4' ℃ is a typing slip, or another quantity
+        return (f"water temperature {text!r} has no detection limit; write the measured "
+                "temperature (a temperature below a limit is not a non-detect)")
     if not -_TOO_LARGE < value < _TOO_LARGE:  # a unit factor carried it past 1E+28
         return (f"{_clip(text)} is {value.normalize(CONTEXT)} in the unit of {code}: too "
                 "large to be a measured value; check the value and the unit")
