@@ -509,8 +509,12 @@ class _Reader:
             plain_kind, pc.and_kleene(pc.take(ph_kind, par_idx), in_range)))
         fast = pc.fill_null(fast, False)
         below = None
-        # a non-detect of a parameter without a unit factor or a range (not pH)
-        marked = pc.and_(pc.starts_with(cells, "<"), plain_kind)
+        # a non-detect of an amount without a unit factor (pH and water temperature have no
+        # detection limit: their '<' cells go value by value, to be refused as the rows are)
+        amount_kind = pc.take(
+            pa.array([r[1] is _ONE and r[2] == "amount" for r in resolved], pa.bool_()),
+            par_idx)
+        marked = pc.and_(pc.starts_with(cells, "<"), amount_kind)
         if pc.any(marked).as_py():
             taken, limit, half, half_exponent = detection_limit_units(
                 pc.filter(cells, marked), self.scale)

@@ -829,7 +829,8 @@ def workbook_sheets(
 ) -> Iterator[tuple[str, _SheetReader] | Problem]:
     """Each non-empty sheet of an .xlsx workbook: ``(title, rows)``, the rows like
     ``csv.reader``'s (text cells, ``line_num`` the sheet's own row number), or a Problem
-    (the file is not a workbook, or no sheet has data). Also used by the air readings.
+    (the file is not a workbook, or no sheet has data, or a sheet is hidden or has merged
+    cells at its header or below: those are not read). Also used by the air readings.
 
     Read with openpyxl in read-only mode (rows stream; memory stays flat); formulas are read
     as the values Excel saved. ``formats``: dates as Excel shows them (see _SheetReader).
@@ -854,6 +855,19 @@ def workbook_sheets(
             if first is None:
                 continue  # an empty sheet: nothing to read
             sheets += 1
+            where = f"{name}:{sheet.title}"
+            if sheet.sheet_state != "visible":
+                yield _hidden_sheet(sheet.sheet_state, where)
+                continue
+            header, merged = _merged_in_data(sheet, first)
+            if merged:  # read, the sheet would give values for some of a merge's rows only
+                for cells in merged[:_MERGES_SHOWN]:
+                    yield _merged_problem(cells, header, where)
+                if len(merged) > _MERGES_SHOWN:
+                    yield Problem(f"{len(merged) - _MERGES_SHOWN} more merged ranges from "
+                                  "this row down; unmerge every one", file=where,
+                                  row=merged[_MERGES_SHOWN][0])
+                continue
             reader = _SheetReader(sheet.iter_rows(min_row=first, values_only=not formats),
                                   formats=formats)
             reader.line_num = first - 1  # row numbers are the sheet's own
@@ -871,6 +885,109 @@ def _first_data_row(sheet: Any) -> int | None:
         if any(v is not None and str(v).strip() for v in row):
             return number
     return None
+
+
+def _hidden_sheet(state: str, where: str) -> Problem:
+    """A sheet with data that Excel does not show: its readings would come in unseen."""
+    if state == "veryHidden":
+        how = ("it is \"very hidden\", which Excel's Unhide does not list: in the VBA editor "
+               "(Alt+F11) set the sheet's Visible property to xlSheetVisible")
+    else:
+        how = "right-click a sheet tab, Unhide"
+    return Problem(f"the sheet is hidden, so its rows would be imported without being seen; "
+                   f"if its readings are meant, unhide it ({how}), otherwise delete the "
+                   "sheet", file=where)
+
+
+#: A ``<mergeCell ref="B5:B9"/>`` element of a sheet's XML (any namespace prefix). Markup
+#: only: a ``<`` in text or an attribute value is written ``&lt;``.
+_MERGE_CELL = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^>]*?\bref\s*=\s*[\"']"
+    rb"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?[\"']")
+_MERGE_CHUNK = 1 << 20
+_MERGES_SHOWN = 20  # a sheet's merged ranges named one by one; the rest are counted
+_MERGE_TAIL = 4096  # longer than any mergeCell element: what a chunk boundary may cut
+
+
+def _merged_ranges(stream: IO[bytes]) -> Iterator[tuple[int, int, int, int]]:
+    """The merged ranges of a sheet's XML part, ``(first row, first column, last row, last
+    column)``, multi-cell ones only.
+
+    openpyxl's read-only sheets do not give merged cells, and the ``<mergeCells>`` element
+    comes after the rows (``<sheetData>``): the part is scanned as bytes, a chunk at a time
+    (memory stays flat, and it costs a small part of reading the rows with openpyxl).
+    """
+    tail = b""
+    while chunk := stream.read(_MERGE_CHUNK):
+        data = tail + chunk
+        cut = data.rfind(b"<")  # an element the chunk may cut is read with the next one
+        yield from _merges_in(data, len(data) if cut < 0 else cut)
+        tail = data[cut:] if 0 <= cut and len(data) - cut <= _MERGE_TAIL else b""
+    yield from _merges_in(tail, len(tail))
+
+
+def _merges_in(data: bytes, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """The multi-cell merged ranges of the ``<mergeCell>`` elements in ``data[:end]``."""
+    from openpyxl.utils import column_index_from_string
+
+    if data.find(b"mergeCell", 0, end) < 0:  # the rows: no regular expression over them
+        return
+    for match in _MERGE_CELL.finditer(data, 0, end):
+        col1, row1, col2, row2 = (part.decode("ascii") if part else "" for part in match.groups())
+        if not col2:
+            continue  # one cell: nothing is merged
+        a, b = column_index_from_string(col1.upper()), column_index_from_string(col2.upper())
+        r1, r2 = int(row1), int(row2)
+        if (r1, a) != (r2, b):
+            yield min(r1, r2), min(a, b), max(r1, r2), max(a, b)
+
+
+def _header_row(sheet: Any, first: int) -> int | None:
+    """The sheet's header row: its first non-blank row that is not a comment (``#``), as
+    :func:`_parse` (and the air readings) find it; None when there is none."""
+    for number, row in enumerate(sheet.iter_rows(min_row=first, values_only=True),
+                                 start=first):
+        cells = [_cell_text(value) for value in row]
+        if any(cell.strip() for cell in cells) and not _comment(cells):
+            return number
+    return None
+
+
+def _merged_in_data(sheet: Any, first: int) -> tuple[int, list[tuple[int, int, int, int]]]:
+    """The sheet's header row and its merged ranges that reach that row or the rows below
+    it, top to bottom (merges in blank or comment lines above the header are skipped with
+    those lines)."""
+    with sheet._get_source() as stream:  # the sheet's XML part, as openpyxl reads its rows
+        merged = list(_merged_ranges(stream))
+    header = _header_row(sheet, first) if merged else None
+    if header is None:
+        return 0, []
+    return header, sorted(cells for cells in merged if cells[2] >= header)
+
+
+def _merged_problem(cells: tuple[int, int, int, int], header: int, where: str) -> Problem:
+    """A merged range in the data: Excel keeps its value in the first cell only."""
+    from openpyxl.utils import get_column_letter
+
+    top, left, bottom, right = cells
+    first = f"{get_column_letter(left)}{top}"
+    ref = f"{first}:{get_column_letter(right)}{bottom}"
+    beside = f"{get_column_letter(left + 1)}{top}" + (
+        f":{get_column_letter(right)}{top}" if right > left + 1 else "")
+    if top == bottom == header:  # a title line (not a comment), or a name over two columns
+        return Problem(f"cells {ref} of the header row are merged, so {beside} read as "
+                       "empty: columns without a name; unmerge them and name each column (a "
+                       "title line above the header must start with # or be deleted)",
+                       file=where, row=top)
+    if left == right:  # a section name or a date over several rows: the usual merge
+        rest = f"rows {top + 1}–{bottom}" if bottom > top + 1 else f"row {bottom}"
+        fill = "fill the value into each row"
+    else:
+        rest = beside if top == bottom else "its other cells"
+        fill = "fill the value into each cell"
+    return Problem(f"cells {ref} are merged: the workbook holds the value in {first} only, "
+                   f"and {rest} would read as empty; unmerge the cells and {fill}",
+                   file=where, row=top)
 
 
 def _bad_line(binary: IO[bytes], origin: int | None, encoding: str) -> int | None:
@@ -1054,8 +1171,9 @@ def _common(
 
 
 def _kind(code: str) -> str:
-    """Which checks a parameter's values get (:func:`_checked`): "ph" (0–14), "signed" (water
-    temperature, may be below zero) or "amount" (a concentration or amount, not negative)."""
+    """Which checks a parameter's values get (:func:`_checked`): "ph" (0–14, no detection
+    limit), "signed" (water temperature: may be below zero, no detection limit) or "amount"
+    (a concentration or amount, not negative)."""
     return "ph" if code == "ph" else ("signed" if code == "temp" else "amount")
 
 
@@ -1081,6 +1199,9 @@ def _checked(
     if below and kind == "ph":  # half of '<7' would be pH 3.5: a log scale has no limit
         return (f"pH {text!r} has no detection limit; write the measured pH (a pH below a "
                 "limit cannot be averaged as half the limit)")
+    if below and kind == "signed":  # '<4' ℃ is a typing slip, or another quantity
+        return (f"water temperature {text!r} has no detection limit; write the measured "
+                "temperature (a temperature below a limit is not a non-detect)")
     if not -_TOO_LARGE < value < _TOO_LARGE:  # a unit factor carried it past 1E+28
         return (f"{_clip(text)} is {value.normalize(CONTEXT)} in the unit of {code}: too "
                 "large to be a measured value; check the value and the unit")

@@ -114,3 +114,27 @@ def test_a_project_imports_and_checks_workbooks_in_air_readings(tmp_path: Path) 
                                                              -1]]})
     problems = [str(p) for p in check_air(root, cities={"430800"})]
     assert len(problems) == 1 and "more.xlsx:s:2:value" in problems[0]
+
+
+def test_merged_cells_and_hidden_sheets_are_refused_as_for_water(tmp_path: Path) -> None:
+    """The air readings read workbooks with the water readings' reader: a city merged over
+    two days was read for the first day only, and a hidden sheet's days were imported."""
+    head = ["city", "date", "parameter", "value"]
+    path = tmp_path / "days.xlsx"
+    book = Workbook()
+    for row in [head, ["430800", "2026-01-01", "pm25", 35], [None, "2026-01-02", "pm25", 30]]:
+        book.active.append(row)
+    book.active.merge_cells("A2:A3")
+    hidden = book.create_sheet("旧")
+    for row in [head, ["430800", "2026-01-03", "pm25", 99]]:
+        hidden.append(row)
+    hidden.sheet_state = "hidden"
+    book.save(path)
+    with pytest.raises(ValidationFailed) as caught:
+        read_air_readings(path, cities={"430800"})
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:Sheet:2: cells A2:A3 are merged: the workbook holds the value in A2 only, and "
+        "row 3 would read as empty; unmerge the cells and fill the value into each row",
+        f"{path}:旧: the sheet is hidden, so its rows would be imported without being seen; "
+        "if its readings are meant, unhide it (right-click a sheet tab, Unhide), otherwise "
+        "delete the sheet"]

@@ -263,9 +263,12 @@ def test_a_good_wide_gb18030_file_is_written_by_the_columns_as_by_the_rows(tmp_p
 def test_good_new_files_are_written_by_the_columns_exactly_as_by_the_rows(
         tmp_path_factory, monkeypatch, values):
     path = tmp_path_factory.mktemp("good") / "g.csv"
+    # non-detects of tp only: a water temperature has no detection limit, so '<4' on a
+    # temperature (a typing slip, or another quantity) is refused, not a good file
     path.write_text(HEADER + "".join(
         f"zhuting,2023-{1 + i % 3:02d}-{1 + i // 3 % 28:02d}T{i // 84:02d}:00,"
-        f"{'temp' if i % 2 else 'tp'},{'<' if below and v.strip('0.') else ''}{v},,,{flag}\n"
+        f"{'temp' if i % 2 else 'tp'},"
+        f"{'<' if below and not i % 2 and v.strip('0.') else ''}{v},,,{flag}\n"
         for i, (v, below, flag) in enumerate(values)), encoding="utf-8")
     with ReadingStore.open(":memory:") as a, ReadingStore.open(":memory:") as b:
         assert taken(a, path)
@@ -355,7 +358,9 @@ def test_the_columns_take_a_non_detect_only_as_the_row_parser_reads_it(text):
 
 
 def test_plain_non_detects_are_converted_by_whole_columns(tmp_path, monkeypatch):
-    """Manual samples are full of them: none goes through the value-by-value path."""
+    """Manual samples are full of them: none goes through the value-by-value path. (This
+    took a water temperature '<3.5' as a non-detect: a temperature has no detection limit, a
+    '<' on it is a typing slip or another quantity, and it is now refused; cod instead.)"""
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a plain non-detect went value by value")
 
@@ -363,7 +368,7 @@ def test_plain_non_detects_are_converted_by_whole_columns(tmp_path, monkeypatch)
     path.write_text(HEADER + "".join(
         f"zhuting,2023-01-{1 + i:02d},{p},{v},,manual,\n"
         for i, (p, v) in enumerate([("tp", "<0.01"), ("nh3n", "<0.025"), ("cu", "<5"),
-                                    ("tp", "0.2"), ("temp", "<3.5"), ("tp", "<0.0000001")])),
+                                    ("tp", "0.2"), ("cod", "<3.5"), ("tp", "<0.0000001")])),
         encoding="utf-8")
     with ReadingStore.open(":memory:") as a, ReadingStore.open(":memory:") as b:
         with monkeypatch.context() as m:

@@ -185,3 +185,40 @@ def test_a_ph_added_from_python_is_checked_like_a_file(value):
         s.add([reading], name="api")
     assert [str(p) for p in caught.value.problems] == [
         f"api:1: pH {value!r} is outside 0–14; check the value and the column; fix reading #1"]
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("form", ["long", "wide", "xlsx"])
+def test_a_water_temperature_below_a_limit_is_refused_on_every_path(
+        tmp_path, monkeypatch, way, form):
+    """A water temperature '<4' was stored as a non-detect (half of 4 ℃ as its effective
+    value) by every path, the columnar one by whole columns: a temperature has no detection
+    limit, so a '<' on it is a typing slip or another quantity. Refused like pH '<7'."""
+    import openpyxl
+
+    rows = [["section", "sampled_at", "parameter", "value"],
+            ["zhuting", "2023-01-09", "tp", "<0.01"],
+            ["zhuting", "2023-01-09", "temp", "<4"],
+            ["zhuting", "2023-01-10", "temp", "4.5"]]
+    field = "value"
+    if form == "wide":
+        rows = [["断面名称", "监测时间", "总磷", "水温(℃)"],
+                ["朱亭镇", "2023-01-09 08:00", "<0.01", "4.5"],
+                ["朱亭镇", "2023-01-10 08:00", "0.02", "<4"]]
+        field = "水温(℃)"
+    if form == "xlsx":
+        path = tmp_path / "r.xlsx"
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append(row)
+        book.save(path)
+        where = f"{path}:Sheet:3:{field}"
+    else:
+        path = tmp_path / "r.csv"
+        path.write_text("".join(",".join(row) + "\n" for row in rows), encoding="utf-8")
+        where = f"{path}:3:{field}"
+    messages, stored = outcome(path, way, monkeypatch)
+    assert messages == [f"{where}: water temperature '<4' has no detection limit; write the "
+                        "measured temperature (a temperature below a limit is not a "
+                        "non-detect)"]
+    assert stored["readings"] == []
