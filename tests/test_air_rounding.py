@@ -252,3 +252,34 @@ def test_a_wrong_rounding_in_an_agreement_file_is_named_with_what_to_write(
     assert problem.message == (
         "'四舍五入' is not one of the choices; write rounding = \"half_even\" (四舍六入五成双), "
         "\"half_up\" (四舍五入) or \"none\" (exact)")
+
+
+def test_air_aqi_shows_the_statistics_an_agreement_with_rounding_reads(tmp_path: Path):
+    """`ecocomp air aqi --rounding half_up`: January 2026 at PM2.5 34.5 every day."""
+    import json
+
+    from click.testing import CliRunner
+
+    from ecocomp.air import AirStore
+    from ecocomp.cli import main
+
+    path = tmp_path / "days.csv"
+    rows = ["city,date,parameter,value"] + [
+        f"{CITY},{date(2026, 1, 1) + timedelta(days=i)},pm25,34.5" for i in range(31)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    db = tmp_path / "air.db"
+    with AirStore.open(db) as store:
+        store.import_file(path, cities=[CITY])
+    means = {}
+    for rule in ("none", "half_even", "half_up"):
+        got = CliRunner().invoke(main, ["air", "aqi", "--db", str(db), "--year", "2026",
+                                        "--periods", "month", "--rounding", rule, "--json"])
+        assert got.exit_code == 0, got.output
+        means[rule] = json.loads(got.output)[0]["values"]["pm25"]
+    assert means == {"none": "34.5", "half_even": "34", "half_up": "35"}
+    table = CliRunner().invoke(main, ["air", "aqi", "--db", str(db), "--year", "2026",
+                                      "--rounding", "half_up"])
+    assert table.exit_code == 0 and "concentrations rounded half_up" in table.output
+    wrong = CliRunner().invoke(main, ["air", "aqi", "--db", str(db), "--year", "2026",
+                                      "--rounding", "up"])
+    assert wrong.exit_code == 2 and "'up' is not one of" in wrong.output
