@@ -704,10 +704,12 @@ _AIR_COLUMNS = ("pm25", "pm10", "so2", "no2", "co_p95", "o3_8h_p90", "good_days"
               show_default=True, help="Statistics per year, quarter or month.")
 @click.option("--standard", default="by_date", show_default=True,
               help="GB3095-2012, GB3095-2026, or by_date (in force at each period's end).")
-@click.option("--rounding", type=click.Choice(["none", "half_even", "half_up"]),
-              default="none", show_default=True,
+@click.option("--round-concentrations", "rounding",
+              type=click.Choice(["none", "half_even", "half_up"]), default="none",
+              show_default=True,
               help="修约 of the concentrations at the HJ 663 places, as an agreement's "
-                   "`rounding`: half_even (四舍六入五成双), half_up (四舍五入), none (exact).")
+                   "`round_concentrations`: half_even (四舍六入五成双), half_up (四舍五入), "
+                   "none (exact).")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 @friendly
 def air_aqi(db: Path, year: int, city: tuple[str, ...], periods: str, standard: str,

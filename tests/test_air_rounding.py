@@ -1,4 +1,5 @@
-"""修约 as a setting of an air agreement (`rounding = "none" | "half_even" | "half_up"`).
+"""修约 as a setting of an air agreement (`round_concentrations = "none" | "half_even" |
+"half_up"`).
 
 Oracle cases worked by hand where 四舍六入五成双 (half_even, GB/T 8170, HJ 663) and 四舍五入
 (half_up) differ, the half-unit property, the schema's message for a wrong value, and the
@@ -155,16 +156,17 @@ def pm25_30_5_in_2026() -> AirAssessments:
 ])
 def test_attainment_at_an_annual_mean_of_30_5_by_hand(rule: str | None, pm25: str,
                                                       amount: str):
-    a = attainment() if rule is None else attainment(rounding=rule)
+    a = attainment() if rule is None else attainment(round_concentrations=rule)
     (ob,) = get_formula("air_attainment")(a, pm25_30_5_in_2026(), Period(2026))
     assert ob.amount == D(amount)
     assert ob.basis["evidence"]["values"]["pm25"] == pm25
     if rule is None:  # not set: the basis is as before, without a word on rounding
-        assert "rounding" not in ob.basis and "rounded" not in ob.basis["explanation"]
+        assert "round_concentrations" not in ob.basis
+        assert "rounded" not in ob.basis["explanation"]
         assert "rounded" not in ob.basis["evidence"]["how"]["pm25"]
     else:
-        assert ob.basis["rounding"] == rule
-        assert f"rounding = {rule}" in ob.basis["explanation"]
+        assert ob.basis["round_concentrations"] == rule
+        assert f"round_concentrations = {rule}" in ob.basis["explanation"]
     if rule in ("half_even", "half_up"):
         assert ob.basis["evidence"]["how"]["pm25"] == (
             f"mean of 364 daily values: 11102/364 = 30.5, rounded "
@@ -177,11 +179,12 @@ def test_an_agreement_without_rounding_reads_the_statistics_as_given():
     obligations as before this parameter existed (the goldens pin the settlement)."""
     d = pm25_30_5_in_2026()
     plain = get_formula("air_attainment")(attainment(), d, Period(2026))
-    explicit = get_formula("air_attainment")(attainment(rounding="none"), d, Period(2026))
+    explicit = get_formula("air_attainment")(attainment(round_concentrations="none"), d,
+                                             Period(2026))
     assert [o.amount for o in plain] == [o.amount for o in explicit]
     assert plain[0].basis["evidence"] == explicit[0].basis["evidence"]
     assert {k: v for k, v in explicit[0].basis.items()
-            if k not in ("rounding", "explanation")} == {
+            if k not in ("round_concentrations", "explanation")} == {
         k: v for k, v in plain[0].basis.items() if k != "explanation"}
 
 
@@ -198,9 +201,9 @@ def change(code: str, **extra: Any) -> Any:
 ])
 def test_change_on_co_p95_from_0_25_to_0_2_by_hand(rule: str, amount: str):
     d = assessed(year_of_days(2025, {"co": D("0.25")}), year_of_days(2026, {"co": D("0.2")}))
-    (ob,) = get_formula("air_change")(change("co_p95", rounding=rule), d, Period(2026))
+    (ob,) = get_formula("air_change")(change("co_p95", round_concentrations=rule), d, Period(2026))
     assert ob.amount == D(amount)
-    assert ob.basis["rounding"] == rule and ob.basis["direction"] == "reward"
+    assert ob.basis["round_concentrations"] == rule and ob.basis["direction"] == "reward"
 
 
 @pytest.mark.parametrize(("rule", "amount"), [
@@ -210,25 +213,28 @@ def test_change_on_co_p95_from_0_25_to_0_2_by_hand(rule: str, amount: str):
 ])
 def test_ladder_and_change_on_pm25_34_5_by_hand(rule: str, amount: str):
     d = assessed(year_of_days(2025, {"pm25": D("34.5")}), year_of_days(2026, {"pm25": D(34)}))
-    (ob,) = get_formula("air_change")(change("pm25", rounding=rule), d, Period(2026))
+    (ob,) = get_formula("air_change")(change("pm25", round_concentrations=rule), d, Period(2026))
     assert ob.amount == D(amount)
-    ladder = agreement("air_ladder", {"period": "year", "rounding": rule, "indicators": [
-        {"code": "pm25", "base": 34, "tiers": [{"rate": 100}]}]})
+    ladder = agreement("air_ladder", {
+        "period": "year", "round_concentrations": rule,
+        "indicators": [{"code": "pm25", "base": 34, "tiers": [{"rate": 100}]}]})
     (ob,) = get_formula("air_ladder")(ladder, d, Period(2025))
-    assert ob.amount == D(amount) and ob.basis["rounding"] == rule
+    assert ob.amount == D(amount) and ob.basis["round_concentrations"] == rule
     assert (ob.basis["direction"] == "penalty") == (amount != "0.00")
 
 
 def test_rounding_needs_the_days_not_only_the_statistics():
     d = pm25_30_5_in_2026()
     bare = AirAssessments(d.statistics, {})
-    with pytest.raises(FormulaError, match=r"rounding = \"half_up\" rounds the daily values "
-                                           r"of 430800.*leave rounding out"):
-        get_formula("air_attainment")(attainment(rounding="half_up"), bare, Period(2026))
+    with pytest.raises(FormulaError, match=r"round_concentrations = \"half_up\" rounds the "
+                                           r"daily values of 430800.*leave "
+                                           r"round_concentrations out"):
+        get_formula("air_attainment")(attainment(round_concentrations="half_up"), bare,
+                                      Period(2026))
 
 
 @pytest.mark.parametrize("formula", ["air_attainment", "air_change", "air_ladder"])
-def test_a_wrong_rounding_in_an_agreement_file_is_named_with_what_to_write(
+def test_a_wrong_round_concentrations_in_an_agreement_file_is_named_with_what_to_write(
         tmp_path: Path, formula: str):
     from ecocomp.agreement_files import load_agreement
 
@@ -244,18 +250,19 @@ def test_a_wrong_rounding_in_an_agreement_file_is_named_with_what_to_write(
         f'counterparty = "{PROVINCE}"\nstart = 2021-01-01\nend = 2030-12-31\nunit = "wan"\n'
         'clearing_due = "12-31"\nsource = "test"\nconfidence = "inferred"\n\n[params]\n'
         + params
-        + 'rounding = "四舍五入"\n', encoding="utf-8")
+        + 'round_concentrations = "四舍五入"\n', encoding="utf-8")
     with pytest.raises(ValidationFailed) as info:
         load_agreement(path)
     (problem,) = info.value.problems
-    assert problem.field == "params.rounding" and problem.row is not None
+    assert problem.field == "params.round_concentrations" and problem.row is not None
     assert problem.message == (
-        "'四舍五入' is not one of the choices; write rounding = \"half_even\" (四舍六入五成双), "
+        "'四舍五入' is not one of the choices; write round_concentrations = \"half_even\" "
+        "(四舍六入五成双), "
         "\"half_up\" (四舍五入) or \"none\" (exact)")
 
 
 def test_air_aqi_shows_the_statistics_an_agreement_with_rounding_reads(tmp_path: Path):
-    """`ecocomp air aqi --rounding half_up`: January 2026 at PM2.5 34.5 every day."""
+    """`ecocomp air aqi --round-concentrations half_up`: January 2026 at PM2.5 34.5 a day."""
     import json
 
     from click.testing import CliRunner
@@ -273,13 +280,14 @@ def test_air_aqi_shows_the_statistics_an_agreement_with_rounding_reads(tmp_path:
     means = {}
     for rule in ("none", "half_even", "half_up"):
         got = CliRunner().invoke(main, ["air", "aqi", "--db", str(db), "--year", "2026",
-                                        "--periods", "month", "--rounding", rule, "--json"])
+                                        "--periods", "month", "--round-concentrations", rule,
+                                        "--json"])
         assert got.exit_code == 0, got.output
         means[rule] = json.loads(got.output)[0]["values"]["pm25"]
     assert means == {"none": "34.5", "half_even": "34", "half_up": "35"}
     table = CliRunner().invoke(main, ["air", "aqi", "--db", str(db), "--year", "2026",
-                                      "--rounding", "half_up"])
+                                      "--round-concentrations", "half_up"])
     assert table.exit_code == 0 and "concentrations rounded half_up" in table.output
     wrong = CliRunner().invoke(main, ["air", "aqi", "--db", str(db), "--year", "2026",
-                                      "--rounding", "up"])
+                                      "--round-concentrations", "up"])
     assert wrong.exit_code == 2 and "'up' is not one of" in wrong.output

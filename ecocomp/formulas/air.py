@@ -124,19 +124,19 @@ def _value(stats: Any, code: str) -> Fraction | None:
 
 
 def _rounding(agreement: Agreement) -> Rounding:
-    """The agreement's ``rounding`` (修约) of concentrations; ``none`` when it sets none."""
-    return cast(Rounding, agreement.params.get("rounding", "none"))
+    """The agreement's ``round_concentrations`` (修约); ``none`` when it sets none."""
+    return cast(Rounding, agreement.params.get("round_concentrations", "none"))
 
 
 def _rounding_note(basis: Mapping[str, Any]) -> str:
-    """The explanation's words for the basis's ``rounding`` ("" when the agreement sets none)."""
-    rule = basis.get("rounding")
+    """The explanation's words for the basis's ``round_concentrations`` ("": not set)."""
+    rule = basis.get("round_concentrations")
     if rule is None:
         return ""
     if rule == "none":
-        return " [concentrations not rounded (rounding = none)]"
+        return " [concentrations not rounded (round_concentrations = none)]"
     return (f" [concentrations rounded {ROUNDING_WORDS[rule]} to whole μg/m³ and CO to 0.1 "
-            f"mg/m³, daily values then statistics (rounding = {rule})]")
+            f"mg/m³, daily values then statistics (round_concentrations = {rule})]")
 
 
 class _RoundedDays(Mapping[str, tuple[Any, ...]]):
@@ -178,10 +178,10 @@ class _RoundedStatistics(Mapping[tuple[str, Any], Any]):
             days = (getattr(self._of, "daily", None) or {}).get(city)
             if not days:
                 raise FormulaError(
-                    f"agreement {self._agreement.id}: rounding = \"{self._rule}\" rounds the "
-                    f"daily values of {city}, but the air inputs hold only its statistics for "
-                    f"{span}, not its days; assess the air with assess_air (which keeps the "
-                    "days) or leave rounding out")
+                    f"agreement {self._agreement.id}: round_concentrations = \"{self._rule}\" "
+                    f"rounds the daily values of {city}, but the air inputs hold only its "
+                    f"statistics for {span}, not its days; assess the air with assess_air "
+                    "(which keeps the days) or leave round_concentrations out")
             self._done[key] = period_statistics(
                 days, city=city, period=span, standard=exact.standard,
                 round_concentrations=self._rule)
@@ -196,16 +196,17 @@ class _RoundedStatistics(Mapping[tuple[str, Any], Any]):
 
 @attrs.frozen
 class _Rounded:
-    """The air inputs as an agreement with ``rounding`` reads them (same keys, rounded)."""
+    """The air inputs as an agreement with ``round_concentrations`` reads them (same keys)."""
 
     statistics: Mapping[tuple[str, Any], Any]
     daily: Mapping[str, tuple[Any, ...]]
 
 
 def _as_rounded(agreement: Agreement, assessments: Any) -> Any:
-    """``assessments`` as the agreement's ``rounding`` reads them: unchanged for ``none`` (the
-    settlement's statistics are exact); else each statistic recomputed from the city's days
-    with every daily concentration rounded at the HJ 663 places, then each statistic."""
+    """``assessments`` as the agreement's ``round_concentrations`` reads them: unchanged for
+    ``none`` (the settlement's statistics are exact); else each statistic recomputed from the
+    city's days with every daily concentration rounded at the HJ 663 places, then each
+    statistic."""
     rule = _rounding(agreement)
     if rule == "none" or assessments is None:
         return assessments
@@ -342,8 +343,8 @@ def _settled(
         stats = _statistics(assessments, city, span)
         basis: dict[str, Any] = {"formula": formula, "city": city, "span": str(span),
                                  "period_kind": kind}
-        if "rounding" in agreement.params:  # set by the agreement: shown (absent: exact)
-            basis["rounding"] = agreement.params["rounding"]
+        if "round_concentrations" in agreement.params:  # set: shown (absent: exact)
+            basis["round_concentrations"] = agreement.params["round_concentrations"]
         if stats is not None:
             basis["evidence"] = _evidence(stats)
         yield span, stats, basis
@@ -442,8 +443,8 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
         "standard": standard, "standard_param": params["standard"], "grade": params["grade"],
         "exclusive": params["exclusive"], "attained_years": sorted(params["attained_years"]),
     }  # fmt: skip
-    if "rounding" in params:  # set by the agreement: shown (absent: exact)
-        basis["rounding"] = params["rounding"]
+    if "round_concentrations" in params:  # set by the agreement: shown (absent: exact)
+        basis["round_concentrations"] = params["round_concentrations"]
     if stats is None:
         basis["rule"] = _missing(agreement, span, ["annual statistics"], "missing_year")
         return [_obligation(agreement, period, "attainment", Fraction(0), basis)]
