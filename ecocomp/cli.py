@@ -704,15 +704,22 @@ _AIR_COLUMNS = ("pm25", "pm10", "so2", "no2", "co_p95", "o3_8h_p90", "good_days"
               show_default=True, help="Statistics per year, quarter or month.")
 @click.option("--standard", default="by_date", show_default=True,
               help="GB3095-2012, GB3095-2026, or by_date (in force at each period's end).")
+@click.option("--round-concentrations", "rounding",
+              type=click.Choice(["none", "half_even", "half_up"]), default="none",
+              show_default=True,
+              help="修约 of the concentrations at the HJ 663 places, as an agreement's "
+                   "`round_concentrations`: half_even (四舍六入五成双), half_up (四舍五入), "
+                   "none (exact).")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 @friendly
 def air_aqi(db: Path, year: int, city: tuple[str, ...], periods: str, standard: str,
-            as_json: bool) -> None:
+            rounding: str, as_json: bool) -> None:
     """Air statistics of YEAR per city: means, CO p95, O3-8h p90, good days, 综合指数."""
     from ecocomp.air import assess_air
 
     found = assess_air(db, year=year, periods=periods, standard=standard,
-                       cities=city or None, years_back=0)
+                       cities=city or None, years_back=0,
+                       round_concentrations=rounding)  # type: ignore[arg-type]
     if not found.statistics:
         raise EcocompError(f"{db}: no air values for {year}"
                            + (f" for {', '.join(city)}" if city else "")
@@ -734,7 +741,8 @@ def air_aqi(db: Path, year: int, city: tuple[str, ...], periods: str, standard: 
     widths = [max(_width(r[i]) for r in [head, *table]) for i in range(len(head))]
     for r in [head, *table]:
         click.echo("  ".join(_pad(cell, w) for cell, w in zip(r, widths, strict=True)).rstrip())
-    click.echo(f"standard: {rows[0].standard}; * = not valid under HJ 663 (too few days)")
+    click.echo(f"standard: {rows[0].standard}; * = not valid under HJ 663 (too few days)"
+               + (f"; concentrations rounded {rounding}" if rounding != "none" else ""))
 
 
 @main.group()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from typing import Literal
 
@@ -29,6 +29,8 @@ from ecocomp.periods import Period, Quarter
 __all__ = [
     "MEAN_STATISTICS",
     "REQUIRED_DAILY",
+    "ROUNDINGS",
+    "ROUNDING_WORDS",
     "STATISTICS",
     "AirAssessments",
     "AirStatistics",
@@ -42,7 +44,19 @@ __all__ = [
     "round_concentration",
 ]
 
-Rounding = Literal["hj663", "none"]
+#: How concentrations are rounded (修约) before the AQI and the statistics: ``none`` keeps
+#: them exact; ``half_even`` (四舍六入五成双, GB/T 8170, HJ 663 [P]) and ``half_up`` (四舍五入,
+#: some provinces' agreements) round at the HJ 663 places (μg/m³ to whole numbers, CO mg/m³
+#: to 0.1). ``hj663`` is the earlier name of ``half_even``.
+Rounding = Literal["none", "half_even", "half_up", "hj663"]
+#: The roundings an agreement can name (``hj663`` is accepted only as the library's alias).
+ROUNDINGS: tuple[str, ...] = ("none", "half_even", "half_up")
+#: Each rounding in words, for evidence and explanations.
+_HALF_EVEN_WORDS = "half to even (四舍六入五成双)"
+ROUNDING_WORDS = {"half_even": _HALF_EVEN_WORDS, "hj663": _HALF_EVEN_WORDS,
+                  "half_up": "half up (四舍五入)", "none": "not at all (exact)"}
+_DECIMAL_ROUNDING = {"half_even": ROUND_HALF_EVEN, "hj663": ROUND_HALF_EVEN,
+                     "half_up": ROUND_HALF_UP}
 AirPeriod = Period | Quarter
 
 #: The six daily concentrations a day needs to count as a valid (有效) AQI day [I N50].
@@ -79,15 +93,36 @@ def exact_decimal(value: Fraction) -> Decimal:
 
 
 @in_money_context
-def round_concentration(key: str, value: Decimal) -> Decimal:
-    """修约 per HJ 663 [P]: μg/m³ to a whole number, CO (mg/m³) to 0.1, half to even.
+def round_concentration(key: str, value: Decimal, rule: str = "half_even") -> Decimal:
+    """修约 at the HJ 663 places [P]: μg/m³ to a whole number, CO (mg/m³) to 0.1.
+
+    ``rule`` is ``half_even`` (四舍六入五成双, GB/T 8170 and HJ 663) or ``half_up`` (四舍五入).
 
     >>> [round_concentration(k, Decimal(v)) for k, v in (("pm25_24h", "34.5"), ("co_24h", "1.25"))]
     [Decimal('34'), Decimal('1.2')]
+    >>> [round_concentration(k, Decimal(v), "half_up")
+    ...  for k, v in (("pm25_24h", "34.5"), ("co_24h", "1.25"))]
+    [Decimal('35'), Decimal('1.3')]
     """
+    rounding = _rounding_of(rule)
+    if rounding is None:
+        return value
     rules = hj663().rounding
     places = rules["co_places" if key.startswith("co") else "ug_places"].value
-    return value.quantize(Decimal(10) ** -int(places), rounding=ROUND_HALF_EVEN)
+    return value.quantize(Decimal(10) ** -int(places), rounding=rounding)
+
+
+def _rounding_of(rule: str) -> str | None:
+    """The decimal rounding mode of ``rule`` (None: ``none``, keep exact)."""
+    if rule == "none":
+        return None
+    try:
+        return _DECIMAL_ROUNDING[rule]
+    except (KeyError, TypeError):
+        raise AssessmentError(
+            f"rounding {rule!r} is not one of {', '.join(map(repr, ROUNDINGS))}: write "
+            "\"half_even\" (四舍六入五成双, HJ 663), \"half_up\" (四舍五入) or \"none\" (exact)"
+        ) from None
 
 
 def percentile(values: Sequence[Decimal], p: Decimal) -> Decimal:
@@ -139,13 +174,14 @@ class CityDay:
 @in_money_context
 def city_day(city: str, day: date, values: Mapping[str, Decimal], *, version: str,
              round_concentrations: Rounding = "none") -> CityDay:
-    """A :class:`CityDay` with its AQI under the HJ 633 ``version`` (or a GB 3095 one)."""
+    """A :class:`CityDay` with its AQI under the HJ 633 ``version`` (or a GB 3095 one).
+
+    ``round_concentrations`` (``none``, ``half_even``, ``half_up``; ``hj663`` = ``half_even``)
+    rounds the concentrations at the HJ 663 places before the AQI is computed from them.
+    """
     clean = keyed_values(values)
-    if round_concentrations == "hj663":
-        clean = {k: round_concentration(k, v) for k, v in clean.items()}
-    elif round_concentrations != "none":
-        raise AssessmentError(f"round_concentrations {round_concentrations!r} is not "
-                              "\"hj663\" or \"none\"")
+    if _rounding_of(round_concentrations) is not None:
+        clean = {k: round_concentration(k, v, round_concentrations) for k, v in clean.items()}
     if not clean:
         return CityDay(city, day, clean, version)
     found = daily_aqi(clean, version=version)
@@ -250,11 +286,15 @@ def period_statistics(days: Iterable[CityDay], *, city: str, period: AirPeriod,
 
     ``standard`` is a GB 3095 version or ``by_date`` (the version in force on the period's
     last day); the days' AQI are recomputed under the paired HJ 633 version.
+    ``round_concentrations`` other than ``none`` rounds each daily concentration (and its
+    AQI follows) and then each concentration statistic, at the HJ 663 places; the evidence
+    says so.
     """
     version = resolve_standard(standard, period.end)
     aqi_version = PAIRED[version]
     rules = hj663()
-    own = [d if d.version == aqi_version and round_concentrations == "none" else
+    rounds = _rounding_of(round_concentrations) is not None
+    own = [d if d.version == aqi_version and not rounds else
            city_day(d.city, d.day, d.values, version=aqi_version,
                     round_concentrations=round_concentrations)
            for d in days if d.city == city and period.contains(d.day)]
@@ -270,9 +310,14 @@ def period_statistics(days: Iterable[CityDay], *, city: str, period: AirPeriod,
     valid: dict[str, bool] = {}
     evidence: dict[str, str] = {}
 
-    def finish(name: str, value: Decimal) -> Decimal:
+    def finish(name: str, value: Decimal) -> tuple[Decimal, str]:
+        """The statistic rounded as ``round_concentrations`` says, and the evidence's note."""
+        if not rounds:
+            return value, ""
         key = MEAN_STATISTICS.get(name) or PERCENTILE_STATISTICS[name][0]
-        return round_concentration(key, value) if round_concentrations == "hj663" else value
+        rounded = round_concentration(key, value, round_concentrations)
+        return rounded, (f" = {value}, rounded {ROUNDING_WORDS[round_concentrations]} to "
+                         f"{rounded} (the daily values too)")
 
     for name, key in MEAN_STATISTICS.items():
         with_value = [d for d in own if key in d.values]
@@ -280,21 +325,21 @@ def period_statistics(days: Iterable[CityDay], *, city: str, period: AirPeriod,
             continue
         total = sum((d.values[key] for d in with_value), Decimal(0))
         mean = Fraction(total) / len(with_value)
-        values[name] = finish(name, exact_decimal(mean))
+        values[name], note = finish(name, exact_decimal(mean))
         valid[name], why = _valid_count((d.day for d in with_value), period)
         evidence[name] = (f"mean of {len(with_value)} daily values: {total}/{len(with_value)}"
-                          + (f"; not valid: {why}" if why else ""))
+                          + note + (f"; not valid: {why}" if why else ""))
     for name, (key, rule) in PERCENTILE_STATISTICS.items():
         with_value = [d for d in own if key in d.values]
         if not with_value:
             continue
         p = Decimal(str(rules.percentiles[rule].value))
-        values[name] = finish(name, percentile([d.values[key] for d in with_value], p))
+        values[name], note = finish(name, percentile([d.values[key] for d in with_value], p))
         valid[name], why = _valid_count((d.day for d in with_value), period)
         k = 1 + (len(with_value) - 1) * p
         evidence[name] = (f"p{int(p * 100)} of {len(with_value)} daily values (HJ 663: "
                           f"k = 1 + ({len(with_value)} − 1)·{p} = {k})"
-                          + (f"; not valid: {why}" if why else ""))
+                          + note + (f"; not valid: {why}" if why else ""))
     complete = [d for d in own if d.complete]
     good = sum(1 for d in complete if d.good)
     heavy = sum(1 for d in complete if d.heavy)

@@ -30,13 +30,20 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from ecocomp.agreements import Agreement
 from ecocomp.air.standards import PAIRED, gb3095, resolve_standard
-from ecocomp.air.statistics import LIMIT_OF, attains
+from ecocomp.air.statistics import (
+    LIMIT_OF,
+    ROUNDING_WORDS,
+    Rounding,
+    attains,
+    city_day,
+    period_statistics,
+)
 from ecocomp.errors import FormulaError
 from ecocomp.formulas.registry import register_formula
 from ecocomp.formulas.shared import fraction_text
@@ -113,6 +120,101 @@ def _value(stats: Any, code: str) -> Fraction | None:
     return Fraction(value)
 
 
+# --------------------------------------------------------------------------- rounding
+
+
+def _rounding(agreement: Agreement) -> Rounding:
+    """The agreement's ``round_concentrations`` (修约); ``none`` when it sets none."""
+    return cast(Rounding, agreement.params.get("round_concentrations", "none"))
+
+
+def _rounding_note(basis: Mapping[str, Any]) -> str:
+    """The explanation's words for the basis's ``round_concentrations`` ("": not set)."""
+    rule = basis.get("round_concentrations")
+    if rule is None:
+        return ""
+    if rule == "none":
+        return " [concentrations not rounded (round_concentrations = none)]"
+    return (f" [concentrations rounded {ROUNDING_WORDS[rule]} to whole μg/m³ and CO to 0.1 "
+            f"mg/m³, daily values then statistics (round_concentrations = {rule})]")
+
+
+class _RoundedDays(Mapping[str, tuple[Any, ...]]):
+    """Each city's days with their concentrations rounded by ``rule`` (and their AQI
+    recomputed from them), computed when first read."""
+
+    def __init__(self, daily: Mapping[str, tuple[Any, ...]], rule: Rounding) -> None:
+        self._daily, self._rule = daily, rule
+        self._done: dict[str, tuple[Any, ...]] = {}
+
+    def __getitem__(self, city: str) -> tuple[Any, ...]:
+        if city not in self._done:
+            self._done[city] = tuple(
+                city_day(d.city, d.day, d.values, version=d.version,
+                         round_concentrations=self._rule)
+                for d in self._daily[city])
+        return self._done[city]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._daily)
+
+    def __len__(self) -> int:
+        return len(self._daily)
+
+
+class _RoundedStatistics(Mapping[tuple[str, Any], Any]):
+    """Each ``(city, span)``'s statistics recomputed from the city's exact days with the
+    concentrations rounded by ``rule``, under the standard the exact ones were assessed
+    under; computed when first read."""
+
+    def __init__(self, agreement: Agreement, assessments: Any, rule: Rounding) -> None:
+        self._agreement, self._of, self._rule = agreement, assessments, rule
+        self._done: dict[tuple[str, Any], Any] = {}
+
+    def __getitem__(self, key: tuple[str, Any]) -> Any:
+        if key not in self._done:
+            exact = self._of.statistics[key]
+            city, span = key
+            days = (getattr(self._of, "daily", None) or {}).get(city)
+            if not days:
+                raise FormulaError(
+                    f"agreement {self._agreement.id}: round_concentrations = \"{self._rule}\" "
+                    f"rounds the daily values of {city}, but the air inputs hold only its "
+                    f"statistics for {span}, not its days; assess the air with assess_air "
+                    "(which keeps the days) or leave round_concentrations out")
+            self._done[key] = period_statistics(
+                days, city=city, period=span, standard=exact.standard,
+                round_concentrations=self._rule)
+        return self._done[key]
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self._of.statistics)
+
+    def __len__(self) -> int:
+        return len(self._of.statistics)
+
+
+@attrs.frozen
+class _Rounded:
+    """The air inputs as an agreement with ``round_concentrations`` reads them (same keys)."""
+
+    statistics: Mapping[tuple[str, Any], Any]
+    daily: Mapping[str, tuple[Any, ...]]
+
+
+def _as_rounded(agreement: Agreement, assessments: Any) -> Any:
+    """``assessments`` as the agreement's ``round_concentrations`` reads them: unchanged for
+    ``none`` (the settlement's statistics are exact); else each statistic recomputed from the
+    city's days with every daily concentration rounded at the HJ 663 places, then each
+    statistic."""
+    rule = _rounding(agreement)
+    if rule == "none" or assessments is None:
+        return assessments
+    daily = getattr(assessments, "daily", None) or {}
+    return _Rounded(_RoundedStatistics(agreement, assessments, rule),
+                    _RoundedDays(daily, rule))
+
+
 # --------------------------------------------------------------------------- amounts
 
 
@@ -175,7 +277,7 @@ def _obligation(
     if "explanation" not in basis:
         outcome = (f"{payer} pays {payee} {yuan} yuan ({_short(amount)} {unit})" if yuan
                    else "no payment")
-        rule = basis.get("readable", basis["rule"])
+        rule = basis.get("readable", basis["rule"]) + _rounding_note(basis)
         basis["explanation"] = f"{basis.get('span', period)}: {rule} → {outcome}" + (
             f" (capped at {cap} {unit}; uncapped {_short(abs(signed))})" if capped else "")
     return Obligation(agreement.id, period, component, payer, payee, yuan, basis)
@@ -241,6 +343,8 @@ def _settled(
         stats = _statistics(assessments, city, span)
         basis: dict[str, Any] = {"formula": formula, "city": city, "span": str(span),
                                  "period_kind": kind}
+        if "round_concentrations" in agreement.params:  # set: shown (absent: exact)
+            basis["round_concentrations"] = agreement.params["round_concentrations"]
         if stats is not None:
             basis["evidence"] = _evidence(stats)
         yield span, stats, basis
@@ -329,6 +433,7 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
     if period.is_month or not agreement.in_force(period):
         return []
     params: Mapping[str, Any] = agreement.params
+    assessments = _as_rounded(agreement, assessments)
     city = agreement.party_for("party")
     span = Period(period.year)
     stats = _statistics(assessments, city, span)
@@ -338,6 +443,8 @@ def air_attainment(agreement: Agreement, assessments: Any, period: Period) -> li
         "standard": standard, "standard_param": params["standard"], "grade": params["grade"],
         "exclusive": params["exclusive"], "attained_years": sorted(params["attained_years"]),
     }  # fmt: skip
+    if "round_concentrations" in params:  # set by the agreement: shown (absent: exact)
+        basis["round_concentrations"] = params["round_concentrations"]
     if stats is None:
         basis["rule"] = _missing(agreement, span, ["annual statistics"], "missing_year")
         return [_obligation(agreement, period, "attainment", Fraction(0), basis)]
@@ -472,10 +579,9 @@ def _same_standard(agreement: Agreement, assessments: Any, city: str, code: str,
 
         index, _terms = composite_index(then.values, standard=now.standard, on=now.period.end)
         return Fraction(_quantized(index, int(hj663().rounding["composite_places"].value)))
-    from ecocomp.air.statistics import period_statistics
-
     days = (getattr(assessments, "daily", {}) or {}).get(city, ())
-    restated = period_statistics(days, city=city, period=then.period, standard=now.standard)
+    restated = period_statistics(days, city=city, period=then.period, standard=now.standard,
+                                 round_concentrations=_rounding(agreement))
     return _value(restated, code)
 
 
@@ -562,6 +668,7 @@ def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[O
     M > 0: the counterparty pays the party; M < 0: the party pays |M|.
     """
     params: Mapping[str, Any] = agreement.params
+    assessments = _as_rounded(agreement, assessments)
     k = _k(agreement)
     unit = _unit_text(agreement)
     result = []
@@ -697,6 +804,7 @@ def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[O
     (``ladder``); worse is above the base for a concentration, below it for good_ratio and
     good_days."""
     params: Mapping[str, Any] = agreement.params
+    assessments = _as_rounded(agreement, assessments)
     unit = _unit_text(agreement)
     result = []
     for span, stats, basis in _settled(agreement, assessments, period, "air_ladder"):
