@@ -20,7 +20,7 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -484,14 +484,19 @@ def yuan_text(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
 
+@in_money_context
 def wan_text(amount: Decimal) -> str:
     """``123.46`` 万元 for people: two decimals, ``≈`` when that rounds (the 元 figure is exact).
 
+    Rounded half up, as the command line's 万 figures (:func:`ecocomp.formatting.format_wan`).
+
     >>> wan_text(Decimal("800000.00")), wan_text(Decimal("1234567.89"))
     ('80.00', '≈123.46')
+    >>> wan_text(Decimal("12250.00")), wan_text(Decimal("-12250.00"))
+    ('≈1.23', '≈-1.23')
     """
     wan = amount / WAN
-    shown = wan.quantize(Decimal("0.01"))
+    shown = wan.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return f"{shown:,.2f}" if shown == wan else f"≈{shown:,.2f}"
 
 
