@@ -179,6 +179,7 @@ class Report:
         return message(key, lang, count=len(self.later), year=self.year, as_of=self.generated,
                        start=min(tx.booked_on for tx in self.later), end=self.booked_until)
 
+    @in_money_context
     def flows(self) -> dict[tuple[str, str], Decimal]:
         """Net money between each pair of parties over the year's clearings (one direction)."""
         pairs: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
@@ -342,6 +343,7 @@ def write_report(
     return written_report(db, year, out, as_of=as_of, template_dir=template_dir)[0]
 
 
+@in_money_context
 def written_report(
     db: str | Path,
     year: int,
@@ -399,6 +401,7 @@ def render_report(
     return rendered_report(db, year, fmt, as_of=as_of, template_dir=template_dir)[0]
 
 
+@in_money_context
 def rendered_report(
     db: str | Path,
     year: int,
