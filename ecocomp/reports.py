@@ -1011,8 +1011,9 @@ def _html_context(report: Report) -> dict[str, Any]:
                   "amount": n.amount, "due": n.basis.get("due", "")} for n in report.nets],
         "sections": sections,
         "changes": [{"agreement": c.agreement, "anchor": agreement_ids.get(c.agreement, ""),
-                     "period": c.period, "component": c.component, "amount": c.amount,
-                     "reason": c.reason or ""} for c in report.changes],
+                     "period": c.period, "component": c.component,
+                     "payer": _who(report, c.payer), "payee": _who(report, c.payee),
+                     "amount": c.amount, "reason": c.reason or ""} for c in report.changes],
         "parties": parties,
     }
 
