@@ -497,9 +497,13 @@ def wan_text(amount: Decimal) -> str:
     ('80.00', '≈123.46')
     >>> wan_text(Decimal("12250.00")), wan_text(Decimal("-12250.00"))
     ('≈1.23', '≈-1.23')
+    >>> wan_text(Decimal("-49.99"))  # no sign on a figure that rounds to nothing
+    '≈0.00'
     """
     wan = amount / WAN
     shown = wan.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if not shown:
+        shown = shown.copy_abs()  # -0.00: no sign on a figure that rounds to nothing
     return f"{shown:,.2f}" if shown == wan else f"≈{shown:,.2f}"
 
 

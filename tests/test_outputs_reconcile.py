@@ -640,3 +640,16 @@ def test_found_reports_made_from_python_followed_the_callers_decimal_context(tmp
                if isinstance(c, float))
     with decimal.localcontext(prec=6, rounding=decimal.ROUND_DOWN):
         assert outputs() == expected
+
+
+@pytest.mark.parametrize("amount", ["-49.99", "-0.01", "49.99", "-50.00", "-0.00"])
+def test_a_wan_figure_that_rounds_to_nothing_has_no_sign_in_either_output(amount: str) -> None:
+    """The report's 万元 cell and the command line's 万 figure agree, sign included: −49.99
+    yuan was ≈-0.00 in the report and ≈0 on the command line."""
+    from ecocomp.formatting import format_wan
+    from ecocomp.reports import wan_text
+
+    report, command = wan_text(Decimal(amount)), format_wan(Decimal(amount))
+    assert Decimal(report.lstrip("≈")) == Decimal(command.lstrip("≈"))
+    assert report.startswith("≈") == command.startswith("≈")
+    assert report.lstrip("≈").startswith("-") == command.lstrip("≈").startswith("-")
