@@ -815,7 +815,7 @@ def improve(
         param = gb3838().parameter(code)
         value = Decimal("7.0") if param.direction == "range" else param.limit(better, sa.waterbody)
         assert value is not None
-        items[code] = attrs.evolve(item, value=value, cls=item_assessment(
+        items[code] = attrs.evolve(item, value=value, exact=None, cls=item_assessment(
             code, value, item.samples, sa.waterbody).cls)
     return attrs.evolve(sa, items=items)
 

@@ -209,15 +209,20 @@ def _mean_concentration_class(
             cls = max(item.cls for item in classed if item.cls is not None)
             means[code] = {"class": cls.code, "rule": "worst section (pH is not averaged)"}
         else:
-            mean = sum((Fraction(item.value) for item in classed), Fraction(0)) / len(classed)
-            # Item values have at most 50 significant digits, so a terminating mean of a few
-            # sections is exact at 80 digits; one that does not terminate equals no limit.
+            # the sections' exact means: 1/3 and 5/3 average to 1.0 (a limit), their
+            # 50-digit roundings to a hair above it
+            mean = sum((item.exact_value for item in classed), Fraction(0)) / len(classed)
+            # A terminating mean of a few sections' means is exact at 80 digits; one that
+            # does not terminate equals no limit (limits have at most 5 decimals).
             with localcontext(CONTEXT) as ctx:
                 ctx.prec = 80
                 value = Decimal(mean.numerator) / Decimal(mean.denominator)
             cls = classify_item(code, value, waterbody)
             assert cls is not None
-            means[code] = {"mean": fraction_text(mean), "class": cls.code,
+            # one section's mean is shown as its assessment shows it (50 digits when it does
+            # not terminate); a mean over sections exactly (e.g. 151/300)
+            shown = Fraction(classed[0].value) if len(classed) == 1 else mean
+            means[code] = {"mean": fraction_text(shown), "class": cls.code,
                            "sections": str(len(classed))}
         worst = cls if worst is None else max(worst, cls)
     assert worst is not None  # every assessed section has a classed factor

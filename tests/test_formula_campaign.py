@@ -1,0 +1,102 @@
+"""Silent wrong money in agreement files and the water formulas: each test is a finding.
+
+Every case is worked by hand in its docstring (Decimal, to the fen); the code must either
+compute exactly that amount or refuse the input with a located message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+
+import attrs
+import pytest
+
+from ecocomp.agreement_files import preset
+from ecocomp.agreements import freeze, thaw
+from ecocomp.assessment import aggregate, assess, item_assessment
+from ecocomp.formulas import class_change, pollution_index
+from ecocomp.periods import Period
+from ecocomp.readings import Reading
+
+
+@dataclass(frozen=True)
+class _Section:
+    code: str
+    waterbody: str = "river"
+
+
+def _readings(section: str, parameter: str, values: list[str], year: int,
+              month: int | None = None) -> list[Reading]:
+    """One sample per value: all on days of ``month``, or one a month from January."""
+    return [Reading(section, datetime(year, month or i + 1, (3 + 3 * i) if month else 5),
+                    parameter, Decimal(v)) for i, v in enumerate(values)]
+
+
+# --------------------------------------------------------------------------- exact means
+
+
+def test_index_exactly_at_threshold_pays_the_at_or_below_side_when_a_mean_is_a_ninth() -> None:
+    """新安江 round 3 (K0 0.90, weights 0.25, baselines codmn 2.0, nh3n 0.12, tn 1.1, tp 0.03).
+
+    Nine CODMn samples 2.9 × 8 + 2.8 = 26.0 → annual mean 26/9 (does not terminate);
+    nh3n, tn, tp at their baselines all year. Ratios: 13/9, 1, 1, 1 → Σ = 40/9;
+    P = 0.90 × 0.25 × 40/9 = 1 exactly ≤ 1 → 浙江 (330000) pays 安徽 (340000) 20000万 =
+    200,000,000.00. The rounded mean 2.888…889 gave P = 1.000…00125 > 1: 安徽 paid 浙江 2亿.
+    """
+    rs = _readings("jiekou", "codmn", ["2.9"] * 8 + ["2.8"], 2020)
+    for code, value in (("nh3n", "0.12"), ("tn", "1.1"), ("tp", "0.03")):
+        rs += _readings("jiekou", code, [value] * 12, 2020)
+    data = assess(aggregate(rs), [_Section("jiekou")], 2020)
+    (ob,) = pollution_index(preset("xinanjiang-round3"), data, Period(2020))
+    assert (ob.payer, ob.payee, ob.amount) == ("330000", "340000", Decimal("200000000.00"))
+    assert ob.basis["p_exact"] == "1" and ob.basis["outcome"] == "at_or_below"
+    assert data.get("jiekou", Period(2020)).items["codmn"].exact_value == Fraction(26, 9)
+
+
+def test_index_at_threshold_with_monthly_means_is_exact_too() -> None:
+    """The same year under ``annual = "monthly_means"``: CODMn 2.9 in eight months and 2.8 in
+    one → mean of monthly means 26/9 again, P = 1, 浙江 pays 安徽 2亿."""
+    rs = _readings("jiekou", "codmn", ["2.9"] * 8 + ["2.8"], 2020)
+    for code, value in (("nh3n", "0.12"), ("tn", "1.1"), ("tp", "0.03")):
+        rs += _readings("jiekou", code, [value] * 12, 2020)
+    data = assess(aggregate(rs), [_Section("jiekou")], 2020, annual="monthly_means")
+    (ob,) = pollution_index(preset("xinanjiang-round3"), data, Period(2020))
+    assert (ob.payer, ob.payee, ob.basis["p_exact"]) == ("330000", "340000", "1")
+
+
+def test_mean_concentration_exactly_on_a_limit_keeps_the_better_class() -> None:
+    """湘江 dynamic component (株洲 preset, 50万 per class), entry sections A and B, exit C.
+
+    March 2014 NH3-N: A 0.3, 0.3, 0.4 → 1/3; B 1.6, 1.7, 1.7 → 5/3; entry mean (1/3 + 5/3)/2
+    = 1.0, exactly the Ⅲ limit → Ⅲ (a value equal to a limit is in the better class).
+    Exit C 0.9 → Ⅲ. No class changed: 0.00. The rounded means averaged to
+    1.000…015 → Ⅳ, and 株洲 was rewarded one class, 500,000.00 yuan.
+    """
+    rs = (_readings("zhutingzhen", "nh3n", ["0.3", "0.3", "0.4"], 2014, 3)
+          + _readings("entry-b", "nh3n", ["1.6", "1.7", "1.7"], 2014, 3)
+          + _readings("majiahe", "nh3n", ["0.9"], 2014, 3))
+    data = assess(aggregate(rs), [_Section(c) for c in ("zhutingzhen", "entry-b", "majiahe")],
+                  2014)
+    agreement = preset("xiangjiang-2014-zhuzhou-change")
+    params = thaw(agreement.params)
+    params["entry_sections"] = ["zhutingzhen", "entry-b"]
+    agreement = attrs.evolve(agreement, sections=("zhutingzhen", "entry-b", "majiahe"),
+                             params=freeze(params))
+    (ob,) = class_change(agreement, data, Period(2014, 3))
+    assert ob.basis["entry_means"]["nh3n"] == {"mean": "1", "class": "III", "sections": "2"}
+    assert ob.amount == Decimal("0.00") and ob.basis["rule"] == "no change"
+
+
+def test_an_item_copied_with_a_new_value_cannot_keep_the_old_exact_mean() -> None:
+    """``exact`` belongs to ``value``: a copy with another value and the old exact mean would
+    compute with a mean nobody sees, so it is refused."""
+    (item,) = assess(aggregate(_readings("s", "nh3n", ["0.3", "0.3", "0.4"], 2014, 3)),
+                     [_Section("s")], 2014).get("s", Period(2014, 3)).items.values()
+    assert item.exact == Fraction(1, 3)
+    with pytest.raises(ValueError, match="exact=None"):
+        attrs.evolve(item, value=Decimal("0.5"))
+    assert attrs.evolve(item, value=Decimal("0.5"), exact=None).exact_value == Fraction(1, 2)
+    assert item_assessment("nh3n", Decimal("0.5"), 2).exact is None
