@@ -6,20 +6,27 @@ compute exactly that amount or refuse the input with a located message.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import attrs
 import pytest
 
-from ecocomp.agreement_files import preset
+from ecocomp.agreement_files import load_agreements, preset
 from ecocomp.agreements import freeze, thaw
 from ecocomp.assessment import aggregate, assess, item_assessment
+from ecocomp.errors import ValidationFailed
 from ecocomp.formulas import class_change, pollution_index
 from ecocomp.periods import Period
+from ecocomp.project import load_project
 from ecocomp.readings import Reading
+from ecocomp.settlement import compute
+from ecocomp.standards import WaterClass as C
+from ecocomp.testing import monthly
 
 
 @dataclass(frozen=True)
@@ -100,3 +107,75 @@ def test_an_item_copied_with_a_new_value_cannot_keep_the_old_exact_mean() -> Non
         attrs.evolve(item, value=Decimal("0.5"))
     assert attrs.evolve(item, value=Decimal("0.5"), exact=None).exact_value == Fraction(1, 2)
     assert item_assessment("nh3n", Decimal("0.5"), 2).exact is None
+
+
+# --------------------------------------------------------------------------- overlaps
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
+
+
+def _renewed(tmp_path: Path, old_end: str, new_start: str, supersedes: bool = False) -> Path:
+    """The example project with 澧水 ending on ``old_end`` and a renewal from ``new_start``."""
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    folder = root / "agreements"
+    old = (folder / "lishui-zjj-cd-2020.toml").read_text(encoding="utf-8")
+    old = old.replace("end = 2022-12-31", f"end = {old_end}")
+    new = (old.replace('id = "lishui-zjj-cd-2020"', 'id = "lishui-zjj-cd-2021"'
+                       + ('\nsupersedes = "lishui-zjj-cd-2020"' if supersedes else ""))
+              .replace("start = 2020-01-01", f"start = {new_start}")
+              .replace(f"end = {old_end}", "end = 2023-12-31"))
+    (folder / "lishui-zjj-cd-2020.toml").write_text(old, encoding="utf-8")
+    (folder / "lishui-zjj-cd-2021.toml").write_text(new, encoding="utf-8")
+    return root
+
+
+def test_a_renewal_starting_mid_month_is_refused_as_settling_that_month_twice(
+        tmp_path: Path) -> None:
+    """澧水 ends 2021-06-15 and its renewal starts 2021-06-16, no day in common. class_ladder
+    settles whole months, so both settled June 2021: with Ⅰ all year, 常德 paid 张家界
+    13 × 80万 = 1040万 for 2021 instead of 12 × 80万 = 960万. Refused, naming the month."""
+    with pytest.raises(ValidationFailed) as info:
+        load_project(_renewed(tmp_path, "2021-06-15", "2021-06-16"))
+    (problem,) = info.value.problems
+    assert problem.file is not None and problem.file.endswith("lishui-zjj-cd-2021.toml")
+    assert problem.field == "start"
+    assert "2021-06 in full (paid twice)" in problem.message
+    assert 'supersedes = "lishui-zjj-cd-2020"' in problem.message
+
+
+def test_a_mid_month_renewal_that_supersedes_settles_the_month_once(tmp_path: Path) -> None:
+    """With ``supersedes`` the renewal settles June in full and the old one does not:
+    Ⅰ all year → 12 obligations of 800,000.00, net 9,600,000.00 from 常德 to 张家界."""
+    project = load_project(_renewed(tmp_path, "2021-06-15", "2021-06-16", supersedes=True))
+    obligations, _nets = compute(project, monthly("lishui-zjj-cd", 2021, [C.I] * 12), 2021)
+    lishui = [o for o in obligations if o.agreement.startswith("lishui")]
+    assert sorted(str(o.period) for o in lishui) == [f"2021-{m:02}" for m in range(1, 13)]
+    assert sum(o.amount for o in lishui) == Decimal("9600000.00")
+
+
+def test_a_renewal_on_the_first_of_a_month_is_still_accepted(tmp_path: Path) -> None:
+    """Ending 2021-06-30 and renewing 2021-07-01 settles each month once: accepted."""
+    project = load_project(_renewed(tmp_path, "2021-06-30", "2021-07-01"))
+    obligations, _nets = compute(project, monthly("lishui-zjj-cd", 2021, [C.I] * 12), 2021)
+    assert sum(o.amount for o in obligations
+               if o.agreement.startswith("lishui")) == Decimal("9600000.00")
+
+
+def test_annual_agreements_meeting_mid_year_are_refused_as_settling_that_year_twice(
+        tmp_path: Path) -> None:
+    """新安江 round 1 cut to 2012-01-01..2014-06-30 and a follow-up from 2014-07-01: both are
+    in force in 2014 and pollution_index settles whole years, so 2014's 1亿 was paid twice."""
+    folder = tmp_path / "agreements"
+    folder.mkdir()
+    text = (EXAMPLE.parent.parent / "ecocomp" / "presets" / "xinanjiang-round1.toml").read_text(
+        encoding="utf-8")
+    (folder / "a.toml").write_text(text.replace("end = 2014-12-31", "end = 2014-06-30"),
+                                   encoding="utf-8")
+    (folder / "b.toml").write_text(text.replace('id = "xinanjiang-round1"', 'id = "round1b"')
+                                   .replace("start = 2012-01-01", "start = 2014-07-01"),
+                                   encoding="utf-8")
+    with pytest.raises(ValidationFailed) as info:
+        load_agreements(folder)
+    (problem,) = info.value.problems
+    assert "in the year 2014" in problem.message and "2014 in full (paid twice)" in problem.message

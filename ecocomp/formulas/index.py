@@ -79,7 +79,7 @@ def _beneficiary(agreement: Agreement, _section: str) -> str | None:
 
 
 @register_formula("pollution_index", roles=_ROLES, params_schema="params.pollution_index",
-                  check=_check, beneficiary=_beneficiary)
+                  check=_check, beneficiary=_beneficiary, annual=True)
 def pollution_index(
     agreement: Agreement, assessments: Assessments, period: Period
 ) -> list[Obligation]:
