@@ -179,3 +179,52 @@ def test_annual_agreements_meeting_mid_year_are_refused_as_settling_that_year_tw
         load_agreements(folder)
     (problem,) = info.value.problems
     assert "in the year 2014" in problem.message and "2014 in full (paid twice)" in problem.message
+
+
+# --------------------------------------------------------------------------- inconsistent params
+
+
+def _refused(name: str, params: dict[str, object]) -> list[str]:
+    """The problems of a shipped agreement with ``params`` merged in (none: accepted)."""
+    try:
+        preset(name, params=params)
+    except ValidationFailed as exc:
+        return [str(p) for p in exc.problems]
+    return []
+
+
+def test_a_penalty_cap_below_the_base_is_refused() -> None:
+    """永州 target: base 50万, step 10万. With cap 10 (say 10万 meant as a 10-step cap), a Ⅳ
+    month at multiple 0.3 owed 50 + 10 × 2 = 70万 but paid 10万: every penalty month paid
+    the cap whatever base and step said."""
+    (problem,) = _refused("xiangjiang-2014-yongzhou-target", {"penalty": {"cap": 10}})
+    assert "xiangjiang-2014-yongzhou-target.toml:" in problem
+    assert "params.penalty.cap: cap 10 is below base 50" in problem
+    assert _refused("xiangjiang-2014-yongzhou-target", {"penalty": {"cap": 50}}) == []
+
+
+def test_a_monthly_flow_cap_below_one_days_penalty_is_refused() -> None:
+    """株洲 flow: 1万 per day below target. cap_per_month 0.5 made a month with 12 days below
+    pay 0.5万 instead of 12万 (the cap was meant in 10万 or written in the wrong unit)."""
+    (problem,) = _refused("xiangjiang-2014-zhuzhou-flow", {"cap_per_month": "0.5"})
+    assert "params.cap_per_month: cap_per_month 0.5 is below penalty_per_day 1" in problem
+    assert _refused("xiangjiang-2014-zhuzhou-flow", {"cap_per_month": 1}) == []
+
+
+def test_a_ladder_amount_that_nobody_pays_is_refused() -> None:
+    """澧水 with Ⅱ = {payer = "none", amount = 80}: a Ⅱ month paid 0 and the 80万 the file
+    names was dropped without a word (the payer was forgotten, or the amount misplaced)."""
+    (problem,) = _refused("lishui-zjj-cd-2020", {"rules": {"II": {"payer": "none",
+                                                                  "amount": 80}}})
+    assert "params.rules.II.amount: amount 80 with payer \"none\"" in problem
+    assert _refused("lishui-zjj-cd-2020", {"rules": {"II": {"payer": "none",
+                                                            "amount": 0}}}) == []
+
+
+def test_a_missing_amount_that_the_missing_month_rule_never_pays_is_refused() -> None:
+    """missing_amount = 50 with missing_month = "skip" (the default): a month without data
+    paid 0, not the 50万 written. Refused; with upstream_pays it is paid."""
+    (problem,) = _refused("lishui-zjj-cd-2020", {"missing_amount": 50})
+    assert "params.missing_amount: missing_amount is set, but missing_month is 'skip'" in problem
+    assert _refused("lishui-zjj-cd-2020", {"missing_amount": 50,
+                                           "missing_month": "upstream_pays"}) == []

@@ -72,7 +72,16 @@ def _party_beneficiary(agreement: Agreement, _section: str) -> str:
 
 
 def _target_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
-    return factor_problems(agreement) + class_problems(agreement, ("penalty", "reference_class"))
+    found = factor_problems(agreement) + class_problems(agreement,
+                                                        ("penalty", "reference_class"))
+    penalty = agreement.params["penalty"]
+    cap = penalty.get("cap")
+    if cap is not None and cap < penalty["base"]:
+        found.append((("penalty", "cap"), f"cap {cap} is below base {penalty['base']}, the "
+                      "least penalty of a month worse than Ⅲ, so every such month would pay "
+                      "the cap and base + step × steps never; check the two amounts (both in "
+                      "the agreement's unit), or remove cap"))
+    return found
 
 
 def _target_cap(agreement: Agreement, ob: Obligation) -> Decimal | None:
@@ -344,9 +353,17 @@ def class_change(
 
 
 def _flow_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
-    return [(("targets", code), f"section {code!r} is not in the agreement's sections; add it "
-             "to sections") for code in agreement.params["targets"]
-            if code not in agreement.sections]
+    params = agreement.params
+    found: list[tuple[tuple[str | int, ...], str]] = [
+        (("targets", code), f"section {code!r} is not in the agreement's sections; add it "
+         "to sections") for code in params["targets"] if code not in agreement.sections]
+    cap, per_day = params.get("cap_per_month"), params["penalty_per_day"]
+    if cap is not None and cap < per_day:
+        found.append((("cap_per_month",), f"cap_per_month {cap} is below penalty_per_day "
+                      f"{per_day}, so a month with one day below target would pay the cap, "
+                      "and the days would never count; check the two amounts (both in the "
+                      "agreement's unit), or remove cap_per_month"))
+    return found
 
 
 def _flow_cap(agreement: Agreement, _ob: Obligation) -> Decimal | None:
