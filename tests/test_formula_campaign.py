@@ -228,3 +228,31 @@ def test_a_missing_amount_that_the_missing_month_rule_never_pays_is_refused() ->
     assert "params.missing_amount: missing_amount is set, but missing_month is 'skip'" in problem
     assert _refused("lishui-zjj-cd-2020", {"missing_amount": 50,
                                            "missing_month": "upstream_pays"}) == []
+
+
+# --------------------------------------------------------------------------- documented remainders
+
+
+@pytest.mark.parametrize(("parties", "extra_fen_to"), [
+    (["530000", "520000", "510000"], "530000"),
+    (["510000", "520000", "530000"], "510000"),
+])
+def test_a_fund_not_divisible_to_the_fen_gives_the_fen_to_the_party_listed_first(
+        parties: list[str], extra_fen_to: str) -> None:
+    """赤水河 shape with a 100.00 yuan fund paid in 1:1:1: 100.00 / 3 = 33.333… each; the
+    floors 33.33 × 3 = 99.99 leave 1 fen, and the three remainders tie, so it goes to the
+    party listed first in ``parties``: 33.34 / 33.33 / 33.33, always summing to 100.00."""
+    from ecocomp.assessment import Assessments
+    from ecocomp.formulas.fund import fund_shares
+
+    agreement = preset("chishui-2018")
+    params = thaw(agreement.params)
+    params.update({"fund": Decimal(100), "deductions": [],
+                   "contribution": {p: Decimal(1) for p in parties}})
+    agreement = attrs.evolve(agreement, unit="yuan", parties={
+        f"parties[{i}]": p for i, p in enumerate(parties)}, params=freeze(params))
+    shares = fund_shares(agreement, Assessments(), 2018)
+    assert shares["contributions"][extra_fen_to] == Decimal("33.34")
+    assert sum(shares["contributions"].values()) == Decimal("100.00")
+    assert sorted(shares["contributions"].values()) == [Decimal("33.33"), Decimal("33.33"),
+                                                        Decimal("33.34")]
