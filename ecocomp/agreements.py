@@ -292,8 +292,11 @@ def overlap_problems(
         first, last = max(a.start, b.start), min(a.end, b.end)
         if first > last:  # no common day, but a common month (or year) settled in full
             earlier, later = (a, b) if a.end < b.start else (b, a)
-            common = (str(later.start.year) if unit == "year"
-                      else str(Period(later.start.year, later.start.month)))
+            period = (Period(later.start.year) if unit == "year"
+                      else Period(later.start.year, later.start.month))
+            if any(superseded(x, period, agreements) for x in (earlier, later)):
+                continue  # a third agreement settles that period for one of them
+            common = str(period)
             found.append(Problem(
                 f"agreement {later.id!r} starts {later.start}, in the {unit} {common} in "
                 f"which agreement {earlier.id!r} ({earlier.file or 'same project'}) ends "

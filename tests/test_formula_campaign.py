@@ -256,3 +256,23 @@ def test_a_fund_not_divisible_to_the_fen_gives_the_fen_to_the_party_listed_first
     assert sum(shares["contributions"].values()) == Decimal("100.00")
     assert sorted(shares["contributions"].values()) == [Decimal("33.33"), Decimal("33.33"),
                                                         Decimal("33.34")]
+
+
+def test_a_month_shared_through_a_chain_of_supersedes_is_settled_once_and_accepted(
+        tmp_path: Path) -> None:
+    """A ends 06-15, B (supersedes A) runs 06-16..06-20, C (supersedes B) from 06-21: June is
+    settled by C alone (A's and B's June are superseded), so A and C sharing June is fine."""
+    root = _renewed(tmp_path, "2021-06-15", "2021-06-16", supersedes=True)
+    folder = root / "agreements"
+    b = (folder / "lishui-zjj-cd-2021.toml").read_text(encoding="utf-8")
+    (folder / "lishui-zjj-cd-2021.toml").write_text(
+        b.replace("end = 2023-12-31", "end = 2021-06-20"), encoding="utf-8")
+    (folder / "lishui-zjj-cd-2021c.toml").write_text(
+        b.replace('id = "lishui-zjj-cd-2021"', 'id = "lishui-zjj-cd-2021c"')
+         .replace('supersedes = "lishui-zjj-cd-2020"', 'supersedes = "lishui-zjj-cd-2021"')
+         .replace("start = 2021-06-16", "start = 2021-06-21"), encoding="utf-8")
+    project = load_project(root)
+    obligations, _nets = compute(project, monthly("lishui-zjj-cd", 2021, [C.I] * 12), 2021)
+    june = [o.agreement for o in obligations if str(o.period) == "2021-06"
+            and o.agreement.startswith("lishui")]
+    assert june == ["lishui-zjj-cd-2021c"]
