@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -227,12 +227,30 @@ def roles_of(data: Mapping[str, Any]) -> dict[str, str]:
     return payer | {r: str(data[r]) for r in ROLE_KEYS[:4] if r in data}
 
 
-def overlap_problems(agreements: Collection[Agreement]) -> list[Problem]:
+def _settled(agreement: Agreement, span: str) -> tuple[date, date]:
+    """The first and last day of the periods ``agreement`` is settled for, when its formula
+    settles whole periods of ``span`` (``day``, ``month`` or ``year``)."""
+    start, end = agreement.start, agreement.end
+    if span == "year":
+        return date(start.year, 1, 1), date(end.year, 12, 31)
+    if span == "month":
+        return start.replace(day=1), Period(end.year, end.month).end
+    return start, end
+
+
+def overlap_problems(
+    agreements: Collection[Agreement], *, span: Callable[[Agreement], str] | None = None,
+) -> list[Problem]:
     """Agreements that would settle the same thing twice, and ``supersedes`` naming no agreement.
 
     Two agreements with the same formula and the same parties in the same roles, sharing a
     section, in force on a common day, would both be settled for the common months: the
     money would be paid twice. That is refused unless one names the other in ``supersedes``.
+    ``span(agreement)`` says what its formula settles whole: ``"month"`` (a month in force
+    on any day is settled in full), ``"year"`` (annual formulas) or ``"day"`` (prorated
+    formulas, the default when not given); two agreements that settle one month (or year)
+    are refused even when one ends the day before the other starts, as both would settle
+    all of it. :func:`ecocomp.agreement_files.load_agreements` passes each formula's span.
     """
     found: list[Problem] = []
     ids = {a.id for a in agreements}
@@ -263,13 +281,32 @@ def overlap_problems(agreements: Collection[Agreement]) -> list[Problem]:
                     for n, i in enumerate(group) for j in group[n + 1:]})
     for i, j in pairs:
         a, b = ordered[i], ordered[j]
+        unit = span(a) if span is not None else "day"
+        (a_first, a_last), (b_first, b_last) = _settled(a, unit), _settled(b, unit)
         if (a.formula != b.formula or _same_parties(a) != _same_parties(b)
                 or ((a.sections or b.sections) and not set(a.sections) & set(b.sections))
-                or b.start > a.end or a.start > b.end
+                or b_first > a_last or a_first > b_last
                 or a.supersedes == b.id or b.supersedes == a.id):
             continue
         shared = ", ".join(repr(c) for c in a.sections if c in b.sections) or "(none)"
         first, last = max(a.start, b.start), min(a.end, b.end)
+        if first > last:  # no common day, but a common month (or year) settled in full
+            earlier, later = (a, b) if a.end < b.start else (b, a)
+            period = (Period(later.start.year) if unit == "year"
+                      else Period(later.start.year, later.start.month))
+            if any(superseded(x, period, agreements) for x in (earlier, later)):
+                continue  # a third agreement settles that period for one of them
+            common = str(period)
+            found.append(Problem(
+                f"agreement {later.id!r} starts {later.start}, in the {unit} {common} in "
+                f"which agreement {earlier.id!r} ({earlier.file or 'same project'}) ends "
+                f"({earlier.end}): formula {a.formula} settles whole {unit}s, so both would "
+                f"settle {common} in full (paid twice); start {later.id!r} on the first day "
+                f"of a {unit} and end {earlier.id!r} on the day before, or write supersedes "
+                f"= \"{earlier.id}\" in {later.id!r} if it replaces it",
+                file=later.file, field="supersedes" if later.supersedes else "start",
+            ))
+            continue
         found.append(Problem(
             f"agreement {b.id!r} overlaps agreement {a.id!r} ({a.file or 'same project'}) "
             f"from {first} to {last}: same formula {a.formula}, same parties, section "

@@ -10,7 +10,10 @@ Exactness: sums are exact; a mean is computed as an exact fraction and written a
 with 50 significant digits (trailing zeros removed). A mean that terminates is therefore exact;
 one that does not (e.g. 1/3) is rounded at the 50th digit, which can never move it across a
 class limit of the standard (limits have at most 5 decimals, and such a mean differs from any
-of them by far more than 1e-49).
+of them by far more than 1e-49). Such an item keeps its exact mean too
+(:attr:`ItemAssessment.exact_value`): a formula that combines means (the 新安江 index, a
+concentration averaged over sections) computes with it, as a combination of rounded means
+could land a hair off a threshold or a limit that the exact one is on.
 """
 
 from __future__ import annotations
@@ -120,6 +123,14 @@ def _mean(total: Decimal, count: int) -> Decimal:
     return _tidy(_MEAN.divide(_EXACT.add(total, _ZERO), Decimal(count)))  # -0 becomes 0
 
 
+def _exact_mean(total: Decimal, count: int, mean: Decimal) -> Fraction | None:
+    """``total / count`` as an exact fraction when ``mean`` (:func:`_mean`) rounded it, else
+    None (the usual case, told by one exact multiplication)."""
+    if _EXACT.multiply(mean, Decimal(count)) == total:
+        return None
+    return Fraction(total) / count
+
+
 def _exact_sum(values: Iterable[Decimal]) -> Decimal:
     total = Decimal(0)
     add = _EXACT.add
@@ -179,6 +190,9 @@ class ItemAssessment:
     source: Source = "manual"
     months: int | None = None  # for annual values: months that had samples
     superseded: int = 0
+    #: The exact mean when ``value`` is not (a mean that does not terminate, such as 1/3, is
+    #: rounded to 50 significant digits in ``value``); None when ``value`` is exact.
+    exact: Fraction | None = attrs.field(default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         value, cls = self.value, self.cls
@@ -189,8 +203,13 @@ class ItemAssessment:
                 and type(self.suspect) is int and type(self.excluded_invalid) is int
                 and type(self.superseded) is int
                 and min(self.samples, self.nondetects, self.suspect, self.excluded_invalid,
-                        self.superseded) >= 0):
+                        self.superseded) >= 0
+                and (self.exact is None or type(self.exact) is Fraction)):
             _validate(self, _ITEM_CHECKS)
+        if self.exact is not None and _decimal(self.exact) != value:
+            # a copy whose value was changed (attrs.evolve) must not keep the old exact mean
+            raise ValueError(f"{self.parameter}: exact mean {self.exact} is not the value "
+                             f"{value} rounded; pass exact=None with a new value")
         if self.samples < 1:
             raise ValueError(f"{self.parameter}: an item value needs at least one sample")
         if self.nondetects > self.samples or self.suspect > self.samples:
@@ -199,6 +218,19 @@ class ItemAssessment:
             isinstance(self.months, int) and 1 <= self.months <= min(12, self.samples)
         ):
             raise ValueError(f"{self.parameter}: months must be 1..12 and ≤ samples")
+
+    @property
+    def exact_value(self) -> Fraction:
+        """The mean as an exact fraction: ``exact`` when ``value`` was rounded, else ``value``.
+
+        Formulas that combine means (an index, a mean over sections) compute with it, so a
+        result that is exactly on a threshold or a class limit is not moved off it by the
+        rounding of a mean such as 1/3.
+
+        >>> item_assessment("nh3n", Decimal("0.5"), 2).exact_value
+        Fraction(1, 2)
+        """
+        return self.exact if self.exact is not None else Fraction(self.value)
 
     def multiple(
         self, reference: WaterClass = WaterClass.III, waterbody: Waterbody = "river"
@@ -450,6 +482,7 @@ _ITEM_CHECKS = (
     ("excluded_invalid", _non_negative),
     ("source", attrs.validators.in_(_ITEM_SOURCES)),
     ("superseded", _non_negative),
+    ("exact", attrs.validators.optional(attrs.validators.instance_of(Fraction))),
 )
 _AGGREGATE_CHECKS = (
     ("section", attrs.validators.instance_of(str)),
@@ -653,11 +686,13 @@ def _section_assessment(
         if not used:
             invalid_only[parameter] = invalid
             continue
+        exact: Fraction | None = None
         if len(used) == 1:
             first = used[0]
             samples, nondetects, suspect, superseded = (
                 first.count, first.nondetects, first.suspect, first.superseded)
             value = _mean(first.total, samples)
+            exact = _exact_mean(first.total, samples, value)
             source = first.source
         else:
             samples = sum(p.count for p in used)
@@ -665,10 +700,14 @@ def _section_assessment(
             suspect = sum(p.suspect for p in used)
             superseded = sum(p.superseded for p in used)
             if by_means:
-                value = _decimal(
-                    sum((Fraction(p.total) / p.count for p in used), Fraction(0)) / len(used))
+                fraction = sum((Fraction(p.total) / p.count for p in used),
+                               Fraction(0)) / len(used)
+                value = _decimal(fraction)
+                exact = None if Fraction(value) == fraction else fraction
             else:
-                value = _mean(_exact_sum(p.total for p in used), samples)
+                total = _exact_sum(p.total for p in used)
+                value = _mean(total, samples)
+                exact = _exact_mean(total, samples, value)
             sources = {p.source for p in used}
             source = sources.pop() if len(sources) == 1 else "mixed"
         # positional, in field order (parameter, value, samples, cls, nondetects, suspect,
@@ -676,7 +715,7 @@ def _section_assessment(
         items[parameter] = ItemAssessment(
             parameter, value, samples, class_of(parameter, value, waterbody), nondetects,
             suspect, invalid, source,  # type: ignore[arg-type]
-            len(used) if period.month is None else None, superseded,
+            len(used) if period.month is None else None, superseded, exact,
         )
     return SectionAssessment(
         section=section.code,

@@ -369,8 +369,9 @@ def _target_params(draw: st.DrawFn, codes: Sequence[str]) -> dict[str, Any]:
                     "step_size": draw(st.sampled_from(("0.1", "0.2", "0.5"))),
                     "reference_class": draw(st.sampled_from(("II", "III")))},
     }
-    if draw(st.booleans()):
-        params["penalty"]["cap"] = draw(_amounts)
+    if draw(st.booleans()):  # a cap is never below the least penalty (base)
+        params["penalty"]["cap"] = str(_value(params["penalty"]["base"])
+                                       + _value(draw(_amounts)))
     return params
 
 
@@ -394,8 +395,9 @@ def _flow_params(draw: st.DrawFn, codes: Sequence[str]) -> dict[str, Any]:
         "penalty_per_day": draw(_amounts),
         "missing_day": draw(st.sampled_from(("skip", "penalise"))),
     }
-    if draw(st.booleans()):
-        params["cap_per_month"] = draw(_amounts)
+    if draw(st.booleans()):  # a cap is never below one day's penalty
+        params["cap_per_month"] = str(_value(params["penalty_per_day"])
+                                      + _value(draw(_amounts)))
     return params
 
 
@@ -815,7 +817,7 @@ def improve(
         param = gb3838().parameter(code)
         value = Decimal("7.0") if param.direction == "range" else param.limit(better, sa.waterbody)
         assert value is not None
-        items[code] = attrs.evolve(item, value=value, cls=item_assessment(
+        items[code] = attrs.evolve(item, value=value, exact=None, cls=item_assessment(
             code, value, item.samples, sa.waterbody).cls)
     return attrs.evolve(sa, items=items)
 

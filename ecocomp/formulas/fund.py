@@ -125,7 +125,7 @@ def _beneficiary(agreement: Agreement, section: str) -> str | None:
 
 
 @register_formula("fund_split", roles=("parties",), params_schema="params.fund_split",
-                  check=_check, beneficiary=_beneficiary)
+                  check=_check, beneficiary=_beneficiary, annual=True)
 def fund_split(agreement: Agreement, assessments: Assessments, period: Period) -> list[Obligation]:
     """The year's net transfers between the fund's parties; a month period gives none.
 

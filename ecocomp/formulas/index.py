@@ -28,7 +28,7 @@ _ROLES = ("upstream", "downstream")
 
 
 def index_value(
-    k0: Decimal, weights: Mapping[str, Decimal], values: Mapping[str, Decimal],
+    k0: Decimal, weights: Mapping[str, Decimal], values: Mapping[str, Decimal | Fraction],
     baseline: Mapping[str, Decimal],
 ) -> Fraction:
     """The exact index ``k0 × Σ wᵢ · valuesᵢ / baselineᵢ`` (E7).
@@ -79,7 +79,7 @@ def _beneficiary(agreement: Agreement, _section: str) -> str | None:
 
 
 @register_formula("pollution_index", roles=_ROLES, params_schema="params.pollution_index",
-                  check=_check, beneficiary=_beneficiary)
+                  check=_check, beneficiary=_beneficiary, annual=True)
 def pollution_index(
     agreement: Agreement, assessments: Assessments, period: Period
 ) -> list[Obligation]:
@@ -112,7 +112,10 @@ def pollution_index(
         return [Obligation(agreement.id, period, "index", payer, payee, Decimal("0.00"), basis)]
     assert sa is not None
     values = {code: sa.items[code].value for code in weights}
-    p = index_value(params["k0"], weights, values, baseline)
+    # the exact annual means: a mean such as 26/9 is rounded in ``value``, and P computed
+    # from the rounded mean could fall a hair above a threshold the exact P is on
+    exact = {code: sa.items[code].exact_value for code in weights}
+    p = index_value(params["k0"], weights, exact, baseline)
     at_or_below = p <= Fraction(params["threshold"])
     outcome = params["outcome"]["at_or_below" if at_or_below else "above"]
     payer, payee = pay_by_role(agreement, outcome["payer"], _ROLES)
@@ -120,7 +123,7 @@ def pollution_index(
     items = {}
     total = Fraction(0)
     for code in weights:
-        ratio = Fraction(values[code]) / Fraction(baseline[code])
+        ratio = exact[code] / Fraction(baseline[code])
         weighted = Fraction(weights[code]) * ratio
         total += weighted
         items[code] = {"value": values[code], "samples": sa.items[code].samples,

@@ -56,7 +56,20 @@ def _missing_amount(agreement: Agreement) -> Decimal:
 
 
 def _check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
-    return factor_problems(agreement)
+    params = agreement.params
+    found = factor_problems(agreement)
+    for cls, rule in params["rules"].items():
+        if rule["payer"] == "none" and rule.get("amount", 0) != 0:
+            found.append((("rules", cls, "amount"), f"amount {rule['amount']} with payer "
+                          "\"none\": nobody would pay it (a month of this class pays 0); "
+                          "name the payer (upstream or downstream), or remove the amount"))
+    if "missing_amount" in params and params["missing_month"] not in (
+            "upstream_pays", "downstream_pays"):
+        found.append((("missing_amount",), f"missing_amount is set, but missing_month is "
+                      f"{params['missing_month']!r}, so it would never be paid; set "
+                      "missing_month to upstream_pays or downstream_pays, or remove "
+                      "missing_amount"))
+    return found
 
 
 def _beneficiary(agreement: Agreement, _section: str) -> str:

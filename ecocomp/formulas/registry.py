@@ -234,6 +234,9 @@ class FormulaSpec:
     ``prorated``: its amounts for a period cover only the days the agreement is in force
     (``area_rate``), so an agreement superseded part-way through a year settles the days
     before the newer one starts instead of nothing.
+    ``annual``: its obligations are for whole settlement years (``pollution_index``,
+    ``fund_split``), so two agreements in force on days of one year both settle that year
+    in full; the others settle months (or days, when ``prorated``).
     """
 
     name: str
@@ -246,6 +249,13 @@ class FormulaSpec:
     lookback: Callable[[Agreement], int] | None = None
     inputs: str = "water"
     prorated: bool = False
+    annual: bool = False
+
+    @property
+    def settles(self) -> str:
+        """The span of the periods it settles: ``"day"`` (prorated), ``"year"`` (annual) or
+        ``"month"``; two agreements in force in one such span both settle all of it."""
+        return "day" if self.prorated else "year" if self.annual else "month"
 
     def __call__(self, agreement: Agreement, inputs: Any, period: Period) -> list[Obligation]:
         """Run the formula and check what it returned (a safety net for users' formulas).
@@ -422,6 +432,7 @@ def register_formula(
     inputs: str = "water",
     replace: bool = False,
     prorated: bool = False,
+    annual: bool = False,
 ) -> Any:
     """Register a formula under ``name``; without ``func`` it returns a decorator.
 
@@ -456,7 +467,7 @@ def register_formula(
         _REGISTRY[name] = FormulaSpec(
             name=name, func=f, roles=tuple(roles), params_schema=freeze_schema(params_schema),
             check=check, beneficiary=beneficiary, cap=cap, lookback=lookback, inputs=inputs,
-            prorated=prorated,
+            prorated=prorated, annual=annual,
         )  # fmt: skip
         return f
 

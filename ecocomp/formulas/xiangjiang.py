@@ -72,7 +72,16 @@ def _party_beneficiary(agreement: Agreement, _section: str) -> str:
 
 
 def _target_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
-    return factor_problems(agreement) + class_problems(agreement, ("penalty", "reference_class"))
+    found = factor_problems(agreement) + class_problems(agreement,
+                                                        ("penalty", "reference_class"))
+    penalty = agreement.params["penalty"]
+    cap = penalty.get("cap")
+    if cap is not None and cap < penalty["base"]:
+        found.append((("penalty", "cap"), f"cap {cap} is below base {penalty['base']}, the "
+                      "least penalty of a month worse than Ⅲ, so every such month would pay "
+                      "the cap and base + step × steps never; check the two amounts (both in "
+                      "the agreement's unit), or remove cap"))
+    return found
 
 
 def _target_cap(agreement: Agreement, ob: Obligation) -> Decimal | None:
@@ -209,15 +218,20 @@ def _mean_concentration_class(
             cls = max(item.cls for item in classed if item.cls is not None)
             means[code] = {"class": cls.code, "rule": "worst section (pH is not averaged)"}
         else:
-            mean = sum((Fraction(item.value) for item in classed), Fraction(0)) / len(classed)
-            # Item values have at most 50 significant digits, so a terminating mean of a few
-            # sections is exact at 80 digits; one that does not terminate equals no limit.
+            # the sections' exact means: 1/3 and 5/3 average to 1.0 (a limit), their
+            # 50-digit roundings to a hair above it
+            mean = sum((item.exact_value for item in classed), Fraction(0)) / len(classed)
+            # A terminating mean of a few sections' means is exact at 80 digits; one that
+            # does not terminate equals no limit (limits have at most 5 decimals).
             with localcontext(CONTEXT) as ctx:
                 ctx.prec = 80
                 value = Decimal(mean.numerator) / Decimal(mean.denominator)
             cls = classify_item(code, value, waterbody)
             assert cls is not None
-            means[code] = {"mean": fraction_text(mean), "class": cls.code,
+            # one section's mean is shown as its assessment shows it (50 digits when it does
+            # not terminate); a mean over sections exactly (e.g. 151/300)
+            shown = Fraction(classed[0].value) if len(classed) == 1 else mean
+            means[code] = {"mean": fraction_text(shown), "class": cls.code,
                            "sections": str(len(classed))}
         worst = cls if worst is None else max(worst, cls)
     assert worst is not None  # every assessed section has a classed factor
@@ -339,9 +353,17 @@ def class_change(
 
 
 def _flow_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
-    return [(("targets", code), f"section {code!r} is not in the agreement's sections; add it "
-             "to sections") for code in agreement.params["targets"]
-            if code not in agreement.sections]
+    params = agreement.params
+    found: list[tuple[tuple[str | int, ...], str]] = [
+        (("targets", code), f"section {code!r} is not in the agreement's sections; add it "
+         "to sections") for code in params["targets"] if code not in agreement.sections]
+    cap, per_day = params.get("cap_per_month"), params["penalty_per_day"]
+    if cap is not None and cap < per_day:
+        found.append((("cap_per_month",), f"cap_per_month {cap} is below penalty_per_day "
+                      f"{per_day}, so a month with one day below target would pay the cap, "
+                      "and the days would never count; check the two amounts (both in the "
+                      "agreement's unit), or remove cap_per_month"))
+    return found
 
 
 def _flow_cap(agreement: Agreement, _ob: Obligation) -> Decimal | None:
