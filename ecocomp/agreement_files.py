@@ -399,7 +399,7 @@ def load_agreements(
             agreements.append(result)
         else:
             problems.extend(result)
-    problems += overlap_problems(agreements, span=lambda a: get_spec(a.formula).settles)
+    problems += overlap_problems(agreements, span=lambda a: get_spec(a.formula).settles_for(a))
     if problems:
         raise ValidationFailed(problems, what=f"agreements in {root}")
     return agreements

@@ -229,10 +229,13 @@ def roles_of(data: Mapping[str, Any]) -> dict[str, str]:
 
 def _settled(agreement: Agreement, span: str) -> tuple[date, date]:
     """The first and last day of the periods ``agreement`` is settled for, when its formula
-    settles whole periods of ``span`` (``day``, ``month`` or ``year``)."""
+    settles whole periods of ``span`` (``day``, ``month``, ``quarter`` or ``year``)."""
     start, end = agreement.start, agreement.end
     if span == "year":
         return date(start.year, 1, 1), date(end.year, 12, 31)
+    if span == "quarter":
+        last = (end.month - 1) // 3 * 3 + 3
+        return date(start.year, (start.month - 1) // 3 * 3 + 1, 1), Period(end.year, last).end
     if span == "month":
         return start.replace(day=1), Period(end.year, end.month).end
     return start, end
@@ -296,7 +299,8 @@ def overlap_problems(
                       else Period(later.start.year, later.start.month))
             if any(superseded(x, period, agreements) for x in (earlier, later)):
                 continue  # a third agreement settles that period for one of them
-            common = str(period)
+            common = (f"{period.year}-Q{(later.start.month + 2) // 3}" if unit == "quarter"
+                      else str(period))
             found.append(Problem(
                 f"agreement {later.id!r} starts {later.start}, in the {unit} {common} in "
                 f"which agreement {earlier.id!r} ({earlier.file or 'same project'}) ends "

@@ -276,3 +276,47 @@ def test_a_month_shared_through_a_chain_of_supersedes_is_settled_once_and_accept
     june = [o.agreement for o in obligations if str(o.period) == "2021-06"
             and o.agreement.startswith("lishui")]
     assert june == ["lishui-zjj-cd-2021c"]
+
+
+def _air_renewed(tmp_path: Path, source: str, first_end: str, second_start: str,
+             edit: tuple[str, str] = ("", "")) -> list[str]:
+    """The problems of an agreement file (``source``, from the repository, ``edit``
+    applied) cut to end on ``first_end`` and a copy of it starting on ``second_start``
+    (none: both accepted)."""
+    folder = tmp_path / "agreements"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    text = (Path(__file__).parent.parent / source).read_text(encoding="utf-8")
+    if edit[0]:
+        assert edit[0] in text
+        text = text.replace(*edit)
+    fields = {line.split("=")[0].strip(): line.split("=")[1].split("#")[0].strip()
+              for line in text.splitlines() if line.startswith(("id =", "start =", "end ="))}
+    (folder / "a.toml").write_text(
+        text.replace(f"end = {fields['end']}", f"end = {first_end}", 1), encoding="utf-8")
+    (folder / "b.toml").write_text(
+        text.replace(f"id = {fields['id']}", 'id = "renewal"', 1)
+        .replace(f"start = {fields['start']}", f"start = {second_start}", 1), encoding="utf-8")
+    try:
+        load_agreements(folder)
+    except ValidationFailed as exc:
+        return [p.message for p in exc.problems]
+    return []
+
+
+def test_air_agreements_meeting_inside_the_span_they_settle_are_refused(
+        tmp_path: Path) -> None:
+    """The air formulas settle whole years (attainment) or the agreement's ``period``: an
+    attainment renewal from 2020-07-01 paid 2020's reward twice, and a quarterly ladder
+    renewed on 2021-08-01 settled the third quarter of 2021 twice; a monthly ladder renewed
+    on the first of a month is fine."""
+    attainment = "examples/hunan-air-2021/agreements/attainment-changde.toml"
+    ladder = "ecocomp/presets/zhengzhou-air-ladder.toml"
+    quarterly = ('period = "month"', 'period = "quarter"')
+    (year,) = _air_renewed(tmp_path, attainment, "2020-06-30", "2020-07-01")
+    assert "in the year 2020" in year and "settles whole years" in year
+    assert _air_renewed(tmp_path, attainment, "2020-12-31", "2021-01-01") == []
+    (quarter,) = _air_renewed(tmp_path, ladder, "2021-07-31", "2021-08-01", quarterly)
+    assert "in the quarter 2021-Q3" in quarter and "settles whole quarters" in quarter
+    assert _air_renewed(tmp_path, ladder, "2021-09-30", "2021-10-01", quarterly) == []
+    assert _air_renewed(tmp_path, ladder, "2021-07-31", "2021-08-01") == []

@@ -73,6 +73,11 @@ HIGHER_IS_BETTER = frozenset({"good_ratio", "good_days"})
 Span = Period | Quarter
 
 
+def _span(agreement: Agreement) -> str:
+    """What an air agreement settles whole: its ``period`` (month, quarter or year)."""
+    return str(agreement.params.get("period", "month"))
+
+
 def spans(kind: str, period: Period) -> list[Span]:
     """The months, quarters or years (``kind``) booked within ``period`` (a year or a month).
 
@@ -421,7 +426,7 @@ def _above_limit(reason: str) -> bool:
     return " > " in reason and "not a valid statistic" not in reason and "no data" not in reason
 
 
-@register_formula("air_attainment", roles=_ROLES, inputs="air",
+@register_formula("air_attainment", roles=_ROLES, inputs="air", annual=True,
                   params_schema="params.air_attainment", check=_attainment_check,
                   cap=_attainment_cap, lookback=_attainment_lookback,
                   beneficiary=_beneficiary)
@@ -659,7 +664,7 @@ def _split(agreement: Agreement, yuan: Decimal) -> dict[str, Decimal] | None:
     return split_largest_remainder(yuan, list(shares.items()))
 
 
-@register_formula("air_change", roles=_ROLES, inputs="air",
+@register_formula("air_change", roles=_ROLES, inputs="air", span=_span,
                   params_schema="params.air_change", check=_change_check, cap=_cap,
                   lookback=_change_lookback, beneficiary=_beneficiary)
 def air_change(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:
@@ -796,7 +801,7 @@ def _ladder_check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str
     return found
 
 
-@register_formula("air_ladder", roles=_ROLES, inputs="air",
+@register_formula("air_ladder", roles=_ROLES, inputs="air", span=_span,
                   params_schema="params.air_ladder", check=_ladder_check, cap=_cap,
                   beneficiary=_beneficiary)
 def air_ladder(agreement: Agreement, assessments: Any, period: Period) -> list[Obligation]:

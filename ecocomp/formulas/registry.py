@@ -237,6 +237,8 @@ class FormulaSpec:
     ``annual``: its obligations are for whole settlement years (``pollution_index``,
     ``fund_split``), so two agreements in force on days of one year both settle that year
     in full; the others settle months (or days, when ``prorated``).
+    ``span(agreement)``: what it settles whole when the agreement says so (``"month"``,
+    ``"quarter"`` or ``"year"``: the air formulas' ``period``); it overrides ``annual``.
     """
 
     name: str
@@ -250,12 +252,18 @@ class FormulaSpec:
     inputs: str = "water"
     prorated: bool = False
     annual: bool = False
+    span: Callable[[Agreement], str] | None = None
 
     @property
     def settles(self) -> str:
         """The span of the periods it settles: ``"day"`` (prorated), ``"year"`` (annual) or
         ``"month"``; two agreements in force in one such span both settle all of it."""
         return "day" if self.prorated else "year" if self.annual else "month"
+
+    def settles_for(self, agreement: Agreement) -> str:
+        """The span of the periods it settles for ``agreement``: :attr:`settles`, or what
+        the agreement chooses when the formula lets it (``span``)."""
+        return self.span(agreement) if self.span is not None else self.settles
 
     def __call__(self, agreement: Agreement, inputs: Any, period: Period) -> list[Obligation]:
         """Run the formula and check what it returned (a safety net for users' formulas).
@@ -433,6 +441,7 @@ def register_formula(
     replace: bool = False,
     prorated: bool = False,
     annual: bool = False,
+    span: Callable[[Agreement], str] | None = None,
 ) -> Any:
     """Register a formula under ``name``; without ``func`` it returns a decorator.
 
@@ -467,7 +476,7 @@ def register_formula(
         _REGISTRY[name] = FormulaSpec(
             name=name, func=f, roles=tuple(roles), params_schema=freeze_schema(params_schema),
             check=check, beneficiary=beneficiary, cap=cap, lookback=lookback, inputs=inputs,
-            prorated=prorated, annual=annual,
+            prorated=prorated, annual=annual, span=span,
         )  # fmt: skip
         return f
 
