@@ -1024,6 +1024,7 @@ class ReadingStore:
                 raise
         finally:
             blocks.close()
+            columnar.release_memory()
         return ImportResult(file=name, rows=count, inserted=count, unchanged=0)
 
     def _write(
