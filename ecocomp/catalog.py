@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ecocomp import database, postgres
+from ecocomp.agreements import thaw
 from ecocomp.errors import EcocompError
 from ecocomp.project import Project
 from ecocomp.standards import WaterClass
@@ -279,11 +280,11 @@ def write_zero_amounts(
     conn: sqlite3.Connection, year: int, obligations: Iterable[Obligation]
 ) -> None:
     """:func:`save_zero_amounts` on an open connection, inside the caller's transaction."""
-    rows = [
+    rows = (  # one at a time: a national year's zero amounts are thousands of bases
         (year, o.agreement, str(o.period), o.component, o.payer, o.payee,
-         json.dumps(o.to_json()["basis"], ensure_ascii=False, sort_keys=True))
+         json.dumps(thaw(o.basis), ensure_ascii=False, sort_keys=True))
         for o in obligations if o.amount == 0
-    ]
+    )
     conn.execute(_ZERO_DDL)
     conn.execute("DELETE FROM catalog_zero_amounts WHERE year = ?", (year,))
     conn.executemany("INSERT INTO catalog_zero_amounts VALUES (?,?,?,?,?,?,?)", rows)

@@ -32,7 +32,7 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -196,19 +196,30 @@ def _relative(path: Path, root: Path) -> str:
 
 def record_run(
     conn: sqlite3.Connection, *, year: int, fingerprint: str, ledger_seq: int,
-    unchanged: int, obligations: Sequence[Mapping[str, Any]],
-    nets: Sequence[Mapping[str, Any]],
+    unchanged: int, obligations: Iterable[Mapping[str, Any]],
+    nets: Iterable[Mapping[str, Any]],
 ) -> None:
-    """Record a run (inside the caller's transaction, the one that posted)."""
+    """Record a run (inside the caller's transaction, the one that posted).
+
+    The result is the UTF-8 JSON of ``{"obligations": [...], "nets": [...]}``, compressed;
+    it is written one item at a time, so the items need not all exist at once."""
     conn.execute(_DDL)
-    text = json.dumps({"obligations": list(obligations), "nets": list(nets)},
-                      ensure_ascii=False, separators=(",", ":"))
+    text = b"".join([b'{"obligations":[', *_json_items(obligations), b'],"nets":[',
+                     *_json_items(nets), b"]}"])
     conn.execute(
         f"INSERT INTO {_TABLE} (year, fingerprint, seq, unchanged, result, "
         "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (year, fingerprint, ledger_seq, unchanged, zlib.compress(text.encode(), 1),
+        (year, fingerprint, ledger_seq, unchanged, zlib.compress(text, 1),
          datetime.now(UTC).isoformat(timespec="seconds")),
     )
+
+
+def _json_items(items: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
+    """The compact JSON of each item, comma-separated: the inside of their JSON list."""
+    for i, item in enumerate(items):
+        if i:
+            yield b","
+        yield json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def latest_run(conn: sqlite3.Connection, year: int) -> RecordedRun | None:

@@ -270,6 +270,8 @@ def transfers_for(vector: Mapping[str, Decimal], purpose: str) -> list[Transfer]
 
 @attrs.frozen
 class _Desired:
+    """What the ledger should hold for one key; ``meta`` is its transaction's meta."""
+
     key: str
     agreement: str
     period: Period
@@ -277,9 +279,19 @@ class _Desired:
     vector: Mapping[str, Decimal]
     kind: str
     booked_on: date
-    meta: Mapping[str, Any]
     due: date | None = None
     sections: tuple[str, ...] = ()
+    _meta: Mapping[str, Any] | None = None
+    obligation: Obligation | None = None
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        """The given meta, or the obligation's ``to_json()`` built anew each time: a run
+        holds every basis once, frozen in its obligation, and not thawed beside it."""
+        if self.obligation is not None:
+            return self.obligation.to_json()
+        assert self._meta is not None
+        return self._meta
 
 
 def _existing_vectors(
@@ -399,6 +411,7 @@ def _transaction(
         )
     else:
         transfers = transfers_for(vector, ACCRUED)
+    meta = want.meta
     return NewTransaction(
         key=key,
         kind=kind,
@@ -410,13 +423,12 @@ def _transaction(
         due=want.due,
         reason=reason,
         corrects=corrects,
-        inputs_digest=inputs if inputs is not None else digest(want.meta),
-        meta=want.meta,
+        inputs_digest=inputs if inputs is not None else digest(meta),
+        meta=meta,
     )
 
 
 def _desired_obligation(ob: Obligation, sections: Sequence[str]) -> _Desired:
-    meta = ob.to_json()
     return _Desired(
         key=obligation_key(ob.agreement, ob.period, ob.component),
         agreement=ob.agreement,
@@ -425,7 +437,7 @@ def _desired_obligation(ob: Obligation, sections: Sequence[str]) -> _Desired:
         vector=_vector(ob.payer, ob.payee, ob.amount),
         kind="accrual",
         booked_on=ob.period.end,
-        meta=meta,
+        obligation=ob,
         sections=tuple(sections),
     )
 
@@ -1011,6 +1023,9 @@ def _settle(
         require_vouched(ledger, signer)
         to_post, unchanged, changes, keys = plan(batch)
         batch.post_many(to_post)  # one insert, one posting time for the run's posts
+        adjusted = len(changes)
+        posted = len(to_post) - adjusted
+        del to_post  # in the ledger now: each one's meta, every basis again, can go
         warnings += _stranded(project, batch)
         # the later years that read this one: re-settled in the same batch, or reported
         later = _later_years(batch, followers, today=today, by_id=by_id, post=cascade)
@@ -1037,10 +1052,9 @@ def _settle(
         # what this run read and computed, so that a run with nothing new can reuse it
         _record_runs(ledger, batch.head_seq, prints, [(this, keys)] + (
             [(run, _year_keys(batch, run.year)) for run in followers] if cascade else []))
-        adjusted = len(changes)
         if ledger.path != ":memory:":
             write_catalog(ledger.connection, project, year=year,
-                          counts=(len(to_post) - adjusted, unchanged, adjusted))
+                          counts=(posted, unchanged, adjusted))
             write_zero_amounts(ledger.connection, year, obligations)
             for result in later if cascade else ():
                 write_catalog(ledger.connection, project, year=result.year,
@@ -1051,7 +1065,7 @@ def _settle(
         year=year,
         obligations=tuple(obligations),
         nets=tuple(nets),
-        posted=len(to_post) - adjusted,
+        posted=posted,
         unchanged=unchanged,
         adjusted=adjusted,
         changes=tuple(changes),
@@ -1253,17 +1267,14 @@ def _record_runs(
     runs: Sequence[tuple[_YearRun, int]],
 ) -> None:
     """Record each run that has a fingerprint, with the ledger's length ``seq`` after
-    the batch's posts and how many keys of its year the ledger then holds.
-
-    A run's ``desired`` starts with one entry per obligation, in order (then the
-    clearings), whose meta is the obligation's ``to_json()``: recorded as it is."""
+    the batch's posts and how many keys of its year the ledger then holds."""
     for run, keys in runs:
         found = prints.get(run.year)
         if found is None:
             continue
         record_run(ledger.connection, year=run.year, fingerprint=found,
                    ledger_seq=seq, unchanged=keys,
-                   obligations=[d.meta for d in run.desired[:len(run.obligations)]],
+                   obligations=(o.to_json() for o in run.obligations),
                    nets=[n.to_json() for n in run.nets])
 
 

@@ -488,12 +488,12 @@ class ReadingStore:
         file = Path(path)
         name = os.fspath(path)
         is_file = file.is_file()
-        columnar = _COLUMNAR and is_file and file.stat().st_size >= _COLUMNAR_MIN_BYTES
+        by_columns = _COLUMNAR and is_file and file.stat().st_size >= _COLUMNAR_MIN_BYTES
         # A file never imported under its name is most likely new: its first block is read
         # (in the read-ahead thread) while its bytes are hashed. A name seen before is most
         # often the same file again (a settle run re-imports every file): hash it first.
         ahead = self._read_ahead(file, sections, name) \
-            if columnar and not self._name_imported(name) else None
+            if by_columns and not self._name_imported(name) else None
         try:
             digest = file_sha256(file) if is_file else ""
             done = self._already_imported(digest, name, correction)
@@ -502,13 +502,16 @@ class ReadingStore:
                     progress(done.rows)
                 return done
             columns = "other"
-            if columnar:
+            if by_columns:
                 if ahead is None:
                     ahead = self._read_ahead(file, sections, name)
                 columns = self._write_columns(ahead, name, digest, correction, progress)
         finally:
             if ahead is not None:
+                from ecocomp.columnar import release_memory
+
                 ahead.close()
+                release_memory()
         if isinstance(columns, ImportResult):
             return columns
         if columns == "other":  # a file the columns do not read: the row parser, directly

@@ -41,7 +41,13 @@ from ecocomp.ledger import (
     transaction_hash,
 )
 from ecocomp.ledger.backup import backup_database
-from ecocomp.ledger.checkpoints import verify_head_signature
+from ecocomp.ledger.checkpoints import (
+    _CATALOG_V1,
+    CATALOG_FORMAT,
+    CATALOG_TABLES,
+    _catalog_digest,
+    verify_head_signature,
+)
 from ecocomp.ledger.hashing import checkpoint_bytes, checkpoint_message, posting_hash
 from ecocomp.ledger.verify import verify_ledger
 from ecocomp.statements import party_statement
@@ -562,3 +568,35 @@ def test_a_head_file_that_is_not_a_head_is_refused_clearly():
         LedgerHead.from_json({"party": PAYER, "receipt": None}, where="statement.json")
     with pytest.raises(LedgerError, match=r"statement\.json: not a ledger head"):
         LedgerHead.from_json({"seq": 3}, where="statement.json")
+
+
+def test_the_catalog_digest_is_the_sha256_of_its_documented_json_text(db: Path):
+    """Hashed row by row, the digest is still that of one ``json.dumps`` of every catalog
+    table (keys sorted, compact, UTF-8): what checkpoints made before committed to."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("INSERT INTO catalog_parties VALUES ('999999', '测试, \"引号\"', 'city', "
+                     "NULL)")
+        conn.execute("CREATE TABLE catalog_extra (a BLOB, b TEXT)")  # a blob, an empty table
+        conn.execute("INSERT INTO catalog_extra VALUES (x'00ff', '水')")
+        conn.execute("CREATE TABLE catalog_empty (a TEXT)")
+        for form, names in [(CATALOG_FORMAT, CATALOG_TABLES),
+                            (CATALOG_FORMAT, (*CATALOG_TABLES, "catalog_extra", "catalog_empty",
+                                              "catalog_absent")),
+                            _CATALOG_V1]:
+            tables = []
+            for name in names:
+                columns = [row[1] for row in conn.execute(f"PRAGMA table_info({name})")]
+                order = (f'"{columns[0]}"' if form == _CATALOG_V1[0]
+                         else ", ".join(f'"{c}"' for c in columns))
+                rows = [[{"blob": v.hex()} if isinstance(v, bytes) else v for v in row]
+                        for row in conn.execute(f"SELECT * FROM {name} ORDER BY {order}")
+                        ] if columns else []
+                tables.append({"name": name, "columns": columns, "rows": rows})
+            text = json.dumps({"format": form, "tables": tables}, ensure_ascii=False,
+                              separators=(",", ":"), sort_keys=True)
+            assert len(tables[0]["rows"]) > 1 and (form == _CATALOG_V1[0] or tables[3]["rows"])
+            assert _catalog_digest(conn, form, names) == \
+                hashlib.sha256(text.encode("utf-8")).hexdigest()
+    finally:
+        conn.close()

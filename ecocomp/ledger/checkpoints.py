@@ -89,21 +89,34 @@ def catalog_matches(conn: sqlite3.Connection, committed: str) -> bool:
 
 
 def _catalog_digest(conn: sqlite3.Connection, form: str, names: tuple[str, ...]) -> str:
-    tables = []
-    for name in names:
+    # The text is {"format": form, "tables": [{"columns", "name", "rows"}, ...]} as one
+    # json.dumps (keys sorted) writes it, hashed a row at a time: a national year's catalog
+    # holds thousands of zero-amount bases, tens of MB as one text.
+    digest = _sha256()
+
+    def put(*texts: str) -> None:
+        for text in texts:
+            digest.update(text.encode("utf-8"))
+
+    put('{"format":', _dumps(form), ',"tables":[')
+    for i, name in enumerate(names):
         columns = [row[1] for row in conn.execute(f"PRAGMA table_info({name})")]
-        rows: list[list[object]] = []
+        put("," if i else "", '{"columns":', _dumps(columns), ',"name":', _dumps(name),
+            ',"rows":[')
         if columns:
             # catalog/1: by the first column (the key of each of its tables); catalog/2 by
             # every column, as catalog_zero_amounts' key is its first four
             order = (f'"{columns[0]}"' if form == _CATALOG_V1[0]
                      else ", ".join(f'"{c}"' for c in columns))
-            rows = [[_json_value(v) for v in row] for row in conn.execute(
-                f"SELECT * FROM {name} ORDER BY {order}")]
-        tables.append({"name": name, "columns": columns, "rows": rows})
-    text = json.dumps({"format": form, "tables": tables}, ensure_ascii=False,
-                      separators=(",", ":"), sort_keys=True)
-    return _sha256(text.encode("utf-8")).hexdigest()
+            for j, row in enumerate(conn.execute(f"SELECT * FROM {name} ORDER BY {order}")):
+                put("," if j else "", _dumps([_json_value(v) for v in row]))
+        put("]}")
+    put("]}")
+    return digest.hexdigest()
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def catalog_checked(conn: sqlite3.Connection, report: VerifyReport) -> VerifyReport:
