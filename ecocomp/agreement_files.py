@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
@@ -403,6 +403,22 @@ def load_agreements(
     if problems:
         raise ValidationFailed(problems, what=f"agreements in {root}")
     return agreements
+
+
+def agreement_warnings(agreements: Iterable[Agreement]) -> list[Problem]:
+    """What each agreement's formula finds odd but possible in its params (``advise`` of
+    :func:`~ecocomp.formulas.registry.register_formula`), one located warning each: a slip
+    would settle without an error, so ``check`` and ``settle`` say so."""
+    found = []
+    for agreement in agreements:
+        advise = get_spec(agreement.formula).advise
+        if advise is None:
+            continue
+        for path, message in advise(agreement):
+            found.append(Problem(f"{message} (a warning: the agreement still settles as "
+                                 "written)", file=agreement.file,
+                                 field=".".join(str(p) for p in ("params", *path))))
+    return found
 
 
 # --------------------------------------------------------------------------- shipped presets

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import attrs
 
-from ecocomp.agreement_files import load_agreements
+from ecocomp.agreement_files import agreement_warnings, load_agreements
 from ecocomp.agreements import Agreement
 from ecocomp.errors import EcocompError, Problem, ValidationFailed
 from ecocomp.formulas import get_spec
@@ -46,8 +46,9 @@ class Project:
     agreements: tuple[Agreement, ...]
     readings_files: tuple[Path, ...]
     correction_files: tuple[Path, ...] = ()
-    #: Files skipped on purpose (hidden files such as .DS_Store, Excel's ~$ lock files),
-    #: one located warning each: check and settle print them.
+    #: Files skipped on purpose (hidden files such as .DS_Store, Excel's ~$ lock files) and
+    #: agreements' odd but possible values (a ladder paying less for cleaner water), one
+    #: located warning each: check and settle print them.
     warnings: tuple[Problem, ...] = ()
     #: For each corrections file (by name), the earlier corrections files it supersedes, as
     #: declared on its ``# supersedes: …`` line (docs/readings.md).
@@ -226,7 +227,8 @@ def _scan(
             "file in it",
             file=str(root / "agreements"),
         ))  # fmt: skip
-    skipped: list[Problem] = []
+    # files skipped on purpose, and agreements' odd but possible values: warnings
+    skipped: list[Problem] = agreement_warnings(agreements) if agreements else []
     readings_files = _readings_files(root / "readings", problems, skipped)
     correction_files = _readings_files(root / "corrections", problems, skipped)
     if warnings is not None:

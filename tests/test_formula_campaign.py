@@ -320,3 +320,47 @@ def test_air_agreements_meeting_inside_the_span_they_settle_are_refused(
     assert "in the quarter 2021-Q3" in quarter and "settles whole quarters" in quarter
     assert _air_renewed(tmp_path, ladder, "2021-09-30", "2021-10-01", quarterly) == []
     assert _air_renewed(tmp_path, ladder, "2021-07-31", "2021-08-01") == []
+
+
+# --------------------------------------------------------------------------- odd but possible
+
+
+def test_a_ladder_paying_less_for_cleaner_water_is_a_located_warning(tmp_path: Path) -> None:
+    """澧水 with Ⅰ and Ⅲ typed the wrong way round (Ⅰ: 张家界 pays 80万, Ⅲ: 常德 pays) settles
+    without an error and rewards dirtier water; `ecocomp check` (and settle, which prints
+    the project's warnings) now says which class and why, and still exits 0."""
+    from click.testing import CliRunner
+
+    from ecocomp.cli import main
+
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    path = root / "agreements" / "lishui-zjj-cd-2020.toml"
+    text = path.read_text(encoding="utf-8")
+    rule = "{:<13}= {{ payer = \"{}\"".format
+    swapped = (text.replace(rule("I", "downstream"), rule("I", "x"))
+               .replace(rule("III", "upstream"), rule("III", "downstream"))
+               .replace(rule("I", "x"), rule("I", "upstream")))
+    assert swapped != text
+    path.write_text(swapped, encoding="utf-8")
+    first, second = load_project(root).warnings  # Ⅰ below Ⅱ, and Ⅱ below Ⅲ
+    assert (first.file, first.field, second.field) == (str(path), "params.rules.I",
+                                                       "params.rules.II")
+    assert "class I (cleaner) gives the upstream party -80 万元, less than class II" in str(first)
+    assert "class II (cleaner) gives the upstream party 0 万元, less than class III" in str(second)
+    got = CliRunner().invoke(main, ["check", str(root)])
+    assert got.exit_code == 0, got.output
+    assert "warning:" in got.output and "params.rules.I:" in got.output
+    assert "cleaner water would be paid less" in got.output
+    assert load_project(EXAMPLE).warnings == ()  # the example as shipped: nothing odd
+
+
+def test_an_index_k0_above_its_threshold_is_a_located_warning() -> None:
+    """新安江 round 3 with k0 = 90 (90% written as a whole number): P = 90 with every item at
+    its baseline, so 安徽 would pay 浙江 every year however clean the water; a warning names
+    k0. The shipped rounds (0.85–0.90 under 1) give none."""
+    from ecocomp.agreement_files import agreement_warnings
+
+    (warning,) = agreement_warnings([preset("xinanjiang-round3", params={"k0": "90"})])
+    assert warning.field == "params.k0" and "k0 = 90 is above the threshold 1" in str(warning)
+    assert agreement_warnings([preset(f"xinanjiang-round{n}") for n in (1, 2, 3)]) == []

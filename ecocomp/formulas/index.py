@@ -69,6 +69,20 @@ def _check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
     return found
 
 
+def _advise(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
+    """``k0`` above the threshold: P is above it with every item at its baseline (P = k0 ×
+    Σ wᵢ = k0), so water no worse than the baseline is judged worse than it. The 新安江
+    rounds used k0 = 0.85, 0.89 and 0.90 under a threshold of 1; 85 is most often a percent
+    written as a whole number."""
+    params = agreement.params
+    k0, threshold = params["k0"], params.get("threshold", Decimal(1))
+    if Decimal(k0) <= Decimal(threshold):
+        return []
+    return [(("k0",), f"k0 = {k0} is above the threshold {threshold}, so P is above it even "
+             "with every item exactly at its baseline (P = k0); the 新安江 rounds used 0.85 to "
+             "0.90 under a threshold of 1 (write 0.85 if 85% is meant)")]
+
+
 def _beneficiary(agreement: Agreement, _section: str) -> str | None:
     # cleaner water lowers P; whoever is paid when P is at or below the threshold benefits
     outcome = agreement.params["outcome"]
@@ -79,7 +93,7 @@ def _beneficiary(agreement: Agreement, _section: str) -> str | None:
 
 
 @register_formula("pollution_index", roles=_ROLES, params_schema="params.pollution_index",
-                  check=_check, beneficiary=_beneficiary, annual=True)
+                  check=_check, advise=_advise, beneficiary=_beneficiary, annual=True)
 def pollution_index(
     agreement: Agreement, assessments: Assessments, period: Period
 ) -> list[Obligation]:

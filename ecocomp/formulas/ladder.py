@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from ecocomp.agreements import Agreement
@@ -72,6 +73,27 @@ def _check(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
     return found
 
 
+def _advise(agreement: Agreement) -> list[tuple[tuple[str | int, ...], str]]:
+    """A ladder whose upstream party gets less (or pays more) for a cleaner class than for
+    a worse one: possible, but most often two amounts typed the wrong way round."""
+    unit = _unit_text(agreement)
+
+    def upstream_gets(rule: Mapping[str, Any]) -> Decimal:
+        amount = Decimal(rule.get("amount", 0))
+        return {"downstream": amount, "upstream": -amount}.get(rule["payer"], Decimal(0))
+
+    rules = agreement.params["rules"]
+    ladder = sorted((WaterClass.parse(cls), cls) for cls in rules)
+    found = []
+    for (_, better), (_, worse) in pairwise(ladder):
+        if upstream_gets(rules[better]) < upstream_gets(rules[worse]):
+            found.append((("rules", better), f"class {better} (cleaner) gives the upstream "
+                          f"party {upstream_gets(rules[better])} {unit}, less than class "
+                          f"{worse} gives it ({upstream_gets(rules[worse])} {unit}): cleaner "
+                          "water would be paid less; check the two amounts and payers"))
+    return found
+
+
 def _beneficiary(agreement: Agreement, _section: str) -> str:
     return agreement.party_for("upstream")
 
@@ -81,7 +103,7 @@ def _lookback(agreement: Agreement) -> int:
 
 
 @register_formula("class_ladder", roles=_ROLES, params_schema="params.class_ladder",
-                  check=_check, beneficiary=_beneficiary, lookback=_lookback)
+                  check=_check, advise=_advise, beneficiary=_beneficiary, lookback=_lookback)
 def class_ladder(
     agreement: Agreement, assessments: Assessments, period: Period
 ) -> list[Obligation]:

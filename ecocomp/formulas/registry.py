@@ -237,6 +237,9 @@ class FormulaSpec:
     ``annual``: its obligations are for whole settlement years (``pollution_index``,
     ``fund_split``), so two agreements in force on days of one year both settle that year
     in full; the others settle months (or days, when ``prorated``).
+    ``advise``: like ``check``, for values that are possible but odd enough to be a slip (a
+    ladder that pays less for cleaner water, a percent written as a whole number): they are
+    warnings (``ecocomp check`` and ``settle`` print them), not problems.
     ``span(agreement)``: what it settles whole when the agreement says so (``"month"``,
     ``"quarter"`` or ``"year"``: the air formulas' ``period``); it overrides ``annual``.
     """
@@ -253,6 +256,7 @@ class FormulaSpec:
     prorated: bool = False
     annual: bool = False
     span: Callable[[Agreement], str] | None = None
+    advise: Callable[[Agreement], PathMessages] | None = None
 
     @property
     def settles(self) -> str:
@@ -442,6 +446,7 @@ def register_formula(
     prorated: bool = False,
     annual: bool = False,
     span: Callable[[Agreement], str] | None = None,
+    advise: Callable[[Agreement], PathMessages] | None = None,
 ) -> Any:
     """Register a formula under ``name``; without ``func`` it returns a decorator.
 
@@ -476,7 +481,7 @@ def register_formula(
         _REGISTRY[name] = FormulaSpec(
             name=name, func=f, roles=tuple(roles), params_schema=freeze_schema(params_schema),
             check=check, beneficiary=beneficiary, cap=cap, lookback=lookback, inputs=inputs,
-            prorated=prorated, annual=annual, span=span,
+            prorated=prorated, annual=annual, span=span, advise=advise,
         )  # fmt: skip
         return f
 
