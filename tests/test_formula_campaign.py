@@ -364,3 +364,28 @@ def test_an_index_k0_above_its_threshold_is_a_located_warning() -> None:
     (warning,) = agreement_warnings([preset("xinanjiang-round3", params={"k0": "90"})])
     assert warning.field == "params.k0" and "k0 = 90 is above the threshold 1" in str(warning)
     assert agreement_warnings([preset(f"xinanjiang-round{n}") for n in (1, 2, 3)]) == []
+
+
+def test_air_renewals_of_different_periods_are_refused_whichever_starts_first(
+        tmp_path: Path) -> None:
+    """A monthly ladder ending 2021-06-30 and a yearly renewal from 2021-07-01: the yearly
+    one settles all of 2021, January to June included, which the monthly one settled too
+    (paid twice). Refused as the same pair the other way round (yearly first) already was:
+    the wider span of the two decides, not the order of their starts."""
+    ladder = (Path(__file__).parent.parent / "ecocomp" / "presets"
+              / "zhengzhou-air-ladder.toml").read_text(encoding="utf-8")
+    for first, second in (("month", "year"), ("year", "month"), ("month", "quarter")):
+        folder = tmp_path / f"{first}-{second}"
+        folder.mkdir()
+        (folder / "a.toml").write_text(
+            ladder.replace("end = 2022-12-31", "end = 2021-07-31")
+            .replace('period = "month"', f'period = "{first}"'), encoding="utf-8")
+        (folder / "b.toml").write_text(
+            ladder.replace('id = "zhengzhou-air-ladder"', 'id = "renewal"')
+            .replace("start = 2020-01-01", "start = 2021-08-01")
+            .replace('period = "month"', f'period = "{second}"'), encoding="utf-8")
+        with pytest.raises(ValidationFailed) as info:
+            load_agreements(folder)
+        (problem,) = info.value.problems
+        wider = "quarter" if "quarter" in (first, second) else "year"
+        assert f"settles whole {wider}s" in problem.message, (first, second)
