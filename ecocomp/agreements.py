@@ -302,8 +302,12 @@ def overlap_problems(
         first, last = max(a.start, b.start), min(a.end, b.end)
         if first > last:  # no common day, but a common month (or year) settled in full
             earlier, later = (a, b) if a.end < b.start else (b, a)
+            # the period the shared span's obligations are booked in, as the settlement
+            # asks whether they are superseded: a quarter's is its last month
+            month = ((later.start.month - 1) // 3 * 3 + 3 if unit == "quarter"
+                     else later.start.month)
             period = (Period(later.start.year) if unit == "year"
-                      else Period(later.start.year, later.start.month))
+                      else Period(later.start.year, month))
             if any(superseded(x, period, agreements) for x in (earlier, later)):
                 continue  # a third agreement settles that period for one of them
             common = (f"{period.year}-Q{(later.start.month + 2) // 3}" if unit == "quarter"

@@ -389,3 +389,33 @@ def test_air_renewals_of_different_periods_are_refused_whichever_starts_first(
         (problem,) = info.value.problems
         wider = "quarter" if "quarter" in (first, second) else "year"
         assert f"settles whole {wider}s" in problem.message, (first, second)
+
+
+def test_a_quarter_shared_through_a_chain_of_supersedes_is_refused_as_settled_twice(
+        tmp_path: Path) -> None:
+    """Quarterly ladders: A ends 2021-08-15, B (supersedes A) runs 08-16..08-20, C
+    (supersedes B) from 08-21. A quarter's obligation is booked in its last month
+    (September), where B is no longer in force: A's Q3 is not superseded, C settles Q3 too,
+    and Q3 was paid twice (110万 each). It was accepted because the check asked whether A
+    was superseded in August, the month C starts, not in September as the settlement does."""
+    ladder = (Path(__file__).parent.parent / "ecocomp" / "presets"
+              / "zhengzhou-air-ladder.toml").read_text(encoding="utf-8").replace(
+        'period = "month"', 'period = "quarter"')
+    first = 'id = "zhengzhou-air-ladder"'
+    folder = tmp_path / "agreements"
+    folder.mkdir()
+    (folder / "a.toml").write_text(ladder.replace("end = 2022-12-31", "end = 2021-08-15"),
+                                   encoding="utf-8")
+    (folder / "b.toml").write_text(
+        ladder.replace(first, 'id = "b"\nsupersedes = "zhengzhou-air-ladder"')
+        .replace("start = 2020-01-01", "start = 2021-08-16")
+        .replace("end = 2022-12-31", "end = 2021-08-20"), encoding="utf-8")
+    (folder / "c.toml").write_text(
+        ladder.replace(first, 'id = "c"\nsupersedes = "b"')
+        .replace("start = 2020-01-01", "start = 2021-08-21"), encoding="utf-8")
+    with pytest.raises(ValidationFailed) as info:
+        load_agreements(folder)
+    (problem,) = info.value.problems
+    assert "in the quarter 2021-Q3" in problem.message and "'zhengzhou-air-ladder'" in (
+        problem.message)
+    assert problem.file is not None and problem.file.endswith("c.toml")
