@@ -368,10 +368,11 @@ def test_an_index_k0_above_its_threshold_is_a_located_warning() -> None:
 
 def test_air_renewals_of_different_periods_are_refused_whichever_starts_first(
         tmp_path: Path) -> None:
-    """A monthly ladder ending 2021-06-30 and a yearly renewal from 2021-07-01: the yearly
-    one settles all of 2021, January to June included, which the monthly one settled too
-    (paid twice). Refused as the same pair the other way round (yearly first) already was:
-    the wider span of the two decides, not the order of their starts."""
+    """A monthly ladder ending 2021-07-31 and a yearly renewal from 2021-08-01: the yearly
+    one settles all of 2021, January to July included, which the monthly one settled too
+    (paid twice); a quarterly renewal settles July twice. Refused as the same pair the other
+    way round (yearly first) already was: the wider span of the two decides, not the order
+    of their starts."""
     ladder = (Path(__file__).parent.parent / "ecocomp" / "presets"
               / "zhengzhou-air-ladder.toml").read_text(encoding="utf-8")
     for first, second in (("month", "year"), ("year", "month"), ("month", "quarter")):
