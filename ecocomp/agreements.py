@@ -227,6 +227,10 @@ def roles_of(data: Mapping[str, Any]) -> dict[str, str]:
     return payer | {r: str(data[r]) for r in ROLE_KEYS[:4] if r in data}
 
 
+#: The spans a formula settles whole, narrowest first.
+_SPANS = ("day", "month", "quarter", "year")
+
+
 def _settled(agreement: Agreement, span: str) -> tuple[date, date]:
     """The first and last day of the periods ``agreement`` is settled for, when its formula
     settles whole periods of ``span`` (``day``, ``month``, ``quarter`` or ``year``)."""
@@ -253,7 +257,8 @@ def overlap_problems(
     on any day is settled in full), ``"year"`` (annual formulas) or ``"day"`` (prorated
     formulas, the default when not given); two agreements that settle one month (or year)
     are refused even when one ends the day before the other starts, as both would settle
-    all of it. :func:`ecocomp.agreement_files.load_agreements` passes each formula's span.
+    all of it; of two spans, the wider decides. :func:`ecocomp.agreement_files.load_agreements`
+    passes each formula's span.
     """
     found: list[Problem] = []
     ids = {a.id for a in agreements}
@@ -284,7 +289,9 @@ def overlap_problems(
                     for n, i in enumerate(group) for j in group[n + 1:]})
     for i, j in pairs:
         a, b = ordered[i], ordered[j]
-        unit = span(a) if span is not None else "day"
+        # the wider span of the two: a yearly air ladder settles all of the year in which
+        # a monthly one of the same parties ends, whichever of them starts first
+        unit = max(span(a), span(b), key=_SPANS.index) if span is not None else "day"
         (a_first, a_last), (b_first, b_last) = _settled(a, unit), _settled(b, unit)
         if (a.formula != b.formula or _same_parties(a) != _same_parties(b)
                 or ((a.sections or b.sections) and not set(a.sections) & set(b.sections))
@@ -295,8 +302,12 @@ def overlap_problems(
         first, last = max(a.start, b.start), min(a.end, b.end)
         if first > last:  # no common day, but a common month (or year) settled in full
             earlier, later = (a, b) if a.end < b.start else (b, a)
+            # the period the shared span's obligations are booked in, as the settlement
+            # asks whether they are superseded: a quarter's is its last month
+            month = ((later.start.month - 1) // 3 * 3 + 3 if unit == "quarter"
+                     else later.start.month)
             period = (Period(later.start.year) if unit == "year"
-                      else Period(later.start.year, later.start.month))
+                      else Period(later.start.year, month))
             if any(superseded(x, period, agreements) for x in (earlier, later)):
                 continue  # a third agreement settles that period for one of them
             common = (f"{period.year}-Q{(later.start.month + 2) // 3}" if unit == "quarter"

@@ -364,3 +364,59 @@ def test_an_index_k0_above_its_threshold_is_a_located_warning() -> None:
     (warning,) = agreement_warnings([preset("xinanjiang-round3", params={"k0": "90"})])
     assert warning.field == "params.k0" and "k0 = 90 is above the threshold 1" in str(warning)
     assert agreement_warnings([preset(f"xinanjiang-round{n}") for n in (1, 2, 3)]) == []
+
+
+def test_air_renewals_of_different_periods_are_refused_whichever_starts_first(
+        tmp_path: Path) -> None:
+    """A monthly ladder ending 2021-07-31 and a yearly renewal from 2021-08-01: the yearly
+    one settles all of 2021, January to July included, which the monthly one settled too
+    (paid twice); a quarterly renewal settles July twice. Refused as the same pair the other
+    way round (yearly first) already was: the wider span of the two decides, not the order
+    of their starts."""
+    ladder = (Path(__file__).parent.parent / "ecocomp" / "presets"
+              / "zhengzhou-air-ladder.toml").read_text(encoding="utf-8")
+    for first, second in (("month", "year"), ("year", "month"), ("month", "quarter")):
+        folder = tmp_path / f"{first}-{second}"
+        folder.mkdir()
+        (folder / "a.toml").write_text(
+            ladder.replace("end = 2022-12-31", "end = 2021-07-31")
+            .replace('period = "month"', f'period = "{first}"'), encoding="utf-8")
+        (folder / "b.toml").write_text(
+            ladder.replace('id = "zhengzhou-air-ladder"', 'id = "renewal"')
+            .replace("start = 2020-01-01", "start = 2021-08-01")
+            .replace('period = "month"', f'period = "{second}"'), encoding="utf-8")
+        with pytest.raises(ValidationFailed) as info:
+            load_agreements(folder)
+        (problem,) = info.value.problems
+        wider = "quarter" if "quarter" in (first, second) else "year"
+        assert f"settles whole {wider}s" in problem.message, (first, second)
+
+
+def test_a_quarter_shared_through_a_chain_of_supersedes_is_refused_as_settled_twice(
+        tmp_path: Path) -> None:
+    """Quarterly ladders: A ends 2021-08-15, B (supersedes A) runs 08-16..08-20, C
+    (supersedes B) from 08-21. A quarter's obligation is booked in its last month
+    (September), where B is no longer in force: A's Q3 is not superseded, C settles Q3 too,
+    and Q3 was paid twice (110万 each). It was accepted because the check asked whether A
+    was superseded in August, the month C starts, not in September as the settlement does."""
+    ladder = (Path(__file__).parent.parent / "ecocomp" / "presets"
+              / "zhengzhou-air-ladder.toml").read_text(encoding="utf-8").replace(
+        'period = "month"', 'period = "quarter"')
+    first = 'id = "zhengzhou-air-ladder"'
+    folder = tmp_path / "agreements"
+    folder.mkdir()
+    (folder / "a.toml").write_text(ladder.replace("end = 2022-12-31", "end = 2021-08-15"),
+                                   encoding="utf-8")
+    (folder / "b.toml").write_text(
+        ladder.replace(first, 'id = "b"\nsupersedes = "zhengzhou-air-ladder"')
+        .replace("start = 2020-01-01", "start = 2021-08-16")
+        .replace("end = 2022-12-31", "end = 2021-08-20"), encoding="utf-8")
+    (folder / "c.toml").write_text(
+        ladder.replace(first, 'id = "c"\nsupersedes = "b"')
+        .replace("start = 2020-01-01", "start = 2021-08-21"), encoding="utf-8")
+    with pytest.raises(ValidationFailed) as info:
+        load_agreements(folder)
+    (problem,) = info.value.problems
+    assert "in the quarter 2021-Q3" in problem.message and "'zhengzhou-air-ladder'" in (
+        problem.message)
+    assert problem.file is not None and problem.file.endswith("c.toml")
