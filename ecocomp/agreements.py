@@ -295,8 +295,21 @@ def overlap_problems(
         (a_first, a_last), (b_first, b_last) = _settled(a, unit), _settled(b, unit)
         if (a.formula != b.formula or _same_parties(a) != _same_parties(b)
                 or ((a.sections or b.sections) and not set(a.sections) & set(b.sections))
-                or b_first > a_last or a_first > b_last
-                or a.supersedes == b.id or b.supersedes == a.id):
+                or b_first > a_last or a_first > b_last):
+            continue
+        if a.supersedes == b.id or b.supersedes == a.id:
+            newer, older = (a, b) if a.supersedes == b.id else (b, a)
+            wide = _settled(newer, unit)[0]
+            if span is not None and span(a) != span(b) and newer.start != wide:
+                # settlement asks month by month which one settles: a yearly (or quarterly)
+                # one from mid-span settles all of its span, the months before it too
+                found.append(Problem(
+                    f"agreement {newer.id!r} supersedes {older.id!r} from {newer.start}, but "
+                    f"one settles whole {span(newer)}s and the other whole {span(older)}s: "
+                    f"the {unit} from {wide} would be settled by both, or by neither; start "
+                    f"{newer.id!r} on the first day of a {unit} ({_next_start(newer, unit)}) "
+                    f"and end {older.id!r} on the day before",
+                    file=newer.file, field="start"))
             continue
         shared = ", ".join(repr(c) for c in a.sections if c in b.sections) or "(none)"
         first, last = max(a.start, b.start), min(a.end, b.end)
@@ -331,6 +344,17 @@ def overlap_problems(
         ))
     reported = {(ordered[i].id, ordered[j].id) for i, j in pairs}
     return found + _area_overlaps([a for a in ordered if a.formula == "area_rate"], reported)
+
+
+def _next_start(agreement: Agreement, span: str) -> date:
+    """The first day of the first whole ``span`` (month, quarter or year) from the
+    agreement's start."""
+    first = _settled(agreement, span)[0]
+    if first == agreement.start:
+        return first
+    months = {"month": 1, "quarter": 3, "year": 12}[span]
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _same_parties(agreement: Agreement) -> frozenset[tuple[str, str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -420,3 +420,40 @@ def test_a_quarter_shared_through_a_chain_of_supersedes_is_refused_as_settled_tw
     assert "in the quarter 2021-Q3" in problem.message and "'zhengzhou-air-ladder'" in (
         problem.message)
     assert problem.file is not None and problem.file.endswith("c.toml")
+
+
+@pytest.mark.parametrize(("older", "newer", "start", "refused"), [
+    ("month", "year", "2021-08-01", True),     # the year settles January to July again
+    ("year", "month", "2021-08-01", True),     # 2021 superseded: January to July by nobody
+    ("month", "quarter", "2021-08-01", True),  # July settled by both
+    ("month", "year", "2022-01-01", False),    # on a year's first day: each settles its own
+    ("month", "quarter", "2021-10-01", False),
+])
+def test_a_supersedes_between_spans_must_start_a_whole_span(
+        tmp_path: Path, older: str, newer: str, start: str, refused: bool) -> None:
+    """A yearly air ladder that supersedes a monthly one from 2021-08-01 settles all of 2021
+    (the months before it too, which the monthly one settles: paid twice), and a monthly
+    one superseding a yearly one mid-year leaves the yearly one's 2021 superseded (January
+    to July paid by nobody). With supersedes written this was accepted; now the newer must
+    start on the first day of the wider span."""
+    ladder = (Path(__file__).parent.parent / "ecocomp" / "presets"
+              / "zhengzhou-air-ladder.toml").read_text(encoding="utf-8")
+    end = (date.fromisoformat(start) - timedelta(days=1)).isoformat()
+    (tmp_path / "a.toml").write_text(
+        ladder.replace("end = 2022-12-31", f"end = {end}")
+        .replace('period = "month"', f'period = "{older}"'), encoding="utf-8")
+    (tmp_path / "b.toml").write_text(
+        ladder.replace('id = "zhengzhou-air-ladder"',
+                       'id = "renewal"\nsupersedes = "zhengzhou-air-ladder"')
+        .replace("start = 2020-01-01", f"start = {start}").replace("end = 2022-12-31",
+                                                                   "end = 2023-12-31")
+        .replace('period = "month"', f'period = "{newer}"'), encoding="utf-8")
+    if not refused:
+        assert len(load_agreements(tmp_path)) == 2
+        return
+    with pytest.raises(ValidationFailed) as info:
+        load_agreements(tmp_path)
+    (problem,) = info.value.problems
+    assert problem.field == "start" and problem.file.endswith("b.toml")
+    assert "supersedes 'zhengzhou-air-ladder' from 2021-08-01" in problem.message
+    assert "start 'renewal' on the first day of a" in problem.message
