@@ -385,17 +385,19 @@ def test_import_memory_does_not_grow_with_file_size(tmp_path, monkeypatch, reade
         monkeypatch.setattr(columnar, "BLOCK_BYTES", 64 << 10)
         monkeypatch.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
     peaks = []
-    for rows in (6_000, 24_000):  # both above the staging batch of 5 000 rows
+    for rows in (6_000, 6_000, 24_000):  # all above the staging batch of 5 000 rows
         path = tmp_path / f"{rows}.csv"
         start = datetime(2023, 1, 1)
         write(path, "".join(f"s{i % 5},{start + timedelta(minutes=i):%Y-%m-%dT%H:%M},tp,"
                             f"0.{i % 997:03d},,,\n" for i in range(rows)))
-        with ReadingStore.open(tmp_path / f"{rows}.db") as s:
+        # the first import only loads what a process loads once (pyarrow, and pandas where
+        # pyarrow finds it): not counted, whichever test of the worker ran first
+        with ReadingStore.open(tmp_path / f"{rows}-{len(peaks)}.db") as s:
             tracemalloc.start()
             assert s.import_file(path).inserted == rows
             peaks.append(tracemalloc.get_traced_memory()[1])
             tracemalloc.stop()
-    assert peaks[1] < peaks[0] * 1.5 + 256 * 1024, peaks
+    assert peaks[2] < peaks[1] * 1.5 + 256 * 1024, peaks
 
 
 # --------------------------------------------------------------------------- properties
