@@ -40,7 +40,13 @@ from ecocomp.postgres import is_url
 from ecocomp.settlement import ACCRUED, CLEARING, PAYABLE, SETTLED, is_payment, require_intact
 from ecocomp.sources import cited as cited_sources
 from ecocomp.standards import WaterClass
-from ecocomp.statements import PartyStatement, build_statement, explain, zero_reason
+from ecocomp.statements import (
+    PartyStatement,
+    build_statement,
+    explain,
+    held_amounts,
+    zero_reason,
+)
 from ecocomp.store import ReadingStore
 
 __all__ = [
@@ -277,7 +283,10 @@ def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Rep
                       seq=0)
         for z in zero
     ]
-    obligations.extend(z for z in zero_rows if Period.parse(z.period).end <= today)
+    # a period computed as nothing by a run after ``as_of`` may hold money as of that day
+    held = held_amounts(shown, today) if zero else set()
+    obligations.extend(z for z in zero_rows if Period.parse(z.period).end <= today
+                       and (z.agreement, z.period, z.component) not in held)
     # every party of the year has a statement, also one with nothing booked by ``as_of``
     if later:
         everyone, _, every_chain = _collect(txs)
@@ -285,7 +294,8 @@ def build_report(db: str | Path, year: int, *, as_of: date | None = None) -> Rep
     else:
         everyone, every_net = obligations, nets
     parties = sorted({p for r in (*everyone, *zero_rows, *every_net) for p in (r.payer, r.payee)})
-    statements = tuple(build_statement(txs, p, year, as_of=today, catalog=catalog, zero=zero)
+    statements = tuple(build_statement(txs, p, year, as_of=today, catalog=catalog, zero=zero,
+                                       held=held)
                        for p in parties)
     return Report(year=year, generated=today, catalog=catalog, classes=classes,
                   obligations=tuple(obligations), nets=tuple(nets), statements=statements,

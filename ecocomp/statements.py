@@ -7,7 +7,7 @@ the province's database says about it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -252,15 +252,37 @@ def zero_reason(basis: Mapping[str, Any]) -> str:
     return text or "the formula computed no amount"
 
 
+def held_amounts(transactions: Iterable[Transaction], as_of: date) -> set[tuple[str, str, str]]:
+    """The (agreement, period, component) of the amounts the ledger holds as booked on or
+    before ``as_of``: their transactions (payments aside) do not net to nothing.
+
+    The periods that paid nothing come from the latest run; a period it computed as nothing
+    after ``as_of`` (a correction) may still hold money as of that day, and is then shown
+    with its amount, not also as "nothing to pay".
+    """
+    sums: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(
+        lambda: defaultdict(lambda: _ZERO))
+    for tx in transactions:
+        if tx.booked_on > as_of or not tx.agreement or not tx.period or is_payment(tx):
+            continue
+        held = sums[(tx.agreement, tx.period, tx.component or "")]
+        for t in tx.transfers:
+            held[t.credit_party] += t.amount
+            held[t.debit_party] -= t.amount
+    return {key for key, held in sums.items() if any(held.values())}
+
+
 def _zero_lines(
-    zero: Sequence[ZeroAmount], party: str, year: int, as_of: date, catalog: Catalog | None
+    zero: Sequence[ZeroAmount], party: str, year: int, as_of: date, catalog: Catalog | None,
+    held: Collection[tuple[str, str, str]] = (),
 ) -> list[ZeroLine]:
     found = []
     for z in zero:
         period = Period.parse(z.period)
         info = catalog.agreements.get(z.agreement) if catalog else None
         parties = {z.payer, z.payee} | (set(info.parties.values()) if info else set())
-        if party not in parties or period.year != year or period.end > as_of:
+        if (party not in parties or period.year != year or period.end > as_of
+                or (z.agreement, z.period, z.component) in held):
             continue
         others = sorted(parties - {party})
         found.append(ZeroLine(agreement=z.agreement, period=z.period, component=z.component,
@@ -298,12 +320,14 @@ def build_statement(
     as_of: date,
     catalog: Catalog | None = None,
     zero: Sequence[ZeroAmount] = (),
+    held: Collection[tuple[str, str, str]] | None = None,
 ) -> PartyStatement:
     """Pure: a statement from the ledger's transactions booked on or before ``as_of``.
 
     ``zero`` are the periods the latest run computed nothing to pay for
     (:func:`ecocomp.catalog.load_zero_amounts`); those of the party's agreements that ended
-    by ``as_of`` are listed with the reason.
+    by ``as_of`` are listed with the reason, unless the ledger holds an amount for them as
+    of that day (``held``: :func:`held_amounts` of ``transactions``, computed when None).
     """
     lines: list[StatementLine] = []
     accrued: dict[str, Decimal] = defaultdict(lambda: _ZERO)
@@ -363,7 +387,10 @@ def build_statement(
     name = catalog.party_name(party) if catalog else party
     return PartyStatement(party=party, name=name, year=year, as_of=as_of, lines=tuple(lines),
                           agreements=tuple(balances),
-                          zero=tuple(_zero_lines(zero, party, year, as_of, catalog)),
+                          zero=tuple(_zero_lines(
+                              zero, party, year, as_of, catalog,
+                              held if held is not None or not zero
+                              else held_amounts(transactions, as_of))),
                           booked_later=later, booked_until=until)
 
 

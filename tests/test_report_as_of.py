@@ -203,3 +203,43 @@ def test_report_command_as_of_says_what_it_leaves_out(db, tmp_path):
                                       "--as-of", "2022-05-25"])
     assert whole.exit_code == 0 and whole.stderr == "", whole.output
     assert "bounced" in (tmp_path / "w.html").read_text(encoding="utf-8")
+
+
+def test_a_month_corrected_to_nothing_after_the_day_shows_its_amount_not_also_nothing(
+        tmp_path: Path) -> None:
+    """永州's April 2021 paid 1,500,000.00 (a cadmium sample above the limit); a correction
+    settled on 2022-05-20 brings it back under, so the latest run lists April as "nothing
+    to pay". As of 2022-05-15 the ledger still held the amount: the report and the statement
+    listed April twice, with the amount and as nothing to pay. Now only the amount, and the
+    zero line again once the reversal is booked."""
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("2021-automatic.csv"))
+    (project / "corrections").mkdir()
+    (project / "corrections" / "a.csv").write_text(
+        HEADER + "guiyangzhen,2021-04-12,cd,0.0126,mg/L,manual,\n", encoding="utf-8")
+    path = tmp_path / "settle.db"
+    with ecocomp.Ledger.open(path) as ledger:
+        ecocomp.settle(ecocomp.load_project(project), year=YEAR, ledger=ledger,
+                       today=date(2022, 3, 1))
+        (project / "corrections" / "b.csv").write_text(
+            "# supersedes: a.csv\n" + HEADER + "guiyangzhen,2021-04-12,cd,0.0001,mg/L,manual,\n",
+            encoding="utf-8")
+        assert ecocomp.settle(ecocomp.load_project(project), year=YEAR, ledger=ledger,
+                              today=CORRECTED_ON).adjusted > 0
+
+    def april(day: date) -> tuple[list[str], list[str]]:
+        report = build_report(path, YEAR, as_of=day)
+        rows = sorted(f"{o.kind} {o.amount}" for o in report.obligations
+                      if o.period == "2021-04" and o.agreement == "xiangjiang-2014-yongzhou-change")
+        yongzhou = next(st for st in report.statements if st.party == "431100")
+        lines = sorted([f"{ln.kind} {ln.amount}" for ln in yongzhou.lines
+                        if ln.period == "2021-04" and ln.agreement ==
+                        "xiangjiang-2014-yongzhou-change"]
+                       + [f"zero {z.period}" for z in yongzhou.zero
+                          if z.period == "2021-04"
+                          and z.agreement == "xiangjiang-2014-yongzhou-change"])
+        return rows, lines
+
+    assert april(BETWEEN) == (["accrual 1500000.00"], ["accrual -1500000.00"])
+    rows, lines = april(date(2022, 12, 31))
+    assert "zero 0.00" in rows and "zero 2021-04" in lines
