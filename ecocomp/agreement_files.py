@@ -14,14 +14,20 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ecocomp.agreements import Agreement, overlap_problems, roles_of, thaw
+from ecocomp.agreements import (
+    Agreement,
+    overlap_problems,
+    part_span_warnings,
+    roles_of,
+    thaw,
+)
 from ecocomp.errors import AgreementError, FormulaError, Problem, ValidationFailed
 from ecocomp.formulas import get_spec
 from ecocomp.formulas.registry import FormulaSpec, pinpoint, value_problems
@@ -405,10 +411,12 @@ def load_agreements(
     return agreements
 
 
-def agreement_warnings(agreements: Iterable[Agreement]) -> list[Problem]:
+def agreement_warnings(agreements: Collection[Agreement]) -> list[Problem]:
     """What each agreement's formula finds odd but possible in its params (``advise`` of
-    :func:`~ecocomp.formulas.registry.register_formula`), one located warning each: a slip
-    would settle without an error, so ``check`` and ``settle`` say so."""
+    :func:`~ecocomp.formulas.registry.register_formula`), and agreements starting or ending
+    inside a span their formula settles whole (:func:`ecocomp.agreements.part_span_warnings`),
+    one located warning each: a slip would settle without an error, so ``check`` and
+    ``settle`` say so."""
     found = []
     for agreement in agreements:
         advise = get_spec(agreement.formula).advise
@@ -418,6 +426,7 @@ def agreement_warnings(agreements: Iterable[Agreement]) -> list[Problem]:
             found.append(Problem(f"{message} (a warning: the agreement still settles as "
                                  "written)", file=agreement.file,
                                  field=".".join(str(p) for p in ("params", *path))))
+    found += part_span_warnings(agreements, span=lambda a: get_spec(a.formula).settles_for(a))
     return found
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -344,6 +344,37 @@ def overlap_problems(
         ))
     reported = {(ordered[i].id, ordered[j].id) for i, j in pairs}
     return found + _area_overlaps([a for a in ordered if a.formula == "area_rate"], reported)
+
+
+def part_span_warnings(
+    agreements: Collection[Agreement], *, span: Callable[[Agreement], str],
+) -> list[Problem]:
+    """Agreements that start or end inside a span their formula settles whole (``span``:
+    ``"month"``, ``"quarter"`` or ``"year"``; ``"day"`` is prorated), with no other
+    agreement of the same formula and parties for the rest of it: that span is settled in
+    full, not in part. Possible (a start backdated to the month), but a part month is not
+    paid as a part, so it is said (warnings, not problems)."""
+    found = []
+    for a in agreements:
+        unit = span(a)
+        if unit == "day":
+            continue
+        first, last = _settled(a, unit)
+        for field, day, rest in (("start", a.start, (first, a.start - timedelta(days=1))),
+                                 ("end", a.end, (a.end + timedelta(days=1), last))):
+            if rest[0] > rest[1] or any(
+                    b is not a and b.formula == a.formula
+                    and _same_parties(b) == _same_parties(a)
+                    and (set(a.sections) & set(b.sections) or not (a.sections or b.sections))
+                    and b.start <= rest[1] and rest[0] <= b.end for b in agreements):
+                continue
+            found.append(Problem(
+                f"{field} {day} is inside a {unit} ({rest[0]} to {rest[1]} is outside the "
+                f"agreement), and formula {a.formula} settles whole {unit}s: that {unit} is "
+                f"settled in full, not for its part; if a part is meant, it cannot be paid "
+                f"as one by this formula (a warning: the agreement still settles as written)",
+                file=a.file, field=field))
+    return found
 
 
 def _next_start(agreement: Agreement, span: str) -> date:

@@ -457,3 +457,31 @@ def test_a_supersedes_between_spans_must_start_a_whole_span(
     assert problem.field == "start" and problem.file.endswith("b.toml")
     assert "supersedes 'zhengzhou-air-ladder' from 2021-08-01" in problem.message
     assert "start 'renewal' on the first day of a" in problem.message
+
+
+def test_an_agreement_starting_inside_a_month_it_settles_whole_is_a_warning(
+        tmp_path: Path) -> None:
+    """澧水 starting 2020-01-16 alone: class_ladder settles whole months, so January 2020 is
+    paid in full (80万 for a Ⅰ month), not for its 16 days. Possible, so a warning naming the
+    field, not a problem; a renewal that settles the rest of the month gives none."""
+    root = tmp_path / "project"
+    shutil.copytree(EXAMPLE, root)
+    path = root / "agreements" / "lishui-zjj-cd-2020.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "start = 2020-01-01", "start = 2020-01-16"), encoding="utf-8")
+    (warning,) = load_project(root).warnings
+    assert (warning.file, warning.field) == (str(path), "start")
+    assert ("start 2020-01-16 is inside a month (2020-01-01 to 2020-01-15 is outside the "
+            "agreement), and formula class_ladder settles whole months") in str(warning)
+    from ecocomp.agreement_files import agreement_warnings
+
+    folder = tmp_path / "renewal"
+    folder.mkdir()
+    text = (EXAMPLE / "agreements" / "lishui-zjj-cd-2020.toml").read_text(encoding="utf-8")
+    (folder / "a.toml").write_text(text.replace("end = 2022-12-31", "end = 2021-06-15"),
+                                   encoding="utf-8")
+    (folder / "b.toml").write_text(
+        text.replace('id = "lishui-zjj-cd-2020"',
+                     'id = "lishui-2021"\nsupersedes = "lishui-zjj-cd-2020"')
+        .replace("start = 2020-01-01", "start = 2021-06-16"), encoding="utf-8")
+    assert agreement_warnings(load_agreements(folder)) == []
