@@ -28,7 +28,7 @@ import attrs
 
 from ecocomp.errors import FormulaError, Problem
 from ecocomp.money import unit_to_yuan
-from ecocomp.periods import Period
+from ecocomp.periods import Period, Quarter
 
 __all__ = [
     "CONFIDENCES",
@@ -231,18 +231,32 @@ def roles_of(data: Mapping[str, Any]) -> dict[str, str]:
 _SPANS = ("day", "month", "quarter", "year")
 
 
+def _span_of(day: date, span: str) -> tuple[date, date]:
+    """The first and last day of the ``span`` (``day``, ``month``, ``quarter`` or ``year``)
+    that holds ``day``."""
+    if span == "year":
+        return date(day.year, 1, 1), date(day.year, 12, 31)
+    if span == "quarter":
+        quarter = Quarter.of(day)
+        return quarter.start, quarter.end
+    if span == "month":
+        month = Period(day.year, day.month)
+        return month.start, month.end
+    return day, day
+
+
 def _settled(agreement: Agreement, span: str) -> tuple[date, date]:
     """The first and last day of the periods ``agreement`` is settled for, when its formula
     settles whole periods of ``span`` (``day``, ``month``, ``quarter`` or ``year``)."""
-    start, end = agreement.start, agreement.end
-    if span == "year":
-        return date(start.year, 1, 1), date(end.year, 12, 31)
-    if span == "quarter":
-        last = (end.month - 1) // 3 * 3 + 3
-        return date(start.year, (start.month - 1) // 3 * 3 + 1, 1), Period(end.year, last).end
-    if span == "month":
-        return start.replace(day=1), Period(end.year, end.month).end
-    return start, end
+    return _span_of(agreement.start, span)[0], _span_of(agreement.end, span)[1]
+
+
+def _same_scheme(a: Agreement, b: Agreement) -> bool:
+    """Whether two agreements settle the same thing when in force together: the same
+    formula, the same parties in the same roles, a section in common (or neither names
+    one)."""
+    return (a.formula == b.formula and _same_parties(a) == _same_parties(b)
+            and bool(set(a.sections) & set(b.sections) or not (a.sections or b.sections)))
 
 
 def overlap_problems(
@@ -293,9 +307,7 @@ def overlap_problems(
         # a monthly one of the same parties ends, whichever of them starts first
         unit = max(span(a), span(b), key=_SPANS.index) if span is not None else "day"
         (a_first, a_last), (b_first, b_last) = _settled(a, unit), _settled(b, unit)
-        if (a.formula != b.formula or _same_parties(a) != _same_parties(b)
-                or ((a.sections or b.sections) and not set(a.sections) & set(b.sections))
-                or b_first > a_last or a_first > b_last):
+        if not _same_scheme(a, b) or b_first > a_last or a_first > b_last:
             continue
         if a.supersedes == b.id or b.supersedes == a.id:
             newer, older = (a, b) if a.supersedes == b.id else (b, a)
@@ -317,14 +329,12 @@ def overlap_problems(
             earlier, later = (a, b) if a.end < b.start else (b, a)
             # the period the shared span's obligations are booked in, as the settlement
             # asks whether they are superseded: a quarter's is its last month
-            month = ((later.start.month - 1) // 3 * 3 + 3 if unit == "quarter"
-                     else later.start.month)
-            period = (Period(later.start.year) if unit == "year"
-                      else Period(later.start.year, month))
+            last_day = _span_of(later.start, unit)[1]
+            period = (Period(last_day.year) if unit == "year"
+                      else Period(last_day.year, last_day.month))
             if any(superseded(x, period, agreements) for x in (earlier, later)):
                 continue  # a third agreement settles that period for one of them
-            common = (f"{period.year}-Q{(later.start.month + 2) // 3}" if unit == "quarter"
-                      else str(period))
+            common = str(Quarter.of(later.start)) if unit == "quarter" else str(period)
             found.append(Problem(
                 f"agreement {later.id!r} starts {later.start}, in the {unit} {common} in "
                 f"which agreement {earlier.id!r} ({earlier.file or 'same project'}) ends "
@@ -363,10 +373,8 @@ def part_span_warnings(
         for field, day, rest in (("start", a.start, (first, a.start - timedelta(days=1))),
                                  ("end", a.end, (a.end + timedelta(days=1), last))):
             if rest[0] > rest[1] or any(
-                    b is not a and b.formula == a.formula
-                    and _same_parties(b) == _same_parties(a)
-                    and (set(a.sections) & set(b.sections) or not (a.sections or b.sections))
-                    and b.start <= rest[1] and rest[0] <= b.end for b in agreements):
+                    b is not a and _same_scheme(a, b) and b.start <= rest[1]
+                    and rest[0] <= b.end for b in agreements):
                 continue
             found.append(Problem(
                 f"{field} {day} is inside a {unit} ({rest[0]} to {rest[1]} is outside the "
@@ -380,12 +388,8 @@ def part_span_warnings(
 def _next_start(agreement: Agreement, span: str) -> date:
     """The first day of the first whole ``span`` (month, quarter or year) from the
     agreement's start."""
-    first = _settled(agreement, span)[0]
-    if first == agreement.start:
-        return first
-    months = {"month": 1, "quarter": 3, "year": 12}[span]
-    index = first.year * 12 + first.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
+    first, last = _span_of(agreement.start, span)
+    return first if first == agreement.start else last + timedelta(days=1)
 
 
 def _same_parties(agreement: Agreement) -> frozenset[tuple[str, str]]:

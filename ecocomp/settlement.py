@@ -1467,22 +1467,19 @@ def _other_years_stale(
 
     ``before`` is the last import before the run's: the years of the readings imported
     since (a new sample, or a correction's new revision of one) are the years changed. A
-    run that imported nothing reads no readings for it, and one whose store holds no other
-    settled year (a first settle) reads none either: only the years that could be stale
-    are looked for among the new readings.
+    run that imported nothing reads no readings for it, nor does one whose store holds no
+    other settled year that could be stale (a first settle).
     """
     if last_import(store) == before:
         return []
     conn = store._conn
     held = {int(y) for (y,) in conn.execute(
         "SELECT DISTINCT substr(month, 1, 4) FROM readings_monthly") if str(y).isdigit()}
-    candidates = {y for y in held | {y + 1 for y in held}
-                  if y not in handled and _settled(ledger, y)}
-    changed = sorted(x for x in {c - d for c in candidates for d in (0, 1)} if x in held
-                     and conn.execute(
-                         "SELECT 1 FROM readings WHERE import_id > ? AND sampled_at >= ? "
-                         "AND sampled_at < ? LIMIT 1", (before, str(x), str(x + 1))
-                     ).fetchone() is not None)
+    if not any(y not in handled and _settled(ledger, y) for y in held | {y + 1 for y in held}):
+        return []
+    changed = sorted(int(y) for (y,) in conn.execute(
+        "SELECT DISTINCT substr(sampled_at, 1, 4) FROM readings WHERE import_id > ?",
+        (before,)) if str(y).isdigit())
     reads: dict[int, int] = {}  # the year stale -> the year whose readings changed
     for x in changed:
         reads.setdefault(x, x)

@@ -329,6 +329,8 @@ def build_statement(
     by ``as_of`` are listed with the reason, unless the ledger holds an amount for them as
     of that day (``held``: :func:`held_amounts` of ``transactions``, computed when None).
     """
+    if held is None:
+        held = held_amounts(transactions, as_of) if zero else ()
     lines: list[StatementLine] = []
     accrued: dict[str, Decimal] = defaultdict(lambda: _ZERO)
     cleared: dict[str, Decimal] = defaultdict(lambda: _ZERO)
@@ -387,10 +389,7 @@ def build_statement(
     name = catalog.party_name(party) if catalog else party
     return PartyStatement(party=party, name=name, year=year, as_of=as_of, lines=tuple(lines),
                           agreements=tuple(balances),
-                          zero=tuple(_zero_lines(
-                              zero, party, year, as_of, catalog,
-                              held if held is not None or not zero
-                              else held_amounts(transactions, as_of))),
+                          zero=tuple(_zero_lines(zero, party, year, as_of, catalog, held)),
                           booked_later=later, booked_until=until)
 
 
