@@ -21,6 +21,7 @@ __all__ = [
     "format_yuan_grouped",
     "parse_amount",
     "parse_day",
+    "round_wan",
 ]
 
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
@@ -48,11 +49,23 @@ def format_wan(amount: Decimal) -> str:
     >>> format_wan(Decimal("-5000")), format_wan(Decimal("-5000.01"))
     ('-0.5', '≈-0.5')
     """
+    wan, exact = round_wan(amount)
+    text = f"{wan:,.2f}".rstrip("0").rstrip(".")
+    return text if exact else f"≈{text}"
+
+
+@in_money_context
+def round_wan(amount: Decimal) -> tuple[Decimal, bool]:
+    """Yuan in 万元 rounded half up to 0.01 万元 (100 yuan), without a sign when that is
+    nothing, and whether it is exact: the rule of every 万 figure shown (the command line's
+    :func:`format_wan`, the reports' 万元 columns).
+
+    >>> round_wan(Decimal("12250.00")), round_wan(Decimal("-49.99"))
+    ((Decimal('1.23'), False), (Decimal('0.00'), False))
+    """
     exact = amount / WAN
     wan = exact.quantize(FEN, rounding=ROUND_HALF_UP)
-    text = f"{wan:,.2f}".rstrip("0").rstrip(".")
-    text = "0" if text in ("-0", "") else text
-    return text if wan == exact else f"≈{text}"
+    return (wan if wan else wan.copy_abs()), wan == exact
 
 
 def _group(n: int) -> str:

@@ -20,7 +20,7 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import attrs
 from ecocomp.assessment import SectionAssessment, assess, assessment_table
 from ecocomp.catalog import Catalog, load_catalog, load_zero_amounts
 from ecocomp.errors import EcocompError
+from ecocomp.formatting import round_wan
 from ecocomp.formulas import get_formula
 from ecocomp.formulas.base import settle_nets
 from ecocomp.i18n import message
@@ -510,11 +511,8 @@ def wan_text(amount: Decimal) -> str:
     >>> wan_text(Decimal("-49.99"))  # no sign on a figure that rounds to nothing
     '≈0.00'
     """
-    wan = amount / WAN
-    shown = wan.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    if not shown:
-        shown = shown.copy_abs()  # -0.00: no sign on a figure that rounds to nothing
-    return f"{shown:,.2f}" if shown == wan else f"≈{shown:,.2f}"
+    wan, exact = round_wan(amount)
+    return f"{wan:,.2f}" if exact else f"≈{wan:,.2f}"
 
 
 def _basis_text(basis: Mapping[str, Any]) -> str:
