@@ -487,31 +487,19 @@ class ReadingStore:
         """
         file = Path(path)
         name = os.fspath(path)
-        is_file = file.is_file()
-        by_columns = _COLUMNAR and is_file and file.stat().st_size >= _COLUMNAR_MIN_BYTES
-        # A file never imported under its name is most likely new: its first block is read
-        # (in the read-ahead thread) while its bytes are hashed. A name seen before is most
-        # often the same file again (a settle run re-imports every file): hash it first.
-        ahead = self._read_ahead(file, sections, name) \
-            if by_columns and not self._name_imported(name) else None
-        try:
-            digest = file_sha256(file) if is_file else ""
-            done = self._already_imported(digest, name, correction)
-            if done is not None:
-                if progress is not None:
-                    progress(done.rows)
-                return done
-            columns = "other"
-            if by_columns:
-                if ahead is None:
-                    ahead = self._read_ahead(file, sections, name)
-                columns = self._write_columns(ahead, name, digest, correction, progress)
-        finally:
-            if ahead is not None:
-                from ecocomp.columnar import release_memory
+        digest = file_sha256(file) if file.is_file() else ""
+        done = self._already_imported(digest, name, correction)
+        if done is not None:
+            if progress is not None:
+                progress(done.rows)
+            return done
+        columns = "other"
+        if _COLUMNAR and digest and file.stat().st_size >= _COLUMNAR_MIN_BYTES:
+            from ecocomp.columnar import release_memory
 
-                ahead.close()
-                release_memory()
+            with self._read_ahead(file, sections, name) as blocks:
+                columns = self._write_columns(blocks, name, digest, correction, progress)
+            release_memory()
         if isinstance(columns, ImportResult):
             return columns
         if columns == "other":  # a file the columns do not read: the row parser, directly
@@ -974,11 +962,6 @@ class ReadingStore:
         self._conn.execute("UPDATE readings_imports SET rows = ?, inserted = ? WHERE id = ?",
                            (count, count, import_id))
         self._end(commit=True)
-
-    def _name_imported(self, name: str) -> bool:
-        """Whether a file of this name was imported before (any content)."""
-        return self._conn.execute("SELECT 1 FROM readings_imports WHERE file = ? LIMIT 1",
-                                  (name,)).fetchone() is not None
 
     @staticmethod
     def _read_ahead(
