@@ -144,59 +144,48 @@ def _rounding_note(basis: Mapping[str, Any]) -> str:
             f"mg/m³, daily values then statistics (round_concentrations = {rule})]")
 
 
-class _RoundedDays(Mapping[str, tuple[Any, ...]]):
-    """Each city's days with their concentrations rounded by ``rule`` (and their AQI
-    recomputed from them), computed when first read."""
+class _Computed(Mapping[Any, Any]):
+    """The keys of ``keys``, each value ``compute(key)`` computed when first read."""
 
-    def __init__(self, daily: Mapping[str, tuple[Any, ...]], rule: Rounding) -> None:
-        self._daily, self._rule = daily, rule
-        self._done: dict[str, tuple[Any, ...]] = {}
+    def __init__(self, keys: Mapping[Any, Any], compute: Any) -> None:
+        self._keys, self._compute = keys, compute
+        self._done: dict[Any, Any] = {}
 
-    def __getitem__(self, city: str) -> tuple[Any, ...]:
-        if city not in self._done:
-            self._done[city] = tuple(
-                city_day(d.city, d.day, d.values, version=d.version,
-                         round_concentrations=self._rule)
-                for d in self._daily[city])
-        return self._done[city]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._daily)
-
-    def __len__(self) -> int:
-        return len(self._daily)
-
-
-class _RoundedStatistics(Mapping[tuple[str, Any], Any]):
-    """Each ``(city, span)``'s statistics recomputed from the city's exact days with the
-    concentrations rounded by ``rule``, under the standard the exact ones were assessed
-    under; computed when first read."""
-
-    def __init__(self, agreement: Agreement, assessments: Any, rule: Rounding) -> None:
-        self._agreement, self._of, self._rule = agreement, assessments, rule
-        self._done: dict[tuple[str, Any], Any] = {}
-
-    def __getitem__(self, key: tuple[str, Any]) -> Any:
+    def __getitem__(self, key: Any) -> Any:
         if key not in self._done:
-            exact = self._of.statistics[key]
-            city, span = key
-            days = (getattr(self._of, "daily", None) or {}).get(city)
-            if not days:
-                raise FormulaError(
-                    f"agreement {self._agreement.id}: round_concentrations = \"{self._rule}\" "
-                    f"rounds the daily values of {city}, but the air inputs hold only its "
-                    f"statistics for {span}, not its days; assess the air with assess_air "
-                    "(which keeps the days) or leave round_concentrations out")
-            self._done[key] = period_statistics(
-                days, city=city, period=span, standard=exact.standard,
-                round_concentrations=self._rule)
+            self._done[key] = self._compute(key)
         return self._done[key]
 
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        return iter(self._of.statistics)
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._keys)
 
     def __len__(self) -> int:
-        return len(self._of.statistics)
+        return len(self._keys)
+
+
+def _rounded_days(daily: Mapping[str, tuple[Any, ...]], rule: Rounding, city: str
+                  ) -> tuple[Any, ...]:
+    """A city's days with their concentrations rounded by ``rule`` (their AQI recomputed)."""
+    return tuple(city_day(d.city, d.day, d.values, version=d.version,
+                          round_concentrations=rule) for d in daily[city])
+
+
+def _rounded_statistics(agreement: Agreement, assessments: Any, rule: Rounding,
+                        key: tuple[str, Any]) -> Any:
+    """A ``(city, span)``'s statistics recomputed from the city's exact days with the
+    concentrations rounded by ``rule``, under the standard the exact ones were assessed
+    under."""
+    exact = assessments.statistics[key]
+    city, span = key
+    days = (getattr(assessments, "daily", None) or {}).get(city)
+    if not days:
+        raise FormulaError(
+            f"agreement {agreement.id}: round_concentrations = \"{rule}\" rounds the daily "
+            f"values of {city}, but the air inputs hold only its statistics for {span}, not "
+            "its days; assess the air with assess_air (which keeps the days) or leave "
+            "round_concentrations out")
+    return period_statistics(days, city=city, period=span, standard=exact.standard,
+                             round_concentrations=rule)
 
 
 @attrs.frozen
@@ -216,8 +205,10 @@ def _as_rounded(agreement: Agreement, assessments: Any) -> Any:
     if rule == "none" or assessments is None:
         return assessments
     daily = getattr(assessments, "daily", None) or {}
-    return _Rounded(_RoundedStatistics(agreement, assessments, rule),
-                    _RoundedDays(daily, rule))
+    return _Rounded(
+        _Computed(assessments.statistics,
+                  lambda key: _rounded_statistics(agreement, assessments, rule, key)),
+        _Computed(daily, lambda city: _rounded_days(daily, rule, city)))
 
 
 # --------------------------------------------------------------------------- amounts
