@@ -30,10 +30,11 @@ import json
 import sqlite3
 import tempfile
 import unicodedata
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from ecocomp.agreements import Agreement, superseded
 from ecocomp.air.inputs import has_air_data, import_air
 from ecocomp.assessment import Assessments, assess
 from ecocomp.catalog import write_catalog, write_zero_amounts
+from ecocomp.classification import ASSESSED_ITEMS
 from ecocomp.dependencies import depends_on_previous_year
 from ecocomp.errors import (
     EcocompError,
@@ -60,6 +62,7 @@ from ecocomp.evidence import (
 )
 from ecocomp.formulas import Obligation, get_formula, net_obligations, party_nets
 from ecocomp.formulas.base import settle_nets
+from ecocomp.formulas.shared import factors_of
 from ecocomp.identity import ProjectIdentity, check_identity, record_identity
 from ecocomp.inputs import build_inputs, provider_of, register_inputs
 from ecocomp.ledger import (
@@ -650,17 +653,9 @@ def missing_months(project: Project, store: ReadingStore, year: int) -> list[Pro
     """
     wanted: dict[str, set[Period]] = defaultdict(set)
     readers: dict[str, set[str]] = defaultdict(set)
-    superseding = _superseding(project)
-    for agreement in project.agreements:
-        if get_formula(agreement.formula).inputs != "water":
-            continue
-        newer = superseding.get(agreement.id, [])
-        for month in agreement.months_in_force(Period(year)):
-            if newer and superseded(agreement, month, newer):
-                continue
-            for section in agreement.sections:
-                wanted[section].add(month)
-                readers[section].add(agreement.id)
+    for agreement, section, month in _sections_read(project, year):
+        wanted[section].add(month)
+        readers[section].add(agreement.id)
     if not wanted:
         return []
     have = set(store._conn.execute(
@@ -684,6 +679,104 @@ def missing_months(project: Project, store: ReadingStore, year: int) -> list[Pro
             f"{'it' if len(without) == 1 else 'them'} (see each obligation's basis). If the "
             "readings are not all in yet, import them and settle again"))
     return problems
+
+def _sections_read(project: Project, year: int) -> Iterator[tuple[Agreement, str, Period]]:
+    """(agreement, section, month) for each month of ``year`` that a water agreement in
+    force settles on a section's readings (months a newer agreement supersedes left out)."""
+    superseding = _superseding(project)
+    for agreement in project.agreements:
+        if get_formula(agreement.formula).inputs != "water":
+            continue
+        newer = superseding.get(agreement.id, [])
+        for month in agreement.months_in_force(Period(year)):
+            if newer and superseded(agreement, month, newer):
+                continue
+            for section in agreement.sections:
+                yield agreement, section, month
+
+
+#: Shipped formulas that pay on a section's class in each month, the worst class of its
+#: factors (``params.factors``); a formula of the user's counts when it has ``factors``.
+_MONTHLY_CLASS_FORMULAS = frozenset({"class_ladder", "target_reward_penalty"})
+#: Names shown in a warning before "and N more".
+_SHOWN_FACTORS = 6
+
+
+def missing_factors(project: Project, store: ReadingStore, year: int) -> list[Problem]:
+    """Months that an agreement pays on a section's class in which factors measured in most
+    of the section's other months of ``year`` have no valid reading: the month's class is
+    the worst of the factors that were measured, so a month with only pH measured can be
+    class Ⅰ and pay a reward that a full month would not.
+
+    Only factors of the agreements' lists (``params.factors``), measured in more than half
+    of the section's months with readings, count as missing: a factor sampled quarterly is
+    not. Months without any reading are :func:`missing_months`' (or a station down). The
+    amounts follow the agreements, which class a month on the factors it has; the warning
+    says that it happened.
+    """
+    wanted: dict[str, dict[Period, set[str]]] = defaultdict(lambda: defaultdict(set))
+    factors: dict[tuple[str, Period], set[str]] = defaultdict(set)
+    for agreement, section, month in _sections_read(project, year):
+        if not (agreement.formula in _MONTHLY_CLASS_FORMULAS
+                or (get_formula(agreement.formula).settles_for(agreement) == "month"
+                    and "factors" in agreement.params)):
+            continue
+        wanted[section][month].add(agreement.id)
+        factors[(section, month)].update(factors_of(agreement))
+    if not wanted:
+        return []
+    codes = sorted(wanted)
+    conn = store._conn
+    joined = ("string_agg(parameter, ',')" if getattr(conn, "dialect", "") == "postgresql"
+              else "group_concat(parameter)")  # one row a section-month: 20 ms a province
+    measured: dict[str, dict[str, set[str]]] = defaultdict(dict)
+    for section, month, parameters in conn.execute(
+            f"SELECT section, month, {joined} FROM readings_monthly WHERE month >= ? AND "
+            "month <= ? AND count > 0 GROUP BY section, month",
+            (f"{year}-01", f"{year}-12")).fetchall():
+        if section in wanted:
+            measured[section][month] = set(parameters.split(","))
+    problems = []
+    for section in codes:
+        months = measured.get(section)
+        if not months or len(months) < 2:
+            continue
+        often = Counter(chain.from_iterable(months.values()))
+        regular = {p for p, n in often.items() if 2 * n > len(months)}
+        gaps = []
+        for month in sorted(wanted[section], key=lambda m: m.start):
+            present = months.get(str(month))
+            if present is None:
+                continue  # no reading at all: missing_months (or a station down)
+            assessed = factors[(section, month)]
+            absent = sorted((regular & assessed) - present, key=_factor_order)
+            if absent:
+                rest = sorted(present & assessed, key=_factor_order)
+                on = (f"{rest[0]} alone" if len(rest) == 1
+                      else _some(rest) if rest else "no factor: no class")
+                gaps.append(f"in {month} no valid reading of {_some(absent)} (its class "
+                            f"rests on {on})")
+        if gaps:
+            who = sorted({a for ids in wanted[section].values() for a in ids})
+            problems.append(Problem(
+                f"{section}: {'; '.join(gaps)}. The section has readings of "
+                f"{'these factors' if len(gaps) > 1 else 'them'} in most of its "
+                f"{len(months)} months with readings in {year}, and {', '.join(who)} "
+                f"class{'' if len(who) > 1 else 'es'} a month on the factors it has. If "
+                "readings are missing, import them and settle again"))
+    return problems
+
+
+def _factor_order(code: str) -> tuple[int, str]:
+    """The standard's order of the assessed items (pH, DO, CODMn, …), others after them."""
+    return (ASSESSED_ITEMS.index(code) if code in ASSESSED_ITEMS else len(ASSESSED_ITEMS), code)
+
+
+def _some(names: Sequence[str]) -> str:
+    """The first few of ``names``, and how many more."""
+    more = len(names) - _SHOWN_FACTORS
+    return ", ".join(names[:_SHOWN_FACTORS]) + (f" and {more} more" if more > 0 else "")
+
 
 def _edited_files(project: Project, store: ReadingStore, db: str | Path) -> list[Problem]:
     """Project files whose earlier content held readings the file no longer holds (a row
@@ -971,6 +1064,7 @@ def _settle(
             raise ValidationFailed(conflicts, what=f"corrections of project {project.root}")
         warnings = [str(w) for w in project.warnings]
         warnings += [str(w) for w in missing_months(project, store, year)]
+        warnings += [str(w) for w in missing_factors(project, store, year)]
         if store.path != ":memory:":
             warnings += [str(w) for w in missing_files(project, store, store.path)]
         # what this run's amounts depend on, to record with its posts (None: a formula

@@ -1,0 +1,117 @@
+"""A month classed on fewer factors than the section usually has is named, not settled in
+silence (:func:`ecocomp.settlement.missing_factors`)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import ecocomp
+from ecocomp.cli import main
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hunan-2021"
+YEAR = 2021
+YONGZHOU = ("xiangjiang-2014-yongzhou-change, xiangjiang-2014-yongzhou-target")
+
+
+def _project(tmp_path: Path, keep: Callable[[list[str]], bool]) -> Path:
+    """The example with only the readings rows (split on commas) that ``keep`` keeps."""
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    for name in ("2021-manual.csv", "2021-automatic.csv"):
+        path = project / "readings" / name
+        lines = path.read_text(encoding="utf-8").splitlines()
+        path.write_text("\n".join([lines[0], *(line for line in lines[1:]
+                                                if keep(line.split(",")))]) + "\n",
+                        encoding="utf-8")
+    return project
+
+
+def _warnings(project: Path) -> list[str]:
+    result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
+                            today=date(2022, 3, 15))
+    return [w for w in result.warnings if "no valid reading of" in w]
+
+
+def test_a_month_with_only_ph_is_named_with_what_its_class_rests_on(tmp_path):
+    """guiyangzhen's March with pH alone (the station down, one manual sample of pH):
+    class Ⅰ on pH, where its other months are classed on eight factors."""
+    def keep(row: list[str]) -> bool:
+        return not (row[0] == "guiyangzhen" and row[1].startswith("2021-03") and row[2] != "ph")
+
+    (warning,) = _warnings(_project(tmp_path, keep))
+    assert warning == (
+        "guiyangzhen: in 2021-03 no valid reading of do, codmn, nh3n, tp, as, cd and 1 more "
+        "(its class rests on ph alone). The section has readings of them in most of its 12 "
+        f"months with readings in 2021, and {YONGZHOU} class a month on the factors it has. "
+        "If readings are missing, import them and settle again")
+
+
+def test_each_month_of_a_section_is_listed_in_one_warning(tmp_path):
+    def keep(row: list[str]) -> bool:
+        return not (row[0] == "jinyushi" and row[2] == "tp"
+                    and row[1][:7] in ("2021-02", "2021-09"))
+
+    (warning,) = _warnings(_project(tmp_path, keep))
+    assert warning.startswith(
+        "jinyushi: in 2021-02 no valid reading of tp (its class rests on ph, do, codmn, "
+        "cod, bod5, nh3n and 14 more); in 2021-09 no valid reading of tp (")
+    assert "readings of these factors in most of its 12 months" in warning
+    assert "lvshui-jx-hn-2019 classes a month" in warning
+
+
+def test_a_factor_measured_in_half_the_months_or_fewer_is_not_missing(tmp_path):
+    """Metals sampled every other month: their absence is the sampling plan, not a gap."""
+    def keep(row: list[str]) -> bool:
+        return not (row[0] == "jinyushi" and row[2] in ("cd", "pb")
+                    and int(row[1][5:7]) % 2 == 0)
+
+    assert _warnings(_project(tmp_path, keep)) == []
+
+
+def test_only_the_agreements_factors_count(tmp_path):
+    """tn is not one of the 21 standard items, cu not one of Yongzhou's eight factors."""
+    def keep(row: list[str]) -> bool:
+        return not (row[1].startswith("2021-05") and (
+            row[2] == "tn" or (row[0] == "guiyangzhen" and row[2] == "cu")))
+
+    assert _warnings(_project(tmp_path, keep)) == []
+
+
+def test_a_factor_with_only_invalid_samples_is_missing(tmp_path):
+    project = _project(tmp_path, lambda row: True)
+    for name in ("2021-manual.csv", "2021-automatic.csv"):
+        path = project / "readings" / name
+        lines = path.read_text(encoding="utf-8").splitlines()
+        edited = [line.rsplit(",", 1)[0] + ",invalid" if line.startswith("jinyushi,2021-06")
+                  and line.split(",")[2] == "nh3n" else line for line in lines]
+        assert edited != lines
+        path.write_text("\n".join(edited) + "\n", encoding="utf-8")
+    (warning,) = _warnings(project)
+    assert warning.startswith("jinyushi: in 2021-06 no valid reading of nh3n (")
+
+
+def test_a_month_without_any_reading_is_left_to_the_missing_months_warning(tmp_path):
+    def keep(row: list[str]) -> bool:
+        return not (row[0] == "jinyushi" and row[1].startswith("2021-12"))
+
+    result = ecocomp.settle(ecocomp.load_project(_project(tmp_path, keep)), year=YEAR,
+                            dry_run=True, today=date(2022, 3, 15))
+    assert [w for w in result.warnings if "jinyushi" in w] == [
+        w for w in result.warnings if "no valid readings in 2021-12 (1 month)" in w]
+    assert len(result.warnings) == 1
+
+
+def test_the_command_prints_it_and_still_settles(tmp_path):
+    def keep(row: list[str]) -> bool:
+        return not (row[0] == "guiyangzhen" and row[1].startswith("2021-03") and row[2] != "ph")
+
+    project = _project(tmp_path, keep)
+    run = CliRunner().invoke(main, ["--lang", "en", "settle", str(project), "--db",
+                                    str(tmp_path / "s.db"), "--year", str(YEAR)])
+    assert run.exit_code == 0, run.output
+    assert "warning: guiyangzhen: in 2021-03 no valid reading of do, codmn" in run.output
