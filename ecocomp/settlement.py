@@ -767,6 +767,50 @@ def missing_factors(project: Project, store: ReadingStore, year: int) -> list[Pr
     return problems
 
 
+def future_readings(store: ReadingStore, today: date) -> list[Problem]:
+    """Readings dated after ``today``: a year typed wrong (2033 for 2023) or a logger's
+    clock set wrong. Such a sample counts for no settled year until its date, and its
+    month, if it has other samples, shows no gap: it would be lost in silence.
+
+    The sections come from the monthly sums (months after today's), then the readings of
+    those sections only (their index, from tomorrow on): nothing is scanned when no month
+    after today's, or today's own, has readings.
+    """
+    conn = store._conn
+    month = today.isoformat()[:7]
+    sections = [r[0] for r in conn.execute(
+        "SELECT DISTINCT section FROM readings_monthly WHERE month >= ? ORDER BY section",
+        (month,)).fetchall()]
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    later: list[tuple[str, int, str]] = []
+    files: set[str] = set()
+    for section in sections:
+        count, first = conn.execute(
+            "SELECT count(*), min(sampled_at) FROM readings WHERE superseded_by IS NULL AND "
+            "section = ? AND sampled_at >= ?", (section, tomorrow)).fetchone()
+        if count:
+            later.append((section, count, first[:10]))
+            files.update(r[0] for r in conn.execute(
+                "SELECT DISTINCT i.file FROM readings AS r JOIN readings_imports AS i ON "
+                "i.id = r.import_id WHERE r.superseded_by IS NULL AND r.section = ? AND "
+                "r.sampled_at >= ?", (section, tomorrow)).fetchall())
+    if not later:
+        return []
+    total = sum(count for _, count, _ in later)
+    shown = [f"{section} ({count:,} from {first})"
+             for section, count, first in later[:_SHOWN_FACTORS]]
+    if len(later) > _SHOWN_FACTORS:
+        shown.append(f"{len(later) - _SHOWN_FACTORS} more sections")
+    names = sorted(files)
+    db = f" --db {store.path}" if store.path not in ("", ":memory:") else ""
+    return [Problem(
+        f"{total:,} reading{'s are' if total > 1 else ' is'} dated after today "
+        f"({today.isoformat()}): {', '.join(shown)}, from {_some(names)}. A year typed "
+        "wrong or a clock set wrong? Such a reading counts for no settled year until its "
+        f"date. Fix the dates in the file, run `ecocomp readings forget FILE{db}` and "
+        "settle again (the file is imported again as it is then)")]
+
+
 def _factor_order(code: str) -> tuple[int, str]:
     """The standard's order of the assessed items (pH, DO, CODMn, …), others after them."""
     return (ASSESSED_ITEMS.index(code) if code in ASSESSED_ITEMS else len(ASSESSED_ITEMS), code)
@@ -1065,6 +1109,7 @@ def _settle(
         warnings = [str(w) for w in project.warnings]
         warnings += [str(w) for w in missing_months(project, store, year)]
         warnings += [str(w) for w in missing_factors(project, store, year)]
+        warnings += [str(w) for w in future_readings(store, today)]
         if store.path != ":memory:":
             warnings += [str(w) for w in missing_files(project, store, store.path)]
         # what this run's amounts depend on, to record with its posts (None: a formula

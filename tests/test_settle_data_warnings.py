@@ -1,5 +1,6 @@
-"""A month classed on fewer factors than the section usually has is named, not settled in
-silence (:func:`ecocomp.settlement.missing_factors`)."""
+"""Readings a settlement should not pass in silence: a month classed on fewer factors than
+the section usually has (:func:`ecocomp.settlement.missing_factors`), readings dated after
+today (:func:`ecocomp.settlement.future_readings`)."""
 
 from __future__ import annotations
 
@@ -115,3 +116,43 @@ def test_the_command_prints_it_and_still_settles(tmp_path):
                                     str(tmp_path / "s.db"), "--year", str(YEAR)])
     assert run.exit_code == 0, run.output
     assert "warning: guiyangzhen: in 2021-03 no valid reading of do, codmn" in run.output
+
+
+def test_readings_dated_after_today_are_named_with_their_file(tmp_path):
+    """2031 typed for 2021: the two samples count for no settled year, and May still has
+    its other samples, so no month shows a gap."""
+    def keep(row: list[str]) -> bool:
+        return True
+
+    project = _project(tmp_path, keep)
+    path = project / "readings" / "2021-manual.csv"
+    text = path.read_text(encoding="utf-8")
+    for parameter in ("ph", "do"):
+        text = text.replace(f"zhutingzhen,2021-05-06,{parameter},",
+                            f"zhutingzhen,2031-05-06,{parameter},")
+    path.write_text(text, encoding="utf-8")
+    db = tmp_path / "s.db"
+    run = CliRunner().invoke(main, ["--lang", "en", "settle", str(project), "--db", str(db),
+                                    "--year", str(YEAR)])
+    assert run.exit_code == 0, run.output
+    (line,) = [w for w in run.output.splitlines() if "dated after today" in w]
+    assert line.startswith(
+        f"warning: 2 readings are dated after today ({date.today().isoformat()}): "
+        "zhutingzhen (2 from 2031-05-06), from ")
+    assert "2021-manual.csv. A year typed wrong or a clock set wrong?" in line
+    assert f"`ecocomp readings forget FILE --db {db}`" in line
+
+
+def test_a_reading_later_today_s_month_counts_and_one_of_today_does_not(tmp_path):
+    project = _project(tmp_path, lambda row: True)
+    path = project / "readings" / "2021-manual.csv"
+    with path.open("a", encoding="utf-8") as f:
+        f.write("zhutingzhen,2022-03-15T23:00,tp,0.05,mg/L,manual,\n")
+    result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
+                            today=date(2022, 3, 15))
+    assert not [w for w in result.warnings if "dated after today" in w]
+    result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
+                            today=date(2022, 3, 14))
+    (warning,) = [w for w in result.warnings if "dated after today" in w]
+    assert warning.startswith("1 reading is dated after today (2022-03-14): zhutingzhen "
+                              "(1 from 2022-03-15), from ")
