@@ -1,5 +1,5 @@
-"""Implausible readings (a unit slip that would move money silently) are warned about, and
-read as written."""
+"""Implausible readings (a unit slip that would move money silently) are warned about, by
+the row parser and by the columnar reader alike, and imported as written."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import ecocomp.store as store_module
 from ecocomp.cli import main
 from ecocomp.readings import (
     MAX_IMPLAUSIBLE,
@@ -20,6 +21,7 @@ from ecocomp.readings import (
     load_readings,
     plausible_tops,
 )
+from ecocomp.store import ReadingStore
 
 HEADER = "section,sampled_at,parameter,value,unit,source,flag\n"
 DATA = Path(__file__).parent / "data" / "readings"
@@ -125,7 +127,72 @@ def test_check_readings_without_a_warnings_list_is_as_before():
     assert check_readings(io.BytesIO(long_rows("tp,50,,manual,").encode())) == []
 
 
-# --------------------------------------------------------------------------- files
+# --------------------------------------------------------------------------- both readers
+
+
+def imported_warnings(path: Path, way: str, monkeypatch: Any) -> list[str]:
+    with monkeypatch.context() as m:
+        m.setattr(store_module, "_COLUMNAR", way == "columns")
+        m.setattr(store_module, "_COLUMNAR_MIN_BYTES", 0)
+        with ReadingStore.open(":memory:") as store:
+            written: list[Any] = []
+            by_columns = store._write_columns
+
+            def spy(*args: Any) -> Any:
+                written.append(by_columns(*args))
+                return written[-1]
+
+            m.setattr(store, "_write_columns", spy)
+            result = store.import_file(path)
+            # the way asked for is the way that wrote the file
+            assert [type(w).__name__ for w in written] == (
+                ["ImportResult"] if way == "columns" else [])
+            return [str(w) for w in result.warnings]
+
+
+def implausible_file(folder: Path, wide: bool, encoding: str, rows: int) -> Path:
+    if wide:
+        lines = ["断面名称,监测时间,总磷(mg/L),溶解氧,tn,铜(µg/L),水温"]
+        lines += [f"zhuting,2023-01-{1 + i % 28:02d} {i // 28 % 24:02d}:00,"
+                  f"{'50' if i % 3 == 0 else '0.05'},{'80' if i % 7 == 0 else '8.5'},"
+                  f"{'<50' if i % 2 else '0.9'},{'12000' if i % 11 == 0 else '5'},"
+                  f"{'41.5' if i % 13 == 0 else '18'}" for i in range(rows)]
+    else:
+        cells = ["tp,50,,,", "tp,0.05,,,", "do,80,,,", "tp,50,µg/L,,", "tn,25.00000000001,,,",
+                 "tp,80,,,invalid", "tp,<80,,,", "codmn,200,mg/L,,suspect", "temp,45,,,",
+                 "总磷(mg/L),50,,,", "fecal_coliform,400001,,,", "nh3n,0.5,,,"]
+        lines = [HEADER.strip()]
+        lines += [f"zhuting,2023-01-{1 + i % 28:02d}T{i // 28 % 24:02d}:00,{cells[i % 12]}"
+                  for i in range(rows)]
+    path = folder / ("w.csv" if wide else "r.csv")
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize("wide", [False, True])
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+@pytest.mark.parametrize("rows", [12, 300])  # under the cap, and far over it
+def test_the_columnar_reader_and_the_row_parser_give_the_same_warnings(
+        tmp_path, monkeypatch, wide, encoding, rows):
+    path = implausible_file(tmp_path, wide, encoding, rows)
+    by_columns = imported_warnings(path, "columns", monkeypatch)
+    by_rows = imported_warnings(path, "rows", monkeypatch)
+    checked: list[Any] = []
+    assert check_readings(path, warnings=checked) == []
+    assert by_columns == by_rows == [str(w) for w in checked]
+    assert by_columns  # the file does hold implausible values
+    if rows > MAX_IMPLAUSIBLE:
+        assert len(by_columns) == MAX_IMPLAUSIBLE + 1
+        assert by_columns[-1].startswith("… and ")
+
+
+def test_the_columns_warn_across_blocks_in_file_order(tmp_path, monkeypatch):
+    from ecocomp import columnar
+
+    monkeypatch.setattr(columnar, "BLOCK_BYTES", 512)
+    path = implausible_file(tmp_path, False, "utf-8", 200)
+    assert imported_warnings(path, "columns", monkeypatch) == \
+        imported_warnings(path, "rows", monkeypatch)
 
 
 @pytest.mark.parametrize("fixture", sorted(p.name for p in DATA.glob("*.csv")))
@@ -133,6 +200,16 @@ def test_the_fixture_files_hold_no_implausible_value(fixture):
     found: list[Any] = []
     check_readings(DATA / fixture, warnings=found)
     assert found == []
+
+
+def test_a_file_imported_before_is_not_read_again_so_gives_no_warnings(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text(long_rows("tp,50,,manual,"), encoding="utf-8")
+    with ReadingStore.open(":memory:") as store:
+        first = store.import_file(path)
+        again = store.import_file(path)
+    assert [str(w) for w in first.warnings] == [f"{path}:2:value: " + TP_50.split(": ", 1)[1]]
+    assert again.warnings == () and again.unchanged == 1
 
 
 def test_the_synthetic_benchmark_data_is_plausible(tmp_path):
