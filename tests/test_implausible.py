@@ -4,6 +4,7 @@ the row parser and by the columnar reader alike, and imported as written."""
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -251,3 +252,17 @@ def test_check_prints_the_warning_and_exits_0(slipped):
 def test_check_of_the_example_project_warns_about_nothing():
     result = CliRunner().invoke(main, ["check", str(EXAMPLE)])
     assert result.exit_code == 0 and "warning:" not in result.stderr
+
+
+def test_settle_prints_the_warning_imports_the_value_and_exits_0(slipped, tmp_path):
+    db = tmp_path / "s.db"
+    result = CliRunner().invoke(main, ["settle", str(slipped), "--year", "2021", "--db",
+                                       str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    assert slip_warning(slipped) in result.stderr.splitlines()
+    assert slip_warning(slipped).removeprefix("warning: ") in json.loads(
+        result.stdout)["warnings"]
+    with ReadingStore.open(db) as store:
+        assert store._conn.execute(
+            "SELECT value FROM readings WHERE section = 'lvbutou' AND parameter = 'tp' AND "
+            "sampled_at = '2021-01-20T08:00:00'").fetchone() == ("50",)
