@@ -19,7 +19,11 @@ column by column, empty cells left out, in the row parser's order):
 - every other value cell (non-detects, exponents, unit factors, signs, pH checks, spaces) is
   converted one by one with the row parser's own functions;
 - the monthly sums of the block are added up with ``pyarrow.compute`` (rows sorted by group,
-  cumulative sums), the same integers ``store._MONTHLY_SELECT`` computes in SQL.
+  cumulative sums), the same integers ``store._MONTHLY_SELECT`` computes in SQL;
+- implausible values (warnings, :func:`ecocomp.readings.implausible`) are found by comparing
+  the integer units with each parameter's top in units, by whole columns; only the rows
+  that compare above it (and the few without integer units) are looked at one by one, and
+  decided and worded by the row parser's rule, so both give the same warnings.
 
 Whatever the columns cannot decide exactly like the row parser — a bad cell, a quote
 anywhere in the file, a blank line, an Excel file, a header with empty cells, a block of
@@ -36,6 +40,7 @@ import os
 import queue
 import threading
 from collections.abc import Collection, Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -54,6 +59,7 @@ from ecocomp.readings import (
     _detect,
     _Err,
     _FileProblem,
+    _Implausible,
     _is_workbook,
     _Layout,
     _Params,
@@ -126,11 +132,13 @@ def batches(
     name: str,
     scale: int,
     exact_parts: Any,
+    odd: _Implausible | None = None,
 ) -> Iterator[Batch]:
     """The readings of one file in blocks; raises :class:`Declined` (possibly mid-way).
 
     ``scale`` and ``exact_parts`` are the store's (``SCALE`` and ``_exact_parts``): the one
-    definition of integer units, used for the cells converted one by one.
+    definition of integer units, used for the cells converted one by one. ``odd``, when
+    given, collects the file's implausible values, in file order, as the row parser does.
     """
     if _is_workbook(path, name):
         raise Declined("an Excel workbook")
@@ -146,7 +154,7 @@ def batches(
     header_line, offset, layout = _header(prefix, name, params, gb18030)
     if b'"' in prefix[:offset]:
         raise Declined("a quote before the data")
-    reader = _Reader(layout, sections, params, name, scale, exact_parts)
+    reader = _Reader(layout, sections, params, name, scale, exact_parts, odd)
     options = (
         pcsv.ReadOptions(use_threads=False, block_size=2 * BLOCK_BYTES,
                          column_names=[f"c{i}" for i in range(layout.width)]),
@@ -355,17 +363,23 @@ class _Reader:
     """Converts blocks of one file; holds the resolvers (and their caches) across blocks."""
 
     def __init__(self, layout: _Layout, sections: Any, params: _Params, name: str,
-                 scale: int, exact_parts: Any) -> None:
+                 scale: int, exact_parts: Any, odd: _Implausible | None = None) -> None:
         fields = layout.fields
         self.i_sec = fields["section"][0]
         self.i_at = fields["sampled_at"][0]
         self.long = layout.long
         if layout.long:
             self.i_par = fields["parameter"][0]
-            self.i_val = fields["value"][0]
+            self.i_val, self.h_val = fields["value"]
             self.i_unit = fields["unit"][0] if "unit" in fields else -1
         else:  # (column index, its parameter resolved: code, factor, kind)
             self.wide = [(index, params(code, unit)) for index, _h, code, unit in layout.columns]
+            # each column's header and the unit written in it, for the warnings
+            self.wide_fields = [(header, unit) for _i, header, _c, unit in layout.columns]
+        self.odd = odd
+        # the tops as integer units (value × 10^scale), to compare with whole columns
+        self.tops = {code: int(top.scaleb(scale)) for code, top in odd.tops.items()} \
+            if odd is not None else {}
         self.i_src = fields["source"][0] if "source" in fields else -1
         self.i_flag = fields["flag"][0] if "flag" in fields else -1
         self.sections = _Sections(sections)
@@ -411,7 +425,7 @@ class _Reader:
         src, src_idx = self._words(block, self.i_src, _SOURCE_WORDS, "manual")
         flags, flag_idx = self._words(block, self.i_flag, _FLAG_WORDS, "")
         if self.long:
-            cells, par_idx, resolved = self._parameters(block)
+            cells, par_idx, resolved, pairs = self._parameters(block)
             cells, units, exponent, below, _kept = self._values(cells, par_idx, resolved)
             rows: Any = None
             row_column: tuple[Any, ...] = (3, first_row)
@@ -424,6 +438,13 @@ class _Reader:
             row_column = _int64(row_numbers)
         n = len(cells)
         codes = [r[0] for r in resolved]
+        if self.odd is not None:
+            if self.long:
+                fields = [(self.h_val, pair) for pair in pairs]
+            else:
+                fields = self.wide_fields
+            self._implausible(cells, units, below, par_idx, codes, fields, flags, flag_idx,
+                              rows, first_row)
         below_arr = pa.repeat(pa.scalar(0, pa.int64()), n) if below is None else below
         monthly = self._monthly(
             n, sec, sec_idx, [iso[:7] for iso in isos], at_idx, codes, par_idx,
@@ -443,9 +464,43 @@ class _Reader:
         )
         return Batch(columns, n, monthly)
 
-    def _parameters(self, block: Any) -> tuple[Any, Any, list[Any]]:
+    def _implausible(self, cells: Any, units: Any, below: Any, par_idx: Any, codes: list[str],
+                     fields: list[tuple[str, Any]], flags: list[str], flag_idx: Any,
+                     rows: Any, first_row: int) -> None:
+        """Add the block's implausible values to ``self.odd``, in the block's order: the
+        integer units above their parameter's top by whole columns, then each of those
+        rows (and each value without integer units) by the row parser's rule."""
+        found = [self.tops.get(code) for code in codes]
+        if all(top is None for top in found):
+            return
+        tops = pc.take(pa.array(found, pa.int64()), par_idx)
+        above = pc.greater(units, tops)  # null where no top, or no integer units
+        if units.null_count:  # more decimals than the units hold, or too large: by rows
+            above = pc.or_(pc.fill_null(above, False),
+                           pc.and_(pc.is_null(units), pc.is_valid(tops)))
+        if not pc.any(above).as_py():
+            return
+        odd = self.odd
+        assert odd is not None
+        for i in pc.indices_nonzero(above).to_pylist():
+            if below is not None and below[i].as_py():
+                continue  # a non-detect: its units are half the limit
+            if (flags[0] if flag_idx is None else flags[flag_idx[i].as_py()]) == "invalid":
+                continue
+            p = par_idx[i].as_py()
+            code = codes[p]
+            value = Decimal(cells[i].as_py())
+            if value > odd.tops[code]:
+                row = first_row + (i if rows is None else rows[i].as_py())
+                field, unit = fields[p]
+                if not isinstance(unit, str):  # a long file's (parameter, unit) cells
+                    unit = self.params.written(*unit)
+                odd.add(self.name, row, field, code, value, unit)
+
+    def _parameters(self, block: Any) -> tuple[Any, Any, list[Any], list[tuple[str, str]]]:
         """A long block's value cells, their parameters' int32 indices into the resolved
-        (code, factor, kind) of each distinct (parameter, unit) pair, and those."""
+        (code, factor, kind) of each distinct (parameter, unit) pair, those, and the pairs
+        (parameter and unit cells, stripped)."""
         # parameter and unit together: one key per (parameter cell, unit cell)
         par = pc.dictionary_encode(block.column(self.i_par))
         names = par.dictionary.to_pylist()
@@ -459,13 +514,16 @@ class _Reader:
             combined = par.indices.cast(pa.int64())
         keys = pc.dictionary_encode(combined)
         resolved = []
+        pairs = []
         for key in keys.dictionary.to_pylist():
             p, u = divmod(key, len(units_seen))
-            found = self.params(names[p].strip(), units_seen[u].strip())
+            pair = (names[p].strip(), units_seen[u].strip())
+            found = self.params(*pair)
             if isinstance(found, _Err):
                 raise Declined("an unknown parameter or unit", bad=True)
             resolved.append(found)
-        return block.column(self.i_val), keys.indices, resolved
+            pairs.append(pair)
+        return block.column(self.i_val), keys.indices, resolved, pairs
 
     def _unpivot(self, block: Any) -> tuple[Any, ...]:
         """A wide block's readings in the row parser's order (row by row, then column by

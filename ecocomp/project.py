@@ -244,7 +244,8 @@ def _scan(
         for file in (*readings_files, *correction_files):
             if progress is not None:
                 progress(str(file))
-            problems.extend(check_readings(file, sections=names))
+            # implausible values (a unit slip?) are warnings: the file still imports
+            problems.extend(check_readings(file, sections=names, warnings=warnings))
     if problems:
         return None, problems
     assert isinstance(parties, dict) and isinstance(sections, dict)
@@ -269,8 +270,9 @@ def check_project(
 ) -> list[Problem]:
     """Every problem in every file of a project folder (empty when it is valid).
 
-    Files skipped on purpose (hidden files, Excel lock files) are not problems; pass a list
-    as ``warnings`` to have them appended to it.
+    Files skipped on purpose (hidden files, Excel lock files), agreements' odd but possible
+    values and readings' implausible values (:func:`ecocomp.readings.check_readings`) are
+    not problems; pass a list as ``warnings`` to have them appended to it.
 
     >>> check_project("examples/xiangjiang-2023")  # doctest: +SKIP
     []

@@ -25,7 +25,7 @@ import threading
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import IO, Any, Literal
 
 import attrs
@@ -39,12 +39,18 @@ __all__ = [
     "CST",
     "FLAGS",
     "HEADER_ALIASES",
+    "MAX_IMPLAUSIBLE",
     "MAX_PROBLEMS",
+    "PLAUSIBLE_DO",
+    "PLAUSIBLE_MULTIPLE",
+    "PLAUSIBLE_TEMP",
     "SOURCES",
     "Reading",
     "check_readings",
     "declared_supersedes",
+    "implausible",
     "load_readings",
+    "plausible_tops",
     "read_readings",
 ]
 
@@ -235,6 +241,14 @@ class _Params:
 
     def code(self, name: str) -> str | None:
         return self._standard.resolve(name) if name.strip() else None
+
+    def written(self, name: str, unit: str) -> str:
+        """The unit a (parameter, unit) pair of cells gives, as written: the unit cell, or
+        the unit in the parameter cell itself (总磷(mg/L)); '' when none is written."""
+        if unit or self.code(name) is not None:
+            return unit
+        match = _UNIT_SUFFIX.match(name)
+        return match.group(2) if match is not None else ""
 
     def unknown(self, name: str) -> _Err:
         if not name:
@@ -601,10 +615,13 @@ def _rows(
     source: str | os.PathLike[str] | IO[bytes],
     sections: Collection[str] | Mapping[str, str] | None,
     name: str | None,
+    odd: _Implausible | None = None,
 ) -> Iterator[_Row | Problem]:
-    """Parse one file: every good cell as a _Row, every bad one as a Problem, in file order."""
+    """Parse one file: every good cell as a _Row, every bad one as a Problem, in file order.
+
+    ``odd``, when given, collects the implausible values of the good rows (warnings)."""
     if _is_workbook(source, name):
-        yield from _workbook_rows(source, sections, name or _name_of(source, None))
+        yield from _workbook_rows(source, sections, name or _name_of(source, None), odd)
         return
     if isinstance(source, str | os.PathLike):
         name = name or str(source)
@@ -628,7 +645,7 @@ def _rows(
         text = io.TextIOWrapper(stream, encoding=encoding, errors="strict", newline="")
         origin = binary.tell() if stream is binary else None  # where the text starts
         yield from _parse(text, sections, name, lambda: _bad_line(binary, origin, encoding),
-                          lambda: _long_row(binary, origin, encoding))
+                          lambda: _long_row(binary, origin, encoding), odd=odd)
     finally:
         if text is not None and not owned:
             try:
@@ -810,6 +827,7 @@ def _workbook_rows(
     source: str | os.PathLike[str] | IO[bytes],
     sections: Collection[str] | Mapping[str, str] | None,
     name: str,
+    odd: _Implausible | None = None,
 ) -> Iterator[_Row | Problem]:
     """Parse every non-empty sheet of an .xlsx workbook as a long or wide table.
 
@@ -821,7 +839,7 @@ def _workbook_rows(
             yield item
         else:
             title, reader = item
-            yield from _parse(None, sections, f"{name}:{title}", reader=reader)
+            yield from _parse(None, sections, f"{name}:{title}", reader=reader, odd=odd)
 
 
 def workbook_sheets(
@@ -1079,6 +1097,7 @@ def _parse(
     bad_line: Any = lambda: None,
     long_row: Any = lambda: None,
     reader: Any = None,
+    odd: _Implausible | None = None,
 ) -> Iterator[_Row | Problem]:
     reader = reader if reader is not None else csv.reader(text)  # type: ignore[arg-type]
     layout: _Layout | None = None
@@ -1104,7 +1123,7 @@ def _parse(
             yield from layout.problems
             return
         body = (_parse_long if layout.long else _parse_wide)(
-            reader, layout, _Sections(sections), params, name
+            reader, layout, _Sections(sections), params, name, odd
         )
         first = next(body, None)
         if first is None:
@@ -1208,6 +1227,129 @@ def _checked(
     return None
 
 
+# --------------------------------------------------------------------------- plausibility
+
+#: A valid, detected value of a parameter GB 3838 classes (a concentration, a count) above
+#: this many times its class Ⅴ limit is implausible: most often a value in μg/L written
+#: without its unit (1000 times too large). For TP and TN, whose lake limits are lower, the
+#: larger (river) limit counts, so that lakes are not over-warned. A warning, not a problem:
+#: a real pollution incident can be extreme, and the value is imported as written.
+PLAUSIBLE_MULTIPLE = Decimal(10)
+#: Dissolved oxygen above this (mg/L) is implausible: even supersaturated water rarely holds
+#: more than about 20 mg/L (a saturation in % is the usual slip).
+PLAUSIBLE_DO = Decimal(20)
+#: Water temperature above this (°C) is implausible for a river or a lake.
+PLAUSIBLE_TEMP = Decimal(40)
+#: Implausible values listed per file; the rest are counted in one line.
+MAX_IMPLAUSIBLE = 20
+
+_MICRO = "μg/l"  # μg/L as the standard's unit keys write it (_normalise_unit)
+_THOUSANDTH = Decimal("0.001")
+# value / limit in 60 digits: a value up to 1E+28 over a limit of 0.001 is still quantized
+# to a tenth (33 digits) without InvalidOperation
+_RATIO = Context(prec=60, rounding=ROUND_HALF_UP, Emin=-999999, Emax=999999)
+_TENTH = Decimal("0.1")
+
+
+def plausible_tops() -> dict[str, Decimal]:
+    """The largest plausible value of each parameter that has one, in its canonical unit:
+    :data:`PLAUSIBLE_MULTIPLE` times the class Ⅴ limit of every item GB 3838 classes by an
+    upper limit (the larger of the river and lake limits), :data:`PLAUSIBLE_DO` for DO and
+    :data:`PLAUSIBLE_TEMP` for water temperature. A value equal to its top is plausible.
+
+    >>> plausible_tops()["tp"], plausible_tops()["do"]
+    (Decimal('4.0'), Decimal('20'))
+    """
+    return dict(_TOPS)
+
+
+def _class_v_limit(code: str) -> Decimal:
+    param = gb3838().parameters[code]
+    return max(limits[4] for limits in param.limits.values())
+
+
+def _tops() -> dict[str, Decimal]:
+    found: dict[str, Decimal] = {}
+    for code, param in gb3838().parameters.items():
+        if param.direction == "lower" and param.limits:
+            found[code] = CONTEXT.multiply(_class_v_limit(code), PLAUSIBLE_MULTIPLE)
+    found["do"] = PLAUSIBLE_DO
+    found["temp"] = PLAUSIBLE_TEMP
+    return found
+
+
+_TOPS = _tops()
+
+
+def _times(value: Decimal, limit: Decimal) -> str:
+    """``value / limit`` in words: exact when it has at most one decimal (``125``, ``12.5``),
+    else rounded half up to one decimal after "about" (``about 10.3``)."""
+    ratio = _RATIO.divide(value, limit)
+    if ratio == ratio.to_integral_value(context=_RATIO):
+        return format(ratio.quantize(_ONE, context=_RATIO), "f")
+    shown = ratio.quantize(_TENTH, context=_RATIO)
+    return format(shown, "f") if shown == ratio else f"about {format(shown, 'f')}"
+
+
+def implausible(code: str, value: Decimal, unit: str = "") -> str:
+    """Why a value above its plausible top (:func:`plausible_tops`) is implausible, and how
+    to fix it: the message of the warning. ``value`` is in the parameter's canonical unit;
+    ``unit`` is the unit as written in the file ('' when none was written).
+
+    >>> implausible("tp", Decimal("50"))  # doctest: +NORMALIZE_WHITESPACE
+    'tp 50 mg/L is 125 times the class Ⅴ limit (0.4 mg/L); a value in μg/L written without
+     its unit? Write the unit (50 μg/L) or check the value'
+    """
+    param = gb3838().parameters[code]
+    text = _value_text(value)
+    what = f"{code} {text} {param.unit}"
+    fix = f"check the value and the unit written ({unit})" if unit else "check the value"
+    if code == "do":
+        hint = fix if unit else "a saturation in % written as mg/L? Check the value"
+        return (f"{what} is above {PLAUSIBLE_DO} mg/L, more than water holds even "
+                f"supersaturated; {hint}")
+    if code == "temp":
+        hint = fix if unit else "a temperature in °F? Check the value"
+        return (f"{what} is above {PLAUSIBLE_TEMP} {param.unit}, warmer than rivers and "
+                f"lakes get; {hint}")
+    limit = _class_v_limit(code)
+    if not unit and param.units.get(_MICRO) == _THOUSANDTH:
+        hint = f"a value in μg/L written without its unit? Write the unit ({text} μg/L) or " \
+            "check the value"
+    else:
+        hint = fix
+    return (f"{what} is {_times(value, limit)} times the class Ⅴ limit ({limit} "
+            f"{param.unit}); {hint}")
+
+
+class _Implausible:
+    """The implausible values of one file as it is read: the first :data:`MAX_IMPLAUSIBLE`
+    as located warnings, the rest counted. The parsers (row by row, and
+    :mod:`ecocomp.columnar` by columns) call :meth:`add` for each valid, detected value
+    above its top (``tops``), in file order; the message is built only then."""
+
+    __slots__ = ("found", "more", "tops")
+
+    def __init__(self) -> None:
+        self.tops = _TOPS
+        self.found: list[Problem] = []
+        self.more = 0
+
+    def add(self, file: str, row: int, field: str, code: str, value: Decimal,
+            unit: str) -> None:
+        if len(self.found) < MAX_IMPLAUSIBLE:
+            self.found.append(Problem(implausible(code, value, unit), file=file, row=row,
+                                      field=field))
+        else:
+            self.more += 1
+
+    def warnings(self, name: str) -> tuple[Problem, ...]:
+        """The warnings of the file ``name``: the listed ones, then the count of the rest."""
+        if not self.more:
+            return tuple(self.found)
+        return (*self.found, Problem(f"… and {self.more} more implausible values in {name}"))
+
+
 def _fit(row: list[str], width: int) -> list[str] | None:
     """The row padded to the header's width; None when extra cells hold data."""
     n = len(row)
@@ -1291,7 +1433,8 @@ def _blank(row: list[str]) -> bool:
 
 
 def _parse_long(
-    reader: Any, layout: _Layout, sections: _Sections, params: _Params, name: str
+    reader: Any, layout: _Layout, sections: _Sections, params: _Params, name: str,
+    odd: _Implausible | None = None,
 ) -> Iterator[_Row | Problem]:
     times = _Times()
     fields = layout.fields
@@ -1316,6 +1459,7 @@ def _parse_long(
     fast_len = _FAST_LEN
     one = _ONE
     dt = datetime
+    top_of = odd.tops.get if odd is not None else {}.get  # no tops: nothing is checked
     for row in reader:
         if len(row) != width:
             fitted = _fit(row, width)
@@ -1369,10 +1513,18 @@ def _parse_long(
                 value = CONTEXT.multiply(value, factor)
                 plain = False  # a unit factor can carry a value past 1E+28: check it
             if kind == "amount" and (plain or (not below and 0 <= value < _TOO_LARGE)):
+                top = top_of(code)
+                if top is not None and value > top and not below and flag != "invalid":
+                    odd.add(name, reader.line_num, h_val, code, value,  # type: ignore[union-attr]
+                            params.written(*key))
                 yield (reader.line_num, h_val, section, when, code, value, below, source, flag)
                 continue
             why = _checked(value, below, kind, code, cell)
             if why is None:
+                top = top_of(code)
+                if top is not None and value > top and not below and flag != "invalid":
+                    odd.add(name, reader.line_num, h_val, code, value,  # type: ignore[union-attr]
+                            params.written(*key))
                 yield (reader.line_num, h_val, section, when, code, value, below, source, flag)
                 continue
             yield Problem(why, file=name, row=reader.line_num, field=h_val)
@@ -1403,7 +1555,8 @@ def _parse_long(
 
 
 def _parse_wide(
-    reader: Any, layout: _Layout, sections: _Sections, params: _Params, name: str
+    reader: Any, layout: _Layout, sections: _Sections, params: _Params, name: str,
+    odd: _Implausible | None = None,
 ) -> Iterator[_Row | Problem]:
     times = _Times()
     width = layout.width
@@ -1416,7 +1569,7 @@ def _parse_wide(
     for index, header, code, unit in layout.columns:
         found = params(code, unit)
         assert not isinstance(found, _Err)  # the layout checked every column's unit
-        columns.append((index, header, found[0], found[1], found[2]))
+        columns.append((index, header, found[0], found[1], found[2], unit))
     section_of = sections._cache.get
     time_of = times._cache.get
     source_of = _SOURCE_WORDS.get
@@ -1425,6 +1578,7 @@ def _parse_wide(
     fast_len = _FAST_LEN
     one = _ONE
     dt = datetime
+    top_of = odd.tops.get if odd is not None else {}.get  # no tops: nothing is checked
     for row in reader:
         line = reader.line_num
         if len(row) != width:
@@ -1455,8 +1609,8 @@ def _parse_wide(
             else:
                 section, when, source, flag = common
                 bad = False
-        cells: list[tuple[str, str, Decimal, bool]] = []
-        for index, header, code, factor, kind in columns:
+        cells: list[tuple[str, str, Decimal, bool, str]] = []
+        for index, header, code, factor, kind, unit in columns:
             cell = row[index]
             if not cell:
                 continue
@@ -1486,14 +1640,17 @@ def _parse_wide(
                     bad = True
                     yield Problem(why, file=name, row=line, field=header)
                     continue
-            cells.append((header, code, value, below))
+            cells.append((header, code, value, below, unit))
         if bad:
             continue
         if not cells:
             if not layout.empty_row:
                 layout.empty_row = line
             continue
-        for header, code, value, below in cells:
+        for header, code, value, below, unit in cells:
+            top = top_of(code)
+            if top is not None and value > top and not below and flag != "invalid":
+                odd.add(name, line, header, code, value, unit)  # type: ignore[union-attr]
             yield (line, header, section, when, code, value, below, source, flag)  # type: ignore[misc]
 
 
@@ -1630,13 +1787,15 @@ def _gather(
     sections: Collection[str] | Mapping[str, str] | None,
     name: str | None,
     keep: list[Reading] | None,
+    warnings: list[Problem] | None = None,
 ) -> tuple[list[Problem], set[int]]:
     name = _name_of(path, name)
     problems: list[Problem] = []
     more = 0
     duplicates = _Duplicates(name)
     seq = 0
-    for item in _rows(path, sections, name):
+    odd = _Implausible() if warnings is not None else None
+    for item in _rows(path, sections, name, odd):
         if type(item) is tuple:
             duplicates.add(seq, item)  # type: ignore[arg-type]
             if keep is not None:
@@ -1648,6 +1807,8 @@ def _gather(
         else:
             more += 1
     found, repeats = duplicates.finish(repeats=keep is not None)
+    if odd is not None:
+        warnings.extend(odd.warnings(name))  # type: ignore[union-attr]
     problems = sorted([*problems, *found], key=lambda p: p.row or 0)
     if len(problems) > MAX_PROBLEMS:
         more += len(problems) - MAX_PROBLEMS
@@ -1663,18 +1824,22 @@ def check_readings(
     sections: Collection[str] | Mapping[str, str] | None = None,
     *,
     name: str | None = None,
+    warnings: list[Problem] | None = None,
 ) -> list[Problem]:
     """Every problem of one readings file (empty when it is valid), in row order.
 
     Streams the file; the duplicate check keeps its keys in a temporary on-disk database,
     so memory stays flat. At most :data:`MAX_PROBLEMS` problems are listed, then counted.
+    Pass a list as ``warnings`` to have the file's implausible values (a valid value far
+    above anything measured in surface water, see :func:`plausible_tops`) appended to it,
+    in row order: at most :data:`MAX_IMPLAUSIBLE`, then a count.
 
     >>> import io
     >>> bad = "section,sampled_at,parameter,value\\nzhuting,2023-01-09,tp,ND\\n"
     >>> [str(p) for p in check_readings(io.BytesIO(bad.encode()), name="r.csv")]
     ["r.csv:2:value: 'ND' has no detection limit; write <DL with the limit, e.g. <0.01"]
     """
-    return _gather(path, sections, name, None)[0]
+    return _gather(path, sections, name, None, warnings)[0]
 
 
 def load_readings(
@@ -1682,12 +1847,14 @@ def load_readings(
     sections: Collection[str] | Mapping[str, str] | None = None,
     *,
     name: str | None = None,
+    warnings: list[Problem] | None = None,
 ) -> list[Reading]:
     """All readings of one file, validated; raises ValidationFailed listing every problem.
 
     Identical repeats of a sample are collapsed to the first; a repeat with a different
     value is a problem. For files too large to hold in memory, import them into the store
     (:meth:`ecocomp.store.ReadingStore.import_file`) or stream with :func:`read_readings`.
+    ``warnings``: as for :func:`check_readings`.
 
     >>> import io
     >>> data = "断面,监测时间,氨氮,总磷(mg/L)\\nzhuting,2023/1/9 8:00,0.15,<0.01\\n"
@@ -1695,7 +1862,7 @@ def load_readings(
     [('nh3n', Decimal('0.15'), False), ('tp', Decimal('0.01'), True)]
     """
     readings: list[Reading] = []
-    problems, repeats = _gather(path, sections, name, readings)
+    problems, repeats = _gather(path, sections, name, readings, warnings)
     if problems:
         raise ValidationFailed(problems, what=_name_of(path, name))
     if repeats:

@@ -1098,15 +1098,17 @@ def _settle(
         names = {code: s.name for code, s in project.sections.items()}
         imports = []
         corrected: list[Correction] = []
+        implausible: list[str] = []  # the imported files' implausible values
         for file in project.readings_files:
-            imports.append(_import(store, file, names, False, progress))
+            imports.append(_import(store, file, names, False, progress, None, implausible))
         for file in project.correction_files:
-            imports.append(_import(store, file, names, True, progress, corrected))
+            imports.append(_import(store, file, names, True, progress, corrected, implausible))
         import_air(project, store)  # air-readings/, in this same transaction
         conflicts = correction_conflicts(project, corrected)
         if conflicts:
             raise ValidationFailed(conflicts, what=f"corrections of project {project.root}")
         warnings = [str(w) for w in project.warnings]
+        warnings += implausible
         warnings += [str(w) for w in missing_months(project, store, year)]
         warnings += [str(w) for w in missing_factors(project, store, year)]
         warnings += [str(w) for w in future_readings(store, today)]
@@ -1728,11 +1730,14 @@ def _import(
     correction: bool,
     progress: Callable[[str, int], None] | None,
     corrected: list[Correction] | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     callback = (lambda rows: progress(str(file), rows)) if progress else None
     result = store.import_file(file, sections=names, correction=correction, progress=callback)
     if corrected is not None:
         corrected.extend(result.corrected)
+    if warnings is not None:
+        warnings.extend(str(w) for w in result.warnings)
     return {
         "file": str(file),
         "rows": result.rows,

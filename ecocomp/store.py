@@ -54,6 +54,7 @@ from ecocomp.readings import (
     MAX_PROBLEMS,
     SOURCES,
     Reading,
+    _Implausible,
     _rows,
     _value_text,
     duplicate_message,
@@ -265,6 +266,10 @@ class ImportResult:
     ``unchanged``: already stored with the same value. ``skipped``: not written because they
     repeat an earlier identical row of the same file, or restate a value that a correction
     has since superseded. ``corrected``: stored values superseded by this (correction) import.
+    ``warnings``: the file's implausible values (a valid value far above anything measured
+    in surface water: a unit slip?), located, at most
+    :data:`~ecocomp.readings.MAX_IMPLAUSIBLE` and then a count; they are imported as
+    written. Empty when the file was not read (its bytes were imported before).
     """
 
     file: str
@@ -273,6 +278,7 @@ class ImportResult:
     unchanged: int
     corrected: tuple[Correction, ...] = ()
     skipped: int = 0
+    warnings: tuple[Problem, ...] = ()
 
 
 @attrs.frozen
@@ -479,7 +485,8 @@ class ReadingStore:
         Re-importing a file (same bytes, or the same values) changes nothing. A value that
         contradicts a stored one is an error unless ``correction=True``, which supersedes
         the stored value (kept for audit; see :meth:`corrections`). ``progress`` is called
-        with the number of readings parsed so far.
+        with the number of readings parsed so far. Implausible values are imported as
+        written and listed in the result's ``warnings``.
 
         >>> store = ReadingStore.open(":memory:")            # doctest: +SKIP
         >>> store.import_file("readings/2023.csv").inserted  # doctest: +SKIP
@@ -493,22 +500,28 @@ class ReadingStore:
             if progress is not None:
                 progress(done.rows)
             return done
+        # each way of reading collects the implausible values afresh: only the way that
+        # wrote the file has read all of it
         columns = "other"
         if _COLUMNAR and digest and file.stat().st_size >= _COLUMNAR_MIN_BYTES:
             from ecocomp.columnar import release_memory
 
-            with self._read_ahead(file, sections, name) as blocks:
+            odd = _Implausible()
+            with self._read_ahead(file, sections, name, odd) as blocks:
                 columns = self._write_columns(blocks, name, digest, correction, progress)
             release_memory()
-        if isinstance(columns, ImportResult):
-            return columns
+            if isinstance(columns, ImportResult):
+                return _warned(columns, odd, name)
         if columns == "other":  # a file the columns do not read: the row parser, directly
-            direct = self._write_direct(_rows(file, sections, name), name, digest, correction,
-                                        progress)
+            odd = _Implausible()
+            direct = self._write_direct(_rows(file, sections, name, odd), name, digest,
+                                        correction, progress)
             if direct is not None:
-                return direct
+                return _warned(direct, odd, name)
         # a problem, a repeat or a stored sample: the general path, with every message
-        return self._ingest(_rows(file, sections, name), name, digest, correction, progress)
+        odd = _Implausible()
+        return _warned(self._ingest(_rows(file, sections, name, odd), name, digest, correction,
+                                    progress), odd, name)
 
     def add(
         self,
@@ -965,14 +978,16 @@ class ReadingStore:
 
     @staticmethod
     def _read_ahead(
-        file: Path, sections: Collection[str] | Mapping[str, str] | None, name: str
+        file: Path, sections: Collection[str] | Mapping[str, str] | None, name: str,
+        odd: _Implausible | None = None,
     ) -> Any:
         """The file's blocks read by columns (:func:`columnar.batches`, with their monthly
-        sums) in a thread of their own, starting now (:class:`columnar.ReadAhead`)."""
+        sums) in a thread of their own, starting now (:class:`columnar.ReadAhead`); ``odd``
+        collects the implausible values (read once the blocks are all taken)."""
         from ecocomp import columnar
 
         return columnar.ReadAhead(
-            _summed(columnar.batches(file, sections, name, SCALE, _exact_parts)))
+            _summed(columnar.batches(file, sections, name, SCALE, _exact_parts, odd)))
 
     def _write_columns(
         self,
@@ -1680,6 +1695,12 @@ class _HeldSums(_MonthlySums):
 
     def flush(self) -> None:
         self.ready.extend(self.take())
+
+
+def _warned(result: ImportResult, odd: _Implausible, name: str) -> ImportResult:
+    """``result`` with the implausible values of the file it read, if any."""
+    warnings = odd.warnings(name)
+    return attrs.evolve(result, warnings=warnings) if warnings else result
 
 
 def _summed(blocks: Iterator[Any]) -> Iterator[Any]:

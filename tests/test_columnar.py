@@ -24,7 +24,7 @@ from test_import_paths import NAMES, state, sums_agree_with_sql
 import ecocomp.store as store_module
 from ecocomp import columnar
 from ecocomp.errors import ValidationFailed
-from ecocomp.readings import _Err, _rows, _value_cell
+from ecocomp.readings import _Err, _Implausible, _rows, _value_cell
 from ecocomp.store import SCALE, ReadingStore, _exact_parts, file_sha256
 
 DATA = Path(__file__).parent / "data" / "readings"
@@ -33,13 +33,16 @@ HEADER = "section,sampled_at,parameter,value,unit,source,flag\n"
 
 
 def imported(store: ReadingStore, path: Path, way: str, monkeypatch: Any,
-             correction: bool = False) -> Any:
-    """What one import returns (its counts, or its messages), by one of the three ways."""
+             correction: bool = False, warnings: list[str] | None = None) -> Any:
+    """What one import returns (its counts, or its messages), by one of the three ways;
+    its warnings (implausible values) are added to ``warnings``."""
     name = str(path)
     try:
         if way == "general":
-            result = store._ingest(_rows(path, NAMES, name), name, file_sha256(path),
+            odd = _Implausible()
+            result = store._ingest(_rows(path, NAMES, name, odd), name, file_sha256(path),
                                    correction, None)
+            result = store_module._warned(result, odd, name)
         else:
             with monkeypatch.context() as m:
                 m.setattr(store_module, "_COLUMNAR", way.startswith("columns"))
@@ -49,28 +52,38 @@ def imported(store: ReadingStore, path: Path, way: str, monkeypatch: Any,
                 result = store.import_file(path, sections=NAMES, correction=correction)
     except ValidationFailed as exc:
         return [str(p) for p in exc.problems]
+    if warnings is not None:
+        warnings.extend(str(w) for w in result.warnings)
     return (result.rows, result.inserted, result.unchanged, result.skipped,
             len(result.corrected))
 
 
-def taken(store: ReadingStore, path: Path) -> bool:
-    """Whether the columnar reader wrote the file (and did: the store now holds it)."""
-    with store._read_ahead(path, NAMES, str(path)) as blocks:
+def taken(store: ReadingStore, path: Path, warnings: list[str] | None = None) -> bool:
+    """Whether the columnar reader wrote the file (and did: the store now holds it); the
+    warnings it found are added to ``warnings``."""
+    odd = _Implausible()
+    with store._read_ahead(path, NAMES, str(path), odd) as blocks:
         result = store._write_columns(blocks, str(path), file_sha256(path), False, None)
+    if warnings is not None:
+        warnings.extend(str(w) for w in odd.warnings(str(path)))
     return isinstance(result, store_module.ImportResult)
 
 
 def assert_every_way_agrees(path: Path, monkeypatch: Any, ways: tuple[str, ...],
                             correction: bool = False) -> None:
-    """Each way, into a store of its own, leaves the same rows, sums, imports and messages."""
-    outcomes, states = [], []
+    """Each way, into a store of its own, leaves the same rows, sums, imports and messages,
+    and gives the same warnings."""
+    outcomes, states, warned = [], [], []
     for way in ways:
         with ReadingStore.open(":memory:") as s:
-            outcomes.append(imported(s, path, way, monkeypatch, correction))
+            warnings: list[str] = []
+            outcomes.append(imported(s, path, way, monkeypatch, correction, warnings))
+            warned.append(warnings)
             states.append(state(s))
             assert sums_agree_with_sql(s)
     assert all(outcome == outcomes[0] for outcome in outcomes), (ways, outcomes)
     assert all(each == states[0] for each in states), ways
+    assert all(each == warned[0] for each in warned), (ways, warned)
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)
@@ -225,10 +238,13 @@ def test_good_wide_files_are_written_by_the_columns_exactly_as_by_the_rows(
     path = tmp_path_factory.mktemp("goodwide") / "w.csv"
     path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
     with ReadingStore.open(":memory:") as a, ReadingStore.open(":memory:") as b:
-        fast = taken(a, path)
-        imported(b, path, "rows", monkeypatch)
+        by_columns: list[str] = []
+        by_rows: list[str] = []
+        fast = taken(a, path, by_columns)
+        imported(b, path, "rows", monkeypatch, warnings=by_rows)
         assert state(a) == state(b)
         assert sums_agree_with_sql(a)
+        assert by_columns == by_rows or not fast
     # declined only where a block has no value at all (the row parser decides then)
     assert fast or not all(any(v.strip() for v in values[:len(columns)]) for _s, values in rows)
 
@@ -271,8 +287,12 @@ def test_good_new_files_are_written_by_the_columns_exactly_as_by_the_rows(
         f"{'<' if below and not i % 2 and v.strip('0.') else ''}{v},,,{flag}\n"
         for i, (v, below, flag) in enumerate(values)), encoding="utf-8")
     with ReadingStore.open(":memory:") as a, ReadingStore.open(":memory:") as b:
-        assert taken(a, path)
-        assert imported(b, path, "rows", monkeypatch) == (len(values), len(values), 0, 0, 0)
+        by_columns: list[str] = []
+        by_rows: list[str] = []
+        assert taken(a, path, by_columns)
+        assert imported(b, path, "rows", monkeypatch, warnings=by_rows) == (
+            len(values), len(values), 0, 0, 0)
+        assert by_columns == by_rows  # the same implausible values, words and order
         assert state(a)["readings"] == state(b)["readings"]
         assert state(a)["monthly"] == state(b)["monthly"]
         assert sums_agree_with_sql(a)
@@ -432,9 +452,9 @@ def test_stored_bytes_are_not_read_again_and_no_reader_is_left(tmp_path: Path,
     started: list[str] = []
     real = ReadingStore._read_ahead
 
-    def spy(file: Path, sections: Any, name: str) -> Any:
+    def spy(file: Path, sections: Any, name: str, odd: Any = None) -> Any:
         started.append(Path(name).name)
-        return real(file, sections, name)
+        return real(file, sections, name, odd)
 
     monkeypatch.setattr(ReadingStore, "_read_ahead", staticmethod(spy))
     with ReadingStore.open(tmp_path / "t.db") as s:
