@@ -19,7 +19,16 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import (
+    Callable,
+    Collection,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    ValuesView,
+)
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -41,6 +50,7 @@ __all__ = [
     "roles_of",
     "superseded",
     "thaw",
+    "unfrozen",
 ]
 
 Confidence = Literal["confirmed", "inferred", "placeholder"]
@@ -80,6 +90,22 @@ class FrozenDict(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._data)
 
+    # the dict's own views and lookups, not Mapping's generic ones (a Python call a key)
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data.get(key, default)
+
+    def keys(self) -> KeysView[str]:
+        return self._data.keys()
+
+    def values(self) -> ValuesView[Any]:
+        return self._data.values()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self._data.items()
+
     def __hash__(self) -> int:
         if self._hash is None:
             self._hash = hash(frozenset(self._data.items()))
@@ -87,6 +113,15 @@ class FrozenDict(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"FrozenDict({self._data!r})"
+
+    @classmethod
+    def adopt(cls, data: dict[str, Any]) -> FrozenDict:
+        """A FrozenDict over ``data`` itself, not a copy: for a dict just built, which
+        nothing else holds or changes (the constructor copies what it is given)."""
+        frozen = cls.__new__(cls)
+        frozen._data = data
+        frozen._hash = None
+        return frozen
 
 
 def freeze(value: Any) -> Any:
@@ -111,10 +146,11 @@ def thaw(value: Any) -> Any:
     kind = type(value)
     if kind in _LEAVES:
         return value
-    if kind is FrozenDict:  # the usual containers by exact type: no ABC check
-        return {k: thaw(v) for k, v in value._data.items()}
+    # the usual containers by exact type (no ABC check), their leaves without a call
+    if kind is FrozenDict:
+        return {k: v if type(v) in _LEAVES else thaw(v) for k, v in value._data.items()}
     if kind is tuple or kind is list:
-        return [thaw(v) for v in value]
+        return [v if type(v) in _LEAVES else thaw(v) for v in value]
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -124,6 +160,19 @@ def thaw(value: Any) -> Any:
 
 #: Values :func:`thaw` returns as they are, by exact type.
 _LEAVES = frozenset({str, int, bool, type(None), Decimal})
+
+
+def unfrozen(value: object) -> dict[str, Any]:
+    """``json.dumps(data, default=unfrozen)`` writes frozen data (FrozenDicts, tuples) as
+    ``json.dumps(thaw(data))`` does, without building the thawed copy first.
+
+    >>> import json
+    >>> json.dumps(freeze({"a": [1, {"b": "水"}]}), ensure_ascii=False, default=unfrozen)
+    '{"a": [1, {"b": "水"}]}'
+    """
+    if type(value) is FrozenDict:
+        return value._data
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _clearing_due(_instance: object, _attribute: object, value: str) -> None:

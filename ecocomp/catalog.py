@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ecocomp import database, postgres
-from ecocomp.agreements import thaw
+from ecocomp.agreements import unfrozen
 from ecocomp.errors import EcocompError
 from ecocomp.project import Project
 from ecocomp.standards import WaterClass
@@ -282,7 +282,7 @@ def write_zero_amounts(
     """:func:`save_zero_amounts` on an open connection, inside the caller's transaction."""
     rows = (  # one at a time: a national year's zero amounts are thousands of bases
         (year, o.agreement, str(o.period), o.component, o.payer, o.payee,
-         json.dumps(thaw(o.basis), ensure_ascii=False, sort_keys=True))
+         json.dumps(o.basis, ensure_ascii=False, sort_keys=True, default=unfrozen))
         for o in obligations if o.amount == 0
     )
     conn.execute(_ZERO_DDL)

@@ -76,6 +76,7 @@ def _plain_basis(value: Any) -> Any:
     kind = type(value)
     if kind in _AS_IS:
         return value
+    # containers take their plain leaves (most of a basis) without a call
     if kind is dict or kind is FrozenDict:
         frozen = {}
         for k, v in value.items():
@@ -85,10 +86,10 @@ def _plain_basis(value: Any) -> Any:
                 if type(k) is not int:
                     raise _Unusual
                 k = str(k)
-            frozen[k] = _plain_basis(v)
-        return FrozenDict(frozen)
+            frozen[k] = v if type(v) in _AS_IS else _plain_basis(v)
+        return FrozenDict.adopt(frozen)  # built here: no copy
     if kind is list or kind is tuple:
-        return tuple([_plain_basis(v) for v in value])
+        return tuple([v if type(v) in _AS_IS else _plain_basis(v) for v in value])
     if kind is Decimal:
         return decimal_text(value)
     if kind is WaterClass:
@@ -146,6 +147,14 @@ class Obligation:
 
     def to_json(self) -> dict[str, Any]:
         """The SPEC §6 ``settle`` obligation shape (amount as a decimal string in yuan)."""
+        data = self.frozen_json()
+        data["basis"] = thaw(self.basis)
+        return data
+
+    def frozen_json(self) -> dict[str, Any]:
+        """:meth:`to_json` with the basis as held (FrozenDicts and tuples), not thawed,
+        for ``json.dumps(..., default=agreements.unfrozen)`` and the ledger's meta, which
+        read it as it is (a run writes each basis two or three times)."""
         return {
             "agreement": self.agreement,
             "period": str(self.period),
@@ -153,7 +162,7 @@ class Obligation:
             "payer": self.payer,
             "payee": self.payee,
             "amount": f"{self.amount:.2f}",
-            "basis": thaw(self.basis),
+            "basis": self.basis,
         }
 
 

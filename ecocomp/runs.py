@@ -40,6 +40,7 @@ from typing import Any
 import attrs
 
 import ecocomp
+from ecocomp.agreements import unfrozen
 from ecocomp.packagedata import data_folder
 from ecocomp.project import Project
 from ecocomp.store import ReadingStore
@@ -202,7 +203,9 @@ def record_run(
     """Record a run (inside the caller's transaction, the one that posted).
 
     The result is the UTF-8 JSON of ``{"obligations": [...], "nets": [...]}``, compressed;
-    it is written one item at a time, so the items need not all exist at once."""
+    it is written one item at a time, so the items need not all exist at once. An item
+    may hold frozen data (:meth:`Obligation.frozen_json`): it is written as its thawed
+    copy would be."""
     conn.execute(_DDL)
     text = b"".join([b'{"obligations":[', *_json_items(obligations), b'],"nets":[',
                      *_json_items(nets), b"]}"])
@@ -219,7 +222,8 @@ def _json_items(items: Iterable[Mapping[str, Any]]) -> Iterator[bytes]:
     for i, item in enumerate(items):
         if i:
             yield b","
-        yield json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
+        yield json.dumps(item, ensure_ascii=False, separators=(",", ":"),
+                         default=unfrozen).encode()
 
 
 def latest_run(conn: sqlite3.Connection, year: int) -> RecordedRun | None:

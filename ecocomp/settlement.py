@@ -296,6 +296,15 @@ class _Desired:
         assert self._meta is not None
         return self._meta
 
+    @property
+    def ledger_meta(self) -> Mapping[str, Any]:
+        """:attr:`meta` for a :class:`NewTransaction`, which copies it into plain data
+        itself: the obligation's basis as held (frozen), not thawed first."""
+        if self.obligation is not None:
+            return self.obligation.frozen_json()
+        assert self._meta is not None
+        return self._meta
+
 
 def _existing_vectors(
     transactions: Iterable[Transaction], purpose_of: Callable[[str], str]
@@ -414,7 +423,7 @@ def _transaction(
         )
     else:
         transfers = transfers_for(vector, ACCRUED)
-    meta = want.meta
+    meta = want.ledger_meta
     return NewTransaction(
         key=key,
         kind=kind,
@@ -426,7 +435,7 @@ def _transaction(
         due=want.due,
         reason=reason,
         corrects=corrects,
-        inputs_digest=inputs if inputs is not None else digest(meta),
+        inputs_digest=inputs if inputs is not None else digest(want.meta),
         meta=meta,
     )
 
@@ -1415,7 +1424,7 @@ def _record_runs(
             continue
         record_run(ledger.connection, year=run.year, fingerprint=found,
                    ledger_seq=seq, unchanged=keys,
-                   obligations=(o.to_json() for o in run.obligations),
+                   obligations=(o.frozen_json() for o in run.obligations),
                    nets=[n.to_json() for n in run.nets])
 
 

@@ -9,15 +9,20 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from ecocomp.agreements import (
     Agreement,
+    FrozenDict,
     agreement_from_dict,
+    freeze,
     load_agreement,
     load_agreements,
     preset,
     presets,
     thaw,
+    unfrozen,
 )
 from ecocomp.errors import EcocompError, ValidationFailed
 from ecocomp.periods import Period
@@ -537,3 +542,39 @@ def test_a_value_remembered_as_valid_never_stands_for_an_equal_value_of_another_
         problems = validation.schema_problems("params.class_ladder", params(invalid))
         assert problems and message in problems[0].message, problems
     assert len(validation._VALID) == 1
+
+
+#: JSON-like data as formulas and files give it: the frozen form is what obligations hold
+_JSON_LIKE = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=4)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=12)
+
+
+@given(_JSON_LIKE)
+@example({"b": [1, {"水": None}], "a": (True, "x")})
+def test_frozen_data_is_written_as_its_thawed_copy_is(value: object) -> None:
+    frozen = freeze(value)
+    for options in ({}, {"sort_keys": True}, {"ensure_ascii": False, "separators": (",", ":")}):
+        assert (json.dumps(frozen, default=unfrozen, **options)  # type: ignore[arg-type]
+                == json.dumps(thaw(frozen), **options))  # type: ignore[arg-type]
+
+
+def test_unfrozen_refuses_what_json_refuses() -> None:
+    with pytest.raises(TypeError, match="Object of type Decimal is not JSON serializable"):
+        json.dumps({"a": Decimal("1")}, default=unfrozen)
+
+
+def test_a_frozen_dicts_views_and_lookups_are_its_datas() -> None:
+    data = {"b": 1, "a": [2]}
+    frozen = FrozenDict(data)
+    assert list(frozen.items()) == list(data.items())
+    assert list(frozen.keys()) == ["b", "a"] and list(frozen.values()) == [1, [2]]
+    assert frozen.get("a") == [2] and frozen.get("c", 3) == 3 and frozen.get("c") is None
+    assert "b" in frozen and "c" not in frozen
+    assert frozen == data and FrozenDict(data) == frozen
+    data["c"] = 3  # the constructor copied: the frozen one is unchanged
+    assert "c" not in frozen
+    adopted = FrozenDict.adopt({"x": 1})
+    assert adopted == {"x": 1} and hash(adopted) == hash(FrozenDict({"x": 1}))

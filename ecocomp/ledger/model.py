@@ -193,7 +193,9 @@ def _plain_meta(value: object) -> object:
     building the path of every value for a message that is never needed; raises
     :class:`_Unusual` for anything else (a subclass, a float, a surrogate, a large
     integer, a non-finite Decimal, a key that is not a str or holds a surrogate), which
-    the general path then converts or refuses with its path."""
+    the general path then converts or refuses with its path. Any mapping is read as a
+    dict, as the general path reads it (a settlement's meta holds the obligation's frozen
+    basis, copied here once instead of thawed first and copied again)."""
     kind = type(value)
     if kind is str:
         if value.isascii() or not _SURROGATE.search(value):  # type: ignore[union-attr,arg-type]
@@ -209,15 +211,18 @@ def _plain_meta(value: object) -> object:
         if value.is_finite():  # type: ignore[union-attr]
             return str(value)
         raise _Unusual
-    if kind is dict:
+    if kind is list or kind is tuple:
+        return [_plain_meta(item) for item in value]  # type: ignore[union-attr]
+    if kind is dict or isinstance(value, Mapping):
         out: dict[str, object] = {}
         for key, item in value.items():  # type: ignore[union-attr]
             if type(key) is not str or (not key.isascii() and _SURROGATE.search(key)):
                 raise _Unusual
-            out[key] = _plain_meta(item)
+            if type(item) is str and item.isascii():  # most values: no call
+                out[key] = item
+            else:
+                out[key] = _plain_meta(item)
         return out
-    if kind is list or kind is tuple:
-        return [_plain_meta(item) for item in value]  # type: ignore[union-attr]
     raise _Unusual
 
 
