@@ -108,8 +108,10 @@ __all__ = [
     "SettlementResult",
     "assess_project",
     "correction_conflicts",
+    "future_readings",
     "import_problems",
     "is_payment",
+    "missing_factors",
     "missing_files",
     "missing_months",
     "obligation_key",
@@ -649,36 +651,55 @@ def missing_files(project: Project, store: ReadingStore, db: str | Path) -> list
 
 
 
-def missing_months(project: Project, store: ReadingStore, year: int) -> list[Problem]:
+def missing_months(
+    project: Project, store: ReadingStore, year: int,
+    measured: Mapping[str, Mapping[str, set[str]]] | None = None,
+) -> list[Problem]:
     """Sections read by the water agreements in force in ``year`` whose readings stop
     before the year's end or start after its beginning: no valid reading in the last (or
     the first) month(s) an agreement settles, or none in the whole year — a year settled
     before its readings were all in (a half-year's or a quarter's file not delivered).
+    Also a section that an agreement settles by the year (an index, a fund split) with
+    valid readings in half of its months or fewer: its annual value rests on them.
 
     The agreements' missing-data rules (skip, penalise, …) settle those months; the amounts
     follow the agreements, but settling half a year on no data should not pass in silence.
-    A month without data inside the year (a station down) is not reported: the statement
-    lists it with the rule that applied.
+    Otherwise a month without data inside the year (a station down) is not reported: the
+    statement lists it with the rule that applied. ``measured``: :func:`_measured_factors`
+    of the year, when the caller has it.
     """
     wanted: dict[str, set[Period]] = defaultdict(set)
     readers: dict[str, set[str]] = defaultdict(set)
+    yearly: dict[str, set[str]] = defaultdict(set)  # agreements settling it by the year
     for agreement, section, month in _sections_read(project, year):
         wanted[section].add(month)
         readers[section].add(agreement.id)
+        if get_formula(agreement.formula).settles_for(agreement) == "year":
+            yearly[section].add(agreement.id)
     if not wanted:
         return []
-    have = set(store._conn.execute(
-        "SELECT DISTINCT section, month FROM readings_monthly WHERE month >= ? AND "
-        "month <= ? AND count > 0", (f"{year}-01", f"{year}-12")).fetchall())
+    if measured is None:
+        measured = _measured_factors(store, year)
     problems = []
     for section in sorted(wanted):
         months = sorted(wanted[section], key=lambda m: m.start)
-        without = [m for m in months if (section, str(m)) not in have]
-        if not without or (without[-1] != months[-1] and without[0] != months[0]):
-            continue  # data at both ends: a month inside without it is a station down
-        shown = (f"{without[0]} to {without[-1]}"
-                 if len(without) > 1 and len(without) == without[-1].month - without[0].month + 1
-                 else ", ".join(str(m) for m in without))
+        have = measured.get(section, {})
+        without = [m for m in months if str(m) not in have]
+        if not without:
+            continue
+        if without[-1] != months[-1] and without[0] != months[0]:
+            # data at both ends: a month inside without it is a station down, but for a
+            # value of the year it matters how many months it rests on
+            if yearly[section] and 2 * len(without) >= len(months):
+                who = sorted(yearly[section])
+                problems.append(Problem(
+                    f"{section}: valid readings in only {len(months) - len(without)} of the "
+                    f"{len(months)} months that {', '.join(who)} settle"
+                    f"{'s' if len(who) == 1 else ''} by the year {year} (none in "
+                    f"{_months_text(without)}); its annual value rests on them. "
+                    "If readings are missing, import them and settle again"))
+            continue
+        shown = _months_text(without)
         count = f"{len(without)} month{'s' if len(without) > 1 else ''}"
         who = sorted(readers[section])
         problems.append(Problem(
@@ -688,6 +709,29 @@ def missing_months(project: Project, store: ReadingStore, year: int) -> list[Pro
             f"{'it' if len(without) == 1 else 'them'} (see each obligation's basis). If the "
             "readings are not all in yet, import them and settle again"))
     return problems
+
+
+def _months_text(months: Sequence[Period]) -> str:
+    """Months in order as "2021-07 to 2021-12" when they follow each other, else listed."""
+    if len(months) > 1 and len(months) == months[-1].month - months[0].month + 1:
+        return f"{months[0]} to {months[-1]}"
+    return ", ".join(str(m) for m in months)
+
+
+def _measured_factors(store: ReadingStore, year: int) -> dict[str, dict[str, set[str]]]:
+    """Section → month (``YYYY-MM``) → the parameters with a valid reading in it, for
+    ``year``: one row a section-month from the monthly sums (20 ms a province-year)."""
+    conn = store._conn
+    joined = ("string_agg(parameter, ',')" if getattr(conn, "dialect", "") == "postgresql"
+              else "group_concat(parameter)")
+    measured: dict[str, dict[str, set[str]]] = defaultdict(dict)
+    for section, month, parameters in conn.execute(
+            f"SELECT section, month, {joined} FROM readings_monthly WHERE month >= ? AND "
+            "month <= ? AND count > 0 GROUP BY section, month",
+            (f"{year}-01", f"{year}-12")).fetchall():
+        measured[section][month] = set(parameters.split(","))
+    return measured
+
 
 def _sections_read(project: Project, year: int) -> Iterator[tuple[Agreement, str, Period]]:
     """(agreement, section, month) for each month of ``year`` that a water agreement in
@@ -711,7 +755,10 @@ _MONTHLY_CLASS_FORMULAS = frozenset({"class_ladder", "target_reward_penalty"})
 _SHOWN_FACTORS = 6
 
 
-def missing_factors(project: Project, store: ReadingStore, year: int) -> list[Problem]:
+def missing_factors(
+    project: Project, store: ReadingStore, year: int,
+    measured: Mapping[str, Mapping[str, set[str]]] | None = None,
+) -> list[Problem]:
     """Months that an agreement pays on a section's class in which factors measured in most
     of the section's other months of ``year`` have no valid reading: the month's class is
     the worst of the factors that were measured, so a month with only pH measured can be
@@ -735,16 +782,8 @@ def missing_factors(project: Project, store: ReadingStore, year: int) -> list[Pr
     if not wanted:
         return []
     codes = sorted(wanted)
-    conn = store._conn
-    joined = ("string_agg(parameter, ',')" if getattr(conn, "dialect", "") == "postgresql"
-              else "group_concat(parameter)")  # one row a section-month: 20 ms a province
-    measured: dict[str, dict[str, set[str]]] = defaultdict(dict)
-    for section, month, parameters in conn.execute(
-            f"SELECT section, month, {joined} FROM readings_monthly WHERE month >= ? AND "
-            "month <= ? AND count > 0 GROUP BY section, month",
-            (f"{year}-01", f"{year}-12")).fetchall():
-        if section in wanted:
-            measured[section][month] = set(parameters.split(","))
+    if measured is None:
+        measured = _measured_factors(store, year)
     problems = []
     for section in codes:
         months = measured.get(section)
@@ -1118,8 +1157,9 @@ def _settle(
             raise ValidationFailed(conflicts, what=f"corrections of project {project.root}")
         warnings = [str(w) for w in project.warnings]
         warnings += implausible
-        warnings += [str(w) for w in missing_months(project, store, year)]
-        warnings += [str(w) for w in missing_factors(project, store, year)]
+        measured = _measured_factors(store, year)
+        warnings += [str(w) for w in missing_months(project, store, year, measured)]
+        warnings += [str(w) for w in missing_factors(project, store, year, measured)]
         warnings += [str(w) for w in future_readings(store, today)]
         if store.path != ":memory:":
             warnings += [str(w) for w in missing_files(project, store, store.path)]

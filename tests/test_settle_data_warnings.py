@@ -156,3 +156,47 @@ def test_a_reading_later_today_s_month_counts_and_one_of_today_does_not(tmp_path
     (warning,) = [w for w in result.warnings if "dated after today" in w]
     assert warning.startswith("1 reading is dated after today (2022-03-14): zhutingzhen "
                               "(1 from 2022-03-15), from ")
+
+
+def _synthetic(tmp_path: Path, drop: Callable[[list[str]], bool]) -> Path:
+    """The benchmarks' generator's 4-section project (an index and a fund split settled by
+    the year, class ladders by the month), less the 2021 rows that ``drop`` picks."""
+    from benchmarks.project import write_project
+
+    project = tmp_path / "synthetic"
+    write_project(project, 4)
+    path = project / "readings" / "2021.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0], *(line for line in lines[1:]
+                                            if not drop(line.split(",")))]) + "\n",
+                    encoding="utf-8")
+    return project
+
+
+def _settled_warnings(project: Path) -> list[str]:
+    return list(ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
+                               today=date(2022, 3, 15)).warnings)
+
+
+def test_a_year_value_resting_on_two_months_is_named(tmp_path):
+    """s0001 measured in January and December only: the monthly ladder skips the months
+    between (a station down, listed in its statement); the index and the fund split take
+    the year's mean from two months, which is said."""
+    project = _synthetic(tmp_path, lambda row: row[0] == "s0001"
+                         and row[1][5:7] not in ("01", "12"))
+    assert _settled_warnings(project) == [
+        "s0001: valid readings in only 2 of the 12 months that fund-zishui, index-s0001 "
+        "settle by the year 2021 (none in 2021-02 to 2021-11); its annual value rests on "
+        "them. If readings are missing, import them and settle again"]
+
+
+def test_a_year_with_more_than_half_its_months_measured_is_not_named(tmp_path):
+    project = _synthetic(tmp_path, lambda row: row[0] == "s0001"
+                         and row[1][5:7] in ("03", "05", "07", "09", "11"))
+    assert _settled_warnings(project) == []
+    project = _synthetic(tmp_path / "six", lambda row: row[0] == "s0001"
+                         and row[1][5:7] in ("02", "04", "06", "08", "10", "11"))
+    (warning,) = _settled_warnings(project)
+    assert warning.startswith("s0001: valid readings in only 6 of the 12 months that "
+                              "fund-zishui, index-s0001 settle by the year 2021 (none in "
+                              "2021-02, 2021-04, 2021-06, 2021-08, 2021-10, 2021-11)")
