@@ -48,7 +48,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from ecocomp import bulk_insert
-from ecocomp.money import CONTEXT
 from ecocomp.readings import (
     _FLAG_WORDS,
     _ONE,
@@ -56,6 +55,7 @@ from ecocomp.readings import (
     _SOURCE_WORDS,
     _checked,
     _comment,
+    _converted,
     _detect,
     _Err,
     _FileProblem,
@@ -624,7 +624,7 @@ class _Reader:
                 raise Declined("a bad value", bad=True)
             value, is_below = parsed
             if factor is not _ONE:
-                value = CONTEXT.multiply(value, factor)
+                value = _converted(value, factor)
             if _checked(value, is_below, kind, code, cell) is not None:
                 raise Declined("an impossible value", bad=True)
             text = _value_text(value)

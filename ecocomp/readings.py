@@ -144,10 +144,13 @@ _ONE = Decimal(1)
 #: Values from 1E+28 up are refused: as written (a slip of the exponent) and once a unit
 #: factor has converted them (chlorophyll a written in mg/L is multiplied by 1000).
 _TOO_LARGE = Decimal("1E+28")
-#: The smallest measured value: a non-zero value below 1E-20 (in the unit written) is refused
-#: as a typo in the exponent. Together with the 28-significant-digit limit this keeps every
-#: value's plain decimal text short (the store writes it out digit for digit).
+#: The smallest measured value: a non-zero value below 1E-20 is refused as a typo in the
+#: exponent, as written and once a unit factor has converted it (1E-20 µg/L is 1E-23 mg/L,
+#: which the store could not export and import again). Together with the
+#: 28-significant-digit limit this keeps every value's plain decimal text short (the store
+#: writes it out digit for digit).
 _MIN_EXPONENT = -20
+_SMALLEST = Decimal(1).scaleb(_MIN_EXPONENT)
 _ZERO = Decimal(0).scaleb(_MIN_EXPONENT)  # a zero written with more decimals is kept as 0E-20
 # A cell shorter than this without an exponent has at most 20 decimals and 21 digits, so the
 # fast paths below may read it with Decimal() directly; longer ones take _parse_value.
@@ -1203,6 +1206,16 @@ def _value_text(value: Decimal) -> str:
     return format(value, "f") if "E" in text or "e" in text else text
 
 
+def _converted(value: Decimal, factor: Decimal) -> Decimal:
+    """``value`` in the parameter's unit (a unit factor is a power of ten: exact). A zero
+    keeps at most 20 decimals, as one written with more does (0.00000000000000000000 µg/L
+    is 0E-20 mg/L, not 0E-23)."""
+    value = CONTEXT.multiply(value, factor)
+    if not value and value.adjusted() < _MIN_EXPONENT:  # a zero's adjusted() is its exponent
+        return _ZERO
+    return value
+
+
 def _checked(
     value: Decimal, below: bool, kind: str, code: str, text: str
 ) -> str | None:
@@ -1224,6 +1237,9 @@ def _checked(
     if not -_TOO_LARGE < value < _TOO_LARGE:  # a unit factor carried it past 1E+28
         return (f"{_clip(text)} is {value.normalize(CONTEXT)} in the unit of {code}: too "
                 "large to be a measured value; check the value and the unit")
+    if value and abs(value) < _SMALLEST:  # a unit factor carried it below 1E-20
+        return (f"{_clip(text)} is {value.normalize(CONTEXT)} in the unit of {code}: too "
+                "small to be a measured value (below 1E-20); check the value and the unit")
     return None
 
 
@@ -1510,9 +1526,10 @@ def _parse_long(
         ):
             code, factor, kind = par
             if factor is not one:
-                value = CONTEXT.multiply(value, factor)
-                plain = False  # a unit factor can carry a value past 1E+28: check it
-            if kind == "amount" and (plain or (not below and 0 <= value < _TOO_LARGE)):
+                value = _converted(value, factor)
+                plain = False  # a unit factor can carry a value past 1E+28 or below 1E-20
+            if kind == "amount" and (plain or (not below and (
+                    not value or _SMALLEST <= value < _TOO_LARGE))):
                 top = top_of(code)
                 if top is not None and value > top and not below and flag != "invalid":
                     odd.add(name, reader.line_num, h_val, code, value,  # type: ignore[union-attr]
@@ -1548,7 +1565,7 @@ def _parse_long(
         elif type(par) is tuple:
             code, factor, kind = par
             if factor is not one:
-                value = CONTEXT.multiply(value, factor)
+                value = _converted(value, factor)
             why = _checked(value, below, kind, code, cell)
             if why is not None:
                 yield Problem(why, file=name, row=line, field=h_val)
@@ -1633,8 +1650,8 @@ def _parse_wide(
                     continue
                 value, below = parsed
             if factor is not one:
-                value = CONTEXT.multiply(value, factor)
-            if kind != "amount" or below or not 0 <= value < _TOO_LARGE:
+                value = _converted(value, factor)
+            if kind != "amount" or below or not (not value or _SMALLEST <= value < _TOO_LARGE):
                 why = _checked(value, below, kind, code, cell)
                 if why is not None:
                     bad = True
