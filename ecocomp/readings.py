@@ -1363,7 +1363,9 @@ class _Implausible:
         """The warnings of the file ``name``: the listed ones, then the count of the rest."""
         if not self.more:
             return tuple(self.found)
-        return (*self.found, Problem(f"… and {self.more} more implausible values in {name}"))
+        plural = "s" if self.more > 1 else ""
+        return (*self.found,
+                Problem(f"… and {self.more} more implausible value{plural} in {name}"))
 
 
 def _fit(row: list[str], width: int) -> list[str] | None:

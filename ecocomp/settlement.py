@@ -792,6 +792,7 @@ def missing_factors(
         often = Counter(chain.from_iterable(months.values()))
         regular = {p for p, n in often.items() if 2 * n > len(months)}
         gaps = []
+        named: set[str] = set()  # the factors the gaps name (one is named again)
         for month in sorted(wanted[section], key=lambda m: m.start):
             present = months.get(str(month))
             if present is None:
@@ -799,6 +800,7 @@ def missing_factors(
             assessed = factors[(section, month)]
             absent = sorted((regular & assessed) - present, key=_factor_order)
             if absent:
+                named.update(absent)
                 rest = sorted(present & assessed, key=_factor_order)
                 on = (f"{rest[0]} alone" if len(rest) == 1
                       else _some(rest) if rest else "no factor: no class")
@@ -806,10 +808,11 @@ def missing_factors(
                             f"rests on {on})")
         if gaps:
             who = sorted({a for ids in wanted[section].values() for a in ids})
+            which = (next(iter(named)) if len(named) == 1
+                     else "these factors" if len(gaps) > 1 else "them")
             problems.append(Problem(
-                f"{section}: {'; '.join(gaps)}. The section has readings of "
-                f"{'these factors' if len(gaps) > 1 else 'them'} in most of its "
-                f"{len(months)} months with readings in {year}, and {', '.join(who)} "
+                f"{section}: {'; '.join(gaps)}. The section has readings of {which} in "
+                f"most of its {len(months)} months with readings in {year}, and {', '.join(who)} "
                 f"class{'' if len(who) > 1 else 'es'} a month on the factors it has. If "
                 "readings are missing, import them and settle again"))
     return problems
@@ -848,7 +851,8 @@ def future_readings(store: ReadingStore, today: date) -> list[Problem]:
     shown = [f"{section} ({count:,} from {first})"
              for section, count, first in later[:_SHOWN_FACTORS]]
     if len(later) > _SHOWN_FACTORS:
-        shown.append(f"{len(later) - _SHOWN_FACTORS} more sections")
+        more = len(later) - _SHOWN_FACTORS
+        shown.append(f"{more} more section{'s' if more > 1 else ''}")
     names = sorted(files)
     db = f" --db {store.path}" if store.path not in ("", ":memory:") else ""
     return [Problem(

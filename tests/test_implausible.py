@@ -124,6 +124,11 @@ def test_a_file_lists_its_first_20_implausible_values_then_counts_the_rest():
     assert found[-1] == "… and 5 more implausible values in r.csv"
 
 
+def test_one_value_past_the_listed_20_is_counted_in_the_singular():
+    found = warnings_of(long_rows(*["tp,50,,manual,"] * (MAX_IMPLAUSIBLE + 1)))
+    assert found[-1] == "… and 1 more implausible value in r.csv"
+
+
 def test_check_readings_without_a_warnings_list_is_as_before():
     assert check_readings(io.BytesIO(long_rows("tp,50,,manual,").encode())) == []
 

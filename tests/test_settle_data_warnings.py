@@ -61,7 +61,7 @@ def test_each_month_of_a_section_is_listed_in_one_warning(tmp_path):
     assert warning.startswith(
         "jinyushi: in 2021-02 no valid reading of tp (its class rests on ph, do, codmn, "
         "cod, bod5, nh3n and 14 more); in 2021-09 no valid reading of tp (")
-    assert "readings of these factors in most of its 12 months" in warning
+    assert "readings of tp in most of its 12 months" in warning  # the one factor, named
     assert "lvshui-jx-hn-2019 classes a month" in warning
 
 
@@ -94,6 +94,15 @@ def test_a_factor_with_only_invalid_samples_is_missing(tmp_path):
         path.write_text("\n".join(edited) + "\n", encoding="utf-8")
     (warning,) = _warnings(project)
     assert warning.startswith("jinyushi: in 2021-06 no valid reading of nh3n (")
+
+
+def test_one_missing_factor_is_named_in_the_singular(tmp_path):
+    def keep(row: list[str]) -> bool:
+        return not (row[0] == "jinyushi" and row[2] == "tp" and row[1].startswith("2021-02"))
+
+    (warning,) = _warnings(_project(tmp_path, keep))
+    assert warning.startswith("jinyushi: in 2021-02 no valid reading of tp (")
+    assert "The section has readings of tp in most of its 12 months" in warning
 
 
 def test_a_month_without_any_reading_is_left_to_the_missing_months_warning(tmp_path):
@@ -158,6 +167,23 @@ def test_a_reading_later_today_s_month_counts_and_one_of_today_does_not(tmp_path
                               "(1 from 2022-03-15), from ")
 
 
+def test_more_than_six_sections_with_later_readings_are_counted_in_words(tmp_path):
+    """Seven sections with a reading after today: six named, then "1 more section"."""
+    project = _project(tmp_path, lambda row: True)
+    path = project / "readings" / "2021-manual.csv"
+    sections = sorted({line.split(",")[0] for line in
+                       path.read_text(encoding="utf-8").splitlines()[1:]})
+    assert len(sections) >= 7
+    with path.open("a", encoding="utf-8") as f:
+        for section in sections[:7]:
+            f.write(f"{section},2031-05-06T08:00,tp,0.05,mg/L,manual,\n")
+    result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
+                            today=date(2022, 3, 15))
+    (warning,) = [w for w in result.warnings if "dated after today" in w]
+    assert warning.startswith("7 readings are dated after today (2022-03-15): ")
+    assert ", 1 more section, from " in warning
+
+
 def _synthetic(tmp_path: Path, drop: Callable[[list[str]], bool]) -> Path:
     """The benchmarks' generator's 4-section project (an index and a fund split settled by
     the year, class ladders by the month), less the 2021 rows that ``drop`` picks."""
@@ -200,3 +226,4 @@ def test_a_year_with_more_than_half_its_months_measured_is_not_named(tmp_path):
     assert warning.startswith("s0001: valid readings in only 6 of the 12 months that "
                               "fund-zishui, index-s0001 settle by the year 2021 (none in "
                               "2021-02, 2021-04, 2021-06, 2021-08, 2021-10, 2021-11)")
+
