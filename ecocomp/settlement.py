@@ -819,32 +819,35 @@ def missing_factors(
 
 
 def future_readings(store: ReadingStore, today: date) -> list[Problem]:
-    """Readings dated after ``today``: a year typed wrong (2033 for 2023) or a logger's
+    """Readings dated after tomorrow: a year typed wrong (2033 for 2023) or a logger's
     clock set wrong. Such a sample counts for no settled year until its date, and its
     month, if it has other samples, shows no gap: it would be lost in silence.
 
-    The sections come from the monthly sums (months after today's), then the readings of
-    those sections only (their index, from tomorrow on): nothing is scanned when no month
-    after today's, or today's own, has readings.
+    Tomorrow, not today: readings are in China Standard Time and ``today`` is the
+    machine's date, which on a server on UTC is a day behind China's for eight hours of
+    every day (a live reading of today must not be called later than today).
+
+    The sections come from the monthly sums (months from the day after tomorrow's on), then
+    the readings of those sections only (their index, from that day on).
     """
     conn = store._conn
-    month = today.isoformat()[:7]
+    tomorrow = today + timedelta(days=1)
+    after = (tomorrow + timedelta(days=1)).isoformat()
     sections = [r[0] for r in conn.execute(
         "SELECT DISTINCT section FROM readings_monthly WHERE month >= ? ORDER BY section",
-        (month,)).fetchall()]
-    tomorrow = (today + timedelta(days=1)).isoformat()
+        (after[:7],)).fetchall()]
     later: list[tuple[str, int, str]] = []
     files: set[str] = set()
     for section in sections:
         count, first = conn.execute(
             "SELECT count(*), min(sampled_at) FROM readings WHERE superseded_by IS NULL AND "
-            "section = ? AND sampled_at >= ?", (section, tomorrow)).fetchone()
+            "section = ? AND sampled_at >= ?", (section, after)).fetchone()
         if count:
             later.append((section, count, first[:10]))
             files.update(r[0] for r in conn.execute(
                 "SELECT DISTINCT i.file FROM readings AS r JOIN readings_imports AS i ON "
                 "i.id = r.import_id WHERE r.superseded_by IS NULL AND r.section = ? AND "
-                "r.sampled_at >= ?", (section, tomorrow)).fetchall())
+                "r.sampled_at >= ?", (section, after)).fetchall())
     if not later:
         return []
     total = sum(count for _, count, _ in later)
@@ -856,8 +859,8 @@ def future_readings(store: ReadingStore, today: date) -> list[Problem]:
     names = sorted(files)
     db = f" --db {store.path}" if store.path not in ("", ":memory:") else ""
     return [Problem(
-        f"{total:,} reading{'s are' if total > 1 else ' is'} dated after today "
-        f"({today.isoformat()}): {', '.join(shown)}, from {_some(names)}. A year typed "
+        f"{total:,} reading{'s are' if total > 1 else ' is'} dated after tomorrow "
+        f"({tomorrow.isoformat()}): {', '.join(shown)}, from {_some(names)}. A year typed "
         "wrong or a clock set wrong? Such a reading counts for no settled year until its "
         f"date. Fix the dates in the file, run `ecocomp readings forget FILE{db}` and "
         "settle again (the file is imported again as it is then)")]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -144,27 +144,31 @@ def test_readings_dated_after_today_are_named_with_their_file(tmp_path):
     run = CliRunner().invoke(main, ["--lang", "en", "settle", str(project), "--db", str(db),
                                     "--year", str(YEAR)])
     assert run.exit_code == 0, run.output
-    (line,) = [w for w in run.output.splitlines() if "dated after today" in w]
+    (line,) = [w for w in run.output.splitlines() if "dated after tomorrow" in w]
+    tomorrow = date.today() + timedelta(days=1)
     assert line.startswith(
-        f"warning: 2 readings are dated after today ({date.today().isoformat()}): "
+        f"warning: 2 readings are dated after tomorrow ({tomorrow.isoformat()}): "
         "zhutingzhen (2 from 2031-05-06), from ")
     assert "2021-manual.csv. A year typed wrong or a clock set wrong?" in line
     assert f"`ecocomp readings forget FILE --db {db}`" in line
 
 
-def test_a_reading_later_today_s_month_counts_and_one_of_today_does_not(tmp_path):
+def test_a_reading_of_the_day_after_tomorrow_counts_and_one_of_tomorrow_does_not(tmp_path):
+    """Tomorrow is not "later": readings are in China Standard Time, and on a server on UTC
+    the machine's date is a day behind China's for eight hours of the day."""
     project = _project(tmp_path, lambda row: True)
     path = project / "readings" / "2021-manual.csv"
     with path.open("a", encoding="utf-8") as f:
-        f.write("zhutingzhen,2022-03-15T23:00,tp,0.05,mg/L,manual,\n")
-    result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
-                            today=date(2022, 3, 15))
-    assert not [w for w in result.warnings if "dated after today" in w]
+        f.write("zhutingzhen,2022-03-16T00:00,tp,0.05,mg/L,manual,\n")
+    for today in (date(2022, 3, 15), date(2022, 3, 16)):
+        result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
+                                today=today)
+        assert not [w for w in result.warnings if "dated after" in w]
     result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
                             today=date(2022, 3, 14))
-    (warning,) = [w for w in result.warnings if "dated after today" in w]
-    assert warning.startswith("1 reading is dated after today (2022-03-14): zhutingzhen "
-                              "(1 from 2022-03-15), from ")
+    (warning,) = [w for w in result.warnings if "dated after" in w]
+    assert warning.startswith("1 reading is dated after tomorrow (2022-03-15): zhutingzhen "
+                              "(1 from 2022-03-16), from ")
 
 
 def test_more_than_six_sections_with_later_readings_are_counted_in_words(tmp_path):
@@ -179,8 +183,8 @@ def test_more_than_six_sections_with_later_readings_are_counted_in_words(tmp_pat
             f.write(f"{section},2031-05-06T08:00,tp,0.05,mg/L,manual,\n")
     result = ecocomp.settle(ecocomp.load_project(project), year=YEAR, dry_run=True,
                             today=date(2022, 3, 15))
-    (warning,) = [w for w in result.warnings if "dated after today" in w]
-    assert warning.startswith("7 readings are dated after today (2022-03-15): ")
+    (warning,) = [w for w in result.warnings if "dated after tomorrow" in w]
+    assert warning.startswith("7 readings are dated after tomorrow (2022-03-16): ")
     assert ", 1 more section, from " in warning
 
 
