@@ -31,7 +31,7 @@ import sqlite3
 import tempfile
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import chain
@@ -818,7 +818,9 @@ def missing_factors(
     return problems
 
 
-def future_readings(store: ReadingStore, today: date) -> list[Problem]:
+def future_readings(
+    store: ReadingStore, today: date, sections: Collection[str] | None = None
+) -> list[Problem]:
     """Readings dated after tomorrow: a year typed wrong (2033 for 2023) or a logger's
     clock set wrong. Such a sample counts for no settled year until its date, and its
     month, if it has other samples, shows no gap: it would be lost in silence.
@@ -827,18 +829,20 @@ def future_readings(store: ReadingStore, today: date) -> list[Problem]:
     machine's date, which on a server on UTC is a day behind China's for eight hours of
     every day (a live reading of today must not be called later than today).
 
-    The sections come from the monthly sums (months from the day after tomorrow's on), then
-    the readings of those sections only (their index, from that day on).
+    The sections come from the monthly sums (months from the day after tomorrow's on:
+    one look-up a section of ``sections``, the project's, when given; else a scan of the
+    sums), then the readings of those sections only (their index, from that day on).
     """
     conn = store._conn
     tomorrow = today + timedelta(days=1)
     after = (tomorrow + timedelta(days=1)).isoformat()
-    sections = [r[0] for r in conn.execute(
-        "SELECT DISTINCT section FROM readings_monthly WHERE month >= ? ORDER BY section",
-        (after[:7],)).fetchall()]
+    among = "" if sections is None else f"section IN ({', '.join('?' * len(sections))}) AND "
+    found = [r[0] for r in conn.execute(
+        f"SELECT DISTINCT section FROM readings_monthly WHERE {among}month >= ? "
+        "ORDER BY section", (*(sections or ()), after[:7])).fetchall()]
     later: list[tuple[str, int, str]] = []
     files: set[str] = set()
-    for section in sections:
+    for section in found:
         count, first = conn.execute(
             "SELECT count(*), min(sampled_at) FROM readings WHERE superseded_by IS NULL AND "
             "section = ? AND sampled_at >= ?", (section, after)).fetchone()
@@ -1167,7 +1171,7 @@ def _settle(
         measured = _measured_factors(store, year)
         warnings += [str(w) for w in missing_months(project, store, year, measured)]
         warnings += [str(w) for w in missing_factors(project, store, year, measured)]
-        warnings += [str(w) for w in future_readings(store, today)]
+        warnings += [str(w) for w in future_readings(store, today, sorted(project.sections))]
         if store.path != ":memory:":
             warnings += [str(w) for w in missing_files(project, store, store.path)]
         # what this run's amounts depend on, to record with its posts (None: a formula
