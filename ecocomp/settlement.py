@@ -718,17 +718,22 @@ def _months_text(months: Sequence[Period]) -> str:
     return ", ".join(str(m) for m in months)
 
 
-def _measured_factors(store: ReadingStore, year: int) -> dict[str, dict[str, set[str]]]:
+def _measured_factors(
+    store: ReadingStore, year: int, sections: Collection[str] | None = None
+) -> dict[str, dict[str, set[str]]]:
     """Section → month (``YYYY-MM``) → the parameters with a valid reading in it, for
-    ``year``: one row a section-month from the monthly sums (20 ms a province-year)."""
+    ``year``: one row a section-month from the monthly sums (10–20 ms a province-year),
+    looked up by section when ``sections`` (the project's) are given, so that the years
+    a store holds besides do not count."""
     conn = store._conn
     joined = ("string_agg(parameter, ',')" if getattr(conn, "dialect", "") == "postgresql"
               else "group_concat(parameter)")
+    among = "" if sections is None else f"section IN ({', '.join('?' * len(sections))}) AND "
     measured: dict[str, dict[str, set[str]]] = defaultdict(dict)
     for section, month, parameters in conn.execute(
-            f"SELECT section, month, {joined} FROM readings_monthly WHERE month >= ? AND "
-            "month <= ? AND count > 0 GROUP BY section, month",
-            (f"{year}-01", f"{year}-12")).fetchall():
+            f"SELECT section, month, {joined} FROM readings_monthly WHERE {among}month >= ? "
+            "AND month <= ? AND count > 0 GROUP BY section, month",
+            (*(sections or ()), f"{year}-01", f"{year}-12")).fetchall():
         measured[section][month] = set(parameters.split(","))
     return measured
 
@@ -1168,7 +1173,7 @@ def _settle(
             raise ValidationFailed(conflicts, what=f"corrections of project {project.root}")
         warnings = [str(w) for w in project.warnings]
         warnings += implausible
-        measured = _measured_factors(store, year)
+        measured = _measured_factors(store, year, sorted(project.sections))
         warnings += [str(w) for w in missing_months(project, store, year, measured)]
         warnings += [str(w) for w in missing_factors(project, store, year, measured)]
         warnings += [str(w) for w in future_readings(store, today, sorted(project.sections))]
