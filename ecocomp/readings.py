@@ -1530,15 +1530,10 @@ def _parse_long(
             if factor is not one:
                 value = _converted(value, factor)
                 plain = False  # a unit factor can carry a value past 1E+28 or below 1E-20
-            if kind == "amount" and (plain or (not below and (
-                    not value or _SMALLEST <= value < _TOO_LARGE))):
-                top = top_of(code)
-                if top is not None and value > top and not below and flag != "invalid":
-                    odd.add(name, reader.line_num, h_val, code, value,  # type: ignore[union-attr]
-                            params.written(*key))
-                yield (reader.line_num, h_val, section, when, code, value, below, source, flag)
-                continue
-            why = _checked(value, below, kind, code, cell)
+            # a plain value in range needs no other check (the usual case)
+            why = None if kind == "amount" and (plain or (not below and (
+                not value or _SMALLEST <= value < _TOO_LARGE))) else _checked(
+                value, below, kind, code, cell)
             if why is None:
                 top = top_of(code)
                 if top is not None and value > top and not below and flag != "invalid":

@@ -756,8 +756,8 @@ def _sections_read(project: Project, year: int) -> Iterator[tuple[Agreement, str
 #: Shipped formulas that pay on a section's class in each month, the worst class of its
 #: factors (``params.factors``); a formula of the user's counts when it has ``factors``.
 _MONTHLY_CLASS_FORMULAS = frozenset({"class_ladder", "target_reward_penalty"})
-#: Names shown in a warning before "and N more".
-_SHOWN_FACTORS = 6
+#: Names (factors, sections, files) shown in a warning before "and N more".
+_SHOWN = 6
 
 
 def missing_factors(
@@ -861,9 +861,9 @@ def future_readings(
         return []
     total = sum(count for _, count, _ in later)
     shown = [f"{section} ({count:,} from {first})"
-             for section, count, first in later[:_SHOWN_FACTORS]]
-    if len(later) > _SHOWN_FACTORS:
-        more = len(later) - _SHOWN_FACTORS
+             for section, count, first in later[:_SHOWN]]
+    if len(later) > _SHOWN:
+        more = len(later) - _SHOWN
         shown.append(f"{more} more section{'s' if more > 1 else ''}")
     names = sorted(files)
     db = f" --db {store.path}" if store.path not in ("", ":memory:") else ""
@@ -882,8 +882,8 @@ def _factor_order(code: str) -> tuple[int, str]:
 
 def _some(names: Sequence[str]) -> str:
     """The first few of ``names``, and how many more."""
-    more = len(names) - _SHOWN_FACTORS
-    return ", ".join(names[:_SHOWN_FACTORS]) + (f" and {more} more" if more > 0 else "")
+    more = len(names) - _SHOWN
+    return ", ".join(names[:_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 def _edited_files(project: Project, store: ReadingStore, db: str | Path) -> list[Problem]:
