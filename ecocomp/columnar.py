@@ -110,16 +110,18 @@ class Batch:
     ``rows()`` gives them as tuples. ``monthly``: the block's monthly sums, one tuple per
     (section, month, parameter, source) with the columns of ``readings_monthly``;
     ``count``: the readings in the block. (The columns hold pyarrow ``Buffer`` objects,
-    which keep their memory alive themselves.)
+    which keep their memory alive themselves.) ``parts``: the readings packed by group for
+    ``readings_packed`` (:func:`bulk_insert.pack`), when the store packs them, else None.
     """
 
-    __slots__ = ("columns", "count", "monthly")
+    __slots__ = ("columns", "count", "monthly", "parts")
 
     def __init__(self, columns: tuple[Any, ...], count: int,
                  monthly: list[tuple[Any, ...]]) -> None:
         self.columns = columns
         self.count = count
         self.monthly = monthly
+        self.parts: list[tuple[Any, ...]] | None = None
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """The block's readings as tuples of Python values, in the order of ``columns``."""

@@ -47,15 +47,20 @@ from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import SettlementError
 from ecocomp.periods import Period
 from ecocomp.store import (
+    _ALL,
     _FORGOTTEN,
     _MIGRATIONS,
     _MONTHLY_GROUP,
     _MONTHLY_SELECT,
+    _PACKED,
     _VERSIONS,
     SCALE,
     ReadingStore,
+    _all_readings,
     _exact,
     _migrate,
+    _monthly_select,
+    _packs_in,
 )
 
 __all__ = [
@@ -302,7 +307,7 @@ class ReadingsReport:
         return not self.problems
 
 
-_READINGS_TABLES = ("readings", "readings_imports", "readings_monthly", _VERSIONS)
+_READINGS_TABLES = ("readings", "readings_imports", "readings_monthly", _PACKED, _VERSIONS)
 _MENTIONS = re.compile(r"\b(?:" + "|".join(_READINGS_TABLES) + r")\b")
 
 
@@ -375,6 +380,67 @@ def _file_problems(conn: sqlite3.Connection) -> list[str]:
     return problems
 
 
+#: What a packed reading must be (``ecocomp.store``: readings_packed), element by element:
+#: SQL true for a good one, over ``p`` (its group's row) and ``j`` (json_each of its data).
+_PACKED_READING = (
+    "json_type(j.value) = 'array' AND json_array_length(j.value) = 7 "
+    "AND json_type(j.value, '$[0]') = 'text' AND json_type(j.value, '$[1]') = 'text' "
+    "AND json_type(j.value, '$[2]') = 'integer' AND json_extract(j.value, '$[2]') IN (0, 1) "
+    "AND json_type(j.value, '$[3]') = 'text' "
+    "AND json_extract(j.value, '$[3]') IN ('', 'suspect', 'invalid') "
+    "AND json_type(j.value, '$[4]') IN ('integer', 'null') "
+    "AND json_type(j.value, '$[5]') = 'integer' "
+    "AND json_type(j.value, '$[6]') IN ('integer', 'null') "
+    "AND substr(json_extract(j.value, '$[0]'), 1, 7) = p.month "
+    "AND json_extract(j.value, '$[0]') BETWEEN p.first_at AND p.last_at"
+)
+
+
+def _packed_problems(conn: sqlite3.Connection) -> list[str]:
+    """Packed readings (``readings_packed``) that ecocomp cannot have written: data that is
+    not a JSON array of readings, a count, month or time range its readings do not give,
+    times out of order within a group, or a sample stored twice among the current readings
+    (the rows' unique index keeps one current revision a sample; for packed readings this
+    check does)."""
+    where = "the database was changed outside ecocomp — restore it from a backup"
+
+    def named(row: tuple[Any, ...]) -> str:
+        section, month, parameter, source, first, import_id = row
+        return (f"readings_packed: the group {section} {month} {parameter} ({source}) from "
+                f"{first} of import #{import_id}")
+
+    key = "p.section, p.month, p.parameter, p.source, p.first_at, p.import_id"
+    problems = [f"{named(r)} is not a JSON array of its count of readings; {where}"
+                for r in conn.execute(
+                    f"SELECT {key} FROM {_PACKED} AS p WHERE NOT json_valid(p.data) OR "
+                    "json_type(p.data) <> 'array' OR json_array_length(p.data) <> p.count "
+                    "OR p.count < 1 LIMIT 5")]
+    if problems:
+        return problems  # the rest unpacks the data
+    problems += [f"{named(r)} holds a reading that is not one ecocomp writes (seven values: "
+                 f"time, value, non-detect, flag, units, exponent, row; in its month and "
+                 f"time range); {where}" for r in conn.execute(
+                     f"SELECT DISTINCT {key} FROM {_PACKED} AS p, json_each(p.data) AS j "
+                     f"WHERE NOT coalesce({_PACKED_READING}, 0) LIMIT 5")]
+    problems += [f"{named(r)}: its readings are not in time order, or its first and last "
+                 f"times are not its range; {where}" for r in conn.execute(
+                     f"SELECT {key} FROM {_PACKED} AS p WHERE json_extract(p.data, '$[0][0]') "
+                     "<> p.first_at OR json_extract(p.data, '$[#-1][0]') <> p.last_at OR "
+                     "p.id IN (SELECT id FROM (SELECT q.id, json_extract(j.value, '$[0]') AS at, "
+                     "lag(json_extract(j.value, '$[0]')) OVER (PARTITION BY q.id ORDER BY "
+                     f"j.key) AS before FROM {_PACKED} AS q, json_each(q.data) AS j) "
+                     "WHERE at <= before) LIMIT 5")]
+    if problems:
+        return problems
+    problems += [f"readings: {section} {parameter} at {at} ({source}) is stored {count} times "
+                 f"among the current readings (rows and packed); {where}"
+                 for section, at, parameter, source, count in conn.execute(
+                     f"SELECT section, sampled_at, parameter, source, count(*) FROM {_ALL} "
+                     "WHERE superseded_by IS NULL GROUP BY section, sampled_at, parameter, "
+                     "source HAVING count(*) > 1 LIMIT 5")]
+    return problems
+
+
 #: What ``verify_readings`` checks on an SQLite file only (docs/postgres.md).
 _PG_UNCHECKED = (
     "the schema of the readings tables (keys, indexes, triggers) is not checked on "
@@ -388,7 +454,8 @@ def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
     """Stored monthly sums against sums recomputed from the current raw readings."""
     conn.execute("DROP TABLE IF EXISTS temp.recomputed")
     conn.execute("CREATE TEMP TABLE recomputed AS SELECT * FROM readings_monthly WHERE 1 = 0")
-    conn.execute(f"INSERT INTO temp.recomputed {_MONTHLY_SELECT}{_MONTHLY_GROUP}")
+    every = _all_readings(_packs_in(conn))
+    conn.execute(f"INSERT INTO temp.recomputed {_monthly_select(every)}{_MONTHLY_GROUP}")
     try:
         cols = ("section, month, parameter, source, count, high, low, inexact, exponent, "
                 "nondetects, suspect, invalid")
@@ -423,23 +490,39 @@ def _values_problems(conn: sqlite3.Connection) -> list[str]:
     value no sum was made of. One pass over the distinct combinations, which repeat a lot.
     """
     problems = []
+    every = _all_readings(_packs_in(conn))
     for value, below, units, exponent, first, count in conn.execute(
-        "SELECT value, below_dl, eff_units, eff_exp, min(id), count(*) FROM readings "
+        f"SELECT value, below_dl, eff_units, eff_exp, min(id), count(*) FROM {every} "
         "GROUP BY value, below_dl, eff_units, eff_exp ORDER BY min(id)"
     ):
         if (type(value) is str and _PLAIN_DECIMAL.fullmatch(value) and below in (0, 1)
                 and _exact(value, bool(below)) == (units, exponent)):
             continue
-        section, at, parameter = conn.execute(
-            "SELECT section, sampled_at, parameter FROM readings WHERE id = ?", (first,)
-        ).fetchone()
+        section, at, parameter, which = _locate(conn, every, first, (
+            "value = ? AND below_dl = ? AND eff_units IS ? AND eff_exp IS ?",
+            (value, below, units, exponent)))
         more = f" (and {count - 1} more reading(s) like it)" if count > 1 else ""
         problems.append(
-            f"readings #{first} ({section} {str(at)[:10]} {parameter}){more}: value "
+            f"{which} ({section} {str(at)[:10]} {parameter}){more}: value "
             f"{value!r} is stored with the effective value {units!r}×10^-{SCALE} (exponent "
             f"{exponent!r}), which it does not give; the sums add the one, reports show the "
             "other — the database was changed outside ecocomp, restore it from a backup")
     return problems
+
+
+def _locate(conn: Any, every: str, number: int | None,
+            matching: tuple[str, tuple[Any, ...]]) -> tuple[Any, Any, Any, str]:
+    """(section, sampled_at, parameter, how a message names it) of the reading ``number``,
+    or, when it is packed (no number), of the first stored reading ``matching`` selects."""
+    if number is not None:
+        found = conn.execute("SELECT section, sampled_at, parameter FROM readings WHERE id = ?",
+                             (number,)).fetchone()
+        return (*found, f"readings #{number}")
+    where, args = matching
+    section, at, parameter, import_id, row = conn.execute(
+        f"SELECT section, sampled_at, parameter, import_id, row FROM {every} WHERE {where} "
+        "ORDER BY import_id, row LIMIT 1", args).fetchone()
+    return section, at, parameter, _packed_name(import_id, row)
 
 
 _STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?",
@@ -461,31 +544,41 @@ def _times_problems(conn: Any) -> list[str]:
     (``YYYY-MM-DDTHH:MM:SS``, optionally ``.ffffff``): the months and days the sums and
     digests group by are cut from it. One pass over the distinct times (SQLite or
     PostgreSQL alike)."""
-    bad = [at for (at,) in conn.execute("SELECT DISTINCT sampled_at FROM readings")
+    every = _all_readings(_packs_in(conn))
+    bad = [at for (at,) in conn.execute(f"SELECT DISTINCT sampled_at FROM {every}")
            if not _real_time(at)]
     rows = []
     for at in sorted(bad, key=str)[:6]:
-        rows += conn.execute("SELECT id, section, sampled_at, parameter FROM readings WHERE "
-                             "sampled_at = ? ORDER BY id LIMIT 6", (at,)).fetchall()
-    rows.sort(key=lambda r: r[0])
+        rows += conn.execute(
+            f"SELECT id, section, sampled_at, parameter, import_id, row FROM {every} WHERE "
+            "sampled_at = ? ORDER BY id IS NULL, id, import_id, row LIMIT 6", (at,)).fetchall()
+    rows.sort(key=lambda r: (r[0] is None, r[0] or 0, r[4], r[5] or 0))
     return [
-        f"readings #{number} ({section} {parameter}): sampled_at {str(at)!r} is not a real "
+        f"{'readings #' + str(number) if number is not None else _packed_name(imp, row)} "
+        f"({section} {parameter}): sampled_at {str(at)!r} is not a real "
         "time as ecocomp stores it (YYYY-MM-DDTHH:MM:SS); the database was changed outside "
-        "ecocomp — restore it from a backup" for number, section, at, parameter in rows[:5]
+        "ecocomp — restore it from a backup"
+        for number, section, at, parameter, imp, row in rows[:5]
     ] + (["… and more readings like these"] if len(rows) > 5 else [])
+
+
+def _packed_name(import_id: int, row: int | None) -> str:
+    return f"the packed reading of import #{import_id} row {row}"
 
 
 _AS_OF_COLUMNS = ("section, sampled_at, parameter, source, value, below_dl, flag, "
                   "eff_units, eff_exp, revision, import_id, row")
 
 
-def _as_of(readings: str, marks: str) -> str:
-    """The rows of ``readings`` as they were right after an import (two ``?``), in two
-    years (two ``?``), of some sections (``marks``)."""
-    return (f"SELECT {_AS_OF_COLUMNS} FROM {readings} AS r WHERE r.import_id <= ? AND NOT "
-            f"EXISTS (SELECT 1 FROM {readings} AS n WHERE n.id = r.superseded_by AND "
+def _as_of(every: str, rows: str, marks: str) -> str:
+    """The readings of ``every`` (:func:`ecocomp.store._all_readings`, whose rows are
+    ``rows``) as they were right after an import (two ``?``), in two years (four ``?``: the
+    times, then the months), of some sections (``marks``). A packed reading supersedes
+    none, so the rows are where a reading's successor is."""
+    return (f"SELECT {_AS_OF_COLUMNS} FROM {every} AS r WHERE r.import_id <= ? AND NOT "
+            f"EXISTS (SELECT 1 FROM {rows} AS n WHERE n.id = r.superseded_by AND "
             "n.import_id <= ?) AND r.sampled_at >= ? AND r.sampled_at < ? "
-            f"AND r.section IN ({marks})")
+            f"AND r.month >= ? AND r.month < ? AND r.section IN ({marks})")
 
 
 def _rebuilt(path: str, folder: Path, last: int, year: int,
@@ -497,12 +590,14 @@ def _rebuilt(path: str, folder: Path, last: int, year: int,
     conn = store._conn  # the store's own connection: SQL-only copy, as its imports do
     conn.execute("PRAGMA synchronous = OFF")  # a throw-away file
     marks = ", ".join("?" for _ in sections) or "NULL"
-    args = (last, last, f"{year - 1}-01-01", f"{year + 1}-01-01", *sections)
+    args = (last, last, f"{year - 1}-01-01", f"{year + 1}-01-01", f"{year - 1}-01",
+            f"{year + 1}-01", *sections)
     conn.execute("BEGIN")
     if postgres.is_url(path):
         source = postgres.connect(path)
         try:
-            rows = source.execute(_as_of("readings", marks), args)
+            rows = source.execute(_as_of(_all_readings(False, alias=""), "readings", marks),
+                                  args)
             conn.executemany(f"INSERT INTO readings ({_AS_OF_COLUMNS}) VALUES "
                              f"({', '.join('?' * 12)})", rows)
         finally:
@@ -510,8 +605,9 @@ def _rebuilt(path: str, folder: Path, last: int, year: int,
     else:
         conn.execute("ATTACH DATABASE ? AS src",
                      (f"file:{quote(os.path.abspath(path))}?mode=ro",))
+        every = _all_readings(_packs_in(conn, "src"), schema="src.", alias="")
         conn.execute(f"INSERT INTO readings ({_AS_OF_COLUMNS}) "
-                     f"{_as_of('src.readings', marks)}", args)
+                     f"{_as_of(every, 'src.readings', marks)}", args)
     conn.execute(f"INSERT INTO readings_monthly {_MONTHLY_SELECT}{_MONTHLY_GROUP}")
     conn.execute("COMMIT")
     if not postgres.is_url(path):
@@ -576,8 +672,9 @@ def _forgotten_before(last: int, imports: Sequence[tuple[int, str, str, str]],
 def _import_ids(name: str) -> frozenset[int]:
     conn = database.open_reading(name)
     try:
+        packed = f" UNION SELECT import_id FROM {_PACKED}" if _packs_in(conn) else ""
         return frozenset(int(r[0]) for r in conn.execute(
-            "SELECT DISTINCT import_id FROM readings"))
+            f"SELECT DISTINCT import_id FROM readings{packed}"))
     finally:
         conn.close()
 
@@ -609,6 +706,8 @@ def verify_readings(path: str | Path) -> ReadingsReport:
         if not postgres.is_url(name):
             problems += _schema_problems(conn)
             problems += _file_problems(conn)
+            if _packs_in(conn):
+                problems += _packed_problems(conn)
         else:
             unchecked = _PG_UNCHECKED
         sums, found = _sums_problems(conn)

@@ -88,7 +88,7 @@ _COLUMNAR_MIN_BYTES = 1 << 20
 _DAILY_MEAN = working_context(prec=50)
 
 #: The readings schema version this code writes and reads.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Exact monthly partial sums of the current readings per (section, month, parameter, source),
 # the unit assessment reads. Kept up to date inside every import's own transaction, so
@@ -110,6 +110,50 @@ _MONTHLY_GROUP = " GROUP BY section, substr(sampled_at, 1, 7), parameter, source
 
 _VERSIONS = "readings_schema_version"
 _FLOW_INDEX = "readings_flow"
+
+# Readings packed by group (issue 12, docs/architecture.md "segments"): the columnar import
+# writes the readings of each (section, month, parameter, source) a file brings new as one
+# row of ``readings_packed``, its readings a JSON array of
+# [sampled_at, value, below_dl, flag, eff_units, eff_exp, row] in time order (several rows
+# when a file's blocks cut a group: first_at tells them apart, their times never overlap).
+# A packed reading is always current (revision 1): it is never superseded and supersedes
+# nothing. A group is packed or rows, never both: before any import that is not a new group
+# of the columnar path touches a (section, month), its packed groups become rows
+# (ReadingStore._explode), so corrections, repeats and their checks see rows only.
+# Readers read ``readings_all``: the rows and the packed readings, with the same columns
+# (a packed reading's id and superseded_by are NULL), plus ``month``.
+_PACKED = "readings_packed"
+_ALL = "readings_all"
+# A row-id table with an index of the groups, not WITHOUT ROWID: a group's JSON (9 KB for
+# a month of 4-hourly samples) then stays on its page instead of spilling onto overflow
+# pages half empty (measured: a 267 MB file against 141 MB of JSON).
+_PACKED_TABLE = f"""CREATE TABLE {_PACKED} (
+    id INTEGER PRIMARY KEY,
+    section TEXT NOT NULL, month TEXT NOT NULL, parameter TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source = 'manual' OR source = 'automatic'),
+    first_at TEXT NOT NULL, last_at TEXT NOT NULL,
+    import_id INTEGER NOT NULL REFERENCES readings_imports (id),
+    count INTEGER NOT NULL, data TEXT NOT NULL
+) STRICT"""
+_PACKED_INDEX = (f"CREATE UNIQUE INDEX {_PACKED}_group ON {_PACKED} "
+                 "(section, month, parameter, source, first_at)")
+#: The packed readings as rows of ``readings``' columns (and month), in time order.
+_UNPACKED = (
+    "SELECT NULL AS id, p.section AS section, json_extract(j.value, '$[0]') AS sampled_at, "
+    "p.parameter AS parameter, p.source AS source, json_extract(j.value, '$[1]') AS value, "
+    "json_extract(j.value, '$[2]') AS below_dl, json_extract(j.value, '$[3]') AS flag, "
+    "json_extract(j.value, '$[4]') AS eff_units, json_extract(j.value, '$[5]') AS eff_exp, "
+    "1 AS revision, NULL AS superseded_by, p.import_id AS import_id, "
+    f"json_extract(j.value, '$[6]') AS row, p.month AS month FROM {_PACKED} AS p, "
+    "json_each(p.data) AS j"
+)
+#: Every stored reading, rows and packed (``rows``: the rows' table, or the table with an
+#: INDEXED BY): the text of ``readings_all``, and of the queries that name an index.
+_ALL_SELECT = (
+    "SELECT id, section, sampled_at, parameter, source, value, below_dl, flag, eff_units, "
+    "eff_exp, revision, superseded_by, import_id, row, substr(sampled_at, 1, 7) AS month "
+    f"FROM {{rows}} UNION ALL {_UNPACKED}"
+)
 _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
         1,
@@ -207,6 +251,15 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "WHERE superseded_by IS NULL AND parameter = 'flow'",
         ),
     ),
+    (
+        5,
+        "readings packed by (section, month, parameter, source); readings_all reads both",
+        (
+            _PACKED_TABLE,
+            _PACKED_INDEX,
+            f"CREATE VIEW {_ALL} AS {_ALL_SELECT.format(rows='readings')}",
+        ),
+    ),
 )
 
 _STAGING = """CREATE TEMP TABLE staging (
@@ -220,6 +273,8 @@ _STAGED = ("row", "field", "section", "sampled_at", "parameter", "source", "valu
            "flag", "eff_units", "eff_exp")
 _DIRECT = (*_COLUMNS.split(", "), "import_id", "row")
 _COLUMNAR_ROWS = (*_COLUMNS.split(", "), "row")
+#: The (section, month) pairs of the staged file.
+_STAGED_MONTHS = "(SELECT DISTINCT section, substr(sampled_at, 1, 7) FROM temp.staging)"
 _SAME_KEY = (
     "r.section = s.section AND r.parameter = s.parameter AND r.sampled_at = s.sampled_at "
     "AND r.source = s.source"
@@ -228,6 +283,11 @@ _SAME_KEY = (
 
 class StoreError(EcocompError):
     """The readings database cannot be used (written by a newer ecocomp, not a database)."""
+
+
+class _NotNew(Exception):
+    """A packed import met a group already stored, or a sample twice: the general path
+    decides (nothing of the import is kept)."""
 
 
 @attrs.frozen
@@ -400,6 +460,9 @@ class ReadingStore:
         self._native: int | None = None
         #: copies the WAL into a database file beside the work (None: in memory, PostgreSQL)
         self._checkpointer: database.Checkpointer | None = None
+        #: whether the database has ``readings_packed`` (an SQLite file of schema version 5
+        #: or later; PostgreSQL stores rows only): where the compiled part packs, imports do
+        self._packs = _packs_in(conn)
 
     # ----------------------------------------------------------------------- opening
 
@@ -507,7 +570,8 @@ class ReadingStore:
             from ecocomp.columnar import release_memory
 
             odd = _Implausible()
-            with self._read_ahead(file, sections, name, odd) as blocks:
+            pack = self._packs and self._native is not None and bulk_insert.can_pack()
+            with self._read_ahead(file, sections, name, odd, pack=pack) as blocks:
                 columns = self._write_columns(blocks, name, digest, correction, progress)
             release_memory()
             if isinstance(columns, ImportResult):
@@ -636,6 +700,16 @@ class ReadingStore:
         else:
             bulk_insert.insert(self._conn, self._native, into, block.count, block.columns,
                                fixed=fixed)
+
+    def _all(self, rows: str = "readings") -> str:
+        """The FROM text of every stored reading, rows and packed (``readings_all``, with
+        ``month``); ``rows`` names the rows' table another way (``INDEXED BY``)."""
+        return _all_readings(self._packs, rows)
+
+    def _with_packed(self, rows: str, packed: str) -> str:
+        """``rows`` (SQL over ``readings``) and, where this backend packs, ``packed`` (the
+        same columns over ``readings_packed``), as one UNION ALL."""
+        return f"{rows} UNION ALL {packed}" if self._packs else rows
 
     def _new_id(self, sql: str, args: tuple[Any, ...]) -> int:
         """Run one INSERT of one row and return the row's ``id``."""
@@ -834,6 +908,7 @@ class ReadingStore:
                 self._end(commit=False)
                 return done
             self._prepare_staged()
+            self._explode(_STAGED_MONTHS)
             import_id = self._new_id(
                 "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
                 "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
@@ -888,6 +963,7 @@ class ReadingStore:
         try:
             sums = _MonthlySums(conn)
             groups = sums.groups
+            touched: set[tuple[str, str]] = set()  # (section, month) pairs
             batch: list[tuple[Any, ...]] = []
             count = 0
             last_when = None
@@ -916,6 +992,7 @@ class ReadingStore:
                 g = groups.get(key)
                 if g is None:
                     g = sums.group(key)
+                    touched.add((section, last_month))
                 if flag or units is None:
                     sums.add(g, below, flag, units, exponent, high, low)
                 else:  # the common case inline: a valid sample with exact units
@@ -940,6 +1017,9 @@ class ReadingStore:
             if batch:
                 self._put(insert, "readings", _DIRECT, batch)
                 count += len(batch)
+            if self._any_packed(touched):  # rows beside packed readings: the general path
+                self._end(commit=False)
+                return None
             self._finish_direct(sums, import_id, count)
         except self._refused:  # a sample repeated in the file, or already stored
             self._end(commit=False)
@@ -979,15 +1059,16 @@ class ReadingStore:
     @staticmethod
     def _read_ahead(
         file: Path, sections: Collection[str] | Mapping[str, str] | None, name: str,
-        odd: _Implausible | None = None,
+        odd: _Implausible | None = None, *, pack: bool = False,
     ) -> Any:
         """The file's blocks read by columns (:func:`columnar.batches`, with their monthly
-        sums) in a thread of their own, starting now (:class:`columnar.ReadAhead`); ``odd``
-        collects the implausible values (read once the blocks are all taken)."""
+        sums, and packed by group when ``pack``) in a thread of their own, starting now
+        (:class:`columnar.ReadAhead`); ``odd`` collects the implausible values (read once
+        the blocks are all taken)."""
         from ecocomp import columnar
 
         return columnar.ReadAhead(
-            _summed(columnar.batches(file, sections, name, SCALE, _exact_parts, odd)))
+            _summed(columnar.batches(file, sections, name, SCALE, _exact_parts, odd), pack))
 
     def _write_columns(
         self,
@@ -1030,26 +1111,119 @@ class ReadingStore:
         try:
             count = 0
             batch = first
+            overlaps = False  # a group cut by blocks whose times interleave
+            if self._packs:
+                conn.execute("DROP TABLE IF EXISTS temp.pack_overlaps")
             while batch is not None:
                 if batch.count:
-                    self._put_block(batch, import_id)
+                    if batch.parts is not None:
+                        overlaps = self._put_parts(batch.parts, import_id) or overlaps
+                    else:
+                        self._put_block(batch, import_id)
                     count += batch.count
                     if progress is not None:
                         progress(count)
                 if batch.monthly:
                     conn.executemany(_UPSERT_MONTHLY, batch.monthly)
                 batch = next(blocks, None)
+            if overlaps:
+                self._require_parts_apart(import_id)
             self._finish_direct(_MonthlySums(conn), import_id, count)
         except columnar.Declined as exc:
             self._end(commit=False)
             return "general" if exc.bad else "other"
-        except self._refused:  # a sample repeated in the file, or already stored
+        except (*self._refused, _NotNew):  # a sample repeated in the file, or already stored
             self._end(commit=False)
             return "general"
         except BaseException:
             self._end(commit=False)
             raise
         return ImportResult(file=name, rows=count, inserted=count, unchanged=0)
+
+    def _put_parts(self, parts: list[tuple[Any, ...]], import_id: int) -> bool:
+        """Write a block's packed groups (:func:`bulk_insert.pack`) into ``readings_packed``;
+        True if one of them shares its group with an earlier block of this import at times
+        that interleave (:meth:`_require_parts_apart` then looks for repeated samples).
+
+        Raises :class:`_NotNew` when a group is stored already (by another import, as rows
+        or packed): the general path decides, with its messages. Which groups are stored is
+        read from the monthly sums (every group with a current reading has its row) and the
+        packed groups, of the block's sections and months only.
+        """
+        conn = self._conn
+        sections = sorted({p[0] for p in parts})
+        months = sorted({p[3] for p in parts})
+        within = (f"section IN ({', '.join('?' * len(sections))}) "
+                  f"AND month IN ({', '.join('?' * len(months))})")
+        held: dict[tuple[str, str, str, str], list[tuple[int, str, str]]] = {}
+        for section, month, parameter, source, other, first, last in conn.execute(
+                "SELECT section, month, parameter, source, import_id, first_at, last_at "
+                f"FROM {_PACKED} WHERE {within}", (*sections, *months)):
+            held.setdefault((section, month, parameter, source), []).append(
+                (other, first, last))
+        stored = set(conn.execute(
+            f"SELECT section, month, parameter, source FROM readings_monthly WHERE {within}",
+            (*sections, *months)).fetchall())
+        rows = []
+        overlapping = []
+        for section, parameter, source, month, first, last, count, data in parts:
+            key = (section, month, parameter, source)
+            found = held.get(key)
+            if found is None:
+                if key in stored:
+                    raise _NotNew(key)
+            elif any(other != import_id for other, _, _ in found):
+                raise _NotNew(key)
+            elif any(first <= end and start <= last for _, start, end in found):
+                overlapping.append(key)
+            rows.append((section, month, parameter, source, first, last, import_id, count,
+                         data))
+        conn.executemany(
+            f"INSERT INTO {_PACKED} (section, month, parameter, source, first_at, last_at, "
+            "import_id, count, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if overlapping:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS pack_overlaps (section TEXT, "
+                         "month TEXT, parameter TEXT, source TEXT)")
+            conn.executemany("INSERT INTO temp.pack_overlaps VALUES (?, ?, ?, ?)", overlapping)
+        return bool(overlapping)
+
+    def _require_parts_apart(self, import_id: int) -> None:
+        """Raise :class:`_NotNew` if a group this import packed in several parts whose
+        times interleave holds one sample twice."""
+        repeated = self._conn.execute(
+            f"SELECT 1 FROM ({_UNPACKED} WHERE p.import_id = ? AND (p.section, p.month, "
+            "p.parameter, p.source) IN (SELECT section, month, parameter, source "
+            "FROM temp.pack_overlaps)) GROUP BY section, month, parameter, source, sampled_at "
+            "HAVING count(*) > 1 LIMIT 1", (import_id,)).fetchone()
+        if repeated:
+            raise _NotNew(repeated)
+
+    def _any_packed(self, months: Collection[tuple[str, str]]) -> bool:
+        """Whether any of the (section, month) pairs ``months`` has packed readings."""
+        if not self._packs:
+            return False
+        pairs = list(months)
+        for start in range(0, len(pairs), 400):
+            chunk = pairs[start:start + 400]
+            if self._conn.execute(
+                    f"SELECT 1 FROM {_PACKED} WHERE (section, month) IN (VALUES "
+                    f"{', '.join('(?, ?)' for _ in chunk)}) LIMIT 1",
+                    [v for pair in chunk for v in pair]).fetchone():
+                return True
+        return False
+
+    def _explode(self, months: str) -> None:
+        """Turn the packed groups of the (section, month) pairs that the SQL ``months``
+        selects into rows of ``readings`` (the same readings, their import and file row),
+        inside the caller's import step: what corrections, repeats and their checks read."""
+        if not self._packs:
+            return
+        conn = self._conn
+        conn.execute(
+            f"INSERT INTO readings ({_COLUMNS}, import_id, row) SELECT {_COLUMNS}, import_id, "
+            f"row FROM ({_UNPACKED} WHERE (p.section, p.month) IN {months} "
+            "ORDER BY p.section, p.month, p.parameter, p.source, p.first_at, j.key)")
+        conn.execute(f"DELETE FROM {_PACKED} WHERE (section, month) IN {months}")
 
     def _write(
         self, name: str, digest: str, correction: bool, rows: int, repeats: int
@@ -1063,6 +1237,7 @@ class ReadingStore:
                 return done
             skipped = repeats
             self._prepare_staged()
+            self._explode(_STAGED_MONTHS)
             self._require_consistent_sums()
             imported_at = _now()
             import_id = self._new_id(
@@ -1177,7 +1352,7 @@ class ReadingStore:
         """Refuse to import when the stored sums of a (section, month) the staged file
         touches differ from the sums of its stored readings: the database was changed
         outside ecocomp, and recomputing them would hide it in the new sums."""
-        staged = "(SELECT DISTINCT section, substr(sampled_at, 1, 7) FROM temp.staging)"
+        staged = _STAGED_MONTHS
         cols = ("section, month, parameter, source, count, high, low, inexact, exponent, "
                 "nondetects, suspect, invalid")
         stored = f"SELECT {cols} FROM readings_monthly WHERE (section, month) IN {staged}"
@@ -1201,7 +1376,7 @@ class ReadingStore:
 
         Runs inside the import's transaction, so the sums and the readings never disagree.
         """
-        staged = "(SELECT DISTINCT section, substr(sampled_at, 1, 7) FROM temp.staging)"
+        staged = _STAGED_MONTHS
         self._conn.execute(f"DELETE FROM readings_monthly WHERE (section, month) IN {staged}")
         self._conn.execute(
             f"INSERT INTO readings_monthly {_MONTHLY_SELECT} "
@@ -1219,8 +1394,9 @@ class ReadingStore:
         args: list[Any] = []
         bounds = _period_bounds(period)
         if bounds is not None:
-            clauses.append("sampled_at >= ? AND sampled_at < ?")
-            args.extend(bounds)
+            # the months too: packed readings are found by month, their times unpacked
+            clauses.append("sampled_at >= ? AND sampled_at < ? AND month >= ? AND month < ?")
+            args.extend((*bounds, *(b[:7] for b in bounds)))
         if section is not None:
             clauses.append("section = ?")
             args.append(section)
@@ -1247,7 +1423,7 @@ class ReadingStore:
         where, args = self._where(period, section=section, parameter=parameter)
         cursor = self._conn.execute(
             "SELECT section, sampled_at, parameter, source, value, below_dl, flag "
-            f"FROM readings WHERE {where} ORDER BY section, sampled_at, parameter, source",
+            f"FROM {self._all()} WHERE {where} ORDER BY section, sampled_at, parameter, source",
             args,
         )
         for row in cursor:
@@ -1308,8 +1484,8 @@ class ReadingStore:
         if not inexact:
             return _decimal_from_units(units, exponent)
         rest = self._conn.execute(
-            f"SELECT value, below_dl FROM readings WHERE {where} AND section = ? AND "
-            "parameter = ? AND substr(sampled_at, 1, 7) = ? AND source = ? "
+            f"SELECT value, below_dl FROM {self._all()} WHERE {where} AND section = ? AND "
+            "parameter = ? AND month = ? AND source = ? "
             "AND flag <> 'invalid' AND eff_units IS NULL",
             [*args, *group],
         )
@@ -1331,13 +1507,13 @@ class ReadingStore:
         """
         code = gb3838().resolve(parameter) or parameter
         where, args = self._where(period, sections=None if sections is None else list(sections))
-        table = "readings"
+        table = self._all()
         # the index's own condition, so that SQLite must use it; a file of schema version 3
         # or older opened read-only (verify --with-readings) has no index: the walk
         if code == "flow" and self._conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
                 (_FLOW_INDEX,)).fetchone():
-            table = f"readings INDEXED BY {_FLOW_INDEX}"
+            table = self._all(f"readings INDEXED BY {_FLOW_INDEX}")
             where += " AND parameter = 'flow'"
         else:
             where += " AND parameter = ?"
@@ -1354,8 +1530,8 @@ class ReadingStore:
         days: dict[str, date] = {}  # one date object per day, shared by the sections
         day_where = f"{where} AND flag <> 'invalid' AND substr(sampled_at, 1, 10) = ?"
         for section, day, count, high, low, inexact, exponent in cursor:
-            total = self._day_total(high, low, exponent, inexact, day_where, [*args, day],
-                                    section)
+            total = self._day_total(high, low, exponent, inexact, table, day_where,
+                                    [*args, day], section)
             when = days.get(day)
             if when is None:
                 when = days[day] = date.fromisoformat(day)
@@ -1364,14 +1540,14 @@ class ReadingStore:
 
     def _day_total(
         self, high: int | None, low: int | None, exponent: int, inexact: int,
-        where: str, args: list[Any], section: str,
+        table: str, where: str, args: list[Any], section: str,
     ) -> Decimal:
         units = (high or 0) * _SPLIT + (low or 0)
         exponent = min(0, exponent)
         if not inexact:
             return _decimal_from_units(units, exponent)
         rest = self._conn.execute(
-            f"SELECT value, below_dl FROM readings WHERE {where} AND section = ? "
+            f"SELECT value, below_dl FROM {table} WHERE {where} AND section = ? "
             "AND eff_units IS NULL", [*args, section],
         )
         return _exact_total(units, exponent, rest)
@@ -1391,7 +1567,7 @@ class ReadingStore:
         where, args = self._where(period)
         cursor = self._conn.execute(
             "SELECT section, sampled_at, parameter, value, below_dl, source, flag "
-            f"FROM readings WHERE {where} ORDER BY section, sampled_at, parameter, source",
+            f"FROM {self._all()} WHERE {where} ORDER BY section, sampled_at, parameter, source",
             args,
         )
         units = {code: p.unit for code, p in gb3838().parameters.items()}
@@ -1446,10 +1622,12 @@ class ReadingStore:
             "WHERE sha256 <> ? ORDER BY id", (_FORGOTTEN,))
             if os.path.basename(row[1]) not in skip]
         rows = []
+        counted = self._with_packed(
+            "SELECT COUNT(*) FROM readings WHERE import_id = ? AND superseded_by IS NULL",
+            f"SELECT coalesce(SUM(count), 0) FROM {_PACKED} WHERE import_id = ?")
         for import_id, *rest in imports:
-            current = self._conn.execute(
-                "SELECT COUNT(*) FROM readings WHERE import_id = ? AND superseded_by IS NULL",
-                (import_id,)).fetchone()[0]
+            current = sum(n for (n,) in self._conn.execute(
+                counted, (import_id,) * (2 if self._packs else 1)))
             rows.append((*rest, current))
         found: dict[tuple[str, str, bool], ImportedFile] = {}
         for file, digest, correction, imported_at, current in rows:
@@ -1487,9 +1665,14 @@ class ReadingStore:
         if not edited:
             return []
         ids = [item[0] for found in edited.values() for item in found]
-        counts = dict(self._conn.execute(
-            "SELECT import_id, count(*) FROM readings WHERE superseded_by IS NULL AND "
-            f"import_id IN ({', '.join('?' * len(ids))}) GROUP BY import_id", ids).fetchall())
+        marks = ", ".join("?" * len(ids))
+        counts: dict[int, int] = {}
+        for import_id, count in self._conn.execute(self._with_packed(
+                "SELECT import_id, count(*) FROM readings WHERE superseded_by IS NULL AND "
+                f"import_id IN ({marks}) GROUP BY import_id",
+                f"SELECT import_id, SUM(count) FROM {_PACKED} WHERE import_id IN ({marks}) "
+                "GROUP BY import_id"), ids * (2 if self._packs else 1)):
+            counts[import_id] = counts.get(import_id, 0) + count
         result = []
         for path, found in edited.items():
             now = file_sha256(path)
@@ -1531,11 +1714,22 @@ class ReadingStore:
                 "SELECT id FROM readings_imports WHERE file = ? AND sha256 <> ? ORDER BY id",
                 (name, _FORGOTTEN))]
             conn.execute("DROP TABLE IF EXISTS temp.forget_months")
+            marks = ", ".join("?" * len(ids))
             conn.execute(
-                "CREATE TEMP TABLE forget_months AS SELECT DISTINCT section, "
-                "substr(sampled_at, 1, 7) AS month FROM readings WHERE import_id IN "
-                f"({', '.join('?' * len(ids))})", ids)
+                "CREATE TEMP TABLE forget_months AS " + self._with_packed(
+                    "SELECT DISTINCT section, substr(sampled_at, 1, 7) AS month FROM readings "
+                    f"WHERE import_id IN ({marks})",
+                    f"SELECT DISTINCT section, month FROM {_PACKED} WHERE import_id IN ({marks})"),
+                ids * (2 if self._packs else 1))
             removed = 0
+            if self._packs:
+                # its packed readings go; the others of those months become rows, so the
+                # sums below are recomputed from rows
+                removed += conn.execute(
+                    f"SELECT coalesce(SUM(count), 0) FROM {_PACKED} WHERE import_id IN "
+                    f"({marks})", ids).fetchone()[0]
+                conn.execute(f"DELETE FROM {_PACKED} WHERE import_id IN ({marks})", ids)
+                self._explode("(SELECT section, month FROM temp.forget_months)")
             for import_id in ids:
                 # the values its readings superseded point past them (or become current)
                 conn.execute(
@@ -1571,16 +1765,16 @@ class ReadingStore:
 
     def sections(self) -> list[str]:
         """Codes of the sections that have readings."""
-        return [r[0] for r in self._conn.execute(
-            "SELECT DISTINCT section FROM readings WHERE superseded_by IS NULL ORDER BY section"
-        )]
+        return sorted({r[0] for r in self._conn.execute(self._with_packed(
+            "SELECT DISTINCT section FROM readings WHERE superseded_by IS NULL",
+            f"SELECT DISTINCT section FROM {_PACKED}"))})
 
     def periods(self) -> list[Period]:
         """The months that have readings, in order."""
-        return [Period.parse(r[0]) for r in self._conn.execute(
-            "SELECT DISTINCT substr(sampled_at, 1, 7) AS month FROM readings "
-            "WHERE superseded_by IS NULL ORDER BY month"
-        )]
+        months = self._conn.execute(self._with_packed(
+            "SELECT DISTINCT substr(sampled_at, 1, 7) FROM readings WHERE superseded_by IS NULL",
+            f"SELECT DISTINCT month FROM {_PACKED}")).fetchall()
+        return [Period.parse(m) for m in sorted({m for (m,) in months})]
 
 
 #: Adds new sums to a month's stored ones (the table's key is the month's group).
@@ -1703,20 +1897,53 @@ def _warned(result: ImportResult, odd: _Implausible, name: str) -> ImportResult:
     return attrs.evolve(result, warnings=warnings) if warnings else result
 
 
-def _summed(blocks: Iterator[Any]) -> Iterator[Any]:
+def _summed(blocks: Iterator[Any], pack: bool = False) -> Iterator[Any]:
     """The blocks of :func:`columnar.batches` with their monthly sums added up across
     blocks: each block's ``monthly`` is replaced by the rows to write now (most often none),
-    and a last block without readings brings the rest."""
-    from ecocomp.columnar import Batch
+    and a last block without readings brings the rest. With ``pack``, each block's
+    ``parts`` are its readings packed by group (:func:`bulk_insert.pack`); a block holding
+    a sample twice is declined (the general path reports it)."""
+    from ecocomp.columnar import Batch, Declined
 
     sums = _HeldSums()
     for block in blocks:
         for group in block.monthly:
             sums.merge(group)
         block.monthly, sums.ready = sums.ready, []
+        if pack and block.count:
+            block.parts = bulk_insert.pack(block.columns, block.count)
+            if block.parts is None:
+                raise Declined("a sample repeated within a block", bad=True)
         yield block
     sums.flush()
     yield Batch((), 0, sums.ready)
+
+
+def _packs_in(conn: Any, schema: str = "main") -> bool:
+    """Whether the readings database on ``conn`` (``schema``: an attached one) keeps
+    packed readings (``readings_packed``: SQLite, schema version 5 or later)."""
+    master = "sqlite_master" if schema == "main" else f"{schema}.sqlite_master"
+    return conn.execute(f"SELECT 1 FROM {master} WHERE type = 'table' AND name = ?",
+                        (_PACKED,)).fetchone() is not None
+
+
+def _all_readings(packed: bool, rows: str = "readings", schema: str = "",
+                  alias: str = _ALL) -> str:
+    """The FROM text of every stored reading with ``readings``' columns and ``month``: the
+    rows and, if the database keeps them (``packed``), the packed readings. ``rows``
+    names the rows' table another way (``INDEXED BY``); ``schema`` is an attached
+    database's name and dot; ``alias`` names a subquery (none: the caller names it)."""
+    named = f" AS {alias}" if alias else ""
+    if not packed:
+        return f"(SELECT *, substr(sampled_at, 1, 7) AS month FROM {schema}{rows}){named}"
+    if rows == "readings":
+        return f"{schema}{_ALL}"
+    return f"({_ALL_SELECT.format(rows=rows)}){named}"
+
+
+def _monthly_select(relation: str) -> str:
+    """:data:`_MONTHLY_SELECT` over ``relation`` (:func:`_all_readings`) instead of the rows."""
+    return _MONTHLY_SELECT.replace("FROM readings WHERE", f"FROM {relation} WHERE")
 
 
 def _correction(item: tuple[Any, ...], file: str, imported_at: str) -> Correction:
