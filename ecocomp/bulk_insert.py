@@ -23,6 +23,9 @@ A column is a tuple, one per parameter of the statement:
 ``(3, start)``
     ``start + r`` (row numbers).
 
+:func:`pack` (compiled only, :func:`can_pack`) turns a block of readings into parts, one per
+(section, parameter, source, month), each part's readings as JSON text.
+
 The compiled insert finds the connection's SQLite handle through SQLite itself: while
 :func:`watching` is on, each connection opened answers ``SELECT ecocomp_bulk_handle()``
 and has the ``ecocomp_block`` table (an SQLite auto extension), never by reading Python's
@@ -47,7 +50,8 @@ from typing import Any
 
 from ecocomp.compiled import optional
 
-__all__ = ["available", "handle", "insert", "rows", "values_statement", "watching"]
+__all__ = ["available", "can_pack", "handle", "insert", "pack", "rows", "values_statement",
+           "watching"]
 
 Column = tuple[Any, ...]
 
@@ -67,10 +71,56 @@ def _load() -> ModuleType | None:
 _bulkc: ModuleType | None = _load()
 
 
+def _load_packer() -> ModuleType | None:
+    # the packer needs no SQLite: only the compiled module, built with pack()
+    _bulkc = optional("ecocomp._bulkc")
+    return _bulkc if _bulkc is not None and hasattr(_bulkc, "pack") else None
+
+
+_packer: ModuleType | None = _load_packer()
+
+
 def available() -> bool:
     """True if the compiled insert runs in this process (built, SQLite found, not
     ``ECOCOMP_PURE_PYTHON``)."""
     return _bulkc is not None
+
+
+def can_pack() -> bool:
+    """True if :func:`pack` runs in this process (``ecocomp/_bulkc.c`` built, not
+    ``ECOCOMP_PURE_PYTHON``); it needs no SQLite of its own."""
+    return _packer is not None
+
+
+#: One part of a block: (section, parameter, source, month, first_at, last_at, count, data).
+Part = tuple[str, str, str, str, str, str, int, str]
+
+
+def pack(columns: Sequence[Column], count: int) -> list[Part] | None:
+    """The ``count`` readings of a block's ten ``columns`` (:attr:`columnar.Batch.columns`:
+    section, sampled_at, parameter, source, value, below_dl, flag, eff_units, eff_exp, row)
+    as parts: one per (section, parameter, source, month), month the first 7 characters of
+    sampled_at (``YYYY-MM``), sorted by them in byte order (SQLite's ``BINARY``).
+
+    Each part is ``(section, parameter, source, month, first_at, last_at, count, data)``:
+    first_at and last_at the group's earliest and latest sampled_at, ``data`` its readings
+    as JSON text, ``[[sampled_at,value,below_dl,flag,eff_units,eff_exp,row],...]`` by
+    sampled_at (byte order), no spaces; texts with ``"`` and ``\\`` escaped and every
+    character below U+0020 as ``\\u00xx``; eff_units ``null`` for NULL. Each value is what
+    :func:`insert` binds for that row (:func:`rows`).
+
+    None if one group holds two readings of the same sampled_at (the caller takes the path
+    that reports the repeat). Columns of unknown form, indices or offsets outside their
+    buffers, or a value of the wrong type (a text column's int or None, an integer
+    column's text, a NULL other than eff_units) raise :class:`ValueError` (or the
+    :class:`TypeError` / :class:`OverflowError` of :func:`insert`). Compiled only: raises
+    :class:`RuntimeError` where :func:`can_pack` is False.
+    """
+    if _packer is None:
+        raise RuntimeError("bulk_insert.pack needs the compiled ecocomp._bulkc (not built "
+                           "in this install, or ECOCOMP_PURE_PYTHON is set): see can_pack()")
+    result: list[Part] | None = _packer.pack(tuple(columns), count)
+    return result
 
 
 #: The watches under way (all threads) and their lock: SQLite's auto extension is one for
