@@ -24,12 +24,13 @@
  * copy; an insert inside an insert gives the outer block back; indices and offsets are
  * checked again as they are read (a writable buffer may change while SQLite works).
  *
- * `pack(columns, n)` packs a block of readings (its ten columns, read by the same code as
- * the insert's) into parts, one per (section, parameter, source, month), each part's
- * readings as JSON text that SQLite's json_each unpacks (see bulk_insert.pack): the keys
- * ranked (a dictionary's values once), the rows sorted by one radix sort of the ranks packed
- * in a 32-bit key (or a counting sort a rank when they do not fit), the JSON written into one
- * buffer, all without the GIL; the Python strings made at the end.
+ * `pack(columns, n, max_readings, split)` packs a block of readings (its ten columns, read
+ * by the same code as the insert's) into parts, each of at most max_readings readings of one
+ * (section, parameter, source, month), each part's readings as JSON text that SQLite's
+ * json_each unpacks and its monthly sums (see bulk_insert.pack): the keys ranked (a
+ * dictionary's values once), the rows sorted by one radix sort of the ranks packed in a
+ * 32-bit key (or a counting sort a rank when they do not fit), the JSON written into one
+ * buffer and the sums added up, all without the GIL; the Python objects made at the end.
  *
  * Columns, one per column c0, c1, ... of the table, each a tuple:
  *   (0, values)                  a sequence of str, int or None, indexed by `indices`:
@@ -599,7 +600,7 @@ static const char *const pack_names[P_COLUMNS] = {
 };
 
 /* what the packing, without the GIL, ran into */
-enum { P_OK = 0, P_NOMEM, P_TYPE, P_CHANGED, P_TOOMANY };
+enum { P_OK = 0, P_NOMEM, P_TYPE, P_CHANGED, P_TOOMANY, P_TIME, P_OVERFLOW };
 
 /* Row r's text in column c: P_TYPE where the row's value is not a text (an int or NULL),
  * P_CHANGED where an index or offset is no longer sound (a writable buffer changed since
@@ -661,6 +662,13 @@ static size_t month_len(const char *s, size_t len) {
     for (size_t k = 0; k < len; k++)
         if (((unsigned char)s[k] & 0xC0) != 0x80 && ++seen > 7) return k;
     return len;
+}
+
+/* The bytes of UTF-8 time s that its part's month says, `YYYY-MM-` (its first 8 characters,
+ * the 8th a '-'), or 0 where s is no such time or has nothing after them. */
+static size_t time_cut(const char *s, size_t len) {
+    size_t m = month_len(s, len);
+    return m + 1 < len && s[m] == '-' ? m + 1 : 0;
 }
 
 typedef struct {
@@ -805,7 +813,8 @@ static char *put_text(char *o, const char *s, size_t len) {
 
 /* A dictionary column's texts as JSON strings, escaped once, not on each row that picks
  * them: json + at[i] … json + at[i + 1] the i-th value's (nothing for a value that is not a
- * text: a row that picks it is refused). json NULL: not a dictionary column. */
+ * text, or with `cut` not a time: a row that picks it is refused). With `cut`, each text
+ * without the bytes time_cut says (sampled_at). json NULL: not a dictionary column. */
 typedef struct {
     char *json;
     size_t *at;
@@ -823,7 +832,7 @@ static inline char *put_padded(char *o, const char *s, size_t len) {
     return o + len;
 }
 
-static int escape_values(const Column *c, Escaped *e) {
+static int escape_values(const Column *c, Escaped *e, int cut) {
     if (c->kind != K_VALUES) return P_OK;
     unsigned long long room = COPY_PAD; /* a fixed-size copy may read past the last one */
     for (Py_ssize_t k = 0; k < c->count; k++)
@@ -836,19 +845,29 @@ static int escape_values(const Column *c, Escaped *e) {
     for (Py_ssize_t k = 0; k < c->count; k++) {
         e->at[k] = (size_t)(o - e->json);
         const Value *v = &c->values[k];
-        if (v->type == V_TEXT) o = put_text(o, v->s, (size_t)v->n);
+        if (v->type != V_TEXT) continue;
+        size_t skip = cut ? time_cut(v->s, (size_t)v->n) : 0;
+        if (cut && skip == 0) continue; /* not a time: refused where a row picks it */
+        o = put_text(o, v->s + skip, (size_t)v->n - skip);
     }
     e->at[c->count] = (size_t)(o - e->json);
     return P_OK;
 }
 
 /* Row r's text of column c: escaped already (*raw = 0: the JSON string, quotes and all),
- * or as it is (*raw = 1); the errors of text_at. */
-static inline int json_at(const Column *c, const Escaped *e, Py_ssize_t r, const char **s,
-                          size_t *len, int *raw) {
+ * or as it is (*raw = 1); with `cut` (sampled_at, escaped with cut) without the bytes
+ * time_cut says, P_TIME where it says none; the errors of text_at. */
+static inline int json_at(const Column *c, const Escaped *e, Py_ssize_t r, int cut,
+                          const char **s, size_t *len, int *raw) {
     if (e->json == NULL) {
         *raw = 1;
-        return text_at(c, r, s, len);
+        int err = text_at(c, r, s, len);
+        if (err != P_OK || !cut) return err;
+        size_t skip = time_cut(*s, *len);
+        if (skip == 0) return P_TIME;
+        *s += skip;
+        *len -= skip;
+        return P_OK;
     }
     int32_t i = c->indices ? c->indices[r] : 0;
     if (i < 0 || i >= c->count) return P_CHANGED;
@@ -856,7 +875,7 @@ static inline int json_at(const Column *c, const Escaped *e, Py_ssize_t r, const
     *raw = 0;
     *s = e->json + e->at[i];
     *len = e->at[i + 1] - e->at[i];
-    return P_OK;
+    return *len == 0 ? P_TIME : P_OK; /* a text's JSON has its quotes at least */
 }
 
 /* x in decimal, two digits at a time: at most 20 bytes */
@@ -926,24 +945,49 @@ static void radix_sort(uint64_t *a, uint64_t *spare, Py_ssize_t n, int bits) {
 typedef struct {
     Py_ssize_t first, last, count; /* rows of the block: the earliest, the latest */
     size_t start, end;             /* its JSON in the buffer */
+    /* its readings' monthly sums (store._MONTHLY_SELECT's): valid = flag not 'invalid' */
+    long long valid, high, low, inexact, exponent, nondetects, suspect, invalid;
+    int units;                     /* valid readings with eff_units: high and low not NULL */
 } Part;
 
 typedef struct {
     const Column *cols;
     Py_ssize_t n;
+    Py_ssize_t most;  /* readings a part at most */
+    long long split;  /* eff_units / split and eff_units % split summed (> 0) */
     uint32_t *ranks; /* 5 × n: section, parameter, source, month, sampled_at */
     uint32_t *perm, *spare;
     uint64_t *keys; /* 2 × n: (group, time) rank << 32 | row, when that fits, and room */
     Part *parts;
     Py_ssize_t nparts;
-    Escaped escaped[3]; /* sampled_at, value, flag */
+    Escaped escaped[3]; /* sampled_at (without its month), value, flag */
     Buf json;
     int repeated;    /* a group holds one sampled_at twice */
-    int bad_column;  /* the column of a P_TYPE or P_CHANGED */
+    int bad_column;  /* the column of a P_TYPE, P_CHANGED, P_TIME or P_OVERFLOW */
+    Py_ssize_t bad_row; /* the row of a P_TIME, P_OVERFLOW */
 } Packing;
 
-/* The block's rows sorted by (section, parameter, source, month, sampled_at), each group's
- * JSON written into w->json: no Python object touched (runs without the GIL). */
+/* 1 where the reading at sorted position p (> 0) is of another group than the one before
+ * it; *again = 1 where it is of the same group and time. */
+static inline int starts_group(const Packing *w, int packed, int time_bits, Py_ssize_t p,
+                               int *again) {
+    if (packed) {
+        uint64_t key = w->keys[p] >> 32, before = w->keys[p - 1] >> 32;
+        int fresh = key >> time_bits != before >> time_bits;
+        *again = !fresh && key == before;
+        return fresh;
+    }
+    const Py_ssize_t n = w->n;
+    const uint32_t *sec = w->ranks, *par = sec + n, *src = par + n, *mon = src + n, *at = mon + n;
+    uint32_t r = w->perm[p], q = w->perm[p - 1];
+    int fresh = sec[r] != sec[q] || par[r] != par[q] || src[r] != src[q] || mon[r] != mon[q];
+    *again = !fresh && at[r] == at[q];
+    return fresh;
+}
+
+/* The block's rows sorted by (section, parameter, source, month, sampled_at), each group
+ * cut into parts of at most w->most readings, each part's JSON written into w->json and its
+ * sums added up: no Python object touched (runs without the GIL). */
 static int pack_block(Packing *w) {
     const Column *cols = w->cols;
     Py_ssize_t n = w->n;
@@ -957,7 +1001,22 @@ static int pack_block(Packing *w) {
             return err;
         }
     }
-    const uint32_t *sec = w->ranks, *par = sec + n, *src = par + n, *mon = src + n, *at = mon + n;
+    static const int text_columns[3] = {P_AT, P_VALUE, P_FLAG};
+    for (int k = 0; k < 3; k++)
+        if (escape_values(&cols[text_columns[k]], &w->escaped[k], k == 0) != P_OK)
+            return P_NOMEM;
+    /* every time YYYY-MM-…, before any part is made (the same error whatever the order) */
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const char *s;
+        size_t len;
+        int raw;
+        int err = json_at(&cols[P_AT], &w->escaped[0], r, 1, &s, &len, &raw);
+        if (err != P_OK) {
+            w->bad_column = P_AT;
+            w->bad_row = r;
+            return err;
+        }
+    }
     int bits[5], total = 0;
     for (int k = 0; k < 5; k++) total += bits[k] = bits_for(distinct[k]);
     /* The ranks in one 32-bit key when they fit (always, but for blocks of many thousands
@@ -977,37 +1036,35 @@ static int pack_block(Packing *w) {
             if (err != P_OK) return err;
         }
     }
-    static const int text_columns[3] = {P_AT, P_VALUE, P_FLAG};
-    for (int k = 0; k < 3; k++)
-        if (escape_values(&cols[text_columns[k]], &w->escaped[k]) != P_OK) return P_NOMEM;
     if (reserve(&w->json, (unsigned long long)n * 64) != P_OK) return P_NOMEM;
     Part *part = NULL;
+    Py_ssize_t size = 0, big = 0; /* the group's parts still to make: `big` of size + 1 first */
+    Py_ssize_t room = 0;          /* readings the current part still takes */
     for (Py_ssize_t p = 0; p < n; p++) {
-        uint32_t r;
-        int fresh, again;
-        if (packed) {
-            uint64_t key = w->keys[p] >> 32, before = p > 0 ? w->keys[p - 1] >> 32 : 0;
-            r = (uint32_t)w->keys[p];
-            fresh = p == 0 || key >> bits[4] != before >> bits[4];
-            again = !fresh && key == before;
-        } else {
-            r = w->perm[p];
-            uint32_t q = p > 0 ? w->perm[p - 1] : 0;
-            fresh = p == 0 || sec[r] != sec[q] || par[r] != par[q] || src[r] != src[q] ||
-                    mon[r] != mon[q];
-            again = !fresh && at[r] == at[q];
-        }
+        uint32_t r = packed ? (uint32_t)w->keys[p] : w->perm[p];
+        int again = 0;
+        int fresh = p == 0 || starts_group(w, packed, bits[4], p, &again);
         if (again) w->repeated = 1;
+        if (fresh) { /* the group's readings, cut into ceil(g / most) parts, sizes ±1 */
+            Py_ssize_t g = 1;
+            int ignored;
+            while (p + g < n && !starts_group(w, packed, bits[4], p + g, &ignored)) g++;
+            Py_ssize_t cuts = g / w->most + (g % w->most != 0);
+            size = g / cuts;
+            big = g % cuts;
+            room = 0;
+        }
         const char *texts[3];
         size_t lens[3];
         int raws[3];
         /* 4 integers of 20 digits, [ ] and commas, and a padded copy's bytes past them */
         unsigned long long most = 6 + 80 + 12 + COPY_PAD;
         for (int k = 0; k < 3; k++) {
-            int err = json_at(&cols[text_columns[k]], &w->escaped[k], r, &texts[k], &lens[k],
-                              &raws[k]);
+            int err = json_at(&cols[text_columns[k]], &w->escaped[k], r, k == 0, &texts[k],
+                              &lens[k], &raws[k]);
             if (err != P_OK) {
                 w->bad_column = text_columns[k];
+                w->bad_row = r;
                 return err;
             }
             most += raws[k] ? 2 + 6ULL * lens[k] : lens[k];
@@ -1023,23 +1080,55 @@ static int pack_block(Packing *w) {
                 return err;
             }
         }
+        /* the flag as SQL compares it (BINARY): its text, not its JSON */
+        const char *flag;
+        size_t flag_len;
+        int err = text_at(&cols[P_FLAG], r, &flag, &flag_len);
+        if (err != P_OK) {
+            w->bad_column = P_FLAG;
+            return err;
+        }
+        int suspect = flag_len == 7 && memcmp(flag, "suspect", 7) == 0;
+        int invalid = flag_len == 7 && memcmp(flag, "invalid", 7) == 0;
         if (reserve(&w->json, most) != P_OK) return P_NOMEM;
         char *o = w->json.p + w->json.len;
-        if (fresh) {
+        if (room == 0) { /* a new part: of a new group, or the group's next */
             if (part != NULL) {
                 *o++ = ']';
                 part->end = (size_t)(o - w->json.p);
             }
             part = &w->parts[w->nparts++];
+            memset(part, 0, sizeof *part);
             part->first = r;
-            part->count = 0;
             part->start = (size_t)(o - w->json.p);
+            room = size + (big > 0);
+            if (big > 0) big--;
             *o++ = '[';
         } else {
             *o++ = ',';
         }
+        room--;
         part->last = r;
         part->count++;
+        part->suspect += suspect;
+        part->invalid += invalid;
+        if (!invalid) {
+            if (part->valid == 0 || ints[2] < part->exponent) part->exponent = ints[2];
+            part->valid++;
+            part->nondetects += ints[0] != 0;
+            if (nulls[1]) {
+                part->inexact++;
+            } else {
+                part->units++;
+                /* C's / and % truncate toward zero, as SQLite's do */
+                if (__builtin_add_overflow(part->high, ints[1] / w->split, &part->high) ||
+                    __builtin_add_overflow(part->low, ints[1] % w->split, &part->low)) {
+                    w->bad_column = P_UNITS;
+                    w->bad_row = r;
+                    return P_OVERFLOW;
+                }
+            }
+        }
         *o++ = '[';
         o = raws[0] ? put_text(o, texts[0], lens[0]) : put_padded(o, texts[0], lens[0]);
         *o++ = ',';
@@ -1085,12 +1174,27 @@ static PyObject *text_object(const Column *c, Py_ssize_t r, int month) {
     return NULL;
 }
 
-/* pack(columns, n): see bulk_insert.pack */
+/* A part's sum that SQL's SUM makes NULL where it adds up no reading */
+static PyObject *sum_or_none(long long x, int some) {
+    return some ? PyLong_FromLongLong(x) : Py_NewRef(Py_None);
+}
+
+/* pack(columns, n, most, split): see bulk_insert.pack */
 static PyObject *py_pack(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *specs;
-    Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "O!n", &PyTuple_Type, &specs, &n)) return NULL;
+    Py_ssize_t n, most;
+    long long split;
+    if (!PyArg_ParseTuple(args, "O!nnL", &PyTuple_Type, &specs, &n, &most, &split))
+        return NULL;
+    if (most < 1) {
+        PyErr_SetString(PyExc_ValueError, "max_readings must be 1 or more");
+        return NULL;
+    }
+    if (split < 1) {
+        PyErr_SetString(PyExc_ValueError, "split must be 1 or more");
+        return NULL;
+    }
     if (PyTuple_GET_SIZE(specs) != P_COLUMNS) {
         PyErr_SetString(PyExc_ValueError,
                         "pack takes the 10 columns of a block of readings (section, "
@@ -1114,6 +1218,8 @@ static PyObject *py_pack(PyObject *self, PyObject *args) {
         }
     w.cols = cols;
     w.n = n;
+    w.most = most;
+    w.split = split;
     if (n == 0) {
         result = PyList_New(0);
         goto done;
@@ -1149,6 +1255,21 @@ static PyObject *py_pack(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "the %s column has over 2^32 values",
                      pack_names[w.bad_column]);
         goto done;
+    case P_TIME: {
+        PyObject *at = text_object(&cols[P_AT], w.bad_row, 0);
+        if (at == NULL) goto done;
+        PyErr_Format(PyExc_ValueError,
+                     "the sampled_at column holds %R (row %zd of the block), not a time "
+                     "YYYY-MM-... (its 8th character '-', and more after it)",
+                     at, w.bad_row + 1);
+        Py_DECREF(at);
+        goto done;
+    }
+    case P_OVERFLOW:
+        PyErr_Format(PyExc_OverflowError,
+                     "the eff_units column's sums overflow 64 bits (row %zd of the block)",
+                     w.bad_row + 1);
+        goto done;
     default:
         PyErr_Format(PyExc_ValueError, "the %s column changed while it was packed",
                      pack_names[w.bad_column]);
@@ -1162,7 +1283,7 @@ static PyObject *py_pack(PyObject *self, PyObject *args) {
     if (list == NULL) goto done;
     for (Py_ssize_t g = 0; g < w.nparts; g++) {
         const Part *part = &w.parts[g];
-        PyObject *items[8] = {
+        PyObject *items[16] = {
             text_object(&cols[P_SECTION], part->first, 0),
             text_object(&cols[P_PARAMETER], part->first, 0),
             text_object(&cols[P_SOURCE], part->first, 0),
@@ -1172,10 +1293,18 @@ static PyObject *py_pack(PyObject *self, PyObject *args) {
             PyLong_FromSsize_t(part->count),
             PyUnicode_DecodeUTF8(w.json.p + part->start, (Py_ssize_t)(part->end - part->start),
                                  NULL),
+            PyLong_FromLongLong(part->valid),
+            sum_or_none(part->high, part->units),
+            sum_or_none(part->low, part->units),
+            PyLong_FromLongLong(part->inexact),
+            sum_or_none(part->exponent, part->valid > 0),
+            PyLong_FromLongLong(part->nondetects),
+            PyLong_FromLongLong(part->suspect),
+            PyLong_FromLongLong(part->invalid),
         };
-        PyObject *tuple = PyTuple_New(8);
+        PyObject *tuple = PyTuple_New(16);
         int whole = tuple != NULL;
-        for (int k = 0; k < 8; k++) {
+        for (int k = 0; k < 16; k++) {
             if (items[k] == NULL) whole = 0;
             if (tuple != NULL && items[k] != NULL)
                 PyTuple_SET_ITEM(tuple, k, items[k]); /* steals it */
@@ -1215,8 +1344,9 @@ static PyMethodDef methods[] = {
      "insert(handle, sql, n, columns): run sql, which reads the block from ecocomp_block; "
      "None, or SQLite's (code, message, row)."},
     {"pack", py_pack, METH_VARARGS,
-     "pack(columns, n): the block's readings grouped by (section, parameter, source, month), "
-     "each group's as JSON text; None if a group repeats a sampled_at."},
+     "pack(columns, n, max_readings, split): the block's readings grouped by (section, "
+     "parameter, source, month), in parts of at most max_readings, each part's as JSON "
+     "text with its monthly sums; None if a group repeats a sampled_at."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -23,8 +23,9 @@ A column is a tuple, one per parameter of the statement:
 ``(3, start)``
     ``start + r`` (row numbers).
 
-:func:`pack` (compiled only, :func:`can_pack`) turns a block of readings into parts, one per
-(section, parameter, source, month), each part's readings as JSON text.
+:func:`pack` (compiled only, :func:`can_pack`) turns a block of readings into parts, each of
+at most ``max_readings`` readings of one (section, parameter, source, month), each part's
+readings as JSON text, with their monthly sums.
 
 The compiled insert finds the connection's SQLite handle through SQLite itself: while
 :func:`watching` is on, each connection opened answers ``SELECT ecocomp_bulk_handle()``
@@ -92,25 +93,44 @@ def can_pack() -> bool:
     return _packer is not None
 
 
-#: One part of a block: (section, parameter, source, month, first_at, last_at, count, data).
-Part = tuple[str, str, str, str, str, str, int, str]
+#: One part of a block: (section, parameter, source, month, first_at, last_at, count, data,
+#: valid_count, high, low, inexact, exponent, nondetects, suspect, invalid).
+Part = tuple[str, str, str, str, str, str, int, str,
+             int, int | None, int | None, int, int | None, int, int, int]
 
 
-def pack(columns: Sequence[Column], count: int) -> list[Part] | None:
+def pack(columns: Sequence[Column], count: int, *, max_readings: int = 64,
+         split: int = 10**10) -> list[Part] | None:
     """The ``count`` readings of a block's ten ``columns`` (:attr:`columnar.Batch.columns`:
     section, sampled_at, parameter, source, value, below_dl, flag, eff_units, eff_exp, row)
-    as parts: one per (section, parameter, source, month), month the first 7 characters of
-    sampled_at (``YYYY-MM``), sorted by them in byte order (SQLite's ``BINARY``).
+    as parts of groups: a group is the readings of one (section, parameter, source, month),
+    month the first 7 characters of sampled_at (``YYYY-MM``); the groups sorted by those in
+    byte order (SQLite's ``BINARY``), each group's readings by sampled_at (byte order).
 
-    Each part is ``(section, parameter, source, month, first_at, last_at, count, data)``:
-    first_at and last_at the group's earliest and latest sampled_at, ``data`` its readings
-    as JSON text, ``[[sampled_at,value,below_dl,flag,eff_units,eff_exp,row],...]`` by
-    sampled_at (byte order), no spaces; texts with ``"`` and ``\\`` escaped and every
-    character below U+0020 as ``\\u00xx``; eff_units ``null`` for NULL. Each value is what
-    :func:`insert` binds for that row (:func:`rows`).
+    A group of g readings is cut, in time order, into ``ceil(g / max_readings)`` parts of
+    equal size within one reading (the larger first; one part when g <= max_readings): the
+    parts of a group follow one another in the list, in time order.
+
+    Each part is ``(section, parameter, source, month, first_at, last_at, count, data,
+    valid_count, high, low, inexact, exponent, nondetects, suspect, invalid)``: first_at
+    and last_at the part's earliest and latest sampled_at (whole), ``data`` its readings as
+    JSON text, ``[[time,value,below_dl,flag,eff_units,eff_exp,row],...]``, no spaces, where
+    ``time`` is sampled_at without its first 8 characters (the ``YYYY-MM-`` its month says:
+    SQLite gives it back as ``month || '-' || time``); texts with ``"`` and ``\\`` escaped and
+    every character below U+0020 as ``\\u00xx``; eff_units ``null`` for NULL. Each value is
+    what :func:`insert` binds for that row (:func:`rows`).
+
+    The last eight are the part's sums as ``store._MONTHLY_SELECT`` adds them up (valid: flag
+    not ``'invalid'``): valid readings; the sums of ``eff_units / split`` and ``eff_units %
+    split`` over the valid ones with eff_units (truncated toward zero, as SQLite's ``/`` and
+    ``%``; None where there is none); valid readings without eff_units; the smallest eff_exp
+    of the valid ones (None: none valid); valid readings with below_dl non-zero; readings
+    flagged ``'suspect'``; ``'invalid'``. ``split`` is the store's (``10**SCALE``).
 
     None if one group holds two readings of the same sampled_at (the caller takes the path
-    that reports the repeat). Columns of unknown form, indices or offsets outside their
+    that reports the repeat). A sampled_at whose 8th character is not ``-`` or with nothing
+    after it raises :class:`ValueError` (the store writes none); a sum past 64 bits
+    :class:`OverflowError`. Columns of unknown form, indices or offsets outside their
     buffers, or a value of the wrong type (a text column's int or None, an integer
     column's text, a NULL other than eff_units) raise :class:`ValueError` (or the
     :class:`TypeError` / :class:`OverflowError` of :func:`insert`). Compiled only: raises
@@ -119,7 +139,7 @@ def pack(columns: Sequence[Column], count: int) -> list[Part] | None:
     if _packer is None:
         raise RuntimeError("bulk_insert.pack needs the compiled ecocomp._bulkc (not built "
                            "in this install, or ECOCOMP_PURE_PYTHON is set): see can_pack()")
-    result: list[Part] | None = _packer.pack(tuple(columns), count)
+    result: list[Part] | None = _packer.pack(tuple(columns), count, max_readings, split)
     return result
 
 
