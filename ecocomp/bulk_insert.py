@@ -40,6 +40,7 @@ insert keeps reads no more after it, from a copy of its current row).
 
 from __future__ import annotations
 
+import array
 import contextlib
 import itertools
 import sqlite3
@@ -189,7 +190,7 @@ def handle(conn: sqlite3.Connection) -> int | None:
 
 
 def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
-           columns: Sequence[Column], *, fixed: str = "") -> None:
+           columns: Sequence[Column], *, fixed: str = "", upsert: str = "") -> None:
     """Insert the ``n`` rows of ``columns`` with ``INSERT INTO {into}``.
 
     ``into`` names the table and its columns (``"t (a, b, c)"``): first one per column of
@@ -197,6 +198,7 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
     every row). Compiled, it is one statement, ``INSERT INTO {into} SELECT c0, c1, …, {fixed}
     FROM ecocomp_block``, whose rows are the block's; else ``executemany`` of ``INSERT INTO
     {into} VALUES (?, …, {fixed})`` over :func:`rows`. The same rows go in, in the same order.
+    ``upsert`` (``"ON CONFLICT … DO UPDATE …"``) ends either statement.
 
     ``native`` is :func:`handle` of ``conn`` (None: ``executemany``), checked on each call:
     a closed connection or another thread raises :class:`sqlite3.ProgrammingError` as
@@ -213,7 +215,8 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
     """
     width = len(columns)
     if native is None or _bulkc is None:
-        conn.executemany(values_statement(into, width, fixed), rows(columns, n))
+        conn.executemany(f"{values_statement(into, width, fixed)} {upsert}".rstrip(),
+                         rows(columns, n))
         return
     # Asked again each time (one query per block): a closed connection, or one of another
     # thread, raises sqlite3's ProgrammingError here as executemany would, instead of the
@@ -227,6 +230,8 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
         conn.execute(f"BEGIN {conn.isolation_level}")
     values = ", ".join([f"c{k}" for k in range(width)] + ([fixed] if fixed else []))
     sql = f"INSERT INTO {into} SELECT {values} FROM ecocomp_block"
+    if upsert:  # "WHERE true": SQLite would read ON as a join's (its upsert documentation)
+        sql = f"{sql} WHERE true {upsert}"
     failed = _bulkc.insert(native, sql, n, tuple(columns))
     if failed is None:
         return
@@ -254,6 +259,16 @@ _ERRORS: dict[int, type[sqlite3.Error]] = {
     21: sqlite3.InterfaceError,  # SQLITE_MISUSE
     25: sqlite3.InterfaceError,  # SQLITE_RANGE
 }
+
+
+def value_columns(values: Sequence[Sequence[Any]]) -> tuple[Column, ...]:
+    """Columns of Python values (``values[k]``: column k, every one as long) for
+    :func:`insert`: each a ``(0, values, indices, 0)`` column picking its values in order."""
+    count = len(values[0]) if values else 0
+    indices = array.array("i", range(count))
+    if indices.itemsize != 4:  # pragma: no cover - C int is 32 bits where CPython runs
+        raise ValueError("no 32-bit C int for the indices")
+    return tuple((0, tuple(column), indices, 0) for column in values)
 
 
 def values_statement(into: str, width: int, fixed: str = "") -> str:

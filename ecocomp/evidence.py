@@ -391,8 +391,8 @@ _PACKED_READING = (
     "AND json_type(j.value, '$[4]') IN ('integer', 'null') "
     "AND json_type(j.value, '$[5]') = 'integer' "
     "AND json_type(j.value, '$[6]') IN ('integer', 'null') "
-    "AND substr(json_extract(j.value, '$[0]'), 1, 7) = p.month "
-    "AND json_extract(j.value, '$[0]') BETWEEN p.first_at AND p.last_at"
+    "AND p.month || '-' || json_extract(j.value, '$[0]') BETWEEN p.first_at AND p.last_at "
+    "AND substr(p.first_at, 1, 8) = p.month || '-'"
 )
 
 
@@ -424,8 +424,9 @@ def _packed_problems(conn: sqlite3.Connection) -> list[str]:
                      f"WHERE NOT coalesce({_PACKED_READING}, 0) LIMIT 5")]
     problems += [f"{named(r)}: its readings are not in time order, or its first and last "
                  f"times are not its range; {where}" for r in conn.execute(
-                     f"SELECT {key} FROM {_PACKED} AS p WHERE json_extract(p.data, '$[0][0]') "
-                     "<> p.first_at OR json_extract(p.data, '$[#-1][0]') <> p.last_at OR "
+                     f"SELECT {key} FROM {_PACKED} AS p WHERE p.month || '-' || "
+                     "json_extract(p.data, '$[0][0]') <> p.first_at OR p.month || '-' || "
+                     "json_extract(p.data, '$[#-1][0]') <> p.last_at OR "
                      "p.id IN (SELECT id FROM (SELECT q.id, json_extract(j.value, '$[0]') AS at, "
                      "lag(json_extract(j.value, '$[0]')) OVER (PARTITION BY q.id ORDER BY "
                      f"j.key) AS before FROM {_PACKED} AS q, json_each(q.data) AS j) "

@@ -112,10 +112,11 @@ _VERSIONS = "readings_schema_version"
 _FLOW_INDEX = "readings_flow"
 
 # Readings packed by group (issue 12, docs/architecture.md "segments"): the columnar import
-# writes the readings of each (section, month, parameter, source) a file brings new as one
-# row of ``readings_packed``, its readings a JSON array of
-# [sampled_at, value, below_dl, flag, eff_units, eff_exp, row] in time order (several rows
-# when a file's blocks cut a group: first_at tells them apart, their times never overlap).
+# writes the readings of each (section, month, parameter, source) a file brings new as
+# rows of ``readings_packed``, each a JSON array of up to 64 readings
+# [sampled_at without its "YYYY-MM-", value, below_dl, flag, eff_units, eff_exp, row] in
+# time order (a group in several rows when it is larger, or when a file's blocks cut it:
+# first_at tells them apart, their times never overlap).
 # A packed reading is always current (revision 1): it is never superseded and supersedes
 # nothing. A group is packed or rows, never both: before any import that is not a new group
 # of the columnar path touches a (section, month), its packed groups become rows
@@ -139,7 +140,8 @@ _PACKED_INDEX = (f"CREATE UNIQUE INDEX {_PACKED}_group ON {_PACKED} "
                  "(section, month, parameter, source, first_at)")
 #: The packed readings as rows of ``readings``' columns (and month), in time order.
 _UNPACKED = (
-    "SELECT NULL AS id, p.section AS section, json_extract(j.value, '$[0]') AS sampled_at, "
+    "SELECT NULL AS id, p.section AS section, "
+    "p.month || '-' || json_extract(j.value, '$[0]') AS sampled_at, "
     "p.parameter AS parameter, p.source AS source, json_extract(j.value, '$[1]') AS value, "
     "json_extract(j.value, '$[2]') AS below_dl, json_extract(j.value, '$[3]') AS flag, "
     "json_extract(j.value, '$[4]') AS eff_units, json_extract(j.value, '$[5]') AS eff_exp, "
@@ -1067,8 +1069,9 @@ class ReadingStore:
         the blocks are all taken)."""
         from ecocomp import columnar
 
-        return columnar.ReadAhead(
-            _summed(columnar.batches(file, sections, name, SCALE, _exact_parts, odd), pack))
+        return columnar.ReadAhead(_summed(
+            columnar.batches(file, sections, name, SCALE, _exact_parts, odd, sums=not pack),
+            pack))
 
     def _write_columns(
         self,
@@ -1164,9 +1167,8 @@ class ReadingStore:
         stored = set(conn.execute(
             f"SELECT section, month, parameter, source FROM readings_monthly WHERE {within}",
             (*sections, *months)).fetchall())
-        rows = []
         overlapping = []
-        for section, parameter, source, month, first, last, count, data in parts:
+        for section, parameter, source, month, first, last, *_rest in parts:
             key = (section, month, parameter, source)
             found = held.get(key)
             if found is None:
@@ -1176,11 +1178,17 @@ class ReadingStore:
                 raise _NotNew(key)
             elif any(first <= end and start <= last for _, start, end in found):
                 overlapping.append(key)
-            rows.append((section, month, parameter, source, first, last, import_id, count,
-                         data))
-        conn.executemany(
-            f"INSERT INTO {_PACKED} (section, month, parameter, source, first_at, last_at, "
-            "import_id, count, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        # one statement a block each, compiled (packing needs the compiled part): SQLite
+        # writes the block's groups and adds their sums while the reader's thread reads on
+        columns = bulk_insert.value_columns(list(zip(*parts, strict=True)))
+        bulk_insert.insert(
+            conn, self._native, f"{_PACKED} (section, parameter, source, month, first_at, "
+            "last_at, count, data, import_id)", len(parts), columns[:8],
+            fixed=str(int(import_id)))
+        bulk_insert.insert(
+            conn, self._native, "readings_monthly AS m (section, parameter, source, month, "
+            "count, high, low, inexact, exponent, nondetects, suspect, invalid)", len(parts),
+            (*columns[:4], *columns[8:]), upsert=_ADD_TO_MONTHLY)
         if overlapping:
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS pack_overlaps (section TEXT, "
                          "month TEXT, parameter TEXT, source TEXT)")
@@ -1901,19 +1909,20 @@ def _summed(blocks: Iterator[Any], pack: bool = False) -> Iterator[Any]:
     """The blocks of :func:`columnar.batches` with their monthly sums added up across
     blocks: each block's ``monthly`` is replaced by the rows to write now (most often none),
     and a last block without readings brings the rest. With ``pack``, each block's
-    ``parts`` are its readings packed by group (:func:`bulk_insert.pack`); a block holding
-    a sample twice is declined (the general path reports it)."""
+    ``parts`` are its readings packed by group (:func:`bulk_insert.pack`), each with its
+    own sums, which SQLite adds up as it writes them (the blocks then bring no ``monthly``);
+    a block holding a sample twice is declined (the general path reports it)."""
     from ecocomp.columnar import Batch, Declined
 
     sums = _HeldSums()
     for block in blocks:
+        if pack and block.count:  # each part brings its sums (ReadingStore._put_parts)
+            block.parts = bulk_insert.pack(block.columns, block.count, split=_SPLIT)
+            if block.parts is None:
+                raise Declined("a sample repeated within a block", bad=True)
         for group in block.monthly:
             sums.merge(group)
         block.monthly, sums.ready = sums.ready, []
-        if pack and block.count:
-            block.parts = bulk_insert.pack(block.columns, block.count)
-            if block.parts is None:
-                raise Declined("a sample repeated within a block", bad=True)
         yield block
     sums.flush()
     yield Batch((), 0, sums.ready)

@@ -221,9 +221,9 @@ def test_verify_with_readings_checks_the_packed_readings(tmp_path, monkeypatch, 
     # not JSON, or a count its data does not give
     found = tampered("UPDATE readings_packed SET count = count + 1")
     assert any("is not a JSON array of its count of readings" in p for p in found)
-    # a reading moved out of its month
-    found = tampered("UPDATE readings_packed SET data = replace(data, '2023-01-02T04', "
-                     "'2023-02-02T04')")
+    # a reading moved out of its group's time range
+    found = tampered("UPDATE readings_packed SET data = replace(data, '\"02T04:00:00\"', "
+                     "'\"29T04:00:00\"')")
     assert any("holds a reading that is not one ecocomp writes" in p for p in found)
     # one sample stored twice, as a row and packed
     found = tampered(
