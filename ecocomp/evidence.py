@@ -47,19 +47,19 @@ from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import SettlementError
 from ecocomp.periods import Period
 from ecocomp.store import (
-    _ALL,
+    _ADD_TO_MONTHLY,
     _FORGOTTEN,
     _MIGRATIONS,
     _MONTHLY_GROUP,
     _MONTHLY_SELECT,
     _PACKED,
+    _SPLIT,
     _VERSIONS,
     SCALE,
     ReadingStore,
     _all_readings,
     _exact,
     _migrate,
-    _monthly_select,
     _packs_in,
 )
 
@@ -380,66 +380,139 @@ def _file_problems(conn: sqlite3.Connection) -> list[str]:
     return problems
 
 
-#: What a packed reading must be (``ecocomp.store``: readings_packed), element by element:
-#: SQL true for a good one, over ``p`` (its group's row) and ``j`` (json_each of its data).
-_PACKED_READING = (
-    "json_type(j.value) = 'array' AND json_array_length(j.value) = 7 "
-    "AND json_type(j.value, '$[0]') = 'text' AND json_type(j.value, '$[1]') = 'text' "
-    "AND json_type(j.value, '$[2]') = 'integer' AND json_extract(j.value, '$[2]') IN (0, 1) "
-    "AND json_type(j.value, '$[3]') = 'text' "
-    "AND json_extract(j.value, '$[3]') IN ('', 'suspect', 'invalid') "
-    "AND json_type(j.value, '$[4]') IN ('integer', 'null') "
-    "AND json_type(j.value, '$[5]') = 'integer' "
-    "AND json_type(j.value, '$[6]') IN ('integer', 'null') "
-    "AND p.month || '-' || json_extract(j.value, '$[0]') BETWEEN p.first_at AND p.last_at "
-    "AND substr(p.first_at, 1, 8) = p.month || '-'"
-)
+@attrs.define
+class _Packed:
+    """What one pass over ``readings_packed`` found (:func:`_scan_packed`): its problems,
+    and what the checks of every reading need of the packed ones (the rows' come from SQL)."""
+
+    problems: list[str] = attrs.field(factory=list)
+    #: (value, below_dl, eff_units, eff_exp) → [how many, where the first is]
+    combos: dict[tuple[Any, ...], list[Any]] = attrs.field(factory=dict)
+    #: sampled_at → where its first reading is
+    times: dict[str, tuple[Any, ...]] = attrs.field(factory=dict)
 
 
-def _packed_problems(conn: sqlite3.Connection) -> list[str]:
-    """Packed readings (``readings_packed``) that ecocomp cannot have written: data that is
-    not a JSON array of readings, a count, month or time range its readings do not give,
-    times out of order within a group, or a sample stored twice among the current readings
-    (the rows' unique index keeps one current revision a sample; for packed readings this
-    check does)."""
-    where = "the database was changed outside ecocomp — restore it from a backup"
+_WHERE = "the database was changed outside ecocomp — restore it from a backup"
+_PACKED_FLAGS = ("", "suspect", "invalid")
 
-    def named(row: tuple[Any, ...]) -> str:
-        section, month, parameter, source, first, import_id = row
-        return (f"readings_packed: the group {section} {month} {parameter} ({source}) from "
-                f"{first} of import #{import_id}")
 
-    key = "p.section, p.month, p.parameter, p.source, p.first_at, p.import_id"
-    problems = [f"{named(r)} is not a JSON array of its count of readings; {where}"
-                for r in conn.execute(
-                    f"SELECT {key} FROM {_PACKED} AS p WHERE NOT json_valid(p.data) OR "
-                    "json_type(p.data) <> 'array' OR json_array_length(p.data) <> p.count "
-                    "OR p.count < 1 LIMIT 5")]
-    if problems:
-        return problems  # the rest unpacks the data
-    problems += [f"{named(r)} holds a reading that is not one ecocomp writes (seven values: "
-                 f"time, value, non-detect, flag, units, exponent, row; in its month and "
-                 f"time range); {where}" for r in conn.execute(
-                     f"SELECT DISTINCT {key} FROM {_PACKED} AS p, json_each(p.data) AS j "
-                     f"WHERE NOT coalesce({_PACKED_READING}, 0) LIMIT 5")]
-    problems += [f"{named(r)}: its readings are not in time order, or its first and last "
-                 f"times are not its range; {where}" for r in conn.execute(
-                     f"SELECT {key} FROM {_PACKED} AS p WHERE p.month || '-' || "
-                     "json_extract(p.data, '$[0][0]') <> p.first_at OR p.month || '-' || "
-                     "json_extract(p.data, '$[#-1][0]') <> p.last_at OR "
-                     "p.id IN (SELECT id FROM (SELECT q.id, json_extract(j.value, '$[0]') AS at, "
-                     "lag(json_extract(j.value, '$[0]')) OVER (PARTITION BY q.id ORDER BY "
-                     f"j.key) AS before FROM {_PACKED} AS q, json_each(q.data) AS j) "
-                     "WHERE at <= before) LIMIT 5")]
-    if problems:
-        return problems
-    problems += [f"readings: {section} {parameter} at {at} ({source}) is stored {count} times "
-                 f"among the current readings (rows and packed); {where}"
-                 for section, at, parameter, source, count in conn.execute(
-                     f"SELECT section, sampled_at, parameter, source, count(*) FROM {_ALL} "
-                     "WHERE superseded_by IS NULL GROUP BY section, sampled_at, parameter, "
-                     "source HAVING count(*) > 1 LIMIT 5")]
-    return problems
+def _group_name(section: str, month: str, parameter: str, source: str, first: str,
+                import_id: int) -> str:
+    return (f"readings_packed: the group {section} {month} {parameter} ({source}) from "
+            f"{first} of import #{import_id}")
+
+
+def _scan_packed(conn: sqlite3.Connection, sums_into: str) -> _Packed:
+    """Read every packed reading once (Python's ``json``: one parse a row, not one
+    ``json_extract`` a value) and check what ecocomp writes: a JSON array of its count of
+    readings, seven values each of their types, in time order within its group's month and
+    first-to-last range. Adds each group's sums, as ``_MONTHLY_SELECT`` adds them, to the
+    table ``sums_into`` (its key unique), and collects the value forms and times for
+    :func:`_values_problems` and :func:`_times_problems`. Then, in SQL without unpacking:
+    no two parts of a group overlap in time, and no group is current both as rows and
+    packed (what the rows' unique index keeps for rows). Memory holds one group at a time,
+    the distinct times and the distinct value forms."""
+    found = _Packed()
+    problems = found.problems
+    insert = (f"INSERT INTO {sums_into} AS m VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              f"{_ADD_TO_MONTHLY}")
+    batch: list[tuple[Any, ...]] = []
+    key: tuple[str, str, str, str] | None = None
+    g: list[Any] = []
+    for section, month, parameter, source, first, last, import_id, count, data in \
+            conn.execute(
+                "SELECT section, month, parameter, source, first_at, last_at, import_id, "
+                f"count, data FROM {_PACKED} ORDER BY section, month, parameter, source, "
+                "first_at"):
+        name = _group_name(section, month, parameter, source, first, import_id)
+        try:
+            items = json.loads(data) if type(data) is str else None
+        except ValueError:
+            items = None
+        if type(items) is not list or type(count) is not int or len(items) != count \
+                or count < 1:
+            problems.append(f"{name} is not a JSON array of its count of readings; {_WHERE}")
+            continue
+        if (section, month, parameter, source) != key:
+            if key is not None:
+                batch.append((*key, *g))
+                if len(batch) >= 5000:
+                    conn.executemany(insert, batch)
+                    batch.clear()
+            key = (section, month, parameter, source)
+            g = [0, None, None, 0, None, 0, 0, 0]
+        before = ""
+        odd = order = False
+        prefix = f"{month}-"
+        for item in items:
+            if not (type(item) is list and len(item) == 7):
+                odd = True
+                continue
+            at, value, below, flag, units, exponent, row = item
+            if not (type(at) is str and type(value) is str and type(below) is int
+                    and below in (0, 1) and flag in _PACKED_FLAGS and type(flag) is str
+                    and (units is None or type(units) is int) and type(exponent) is int
+                    and (row is None or type(row) is int)):
+                odd = True
+                continue
+            full = prefix + at
+            if not first <= full <= last:
+                odd = True
+            if full <= before:
+                order = True
+            before = full
+            where = (import_id, row, section, full, parameter)
+            found.times.setdefault(full, where)
+            combo = found.combos.get((value, below, units, exponent))
+            if combo is None:
+                found.combos[(value, below, units, exponent)] = [1, where]
+            else:
+                combo[0] += 1
+            # the sums, as _MONTHLY_SELECT computes them
+            if flag == "invalid":
+                g[7] += 1
+                continue
+            g[0] += 1
+            g[6] += flag == "suspect"
+            g[5] += below == 1
+            g[4] = exponent if g[4] is None or exponent < g[4] else g[4]
+            if units is None:
+                g[3] += 1
+            else:
+                high, low = divmod(abs(units), _SPLIT)
+                if units < 0:
+                    high, low = -high, -low
+                g[1] = high if g[1] is None else g[1] + high
+                g[2] = low if g[2] is None else g[2] + low
+        if odd:
+            problems.append(
+                f"{name} holds a reading that is not one ecocomp writes (seven values: time, "
+                "value, non-detect, flag, units, exponent, row; in its month and time range); "
+                f"{_WHERE}")
+        if order or not first.startswith(prefix) or (items and type(items[0]) is list and (
+                prefix + str(items[0][0]) != first or prefix + str(items[-1][0]) != last)):
+            problems.append(f"{name}: its readings are not in time order, or its first and "
+                            f"last times are not its range; {_WHERE}")
+    if key is not None:
+        batch.append((*key, *g))
+    conn.executemany(insert, batch)
+    problems += [
+        f"{_group_name(*r[:6])} overlaps in time its group's part from {r[6]}; {_WHERE}"
+        for r in conn.execute(
+            "SELECT section, month, parameter, source, first_at, import_id, before FROM "
+            "(SELECT *, lag(first_at) OVER w AS before, lag(last_at) OVER w AS ended FROM "
+            f"{_PACKED} WINDOW w AS (PARTITION BY section, month, parameter, source "
+            "ORDER BY first_at)) WHERE first_at <= ended LIMIT 5")]
+    problems += [
+        f"{_group_name(*r)} is also stored as rows among the current readings (a group is "
+        f"one or the other); {_WHERE}"
+        for r in conn.execute(
+            "SELECT p.section, p.month, p.parameter, p.source, p.first_at, p.import_id FROM "
+            f"{_PACKED} AS p WHERE EXISTS (SELECT 1 FROM readings AS r WHERE r.section = "
+            "p.section AND r.sampled_at >= p.month || '-' AND r.sampled_at < p.month || '.' "
+            "AND r.parameter = p.parameter AND r.source = p.source "
+            "AND r.superseded_by IS NULL) LIMIT 5")]
+    return found
 
 
 #: What ``verify_readings`` checks on an SQLite file only (docs/postgres.md).
@@ -451,12 +524,17 @@ _PG_UNCHECKED = (
 )
 
 
-def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
-    """Stored monthly sums against sums recomputed from the current raw readings."""
+def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str], _Packed | None]:
+    """Stored monthly sums against sums recomputed from the current raw readings: the
+    rows' in SQL, the packed ones' by :func:`_scan_packed` (returned: what it found)."""
     conn.execute("DROP TABLE IF EXISTS temp.recomputed")
     conn.execute("CREATE TEMP TABLE recomputed AS SELECT * FROM readings_monthly WHERE 1 = 0")
-    every = _all_readings(_packs_in(conn))
-    conn.execute(f"INSERT INTO temp.recomputed {_monthly_select(every)}{_MONTHLY_GROUP}")
+    conn.execute(f"INSERT INTO temp.recomputed {_MONTHLY_SELECT}{_MONTHLY_GROUP}")
+    packed = None
+    if _packs_in(conn):
+        conn.execute("CREATE UNIQUE INDEX temp.recomputed_key ON recomputed "
+                     "(section, month, parameter, source)")
+        packed = _scan_packed(conn, "temp.recomputed")
     try:
         cols = ("section, month, parameter, source, count, high, low, inexact, exponent, "
                 "nondetects, suspect, invalid")
@@ -477,31 +555,45 @@ def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
         f"readings_monthly: the stored sums of {s} {m} differ from the sums of its stored "
         "readings; the database was changed outside ecocomp — restore it from a backup"
         for s, m in bad
-    ]
+    ], packed
 
 
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
-def _values_problems(conn: sqlite3.Connection) -> list[str]:
+def _values_problems(conn: sqlite3.Connection, packed: _Packed | None = None) -> list[str]:
     """Stored readings whose ``value`` text does not give their ``eff_units``/``eff_exp``.
 
     The sums (and so the digests) add ``eff_units``, while ``readings()``, exports and the
     corrections report show ``value``: a reading edited in one and not the other showed a
-    value no sum was made of. One pass over the distinct combinations, which repeat a lot.
+    value no sum was made of. One pass over the distinct combinations, which repeat a lot
+    (the rows' in SQL; the packed ones' from ``packed``).
     """
-    problems = []
-    every = _all_readings(_packs_in(conn))
+    combos: dict[tuple[Any, ...], list[Any]] = {}
     for value, below, units, exponent, first, count in conn.execute(
-        f"SELECT value, below_dl, eff_units, eff_exp, min(id), count(*) FROM {every} "
+        "SELECT value, below_dl, eff_units, eff_exp, min(id), count(*) FROM readings "
         "GROUP BY value, below_dl, eff_units, eff_exp ORDER BY min(id)"
     ):
+        combos[(value, below, units, exponent)] = [count, first]
+    for combo, (count, where) in (packed.combos if packed else {}).items():
+        known = combos.get(combo)
+        if known is None:
+            combos[combo] = [count, where]
+        else:
+            known[0] += count
+    problems = []
+    for (value, below, units, exponent), (count, first) in combos.items():
         if (type(value) is str and _PLAIN_DECIMAL.fullmatch(value) and below in (0, 1)
                 and _exact(value, bool(below)) == (units, exponent)):
             continue
-        section, at, parameter, which = _locate(conn, every, first, (
-            "value = ? AND below_dl = ? AND eff_units IS ? AND eff_exp IS ?",
-            (value, below, units, exponent)))
+        if type(first) is tuple:  # a packed reading
+            import_id, row, section, at, parameter = first
+            which = _packed_name(import_id, row)
+        else:
+            section, at, parameter = conn.execute(
+                "SELECT section, sampled_at, parameter FROM readings WHERE id = ?", (first,)
+            ).fetchone()
+            which = f"readings #{first}"
         more = f" (and {count - 1} more reading(s) like it)" if count > 1 else ""
         problems.append(
             f"{which} ({section} {str(at)[:10]} {parameter}){more}: value "
@@ -509,21 +601,6 @@ def _values_problems(conn: sqlite3.Connection) -> list[str]:
             f"{exponent!r}), which it does not give; the sums add the one, reports show the "
             "other — the database was changed outside ecocomp, restore it from a backup")
     return problems
-
-
-def _locate(conn: Any, every: str, number: int | None,
-            matching: tuple[str, tuple[Any, ...]]) -> tuple[Any, Any, Any, str]:
-    """(section, sampled_at, parameter, how a message names it) of the reading ``number``,
-    or, when it is packed (no number), of the first stored reading ``matching`` selects."""
-    if number is not None:
-        found = conn.execute("SELECT section, sampled_at, parameter FROM readings WHERE id = ?",
-                             (number,)).fetchone()
-        return (*found, f"readings #{number}")
-    where, args = matching
-    section, at, parameter, import_id, row = conn.execute(
-        f"SELECT section, sampled_at, parameter, import_id, row FROM {every} WHERE {where} "
-        "ORDER BY import_id, row LIMIT 1", args).fetchone()
-    return section, at, parameter, _packed_name(import_id, row)
 
 
 _STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?",
@@ -540,27 +617,30 @@ def _real_time(text: object) -> bool:
     return True
 
 
-def _times_problems(conn: Any) -> list[str]:
+def _times_problems(conn: Any, packed: _Packed | None = None) -> list[str]:
     """Stored readings whose ``sampled_at`` is not a real time as the store writes it
     (``YYYY-MM-DDTHH:MM:SS``, optionally ``.ffffff``): the months and days the sums and
     digests group by are cut from it. One pass over the distinct times (SQLite or
-    PostgreSQL alike)."""
-    every = _all_readings(_packs_in(conn))
-    bad = [at for (at,) in conn.execute(f"SELECT DISTINCT sampled_at FROM {every}")
+    PostgreSQL alike; the packed readings' from ``packed``)."""
+    bad = [at for (at,) in conn.execute("SELECT DISTINCT sampled_at FROM readings")
            if not _real_time(at)]
     rows = []
     for at in sorted(bad, key=str)[:6]:
-        rows += conn.execute(
-            f"SELECT id, section, sampled_at, parameter, import_id, row FROM {every} WHERE "
-            "sampled_at = ? ORDER BY id IS NULL, id, import_id, row LIMIT 6", (at,)).fetchall()
-    rows.sort(key=lambda r: (r[0] is None, r[0] or 0, r[4], r[5] or 0))
+        rows += conn.execute("SELECT id, section, sampled_at, parameter FROM readings WHERE "
+                             "sampled_at = ? ORDER BY id LIMIT 6", (at,)).fetchall()
+    rows.sort(key=lambda r: r[0])
+    named = [(f"readings #{number}", section, at, parameter)
+             for number, section, at, parameter in rows]
+    if packed is not None:
+        odd = sorted((where for at, where in packed.times.items() if not _real_time(at)),
+                     key=lambda w: (w[0], w[1] or 0))
+        named += [(_packed_name(import_id, row), section, at, parameter)
+                  for import_id, row, section, at, parameter in odd[:6]]
     return [
-        f"{'readings #' + str(number) if number is not None else _packed_name(imp, row)} "
-        f"({section} {parameter}): sampled_at {str(at)!r} is not a real "
+        f"{which} ({section} {parameter}): sampled_at {str(at)!r} is not a real "
         "time as ecocomp stores it (YYYY-MM-DDTHH:MM:SS); the database was changed outside "
-        "ecocomp — restore it from a backup"
-        for number, section, at, parameter, imp, row in rows[:5]
-    ] + (["… and more readings like these"] if len(rows) > 5 else [])
+        "ecocomp — restore it from a backup" for which, section, at, parameter in named[:5]
+    ] + (["… and more readings like these"] if len(named) > 5 else [])
 
 
 def _packed_name(import_id: int, row: int | None) -> str:
@@ -707,14 +787,14 @@ def verify_readings(path: str | Path) -> ReadingsReport:
         if not postgres.is_url(name):
             problems += _schema_problems(conn)
             problems += _file_problems(conn)
-            if _packs_in(conn):
-                problems += _packed_problems(conn)
         else:
             unchecked = _PG_UNCHECKED
-        sums, found = _sums_problems(conn)
+        sums, found, packed = _sums_problems(conn)
+        if packed is not None:
+            problems += packed.problems
         problems += found
-        problems += _values_problems(conn)
-        times = _times_problems(conn)
+        problems += _values_problems(conn, packed)
+        times = _times_problems(conn, packed)
         problems += times
         runs, malformed = _checked_records(conn)
         problems += malformed

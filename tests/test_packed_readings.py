@@ -230,4 +230,12 @@ def test_verify_with_readings_checks_the_packed_readings(tmp_path, monkeypatch, 
         "INSERT INTO readings (section, sampled_at, parameter, source, value, below_dl, flag, "
         "eff_units, eff_exp, import_id, row) SELECT section, sampled_at, parameter, source, "
         "value, below_dl, flag, eff_units, eff_exp, import_id, row FROM readings_all LIMIT 1")
-    assert any("is stored 2 times among the current readings" in p for p in found)
+    assert any("is also stored as rows among the current readings" in p for p in found)
+    # two parts of one group made to overlap in time
+    found = tampered("UPDATE readings_packed SET last_at = '2023-01-28T20:00:00', data = "
+                     "json_set(data, '$[#-1][0]', '28T20:00:00') WHERE id = 1")
+    assert any("overlaps in time its group's part from" in p for p in found)
+    # a time that is no time
+    found = tampered("UPDATE readings_packed SET data = replace(data, '\"02T04:00:00\"', "
+                     "'\"02T04:00\"')")
+    assert any("sampled_at '2023-01-02T04:00' is not a real time" in p for p in found)
