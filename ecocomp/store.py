@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -138,6 +139,8 @@ _PACKED_TABLE = f"""CREATE TABLE {_PACKED} (
 ) STRICT"""
 _PACKED_INDEX = (f"CREATE UNIQUE INDEX {_PACKED}_group ON {_PACKED} "
                  "(section, month, parameter, source, first_at)")
+# forget, the files' counts and the years an import changed look packed groups up by import
+_PACKED_IMPORT_INDEX = f"CREATE INDEX {_PACKED}_import ON {_PACKED} (import_id)"
 #: The packed readings as rows of ``readings``' columns (and month), in time order.
 _UNPACKED = (
     "SELECT NULL AS id, p.section AS section, "
@@ -259,6 +262,7 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         (
             _PACKED_TABLE,
             _PACKED_INDEX,
+            _PACKED_IMPORT_INDEX,
             f"CREATE VIEW {_ALL} AS {_ALL_SELECT.format(rows='readings')}",
         ),
     ),
@@ -1428,14 +1432,62 @@ class ReadingStore:
         >>> list(ReadingStore.open(":memory:").readings(section="zhuting"))
         []
         """
-        where, args = self._where(period, section=section, parameter=parameter)
-        cursor = self._conn.execute(
-            "SELECT section, sampled_at, parameter, source, value, below_dl, flag "
-            f"FROM {self._all()} WHERE {where} ORDER BY section, sampled_at, parameter, source",
-            args,
-        )
-        for row in cursor:
+        for row in self._current(period, section=section, parameter=parameter):
             yield _reading(row)
+
+    def _current(self, period: Period | str | None, *, section: str | None = None,
+                 parameter: str | None = None) -> Iterator[tuple[Any, ...]]:
+        """Current readings as (section, sampled_at, parameter, source, value, below_dl,
+        flag), in order of section, time, parameter and source.
+
+        The rows come from SQL in that order; the packed groups of the same filter are
+        decoded here (``json``: several times faster than unpacking them in SQL), one
+        (section, month) at a time, sorted, and put in their place among the rows: a
+        (section, month) is only rows, only packed, or both (different parameters or
+        sources), whose readings are then sorted together.
+        """
+        where, args = self._where(period, section=section, parameter=parameter)
+        rows = self._conn.execute(
+            "SELECT section, sampled_at, parameter, source, value, below_dl, flag "
+            f"FROM {_all_readings(False)} WHERE {where} "
+            "ORDER BY section, sampled_at, parameter, source", args)
+        if not self._packs:
+            yield from rows
+            return
+        clauses, pargs = [], []
+        bounds = _period_bounds(period)
+        if bounds is not None:
+            clauses.append("month >= ? AND month < ?")
+            pargs.extend(b[:7] for b in bounds)
+        if section is not None:
+            clauses.append("section = ?")
+            pargs.append(section)
+        if parameter is not None:
+            clauses.append("parameter = ?")
+            pargs.append(gb3838().resolve(parameter) or parameter)
+        parts = self._conn.cursor().execute(
+            f"SELECT section, month, parameter, source, data FROM {_PACKED} "
+            f"WHERE {' AND '.join(clauses) or '1 = 1'} ORDER BY section, month", pargs)
+        part = next(parts, None)
+        row = next(rows, None)
+        while part is not None or row is not None:
+            if part is None or (row is not None and (row[0], row[1][:7]) < part[:2]):
+                yield row
+                row = next(rows, None)
+                continue
+            chunk = part[:2]  # a (section, month) with packed groups: all of it, sorted
+            found = []
+            while part is not None and part[:2] == chunk:
+                found_section, month, found_parameter, source, data = part
+                prefix = f"{month}-"
+                found += [(found_section, prefix + at, found_parameter, source, value, below,
+                           flag) for at, value, below, flag, *_ in json.loads(data)]
+                part = next(parts, None)
+            while row is not None and (row[0], row[1][:7]) == chunk:
+                found.append(row)
+                row = next(rows, None)
+            found.sort(key=lambda r: (r[1], r[2], r[3]))
+            yield from found
 
     def aggregates(
         self, period: Period | str, sections: Collection[str] | None = None
@@ -1572,15 +1624,9 @@ class ReadingStore:
                 return self.export_csv(f, period)
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(("section", "sampled_at", "parameter", "value", "unit", "source", "flag"))
-        where, args = self._where(period)
-        cursor = self._conn.execute(
-            "SELECT section, sampled_at, parameter, value, below_dl, source, flag "
-            f"FROM {self._all()} WHERE {where} ORDER BY section, sampled_at, parameter, source",
-            args,
-        )
         units = {code: p.unit for code, p in gb3838().parameters.items()}
         count = 0
-        for section, at, parameter, value, below, source, flag in cursor:
+        for section, at, parameter, source, value, below, flag in self._current(period):
             writer.writerow((section, at, parameter, "<" + value if below else value,
                              units.get(parameter, ""), source, flag))
             count += 1

@@ -239,3 +239,29 @@ def test_verify_with_readings_checks_the_packed_readings(tmp_path, monkeypatch, 
     found = tampered("UPDATE readings_packed SET data = replace(data, '\"02T04:00:00\"', "
                      "'\"02T04:00\"')")
     assert any("sampled_at '2023-01-02T04:00' is not a real time" in p for p in found)
+
+
+def test_a_month_of_rows_and_packed_groups_reads_in_one_order(tmp_path, monkeypatch, columns):
+    """readings() and exports put rows and decoded packed groups of one (section, month)
+    in the order of section, time, parameter and source, as SQL ordered the rows alone."""
+    automatic = _file(tmp_path, "auto.csv", _hourly(40))  # January packed, February too
+    manual = _file(tmp_path, "manual.csv", [  # rows: read by the row parser
+        "zhuting,2023-01-01T02:00,nh3n,0.2,mg/L,manual,",
+        "zhuting,2023-01-01T04:00,nh3n,0.3,mg/L,manual,",  # the same time as a packed one
+        "zhuting,2023-01-09,tp,0.05,mg/L,manual,", "zhangshugang,2023-01-09,tp,0.05,mg/L,manual,",
+        "zhuting,2023-03-01,tp,0.06,mg/L,manual,"])
+    packed, rows = _both(tmp_path)
+    with packed, rows:
+        for store in (packed, rows):  # the rows first: the packed groups then are new
+            with monkeypatch.context() as m:
+                m.setattr(store_module, "_COLUMNAR", False)
+                assert store.import_file(manual, sections=NAMES).inserted == 5
+            assert store.import_file(automatic, sections=NAMES).inserted == 240
+        assert _counts(packed) == (5, 240)  # both kinds in zhuting's January
+        _same(packed, rows)
+        listed = [(r.section, r.sampled_at.isoformat(), r.parameter, r.source)
+                  for r in packed.readings()]
+        assert listed == sorted(listed) and len(listed) == 245
+        assert list(packed.readings(section="zhuting", parameter="tp")) == list(
+            rows.readings(section="zhuting", parameter="tp"))
+        assert list(packed.readings(period="2023-02")) == list(rows.readings(period="2023-02"))
