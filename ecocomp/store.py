@@ -1567,50 +1567,81 @@ class ReadingStore:
         """
         code = gb3838().resolve(parameter) or parameter
         where, args = self._where(period, sections=None if sections is None else list(sections))
-        table = self._all()
+        table = _all_readings(False)  # the rows; packed groups are decoded below
         # the index's own condition, so that SQLite must use it; a file of schema version 3
         # or older opened read-only (verify --with-readings) has no index: the walk
         if code == "flow" and self._conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
                 (_FLOW_INDEX,)).fetchone():
-            table = self._all(f"readings INDEXED BY {_FLOW_INDEX}")
+            table = _all_readings(False, f"readings INDEXED BY {_FLOW_INDEX}")
             where += " AND parameter = 'flow'"
         else:
             where += " AND parameter = ?"
             args.append(code)
-        cursor = self._conn.execute(
+        # (section, day) → [count, exact units, smallest exponent, inexact count, the
+        # packed inexact (value, below_dl)]
+        sums: dict[tuple[str, str], list[Any]] = {}
+        for section, day, count, high, low, inexact, exponent in self._conn.execute(
             "SELECT section, substr(sampled_at, 1, 10) AS day, COUNT(*), "
             f"SUM(eff_units / {_SPLIT}), SUM(eff_units % {_SPLIT}), "
             "COUNT(*) FILTER (WHERE eff_units IS NULL), MIN(eff_exp) "
             f"FROM {table} WHERE {where} AND flag <> 'invalid' "
-            "GROUP BY section, day ORDER BY section, day",
-            args,
-        )
+            "GROUP BY section, day", args,
+        ):
+            sums[(section, day)] = [count, (high or 0) * _SPLIT + (low or 0), exponent, inexact,
+                                    []]
+        if self._packs:
+            self._packed_days(code, period, sections, sums)
         means: dict[str, dict[date, Decimal]] = {}
         days: dict[str, date] = {}  # one date object per day, shared by the sections
         day_where = f"{where} AND flag <> 'invalid' AND substr(sampled_at, 1, 10) = ?"
-        for section, day, count, high, low, inexact, exponent in cursor:
-            total = self._day_total(high, low, exponent, inexact, table, day_where,
-                                    [*args, day], section)
+        for (section, day), (count, units, exponent, inexact, packed) in sorted(sums.items()):
+            exponent = min(0, exponent)
+            if not inexact and not packed:
+                total = _decimal_from_units(units, exponent)
+            else:
+                rest = self._conn.execute(
+                    f"SELECT value, below_dl FROM {table} WHERE {day_where} AND section = ? "
+                    "AND eff_units IS NULL", [*args, day, section]).fetchall() if inexact \
+                    else []
+                total = _exact_total(units, exponent, [*rest, *packed])
             when = days.get(day)
             if when is None:
                 when = days[day] = date.fromisoformat(day)
             means.setdefault(section, {})[when] = _DAILY_MEAN.divide(total, Decimal(count))
         return means
 
-    def _day_total(
-        self, high: int | None, low: int | None, exponent: int, inexact: int,
-        table: str, where: str, args: list[Any], section: str,
-    ) -> Decimal:
-        units = (high or 0) * _SPLIT + (low or 0)
-        exponent = min(0, exponent)
-        if not inexact:
-            return _decimal_from_units(units, exponent)
-        rest = self._conn.execute(
-            f"SELECT value, below_dl FROM {table} WHERE {where} AND section = ? "
-            "AND eff_units IS NULL", [*args, section],
-        )
-        return _exact_total(units, exponent, rest)
+    def _packed_days(self, code: str, period: Period | str | None,
+                     sections: Collection[str] | None,
+                     sums: dict[tuple[str, str], list[Any]]) -> None:
+        """Add the valid packed readings of ``code`` (in ``period``, of ``sections``) to the
+        daily ``sums`` of :meth:`daily_means`, decoded with ``json`` (as :meth:`_current`)."""
+        clauses, args = ["parameter = ?"], [code]
+        bounds = _period_bounds(period)
+        if bounds is not None:
+            clauses.append("month >= ? AND month < ?")
+            args.extend(b[:7] for b in bounds)
+        if sections is not None:
+            codes = list(sections)
+            clauses.append(f"section IN ({', '.join('?' * len(codes)) or 'NULL'})")
+            args.extend(codes)
+        for section, month, data in self._conn.execute(
+                f"SELECT section, month, data FROM {_PACKED} WHERE {' AND '.join(clauses)}",
+                args):
+            for at, value, below, flag, units, exponent, _row in json.loads(data):
+                if flag == "invalid":
+                    continue
+                day = f"{month}-{at[:2]}"
+                g = sums.get((section, day))
+                if g is None:
+                    g = sums[(section, day)] = [0, 0, exponent, 0, []]
+                g[0] += 1
+                if exponent < g[2]:
+                    g[2] = exponent
+                if units is None:
+                    g[4].append((value, below))
+                else:
+                    g[1] += units
 
     def export_csv(
         self, file: str | os.PathLike[str] | IO[str], period: Period | str | None = None
