@@ -1115,6 +1115,7 @@ class ReadingStore:
             count = 0
             batch = first
             overlaps = False  # a group cut by blocks whose times interleave
+            as_rows: set[tuple[str, str]] = set()  # (section, month) pairs written as rows
             if self._packs:
                 conn.execute("DROP TABLE IF EXISTS temp.pack_overlaps")
             while batch is not None:
@@ -1128,9 +1129,14 @@ class ReadingStore:
                         progress(count)
                 if batch.monthly:
                     conn.executemany(_UPSERT_MONTHLY, batch.monthly)
+                    as_rows.update((m[0], m[1]) for m in batch.monthly)
                 batch = next(blocks, None)
             if overlaps:
                 self._require_parts_apart(import_id)
+            # rows beside packed readings (this process does not pack, an earlier one did):
+            # the unique index does not see those, the general path decides
+            if self._any_packed(as_rows):
+                raise _NotNew(as_rows)
             self._finish_direct(_MonthlySums(conn), import_id, count)
         except columnar.Declined as exc:
             self._end(commit=False)
