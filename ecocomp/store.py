@@ -116,7 +116,8 @@ _FLOW_INDEX = "readings_flow"
 # rows of ``readings_packed``, each a JSON array of up to 64 readings
 # [sampled_at without its "YYYY-MM-", value, below_dl, flag, eff_units, eff_exp, row] in
 # time order (a group in several rows when it is larger, or when a file's blocks cut it:
-# first_at tells them apart, their times never overlap).
+# first_at tells them apart; the parts of blocks whose times interleave overlap in time,
+# never in samples: ReadingStore._require_parts_apart).
 # A packed reading is always current (revision 1): it is never superseded and supersedes
 # nothing. A group is packed or rows, never both: before any import that is not a new group
 # of the columnar path touches a (section, month), its packed groups become rows
