@@ -117,7 +117,8 @@ _FLOW_INDEX = "readings_flow"
 # rows of ``readings_packed``, each a JSON array of up to 64 readings
 # [sampled_at without its "YYYY-MM-", value, below_dl, flag, eff_units, eff_exp, row] in
 # time order (a group in several rows when it is larger, or when a file's blocks cut it:
-# first_at tells them apart, their times never overlap).
+# first_at tells them apart; the parts of blocks whose times interleave overlap in time,
+# never in samples: ReadingStore._require_parts_apart).
 # A packed reading is always current (revision 1): it is never superseded and supersedes
 # nothing. A group is packed or rows, never both: before any import that is not a new group
 # of the columnar path touches a (section, month), its packed groups become rows
@@ -1119,6 +1120,7 @@ class ReadingStore:
             count = 0
             batch = first
             overlaps = False  # a group cut by blocks whose times interleave
+            as_rows: set[tuple[str, str]] = set()  # (section, month) pairs written as rows
             if self._packs:
                 conn.execute("DROP TABLE IF EXISTS temp.pack_overlaps")
             while batch is not None:
@@ -1132,9 +1134,14 @@ class ReadingStore:
                         progress(count)
                 if batch.monthly:
                     conn.executemany(_UPSERT_MONTHLY, batch.monthly)
+                    as_rows.update((m[0], m[1]) for m in batch.monthly)
                 batch = next(blocks, None)
             if overlaps:
                 self._require_parts_apart(import_id)
+            # rows beside packed readings (this process does not pack, an earlier one did):
+            # the unique index does not see those, the general path decides
+            if self._any_packed(as_rows):
+                raise _NotNew(as_rows)
             self._finish_direct(_MonthlySums(conn), import_id, count)
         except columnar.Declined as exc:
             self._end(commit=False)

@@ -136,10 +136,10 @@ def _schema(conn: Any) -> str:
 class PostgresReadingStore(ReadingStore):
     """The readings store in a PostgreSQL database (open it with ``ReadingStore.open(url)``)."""
 
-    _packs = False  # rows only (its imports are COPY): readings_all is the rows
-
-    def _all(self, rows: str = "readings") -> str:
-        return _ALL
+    # rows only (its imports are COPY). Readers read the rows themselves (ReadingStore._all),
+    # not the view readings_all, which is for psql: a role granted its rights before
+    # version 5 has none on that view
+    _packs = False
 
     @classmethod
     def open_url(cls, url: str) -> PostgresReadingStore:

@@ -286,9 +286,10 @@ def blocks(draw: Any) -> tuple[tuple[Any, ...], int, list[Any]]:
         times = draw(st.lists(times_drawn, min_size=total, max_size=total, unique=True))
         array = pa.array(times, pa.string())
         keep.append(array)
-        at = draw(st.sampled_from([_strings(array.slice(skip)),
-                                   _indexed(times, pa.array(range(total), pa.int32())
-                                            .slice(skip))]))
+        forms = [_strings(array.slice(skip))]
+        if times:  # a dictionary of no values is refused, as insert refuses it
+            forms.append(_indexed(times, pa.array(range(total), pa.int32()).slice(skip)))
+        at = draw(st.sampled_from(forms))
     else:
         at = draw(text_column(total, skip, times_drawn, keep))
     columns = (
