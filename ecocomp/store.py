@@ -280,8 +280,10 @@ _STAGED = ("row", "field", "section", "sampled_at", "parameter", "source", "valu
            "flag", "eff_units", "eff_exp")
 _DIRECT = (*_COLUMNS.split(", "), "import_id", "row")
 _COLUMNAR_ROWS = (*_COLUMNS.split(", "), "row")
-#: The (section, month) pairs of the staged file.
+#: The (section, month) pairs of the staged file, and its groups.
 _STAGED_MONTHS = "(SELECT DISTINCT section, substr(sampled_at, 1, 7) FROM temp.staging)"
+_STAGED_GROUPS = ("(SELECT DISTINCT section, substr(sampled_at, 1, 7), parameter, source "
+                  "FROM temp.staging)")
 _SAME_KEY = (
     "r.section = s.section AND r.parameter = s.parameter AND r.sampled_at = s.sampled_at "
     "AND r.source = s.source"
@@ -915,7 +917,7 @@ class ReadingStore:
                 self._end(commit=False)
                 return done
             self._prepare_staged()
-            self._explode(_STAGED_MONTHS)
+            self._explode(_STAGED_GROUPS, by_group=True)
             import_id = self._new_id(
                 "INSERT INTO readings_imports (file, sha256, correction, rows, inserted, "
                 "unchanged, corrected, skipped, imported_at) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
@@ -970,7 +972,7 @@ class ReadingStore:
         try:
             sums = _MonthlySums(conn)
             groups = sums.groups
-            touched: set[tuple[str, str]] = set()  # (section, month) pairs
+            touched: set[tuple[str, ...]] = set()  # the groups written
             batch: list[tuple[Any, ...]] = []
             count = 0
             last_when = None
@@ -999,7 +1001,7 @@ class ReadingStore:
                 g = groups.get(key)
                 if g is None:
                     g = sums.group(key)
-                    touched.add((section, last_month))
+                    touched.add(key)
                 if flag or units is None:
                     sums.add(g, below, flag, units, exponent, high, low)
                 else:  # the common case inline: a valid sample with exact units
@@ -1120,7 +1122,7 @@ class ReadingStore:
             count = 0
             batch = first
             overlaps = False  # a group cut by blocks whose times interleave
-            as_rows: set[tuple[str, str]] = set()  # (section, month) pairs written as rows
+            as_rows: set[tuple[str, ...]] = set()  # the groups written as rows
             if self._packs:
                 conn.execute("DROP TABLE IF EXISTS temp.pack_overlaps")
             while batch is not None:
@@ -1134,7 +1136,7 @@ class ReadingStore:
                         progress(count)
                 if batch.monthly:
                     conn.executemany(_UPSERT_MONTHLY, batch.monthly)
-                    as_rows.update((m[0], m[1]) for m in batch.monthly)
+                    as_rows.update(m[:4] for m in batch.monthly)
                 batch = next(blocks, None)
             if overlaps:
                 self._require_parts_apart(import_id)
@@ -1217,32 +1219,40 @@ class ReadingStore:
         if repeated:
             raise _NotNew(repeated)
 
-    def _any_packed(self, months: Collection[tuple[str, str]]) -> bool:
-        """Whether any of the (section, month) pairs ``months`` has packed readings."""
+    def _any_packed(self, groups: Collection[tuple[str, ...]]) -> bool:
+        """Whether any of the ``groups`` (section, month, parameter, source) has packed
+        readings: rows written for it beside them would be a sample stored twice, which
+        the rows' unique index does not see. (Other groups of the same months may be
+        packed: a manual file beside a packed automatic one stays rows, they stay packed.)"""
         if not self._packs:
             return False
-        pairs = list(months)
-        for start in range(0, len(pairs), 400):
-            chunk = pairs[start:start + 400]
+        keys = list(groups)
+        for start in range(0, len(keys), 200):
+            chunk = keys[start:start + 200]
             if self._conn.execute(
-                    f"SELECT 1 FROM {_PACKED} WHERE (section, month) IN (VALUES "
-                    f"{', '.join('(?, ?)' for _ in chunk)}) LIMIT 1",
-                    [v for pair in chunk for v in pair]).fetchone():
+                    f"SELECT 1 FROM {_PACKED} WHERE (section, month, parameter, source) IN "
+                    f"(VALUES {', '.join('(?, ?, ?, ?)' for _ in chunk)}) LIMIT 1",
+                    [v for key in chunk for v in key]).fetchone():
                 return True
         return False
 
-    def _explode(self, months: str) -> None:
+    def _explode(self, months: str, *, by_group: bool = False) -> None:
         """Turn the packed groups of the (section, month) pairs that the SQL ``months``
-        selects into rows of ``readings`` (the same readings, their import and file row),
-        inside the caller's import step: what corrections, repeats and their checks read."""
+        selects (``by_group``: of the (section, month, parameter, source) groups) into rows
+        of ``readings`` (the same readings, their import and file row), inside the caller's
+        import step: what corrections, repeats and their checks read. The general path
+        turns whole months (its sums are recomputed by month, from rows); a write of new
+        samples only the groups it writes."""
         if not self._packs:
             return
         conn = self._conn
+        which = ("(p.section, p.month, p.parameter, p.source)" if by_group
+                 else "(p.section, p.month)")
         conn.execute(
             f"INSERT INTO readings ({_COLUMNS}, import_id, row) SELECT {_COLUMNS}, import_id, "
-            f"row FROM ({_UNPACKED} WHERE (p.section, p.month) IN {months} "
+            f"row FROM ({_UNPACKED} WHERE {which} IN {months} "
             "ORDER BY p.section, p.month, p.parameter, p.source, p.first_at, j.key)")
-        conn.execute(f"DELETE FROM {_PACKED} WHERE (section, month) IN {months}")
+        conn.execute(f"DELETE FROM {_PACKED} AS p WHERE {which} IN {months}")
 
     def _write(
         self, name: str, digest: str, correction: bool, rows: int, repeats: int

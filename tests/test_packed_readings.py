@@ -265,3 +265,30 @@ def test_a_month_of_rows_and_packed_groups_reads_in_one_order(tmp_path, monkeypa
         assert list(packed.readings(section="zhuting", parameter="tp")) == list(
             rows.readings(section="zhuting", parameter="tp"))
         assert list(packed.readings(period="2023-02")) == list(rows.readings(period="2023-02"))
+
+
+def test_a_small_file_of_other_groups_in_packed_months_stays_rows_beside_them(
+        tmp_path, monkeypatch, columns):
+    """A manual file (rows, by the row parser) in months an automatic file packed: its
+    groups are other groups, so the packed ones stay packed (found in review: they became
+    rows, and a settle of the bundled example kept nothing packed)."""
+    automatic = _file(tmp_path, "auto.csv", _hourly(40))
+    manual = _file(tmp_path, "manual.csv", [
+        "zhuting,2023-01-01T04:00,nh3n,0.3,mg/L,manual,",
+        "zhuting,2023-01-09,tp,0.05,mg/L,manual,", "zhuting,2023-02-03,tp,0.06,mg/L,manual,"])
+    packed, rows = _both(tmp_path)
+    with packed, rows:
+        for store in (packed, rows):
+            assert store.import_file(automatic, sections=NAMES).inserted == 240
+            with monkeypatch.context() as m:
+                m.setattr(store_module, "_COLUMNAR", False)
+                assert store.import_file(manual, sections=NAMES).inserted == 3
+        assert _counts(packed) == (3, 240)
+        _same(packed, rows)
+        # a small file restating a packed sample turns that group into rows, and only it
+        again = _file(tmp_path, "again.csv", [_hourly(40)[7]])
+        with monkeypatch.context() as m:
+            m.setattr(store_module, "_COLUMNAR", False)
+            assert _outcome(packed, again) == _outcome(rows, again)
+        assert _counts(packed) == (3 + 168, 72)  # January's nh3n (automatic) only
+        _same(packed, rows)
