@@ -420,6 +420,27 @@ def _period_bounds(period: Period | str | None) -> tuple[str, str] | None:
     return p.start.isoformat(), date.fromordinal(end).isoformat()
 
 
+def _by_month(period: Period | str | None, *, sections: Collection[str] | None = None,
+              parameter: str | None = None) -> tuple[list[str], list[Any]]:
+    """The conditions (and their arguments) that pick the rows of a table keyed by month
+    (``readings_monthly``, ``readings_packed``) of ``period``, ``sections`` and
+    ``parameter`` (a code): periods are whole months, so the months are exact."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    bounds = _period_bounds(period)
+    if bounds is not None:
+        clauses.append("month >= ? AND month < ?")
+        args.extend(b[:7] for b in bounds)
+    if sections is not None:
+        codes = list(sections)
+        clauses.append(f"section IN ({', '.join('?' * len(codes)) or 'NULL'})")
+        args.extend(codes)
+    if parameter is not None:
+        clauses.append("parameter = ?")
+        args.append(parameter)
+    return clauses, args
+
+
 def _exact_total(units: int, exponent: int, rest: Iterable[tuple[str, int]]) -> Decimal:
     """Units summed in SQL plus the (value, below_dl) rows SQL could not sum exactly."""
     with localcontext(CONTEXT) as ctx:
@@ -1471,17 +1492,9 @@ class ReadingStore:
         if not self._packs:
             yield from rows
             return
-        clauses, pargs = [], []
-        bounds = _period_bounds(period)
-        if bounds is not None:
-            clauses.append("month >= ? AND month < ?")
-            pargs.extend(b[:7] for b in bounds)
-        if section is not None:
-            clauses.append("section = ?")
-            pargs.append(section)
-        if parameter is not None:
-            clauses.append("parameter = ?")
-            pargs.append(gb3838().resolve(parameter) or parameter)
+        clauses, pargs = _by_month(period, sections=None if section is None else [section],
+                                   parameter=None if parameter is None
+                                   else gb3838().resolve(parameter) or parameter)
         parts = self._conn.cursor().execute(
             f"SELECT section, month, parameter, source, data FROM {_PACKED} "
             f"WHERE {' AND '.join(clauses) or '1 = 1'} ORDER BY section, month", pargs)
@@ -1519,15 +1532,7 @@ class ReadingStore:
         []
         """
         where, args = self._where(period, sections=None if sections is None else list(sections))
-        clauses, margs = [], []
-        bounds = _period_bounds(period)
-        if bounds is not None:
-            clauses.append("month >= ? AND month < ?")
-            margs.extend(b[:7] for b in bounds)
-        if sections is not None:
-            codes = list(sections)
-            clauses.append(f"section IN ({', '.join('?' for _ in codes) or 'NULL'})")
-            margs.extend(codes)
+        clauses, margs = _by_month(period, sections=sections)
         cursor = self._conn.execute(
             "SELECT section, parameter, month, source, count, high, low, inexact, exponent, "
             "nondetects, suspect, invalid FROM readings_monthly "
@@ -1633,15 +1638,7 @@ class ReadingStore:
                      sums: dict[tuple[str, str], list[Any]]) -> None:
         """Add the valid packed readings of ``code`` (in ``period``, of ``sections``) to the
         daily ``sums`` of :meth:`daily_means`, decoded with ``json`` (as :meth:`_current`)."""
-        clauses, args = ["parameter = ?"], [code]
-        bounds = _period_bounds(period)
-        if bounds is not None:
-            clauses.append("month >= ? AND month < ?")
-            args.extend(b[:7] for b in bounds)
-        if sections is not None:
-            codes = list(sections)
-            clauses.append(f"section IN ({', '.join('?' * len(codes)) or 'NULL'})")
-            args.extend(codes)
+        clauses, args = _by_month(period, sections=sections, parameter=code)
         for section, month, data in self._conn.execute(
                 f"SELECT section, month, data FROM {_PACKED} WHERE {' AND '.join(clauses)}",
                 args):

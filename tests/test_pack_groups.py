@@ -245,7 +245,11 @@ def text_column(draw: Any, total: int, skip: int, texts: Any, keep: list[Any]) -
         keep.append(array)
         return _strings(array.slice(skip))
     # a dictionary, possibly with a text twice and values no row picks
-    words = draw(st.lists(texts, min_size=1, max_size=6))
+    return dictionary(draw, draw(st.lists(texts, min_size=1, max_size=6)), total, skip, keep)
+
+
+def dictionary(draw: Any, words: list[Any], total: int, skip: int, keep: list[Any]) -> Any:
+    """A dictionary column of ``words``, ``total`` drawn picks sliced at ``skip``."""
     picks = pa.array(draw(st.lists(st.integers(0, len(words) - 1), min_size=total,
                                    max_size=total)), pa.int32())
     keep.append(picks)
@@ -265,11 +269,7 @@ def int_column(draw: Any, total: int, skip: int, nulls: bool, keep: list[Any]) -
         array = pa.array(draw(st.lists(ints, min_size=total, max_size=total)), pa.int64())
         keep.append(array)
         return _int64(array.slice(skip))
-    words = draw(st.lists(ints, min_size=1, max_size=4))
-    picks = pa.array(draw(st.lists(st.integers(0, len(words) - 1), min_size=total,
-                                   max_size=total)), pa.int32())
-    keep.append(picks)
-    return _indexed(words, picks.slice(skip))
+    return dictionary(draw, draw(st.lists(ints, min_size=1, max_size=4)), total, skip, keep)
 
 
 @st.composite
