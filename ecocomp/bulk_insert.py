@@ -23,6 +23,10 @@ A column is a tuple, one per parameter of the statement:
 ``(3, start)``
     ``start + r`` (row numbers).
 
+:func:`pack` (compiled only, :func:`can_pack`) turns a block of readings into parts, each of
+at most ``max_readings`` readings of one (section, parameter, source, month), each part's
+readings as JSON text, with their monthly sums.
+
 The compiled insert finds the connection's SQLite handle through SQLite itself: while
 :func:`watching` is on, each connection opened answers ``SELECT ecocomp_bulk_handle()``
 and has the ``ecocomp_block`` table (an SQLite auto extension), never by reading Python's
@@ -36,6 +40,7 @@ insert keeps reads no more after it, from a copy of its current row).
 
 from __future__ import annotations
 
+import array
 import contextlib
 import itertools
 import sqlite3
@@ -47,7 +52,8 @@ from typing import Any
 
 from ecocomp.compiled import optional
 
-__all__ = ["available", "handle", "insert", "rows", "values_statement", "watching"]
+__all__ = ["available", "can_pack", "handle", "insert", "pack", "rows", "values_statement",
+           "watching"]
 
 Column = tuple[Any, ...]
 
@@ -67,10 +73,75 @@ def _load() -> ModuleType | None:
 _bulkc: ModuleType | None = _load()
 
 
+def _load_packer() -> ModuleType | None:
+    # the packer needs no SQLite: only the compiled module, built with pack()
+    _bulkc = optional("ecocomp._bulkc")
+    return _bulkc if _bulkc is not None and hasattr(_bulkc, "pack") else None
+
+
+_packer: ModuleType | None = _load_packer()
+
+
 def available() -> bool:
     """True if the compiled insert runs in this process (built, SQLite found, not
     ``ECOCOMP_PURE_PYTHON``)."""
     return _bulkc is not None
+
+
+def can_pack() -> bool:
+    """True if :func:`pack` runs in this process (``ecocomp/_bulkc.c`` built, not
+    ``ECOCOMP_PURE_PYTHON``); it needs no SQLite of its own."""
+    return _packer is not None
+
+
+#: One part of a block: (section, parameter, source, month, first_at, last_at, count, data,
+#: valid_count, high, low, inexact, exponent, nondetects, suspect, invalid).
+Part = tuple[str, str, str, str, str, str, int, str,
+             int, int | None, int | None, int, int | None, int, int, int]
+
+
+def pack(columns: Sequence[Column], count: int, *, max_readings: int = 64,
+         split: int = 10**10) -> list[Part] | None:
+    """The ``count`` readings of a block's ten ``columns`` (:attr:`columnar.Batch.columns`:
+    section, sampled_at, parameter, source, value, below_dl, flag, eff_units, eff_exp, row)
+    as parts of groups: a group is the readings of one (section, parameter, source, month),
+    month the first 7 characters of sampled_at (``YYYY-MM``); the groups sorted by those in
+    byte order (SQLite's ``BINARY``), each group's readings by sampled_at (byte order).
+
+    A group of g readings is cut, in time order, into ``ceil(g / max_readings)`` parts of
+    equal size within one reading (the larger first; one part when g <= max_readings): the
+    parts of a group follow one another in the list, in time order.
+
+    Each part is ``(section, parameter, source, month, first_at, last_at, count, data,
+    valid_count, high, low, inexact, exponent, nondetects, suspect, invalid)``: first_at
+    and last_at the part's earliest and latest sampled_at (whole), ``data`` its readings as
+    JSON text, ``[[time,value,below_dl,flag,eff_units,eff_exp,row],...]``, no spaces, where
+    ``time`` is sampled_at without its first 8 characters (the ``YYYY-MM-`` its month says:
+    SQLite gives it back as ``month || '-' || time``); texts with ``"`` and ``\\`` escaped and
+    every character below U+0020 as ``\\u00xx``; eff_units ``null`` for NULL. Each value is
+    what :func:`insert` binds for that row (:func:`rows`).
+
+    The last eight are the part's sums as ``store._MONTHLY_SELECT`` adds them up (valid: flag
+    not ``'invalid'``): valid readings; the sums of ``eff_units / split`` and ``eff_units %
+    split`` over the valid ones with eff_units (truncated toward zero, as SQLite's ``/`` and
+    ``%``; None where there is none); valid readings without eff_units; the smallest eff_exp
+    of the valid ones (None: none valid); valid readings with below_dl non-zero; readings
+    flagged ``'suspect'``; ``'invalid'``. ``split`` is the store's (``10**SCALE``).
+
+    None if one group holds two readings of the same sampled_at (the caller takes the path
+    that reports the repeat). A sampled_at whose 8th character is not ``-`` or with nothing
+    after it raises :class:`ValueError` (the store writes none); a sum past 64 bits
+    :class:`OverflowError`. Columns of unknown form, indices or offsets outside their
+    buffers, or a value of the wrong type (a text column's int or None, an integer
+    column's text, a NULL other than eff_units) raise :class:`ValueError` (or the
+    :class:`TypeError` / :class:`OverflowError` of :func:`insert`). Compiled only: raises
+    :class:`RuntimeError` where :func:`can_pack` is False.
+    """
+    if _packer is None:
+        raise RuntimeError("bulk_insert.pack needs the compiled ecocomp._bulkc (not built "
+                           "in this install, or ECOCOMP_PURE_PYTHON is set): see can_pack()")
+    result: list[Part] | None = _packer.pack(tuple(columns), count, max_readings, split)
+    return result
 
 
 #: The watches under way (all threads) and their lock: SQLite's auto extension is one for
@@ -119,7 +190,7 @@ def handle(conn: sqlite3.Connection) -> int | None:
 
 
 def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
-           columns: Sequence[Column], *, fixed: str = "") -> None:
+           columns: Sequence[Column], *, fixed: str = "", upsert: str = "") -> None:
     """Insert the ``n`` rows of ``columns`` with ``INSERT INTO {into}``.
 
     ``into`` names the table and its columns (``"t (a, b, c)"``): first one per column of
@@ -127,6 +198,7 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
     every row). Compiled, it is one statement, ``INSERT INTO {into} SELECT c0, c1, …, {fixed}
     FROM ecocomp_block``, whose rows are the block's; else ``executemany`` of ``INSERT INTO
     {into} VALUES (?, …, {fixed})`` over :func:`rows`. The same rows go in, in the same order.
+    ``upsert`` (``"ON CONFLICT … DO UPDATE …"``) ends either statement.
 
     ``native`` is :func:`handle` of ``conn`` (None: ``executemany``), checked on each call:
     a closed connection or another thread raises :class:`sqlite3.ProgrammingError` as
@@ -143,7 +215,8 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
     """
     width = len(columns)
     if native is None or _bulkc is None:
-        conn.executemany(values_statement(into, width, fixed), rows(columns, n))
+        conn.executemany(f"{values_statement(into, width, fixed)} {upsert}".rstrip(),
+                         rows(columns, n))
         return
     # Asked again each time (one query per block): a closed connection, or one of another
     # thread, raises sqlite3's ProgrammingError here as executemany would, instead of the
@@ -157,6 +230,8 @@ def insert(conn: sqlite3.Connection, native: int | None, into: str, n: int,
         conn.execute(f"BEGIN {conn.isolation_level}")
     values = ", ".join([f"c{k}" for k in range(width)] + ([fixed] if fixed else []))
     sql = f"INSERT INTO {into} SELECT {values} FROM ecocomp_block"
+    if upsert:  # "WHERE true": SQLite would read ON as a join's (its upsert documentation)
+        sql = f"{sql} WHERE true {upsert}"
     failed = _bulkc.insert(native, sql, n, tuple(columns))
     if failed is None:
         return
@@ -184,6 +259,16 @@ _ERRORS: dict[int, type[sqlite3.Error]] = {
     21: sqlite3.InterfaceError,  # SQLITE_MISUSE
     25: sqlite3.InterfaceError,  # SQLITE_RANGE
 }
+
+
+def value_columns(values: Sequence[Sequence[Any]]) -> tuple[Column, ...]:
+    """Columns of Python values (``values[k]``: column k, every one as long) for
+    :func:`insert`: each a ``(0, values, indices, 0)`` column picking its values in order."""
+    count = len(values[0]) if values else 0
+    indices = array.array("i", range(count))
+    if indices.itemsize != 4:  # pragma: no cover - C int is 32 bits where CPython runs
+        raise ValueError("no 32-bit C int for the indices")
+    return tuple((0, tuple(column), indices, 0) for column in values)
 
 
 def values_statement(into: str, width: int, fixed: str = "") -> str:

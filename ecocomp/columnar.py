@@ -110,16 +110,18 @@ class Batch:
     ``rows()`` gives them as tuples. ``monthly``: the block's monthly sums, one tuple per
     (section, month, parameter, source) with the columns of ``readings_monthly``;
     ``count``: the readings in the block. (The columns hold pyarrow ``Buffer`` objects,
-    which keep their memory alive themselves.)
+    which keep their memory alive themselves.) ``parts``: the readings packed by group for
+    ``readings_packed`` (:func:`bulk_insert.pack`), when the store packs them, else None.
     """
 
-    __slots__ = ("columns", "count", "monthly")
+    __slots__ = ("columns", "count", "monthly", "parts")
 
     def __init__(self, columns: tuple[Any, ...], count: int,
                  monthly: list[tuple[Any, ...]]) -> None:
         self.columns = columns
         self.count = count
         self.monthly = monthly
+        self.parts: list[tuple[Any, ...]] | None = None
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """The block's readings as tuples of Python values, in the order of ``columns``."""
@@ -133,12 +135,16 @@ def batches(
     scale: int,
     exact_parts: Any,
     odd: _Implausible | None = None,
+    *,
+    sums: bool = True,
 ) -> Iterator[Batch]:
     """The readings of one file in blocks; raises :class:`Declined` (possibly mid-way).
 
     ``scale`` and ``exact_parts`` are the store's (``SCALE`` and ``_exact_parts``): the one
     definition of integer units, used for the cells converted one by one. ``odd``, when
     given, collects the file's implausible values, in file order, as the row parser does.
+    ``sums=False`` leaves each block's ``monthly`` empty (the caller sums the readings as
+    it packs them: :func:`ecocomp.bulk_insert.pack`).
     """
     if _is_workbook(path, name):
         raise Declined("an Excel workbook")
@@ -155,6 +161,7 @@ def batches(
     if b'"' in prefix[:offset]:
         raise Declined("a quote before the data")
     reader = _Reader(layout, sections, params, name, scale, exact_parts, odd)
+    reader.sums = sums
     options = (
         pcsv.ReadOptions(use_threads=False, block_size=2 * BLOCK_BYTES,
                          column_names=[f"c{i}" for i in range(layout.width)]),
@@ -386,6 +393,7 @@ class _Reader:
         self.times = _Times()
         self.isos: dict[str, str | _Err] = {}
         self.ids: dict[str, int] = {}  # group key part → small integer (monthly sums)
+        self.sums = True  # whether blocks bring their monthly sums
         self.params = params
         self.name = name
         self.scale = scale
@@ -449,7 +457,7 @@ class _Reader:
         monthly = self._monthly(
             n, sec, sec_idx, [iso[:7] for iso in isos], at_idx, codes, par_idx,
             src, src_idx, flags, flag_idx, units, exponent, below_arr,
-        )
+        ) if self.sums else []
         columns = (
             _indexed(sec, sec_idx),
             _indexed(isos, at_idx),

@@ -47,15 +47,20 @@ from ecocomp.assessment import MonthlyAggregate
 from ecocomp.errors import SettlementError
 from ecocomp.periods import Period
 from ecocomp.store import (
+    _ADD_TO_MONTHLY,
     _FORGOTTEN,
     _MIGRATIONS,
     _MONTHLY_GROUP,
     _MONTHLY_SELECT,
+    _PACKED,
+    _SPLIT,
     _VERSIONS,
     SCALE,
     ReadingStore,
+    _all_readings,
     _exact,
     _migrate,
+    _packs_in,
 )
 
 __all__ = [
@@ -302,7 +307,7 @@ class ReadingsReport:
         return not self.problems
 
 
-_READINGS_TABLES = ("readings", "readings_imports", "readings_monthly", _VERSIONS)
+_READINGS_TABLES = ("readings", "readings_imports", "readings_monthly", _PACKED, _VERSIONS)
 _MENTIONS = re.compile(r"\b(?:" + "|".join(_READINGS_TABLES) + r")\b")
 
 
@@ -375,6 +380,141 @@ def _file_problems(conn: sqlite3.Connection) -> list[str]:
     return problems
 
 
+@attrs.define
+class _Packed:
+    """What one pass over ``readings_packed`` found (:func:`_scan_packed`): its problems,
+    and what the checks of every reading need of the packed ones (the rows' come from SQL)."""
+
+    problems: list[str] = attrs.field(factory=list)
+    #: (value, below_dl, eff_units, eff_exp) → [how many, where the first is]
+    combos: dict[tuple[Any, ...], list[Any]] = attrs.field(factory=dict)
+    #: sampled_at → where its first reading is
+    times: dict[str, tuple[Any, ...]] = attrs.field(factory=dict)
+
+
+_WHERE = "the database was changed outside ecocomp — restore it from a backup"
+_PACKED_FLAGS = ("", "suspect", "invalid")
+
+
+def _group_name(section: str, month: str, parameter: str, source: str, first: str,
+                import_id: int) -> str:
+    return (f"readings_packed: the group {section} {month} {parameter} ({source}) from "
+            f"{first} of import #{import_id}")
+
+
+def _scan_packed(conn: sqlite3.Connection, sums_into: str) -> _Packed:
+    """Read every packed reading once (Python's ``json``: one parse a row, not one
+    ``json_extract`` a value) and check what ecocomp writes: a JSON array of its count of
+    readings, seven values each of their types, in time order within its group's month and
+    first-to-last range. Adds each group's sums, as ``_MONTHLY_SELECT`` adds them, to the
+    table ``sums_into`` (its key unique), and collects the value forms and times for
+    :func:`_values_problems` and :func:`_times_problems`. Then, in SQL without unpacking:
+    no two parts of a group overlap in time, and no group is current both as rows and
+    packed (what the rows' unique index keeps for rows). Memory holds one group at a time,
+    the distinct times and the distinct value forms."""
+    found = _Packed()
+    problems = found.problems
+    insert = (f"INSERT INTO {sums_into} AS m VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              f"{_ADD_TO_MONTHLY}")
+    batch: list[tuple[Any, ...]] = []
+    key: tuple[str, str, str, str] | None = None
+    g: list[Any] = []
+    for section, month, parameter, source, first, last, import_id, count, data in \
+            conn.execute(
+                "SELECT section, month, parameter, source, first_at, last_at, import_id, "
+                f"count, data FROM {_PACKED} ORDER BY section, month, parameter, source, "
+                "first_at"):
+        name = _group_name(section, month, parameter, source, first, import_id)
+        try:
+            items = json.loads(data) if type(data) is str else None
+        except ValueError:
+            items = None
+        if type(items) is not list or type(count) is not int or len(items) != count \
+                or count < 1:
+            problems.append(f"{name} is not a JSON array of its count of readings; {_WHERE}")
+            continue
+        if (section, month, parameter, source) != key:
+            if key is not None:
+                batch.append((*key, *g))
+                if len(batch) >= 5000:
+                    conn.executemany(insert, batch)
+                    batch.clear()
+            key = (section, month, parameter, source)
+            g = [0, None, None, 0, None, 0, 0, 0]
+        before = ""
+        odd = order = False
+        prefix = f"{month}-"
+        for item in items:
+            if not (type(item) is list and len(item) == 7):
+                odd = True
+                continue
+            at, value, below, flag, units, exponent, row = item
+            if not (type(at) is str and type(value) is str and type(below) is int
+                    and below in (0, 1) and flag in _PACKED_FLAGS and type(flag) is str
+                    and (units is None or type(units) is int) and type(exponent) is int
+                    and (row is None or type(row) is int)):
+                odd = True
+                continue
+            full = prefix + at
+            if not first <= full <= last:
+                odd = True
+            if full <= before:
+                order = True
+            before = full
+            where = (import_id, row, section, full, parameter)
+            found.times.setdefault(full, where)
+            combo = found.combos.get((value, below, units, exponent))
+            if combo is None:
+                found.combos[(value, below, units, exponent)] = [1, where]
+            else:
+                combo[0] += 1
+            # the sums, as _MONTHLY_SELECT computes them
+            if flag == "invalid":
+                g[7] += 1
+                continue
+            g[0] += 1
+            g[6] += flag == "suspect"
+            g[5] += below == 1
+            g[4] = exponent if g[4] is None or exponent < g[4] else g[4]
+            if units is None:
+                g[3] += 1
+            else:
+                high, low = divmod(abs(units), _SPLIT)
+                if units < 0:
+                    high, low = -high, -low
+                g[1] = high if g[1] is None else g[1] + high
+                g[2] = low if g[2] is None else g[2] + low
+        if odd:
+            problems.append(
+                f"{name} holds a reading that is not one ecocomp writes (seven values: time, "
+                "value, non-detect, flag, units, exponent, row; in its month and time range); "
+                f"{_WHERE}")
+        if order or not first.startswith(prefix) or (items and type(items[0]) is list and (
+                prefix + str(items[0][0]) != first or prefix + str(items[-1][0]) != last)):
+            problems.append(f"{name}: its readings are not in time order, or its first and "
+                            f"last times are not its range; {_WHERE}")
+    if key is not None:
+        batch.append((*key, *g))
+    conn.executemany(insert, batch)
+    problems += [
+        f"{_group_name(*r[:6])} overlaps in time its group's part from {r[6]}; {_WHERE}"
+        for r in conn.execute(
+            "SELECT section, month, parameter, source, first_at, import_id, before FROM "
+            "(SELECT *, lag(first_at) OVER w AS before, lag(last_at) OVER w AS ended FROM "
+            f"{_PACKED} WINDOW w AS (PARTITION BY section, month, parameter, source "
+            "ORDER BY first_at)) WHERE first_at <= ended LIMIT 5")]
+    problems += [
+        f"{_group_name(*r)} is also stored as rows among the current readings (a group is "
+        f"one or the other); {_WHERE}"
+        for r in conn.execute(
+            "SELECT p.section, p.month, p.parameter, p.source, p.first_at, p.import_id FROM "
+            f"{_PACKED} AS p WHERE EXISTS (SELECT 1 FROM readings AS r WHERE r.section = "
+            "p.section AND r.sampled_at >= p.month || '-' AND r.sampled_at < p.month || '.' "
+            "AND r.parameter = p.parameter AND r.source = p.source "
+            "AND r.superseded_by IS NULL) LIMIT 5")]
+    return found
+
+
 #: What ``verify_readings`` checks on an SQLite file only (docs/postgres.md).
 _PG_UNCHECKED = (
     "the schema of the readings tables (keys, indexes, triggers) is not checked on "
@@ -384,11 +524,17 @@ _PG_UNCHECKED = (
 )
 
 
-def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
-    """Stored monthly sums against sums recomputed from the current raw readings."""
+def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str], _Packed | None]:
+    """Stored monthly sums against sums recomputed from the current raw readings: the
+    rows' in SQL, the packed ones' by :func:`_scan_packed` (returned: what it found)."""
     conn.execute("DROP TABLE IF EXISTS temp.recomputed")
     conn.execute("CREATE TEMP TABLE recomputed AS SELECT * FROM readings_monthly WHERE 1 = 0")
     conn.execute(f"INSERT INTO temp.recomputed {_MONTHLY_SELECT}{_MONTHLY_GROUP}")
+    packed = None
+    if _packs_in(conn):
+        conn.execute("CREATE UNIQUE INDEX temp.recomputed_key ON recomputed "
+                     "(section, month, parameter, source)")
+        packed = _scan_packed(conn, "temp.recomputed")
     try:
         cols = ("section, month, parameter, source, count, high, low, inexact, exponent, "
                 "nondetects, suspect, invalid")
@@ -409,33 +555,48 @@ def _sums_problems(conn: sqlite3.Connection) -> tuple[int, list[str]]:
         f"readings_monthly: the stored sums of {s} {m} differ from the sums of its stored "
         "readings; the database was changed outside ecocomp — restore it from a backup"
         for s, m in bad
-    ]
+    ], packed
 
 
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
-def _values_problems(conn: sqlite3.Connection) -> list[str]:
+def _values_problems(conn: sqlite3.Connection, packed: _Packed | None = None) -> list[str]:
     """Stored readings whose ``value`` text does not give their ``eff_units``/``eff_exp``.
 
     The sums (and so the digests) add ``eff_units``, while ``readings()``, exports and the
     corrections report show ``value``: a reading edited in one and not the other showed a
-    value no sum was made of. One pass over the distinct combinations, which repeat a lot.
+    value no sum was made of. One pass over the distinct combinations, which repeat a lot
+    (the rows' in SQL; the packed ones' from ``packed``).
     """
-    problems = []
+    combos: dict[tuple[Any, ...], list[Any]] = {}
     for value, below, units, exponent, first, count in conn.execute(
         "SELECT value, below_dl, eff_units, eff_exp, min(id), count(*) FROM readings "
         "GROUP BY value, below_dl, eff_units, eff_exp ORDER BY min(id)"
     ):
+        combos[(value, below, units, exponent)] = [count, first]
+    for combo, (count, where) in (packed.combos if packed else {}).items():
+        known = combos.get(combo)
+        if known is None:
+            combos[combo] = [count, where]
+        else:
+            known[0] += count
+    problems = []
+    for (value, below, units, exponent), (count, first) in combos.items():
         if (type(value) is str and _PLAIN_DECIMAL.fullmatch(value) and below in (0, 1)
                 and _exact(value, bool(below)) == (units, exponent)):
             continue
-        section, at, parameter = conn.execute(
-            "SELECT section, sampled_at, parameter FROM readings WHERE id = ?", (first,)
-        ).fetchone()
+        if type(first) is tuple:  # a packed reading
+            import_id, row, section, at, parameter = first
+            which = _packed_name(import_id, row)
+        else:
+            section, at, parameter = conn.execute(
+                "SELECT section, sampled_at, parameter FROM readings WHERE id = ?", (first,)
+            ).fetchone()
+            which = f"readings #{first}"
         more = f" (and {count - 1} more reading(s) like it)" if count > 1 else ""
         problems.append(
-            f"readings #{first} ({section} {str(at)[:10]} {parameter}){more}: value "
+            f"{which} ({section} {str(at)[:10]} {parameter}){more}: value "
             f"{value!r} is stored with the effective value {units!r}×10^-{SCALE} (exponent "
             f"{exponent!r}), which it does not give; the sums add the one, reports show the "
             "other — the database was changed outside ecocomp, restore it from a backup")
@@ -456,11 +617,11 @@ def _real_time(text: object) -> bool:
     return True
 
 
-def _times_problems(conn: Any) -> list[str]:
+def _times_problems(conn: Any, packed: _Packed | None = None) -> list[str]:
     """Stored readings whose ``sampled_at`` is not a real time as the store writes it
     (``YYYY-MM-DDTHH:MM:SS``, optionally ``.ffffff``): the months and days the sums and
     digests group by are cut from it. One pass over the distinct times (SQLite or
-    PostgreSQL alike)."""
+    PostgreSQL alike; the packed readings' from ``packed``)."""
     bad = [at for (at,) in conn.execute("SELECT DISTINCT sampled_at FROM readings")
            if not _real_time(at)]
     rows = []
@@ -468,24 +629,37 @@ def _times_problems(conn: Any) -> list[str]:
         rows += conn.execute("SELECT id, section, sampled_at, parameter FROM readings WHERE "
                              "sampled_at = ? ORDER BY id LIMIT 6", (at,)).fetchall()
     rows.sort(key=lambda r: r[0])
+    named = [(f"readings #{number}", section, at, parameter)
+             for number, section, at, parameter in rows]
+    if packed is not None:
+        odd = sorted((where for at, where in packed.times.items() if not _real_time(at)),
+                     key=lambda w: (w[0], w[1] or 0))
+        named += [(_packed_name(import_id, row), section, at, parameter)
+                  for import_id, row, section, at, parameter in odd[:6]]
     return [
-        f"readings #{number} ({section} {parameter}): sampled_at {str(at)!r} is not a real "
+        f"{which} ({section} {parameter}): sampled_at {str(at)!r} is not a real "
         "time as ecocomp stores it (YYYY-MM-DDTHH:MM:SS); the database was changed outside "
-        "ecocomp — restore it from a backup" for number, section, at, parameter in rows[:5]
-    ] + (["… and more readings like these"] if len(rows) > 5 else [])
+        "ecocomp — restore it from a backup" for which, section, at, parameter in named[:5]
+    ] + (["… and more readings like these"] if len(named) > 5 else [])
+
+
+def _packed_name(import_id: int, row: int | None) -> str:
+    return f"the packed reading of import #{import_id} row {row}"
 
 
 _AS_OF_COLUMNS = ("section, sampled_at, parameter, source, value, below_dl, flag, "
                   "eff_units, eff_exp, revision, import_id, row")
 
 
-def _as_of(readings: str, marks: str) -> str:
-    """The rows of ``readings`` as they were right after an import (two ``?``), in two
-    years (two ``?``), of some sections (``marks``)."""
-    return (f"SELECT {_AS_OF_COLUMNS} FROM {readings} AS r WHERE r.import_id <= ? AND NOT "
-            f"EXISTS (SELECT 1 FROM {readings} AS n WHERE n.id = r.superseded_by AND "
+def _as_of(every: str, rows: str, marks: str) -> str:
+    """The readings of ``every`` (:func:`ecocomp.store._all_readings`, whose rows are
+    ``rows``) as they were right after an import (two ``?``), in two years (four ``?``: the
+    times, then the months), of some sections (``marks``). A packed reading supersedes
+    none, so the rows are where a reading's successor is."""
+    return (f"SELECT {_AS_OF_COLUMNS} FROM {every} AS r WHERE r.import_id <= ? AND NOT "
+            f"EXISTS (SELECT 1 FROM {rows} AS n WHERE n.id = r.superseded_by AND "
             "n.import_id <= ?) AND r.sampled_at >= ? AND r.sampled_at < ? "
-            f"AND r.section IN ({marks})")
+            f"AND r.month >= ? AND r.month < ? AND r.section IN ({marks})")
 
 
 def _rebuilt(path: str, folder: Path, last: int, year: int,
@@ -497,12 +671,14 @@ def _rebuilt(path: str, folder: Path, last: int, year: int,
     conn = store._conn  # the store's own connection: SQL-only copy, as its imports do
     conn.execute("PRAGMA synchronous = OFF")  # a throw-away file
     marks = ", ".join("?" for _ in sections) or "NULL"
-    args = (last, last, f"{year - 1}-01-01", f"{year + 1}-01-01", *sections)
+    args = (last, last, f"{year - 1}-01-01", f"{year + 1}-01-01", f"{year - 1}-01",
+            f"{year + 1}-01", *sections)
     conn.execute("BEGIN")
     if postgres.is_url(path):
         source = postgres.connect(path)
         try:
-            rows = source.execute(_as_of("readings", marks), args)
+            rows = source.execute(_as_of(_all_readings(False, alias=""), "readings", marks),
+                                  args)
             conn.executemany(f"INSERT INTO readings ({_AS_OF_COLUMNS}) VALUES "
                              f"({', '.join('?' * 12)})", rows)
         finally:
@@ -510,8 +686,9 @@ def _rebuilt(path: str, folder: Path, last: int, year: int,
     else:
         conn.execute("ATTACH DATABASE ? AS src",
                      (f"file:{quote(os.path.abspath(path))}?mode=ro",))
+        every = _all_readings(_packs_in(conn, "src"), schema="src.", alias="")
         conn.execute(f"INSERT INTO readings ({_AS_OF_COLUMNS}) "
-                     f"{_as_of('src.readings', marks)}", args)
+                     f"{_as_of(every, 'src.readings', marks)}", args)
     conn.execute(f"INSERT INTO readings_monthly {_MONTHLY_SELECT}{_MONTHLY_GROUP}")
     conn.execute("COMMIT")
     if not postgres.is_url(path):
@@ -576,8 +753,9 @@ def _forgotten_before(last: int, imports: Sequence[tuple[int, str, str, str]],
 def _import_ids(name: str) -> frozenset[int]:
     conn = database.open_reading(name)
     try:
+        packed = f" UNION SELECT import_id FROM {_PACKED}" if _packs_in(conn) else ""
         return frozenset(int(r[0]) for r in conn.execute(
-            "SELECT DISTINCT import_id FROM readings"))
+            f"SELECT DISTINCT import_id FROM readings{packed}"))
     finally:
         conn.close()
 
@@ -611,10 +789,12 @@ def verify_readings(path: str | Path) -> ReadingsReport:
             problems += _file_problems(conn)
         else:
             unchecked = _PG_UNCHECKED
-        sums, found = _sums_problems(conn)
+        sums, found, packed = _sums_problems(conn)
+        if packed is not None:
+            problems += packed.problems
         problems += found
-        problems += _values_problems(conn)
-        times = _times_problems(conn)
+        problems += _values_problems(conn, packed)
+        times = _times_problems(conn, packed)
         problems += times
         runs, malformed = _checked_records(conn)
         problems += malformed

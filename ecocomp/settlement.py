@@ -849,14 +849,15 @@ def future_readings(
     files: set[str] = set()
     for section in found:
         count, first = conn.execute(
-            "SELECT count(*), min(sampled_at) FROM readings WHERE superseded_by IS NULL AND "
-            "section = ? AND sampled_at >= ?", (section, after)).fetchone()
+            f"SELECT count(*), min(sampled_at) FROM {store._all()} WHERE superseded_by IS NULL "
+            "AND section = ? AND sampled_at >= ? AND month >= ?",
+            (section, after, after[:7])).fetchone()
         if count:
             later.append((section, count, first[:10]))
             files.update(r[0] for r in conn.execute(
-                "SELECT DISTINCT i.file FROM readings AS r JOIN readings_imports AS i ON "
-                "i.id = r.import_id WHERE r.superseded_by IS NULL AND r.section = ? AND "
-                "r.sampled_at >= ?", (section, after)).fetchall())
+                "SELECT DISTINCT i.file FROM readings_imports AS i WHERE i.id IN (SELECT "
+                f"import_id FROM {store._all()} WHERE superseded_by IS NULL AND section = ? "
+                "AND sampled_at >= ? AND month >= ?)", (section, after, after[:7])).fetchall())
     if not later:
         return []
     total = sum(count for _, count, _ in later)
@@ -1683,9 +1684,10 @@ def _other_years_stale(
         "SELECT DISTINCT substr(month, 1, 4) FROM readings_monthly") if str(y).isdigit()}
     if not any(y not in handled and _settled(ledger, y) for y in held | {y + 1 for y in held}):
         return []
-    changed = sorted(int(y) for (y,) in conn.execute(
+    changed = sorted({int(y) for (y,) in conn.execute(store._with_packed(
         "SELECT DISTINCT substr(sampled_at, 1, 4) FROM readings WHERE import_id > ?",
-        (before,)) if str(y).isdigit())
+        "SELECT DISTINCT substr(month, 1, 4) FROM readings_packed WHERE import_id > ?"),
+        (before,) * (2 if store._packs else 1)) if str(y).isdigit()})
     reads: dict[int, int] = {}  # the year stale -> the year whose readings changed
     for x in changed:
         reads.setdefault(x, x)

@@ -26,6 +26,7 @@ from typing import Any
 
 from ecocomp import postgres
 from ecocomp.store import (
+    _ALL,
     _FLOW_INDEX,
     _FORGOTTEN,
     _MIGRATIONS,
@@ -75,7 +76,7 @@ def _partitioned(create: str) -> str:
 #: ``text COLLATE "C"``, so rows sort and compare by code point, as in SQLite.)
 SCHEMA: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
-        SCHEMA_VERSION,
+        4,
         "readings (partitioned by year), imports and monthly sums on PostgreSQL",
         (
             _sqlite_statement(1, "CREATE TABLE readings_imports"),
@@ -87,6 +88,11 @@ SCHEMA: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             _sqlite_statement(2, "CREATE TABLE readings_monthly"),
             _sqlite_statement(4, f"CREATE INDEX {_FLOW_INDEX}"),
         ),
+    ),
+    (
+        SCHEMA_VERSION,
+        "readings_all: every stored reading (on PostgreSQL, the rows: none are packed)",
+        (f"CREATE VIEW {_ALL} AS SELECT *, substr(sampled_at, 1, 7) AS month FROM readings",),
     ),
 )
 
@@ -119,7 +125,7 @@ def grant_readings(conn: Any, role: str, *, years: Iterable[int] = ()) -> None:
     for year in years:
         conn.execute(partition(f"{year:04d}"))
     conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(TABLES)} TO {role}")
-    conn.execute(f"GRANT SELECT ON readings_schema_version TO {role}")
+    conn.execute(f"GRANT SELECT ON readings_schema_version, {_ALL} TO {role}")
     conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {_schema(conn)} TO {role}")
 
 
@@ -129,6 +135,11 @@ def _schema(conn: Any) -> str:
 
 class PostgresReadingStore(ReadingStore):
     """The readings store in a PostgreSQL database (open it with ``ReadingStore.open(url)``)."""
+
+    # rows only (its imports are COPY). Readers read the rows themselves (ReadingStore._all),
+    # not the view readings_all, which is for psql: a role granted its rights before
+    # version 5 has none on that view
+    _packs = False
 
     @classmethod
     def open_url(cls, url: str) -> PostgresReadingStore:

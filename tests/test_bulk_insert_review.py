@@ -267,8 +267,9 @@ def test_a_trigger_the_database_brings_cannot_reach_the_handle_and_nothing_is_wr
         db = tmp_path / f"{native_or_none}.db"
         with ReadingStore.open(db) as s:
             s._conn.execute("CREATE TABLE leak (h INTEGER)")
-            s._conn.execute("CREATE TRIGGER t AFTER INSERT ON readings BEGIN "
-                            "INSERT INTO leak VALUES (ecocomp_bulk_handle()); END")
+            for table in ("readings", "readings_packed"):  # rows, and packed groups
+                s._conn.execute(f"CREATE TRIGGER t_{table} AFTER INSERT ON {table} BEGIN "
+                                "INSERT INTO leak VALUES (ecocomp_bulk_handle()); END")
         with ReadingStore.open(db) as s:
             if native_or_none == "executemany":
                 monkeypatch.setattr(s, "_native", None)

@@ -452,9 +452,9 @@ def test_stored_bytes_are_not_read_again_and_no_reader_is_left(tmp_path: Path,
     started: list[str] = []
     real = ReadingStore._read_ahead
 
-    def spy(file: Path, sections: Any, name: str, odd: Any = None) -> Any:
+    def spy(file: Path, sections: Any, name: str, odd: Any = None, **kwargs: Any) -> Any:
         started.append(Path(name).name)
-        return real(file, sections, name, odd)
+        return real(file, sections, name, odd, **kwargs)
 
     monkeypatch.setattr(ReadingStore, "_read_ahead", staticmethod(spy))
     with ReadingStore.open(tmp_path / "t.db") as s:

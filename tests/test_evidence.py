@@ -62,8 +62,8 @@ def independent_digest(db: Path, year: int) -> str:
     """The inputs digest as docs/ledger.md defines it, from the raw readings alone."""
     conn = sqlite3.connect(db)
     rows = conn.execute(
-        "SELECT section, sampled_at, parameter, source, value, below_dl, flag FROM readings "
-        "WHERE superseded_by IS NULL AND sampled_at >= ? AND sampled_at < ?",
+        "SELECT section, sampled_at, parameter, source, value, below_dl, flag FROM "
+        "readings_all WHERE superseded_by IS NULL AND sampled_at >= ? AND sampled_at < ?",
         (f"{year - 1}-01-01", f"{year + 1}-01-01")).fetchall()
     conn.close()
     groups: dict[tuple[str, str, str, str], list[tuple[Decimal, int, str]]] = defaultdict(list)

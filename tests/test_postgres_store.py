@@ -77,7 +77,8 @@ def _stored(store: ReadingStore) -> tuple[list[tuple[object, ...]], list[tuple[o
     rows = store._conn.execute(
         "SELECT section, sampled_at, parameter, source, value, below_dl, flag, eff_units, "
         "eff_exp, revision, row, CASE WHEN superseded_by IS NULL THEN 1 ELSE 0 END, i.file "
-        "FROM readings r JOIN readings_imports i ON i.id = r.import_id "
+        f"FROM (SELECT * FROM {store._all()}) AS r JOIN readings_imports i "
+        "ON i.id = r.import_id "
         "ORDER BY section, sampled_at, parameter, source, revision").fetchall()
     sums = store._conn.execute(
         "SELECT * FROM readings_monthly ORDER BY section, month, parameter, source").fetchall()
