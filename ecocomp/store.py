@@ -1184,8 +1184,8 @@ class ReadingStore:
 
         Raises :class:`_NotNew` when a group is stored already (by another import, as rows
         or packed): the general path decides, with its messages. Which groups are stored is
-        read from the monthly sums (every group with a current reading has its row) and the
-        packed groups, of the block's sections and months only.
+        read from the monthly sums (every group with a current reading has its row), the
+        current rows and the packed groups, of the block's sections and months only.
         """
         conn = self._conn
         sections = sorted({p[0] for p in parts})
@@ -1201,6 +1201,14 @@ class ReadingStore:
         stored = set(conn.execute(
             f"SELECT section, month, parameter, source FROM readings_monthly WHERE {within}",
             (*sections, *months)).fetchall())
+        # and the current rows themselves (through their unique index), so that a monthly
+        # sum missing (a database edited outside ecocomp) cannot let a sample be stored
+        # twice: the general path then finds the edit and says so
+        stored.update(conn.execute(
+            "SELECT DISTINCT section, substr(sampled_at, 1, 7), parameter, source FROM "
+            f"readings WHERE section IN ({', '.join('?' * len(sections))}) "
+            "AND sampled_at >= ? AND sampled_at < ? AND superseded_by IS NULL",
+            (*sections, months[0], f"{months[-1]}.")).fetchall())
         overlapping = []
         for section, parameter, source, month, first, last, *_rest in parts:
             key = (section, month, parameter, source)

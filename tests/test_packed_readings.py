@@ -292,3 +292,21 @@ def test_a_small_file_of_other_groups_in_packed_months_stays_rows_beside_them(
             assert _outcome(packed, again) == _outcome(rows, again)
         assert _counts(packed) == (3 + 168, 72)  # January's nh3n (automatic) only
         _same(packed, rows)
+
+
+def test_a_missing_monthly_sum_does_not_let_a_packed_import_store_a_sample_twice(
+        tmp_path, monkeypatch, columns):
+    """Which groups are stored is read from the monthly sums and from the rows themselves:
+    with a group's sum deleted behind ecocomp's back, a file restating its samples is not
+    packed beside them; the general path finds the edit and refuses, naming the month."""
+    year = _file(tmp_path, "2023.csv", _hourly(28))
+    with ReadingStore.open(tmp_path / "r.db") as store:
+        with monkeypatch.context() as m:
+            m.setattr(store_module, "_COLUMNAR", False)  # rows
+            assert store.import_file(year, sections=NAMES).inserted == 168
+        store._conn.execute("DELETE FROM readings_monthly")
+        again = _file(tmp_path, "again.csv", _hourly(29))  # and one new day
+        with pytest.raises(store_module.StoreError, match=r"zhuting 2023-01 differ from the "
+                                                          r"sums of the stored readings"):
+            store.import_file(again, sections=NAMES)
+        assert _counts(store) == (168, 0)
