@@ -160,8 +160,7 @@ def batches(
     header_line, offset, layout = _header(prefix, name, params, gb18030)
     if b'"' in prefix[:offset]:
         raise Declined("a quote before the data")
-    reader = _Reader(layout, sections, params, name, scale, exact_parts, odd)
-    reader.sums = sums
+    reader = _Reader(layout, sections, params, name, scale, exact_parts, odd, sums=sums)
     options = (
         pcsv.ReadOptions(use_threads=False, block_size=2 * BLOCK_BYTES,
                          column_names=[f"c{i}" for i in range(layout.width)]),
@@ -370,7 +369,8 @@ class _Reader:
     """Converts blocks of one file; holds the resolvers (and their caches) across blocks."""
 
     def __init__(self, layout: _Layout, sections: Any, params: _Params, name: str,
-                 scale: int, exact_parts: Any, odd: _Implausible | None = None) -> None:
+                 scale: int, exact_parts: Any, odd: _Implausible | None = None, *,
+                 sums: bool = True) -> None:
         fields = layout.fields
         self.i_sec = fields["section"][0]
         self.i_at = fields["sampled_at"][0]
@@ -393,7 +393,7 @@ class _Reader:
         self.times = _Times()
         self.isos: dict[str, str | _Err] = {}
         self.ids: dict[str, int] = {}  # group key part → small integer (monthly sums)
-        self.sums = True  # whether blocks bring their monthly sums
+        self.sums = sums  # whether blocks bring their monthly sums
         self.params = params
         self.name = name
         self.scale = scale

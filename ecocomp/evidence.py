@@ -60,6 +60,7 @@ from ecocomp.store import (
     _all_readings,
     _exact,
     _migrate,
+    _MonthlySums,
     _packs_in,
 )
 
@@ -468,22 +469,11 @@ def _scan_packed(conn: sqlite3.Connection, sums_into: str) -> _Packed:
                 found.combos[(value, below, units, exponent)] = [1, where]
             else:
                 combo[0] += 1
-            # the sums, as _MONTHLY_SELECT computes them
-            if flag == "invalid":
-                g[7] += 1
-                continue
-            g[0] += 1
-            g[6] += flag == "suspect"
-            g[5] += below == 1
-            g[4] = exponent if g[4] is None or exponent < g[4] else g[4]
-            if units is None:
-                g[3] += 1
-            else:
-                high, low = divmod(abs(units), _SPLIT)
-                if units < 0:
-                    high, low = -high, -low
-                g[1] = high if g[1] is None else g[1] + high
-                g[2] = low if g[2] is None else g[2] + low
+            # the sums, as the row parser's direct import adds them (as _MONTHLY_SELECT)
+            high, low = divmod(abs(units or 0), _SPLIT)
+            if units is not None and units < 0:
+                high, low = -high, -low
+            _MonthlySums.add(g, below == 1, flag, units, exponent, high, low)
         if odd:
             problems.append(
                 f"{name} holds a reading that is not one ecocomp writes (seven values: time, "

@@ -1684,10 +1684,10 @@ def _other_years_stale(
         "SELECT DISTINCT substr(month, 1, 4) FROM readings_monthly") if str(y).isdigit()}
     if not any(y not in handled and _settled(ledger, y) for y in held | {y + 1 for y in held}):
         return []
-    changed = sorted({int(y) for (y,) in conn.execute(store._with_packed(
+    changed = sorted({int(y) for (y,) in conn.execute(*store._with_packed(
         "SELECT DISTINCT substr(sampled_at, 1, 4) FROM readings WHERE import_id > ?",
-        "SELECT DISTINCT substr(month, 1, 4) FROM readings_packed WHERE import_id > ?"),
-        (before,) * (2 if store._packs else 1)) if str(y).isdigit()})
+        "SELECT DISTINCT substr(month, 1, 4) FROM readings_packed WHERE import_id > ?",
+        (before,))) if str(y).isdigit()})
     reads: dict[int, int] = {}  # the year stale -> the year whose readings changed
     for x in changed:
         reads.setdefault(x, x)

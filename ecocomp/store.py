@@ -153,12 +153,11 @@ _UNPACKED = (
     f"json_extract(j.value, '$[6]') AS row, p.month AS month FROM {_PACKED} AS p, "
     "json_each(p.data) AS j"
 )
-#: Every stored reading, rows and packed (``rows``: the rows' table, or the table with an
-#: INDEXED BY): the text of ``readings_all``, and of the queries that name an index.
+#: Every stored reading, rows and packed: the view ``readings_all``.
 _ALL_SELECT = (
     "SELECT id, section, sampled_at, parameter, source, value, below_dl, flag, eff_units, "
     "eff_exp, revision, superseded_by, import_id, row, substr(sampled_at, 1, 7) AS month "
-    f"FROM {{rows}} UNION ALL {_UNPACKED}"
+    f"FROM readings UNION ALL {_UNPACKED}"
 )
 _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
@@ -264,7 +263,7 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             _PACKED_TABLE,
             _PACKED_INDEX,
             _PACKED_IMPORT_INDEX,
-            f"CREATE VIEW {_ALL} AS {_ALL_SELECT.format(rows='readings')}",
+            f"CREATE VIEW {_ALL} AS {_ALL_SELECT}",
         ),
     ),
 )
@@ -731,15 +730,19 @@ class ReadingStore:
             bulk_insert.insert(self._conn, self._native, into, block.count, block.columns,
                                fixed=fixed)
 
-    def _all(self, rows: str = "readings") -> str:
+    def _all(self) -> str:
         """The FROM text of every stored reading, rows and packed (``readings_all``, with
-        ``month``); ``rows`` names the rows' table another way (``INDEXED BY``)."""
-        return _all_readings(self._packs, rows)
+        ``month``)."""
+        return _all_readings(self._packs)
 
-    def _with_packed(self, rows: str, packed: str) -> str:
-        """``rows`` (SQL over ``readings``) and, where this backend packs, ``packed`` (the
-        same columns over ``readings_packed``), as one UNION ALL."""
-        return f"{rows} UNION ALL {packed}" if self._packs else rows
+    def _with_packed(self, rows: str, packed: str,
+                     args: Sequence[Any] = ()) -> tuple[str, list[Any]]:
+        """``rows`` (SQL over ``readings``) and, where this database packs, ``packed`` (the
+        same columns over ``readings_packed``) as one UNION ALL, and the arguments: ``args``
+        once for each."""
+        if not self._packs:
+            return rows, list(args)
+        return f"{rows} UNION ALL {packed}", [*args, *args]
 
     def _new_id(self, sql: str, args: tuple[Any, ...]) -> int:
         """Run one INSERT of one row and return the row's ``id``."""
@@ -1729,12 +1732,11 @@ class ReadingStore:
             "WHERE sha256 <> ? ORDER BY id", (_FORGOTTEN,))
             if os.path.basename(row[1]) not in skip]
         rows = []
-        counted = self._with_packed(
-            "SELECT COUNT(*) FROM readings WHERE import_id = ? AND superseded_by IS NULL",
-            f"SELECT coalesce(SUM(count), 0) FROM {_PACKED} WHERE import_id = ?")
         for import_id, *rest in imports:
-            current = sum(n for (n,) in self._conn.execute(
-                counted, (import_id,) * (2 if self._packs else 1)))
+            current = sum(n for (n,) in self._conn.execute(*self._with_packed(
+                "SELECT COUNT(*) FROM readings WHERE import_id = ? AND superseded_by IS NULL",
+                f"SELECT coalesce(SUM(count), 0) FROM {_PACKED} WHERE import_id = ?",
+                (import_id,))))
             rows.append((*rest, current))
         found: dict[tuple[str, str, bool], ImportedFile] = {}
         for file, digest, correction, imported_at, current in rows:
@@ -1774,11 +1776,11 @@ class ReadingStore:
         ids = [item[0] for found in edited.values() for item in found]
         marks = ", ".join("?" * len(ids))
         counts: dict[int, int] = {}
-        for import_id, count in self._conn.execute(self._with_packed(
+        for import_id, count in self._conn.execute(*self._with_packed(
                 "SELECT import_id, count(*) FROM readings WHERE superseded_by IS NULL AND "
                 f"import_id IN ({marks}) GROUP BY import_id",
                 f"SELECT import_id, SUM(count) FROM {_PACKED} WHERE import_id IN ({marks}) "
-                "GROUP BY import_id"), ids * (2 if self._packs else 1)):
+                "GROUP BY import_id", ids)):
             counts[import_id] = counts.get(import_id, 0) + count
         result = []
         for path, found in edited.items():
@@ -1822,12 +1824,11 @@ class ReadingStore:
                 (name, _FORGOTTEN))]
             conn.execute("DROP TABLE IF EXISTS temp.forget_months")
             marks = ", ".join("?" * len(ids))
-            conn.execute(
-                "CREATE TEMP TABLE forget_months AS " + self._with_packed(
-                    "SELECT DISTINCT section, substr(sampled_at, 1, 7) AS month FROM readings "
-                    f"WHERE import_id IN ({marks})",
-                    f"SELECT DISTINCT section, month FROM {_PACKED} WHERE import_id IN ({marks})"),
-                ids * (2 if self._packs else 1))
+            months, args = self._with_packed(
+                "SELECT DISTINCT section, substr(sampled_at, 1, 7) AS month FROM readings "
+                f"WHERE import_id IN ({marks})",
+                f"SELECT DISTINCT section, month FROM {_PACKED} WHERE import_id IN ({marks})", ids)
+            conn.execute(f"CREATE TEMP TABLE forget_months AS {months}", args)
             removed = 0
             if self._packs:
                 # its packed readings go; the others of those months become rows, so the
@@ -1872,13 +1873,13 @@ class ReadingStore:
 
     def sections(self) -> list[str]:
         """Codes of the sections that have readings."""
-        return sorted({r[0] for r in self._conn.execute(self._with_packed(
+        return sorted({r[0] for r in self._conn.execute(*self._with_packed(
             "SELECT DISTINCT section FROM readings WHERE superseded_by IS NULL",
             f"SELECT DISTINCT section FROM {_PACKED}"))})
 
     def periods(self) -> list[Period]:
         """The months that have readings, in order."""
-        months = self._conn.execute(self._with_packed(
+        months = self._conn.execute(*self._with_packed(
             "SELECT DISTINCT substr(sampled_at, 1, 7) FROM readings WHERE superseded_by IS NULL",
             f"SELECT DISTINCT month FROM {_PACKED}")).fetchall()
         return [Period.parse(m) for m in sorted({m for (m,) in months})]
@@ -2038,20 +2039,13 @@ def _packs_in(conn: Any, schema: str = "main") -> bool:
 def _all_readings(packed: bool, rows: str = "readings", schema: str = "",
                   alias: str = _ALL) -> str:
     """The FROM text of every stored reading with ``readings``' columns and ``month``: the
-    rows and, if the database keeps them (``packed``), the packed readings. ``rows``
-    names the rows' table another way (``INDEXED BY``); ``schema`` is an attached
-    database's name and dot; ``alias`` names a subquery (none: the caller names it)."""
-    named = f" AS {alias}" if alias else ""
-    if not packed:
-        return f"(SELECT *, substr(sampled_at, 1, 7) AS month FROM {schema}{rows}){named}"
-    if rows == "readings":
+    view ``readings_all`` where the database keeps packed readings (``packed``), else the
+    rows, which ``rows`` may name another way (``INDEXED BY``); ``schema`` is an attached
+    database's name and dot; ``alias`` names the rows' subquery (none: the caller does)."""
+    if packed:
         return f"{schema}{_ALL}"
-    return f"({_ALL_SELECT.format(rows=rows)}){named}"
-
-
-def _monthly_select(relation: str) -> str:
-    """:data:`_MONTHLY_SELECT` over ``relation`` (:func:`_all_readings`) instead of the rows."""
-    return _MONTHLY_SELECT.replace("FROM readings WHERE", f"FROM {relation} WHERE")
+    named = f" AS {alias}" if alias else ""
+    return f"(SELECT *, substr(sampled_at, 1, 7) AS month FROM {schema}{rows}){named}"
 
 
 def _correction(item: tuple[Any, ...], file: str, imported_at: str) -> Correction:

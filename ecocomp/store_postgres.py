@@ -136,10 +136,9 @@ def _schema(conn: Any) -> str:
 class PostgresReadingStore(ReadingStore):
     """The readings store in a PostgreSQL database (open it with ``ReadingStore.open(url)``)."""
 
-    # rows only (its imports are COPY). Readers read the rows themselves (ReadingStore._all),
-    # not the view readings_all, which is for psql: a role granted its rights before
-    # version 5 has none on that view
-    _packs = False
+    # Rows only (its imports are COPY): no readings_packed, so ReadingStore._packs is False
+    # and readers read the rows themselves, not the view readings_all, which is for psql (a
+    # role granted its rights before version 5 has none on that view).
 
     @classmethod
     def open_url(cls, url: str) -> PostgresReadingStore:

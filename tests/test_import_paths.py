@@ -27,7 +27,6 @@ from ecocomp.store import (
     _MONTHLY_SELECT,
     SCHEMA_VERSION,
     ReadingStore,
-    _monthly_select,
     file_sha256,
 )
 
@@ -77,7 +76,7 @@ def slow(store: ReadingStore, path: Path, correction: bool = False) -> Any:
 def sums_agree_with_sql(store: ReadingStore) -> bool:
     conn = store._conn
     stored = set(conn.execute("SELECT * FROM readings_monthly").fetchall())
-    every = _monthly_select(store._all())
+    every = _MONTHLY_SELECT.replace("FROM readings WHERE", f"FROM {store._all()} WHERE")
     return stored == set(conn.execute(f"{every}{_MONTHLY_GROUP}").fetchall())
 
 
